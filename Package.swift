@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Strict settings for every Swift target: Swift 6 language mode (complete concurrency
+/// checking) and explicit `any` for existentials.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Reach",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "reach", targets: ["reach"]),
+        .library(name: "ReachPostgres", targets: ["ReachPostgres"]),
+        .library(name: "ReachEventLog", targets: ["ReachEventLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // The system C library, found through pkg-config.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // A small, safe Swift API over libpq, and the local cluster manager.
+        .target(
+            name: "ReachPostgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The numbered SQL migrations, shipped as resources of a target of their own.
+        .target(
+            name: "ReachMigrations",
+            path: "Migrations",
+            exclude: ["README.md"],
+            resources: [.copy("sql")],
+            swiftSettings: strict
+        ),
+        // The event log: append, read, subscribe, verify, migrate.
+        .target(
+            name: "ReachEventLog",
+            dependencies: [
+                "ReachPostgres",
+                "ReachMigrations",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command-line tool.
+        .executableTarget(
+            name: "reach",
+            dependencies: [
+                "ReachPostgres",
+                "ReachEventLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ReachTestSupport",
+            dependencies: ["ReachPostgres", "ReachEventLog"],
+            path: "Tests/ReachTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachPostgresTests",
+            dependencies: ["ReachPostgres", "ReachTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachEventLogTests",
+            dependencies: ["ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

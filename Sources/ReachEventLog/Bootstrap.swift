@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import ReachPostgres
+
+/// Where Reach's database is and how to connect to it, as the tool resolves it from its
+/// configuration: an explicit URL, or its own local cluster.
+public struct DatabaseTarget: Sendable {
+    /// The configuration the application connects with (as the `reach_app` role's login on the
+    /// local cluster, or whatever the URL says).
+    public var application: ConnectionConfiguration
+    /// The configuration migrations run with (the owner).
+    public var owner: ConnectionConfiguration
+    /// The local cluster, when Reach runs its own.
+    public var cluster: LocalCluster?
+
+    /// The database the local cluster holds Reach's data in.
+    public static let localDatabase = "reach"
+    /// The login role the tool uses on the local cluster; a member of `reach_app`.
+    public static let localApplicationUser = "reach"
+
+    /// An existing server named by a URL or connection string: used for everything.
+    public static func url(_ url: String) -> DatabaseTarget {
+        let configuration = ConnectionConfiguration(url, overrides: ["application_name": "reach"])
+        return DatabaseTarget(application: configuration, owner: configuration, cluster: nil)
+    }
+
+    /// Reach's own cluster in `dataDirectory`: started (and created) if needed, with the `reach`
+    /// database, migrated, and a login role for the application.
+    public static func local(dataDirectory: String, settings: [String: String] = [:], logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
+        let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: settings)
+        try cluster.start()
+        let admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
+        let exists = try admin.query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [localDatabase]).decode(Bool.self, row: 0, column: 0)
+        if !exists {
+            do {
+                try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(localDatabase))")
+            } catch let error as PostgresError where error.sqlState == "42P04" {
+                // Another process created it first.
+            }
+        }
+        let owner = try Connection(configuration: cluster.configuration(database: localDatabase), logger: logger)
+        let applied = try Migrator(logger: logger).migrate(on: owner)
+        try owner.executeScript("""
+            DO $$
+            BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(localApplicationUser)') THEN
+                    CREATE ROLE \(localApplicationUser) LOGIN IN ROLE reach_app;
+                END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END
+            $$;
+            """)
+        let target = DatabaseTarget(
+            application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
+            owner: cluster.configuration(database: localDatabase),
+            cluster: cluster)
+        return (target, applied)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import ReachPostgres
+
+/// The event log's operations on one connection, for callers that manage their own connection
+/// or transaction. ``EventStore`` offers the same from async code with a pool.
+public enum EventLog {
+    static let appendSQL = """
+        SELECT event_id, stream_id, version, "position", duplicate
+        FROM reach.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        """
+
+    /// Appends `events` (to one or several streams) all or nothing, in one round trip.
+    ///
+    /// `expecting` maps stream ids to the version each must be at; streams not named are not
+    /// checked. Events already in the log (by id, with the same content) are not appended again
+    /// and come back with ``AppendResult/duplicate`` set and their original positions.
+    public static func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:], on connection: Connection) throws -> [AppendResult] {
+        guard !events.isEmpty else { return [] }
+        let expectations = expecting.filter { $0.value != .any }.sorted { $0.key < $1.key }
+        let parameters: [any PostgresEncodable] = [
+            PostgresArray(events.map(\.id)),
+            PostgresArray(events.map(\.streamID)),
+            PostgresArray(events.map(\.type)),
+            PostgresArray(events.map(\.schemaVersion)),
+            PostgresArray(events.map { PostgresJSONB($0.data) }),
+            PostgresArray(events.map { PostgresJSONB($0.metadata.json) }),
+            PostgresArray(events.map(\.occurredOn)),
+            PostgresArray(events.map(\.authorityID)),
+            PostgresArray(expectations.map(\.key)),
+            PostgresArray(expectations.map { $0.value.sqlValue }),
+        ]
+        do {
+            let result = try connection.query(appendSQL, parameters, prepared: true)
+            return try result.mapRows { row in
+                AppendResult(
+                    eventID: try row.decode(0, as: UUID.self), streamID: try row.decode(1, as: String.self),
+                    version: try row.decode(2, as: Int64.self), position: try row.decode(3, as: Int64.self),
+                    duplicate: try row.decode(4, as: Bool.self)
+                )
+            }
+        } catch {
+            throw EventLogError.translate(error)
+        }
+    }
+
+    /// What a bulk append did.
+    public struct BulkSummary: Sendable, Hashable, Codable {
+        /// Events appended.
+        public var appended: Int
+        /// Events already in the log, skipped.
+        public var alreadyPresent: Int
+        /// The highest position appended, if any.
+        public var lastPosition: Int64?
+    }
+
+    /// The bulk path for imports: streams `events` to the server with `COPY` and appends them
+    /// with the same function as ``append(_:expecting:on:)`` (same versions, hash chain and
+    /// idempotency), in chunks. Run it inside a transaction to make the whole load all or nothing.
+    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, on connection: Connection) throws -> BulkSummary {
+        do {
+            try connection.executeScript("""
+                CREATE TEMP TABLE IF NOT EXISTS reach_stage (
+                    ord bigint, event_id uuid, stream_id text, event_type text, schema_version integer,
+                    data jsonb, metadata jsonb, occurred_on date, authority_id text);
+                TRUNCATE reach_stage;
+                """)
+            var count: Int64 = 0
+            try connection.copyIn("COPY reach_stage FROM STDIN") { writer in
+                for event in events {
+                    count += 1
+                    try writer.appendField(String(count))
+                    try writer.appendField(event.id.uuidString)
+                    try writer.appendField(event.streamID)
+                    try writer.appendField(event.type)
+                    try writer.appendField(String(event.schemaVersion))
+                    try writer.appendField(event.data)
+                    try writer.appendField(event.metadata.json)
+                    try writer.appendField(event.occurredOn?.description)
+                    try writer.appendField(event.authorityID, last: true)
+                }
+            }
+            var summary = BulkSummary(appended: 0, alreadyPresent: 0, lastPosition: nil)
+            var start: Int64 = 0
+            while start < count {
+                let end = start + Int64(chunkSize)
+                let result = try connection.query("""
+                    SELECT count(*) FILTER (WHERE NOT r.duplicate), count(*) FILTER (WHERE r.duplicate),
+                           max(r."position") FILTER (WHERE NOT r.duplicate)
+                    FROM (SELECT array_agg(event_id ORDER BY ord) a1, array_agg(stream_id ORDER BY ord) a2,
+                                 array_agg(event_type ORDER BY ord) a3, array_agg(schema_version ORDER BY ord) a4,
+                                 array_agg(data ORDER BY ord) a5, array_agg(metadata ORDER BY ord) a6,
+                                 array_agg(occurred_on ORDER BY ord) a7, array_agg(authority_id ORDER BY ord) a8
+                          FROM reach_stage WHERE ord > $1 AND ord <= $2) s,
+                         reach.append_events(s.a1, s.a2, s.a3, s.a4, s.a5, s.a6, s.a7, s.a8) r
+                    """, [start, end], prepared: true)
+                summary.appended += try result.decode(Int.self, row: 0, column: 0)
+                summary.alreadyPresent += try result.decode(Int.self, row: 0, column: 1)
+                if let last = try result.decodeIfPresent(Int64.self, row: 0, column: 2) {
+                    summary.lastPosition = max(summary.lastPosition ?? 0, last)
+                }
+                start = end
+            }
+            try connection.executeScript("TRUNCATE reach_stage")
+            return summary
+        } catch {
+            throw EventLogError.translate(error)
+        }
+    }
+
+    static let columns = """
+        "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
+        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), authority_id, encode(hash, 'hex')
+        """
+
+    static func decodeEvents(_ result: borrowing QueryResult) throws -> [RecordedEvent] {
+        try result.mapRows { row in
+            RecordedEvent(
+                position: try row.decode(0), eventID: try row.decode(1), streamID: try row.decode(2),
+                version: try row.decode(3), type: try row.decode(4), schemaVersion: try row.decode(5),
+                data: try row.decode(6), metadata: try row.decode(7), occurredOn: try row.decodeIfPresent(8),
+                recordedAt: try row.decode(9), authorityID: try row.decodeIfPresent(10), hash: try row.decode(11)
+            )
+        }
+    }
+
+    /// Reads one stream in version order, from the version after `afterVersion`.
+    public static func readStream(_ streamID: String, afterVersion: Int64 = 0, limit: Int = 1000, on connection: Connection) throws -> [RecordedEvent] {
+        let result = try connection.query(
+            "SELECT \(columns) FROM reach.events WHERE stream_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+            [streamID, afterVersion, limit], prepared: true)
+        return try decodeEvents(result)
+    }
+
+    /// The stream's current version (0 if it has no events).
+    public static func streamVersion(_ streamID: String, on connection: Connection) throws -> Int64 {
+        let result = try connection.query("SELECT coalesce(max(version), 0) FROM reach.events WHERE stream_id = $1", [streamID], prepared: true)
+        return try result.decode(row: 0, column: 0)
+    }
+}
+
+/// Reads the whole log in position order, in batches, never missing an event whose transaction
+/// commits after a later-numbered one is already visible.
+///
+/// Positions are drawn before commit, so concurrent appends commit out of order. The reader only
+/// reads up to a *settled* position: the last position drawn at some moment, once every
+/// transaction that was running at that moment has ended (`reach.settled_position`). Below it
+/// no new event can appear, so the reader's checkpoint is simply the last position it read.
+public struct LogReader: Sendable {
+    /// The last position read; the next batch starts after it.
+    public private(set) var checkpoint: Int64
+    /// The settled position last learned from the server.
+    public private(set) var settled: Int64 = 0
+
+    public init(after checkpoint: Int64 = 0) {
+        self.checkpoint = checkpoint
+    }
+
+    /// Reads the next batch, or an empty one when the reader has caught up (or when a
+    /// transaction still running holds the horizon back longer than `maxWaitMilliseconds`).
+    public mutating func next(limit: Int = 5_000, maxWaitMilliseconds: Int32 = 200, on connection: Connection) throws -> [RecordedEvent] {
+        if settled <= checkpoint {
+            let result = try connection.query("SELECT reach.settled_position($1)", [maxWaitMilliseconds], prepared: true)
+            guard let position = try result.decodeIfPresent(Int64.self, row: 0, column: 0) else { return [] }
+            settled = max(settled, position)
+            if settled <= checkpoint { return [] }
+        }
+        let result = try connection.query(
+            "SELECT \(EventLog.columns) FROM reach.events WHERE \"position\" > $1 AND \"position\" <= $2 ORDER BY \"position\" LIMIT $3",
+            [checkpoint, settled, limit], prepared: true)
+        let events = try EventLog.decodeEvents(result)
+        // A short batch means everything up to the settled position has been read (the rest are
+        // gaps left by rolled-back transactions).
+        checkpoint = events.count < limit ? settled : events.last!.position
+        return events
+    }
+}

@@ -1,0 +1,121 @@
+import Logging
+import ReachPostgres
+
+/// The event log for async code: a pool of connections, each on its own thread.
+///
+/// ```swift
+/// let store = EventStore(client: PostgresClient(configuration: configuration))
+/// let results = try await store.append(
+///     [NewEvent(streamID: "school-LA01-0001", type: "school_registered", data: #"{"name":"Example"}"#)],
+///     expecting: ["school-LA01-0001": .noStream])
+/// try await store.follow(after: 0) { events in for event in events { print(event.jsonLine) } }
+/// ```
+public struct EventStore: Sendable {
+    /// The pool the store uses.
+    public let client: PostgresClient
+    private let logger: Logger
+
+    /// The channel appends notify on.
+    public static let channel = "reach_events"
+
+    public init(client: PostgresClient, logger: Logger = Logger(label: "reach.eventlog")) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// See ``EventLog/append(_:expecting:on:)``.
+    public func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:]) async throws -> [AppendResult] {
+        try await client.withConnection { try EventLog.append(events, expecting: expecting, on: $0) }
+    }
+
+    /// Appends one event to its stream, checking the stream's version.
+    public func append(_ event: NewEvent, expecting version: ExpectedVersion) async throws -> AppendResult {
+        try await append([event], expecting: [event.streamID: version])[0]
+    }
+
+    /// See ``EventLog/appendBulk(_:chunkSize:on:)``; runs in one transaction, all or nothing.
+    public func appendBulk(_ events: [NewEvent]) async throws -> EventLog.BulkSummary {
+        try await client.withTransaction { try EventLog.appendBulk(events, on: $0) }
+    }
+
+    /// See ``EventLog/readStream(_:afterVersion:limit:on:)``.
+    public func readStream(_ streamID: String, afterVersion: Int64 = 0, limit: Int = 1000) async throws -> [RecordedEvent] {
+        try await client.withConnection { try EventLog.readStream(streamID, afterVersion: afterVersion, limit: limit, on: $0) }
+    }
+
+    /// Reads the next batch of the whole log after `reader`'s checkpoint, advancing it.
+    public func read(_ reader: inout LogReader, limit: Int = 5_000) async throws -> [RecordedEvent] {
+        let start = reader
+        let (events, advanced) = try await client.withConnection { connection in
+            var copy = start
+            let events = try copy.next(limit: limit, on: connection)
+            return (events, copy)
+        }
+        reader = advanced
+        return events
+    }
+
+    /// See ``EventLog/verify(on:)``.
+    public func verify() async throws -> VerifyReport {
+        try await client.withConnection { try EventLog.verify(on: $0) }
+    }
+
+    /// Follows the whole log from after `position`: hands every committed event to `consume`
+    /// exactly once, in position order, in batches, until the task is cancelled or `consume`
+    /// throws.
+    ///
+    /// It catches up by reading in batches, then waits on a dedicated connection that listens
+    /// for the append function's `NOTIFY`, polling every `pollInterval` as well in case a
+    /// notification is missed. If a connection is lost it reconnects (with back-off) and resumes
+    /// from the last event it handed over. Returns the last position handed over.
+    @discardableResult
+    public func follow(
+        after position: Int64, batchSize: Int = 5_000, pollInterval: Duration = .milliseconds(500),
+        _ consume: ([RecordedEvent]) async throws -> Void
+    ) async throws -> Int64 {
+        var reader = LogReader(after: position)
+        var backoff = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            var listener: PostgresConnection?
+            var reading: PostgresConnection?
+            do {
+                listener = try await PostgresConnection.connect(client.configuration, logger: logger)
+                reading = try await PostgresConnection.connect(client.configuration, logger: logger)
+                try await listener!.run { try $0.listen(Self.channel) }
+                backoff = .milliseconds(100)
+                while !Task.isCancelled {
+                    // Catch up.
+                    while !Task.isCancelled {
+                        let start = reader
+                        let (events, advanced) = try await reading!.run { connection in
+                            var copy = start
+                            return (try copy.next(limit: batchSize, maxWaitMilliseconds: 50, on: connection), copy)
+                        }
+                        if !events.isEmpty { try await consume(events) }
+                        reader = advanced
+                        if events.count < batchSize { break }
+                    }
+                    // Wait for a notification or the poll interval.
+                    _ = try await listener!.run { try $0.waitForNotifications(timeout: pollInterval) }
+                }
+            } catch let error as PostgresError where error.code == .connection {
+                logger.warning("lost the connection while following the log; reconnecting", metadata: [
+                    "event.position": "\(reader.checkpoint)", "error": "\(error)",
+                ])
+                await listener?.close()
+                await reading?.close()
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+                continue
+            } catch {
+                await listener?.close()
+                await reading?.close()
+                if Task.isCancelled { break }
+                throw error
+            }
+            await listener?.close()
+            await reading?.close()
+        }
+        return reader.checkpoint
+    }
+}

@@ -1,0 +1,96 @@
+import Logging
+import ReachMigrations
+import ReachPostgres
+
+/// Applies the numbered SQL files of `Migrations/` in order.
+///
+/// Each file runs in its own transaction and is recorded in `reach_migrations` with its SHA-256
+/// checksum. A session-level advisory lock makes concurrent runs safe: the second waits, then
+/// finds nothing left to do. An applied file that was edited since is refused.
+public struct Migrator: Sendable {
+    /// A migration: its file name and SQL.
+    public struct Migration: Sendable, Hashable {
+        public var name: String
+        public var sql: String
+        public init(name: String, sql: String) {
+            self.name = name
+            self.sql = sql
+        }
+    }
+
+    /// The migrations to apply, in order.
+    public let migrations: [Migration]
+    private let logger: Logger
+
+    /// An arbitrary, fixed key for the migration lock ("reach" in ASCII).
+    static let lockKey: Int64 = 0x7265_6163_68
+
+    /// The migrations bundled with this program.
+    public init(logger: Logger = Logger(label: "reach.migrations")) throws {
+        self.init(migrations: try MigrationFiles.all().map { Migration(name: $0.name, sql: $0.sql) }, logger: logger)
+    }
+
+    /// A given list of migrations (tests use this to simulate edits).
+    public init(migrations: [Migration], logger: Logger = Logger(label: "reach.migrations")) {
+        self.migrations = migrations.sorted { $0.name < $1.name }
+        self.logger = logger
+    }
+
+    /// Applies the pending migrations and returns the names of those applied (empty when the
+    /// database was up to date).
+    public func migrate(on connection: Connection) throws -> [String] {
+        try connection.execute("SELECT pg_advisory_lock($1)", [Self.lockKey])
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
+        try connection.executeScript("""
+            SET client_min_messages = warning;
+            CREATE TABLE IF NOT EXISTS public.reach_migrations (
+                name        text PRIMARY KEY,
+                checksum    text NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now()
+            );
+            RESET client_min_messages;
+            """)
+        let applied = try connection.query("SELECT name, checksum FROM public.reach_migrations ORDER BY name")
+            .mapRows { row in (try row.decode(0, as: String.self), try row.decode(1, as: String.self)) }
+        let known = Dictionary(uniqueKeysWithValues: applied)
+        let names = Set(migrations.map(\.name))
+        if let unknown = applied.first(where: { !names.contains($0.0) }) {
+            throw EventLogError(code: .migration, message: """
+                the database has migration \(unknown.0) applied, which this program does not know; \
+                use a newer reach, or a database made by this one
+                """)
+        }
+        var done: [String] = []
+        for migration in migrations {
+            let checksum = try self.checksum(migration.sql, on: connection)
+            if let recorded = known[migration.name] {
+                guard recorded == checksum else {
+                    throw EventLogError(code: .migration, message: """
+                        migration \(migration.name) was edited after it was applied (checksum \(checksum.prefix(12)) \
+                        differs from the applied \(recorded.prefix(12))); restore the file and put the change in a new migration
+                        """)
+                }
+                continue
+            }
+            try connection.withTransaction { connection in
+                try connection.executeScript(migration.sql)
+                try connection.execute("INSERT INTO public.reach_migrations (name, checksum) VALUES ($1, $2)", [migration.name, checksum])
+            }
+            logger.info("applied migration", metadata: ["migration.name": "\(migration.name)"])
+            done.append(migration.name)
+        }
+        return done
+    }
+
+    /// The names of the migrations already applied.
+    public static func applied(on connection: Connection) throws -> [String] {
+        let exists = try connection.query("SELECT to_regclass('public.reach_migrations') IS NOT NULL").decode(Bool.self, row: 0, column: 0)
+        guard exists else { return [] }
+        return try connection.query("SELECT name FROM public.reach_migrations ORDER BY name").mapRows { try $0.decode(0) }
+    }
+
+    /// SHA-256 of the file, computed by the server so the program needs no crypto of its own.
+    private func checksum(_ sql: String, on connection: Connection) throws -> String {
+        try connection.query("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", [sql]).decode(row: 0, column: 0)
+    }
+}

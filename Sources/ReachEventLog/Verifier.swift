@@ -1,0 +1,87 @@
+import ReachPostgres
+
+/// The outcome of recomputing every stream's hash chain.
+public struct VerifyReport: Sendable, Hashable, Codable {
+    /// Events checked.
+    public var events: Int
+    /// Streams checked.
+    public var streams: Int
+    /// The first broken event by position, if any chain is broken.
+    public var firstBroken: BrokenEvent?
+
+    /// An event whose stored hash does not match its content and its predecessor.
+    public struct BrokenEvent: Sendable, Hashable, Codable {
+        public var position: Int64
+        public var streamID: String
+        public var version: Int64
+        public var reason: String
+
+        enum CodingKeys: String, CodingKey {
+            case position, streamID = "stream_id", version, reason
+        }
+    }
+
+    /// Whether every chain holds.
+    public var ok: Bool { firstBroken == nil }
+
+    enum CodingKeys: String, CodingKey {
+        case events, streams, firstBroken = "first_broken", ok
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(ok, forKey: .ok)
+        try container.encode(events, forKey: .events)
+        try container.encode(streams, forKey: .streams)
+        try container.encode(firstBroken, forKey: .firstBroken)
+    }
+
+    public init(events: Int, streams: Int, firstBroken: BrokenEvent?) {
+        self.events = events
+        self.streams = streams
+        self.firstBroken = firstBroken
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        events = try container.decode(Int.self, forKey: .events)
+        streams = try container.decode(Int.self, forKey: .streams)
+        firstBroken = try container.decodeIfPresent(BrokenEvent.self, forKey: .firstBroken)
+    }
+}
+
+extension EventLog {
+    /// Recomputes every stream's hash chain in the database, in one pass, and reports the first
+    /// broken event by position, or that all chains hold.
+    public static func verify(on connection: Connection) throws -> VerifyReport {
+        let result = try connection.query("""
+            WITH checked AS (
+                SELECT "position", stream_id, version, hash,
+                       lag(version) OVER w AS previous_version,
+                       sha256(coalesce(lag(hash) OVER w, '\\x'::bytea) || reach.event_digest_input(
+                           "position", event_id, stream_id, version, event_type, schema_version, data, metadata,
+                           occurred_on, authority_id, recorded_at)) AS expected
+                FROM reach.events
+                WINDOW w AS (PARTITION BY stream_id ORDER BY version)
+            ), totals AS (
+                SELECT count(*) AS events, count(DISTINCT stream_id) AS streams FROM reach.events
+            ), broken AS (
+                SELECT "position", stream_id, version,
+                       CASE WHEN version <> coalesce(previous_version, 0) + 1
+                            THEN format('version %s follows version %s', version, coalesce(previous_version, 0))
+                            ELSE 'its hash does not match its content and the previous event''s hash' END AS reason
+                FROM checked
+                WHERE hash <> expected OR version <> coalesce(previous_version, 0) + 1
+                ORDER BY "position" LIMIT 1
+            )
+            SELECT t.events, t.streams, b."position", b.stream_id, b.version, b.reason
+            FROM totals t LEFT JOIN broken b ON true
+            """)
+        let broken: VerifyReport.BrokenEvent? = try result.decodeIfPresent(Int64.self, row: 0, column: 2).map { position in
+            VerifyReport.BrokenEvent(
+                position: position, streamID: try result.decode(row: 0, column: 3),
+                version: try result.decode(row: 0, column: 4), reason: try result.decode(row: 0, column: 5))
+        }
+        return VerifyReport(events: try result.decode(row: 0, column: 0), streams: try result.decode(row: 0, column: 1), firstBroken: broken)
+    }
+}

@@ -1,0 +1,418 @@
+import CLibPQ
+import Foundation
+import Logging
+
+/// A notification received on a channel the connection listens on.
+public struct PostgresNotification: Sendable, Hashable {
+    public var channel: String
+    public var payload: String
+    public var senderPID: Int32
+}
+
+/// One statement of a pipeline.
+public struct PipelineStatement: Sendable {
+    public var sql: String
+    public var binds: [PostgresBind]
+    public init(_ sql: String, _ parameters: [any PostgresEncodable] = []) {
+        self.sql = sql
+        self.binds = parameters.map(\.postgresBind)
+    }
+}
+
+/// One connection to PostgreSQL, used synchronously from a single thread.
+///
+/// Every call blocks its thread until the server answers, so a `Connection` is never used
+/// directly from Swift's cooperative thread pool: ``PostgresConnection`` gives each one a
+/// dedicated thread, and ``PostgresClient`` pools those.
+///
+/// ```swift
+/// let connection = try Connection(configuration: .init("dbname=reach"))
+/// let result = try connection.query("SELECT $1::int8 + 1", [41])
+/// let answer = try result.decode(Int.self, row: 0, column: 0)   // 42
+/// ```
+public final class Connection {
+    let handle: OpaquePointer
+    let tracker = ResultTracker()
+    private let noticeSink: Unmanaged<NoticeSink>
+    private var preparedStatements: [String: String] = [:]
+    /// The logger that receives the server's notices and warnings.
+    public let logger: Logger
+
+    /// Connects, throwing a ``PostgresError`` with code `.connection` if the server cannot be reached.
+    public init(configuration: ConnectionConfiguration, logger: Logger = Logger(label: "reach.postgres")) throws {
+        let pairs = configuration.keywordsAndValues
+        let keys = pairs.map { strdup($0.0) }
+        let values = pairs.map { strdup($0.1) }
+        defer {
+            keys.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let keyPointers: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
+        let valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
+        guard let conn = PQconnectdbParams(keyPointers, valuePointers, 1) else {
+            throw PostgresError(code: .connection, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let error = PostgresError.fromConnection(conn, code: .connection)
+            PQfinish(conn)
+            throw error
+        }
+        self.handle = conn
+        self.logger = logger
+        self.noticeSink = Unmanaged.passRetained(NoticeSink(logger: logger))
+        PQsetNoticeReceiver(conn, { context, result in
+            guard let context, let result else { return }
+            let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+            sink.receive(result)
+        }, noticeSink.toOpaque())
+    }
+
+    deinit {
+        PQfinish(handle)
+        noticeSink.release()
+    }
+
+    /// Whether the connection is still usable.
+    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// The server's process id for this connection.
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// Results currently alive for this connection; zero whenever no ``QueryResult`` is in scope.
+    public var liveResultCount: Int { tracker.liveCount }
+    /// Results ever created on this connection.
+    public var totalResultCount: Int { tracker.totalCount }
+
+    // MARK: Queries
+
+    /// Runs one parameterised statement and returns its result (text format).
+    ///
+    /// With `prepared: true` the statement is prepared once per connection and reused, which
+    /// saves the server parsing and planning it again.
+    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = [], prepared: Bool = false) throws -> QueryResult {
+        try query(sql, binds: parameters.map(\.postgresBind), prepared: prepared)
+    }
+
+    /// Runs one statement with already-encoded parameters.
+    public func query(_ sql: String, binds: [PostgresBind], prepared: Bool = false) throws -> QueryResult {
+        if prepared {
+            let name = try preparedName(for: sql, binds: binds)
+            let raw = Self.withParameters(binds) { _, values, lengths, formats in
+                PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
+            }
+            return try check(raw, query: sql)
+        }
+        let raw = Self.withParameters(binds) { types, values, lengths, formats in
+            PQexecParams(handle, sql, Int32(binds.count), types, values, lengths, formats, 0)
+        }
+        return try check(raw, query: sql)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [any PostgresEncodable] = [], prepared: Bool = false) throws -> Int {
+        try query(sql, parameters, prepared: prepared).affectedRows
+    }
+
+    /// Runs a script of one or more statements with no parameters (migrations, set-up).
+    public func executeScript(_ sql: String) throws {
+        _ = try check(PQexec(handle, sql), query: sql)
+    }
+
+    /// Prepares `sql` under `name` on this connection.
+    public func prepare(_ name: String, _ sql: String, types: [Oid] = []) throws {
+        let raw = types.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
+        _ = try check(raw, query: sql)
+        preparedStatements[sql] = name
+    }
+
+    /// Runs a statement prepared with ``prepare(_:_:types:)``.
+    public func executePrepared(_ name: String, _ parameters: [any PostgresEncodable] = []) throws -> QueryResult {
+        let binds = parameters.map(\.postgresBind)
+        let raw = Self.withParameters(binds) { _, values, lengths, formats in
+            PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
+        }
+        return try check(raw, query: name)
+    }
+
+    private func preparedName(for sql: String, binds: [PostgresBind]) throws -> String {
+        if let name = preparedStatements[sql] { return name }
+        let name = "reach_\(preparedStatements.count + 1)"
+        try prepare(name, sql, types: binds.map(\.oid))
+        return name
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` inside `BEGIN` ... `COMMIT`, rolling back if it throws.
+    ///
+    /// A `COMMIT` that the server turns into a rollback (because a statement failed and the
+    /// error was swallowed) is reported as an error, never as success.
+    public func withTransaction<T>(isolation: String? = nil, _ body: (Connection) throws -> T) throws -> T {
+        try executeScript(isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isHealthy { try? executeScript("ROLLBACK") }
+            throw error
+        }
+        let commit = try check(PQexec(handle, "COMMIT"), query: "COMMIT")
+        if String(cString: PQcmdStatus(commit.handle)) == "ROLLBACK" {
+            throw PostgresError(code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
+        }
+        return value
+    }
+
+    // MARK: Pipeline
+
+    /// Sends every statement without waiting for answers, then reads all results: one round
+    /// trip for the batch (libpq pipeline mode). `handle` sees each statement's result in order.
+    ///
+    /// The statements run in one implicit transaction unless they say `BEGIN`/`COMMIT`
+    /// themselves; after a failure the rest are skipped and the first error is thrown.
+    public func pipeline(_ statements: [PipelineStatement], prepared: Bool = false, _ handle: (Int, borrowing QueryResult) throws -> Void = { _, _ in }) throws {
+        var names: [String?] = []
+        if prepared {
+            for statement in statements { names.append(try preparedName(for: statement.sql, binds: statement.binds)) }
+        }
+        guard PQenterPipelineMode(self.handle) == 1 else { throw PostgresError.fromConnection(self.handle, code: .client) }
+        defer { PQexitPipelineMode(self.handle) }
+        for (index, statement) in statements.enumerated() {
+            let sent = Self.withParameters(statement.binds) { types, values, lengths, formats in
+                if prepared, let name = names[index] {
+                    return PQsendQueryPrepared(self.handle, name, Int32(statement.binds.count), values, lengths, formats, 0)
+                }
+                return PQsendQueryParams(self.handle, statement.sql, Int32(statement.binds.count), types, values, lengths, formats, 0)
+            }
+            guard sent == 1 else { throw PostgresError.fromConnection(self.handle, code: .client, query: statement.sql) }
+        }
+        guard PQpipelineSync(self.handle) == 1 else { throw PostgresError.fromConnection(self.handle, code: .client) }
+        var firstError: (any Error)?
+        for (index, statement) in statements.enumerated() {
+            // Each statement yields one result, then NULL.
+            while let raw = PQgetResult(self.handle) {
+                let result = QueryResult(handle: raw, tracker: tracker)
+                let status = PQresultStatus(raw)
+                if status == PGRES_PIPELINE_ABORTED { continue }
+                if firstError == nil {
+                    if status == PGRES_FATAL_ERROR {
+                        firstError = PostgresError.fromResult(raw, query: statement.sql)
+                    } else {
+                        do { try handle(index, result) } catch { firstError = error }
+                    }
+                }
+            }
+        }
+        // Then the sync point.
+        while let raw = PQgetResult(self.handle) {
+            let result = QueryResult(handle: raw, tracker: tracker)
+            if PQresultStatus(result.handle) == PGRES_PIPELINE_SYNC { break }
+        }
+        if let firstError { throw firstError }
+    }
+
+    // MARK: COPY
+
+    /// Streams rows to the server with `COPY ... FROM STDIN`, the fastest way to load many rows.
+    ///
+    /// `write` appends rows in the format the `COPY` statement names (text by default: fields
+    /// separated by tabs, escaped with ``CopyWriter/appendField(_:)``). Returns the rows copied.
+    /// If `write` throws, the copy is cancelled and nothing is loaded.
+    @discardableResult
+    public func copyIn(_ sql: String, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
+        let start = try check(PQexec(handle, sql), query: sql, accepting: PGRES_COPY_IN)
+        _ = consume start
+        var writer = CopyWriter(connection: handle)
+        do {
+            try write(&writer)
+            try writer.flush()
+        } catch {
+            PQputCopyEnd(handle, "cancelled by the client")
+            while let raw = PQgetResult(handle) { _ = QueryResult(handle: raw, tracker: tracker) }
+            throw error
+        }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw PostgresError.fromConnection(handle, code: .client, query: sql) }
+        var copied = 0
+        var failure: PostgresError?
+        while let raw = PQgetResult(handle) {
+            let result = QueryResult(handle: raw, tracker: tracker)
+            if PQresultStatus(raw) == PGRES_COMMAND_OK {
+                copied = result.affectedRows
+            } else if failure == nil {
+                failure = .fromResult(raw, query: sql)
+            }
+        }
+        if let failure { throw failure }
+        return copied
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// Starts listening on `channel`.
+    public func listen(_ channel: String) throws {
+        try executeScript("LISTEN " + quoteIdentifier(channel))
+    }
+
+    /// Stops listening on `channel`.
+    public func unlisten(_ channel: String) throws {
+        try executeScript("UNLISTEN " + quoteIdentifier(channel))
+    }
+
+    /// Waits up to `timeout` for notifications by polling the connection's socket, and returns
+    /// those that arrived (possibly none).
+    public func waitForNotifications(timeout: Duration) throws -> [PostgresNotification] {
+        var received = try drainNotifications()
+        guard received.isEmpty else { return received }
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, milliseconds)
+        if ready < 0, errno != EINTR {
+            throw PostgresError(code: .connection, message: "polling the connection failed: errno \(errno)")
+        }
+        received = try drainNotifications()
+        return received
+    }
+
+    private func drainNotifications() throws -> [PostgresNotification] {
+        guard PQconsumeInput(handle) == 1 else { throw PostgresError.fromConnection(handle, code: .connection) }
+        var out: [PostgresNotification] = []
+        while let notify = PQnotifies(handle) {
+            out.append(PostgresNotification(
+                channel: String(cString: notify.pointee.relname),
+                payload: String(cString: notify.pointee.extra),
+                senderPID: notify.pointee.be_pid
+            ))
+            PQfreemem(notify)
+        }
+        return out
+    }
+
+    /// Quotes an identifier with libpq's own escaping.
+    public func quoteIdentifier(_ identifier: String) throws -> String {
+        guard let escaped = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
+            throw PostgresError.fromConnection(handle, code: .client)
+        }
+        defer { PQfreemem(escaped) }
+        return String(cString: escaped)
+    }
+
+    // MARK: Plumbing
+
+    private func check(_ raw: OpaquePointer?, query: String?, accepting extra: ExecStatusType? = nil) throws -> QueryResult {
+        guard let raw else { throw PostgresError.fromConnection(handle, code: isHealthy ? .client : .connection, query: query) }
+        let result = QueryResult(handle: raw, tracker: tracker)
+        let status = PQresultStatus(raw)
+        if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == extra { return result }
+        if status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR {
+            throw PostgresError.fromResult(raw, query: query)
+        }
+        if !isHealthy { throw PostgresError.fromConnection(handle, code: .connection, query: query) }
+        throw PostgresError(code: .client, message: "unexpected result status \(String(cString: PQresStatus(status)))", query: query)
+    }
+
+    /// Lays every parameter's bytes out in one buffer and hands libpq pointers into it; none of
+    /// them outlives the call.
+    static func withParameters<R>(
+        _ binds: [PostgresBind],
+        _ body: (UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
+        var storage = [UInt8]()
+        storage.reserveCapacity(binds.reduce(0) { $0 + ($1.bytes?.count ?? 0) + 1 })
+        var offsets = [Int?]()
+        offsets.reserveCapacity(binds.count)
+        for bind in binds {
+            if let bytes = bind.bytes {
+                offsets.append(storage.count)
+                storage.append(contentsOf: bytes)
+                storage.append(0)  // text values must be NUL-terminated
+            } else {
+                offsets.append(nil)
+            }
+        }
+        let types = binds.map(\.oid)
+        let lengths = binds.map { Int32($0.bytes?.count ?? 0) }
+        let formats = binds.map(\.format)
+        return storage.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress)
+            let values: [UnsafePointer<CChar>?] = offsets.map { offset in
+                guard let offset, let base else { return nil }
+                return (base + offset).assumingMemoryBound(to: CChar.self)
+            }
+            return body(types, values, lengths, formats)
+        }
+    }
+}
+
+/// Buffers `COPY` data and sends it in large chunks.
+public struct CopyWriter: ~Copyable {
+    let connection: OpaquePointer
+    private var buffer: [UInt8] = []
+    private static let chunk = 1 << 18
+
+    init(connection: OpaquePointer) {
+        self.connection = connection
+        buffer.reserveCapacity(Self.chunk + 4096)
+    }
+
+    /// Appends raw bytes (already in the `COPY` format).
+    public mutating func append(raw bytes: some Sequence<UInt8>) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.chunk { try flush() }
+    }
+
+    /// Appends one field in `COPY` text format, escaping backslashes, tabs and newlines;
+    /// `nil` becomes `\N`. Fields are followed by a tab, or by a newline when `last` is true.
+    public mutating func appendField(_ value: String?, last: Bool = false) throws {
+        if let value {
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+                default: buffer.append(byte)
+                }
+            }
+        } else {
+            buffer.append(UInt8(ascii: "\\"))
+            buffer.append(UInt8(ascii: "N"))
+        }
+        buffer.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+        if last, buffer.count >= Self.chunk { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let status = buffer.withUnsafeBufferPointer { pointer in
+            pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
+                PQputCopyData(connection, $0, Int32(pointer.count))
+            }
+        }
+        guard status == 1 else { throw PostgresError.fromConnection(connection, code: .client) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Receives the server's notices (warnings, `RAISE NOTICE`) and logs them.
+///
+/// Only ever called on the connection's own thread, from inside a libpq call.
+final class NoticeSink {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+
+    func receive(_ result: OpaquePointer) {
+        func field(_ code: Character) -> String? {
+            PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
+        }
+        let severity = field("V") ?? "NOTICE"
+        let message = field("M") ?? ""
+        var metadata: Logger.Metadata = ["postgres.severity": "\(severity)"]
+        if let state = field("C") { metadata["postgres.sqlstate"] = "\(state)" }
+        switch severity {
+        case "WARNING": logger.warning("\(message)", metadata: metadata)
+        case "DEBUG", "LOG": logger.debug("\(message)", metadata: metadata)
+        default: logger.info("\(message)", metadata: metadata)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+
+/// A PostgreSQL cluster of Reach's own, in a data directory it owns, reached only through a
+/// Unix socket in that directory (no TCP port, so it never collides with another server).
+///
+/// It uses the machine's PostgreSQL server binaries. PostgreSQL refuses to run as root, so
+/// when Reach runs as root the server runs as the unprivileged `postgres` user.
+///
+/// ```swift
+/// let cluster = try LocalCluster(dataDirectory: "/var/lib/reach/postgres")
+/// try cluster.start()                     // initialises the directory the first time
+/// let admin = cluster.configuration(database: "postgres")
+/// ```
+public struct LocalCluster: Sendable {
+    /// Where the cluster's files (and its socket) live.
+    public let dataDirectory: String
+    /// The folder with `initdb`, `pg_ctl` and `postgres`.
+    public let binDirectory: String
+    /// Extra server settings passed at start (`-c name=value`).
+    public let settings: [String: String]
+    /// The superuser created by `initdb`.
+    public static let superuser = "postgres"
+    /// The Unix user the server runs as when Reach runs as root.
+    public static let serverUserWhenRoot = "postgres"
+
+    /// Finds the server binaries and prepares to manage a cluster in `dataDirectory`.
+    ///
+    /// Throws ``LocalClusterError`` naming the package to install when PostgreSQL is missing.
+    public init(dataDirectory: String, settings: [String: String] = [:], binDirectory: String? = nil) throws {
+        self.dataDirectory = dataDirectory
+        self.settings = settings
+        guard let bin = binDirectory ?? LocalCluster.findBinaries() else {
+            throw LocalClusterError(message: """
+                PostgreSQL's server programs (initdb, pg_ctl) were not found. Install them with \
+                `apt-get install postgresql` (Debian package `postgresql`), or set REACH_PG_BINDIR \
+                to the folder that holds them, or set REACH_DATABASE_URL to use an existing server.
+                """)
+        }
+        self.binDirectory = bin
+    }
+
+    /// The default data directory: `REACH_DATA_DIR`, else `/var/lib/reach/postgres` for root,
+    /// else `$XDG_DATA_HOME/reach/postgres` (or `~/.local/share/reach/postgres`).
+    public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let dir = environment["REACH_DATA_DIR"], !dir.isEmpty { return dir }
+        if getuid() == 0 { return "/var/lib/reach/postgres" }
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() + "/.local/share")
+        return base + "/reach/postgres"
+    }
+
+    static func findBinaries() -> String? {
+        if let dir = ProcessInfo.processInfo.environment["REACH_PG_BINDIR"], !dir.isEmpty { return dir }
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let bin = "\(root)/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: bin + "/pg_ctl") { return bin }
+        }
+        for dir in ["/usr/local/pgsql/bin", "/usr/bin"] where FileManager.default.isExecutableFile(atPath: dir + "/initdb") {
+            return dir
+        }
+        return nil
+    }
+
+    /// Whether the directory holds an initialised cluster.
+    public var isInitialised: Bool {
+        FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION")
+    }
+
+    /// A configuration that reaches this cluster's socket as `user`.
+    public func configuration(database: String, user: String = LocalCluster.superuser) -> ConnectionConfiguration {
+        ConnectionConfiguration("host=\(dataDirectory) port=5432", overrides: ["dbname": database, "user": user])
+    }
+
+    /// Creates the cluster if needed and starts it if it is not running. Safe to call again.
+    public func start() throws {
+        if !isInitialised { try initialise() }
+        if try isRunning() { return }
+        var options = "-c listen_addresses='' -k \(dataDirectory) -c unix_socket_permissions=0700"
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(name)=\(value)" }
+        let result = try runAsServerUser([
+            binDirectory + "/pg_ctl", "-D", dataDirectory, "-l", dataDirectory + "/server.log",
+            "-w", "-t", "60", "-o", options, "start",
+        ])
+        guard result.status == 0 else {
+            // A second process may have started it between our check and our start.
+            if try isRunning() { return }
+            let log = (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8))?
+                .split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
+            throw LocalClusterError(message: "PostgreSQL did not start in \(dataDirectory): \(result.output)\n\(log)")
+        }
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended, data is safe).
+    public func stop(mode: String = "fast") throws {
+        guard isInitialised, try isRunning() else { return }
+        let result = try runAsServerUser([binDirectory + "/pg_ctl", "-D", dataDirectory, "-m", mode, "-w", "stop"])
+        guard result.status == 0 else { throw LocalClusterError(message: "PostgreSQL did not stop: \(result.output)") }
+    }
+
+    /// Whether a server is running on this directory.
+    public func isRunning() throws -> Bool {
+        guard isInitialised else { return false }
+        return try runAsServerUser([binDirectory + "/pg_ctl", "-D", dataDirectory, "status"]).status == 0
+    }
+
+    private func initialise() throws {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            // The server user must own the directory and be able to reach it.
+            _ = try Self.run(["/bin/chown", Self.serverUserWhenRoot, dataDirectory])
+            var parent = (dataDirectory as NSString).deletingLastPathComponent
+            while parent != "/" && !parent.isEmpty {
+                if let attributes = try? manager.attributesOfItem(atPath: parent),
+                   let mode = attributes[.posixPermissions] as? Int, mode & 0o001 == 0 {
+                    try manager.setAttributes([.posixPermissions: mode | 0o001], ofItemAtPath: parent)
+                }
+                parent = (parent as NSString).deletingLastPathComponent
+            }
+        }
+        try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory)
+        let result = try runAsServerUser([
+            binDirectory + "/initdb", "-D", dataDirectory, "-U", Self.superuser,
+            "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
+        ])
+        guard result.status == 0 else {
+            throw LocalClusterError(message: "initdb failed in \(dataDirectory): \(result.output)")
+        }
+    }
+
+    private func runAsServerUser(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        if getuid() == 0 {
+            guard getpwnam(Self.serverUserWhenRoot) != nil else {
+                throw LocalClusterError(message: """
+                    PostgreSQL refuses to run as root and there is no `\(Self.serverUserWhenRoot)` user to run it as; \
+                    install the Debian package `postgresql`, which creates it.
+                    """)
+            }
+            return try Self.run(["/usr/sbin/runuser", "-u", Self.serverUserWhenRoot, "--"] + arguments)
+        }
+        return try Self.run(arguments)
+    }
+
+    /// Runs a program and collects its combined output. Uses `posix_spawn` directly: the
+    /// output pipe is close-on-exec in this process, so no other child (such as the server
+    /// that `pg_ctl` starts) can inherit it and keep it open.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw LocalClusterError(message: "cannot create a pipe: errno \(errno)") }
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            throw LocalClusterError(message: "cannot run \(arguments[0]): \(String(cString: strerror(spawned)))")
+        }
+        var output = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fds[0], &buffer, buffer.count)
+            if count > 0 { output.append(contentsOf: buffer[0..<count]); continue }
+            if count < 0 && errno == EINTR { continue }
+            break
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exitCode, String(decoding: output, as: UTF8.self).trimmingTrailingNewlines())
+    }
+}
+
+/// A failure to find, create, start or stop the local cluster, in words an operator can act on.
+public struct LocalClusterError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}

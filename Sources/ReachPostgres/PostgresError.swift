@@ -1,0 +1,102 @@
+import CLibPQ
+
+/// An error from PostgreSQL or from libpq.
+///
+/// Modelled as a struct with an extensible ``Code`` rather than an enum, so new kinds can be
+/// added without breaking callers. The server's SQLSTATE is kept in a typed field. The
+/// ``description`` names the kind, the SQLSTATE and the server's message, but never the query's
+/// parameters: they may hold personal data.
+public struct PostgresError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, broadly.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let base: String
+        /// The connection could not be made or was lost.
+        public static let connection = Code(base: "connection")
+        /// The server refused a statement; ``PostgresError/sqlState`` says why.
+        public static let server = Code(base: "server")
+        /// A value could not be decoded into the requested Swift type.
+        public static let decoding = Code(base: "decoding")
+        /// libpq reported a client-side failure (sending, COPY, pipeline).
+        public static let client = Code(base: "client")
+        public var description: String { base }
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// The five-character SQLSTATE the server sent, if any (for example `23505`).
+    public var sqlState: String?
+    /// The server's (or libpq's) primary message.
+    public var message: String
+    /// The server's detail line, if any.
+    public var detail: String?
+    /// The server's hint, if any.
+    public var hint: String?
+    /// The statement that failed. Kept for debugging; not part of ``description``.
+    public var query: String?
+    /// Where in this package the error was raised.
+    public var file: String
+    public var line: Int
+
+    public init(
+        code: Code, sqlState: String? = nil, message: String, detail: String? = nil,
+        hint: String? = nil, query: String? = nil, file: String = #fileID, line: Int = #line
+    ) {
+        self.code = code
+        self.sqlState = sqlState
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        self.query = query
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String {
+        var text = "PostgresError(\(code)"
+        if let sqlState { text += ", SQLSTATE \(sqlState)" }
+        text += "): \(message)"
+        if let detail { text += " (\(detail))" }
+        return text
+    }
+
+    /// Well-known SQLSTATEs used by callers of this package.
+    public enum SQLState {
+        public static let uniqueViolation = "23505"
+        public static let insufficientPrivilege = "42501"
+        public static let serializationFailure = "40001"
+        public static let deadlockDetected = "40P01"
+        public static let raiseException = "P0001"
+    }
+
+    /// Builds an error from a failed result, copying every field into Swift strings before the
+    /// result is cleared.
+    static func fromResult(_ result: OpaquePointer, query: String?, file: String = #fileID, line: Int = #line) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let primary = field(Int32(UInt8(ascii: "M"))) ?? String(cString: PQresultErrorMessage(result))
+        return PostgresError(
+            code: .server,
+            sqlState: field(Int32(UInt8(ascii: "C"))),
+            message: primary.trimmingTrailingNewlines(),
+            detail: field(Int32(UInt8(ascii: "D"))),
+            hint: field(Int32(UInt8(ascii: "H"))),
+            query: query, file: file, line: line
+        )
+    }
+
+    /// Builds an error from the connection's last libpq message.
+    static func fromConnection(_ conn: OpaquePointer?, code: Code, query: String? = nil, file: String = #fileID, line: Int = #line) -> PostgresError {
+        let text = conn.flatMap { PQerrorMessage($0) }.map { String(cString: $0) } ?? "unknown libpq error"
+        return PostgresError(code: code, message: text.trimmingTrailingNewlines(), query: query, file: file, line: line)
+    }
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var text = self
+        while let last = text.last, last.isNewline || last == " " { text.removeLast() }
+        return text
+    }
+}

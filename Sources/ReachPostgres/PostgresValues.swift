@@ -1,0 +1,304 @@
+import CLibPQ
+import Foundation
+
+/// A parameter ready to hand to libpq: its bytes, its format and its type.
+public struct PostgresBind: Sendable {
+    /// The value's bytes, or `nil` for SQL `NULL`.
+    public var bytes: [UInt8]?
+    /// `0` for text, `1` for binary.
+    public var format: Int32
+    /// The parameter's type OID, or `0` to let the server infer it.
+    public var oid: Oid
+
+    public init(bytes: [UInt8]?, format: Int32 = 0, oid: Oid = 0) {
+        self.bytes = bytes
+        self.format = format
+        self.oid = oid
+    }
+
+    public static let null = PostgresBind(bytes: nil)
+
+    static func text(_ string: String, oid: Oid = 0) -> PostgresBind {
+        PostgresBind(bytes: Array(string.utf8), format: 0, oid: oid)
+    }
+}
+
+/// Type OIDs used by this package.
+public enum PostgresOID {
+    public static let bool: Oid = 16
+    public static let bytea: Oid = 17
+    public static let int8: Oid = 20
+    public static let int4: Oid = 23
+    public static let text: Oid = 25
+    public static let float8: Oid = 701
+    public static let date: Oid = 1082
+    public static let timestamptz: Oid = 1184
+    public static let uuid: Oid = 2950
+    public static let jsonb: Oid = 3802
+    public static let textArray: Oid = 1009
+    public static let int4Array: Oid = 1007
+    public static let int8Array: Oid = 1016
+    public static let uuidArray: Oid = 2951
+    public static let dateArray: Oid = 1182
+    public static let jsonbArray: Oid = 3807
+}
+
+/// A Swift value that can be sent as a query parameter.
+///
+/// Every query in Reach is parameterised: values never become part of the SQL text.
+public protocol PostgresEncodable: Sendable {
+    /// The value as libpq wants it.
+    var postgresBind: PostgresBind { get }
+}
+
+/// A Swift value that can be read from a column in text format.
+public protocol PostgresDecodable {
+    /// Decodes the value from the server's text representation.
+    init(postgresText text: UnsafeBufferPointer<UInt8>) throws
+}
+
+extension String: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind { .text(self, oid: PostgresOID.text) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) {
+        self = String(decoding: text, as: UTF8.self)
+    }
+}
+
+extension Int64: PostgresEncodable, PostgresDecodable {
+    /// Sent in binary: eight big-endian bytes, no formatting or parsing on either side.
+    public var postgresBind: PostgresBind {
+        withUnsafeBytes(of: self.bigEndian) { PostgresBind(bytes: Array($0), format: 1, oid: PostgresOID.int8) }
+    }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        var value: Int64 = 0
+        var negative = false
+        var index = text.startIndex
+        if index < text.endIndex, text[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        guard index < text.endIndex else { throw PostgresError.decoding(Int64.self, text) }
+        while index < text.endIndex {
+            let digit = text[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { throw PostgresError.decoding(Int64.self, text) }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = negative ? times.subtractingReportingOverflow(Int64(digit)) : times.addingReportingOverflow(Int64(digit))
+            guard !o1, !o2 else { throw PostgresError.decoding(Int64.self, text) }
+            value = sum
+            index += 1
+        }
+        self = value
+    }
+}
+
+extension Int: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind { Int64(self).postgresBind }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        self = Int(try Int64(postgresText: text))
+    }
+}
+
+extension Int32: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind {
+        withUnsafeBytes(of: self.bigEndian) { PostgresBind(bytes: Array($0), format: 1, oid: PostgresOID.int4) }
+    }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        let wide = try Int64(postgresText: text)
+        guard let value = Int32(exactly: wide) else { throw PostgresError.decoding(Int32.self, text) }
+        self = value
+    }
+}
+
+extension Bool: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind { .text(self ? "t" : "f", oid: PostgresOID.bool) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard text.count == 1, text[0] == UInt8(ascii: "t") || text[0] == UInt8(ascii: "f") else {
+            throw PostgresError.decoding(Bool.self, text)
+        }
+        self = text[0] == UInt8(ascii: "t")
+    }
+}
+
+extension Double: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind { .text(String(self), oid: PostgresOID.float8) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard let value = Double(String(decoding: text, as: UTF8.self)) else { throw PostgresError.decoding(Double.self, text) }
+        self = value
+    }
+}
+
+extension UUID: PostgresEncodable, PostgresDecodable {
+    public var postgresBind: PostgresBind { .text(uuidString, oid: PostgresOID.uuid) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard let value = UUID(uuidString: String(decoding: text, as: UTF8.self)) else {
+            throw PostgresError.decoding(UUID.self, text)
+        }
+        self = value
+    }
+}
+
+/// Raw bytes, sent and stored as `bytea`.
+public struct PostgresBytes: Hashable, Sendable, PostgresEncodable, PostgresDecodable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var postgresBind: PostgresBind { PostgresBind(bytes: bytes, format: 1, oid: PostgresOID.bytea) }
+    /// Decodes the `\x` hex text form.
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), text.count % 2 == 0 else {
+            throw PostgresError.decoding(PostgresBytes.self, text)
+        }
+        func nibble(_ c: UInt8) throws -> UInt8 {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: throw PostgresError.decoding(PostgresBytes.self, text)
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity((text.count - 2) / 2)
+        var i = 2
+        while i < text.count {
+            out.append(try nibble(text[i]) << 4 | nibble(text[i + 1]))
+            i += 2
+        }
+        bytes = out
+    }
+    /// Lower-case hex.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0xF)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+    public var description: String { hex }
+}
+
+/// A JSON document, sent as `jsonb` and read back as text.
+public struct PostgresJSONB: Hashable, Sendable, PostgresEncodable, PostgresDecodable {
+    /// The JSON text.
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    public var postgresBind: PostgresBind { .text(text, oid: PostgresOID.jsonb) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) { self.text = String(decoding: text, as: UTF8.self) }
+}
+
+/// A calendar date without a time or zone (`date`), as `YYYY-MM-DD`.
+public struct PostgresDate: Hashable, Sendable, Comparable, PostgresEncodable, PostgresDecodable, CustomStringConvertible {
+    public var year: Int
+    public var month: Int
+    public var day: Int
+
+    public init(year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Parses `YYYY-MM-DD`, accepting only real calendar dates.
+    public init?(iso text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...12).contains(m), d >= 1, d <= PostgresDate.daysIn(month: m, year: y)
+        else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    public var description: String {
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+    public var postgresBind: PostgresBind { .text(description, oid: PostgresOID.date) }
+    public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard let value = PostgresDate(iso: String(decoding: text, as: UTF8.self)) else {
+            throw PostgresError.decoding(PostgresDate.self, text)
+        }
+        self = value
+    }
+    public static func < (a: PostgresDate, b: PostgresDate) -> Bool {
+        (a.year, a.month, a.day) < (b.year, b.month, b.day)
+    }
+}
+
+extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
+    public var postgresBind: PostgresBind {
+        switch self {
+        case .none: return .null
+        case .some(let value): return value.postgresBind
+        }
+    }
+}
+
+/// A one-dimensional array parameter, sent in the text array format (`{"a","b",NULL}`),
+/// so a whole batch travels in one parameter.
+public struct PostgresArray<Element: PostgresArrayElement>: Sendable, PostgresEncodable {
+    public var elements: [Element?]
+    public init(_ elements: [Element?]) { self.elements = elements }
+    public init(_ elements: [Element]) { self.elements = elements.map { Optional($0) } }
+
+    public var postgresBind: PostgresBind {
+        var out = [UInt8]()
+        out.reserveCapacity(elements.count * 16 + 2)
+        out.append(UInt8(ascii: "{"))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            guard let element else { out.append(contentsOf: Array("NULL".utf8)); continue }
+            out.append(UInt8(ascii: "\""))
+            for byte in element.postgresArrayText.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+        return PostgresBind(bytes: out, format: 0, oid: Element.postgresArrayOID)
+    }
+}
+
+/// A type that can be an element of a ``PostgresArray``.
+public protocol PostgresArrayElement: Sendable {
+    static var postgresArrayOID: Oid { get }
+    var postgresArrayText: String { get }
+}
+
+extension String: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.textArray }
+    public var postgresArrayText: String { self }
+}
+extension Int64: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.int8Array }
+    public var postgresArrayText: String { String(self) }
+}
+extension Int32: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.int4Array }
+    public var postgresArrayText: String { String(self) }
+}
+extension UUID: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.uuidArray }
+    public var postgresArrayText: String { uuidString }
+}
+extension PostgresDate: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.dateArray }
+    public var postgresArrayText: String { description }
+}
+extension PostgresJSONB: PostgresArrayElement {
+    public static var postgresArrayOID: Oid { PostgresOID.jsonbArray }
+    public var postgresArrayText: String { text }
+}
+
+extension PostgresError {
+    static func decoding<T>(_ type: T.Type, _ text: UnsafeBufferPointer<UInt8>, file: String = #fileID, line: Int = #line) -> PostgresError {
+        // The value itself is not included: it may be personal data.
+        PostgresError(code: .decoding, message: "cannot decode a \(text.count)-byte value as \(T.self)", file: file, line: line)
+    }
+}

@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReachEventLog
+import ReachPostgres
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Reach against raw libpq baselines on the same server, in the same run.",
+        subcommands: [AppendBench.self]
+    )
+}
+
+/// `reach bench append`: the write and read paths of the log against raw INSERT and COPY.
+struct AppendBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Benchmark appends (single, batched, bulk) and whole-log reads against raw libpq.",
+        discussion: """
+            Runs in a scratch database (created and dropped) on the configured server, or on
+            reach's own cluster. Build with -c release for meaningful figures:
+              swift build -c release && .build/release/reach bench append
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Transactions per phase for one-event-per-transaction phases, per client count.")
+    var singles = 4_000
+    @Option(help: "Events appended in batches of 1,000.")
+    var batched = 200_000
+    @Option(help: "Events for the bulk (COPY) phase and then the whole-log read.")
+    var bulk = 1_000_000
+    @Option(help: "Concurrent clients for the multi-client phases.")
+    var clients = 8
+
+    struct Row {
+        var name: String
+        var events: Int
+        var seconds: Double
+        var rate: Double { Double(events) / seconds }
+    }
+
+    func run() async throws {
+        let logger = makeLogger()
+        let target = try database.target(logger: logger)
+        let scratch = "reach_bench_\(getpid())"
+        let admin = try Connection(configuration: target.owner.overriding(["dbname": target.cluster == nil ? scratchParent(target) : "postgres"]), logger: logger)
+        try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")
+        defer { try? admin.executeScript("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(scratch)) WITH (FORCE)") }
+        let owner = target.owner.overriding(["dbname": scratch])
+        let setup = try Connection(configuration: owner, logger: logger)
+        _ = try Migrator(logger: logger).migrate(on: setup)
+        try setup.executeScript("""
+            CREATE TABLE bench_raw (
+                "position" bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL,
+                version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+                occurred_on date, authority_id text, recorded_at timestamptz NOT NULL DEFAULT now());
+            """)
+        let settings = try setup.query("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
+        emit("server: \(try settings.decode(String.self, row: 0, column: 2))")
+        emit("fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        emit("")
+
+        let raw1 = try await rawInserts(owner, clients: 1, perClient: singles)
+        let reach1 = try await reachSingles(owner, clients: 1, perClient: singles)
+        let rawN = try await rawInserts(owner, clients: clients, perClient: singles / 2)
+        let reachN = try await reachSingles(owner, clients: clients, perClient: singles / 2)
+        let batches = try reachBatches(owner, total: batched)
+        let rawCopy = try rawCopy(owner, total: bulk)
+        let bulkRow = try reachBulk(owner, total: bulk)
+        let (read, rss) = try readAll(owner)
+
+        func line(_ row: Row, baseline: Row?, target: String, pass: Bool) {
+            let ratio = baseline.map { String(format: "%.2fx", row.rate / $0.rate) } ?? ""
+            emit(pad(row.name, 44) + pad(String(row.events), 10, right: true) + pad(String(format: "%.2f", row.seconds), 9, right: true)
+                 + pad(String(format: "%.0f", row.rate), 11, right: true) + pad(ratio, 8, right: true) + "  " + target + (target.isEmpty ? "" : (pass ? "  ok" : "  MISSED")))
+        }
+        emit(pad("phase", 44) + pad("events", 10, right: true) + pad("seconds", 9, right: true) + pad("events/s", 11, right: true) + pad("ratio", 8, right: true) + "  target")
+        line(raw1, baseline: nil, target: "", pass: true)
+        line(reach1, baseline: raw1, target: ">= 0.8x raw", pass: reach1.rate >= 0.8 * raw1.rate)
+        line(rawN, baseline: nil, target: "", pass: true)
+        line(reachN, baseline: rawN, target: ">= 0.8x raw", pass: reachN.rate >= 0.8 * rawN.rate)
+        line(batches, baseline: rawCopy, target: ">= 30,000/s", pass: batches.rate >= 30_000)
+        line(rawCopy, baseline: nil, target: "", pass: true)
+        line(bulkRow, baseline: rawCopy, target: ">= 50,000/s and >= 0.6x raw COPY", pass: bulkRow.rate >= 50_000 && bulkRow.rate >= 0.6 * rawCopy.rate)
+        line(read, baseline: nil, target: ">= 200,000/s", pass: read.rate >= 200_000)
+        emit(String(format: "resident memory while reading: %.1f MiB at start, %.1f MiB at most (sampled every batch); process peak %.1f MiB",
+                    rss.start, rss.peak, rss.processPeak))
+    }
+
+    private func scratchParent(_ target: DatabaseTarget) -> String {
+        // For a URL target, create the scratch database from the URL's own database.
+        (try? Connection(configuration: target.owner).query("SELECT current_database()").decode(String.self, row: 0, column: 0)) ?? "postgres"
+    }
+
+    static let sampleData = #"{"school_id":"LA07-0123","kind":"assembly","duration_minutes":60,"attendance":{"pupils_ks3":120,"staff_teaching":4},"note":"synthetic benchmark event"}"#
+    static let sampleMetadata = EventMetadata(actor: "bench", correlationID: "bench", source: "bench")
+
+    private func event(stream: String, _ index: Int) -> NewEvent {
+        NewEvent(streamID: stream, type: "activity_delivered", data: Self.sampleData, metadata: Self.sampleMetadata,
+                 occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
+    }
+
+    private func timed(_ body: () throws -> Void) rethrows -> Double {
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure(body)
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Runs `body(client)` on `clients` connections at once, each on its own thread.
+    private func parallel(_ configuration: ConnectionConfiguration, clients: Int, _ body: @escaping @Sendable (Int, Connection) throws -> Void) async throws -> Double {
+        var connections: [PostgresConnection] = []
+        for _ in 0..<clients { connections.append(try await PostgresConnection.connect(configuration)) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, connection) in connections.enumerated() {
+                group.addTask { try await connection.run { try body(index, $0) } }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = clock.now - start
+        for connection in connections { await connection.close() }
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private func rawInserts(_ configuration: ConnectionConfiguration, clients: Int, perClient: Int) async throws -> Row {
+        let seconds = try await parallel(configuration, clients: clients) { client, connection in
+            for i in 0..<perClient {
+                let e = event(stream: "raw-\(client)-\(i % 100)", i)
+                try connection.execute("""
+                    INSERT INTO bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    """, [e.id, e.streamID, Int64(i / 100 + 1), e.type, PostgresJSONB(e.data), PostgresJSONB(e.metadata.json), e.occurredOn, e.authorityID],
+                    prepared: true)
+            }
+        }
+        return Row(name: "raw INSERT + commit, \(clients) client\(clients == 1 ? "" : "s")", events: clients * perClient, seconds: seconds)
+    }
+
+    private func reachSingles(_ configuration: ConnectionConfiguration, clients: Int, perClient: Int) async throws -> Row {
+        let run = UUID().uuidString.prefix(8)
+        let seconds = try await parallel(configuration, clients: clients) { client, connection in
+            var versions: [String: Int64] = [:]
+            for i in 0..<perClient {
+                let stream = "bench-\(run)-\(client)-\(i % 100)"
+                let expected = versions[stream].map(ExpectedVersion.exactly) ?? .noStream
+                let result = try EventLog.append([event(stream: stream, i)], expecting: [stream: expected], on: connection)
+                versions[stream] = result[0].version
+            }
+        }
+        return Row(name: "reach append, 1 event/txn, expected version, \(clients) client\(clients == 1 ? "" : "s")", events: clients * perClient, seconds: seconds)
+    }
+
+    private func reachBatches(_ configuration: ConnectionConfiguration, total: Int) throws -> Row {
+        let connection = try Connection(configuration: configuration)
+        let batches = max(1, total / 1000)
+        let seconds = try timed {
+            for b in 0..<batches {
+                let events = (0..<1000).map { event(stream: "batch-\(b % 50)-\($0 % 20)", $0) }
+                _ = try EventLog.append(events, on: connection)
+            }
+        }
+        return Row(name: "reach append, batches of 1,000", events: batches * 1000, seconds: seconds)
+    }
+
+    private func rawCopy(_ configuration: ConnectionConfiguration, total: Int) throws -> Row {
+        let connection = try Connection(configuration: configuration)
+        let metadata = Self.sampleMetadata.json
+        let seconds = try timed {
+            _ = try connection.withTransaction { connection in
+                try connection.copyIn("COPY bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id) FROM STDIN") { writer in
+                    for i in 0..<total {
+                        let e = event(stream: "copy-\(i % 10_000)", i)
+                        try writer.appendField(e.id.uuidString)
+                        try writer.appendField(e.streamID)
+                        try writer.appendField(String(i / 10_000 + 1))
+                        try writer.appendField(e.type)
+                        try writer.appendField(e.data)
+                        try writer.appendField(metadata)
+                        try writer.appendField(e.occurredOn?.description)
+                        try writer.appendField(e.authorityID, last: true)
+                    }
+                }
+            }
+        }
+        return Row(name: "raw COPY, one transaction", events: total, seconds: seconds)
+    }
+
+    private func reachBulk(_ configuration: ConnectionConfiguration, total: Int) throws -> Row {
+        let connection = try Connection(configuration: configuration)
+        let events = (0..<total).lazy.map { event(stream: "bulk-\($0 % 10_000)", $0) }
+        var appended = 0
+        let seconds = try timed {
+            let summary = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
+            appended = summary.appended
+        }
+        return Row(name: "reach bulk append (COPY), one transaction", events: appended, seconds: seconds)
+    }
+
+    private func readAll(_ configuration: ConnectionConfiguration) throws -> (Row, (start: Double, peak: Double, processPeak: Double)) {
+        let connection = try Connection(configuration: configuration)
+        var reader = LogReader(after: 0)
+        var count = 0
+        let startRSS = Self.residentMiB()
+        var peak = startRSS
+        let seconds = try timed {
+            while true {
+                let events = try reader.next(limit: 5_000, on: connection)
+                if events.isEmpty { break }
+                count += events.count
+                peak = max(peak, Self.residentMiB())
+            }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return (Row(name: "reach read whole log from position 0", events: count, seconds: seconds),
+                (startRSS, peak, Double(usage.ru_maxrss) / 1024))
+    }
+
+    /// Current resident set size, from /proc/self/statm.
+    static func residentMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+}
+
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+    let padding = String(repeating: " ", count: max(0, width - text.count))
+    return right ? padding + text : text + padding
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import ReachEventLog
+import ReachPostgres
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Append to, read and verify the event log.",
+        subcommands: [Append.self, Read.self, Verify.self]
+    )
+
+    struct Append: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append one event to a stream and print its position and version as JSON.",
+            discussion: """
+                Example:
+                  reach events append school-LA01-0001 school_registered '{"name":"Example Academy"}' --expected-version none
+                """
+        )
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The stream, such as school-LA01-0001.")
+        var stream: String
+        @Argument(help: "The event type, such as school_registered.")
+        var type: String
+        @Argument(help: "The event's data: a JSON object, or - to read it from standard input.")
+        var data: String
+
+        @Option(help: ArgumentHelp("any, none (the stream must not exist yet), or the stream's current version.", valueName: "version"))
+        var expectedVersion: String = "any"
+        @Option(help: "The event's id (a UUID); re-sending the same id appends nothing. Default: a new one.")
+        var id: String?
+        @Option(help: "The date the fact happened (YYYY-MM-DD).")
+        var occurredOn: String?
+        @Option(help: "The local authority the event belongs to.")
+        var authority: String?
+        @Option(help: "Who is recording it (default: $REACH_ACTOR, else the login name).")
+        var actor: String?
+        @Option(help: "The schema version of the event type.")
+        var schemaVersion: Int32 = 1
+
+        func validate() throws {
+            guard ExpectedVersion(expectedVersion) != nil else {
+                throw ValidationError("--expected-version must be any, none or a whole number, not '\(expectedVersion)'")
+            }
+            if let id, UUID(uuidString: id) == nil {
+                throw ValidationError("--id must be a UUID such as 0b9a1c7e-3f52-4c1b-9d2e-5a7f7c1e2b3d, not '\(id)'")
+            }
+            if let occurredOn, PostgresDate(iso: occurredOn) == nil {
+                throw ValidationError("--occurred-on must be a real date as YYYY-MM-DD, not '\(occurredOn)'")
+            }
+            guard !stream.isEmpty, stream.count <= 200 else { throw ValidationError("the stream id must be 1 to 200 characters") }
+            guard schemaVersion >= 1 else { throw ValidationError("--schema-version must be 1 or more") }
+        }
+
+        func run() async throws {
+            let logger = makeLogger()
+            let text = data == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : data
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)), parsed is [String: Any] else {
+                throw ValidationError("the event's data must be a JSON object, such as '{\"name\":\"Example Academy\"}'")
+            }
+            let environment = ProcessInfo.processInfo.environment
+            let event = NewEvent(
+                id: id.flatMap(UUID.init(uuidString:)) ?? UUID(), streamID: stream, type: type, schemaVersion: schemaVersion,
+                data: text,
+                metadata: EventMetadata(actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(), source: "cli"),
+                occurredOn: occurredOn.flatMap(PostgresDate.init(iso:)), authorityID: authority)
+            let target = try database.target(logger: logger)
+            let connection = try Connection(configuration: target.application, logger: logger)
+            let result = try EventLog.append([event], expecting: [stream: ExpectedVersion(expectedVersion)!], on: connection)[0]
+            emit(try jsonLine(result))
+        }
+    }
+
+    struct Read: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print events as JSON Lines: one stream, or the whole log from a position.",
+            discussion: """
+                Examples:
+                  reach events read school-LA01-0001
+                  reach events read --from 1 --follow
+                """
+        )
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "A stream to read; omit it to read the whole log.")
+        var stream: String?
+        @Option(help: "Read the whole log from this position (inclusive).")
+        var from: Int64 = 1
+        @Option(help: "Stop after this many events (default: all).")
+        var limit: Int?
+        @Flag(help: "Keep printing new events as they are appended, until interrupted.")
+        var follow = false
+
+        func validate() throws {
+            if stream != nil && follow { throw ValidationError("--follow reads the whole log; leave out the stream") }
+            if from < 1 { throw ValidationError("--from must be 1 or more") }
+            if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+        }
+
+        func run() async throws {
+            let logger = makeLogger()
+            let target = try database.target(logger: logger)
+            var remaining = limit ?? Int.max
+            if let stream {
+                let connection = try Connection(configuration: target.application, logger: logger)
+                var after: Int64 = 0
+                while remaining > 0 {
+                    let events = try EventLog.readStream(stream, afterVersion: after, limit: min(1000, remaining), on: connection)
+                    print(events)
+                    guard let last = events.last else { break }
+                    after = last.version
+                    remaining -= events.count
+                }
+                return
+            }
+            if follow {
+                let client = PostgresClient(configuration: target.application, maximumConnections: 1, logger: logger)
+                let store = EventStore(client: client, logger: logger)
+                struct LimitReached: Error {}
+                do {
+                    try await store.follow(after: from - 1) { events in
+                        print(Array(events.prefix(remaining)))
+                        remaining -= events.count
+                        if remaining <= 0 { throw LimitReached() }
+                    }
+                } catch is LimitReached {}
+                await client.shutdown()
+                return
+            }
+            let connection = try Connection(configuration: target.application, logger: logger)
+            var reader = LogReader(after: from - 1)
+            while remaining > 0 {
+                let events = try reader.next(limit: min(5000, remaining), on: connection)
+                if events.isEmpty { break }
+                print(events)
+                remaining -= events.count
+            }
+        }
+
+        private func print(_ events: [RecordedEvent]) {
+            guard !events.isEmpty else { return }
+            var text = ""
+            for event in events { text += event.jsonLine + "\n" }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every stream's hash chain; report the first broken event, or that all hold.",
+            discussion: "Exits with status 1 when a chain is broken."
+        )
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let logger = makeLogger()
+            let target = try database.target(logger: logger)
+            let connection = try Connection(configuration: target.application, logger: logger)
+            let report = try EventLog.verify(on: connection)
+            emit(try jsonLine(report))
+            if let broken = report.firstBroken {
+                FileHandle.standardError.write(Data("""
+                    the chain of stream \(broken.streamID) is broken at position \(broken.position) (version \(broken.version)): \(broken.reason)
+
+                    """.utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+
+/// The login name of the person running the tool, for an event's `actor`.
+func loginName() -> String {
+    guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "unknown" }
+    return String(cString: name)
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReachEventLog
+import ReachPostgres
+
+@main
+struct Reach: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reach",
+        abstract: "Reach: the event log of the Contextual Safeguarding programme's pilots.",
+        discussion: """
+            Configuration comes from REACH_* environment variables; options override them.
+            With no database configured, reach starts (or reuses) its own PostgreSQL cluster in
+            REACH_DATA_DIR and migrates it.
+            """,
+        subcommands: [Database.self, Events.self, Bench.self]
+    )
+}
+
+/// Options every command that touches the database shares.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: ArgumentHelp(
+        "PostgreSQL URL or connection string (default: $REACH_DATABASE_URL, else reach's own cluster).",
+        valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
+        "Data directory of reach's own cluster (default: $REACH_DATA_DIR, else a per-user folder).",
+        valueName: "path"))
+    var dataDirectory: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// The URL in force, if any: the option, else `REACH_DATABASE_URL`.
+    var url: String? {
+        databaseURL ?? environment["REACH_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var localDataDirectory: String {
+        dataDirectory ?? LocalCluster.defaultDataDirectory(environment: environment)
+    }
+
+    /// Resolves the database, starting and migrating reach's own cluster when no URL is given.
+    func target(logger: Logger) throws -> DatabaseTarget {
+        if let url { return .url(url) }
+        return try DatabaseTarget.local(dataDirectory: localDataDirectory, logger: logger).0
+    }
+}
+
+func makeLogger() -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        let level = ProcessInfo.processInfo.environment["REACH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        handler.logLevel = level ?? .warning
+        return handler
+    }
+    return Logger(label: "reach")
+}
+
+/// Encodes a value as one line of JSON with sorted keys.
+func jsonLine(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Writes to standard output without buffering surprises when followed by a pipe.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
