@@ -215,16 +215,44 @@ BEGIN
 END
 $$;
 
--- The reader's horizon. Returns the last position drawn so far and the xmax of a snapshot
--- taken after reading it. Once pg_snapshot_xmin(pg_current_snapshot()) >= that xmax, every
--- transaction that could hold a position up to that last position has ended, so a reader may
--- read up to it in position order without ever missing an event that commits later.
-CREATE FUNCTION reach.log_horizon(OUT last_position bigint, OUT settled_after xid8)
+-- The reader's horizon, in two steps, each in its own (autocommit) transaction:
+--
+-- 1. reach.log_horizon() reads the last position drawn so far, and only then takes a
+--    transaction id of its own, which is therefore newer than the id of every transaction that
+--    had drawn a position up to that last position (appends take an id before drawing).
+-- 2. reach.horizon_settled(that id) is true once no transaction older than it is running:
+--    every event up to the last position is then committed or rolled back for good, so a
+--    reader may read up to it in position order without ever missing an event.
+--
+-- (The xmax of a snapshot cannot stand in for the id taken in step 1: it is one past the latest
+-- *completed* transaction, so a running transaction can hold an id above it.)
+CREATE FUNCTION reach.log_horizon(OUT last_position bigint, OUT reader_xid xid8)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+        RAISE EXCEPTION 'read the log outside a transaction that writes' USING ERRCODE = '25000';
+    END IF;
     SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO last_position FROM reach.event_position s;
-    -- A new statement takes a new snapshot, so it sees every transaction id drawn before.
-    SELECT pg_snapshot_xmax(pg_current_snapshot()) INTO settled_after;
+    reader_xid := pg_current_xact_id();
+END
+$$;
+
+-- Whether every transaction older than p_reader_xid has ended; waits up to p_max_wait_ms.
+CREATE FUNCTION reach.horizon_settled(p_reader_xid xid8, p_max_wait_ms integer DEFAULT 200) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + make_interval(secs => p_max_wait_ms / 1000.0);
+BEGIN
+    LOOP
+        -- Each statement of a volatile function takes a new snapshot.
+        IF pg_snapshot_xmin(pg_current_snapshot()) > p_reader_xid THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
 END
 $$;
 
@@ -234,31 +262,4 @@ GRANT SELECT, INSERT, UPDATE ON reach.streams TO reach_app;
 GRANT USAGE, SELECT ON SEQUENCE reach.event_position TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.append_events(uuid[], text[], text[], integer[], jsonb[], jsonb[], date[], text[], text[], bigint[]) TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.log_horizon() TO reach_app;
-
--- The last position a reader may read up to, in position order, without ever missing an event
--- that commits later; NULL if the transactions that could still add events below it have not
--- ended within p_max_wait_ms. Must be called outside a transaction that has written (its own
--- transaction id would hold the horizon back).
-CREATE FUNCTION reach.settled_position(p_max_wait_ms integer DEFAULT 200) RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    h record;
-    deadline timestamptz := clock_timestamp() + make_interval(secs => p_max_wait_ms / 1000.0);
-BEGIN
-    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-        RAISE EXCEPTION 'read the log before writing in a transaction, not after' USING ERRCODE = '25000';
-    END IF;
-    SELECT * INTO h FROM reach.log_horizon();
-    LOOP
-        IF pg_snapshot_xmin(pg_current_snapshot()) >= h.settled_after THEN
-            RETURN h.last_position;
-        END IF;
-        IF clock_timestamp() >= deadline THEN
-            RETURN NULL;
-        END IF;
-        PERFORM pg_sleep(0.001);
-    END LOOP;
-END
-$$;
-
-GRANT EXECUTE ON FUNCTION reach.settled_position(integer) TO reach_app;
+GRANT EXECUTE ON FUNCTION reach.horizon_settled(xid8, integer) TO reach_app;

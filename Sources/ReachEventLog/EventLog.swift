@@ -143,13 +143,16 @@ public enum EventLog {
 ///
 /// Positions are drawn before commit, so concurrent appends commit out of order. The reader only
 /// reads up to a *settled* position: the last position drawn at some moment, once every
-/// transaction that was running at that moment has ended (`reach.settled_position`). Below it
-/// no new event can appear, so the reader's checkpoint is simply the last position it read.
+/// transaction that was running at that moment has ended (`reach.log_horizon` and
+/// `reach.horizon_settled`). Below it no new event can appear, so the reader's checkpoint is
+/// simply the last position it read. Use it on a connection that is not inside a transaction.
 public struct LogReader: Sendable {
     /// The last position read; the next batch starts after it.
     public private(set) var checkpoint: Int64
     /// The settled position last learned from the server.
     public private(set) var settled: Int64 = 0
+    /// A horizon taken but not yet settled: its last position and the reader's transaction id.
+    private var pending: (position: Int64, xid: String)?
 
     public init(after checkpoint: Int64 = 0) {
         self.checkpoint = checkpoint
@@ -159,9 +162,17 @@ public struct LogReader: Sendable {
     /// transaction still running holds the horizon back longer than `maxWaitMilliseconds`).
     public mutating func next(limit: Int = 5_000, maxWaitMilliseconds: Int32 = 200, on connection: Connection) throws -> [RecordedEvent] {
         if settled <= checkpoint {
-            let result = try connection.query("SELECT reach.settled_position($1)", [maxWaitMilliseconds], prepared: true)
-            guard let position = try result.decodeIfPresent(Int64.self, row: 0, column: 0) else { return [] }
-            settled = max(settled, position)
+            guard !connection.isInTransaction else {
+                throw EventLogError(code: .invalidRequest, message: "read the log outside a transaction: an open transaction holds the reader's horizon back")
+            }
+            if pending == nil {
+                let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
+                pending = (try horizon.decode(row: 0, column: 0), try horizon.decode(row: 0, column: 1))
+            }
+            let settledNow = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [pending!.xid, maxWaitMilliseconds], prepared: true)
+            guard try settledNow.decode(Bool.self, row: 0, column: 0) else { return [] }
+            settled = max(settled, pending!.position)
+            pending = nil
             if settled <= checkpoint { return [] }
         }
         let result = try connection.query(

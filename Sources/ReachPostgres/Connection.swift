@@ -75,6 +75,12 @@ public final class Connection {
     /// Whether the connection is still usable.
     public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// Whether the connection is inside a transaction block (or a failed one).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
     /// The server's process id for this connection.
     public var backendPID: Int32 { PQbackendPID(handle) }
 
@@ -148,6 +154,7 @@ public final class Connection {
     ///
     /// A `COMMIT` that the server turns into a rollback (because a statement failed and the
     /// error was swallowed) is reported as an error, never as success.
+    @discardableResult
     public func withTransaction<T>(isolation: String? = nil, _ body: (Connection) throws -> T) throws -> T {
         try executeScript(isolation.map { "BEGIN ISOLATION LEVEL \($0)" } ?? "BEGIN")
         let value: T
@@ -305,7 +312,10 @@ public final class Connection {
         let status = PQresultStatus(raw)
         if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == extra { return result }
         if status == PGRES_FATAL_ERROR || status == PGRES_NONFATAL_ERROR {
-            throw PostgresError.fromResult(raw, query: query)
+            var error = PostgresError.fromResult(raw, query: query)
+            // The server ended the session (shutdown, terminated backend): the connection is gone.
+            if !isHealthy { error.code = .connection }
+            throw error
         }
         if !isHealthy { throw PostgresError.fromConnection(handle, code: .connection, query: query) }
         throw PostgresError(code: .client, message: "unexpected result status \(String(cString: PQresStatus(status)))", query: query)

@@ -1,0 +1,69 @@
+import Foundation
+import ReachEventLog
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@Suite("append-only and tamper evidence")
+struct AppendOnlyTests {
+    @Test("the application's role cannot UPDATE, DELETE or TRUNCATE the log")
+    func applicationRoleCannotChange() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        _ = try EventLog.append([sampleEvent("ro")], on: connection)
+        for statement in ["UPDATE reach.events SET data = '{}'", "DELETE FROM reach.events", "TRUNCATE reach.events"] {
+            let error = #expect(throws: PostgresError.self, "\(statement)") { try connection.executeScript(statement) }
+            #expect(error?.sqlState == PostgresError.SQLState.insufficientPrivilege, "\(statement)")
+        }
+        let grants = try connection.query("""
+            SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants
+            WHERE grantee = 'reach_app' AND table_schema = 'reach' AND table_name = 'events'
+            """).decode(String.self, row: 0, column: 0)
+        #expect(grants == "INSERT,SELECT")
+    }
+
+    @Test("the trigger refuses UPDATE, DELETE and TRUNCATE even for the owner")
+    func triggerRefusesOwner() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.ownerConnection()
+        _ = try EventLog.append([sampleEvent("ro")], on: connection)
+        for statement in ["UPDATE reach.events SET data = '{}'", "DELETE FROM reach.events", "TRUNCATE reach.events"] {
+            let error = #expect(throws: PostgresError.self, "\(statement)") { try connection.executeScript(statement) }
+            #expect(error?.sqlState == "RX003", "\(statement)")
+            #expect(error?.message.contains("append-only") == true)
+        }
+        #expect(try connection.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == 1)
+    }
+
+    @Test("verify finds the first event a superuser changed with the trigger disabled")
+    func verifyDetectsTampering() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.ownerConnection()
+        var results: [AppendResult] = []
+        for n in 0..<30 { results += try EventLog.append([sampleEvent("t-\(n % 3)", n)], on: connection) }
+        #expect(try EventLog.verify(on: connection) == VerifyReport(events: 30, streams: 3, firstBroken: nil))
+        let victim = results[17]
+        try connection.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_append_only")
+        try connection.execute("UPDATE reach.events SET data = jsonb_set(data, '{n}', '1000') WHERE \"position\" = $1", [victim.position])
+        try connection.executeScript("ALTER TABLE reach.events ENABLE TRIGGER events_append_only")
+        let report = try EventLog.verify(on: connection)
+        #expect(!report.ok)
+        #expect(report.firstBroken?.position == victim.position)
+        #expect(report.firstBroken?.streamID == victim.streamID)
+
+        // Rewriting the hash too is caught at the next event of the stream.
+        let db2 = try TestDatabase.create()
+        let other = try db2.ownerConnection()
+        var placed: [AppendResult] = []
+        for n in 0..<6 { placed += try EventLog.append([sampleEvent("h", n)], on: other) }
+        try other.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_append_only")
+        try other.execute("""
+            UPDATE reach.events SET data = '{"n": 7}',
+                hash = sha256(coalesce((SELECT hash FROM reach.events p WHERE p.stream_id = events.stream_id AND p.version = events.version - 1), '\\x'::bytea)
+                       || reach.event_digest_input("position", event_id, stream_id, version, event_type, schema_version, '{"n": 7}', metadata, occurred_on, authority_id, recorded_at))
+            WHERE "position" = $1
+            """, [placed[2].position])
+        try other.executeScript("ALTER TABLE reach.events ENABLE TRIGGER events_append_only")
+        #expect(try EventLog.verify(on: other).firstBroken?.position == placed[3].position)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import ReachEventLog
+import ReachPostgres
+
+/// A throwaway PostgreSQL cluster for the whole test process, started on first use and
+/// stopped when the process exits; each test gets a database of its own in it, so tests run
+/// in parallel without seeing each other's data.
+public enum TestCluster {
+    /// The role tests connect as when they act as the application (a member of `reach_app`).
+    public static let applicationUser = "reach_tester"
+
+    /// The shared cluster, started once (Swift initialises globals lazily and thread-safely).
+    public static let shared: LocalCluster = {
+        let directory = "/tmp/reach-test-\(getpid())"
+        do {
+            // Durability is irrelevant for throwaway data; skipping fsync keeps the suite quick.
+            let cluster = try LocalCluster(dataDirectory: directory + "/data", settings: [
+                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
+            ])
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try cluster.start()
+            atexit {
+                let directory = "/tmp/reach-test-\(getpid())"
+                if let cluster = try? LocalCluster(dataDirectory: directory + "/data") {
+                    try? cluster.stop(mode: "immediate")
+                }
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+            return cluster
+        } catch {
+            fatalError("the test cluster could not start: \(error)")
+        }
+    }()
+}
+
+/// A database of one test's own.
+public struct TestDatabase: Sendable {
+    /// The database's name.
+    public let name: String
+    /// Connects as the superuser that owns everything.
+    public let owner: ConnectionConfiguration
+    /// Connects as a member of `reach_app`, as the application does.
+    public let application: ConnectionConfiguration
+
+    /// Creates an empty database and, unless `migrated` is false, applies the migrations.
+    public static func create(migrated: Bool = true) throws -> TestDatabase {
+        let cluster = TestCluster.shared
+        let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try Connection(configuration: cluster.configuration(database: "postgres"))
+        try admin.executeScript("CREATE DATABASE \(name)")
+        let database = TestDatabase(
+            name: name,
+            owner: cluster.configuration(database: name),
+            application: cluster.configuration(database: name, user: TestCluster.applicationUser))
+        if migrated {
+            let connection = try Connection(configuration: database.owner)
+            _ = try Migrator().migrate(on: connection)
+            try connection.executeScript("""
+                DO $$
+                BEGIN
+                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(TestCluster.applicationUser)') THEN
+                        CREATE ROLE \(TestCluster.applicationUser) LOGIN IN ROLE reach_app;
+                    END IF;
+                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                END
+                $$;
+                """)
+        }
+        return database
+    }
+
+    /// A connection as the owner.
+    public func ownerConnection() throws -> Connection { try Connection(configuration: owner) }
+    /// A connection as the application role.
+    public func applicationConnection() throws -> Connection { try Connection(configuration: application) }
+}
+
+/// A log handler that keeps messages, to check what a component logged.
+public final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    // @unchecked: `messages` is only touched under `lock`.
+    private let lock = NSLock()
+    private var stored: [String] = []
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+
+    public init() {}
+
+    public var messages: [String] { lock.withLock { stored } }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        lock.withLock { stored.append("\(event.level): \(event.message)") }
+    }
+}
