@@ -22,15 +22,15 @@ CREATE SEQUENCE reach.event_position AS bigint NO CYCLE CACHE 1;
 CREATE TABLE reach.events (
     "position"      bigint      PRIMARY KEY,
     event_id        uuid        NOT NULL UNIQUE,
-    stream_id       text        NOT NULL CHECK (length(stream_id) BETWEEN 1 AND 200),
+    stream_id       text        NOT NULL CHECK (length(stream_id) BETWEEN 1 AND 200 AND stream_id !~ '[[:cntrl:]]'),
     version         bigint      NOT NULL CHECK (version >= 1),
-    event_type      text        NOT NULL CHECK (length(event_type) BETWEEN 1 AND 100),
+    event_type      text        NOT NULL CHECK (length(event_type) BETWEEN 1 AND 100 AND event_type !~ '[[:cntrl:]]'),
     schema_version  integer     NOT NULL DEFAULT 1 CHECK (schema_version >= 1),
     data            jsonb       NOT NULL,
     metadata        jsonb       NOT NULL DEFAULT '{}',
     occurred_on     date,
     recorded_at     timestamptz NOT NULL DEFAULT now(),
-    authority_id    text,
+    authority_id    text        CHECK (length(authority_id) BETWEEN 1 AND 100 AND authority_id !~ '[[:cntrl:]]'),
     hash            bytea       NOT NULL,
     UNIQUE (stream_id, version)
 );
@@ -43,36 +43,48 @@ COMMENT ON COLUMN reach.events.occurred_on IS 'The date the fact happened (not w
 COMMENT ON COLUMN reach.events.authority_id IS 'The local authority the event belongs to; NULL for programme-wide events.';
 COMMENT ON COLUMN reach.events.hash IS 'sha256(hash of the previous event of the stream || reach.event_digest_input(...)).';
 
-CREATE INDEX events_authority ON reach.events (authority_id, "position") WHERE authority_id IS NOT NULL;
-
 -- The head of each stream: its current version and the hash of its last event. Appends lock
 -- the rows of the streams they touch, so appends to one stream are serialised and appends to
 -- different streams run in parallel: there is no global write lock.
 CREATE TABLE reach.streams (
-    stream_id  text   PRIMARY KEY,
-    version    bigint NOT NULL,
-    last_hash  bytea  NOT NULL
+    stream_id      text   PRIMARY KEY,
+    version        bigint NOT NULL,
+    last_position  bigint,
+    last_hash      bytea  NOT NULL
 );
 
--- The content an event's hash covers. Every input is rendered in a form that does not depend
--- on session settings (epoch seconds for the timestamp; JSON's ISO form for the date).
+-- The content an event's hash covers, as text fields joined by the unit separator (which no
+-- field can contain: identifiers refuse control characters and JSON escapes them). Every field
+-- is rendered in a form that does not depend on session settings.
 CREATE FUNCTION reach.event_digest_input(
     p_position bigint, p_event_id uuid, p_stream_id text, p_version bigint, p_event_type text,
     p_schema_version integer, p_data jsonb, p_metadata jsonb, p_occurred_on date,
     p_authority_id text, p_recorded_at timestamptz
 ) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT convert_to(jsonb_build_array(
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT convert_to(concat_ws(chr(31),
         p_position, p_event_id, p_stream_id, p_version, p_event_type, p_schema_version,
-        p_occurred_on, p_authority_id, extract(epoch FROM p_recorded_at), p_metadata, p_data
-    )::text, 'UTF8')
+        coalesce((p_occurred_on - date '2000-01-01')::text, ''), coalesce(p_authority_id, ''),
+        extract(epoch FROM p_recorded_at), p_metadata, p_data), 'UTF8')
+$$;
+
+-- Draws the next position, after making sure the transaction has an id (readers rely on every
+-- drawn position belonging to a transaction that already has one; see reach.log_horizon).
+CREATE FUNCTION reach.next_position() RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_current_xact_id();
+    RETURN nextval('reach.event_position');
+END
 $$;
 
 -- One link of a stream's hash chain, as an aggregate so that a window over a stream computes
 -- the whole chain in one pass: state = sha256(previous state, or the stream's last hash || input).
 CREATE FUNCTION reach.chain_step(p_state bytea, p_previous bytea, p_input bytea) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT sha256(coalesce(p_state, p_previous) || p_input)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN sha256(coalesce(p_state, p_previous) || p_input);
+END
 $$;
 
 CREATE AGGREGATE reach.chain(bytea, bytea) (SFUNC = reach.chain_step, STYPE = bytea);
@@ -90,6 +102,19 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON reach.events
     FOR EACH ROW EXECUTE FUNCTION reach.refuse_change();
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON reach.events
     FOR EACH STATEMENT EXECUTE FUNCTION reach.refuse_change();
+
+-- Wake followers after every insert, whichever path appended; the payload is only a hint,
+-- readers always read the table.
+CREATE FUNCTION reach.notify_append() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('reach_events', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER events_notify AFTER INSERT ON reach.events
+    FOR EACH STATEMENT EXECUTE FUNCTION reach.notify_append();
 
 -- Appends a batch of events, to one or several streams, all or nothing, in one round trip.
 --
@@ -133,9 +158,10 @@ BEGIN
                (e.stream_id, e.event_type, e.schema_version, e.data, e.occurred_on, e.authority_id)
                IS DISTINCT FROM (i.stream_id, i.event_type, i.schema_version, i.data, i.occurred_on, i.authority_id)))[1]
       INTO duplicate_ids, conflicting_id
-    FROM unnest(p_event_ids, p_stream_ids, p_event_types, p_schema_versions, p_data, p_occurred_on, p_authority_ids)
+    FROM (SELECT * FROM reach.events e WHERE e.event_id = ANY(p_event_ids)) e
+    JOIN unnest(p_event_ids, p_stream_ids, p_event_types, p_schema_versions, p_data, p_occurred_on, p_authority_ids)
          AS i(event_id, stream_id, event_type, schema_version, data, occurred_on, authority_id)
-    JOIN reach.events e ON e.event_id = i.event_id;
+      ON e.event_id = i.event_id;
     IF conflicting_id IS NOT NULL THEN
         RAISE EXCEPTION 'event % is already in the log with different content', conflicting_id
             USING ERRCODE = 'RX002', DETAIL = 'An event id identifies one fact; choose a new id for a new fact.';
@@ -170,9 +196,6 @@ BEGIN
               FROM generate_series(1, n - cardinality(duplicate_ids))) drawn;
     END IF;
 
-    -- Wake followers; the payload is only a hint, readers always read the table.
-    PERFORM pg_notify('reach_events', '');
-
     RETURN QUERY
     WITH incoming AS (
         SELECT i.*, row_number() OVER (ORDER BY i.ord) AS k
@@ -199,8 +222,8 @@ BEGIN
         FROM hashed h ORDER BY h.new_position
         RETURNING e.event_id, e.stream_id, e.version, e."position", e.hash
     ), heads AS (
-        UPDATE reach.streams s SET version = last.version, last_hash = last.hash
-        FROM (SELECT DISTINCT ON (ins.stream_id) ins.stream_id, ins.version, ins.hash
+        UPDATE reach.streams s SET version = last.version, last_position = last."position", last_hash = last.hash
+        FROM (SELECT DISTINCT ON (ins.stream_id) ins.stream_id, ins.version, ins."position", ins.hash
               FROM inserted ins ORDER BY ins.stream_id, ins.version DESC) last
         WHERE s.stream_id = last.stream_id
     ), results AS (
@@ -262,4 +285,5 @@ GRANT SELECT, INSERT, UPDATE ON reach.streams TO reach_app;
 GRANT USAGE, SELECT ON SEQUENCE reach.event_position TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.append_events(uuid[], text[], text[], integer[], jsonb[], jsonb[], date[], text[], text[], bigint[]) TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.log_horizon() TO reach_app;
+GRANT EXECUTE ON FUNCTION reach.next_position() TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.horizon_settled(xid8, integer) TO reach_app;

@@ -16,6 +16,9 @@ public enum EventLog {
     /// and come back with ``AppendResult/duplicate`` set and their original positions.
     public static func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:], on connection: Connection) throws -> [AppendResult] {
         guard !events.isEmpty else { return [] }
+        if events.count == 1, let appended = try appendOneFast(events[0], expecting: expecting[events[0].streamID] ?? .any, on: connection) {
+            return [appended]
+        }
         let expectations = expecting.filter { $0.value != .any }.sorted { $0.key < $1.key }
         let parameters: [any PostgresEncodable] = [
             PostgresArray(events.map(\.id)),
@@ -42,6 +45,69 @@ public enum EventLog {
             throw EventLogError.translate(error)
         }
     }
+
+    /// The common case, one new event to a stream that exists (or must not exist yet), as one
+    /// statement: move the stream's head and insert the event. It returns `nil`, having changed
+    /// nothing, whenever anything is unusual (a duplicate id, a version mismatch, a new stream
+    /// under `.any`, a race); ``append(_:expecting:on:)`` then uses `reach.append_events`,
+    /// which sorts each of those out and words the errors.
+    static func appendOneFast(_ event: NewEvent, expecting: ExpectedVersion, on connection: Connection) throws -> AppendResult? {
+        let parameters: [any PostgresEncodable] = [
+            event.id, event.streamID, event.type, event.schemaVersion, PostgresJSONB(event.data),
+            PostgresJSONB(event.metadata.json), event.occurredOn, event.authorityID,
+        ]
+        let sql: String
+        switch expecting {
+        case .noStream: sql = appendToNewStreamSQL
+        case .any, .exactly: sql = appendToStreamSQL
+        }
+        do {
+            let result = try connection.query(sql, parameters + [expecting.sqlValue], prepared: true)
+            guard result.rowCount == 1 else { return nil }
+            return AppendResult(
+                eventID: event.id, streamID: event.streamID,
+                version: try result.decode(row: 0, column: 1), position: try result.decode(row: 0, column: 0), duplicate: false)
+        } catch let error as PostgresError where error.sqlState == PostgresError.SQLState.uniqueViolation && !connection.isInTransaction {
+            return nil  // a concurrent append of the same id or stream; the general path sorts it out
+        } catch {
+            throw EventLogError.translate(error)
+        }
+    }
+
+    static let insertEventFromHead = """
+        INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, schema_version,
+                                  data, metadata, occurred_on, recorded_at, authority_id, hash)
+        SELECT h.last_position, $1, $2, h.version, $3, $4, $5, $6, $7, now(), $8, h.last_hash FROM head h
+        RETURNING "position", version
+        """
+
+    static let appendToStreamSQL = """
+        WITH head AS (
+            UPDATE reach.streams s
+            SET (version, last_position, last_hash) = (
+                SELECT n.version, n."position",
+                       sha256(s.last_hash || reach.event_digest_input(n."position", $1, $2, n.version, $3, $4, $5, $6, $7, $8, now()))
+                FROM (SELECT s.version + 1 AS version, reach.next_position() AS "position") n)
+            WHERE s.stream_id = $2 AND ($9::int8 IS NULL OR s.version = $9::int8)
+              AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
+            RETURNING s.version, s.last_position, s.last_hash
+        )
+        \(insertEventFromHead)
+        """
+
+    static let appendToNewStreamSQL = """
+        WITH head AS (
+            INSERT INTO reach.streams AS s (stream_id, version, last_position, last_hash)
+            SELECT $2, 1, n."position", sha256('\\x'::bytea || reach.event_digest_input(n."position", $1, $2, 1, $3, $4, $5, $6, $7, $8, now()))
+            FROM (SELECT reach.next_position() AS "position") n
+            WHERE $9::int8 = 0
+              AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
+              AND NOT EXISTS (SELECT FROM reach.streams x WHERE x.stream_id = $2)
+            ON CONFLICT (stream_id) DO NOTHING
+            RETURNING s.version, s.last_position, s.last_hash
+        )
+        \(insertEventFromHead)
+        """
 
     /// What a bulk append did.
     public struct BulkSummary: Sendable, Hashable, Codable {
@@ -109,7 +175,7 @@ public enum EventLog {
 
     static let columns = """
         "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
-        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), authority_id, encode(hash, 'hex')
+        recorded_at AT TIME ZONE 'UTC', authority_id, hash
         """
 
     static func decodeEvents(_ result: borrowing QueryResult) throws -> [RecordedEvent] {
@@ -118,7 +184,8 @@ public enum EventLog {
                 position: try row.decode(0), eventID: try row.decode(1), streamID: try row.decode(2),
                 version: try row.decode(3), type: try row.decode(4), schemaVersion: try row.decode(5),
                 data: try row.decode(6), metadata: try row.decode(7), occurredOn: try row.decodeIfPresent(8),
-                recordedAt: try row.decode(9), authorityID: try row.decodeIfPresent(10), hash: try row.decode(11)
+                recordedAt: try row.decode(9, as: UTCTimestamp.self).iso8601, authorityID: try row.decodeIfPresent(10),
+                hash: try row.decode(11, as: HexText.self).hex
             )
         }
     }
@@ -183,5 +250,31 @@ public struct LogReader: Sendable {
         // gaps left by rolled-back transactions).
         checkpoint = events.count < limit ? settled : events.last!.position
         return events
+    }
+}
+
+/// A `timestamp` (without zone, already in UTC) in the server's ISO text form,
+/// `2024-10-03 09:15:00.123456`, turned into ISO 8601 (`2024-10-03T09:15:00.123456Z`).
+struct UTCTimestamp: PostgresDecodable {
+    var iso8601: String
+    init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard text.count >= 19, text[10] == UInt8(ascii: " ") else {
+            throw PostgresError(code: .decoding, message: "expected a timestamp in ISO form (is DateStyle ISO?)")
+        }
+        var bytes = Array(text)
+        bytes[10] = UInt8(ascii: "T")
+        bytes.append(UInt8(ascii: "Z"))
+        iso8601 = String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A `bytea` in the server's text form (`\\x0a1b...`), kept as its hex digits.
+struct HexText: PostgresDecodable {
+    var hex: String
+    init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
+        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") else {
+            throw PostgresError(code: .decoding, message: "expected bytea in hex form")
+        }
+        hex = String(decoding: UnsafeBufferPointer(rebasing: text[2...]), as: UTF8.self)
     }
 }
