@@ -103,12 +103,16 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON reach.events
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON reach.events
     FOR EACH STATEMENT EXECUTE FUNCTION reach.refuse_change();
 
--- Wake followers after every insert, whichever path appended; the payload is only a hint,
--- readers always read the table.
+-- Wake followers after inserts, whichever path appended; the payload is only a hint, readers
+-- always read the table. NOTIFY serialises the commits of the transactions that send it, so
+-- only one transaction at a time sends it (whoever holds the try-lock); the others commit in
+-- parallel and are seen by followers on that wake-up, or at their next poll at the latest.
 CREATE FUNCTION reach.notify_append() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('reach_events', '');
+    IF pg_try_advisory_xact_lock(1919247715, 1) THEN
+        PERFORM pg_notify('reach_events', '');
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -122,6 +126,7 @@ CREATE TRIGGER events_notify AFTER INSERT ON reach.events
 -- (the stream must be exactly at version N). A mismatch raises RX001 with the current version.
 -- Events whose ids are already in the log are not appended again: their original positions
 -- are returned with duplicate = true; an id already used for other content raises RX002.
+-- One row comes back per event, in no particular order.
 CREATE FUNCTION reach.append_events(
     p_event_ids uuid[], p_stream_ids text[], p_event_types text[], p_schema_versions integer[],
     p_data jsonb[], p_metadata jsonb[], p_occurred_on date[], p_authority_ids text[],
@@ -226,15 +231,12 @@ BEGIN
         FROM (SELECT DISTINCT ON (ins.stream_id) ins.stream_id, ins.version, ins."position", ins.hash
               FROM inserted ins ORDER BY ins.stream_id, ins.version DESC) last
         WHERE s.stream_id = last.stream_id
-    ), results AS (
-        SELECT ins.event_id, ins.stream_id, ins.version, ins."position", false AS duplicate FROM inserted ins
-        UNION ALL
-        SELECT e.event_id, e.stream_id, e.version, e."position", true FROM reach.events e
-        WHERE e.event_id = ANY(duplicate_ids)
     )
-    SELECT r.event_id, r.stream_id, r.version, r."position", r.duplicate
-    FROM unnest(p_event_ids) WITH ORDINALITY AS u(id, ord) JOIN results r ON r.event_id = u.id
-    ORDER BY u.ord;
+    -- In no particular order: the caller matches results to its events by id.
+    SELECT ins.event_id, ins.stream_id, ins.version, ins."position", false FROM inserted ins
+    UNION ALL
+    SELECT e.event_id, e.stream_id, e.version, e."position", true FROM reach.events e
+    WHERE e.event_id = ANY(duplicate_ids);
 END
 $$;
 

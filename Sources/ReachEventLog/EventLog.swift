@@ -34,12 +34,20 @@ public enum EventLog {
         ]
         do {
             let result = try connection.query(appendSQL, parameters, prepared: true)
-            return try result.mapRows { row in
+            let rows = try result.mapRows { row in
                 AppendResult(
                     eventID: try row.decode(0, as: UUID.self), streamID: try row.decode(1, as: String.self),
                     version: try row.decode(2, as: Int64.self), position: try row.decode(3, as: Int64.self),
                     duplicate: try row.decode(4, as: Bool.self)
                 )
+            }
+            // The function answers in no particular order; give the results in the events' order.
+            let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.eventID, $0) })
+            return try events.map { event in
+                guard let result = byID[event.id] else {
+                    throw EventLogError(code: .invalidRequest, message: "the log did not answer for event \(event.id.uuidString.lowercased())")
+                }
+                return result
             }
         } catch {
             throw EventLogError.translate(error)
@@ -126,7 +134,7 @@ public enum EventLog {
         do {
             try connection.executeScript("""
                 CREATE TEMP TABLE IF NOT EXISTS reach_stage (
-                    ord bigint, event_id uuid, stream_id text, event_type text, schema_version integer,
+                    ord bigint PRIMARY KEY, event_id uuid, stream_id text, event_type text, schema_version integer,
                     data jsonb, metadata jsonb, occurred_on date, authority_id text);
                 TRUNCATE reach_stage;
                 """)
@@ -152,11 +160,10 @@ public enum EventLog {
                 let result = try connection.query("""
                     SELECT count(*) FILTER (WHERE NOT r.duplicate), count(*) FILTER (WHERE r.duplicate),
                            max(r."position") FILTER (WHERE NOT r.duplicate)
-                    FROM (SELECT array_agg(event_id ORDER BY ord) a1, array_agg(stream_id ORDER BY ord) a2,
-                                 array_agg(event_type ORDER BY ord) a3, array_agg(schema_version ORDER BY ord) a4,
-                                 array_agg(data ORDER BY ord) a5, array_agg(metadata ORDER BY ord) a6,
-                                 array_agg(occurred_on ORDER BY ord) a7, array_agg(authority_id ORDER BY ord) a8
-                          FROM reach_stage WHERE ord > $1 AND ord <= $2) s,
+                    FROM (SELECT array_agg(event_id) a1, array_agg(stream_id) a2, array_agg(event_type) a3,
+                                 array_agg(schema_version) a4, array_agg(data) a5, array_agg(metadata) a6,
+                                 array_agg(occurred_on) a7, array_agg(authority_id) a8
+                          FROM (SELECT * FROM reach_stage WHERE ord > $1 AND ord <= $2 ORDER BY ord) sorted) s,
                          reach.append_events(s.a1, s.a2, s.a3, s.a4, s.a5, s.a6, s.a7, s.a8) r
                     """, [start, end], prepared: true)
                 summary.appended += try result.decode(Int.self, row: 0, column: 0)
