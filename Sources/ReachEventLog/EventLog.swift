@@ -143,7 +143,7 @@ public enum EventLog {
                 for event in events {
                     count += 1
                     try writer.appendField(String(count))
-                    try writer.appendField(event.id.uuidString)
+                    try writer.appendField(event.id.lowercasedString)
                     try writer.appendField(event.streamID)
                     try writer.appendField(event.type)
                     try writer.appendField(String(event.schemaVersion))

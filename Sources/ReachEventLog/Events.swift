@@ -26,11 +26,14 @@ public struct EventMetadata: Sendable, Hashable, Codable {
         case source
     }
 
-    /// The metadata as a JSON object.
+    /// The metadata as a JSON object (keys sorted, absent values left out).
     public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+        var fields: [String] = []
+        if let actor { fields.append("\"actor\":" + JSONText.quote(actor)) }
+        if let causationID { fields.append("\"causation_id\":" + JSONText.quote(causationID)) }
+        if let correlationID { fields.append("\"correlation_id\":" + JSONText.quote(correlationID)) }
+        if let source { fields.append("\"source\":" + JSONText.quote(source)) }
+        return "{" + fields.joined(separator: ",") + "}"
     }
 }
 
@@ -128,7 +131,7 @@ public struct AppendResult: Sendable, Hashable, Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(eventID.uuidString.lowercased(), forKey: .eventID)
+        try container.encode(eventID.lowercasedString, forKey: .eventID)
         try container.encode(streamID, forKey: .streamID)
         try container.encode(version, forKey: .version)
         try container.encode(position, forKey: .position)
@@ -157,12 +160,27 @@ public struct RecordedEvent: Sendable, Hashable {
 
     /// The event as one line of JSON (for JSON Lines output).
     public var jsonLine: String {
-        func quoted(_ s: String?) -> String { s.map(JSONText.quote) ?? "null" }
-        return "{\"position\":\(position),\"event_id\":\(JSONText.quote(eventID.uuidString.lowercased())),"
-            + "\"stream_id\":\(JSONText.quote(streamID)),\"version\":\(version),\"type\":\(JSONText.quote(type)),"
-            + "\"schema_version\":\(schemaVersion),\"occurred_on\":\(quoted(occurredOn?.description)),"
-            + "\"recorded_at\":\(JSONText.quote(recordedAt)),\"authority_id\":\(quoted(authorityID)),"
-            + "\"data\":\(data),\"metadata\":\(metadata),\"hash\":\(JSONText.quote(hash))}"
+        var out = [UInt8]()
+        out.reserveCapacity(data.utf8.count + metadata.utf8.count + 400)
+        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        func quoted(_ text: String?) {
+            guard let text else { return raw("null") }
+            JSONText.appendQuoted(text, to: &out)
+        }
+        raw("{\"position\":"); raw(String(position))
+        raw(",\"event_id\":"); quoted(eventID.lowercasedString)
+        raw(",\"stream_id\":"); quoted(streamID)
+        raw(",\"version\":"); raw(String(version))
+        raw(",\"type\":"); quoted(type)
+        raw(",\"schema_version\":"); raw(String(schemaVersion))
+        raw(",\"occurred_on\":"); quoted(occurredOn?.description)
+        raw(",\"recorded_at\":"); quoted(recordedAt)
+        raw(",\"authority_id\":"); quoted(authorityID)
+        raw(",\"data\":"); raw(data)
+        raw(",\"metadata\":"); raw(metadata)
+        raw(",\"hash\":"); quoted(hash)
+        raw("}")
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -170,19 +188,31 @@ public struct RecordedEvent: Sendable, Hashable {
 public enum JSONText {
     /// A JSON string literal for `text`.
     public static func quote(_ text: String) -> String {
-        var out = "\""
+        var out = [UInt8]()
         out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20: out += String(format: "\\u%04x", s.value)
-            default: out.unicodeScalars.append(scalar)
+        appendQuoted(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `text` as a JSON string literal, escaping quotes, backslashes and control
+    /// characters byte by byte (UTF-8 above ASCII passes through unchanged).
+    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0f)])
+            default: out.append(byte)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

@@ -374,14 +374,21 @@ public struct CopyWriter: ~Copyable {
     /// Appends one field in `COPY` text format, escaping backslashes, tabs and newlines;
     /// `nil` becomes `\N`. Fields are followed by a tab, or by a newline when `last` is true.
     public mutating func appendField(_ value: String?, last: Bool = false) throws {
-        if let value {
-            for byte in value.utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
+        if var value {
+            value.withUTF8 { bytes in
+                // Most fields need no escaping: copy them whole.
+                if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+                    buffer.append(contentsOf: bytes)
+                    return
+                }
+                for byte in bytes {
+                    switch byte {
+                    case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
+                    case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+                    case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+                    case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+                    default: buffer.append(byte)
+                    }
                 }
             }
         } else {

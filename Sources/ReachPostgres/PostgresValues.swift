@@ -124,8 +124,27 @@ extension Double: PostgresEncodable, PostgresDecodable {
     }
 }
 
+extension UUID {
+    /// The canonical lower-case text form, written without Foundation's formatter.
+    public var lowercasedString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: uuid) { raw in
+            String(unsafeUninitializedCapacity: 36) { out in
+                var at = 0
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
+                    out[at] = digits[Int(byte >> 4)]
+                    out[at + 1] = digits[Int(byte & 0x0f)]
+                    at += 2
+                }
+                return at
+            }
+        }
+    }
+}
+
 extension UUID: PostgresEncodable, PostgresDecodable {
-    public var postgresBind: PostgresBind { .text(uuidString, oid: PostgresOID.uuid) }
+    public var postgresBind: PostgresBind { .text(lowercasedString, oid: PostgresOID.uuid) }
     /// Parses the server's fixed `8-4-4-4-12` hex form directly (much faster than going
     /// through a `String`).
     public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
@@ -320,7 +339,7 @@ extension Int32: PostgresArrayElement {
 }
 extension UUID: PostgresArrayElement {
     public static var postgresArrayOID: Oid { PostgresOID.uuidArray }
-    public var postgresArrayText: String { uuidString }
+    public var postgresArrayText: String { lowercasedString }
 }
 extension PostgresDate: PostgresArrayElement {
     public static var postgresArrayOID: Oid { PostgresOID.dateArray }
