@@ -158,6 +158,24 @@ public struct RecordedEvent: Sendable, Hashable {
     /// The chain hash, in hex.
     public var hash: String
 
+    public init(
+        position: Int64, eventID: UUID, streamID: String, version: Int64, type: String, schemaVersion: Int32,
+        data: String, metadata: String, occurredOn: PostgresDate?, recordedAt: String, authorityID: String?, hash: String
+    ) {
+        self.position = position
+        self.eventID = eventID
+        self.streamID = streamID
+        self.version = version
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.data = data
+        self.metadata = metadata
+        self.occurredOn = occurredOn
+        self.recordedAt = recordedAt
+        self.authorityID = authorityID
+        self.hash = hash
+    }
+
     /// The event as one line of JSON (for JSON Lines output).
     public var jsonLine: String {
         var out = [UInt8]()

@@ -25,7 +25,7 @@ struct AppendBench: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     @Option(help: "Transactions per phase for one-event-per-transaction phases, per client count.")
-    var singles = 4_000
+    var singles = 3_000
     @Option(help: "Events appended in batches of 1,000.")
     var batched = 200_000
     @Option(help: "Events for the bulk (COPY) phase and then the whole-log read.")
@@ -61,10 +61,18 @@ struct AppendBench: AsyncParsableCommand {
         emit("fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
         emit("")
 
-        let raw1 = try await rawInserts(owner, clients: 1, perClient: singles)
-        let reach1 = try await reachSingles(owner, clients: 1, perClient: singles)
-        let rawN = try await rawInserts(owner, clients: clients, perClient: singles / 2)
-        let reachN = try await reachSingles(owner, clients: clients, perClient: singles / 2)
+        // Single-event phases are short and sensitive to what else the machine does, so each runs
+        // twice, interleaved with its baseline, after an untimed warm-up; the better run counts.
+        _ = try await rawInserts(owner, clients: clients, perClient: 200)
+        _ = try await reachSingles(owner, clients: clients, perClient: 200)
+        var raw1 = try await rawInserts(owner, clients: 1, perClient: singles)
+        var reach1 = try await reachSingles(owner, clients: 1, perClient: singles)
+        var rawN = try await rawInserts(owner, clients: clients, perClient: singles / 2)
+        var reachN = try await reachSingles(owner, clients: clients, perClient: singles / 2)
+        raw1 = best(raw1, try await rawInserts(owner, clients: 1, perClient: singles))
+        reach1 = best(reach1, try await reachSingles(owner, clients: 1, perClient: singles))
+        rawN = best(rawN, try await rawInserts(owner, clients: clients, perClient: singles / 2))
+        reachN = best(reachN, try await reachSingles(owner, clients: clients, perClient: singles / 2))
         let batches = try reachBatches(owner, total: batched)
         let rawCopy = try rawCopy(owner, total: bulk)
         let bulkRow = try reachBulk(owner, total: bulk)
@@ -72,10 +80,10 @@ struct AppendBench: AsyncParsableCommand {
 
         func line(_ row: Row, baseline: Row?, target: String, pass: Bool) {
             let ratio = baseline.map { String(format: "%.2fx", row.rate / $0.rate) } ?? ""
-            emit(pad(row.name, 44) + pad(String(row.events), 10, right: true) + pad(String(format: "%.2f", row.seconds), 9, right: true)
+            emit(pad(row.name, 56) + pad(String(row.events), 10, right: true) + pad(String(format: "%.2f", row.seconds), 9, right: true)
                  + pad(String(format: "%.0f", row.rate), 11, right: true) + pad(ratio, 8, right: true) + "  " + target + (target.isEmpty ? "" : (pass ? "  ok" : "  MISSED")))
         }
-        emit(pad("phase", 44) + pad("events", 10, right: true) + pad("seconds", 9, right: true) + pad("events/s", 11, right: true) + pad("ratio", 8, right: true) + "  target")
+        emit(pad("phase", 56) + pad("events", 10, right: true) + pad("seconds", 9, right: true) + pad("events/s", 11, right: true) + pad("ratio", 8, right: true) + "  target")
         line(raw1, baseline: nil, target: "", pass: true)
         line(reach1, baseline: raw1, target: ">= 0.8x raw", pass: reach1.rate >= 0.8 * raw1.rate)
         line(rawN, baseline: nil, target: "", pass: true)
@@ -87,6 +95,8 @@ struct AppendBench: AsyncParsableCommand {
         emit(String(format: "resident memory while reading: %.1f MiB at start, %.1f MiB at most (sampled every batch); process peak %.1f MiB",
                     rss.start, rss.peak, rss.processPeak))
     }
+
+    private func best(_ a: Row, _ b: Row) -> Row { a.rate >= b.rate ? a : b }
 
     private func scratchParent(_ target: DatabaseTarget) -> String {
         // For a URL target, create the scratch database from the URL's own database.
