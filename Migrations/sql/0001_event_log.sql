@@ -47,35 +47,25 @@ COMMENT ON COLUMN reach.events.hash IS 'sha256(hash of the previous event of the
 -- the rows of the streams they touch, so appends to one stream are serialised and appends to
 -- different streams run in parallel: there is no global write lock.
 CREATE TABLE reach.streams (
-    stream_id      text   PRIMARY KEY,
-    version        bigint NOT NULL,
-    last_position  bigint,
-    last_hash      bytea  NOT NULL
+    stream_id  text   PRIMARY KEY,
+    version    bigint NOT NULL,
+    last_hash  bytea  NOT NULL
 );
 
--- The content an event's hash covers, as text fields joined by the unit separator (which no
+-- The content an event's hash covers (everything but its global position, which is an index
+-- into the log rather than part of the fact), as text fields joined by the unit separator (which no
 -- field can contain: identifiers refuse control characters and JSON escapes them). Every field
 -- is rendered in a form that does not depend on session settings.
 CREATE FUNCTION reach.event_digest_input(
-    p_position bigint, p_event_id uuid, p_stream_id text, p_version bigint, p_event_type text,
+    p_event_id uuid, p_stream_id text, p_version bigint, p_event_type text,
     p_schema_version integer, p_data jsonb, p_metadata jsonb, p_occurred_on date,
     p_authority_id text, p_recorded_at timestamptz
 ) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT convert_to(concat_ws(chr(31),
-        p_position, p_event_id, p_stream_id, p_version, p_event_type, p_schema_version,
+        p_event_id, p_stream_id, p_version, p_event_type, p_schema_version,
         coalesce((p_occurred_on - date '2000-01-01')::text, ''), coalesce(p_authority_id, ''),
         extract(epoch FROM p_recorded_at), p_metadata, p_data), 'UTF8')
-$$;
-
--- Draws the next position, after making sure the transaction has an id (readers rely on every
--- drawn position belonging to a transaction that already has one; see reach.log_horizon).
-CREATE FUNCTION reach.next_position() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    PERFORM pg_current_xact_id();
-    RETURN nextval('reach.event_position');
-END
 $$;
 
 -- One link of a stream's hash chain, as an aggregate so that a window over a stream computes
@@ -215,7 +205,7 @@ BEGIN
         FROM incoming i JOIN reach.streams h ON h.stream_id = i.stream_id
     ), hashed AS (
         SELECT p.*, reach.chain(p.previous_hash, reach.event_digest_input(
-                   p.new_position, p.event_id, p.stream_id, p.new_version, p.event_type, p.schema_version,
+                   p.event_id, p.stream_id, p.new_version, p.event_type, p.schema_version,
                    coalesce(p.data, 'null'), coalesce(p.metadata, '{}'), p.occurred_on, p.authority_id, p.at))
                OVER (PARTITION BY p.stream_id ORDER BY p.new_version) AS new_hash
         FROM placed p
@@ -227,8 +217,8 @@ BEGIN
         FROM hashed h ORDER BY h.new_position
         RETURNING e.event_id, e.stream_id, e.version, e."position", e.hash
     ), heads AS (
-        UPDATE reach.streams s SET version = last.version, last_position = last."position", last_hash = last.hash
-        FROM (SELECT DISTINCT ON (ins.stream_id) ins.stream_id, ins.version, ins."position", ins.hash
+        UPDATE reach.streams s SET version = last.version, last_hash = last.hash
+        FROM (SELECT DISTINCT ON (ins.stream_id) ins.stream_id, ins.version, ins.hash
               FROM inserted ins ORDER BY ins.stream_id, ins.version DESC) last
         WHERE s.stream_id = last.stream_id
     )
@@ -287,5 +277,4 @@ GRANT SELECT, INSERT, UPDATE ON reach.streams TO reach_app;
 GRANT USAGE, SELECT ON SEQUENCE reach.event_position TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.append_events(uuid[], text[], text[], integer[], jsonb[], jsonb[], date[], text[], text[], bigint[]) TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.log_horizon() TO reach_app;
-GRANT EXECUTE ON FUNCTION reach.next_position() TO reach_app;
 GRANT EXECUTE ON FUNCTION reach.horizon_settled(xid8, integer) TO reach_app;

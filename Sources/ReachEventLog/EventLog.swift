@@ -82,37 +82,36 @@ public enum EventLog {
         }
     }
 
+    /// Inserts the event after its stream's head moved. The position is drawn here, by the
+    /// column default, as the insert consumes the head's row: the head's update or insert has
+    /// then already given the transaction its id (readers rely on that; see `reach.log_horizon`).
     static let insertEventFromHead = """
         INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, schema_version,
                                   data, metadata, occurred_on, recorded_at, authority_id, hash)
-        SELECT h.last_position, $1, $2, h.version, $3, $4, $5, $6, $7, now(), $8, h.last_hash FROM head h
+        SELECT nextval('reach.event_position'), $1, $2, h.version, $3, $4, $5, $6, $7, h.at, $8, h.last_hash FROM head h
         RETURNING "position", version
         """
 
     static let appendToStreamSQL = """
         WITH head AS (
             UPDATE reach.streams s
-            SET (version, last_position, last_hash) = (
-                SELECT n.version, n."position",
-                       sha256(s.last_hash || reach.event_digest_input(n."position", $1, $2, n.version, $3, $4, $5, $6, $7, $8, now()))
-                FROM (SELECT s.version + 1 AS version, reach.next_position() AS "position") n)
+            SET version = s.version + 1,
+                last_hash = sha256(s.last_hash || reach.event_digest_input($1, $2, s.version + 1, $3, $4, $5, $6, $7, $8, now()))
             WHERE s.stream_id = $2 AND ($9::int8 IS NULL OR s.version = $9::int8)
               AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
-            RETURNING s.version, s.last_position, s.last_hash
+            RETURNING s.version, s.last_hash, now() AS at
         )
         \(insertEventFromHead)
         """
 
     static let appendToNewStreamSQL = """
         WITH head AS (
-            INSERT INTO reach.streams AS s (stream_id, version, last_position, last_hash)
-            SELECT $2, 1, n."position", sha256('\\x'::bytea || reach.event_digest_input(n."position", $1, $2, 1, $3, $4, $5, $6, $7, $8, now()))
-            FROM (SELECT reach.next_position() AS "position") n
+            INSERT INTO reach.streams AS s (stream_id, version, last_hash)
+            SELECT $2, 1, sha256('\\x'::bytea || reach.event_digest_input($1, $2, 1, $3, $4, $5, $6, $7, $8, now()))
             WHERE $9::int8 = 0
               AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
-              AND NOT EXISTS (SELECT FROM reach.streams x WHERE x.stream_id = $2)
             ON CONFLICT (stream_id) DO NOTHING
-            RETURNING s.version, s.last_position, s.last_hash
+            RETURNING s.version, s.last_hash, now() AS at
         )
         \(insertEventFromHead)
         """

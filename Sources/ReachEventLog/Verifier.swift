@@ -59,7 +59,7 @@ extension EventLog {
                 SELECT "position", stream_id, version, hash,
                        lag(version) OVER w AS previous_version,
                        sha256(coalesce(lag(hash) OVER w, '\\x'::bytea) || reach.event_digest_input(
-                           "position", event_id, stream_id, version, event_type, schema_version, data, metadata,
+                           event_id, stream_id, version, event_type, schema_version, data, metadata,
                            occurred_on, authority_id, recorded_at)) AS expected
                 FROM reach.events
                 WINDOW w AS (PARTITION BY stream_id ORDER BY version)

@@ -60,7 +60,7 @@ struct AppendOnlyTests {
         try other.execute("""
             UPDATE reach.events SET data = '{"n": 7}',
                 hash = sha256(coalesce((SELECT hash FROM reach.events p WHERE p.stream_id = events.stream_id AND p.version = events.version - 1), '\\x'::bytea)
-                       || reach.event_digest_input("position", event_id, stream_id, version, event_type, schema_version, '{"n": 7}', metadata, occurred_on, authority_id, recorded_at))
+                       || reach.event_digest_input(event_id, stream_id, version, event_type, schema_version, '{"n": 7}', metadata, occurred_on, authority_id, recorded_at))
             WHERE "position" = $1
             """, [placed[2].position])
         try other.executeScript("ALTER TABLE reach.events ENABLE TRIGGER events_append_only")
