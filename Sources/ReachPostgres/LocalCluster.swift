@@ -30,7 +30,10 @@ public struct LocalCluster: Sendable {
     public init(dataDirectory: String, settings: [String: String] = [:], binDirectory: String? = nil) throws {
         self.dataDirectory = dataDirectory
         self.settings = settings
-        guard let bin = binDirectory ?? LocalCluster.findBinaries() else {
+        guard let bin = binDirectory ?? LocalCluster.findBinaries(),
+              FileManager.default.isExecutableFile(atPath: bin + "/pg_ctl"),
+              FileManager.default.isExecutableFile(atPath: bin + "/initdb")
+        else {
             throw LocalClusterError(message: """
                 PostgreSQL's server programs (initdb, pg_ctl) were not found. Install them with \
                 `apt-get install postgresql` (Debian package `postgresql`), or set REACH_PG_BINDIR \

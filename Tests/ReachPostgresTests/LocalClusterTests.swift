@@ -1,0 +1,44 @@
+import Foundation
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@Suite("local cluster")
+struct LocalClusterTests {
+    @Test("without PostgreSQL's server programs, it names the package to install")
+    func missingBinaries() throws {
+        let error = #expect(throws: LocalClusterError.self) {
+            _ = try LocalCluster(dataDirectory: "/tmp/reach-never", binDirectory: "/nonexistent/postgresql/bin")
+        }
+        #expect(error?.message.contains("apt-get install postgresql") == true)
+    }
+
+    @Test("the shared test cluster runs on a socket in its own directory and answers queries")
+    func runsOnItsSocket() throws {
+        let cluster = TestCluster.shared
+        #expect(try cluster.isRunning())
+        #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory + "/.s.PGSQL.5432"))
+        let connection = try Connection(configuration: cluster.configuration(database: "postgres"))
+        #expect(try connection.query("SELECT current_setting('listen_addresses')").decode(String.self, row: 0, column: 0) == "")
+        // Starting again reuses the running server.
+        try cluster.start()
+        #expect(connection.isHealthy)
+    }
+
+    @Test("a new cluster is created, started, stopped and restarted with its data")
+    func lifecycle() throws {
+        let directory = "/tmp/reach-lifecycle-\(getpid())-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cluster = try LocalCluster(dataDirectory: directory + "/data", settings: ["fsync": "off"])
+        #expect(!cluster.isInitialised)
+        try cluster.start()
+        #expect(try cluster.isRunning())
+        try Connection(configuration: cluster.configuration(database: "postgres")).executeScript("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+        try cluster.stop()
+        #expect(try !cluster.isRunning())
+        try cluster.start()
+        let connection = try Connection(configuration: cluster.configuration(database: "postgres"))
+        #expect(try connection.query("SELECT n FROM kept").decode(Int.self, row: 0, column: 0) == 7)
+        try cluster.stop(mode: "immediate")
+    }
+}
