@@ -62,7 +62,7 @@ struct Events: AsyncParsableCommand {
             }
             let environment = ProcessInfo.processInfo.environment
             let event = NewEvent(
-                id: id.flatMap(UUID.init(uuidString:)) ?? UUID(), streamID: stream, type: type, schemaVersion: schemaVersion,
+                id: id.flatMap(UUID.init(uuidString:)) ?? .timeOrdered(), streamID: stream, type: type, schemaVersion: schemaVersion,
                 data: text,
                 metadata: EventMetadata(actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(), source: "cli"),
                 occurredOn: occurredOn.flatMap(PostgresDate.init(iso:)), authorityID: authority)

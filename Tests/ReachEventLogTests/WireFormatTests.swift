@@ -28,6 +28,17 @@ struct WireFormatTests {
         #expect(EventMetadata().json == "{}")
     }
 
+    @Test("new event ids are version 7 and sort by time of creation")
+    func timeOrderedIDs() {
+        let earlier = UUID.timeOrdered(now: Date(timeIntervalSince1970: 1_700_000_000))
+        let later = UUID.timeOrdered(now: Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(earlier.lowercasedString < later.lowercasedString)
+        #expect(Array(earlier.lowercasedString)[14] == "7")
+        #expect("89ab".contains(Array(earlier.lowercasedString)[19]))
+        #expect(UUID.timeOrdered() != UUID.timeOrdered())
+        #expect(UUID(uuidString: earlier.lowercasedString) == earlier)
+    }
+
     @Test("expected versions parse from the command line's words")
     func expectedVersionWords() {
         #expect(ExpectedVersion("any") == .any)
