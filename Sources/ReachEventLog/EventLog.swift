@@ -137,6 +137,8 @@ public enum EventLog {
                     data jsonb, metadata jsonb, occurred_on date, authority_id text);
                 TRUNCATE reach_stage;
                 """)
+            // Chunks of thousands of events sort in memory rather than on disk.
+            if connection.isInTransaction { try connection.executeScript("SET LOCAL work_mem = '64MB'") }
             var count: Int64 = 0
             try connection.copyIn("COPY reach_stage FROM STDIN") { writer in
                 for event in events {
