@@ -40,20 +40,28 @@ public struct DatabaseTarget: Sendable {
         }
         let owner = try Connection(configuration: cluster.configuration(database: localDatabase), logger: logger)
         let applied = try Migrator(logger: logger).migrate(on: owner)
-        try owner.executeScript("""
-            DO $$
-            BEGIN
-                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(localApplicationUser)') THEN
-                    CREATE ROLE \(localApplicationUser) LOGIN IN ROLE reach_app;
-                END IF;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END
-            $$;
-            """)
+        try ensureApplicationLogin(localApplicationUser, on: owner)
         let target = DatabaseTarget(
             application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
             owner: cluster.configuration(database: localDatabase),
             cluster: cluster)
         return (target, applied)
+    }
+
+    /// Creates a login role that is a member of `reach_app`, unless it exists. Role names are
+    /// cluster-wide, so a concurrent creator is tolerated.
+    public static func ensureApplicationLogin(_ name: String, on connection: Connection) throws {
+        let role = try connection.quoteIdentifier(name)
+        let literal = "'" + name.replacingOccurrences(of: "'", with: "''") + "'"
+        try connection.executeScript("""
+            DO $$
+            BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(literal)) THEN
+                    CREATE ROLE \(role) LOGIN IN ROLE reach_app;
+                END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END
+            $$;
+            """)
     }
 }

@@ -55,13 +55,21 @@ public struct QueryResult: ~Copyable {
 
     /// Decodes a cell that may be `NULL`.
     public func decodeIfPresent<T: PostgresDecodable>(_ type: T.Type = T.self, row: Int, column: Int) throws -> T? {
-        let r = Int32(row), c = Int32(column)
-        guard row < rowCount, column < columnCount else {
-            throw PostgresError(code: .decoding, message: "no cell at row \(row), column \(column)")
+        guard row < rowCount else {
+            throw PostgresError(code: .decoding, message: "no row \(row)")
         }
-        if PQgetisnull(handle, r, c) == 1 { return nil }
-        let length = Int(PQgetlength(handle, r, c))
-        let pointer = UnsafeRawPointer(PQgetvalue(handle, r, c)!).assumingMemoryBound(to: UInt8.self)
+        return try Self.decodeCell(handle, row: row, column: column)
+    }
+
+    /// Decodes one cell, copying it into a Swift value before returning.
+    static func decodeCell<T: PostgresDecodable>(_ result: OpaquePointer, row: Int, column: Int) throws -> T? {
+        let r = Int32(row), c = Int32(column)
+        guard column < Int(PQnfields(result)) else {
+            throw PostgresError(code: .decoding, message: "no column \(column)")
+        }
+        if PQgetisnull(result, r, c) == 1 { return nil }
+        let length = Int(PQgetlength(result, r, c))
+        let pointer = UnsafeRawPointer(PQgetvalue(result, r, c)!).assumingMemoryBound(to: UInt8.self)
         return try T(postgresText: UnsafeBufferPointer(start: pointer, count: length))
     }
 
@@ -96,14 +104,7 @@ public struct QueryResult: ~Copyable {
 
         /// Decodes a cell of this row that may be `NULL`.
         public func decodeIfPresent<T: PostgresDecodable>(_ column: Int, as type: T.Type = T.self) throws -> T? {
-            let r = Int32(index), c = Int32(column)
-            guard column < Int(PQnfields(result)) else {
-                throw PostgresError(code: .decoding, message: "no column \(column)")
-            }
-            if PQgetisnull(result, r, c) == 1 { return nil }
-            let length = Int(PQgetlength(result, r, c))
-            let pointer = UnsafeRawPointer(PQgetvalue(result, r, c)!).assumingMemoryBound(to: UInt8.self)
-            return try T(postgresText: UnsafeBufferPointer(start: pointer, count: length))
+            try QueryResult.decodeCell(result, row: index, column: column)
         }
     }
 }

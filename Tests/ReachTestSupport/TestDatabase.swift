@@ -56,16 +56,7 @@ public struct TestDatabase: Sendable {
         if migrated {
             let connection = try Connection(configuration: database.owner)
             _ = try Migrator().migrate(on: connection)
-            try connection.executeScript("""
-                DO $$
-                BEGIN
-                    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '\(TestCluster.applicationUser)') THEN
-                        CREATE ROLE \(TestCluster.applicationUser) LOGIN IN ROLE reach_app;
-                    END IF;
-                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-                END
-                $$;
-                """)
+            try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: connection)
         }
         return database
     }
