@@ -58,7 +58,7 @@ struct Events: AsyncParsableCommand {
             let logger = makeLogger()
             let text = data == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : data
             guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)), parsed is [String: Any] else {
-                throw ValidationError("the event's data must be a JSON object, such as '{\"name\":\"Example Academy\"}'")
+                throw CommandError("the event's data must be a JSON object, such as '{\"name\":\"Example Academy\"}'")
             }
             let environment = ProcessInfo.processInfo.environment
             let event = NewEvent(

@@ -10,8 +10,8 @@ struct Reach: AsyncParsableCommand {
         commandName: "reach",
         abstract: "Reach: the event log of the Contextual Safeguarding programme's pilots.",
         discussion: """
-            Configuration comes from REACH_* environment variables; options override them.
-            With no database configured, reach starts (or reuses) its own PostgreSQL cluster in
+            Configuration comes from REACH_* environment variables; options override them. \
+            With no database configured, reach starts (or reuses) its own PostgreSQL cluster in \
             REACH_DATA_DIR and migrates it.
             """,
         subcommands: [Database.self, Events.self, Bench.self]
@@ -68,4 +68,11 @@ func jsonLine(_ value: some Encodable) throws -> String {
 /// Writes to standard output without buffering surprises when followed by a pipe.
 func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// A refusal found while a command runs (after its arguments parsed), printed as `Error: ...`
+/// without a usage line.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
