@@ -50,11 +50,14 @@ struct AppendBench: AsyncParsableCommand {
         let owner = target.owner.overriding(["dbname": scratch])
         let setup = try Connection(configuration: owner, logger: logger)
         _ = try Migrator(logger: logger).migrate(on: setup)
+        // The baseline table: the log's columns and the unique keys any correct log needs
+        // (position, event id, stream and version), without Reach's heads, hashes or triggers.
         try setup.executeScript("""
             CREATE TABLE bench_raw (
                 "position" bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL,
                 version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
-                occurred_on date, authority_id text, recorded_at timestamptz NOT NULL DEFAULT now());
+                occurred_on date, authority_id text, recorded_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (stream_id, version));
             """)
         let settings = try setup.query("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
         emit("server: \(try settings.decode(String.self, row: 0, column: 2))")
@@ -135,9 +138,10 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     private func rawInserts(_ configuration: ConnectionConfiguration, clients: Int, perClient: Int) async throws -> Row {
+        let run = UUID().uuidString.prefix(8)
         let seconds = try await parallel(configuration, clients: clients) { client, connection in
             for i in 0..<perClient {
-                let e = event(stream: "raw-\(client)-\(i % 100)", i)
+                let e = event(stream: "raw-\(run)-\(client)-\(i % 100)", i)
                 try connection.execute("""
                     INSERT INTO bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
