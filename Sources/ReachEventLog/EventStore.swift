@@ -85,18 +85,24 @@ public struct EventStore: Sendable {
                 backoff = .milliseconds(100)
                 while !Task.isCancelled {
                     // Catch up.
+                    var delivered = false
                     while !Task.isCancelled {
                         let start = reader
                         let (events, advanced) = try await reading!.run { connection in
                             var copy = start
                             return (try copy.next(limit: batchSize, maxWaitMilliseconds: 50, on: connection), copy)
                         }
-                        if !events.isEmpty { try await consume(events) }
+                        if !events.isEmpty {
+                            try await consume(events)
+                            delivered = true
+                        }
                         reader = advanced
                         if events.count < batchSize { break }
                     }
-                    // Wait for a notification or the poll interval.
-                    _ = try await listener!.run { try $0.waitForNotifications(timeout: pollInterval) }
+                    // Wait for a notification or the poll interval. Appenders notify at most every
+                    // 20 ms per session, so after events arrived look again soon regardless.
+                    let wait = delivered ? min(pollInterval, .milliseconds(50)) : pollInterval
+                    _ = try await listener!.run { [wait] in try $0.waitForNotifications(timeout: wait) }
                 }
             } catch let error as PostgresError where error.code == .connection {
                 logger.warning("lost the connection while following the log; reconnecting", metadata: [
