@@ -76,6 +76,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ReachCLITests",
+            dependencies: [
+                "reach", "ReachEventLog", "ReachPostgres", "ReachTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ReachEventLogTests",
             dependencies: ["ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict

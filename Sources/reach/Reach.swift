@@ -48,13 +48,19 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-func makeLogger() -> Logger {
+/// Logs go to standard error at REACH_LOG_LEVEL (default `warning`). swift-log allows one
+/// bootstrap per process, so it happens once, on first use.
+private let loggingBootstrap: Void = {
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         let level = ProcessInfo.processInfo.environment["REACH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
         handler.logLevel = level ?? .warning
         return handler
     }
+}()
+
+func makeLogger() -> Logger {
+    loggingBootstrap
     return Logger(label: "reach")
 }
 

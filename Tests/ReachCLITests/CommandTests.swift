@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import ReachEventLog
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@testable import reach
+
+/// The `reach` commands, parsed from the words a person types and run against a real database.
+@Suite("reach commands")
+struct CommandTests {
+    /// The test database as a URL a person could pass with --database-url.
+    func url(_ db: TestDatabase, user: String) -> String {
+        "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=\(user)"
+    }
+
+    @Test("db migrate, events append, read and verify work end to end with --database-url")
+    func appendReadVerify() async throws {
+        let db = try TestDatabase.create(migrated: false)
+        let migrate = try Database.Migrate.parseAsRoot(["--database-url", url(db, user: "postgres")]) as! Database.Migrate
+        try await migrate.run()
+        #expect(try Migrator.applied(on: db.ownerConnection()).count == (try Migrator().migrations.count))
+        try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: db.ownerConnection())
+
+        let app = url(db, user: TestCluster.applicationUser)
+        let id = UUID().uuidString.lowercased()
+        let first = try Events.Append.parseAsRoot([
+            "school-T-1", "school_registered", #"{"name":"Example Academy"}"#, "--expected-version", "none",
+            "--id", id, "--occurred-on", "2024-09-02", "--authority", "test", "--actor", "tester", "--database-url", app,
+        ]) as! Events.Append
+        try await first.run()
+        let again = first  // the same id again appends nothing
+        try await again.run()
+        let second = try Events.Append.parseAsRoot([
+            "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
+        ]) as! Events.Append
+        try await second.run()
+        let stale = try Events.Append.parseAsRoot([
+            "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
+        ]) as! Events.Append
+        await #expect(throws: EventLogError.self) { try await stale.run() }
+
+        let events = try EventLog.readStream("school-T-1", on: db.applicationConnection())
+        #expect(events.map(\.type) == ["school_registered", "activity_delivered"])
+        #expect(events[0].eventID.lowercasedString == id)
+        #expect(events[0].authorityID == "test")
+        #expect(events[0].metadata.contains("tester"))
+
+        let verify = try Events.Verify.parseAsRoot(["--database-url", app]) as! Events.Verify
+        try await verify.run()
+    }
+
+    @Test("verify exits with status 1 when a chain is broken")
+    func verifyFails() async throws {
+        let db = try TestDatabase.create()
+        let owner = try db.ownerConnection()
+        let results = try EventLog.append([NewEvent(streamID: "v", type: "t", data: "{}"), NewEvent(streamID: "v", type: "t", data: "{}")], on: owner)
+        try owner.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_append_only")
+        try owner.execute("UPDATE reach.events SET data = '{\"x\": 1}' WHERE \"position\" = $1", [results[0].position])
+        let verify = try Events.Verify.parseAsRoot(["--database-url", url(db, user: "postgres")]) as! Events.Verify
+        let error = await #expect(throws: ExitCode.self) { try await verify.run() }
+        #expect(error == ExitCode(1))
+    }
+
+    @Test("bad arguments are refused with a message that names the problem")
+    func badArguments() throws {
+        func message(_ arguments: [String]) -> String {
+            do {
+                _ = try Reach.parseAsRoot(arguments)
+                return ""
+            } catch {
+                return Reach.message(for: error)
+            }
+        }
+        #expect(message(["events", "append", "s", "t", "{}", "--expected-version", "banana"]).contains("--expected-version must be any, none or a whole number"))
+        #expect(message(["events", "append", "s", "t", "{}", "--occurred-on", "2024-02-30"]).contains("real date"))
+        #expect(message(["events", "append", "s", "t", "{}", "--id", "not-a-uuid"]).contains("must be a UUID"))
+        #expect(message(["events", "read", "s", "--follow"]).contains("leave out the stream"))
+    }
+}
