@@ -54,7 +54,8 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
             let end = text[range.upperBound...].firstIndex(of: " ") ?? text.endIndex
             text.replaceSubrange(range.upperBound..<end, with: "***")
         }
-        let shown = overrides.filter { $0.key != "password" }.map { "\($0.key)=\($0.value)" }
-        return shown.isEmpty ? text : text + " (" + shown.joined(separator: " ") + ")"
+        let shown = overrides.filter { $0.key != "password" }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        if shown.isEmpty { return text }
+        return text.isEmpty ? shown : text + " (" + shown + ")"
     }
 }

@@ -28,6 +28,14 @@ public struct LocalCluster: Sendable {
     ///
     /// Throws ``LocalClusterError`` naming the package to install when PostgreSQL is missing.
     public init(dataDirectory: String, settings: [String: String] = [:], binDirectory: String? = nil) throws {
+        // The server's socket lives in the data directory, and Unix socket paths are limited
+        // to 107 bytes.
+        guard (dataDirectory + "/.s.PGSQL.5432").utf8.count <= 107 else {
+            throw LocalClusterError(message: """
+                the data directory path is too long for PostgreSQL's socket (at most 92 characters): \
+                \(dataDirectory); set REACH_DATA_DIR to a shorter path
+                """)
+        }
         self.dataDirectory = dataDirectory
         self.settings = settings
         guard let bin = binDirectory ?? LocalCluster.findBinaries(),
@@ -74,14 +82,17 @@ public struct LocalCluster: Sendable {
 
     /// A configuration that reaches this cluster's socket as `user`.
     public func configuration(database: String, user: String = LocalCluster.superuser) -> ConnectionConfiguration {
-        ConnectionConfiguration("host=\(dataDirectory) port=5432", overrides: ["dbname": database, "user": user])
+        // Keywords rather than a string, so a path with spaces needs no quoting.
+        ConnectionConfiguration("", overrides: ["host": dataDirectory, "port": "5432", "dbname": database, "user": user])
     }
 
     /// Creates the cluster if needed and starts it if it is not running. Safe to call again.
     public func start() throws {
         if !isInitialised { try initialise() }
         if try isRunning() { return }
-        var options = "-c listen_addresses='' -k \(dataDirectory) -c unix_socket_permissions=0700"
+        // pg_ctl hands these options to a shell, so the path is quoted.
+        let quoted = "'" + dataDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        var options = "-c listen_addresses='' -k \(quoted) -c unix_socket_permissions=0700"
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(name)=\(value)" }
         let result = try runAsServerUser([
             binDirectory + "/pg_ctl", "-D", dataDirectory, "-l", dataDirectory + "/server.log",
@@ -111,18 +122,26 @@ public struct LocalCluster: Sendable {
 
     private func initialise() throws {
         let manager = FileManager.default
-        try manager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         if getuid() == 0 {
-            // The server user must own the directory and be able to reach it.
-            _ = try Self.run(["/bin/chown", Self.serverUserWhenRoot, dataDirectory])
+            // The server runs as another user, which must be able to reach the directory: every
+            // existing folder above it must be searchable by others. Rather than loosen
+            // someone's folder (such as /root), say what is wrong before creating anything.
             var parent = (dataDirectory as NSString).deletingLastPathComponent
             while parent != "/" && !parent.isEmpty {
                 if let attributes = try? manager.attributesOfItem(atPath: parent),
                    let mode = attributes[.posixPermissions] as? Int, mode & 0o001 == 0 {
-                    try manager.setAttributes([.posixPermissions: mode | 0o001], ofItemAtPath: parent)
+                    throw LocalClusterError(message: """
+                        PostgreSQL runs as the `\(Self.serverUserWhenRoot)` user when reach runs as root, and it cannot \
+                        reach \(dataDirectory) because \(parent) is closed to other users; set REACH_DATA_DIR \
+                        to a folder it can reach, such as /var/lib/reach/postgres
+                        """)
                 }
                 parent = (parent as NSString).deletingLastPathComponent
             }
+        }
+        try manager.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            _ = try Self.run(["/bin/chown", Self.serverUserWhenRoot, dataDirectory])
         }
         try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory)
         let result = try runAsServerUser([

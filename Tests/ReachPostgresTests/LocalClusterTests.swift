@@ -13,6 +13,14 @@ struct LocalClusterTests {
         #expect(error?.message.contains("apt-get install postgresql") == true)
     }
 
+    @Test("a data directory too long for a Unix socket is refused with the reason")
+    func tooLongPath() {
+        let error = #expect(throws: LocalClusterError.self) {
+            _ = try LocalCluster(dataDirectory: "/tmp/" + String(repeating: "d", count: 100))
+        }
+        #expect(error?.message.contains("REACH_DATA_DIR") == true)
+    }
+
     @Test("the shared test cluster runs on a socket in its own directory and answers queries")
     func runsOnItsSocket() throws {
         let cluster = TestCluster.shared
@@ -27,7 +35,7 @@ struct LocalClusterTests {
 
     @Test("a new cluster is created, started, stopped and restarted with its data")
     func lifecycle() throws {
-        let directory = "/tmp/reach-lifecycle-\(getpid())-\(UUID().uuidString.prefix(6))"
+        let directory = "/tmp/reach lifecycle \(getpid())-\(UUID().uuidString.prefix(6))"  // a space, on purpose
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cluster = try LocalCluster(dataDirectory: directory + "/data", settings: ["fsync": "off"])
         #expect(!cluster.isInitialised)
