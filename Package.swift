@@ -53,12 +53,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The programme's domain: the record catalogue, its checks, and recording.
+        .target(
+            name: "ReachDomain",
+            dependencies: ["ReachEventLog", "ReachPostgres"],
+            swiftSettings: strict
+        ),
         // The command-line tool.
         .executableTarget(
             name: "reach",
             dependencies: [
                 "ReachPostgres",
                 "ReachEventLog",
+                "ReachDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -73,6 +80,11 @@ let package = Package(
         .testTarget(
             name: "ReachPostgresTests",
             dependencies: ["ReachPostgres", "ReachTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachDomainTests",
+            dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

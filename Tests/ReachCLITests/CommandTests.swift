@@ -63,6 +63,27 @@ struct CommandTests {
         #expect(error == ExitCode(1))
     }
 
+    @Test("reach record takes JSON Lines, appends what passes and exits 1 when anything was refused")
+    func recordFile() async throws {
+        let db = try TestDatabase.create()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("records-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+            {"type":"local_authority_registered","id":"la-1","data":{"la_id":"demo","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}
+
+            {"type":"school_registered","id":"sch-1","data":{"school_id":"100001","la_id":"demo","name":"Example Academy","phase":"secondary"}}
+            {"type":"school_registered","id":"sch-2","data":{"school_id":"100002","la_id":"nowhere","name":"Elsewhere School","phase":"primary"}}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let command = try Record.parseAsRoot([file, "--database-url", url(db, user: TestCluster.applicationUser)]) as! Record
+        let error = await #expect(throws: ExitCode.self) { try await command.run() }
+        #expect(error == ExitCode(1))
+        let connection = try db.applicationConnection()
+        #expect(try EventLog.streamVersion("school:100001", on: connection) == 1)
+        #expect(try EventLog.streamVersion("school:100002", on: connection) == 0)
+        #expect(Record.split("{\"a\":\n 1}").count == 1)
+        #expect(Record.split("{\"a\":1}\n\n{\"b\":2}\n").map(\.line) == [1, 3])
+    }
+
     @Test("bad arguments are refused with a message that names the problem")
     func badArguments() throws {
         func message(_ arguments: [String]) -> String {

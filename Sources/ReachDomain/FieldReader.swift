@@ -1,0 +1,193 @@
+import Foundation
+import ReachPostgres
+
+/// Reads a record's fields one by one, collecting a refusal for every field that is missing,
+/// of the wrong kind, or breaks a rule, and noticing fields nobody asked for (usually typos).
+public struct FieldReader {
+    /// The earliest date the programme accepts.
+    public static let earliestDate = PostgresDate(year: 2017, month: 1, day: 1)
+    /// The longest free text (labels and notes).
+    public static let maximumTextLength = 500
+
+    let fields: [String: JSONValue]
+    let path: String
+    /// Today, for "not in the future".
+    public let today: PostgresDate
+    private(set) var read: Set<String> = []
+    /// What was wrong so far.
+    public internal(set) var refusals: [Refusal] = []
+
+    public init(_ fields: [String: JSONValue], path: String = "", today: PostgresDate) {
+        self.fields = fields
+        self.path = path
+        self.today = today
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// Records a refusal about `key`.
+    public mutating func refuse(_ key: String, _ reason: String) {
+        refusals.append(Refusal(name(key), reason))
+    }
+
+    private mutating func value(_ key: String, required: Bool) -> JSONValue? {
+        read.insert(key)
+        guard let value = fields[key], value != .null else {
+            if required { refuse(key, "is required") }
+            return nil
+        }
+        return value
+    }
+
+    /// Short text: an identifier or a label, trimmed, from 1 to `maxLength` characters.
+    public mutating func text(_ key: String, required: Bool = true, maxLength: Int = FieldReader.maximumTextLength) -> String? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .string(let raw) = value else {
+            refuse(key, "must be text, not \(value.kindName)")
+            return nil
+        }
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty {
+            refuse(key, "must not be empty")
+            return nil
+        }
+        if text.count > maxLength {
+            refuse(key, "is \(text.count) characters long; keep it to \(maxLength) at most")
+            return nil
+        }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            refuse(key, "must not contain control characters such as line breaks or tabs")
+            return nil
+        }
+        return text
+    }
+
+    /// An identifier: letters, digits, `-` and `_`, up to 60 characters.
+    public mutating func identifier(_ key: String, required: Bool = true) -> String? {
+        guard let text = text(key, required: required, maxLength: 60) else { return nil }
+        guard text.unicodeScalars.allSatisfy({ ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "-" || $0 == "_" }) else {
+            refuse(key, "'\(text)' may hold only letters, digits, - and _")
+            return nil
+        }
+        return text
+    }
+
+    /// One word of a vocabulary.
+    public mutating func word<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> V? {
+        guard let text = text(key, required: required, maxLength: 100) else { return nil }
+        guard let word = V(rawValue: text) else {
+            refuse(key, "'\(text)' is not a known \(V.listName); choose one of \(V.choices)")
+            return nil
+        }
+        return word
+    }
+
+    /// A count: a whole number from 0 up (or from `minimum`, or up to `maximum`).
+    public mutating func count(_ key: String, required: Bool = true, minimum: Int = 0, maximum: Int = 10_000_000) -> Int? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .number(let number) = value else {
+            refuse(key, "must be a whole number, not \(value.kindName)")
+            return nil
+        }
+        guard number == number.rounded(), abs(number) < 1e12 else {
+            refuse(key, "must be a whole number, not \(number)")
+            return nil
+        }
+        let whole = Int(number)
+        guard whole >= minimum else {
+            refuse(key, minimum == 0 ? "must be 0 or more, not \(whole)" : "must be at least \(minimum), not \(whole)")
+            return nil
+        }
+        guard whole <= maximum else {
+            refuse(key, "must be at most \(maximum), not \(whole)")
+            return nil
+        }
+        return whole
+    }
+
+    /// A calendar date as `YYYY-MM-DD`: a real date, not in the future, not before 2017-01-01.
+    public mutating func date(_ key: String, required: Bool = true) -> PostgresDate? {
+        guard let text = text(key, required: required, maxLength: 10) else { return nil }
+        guard let date = PostgresDate(iso: text) else {
+            refuse(key, "'\(text)' is not a real date written as YYYY-MM-DD")
+            return nil
+        }
+        guard date <= today else {
+            refuse(key, "\(date) is in the future; record things once they have happened")
+            return nil
+        }
+        guard date >= Self.earliestDate else {
+            refuse(key, "\(date) is before \(Self.earliestDate), earlier than the programme records")
+            return nil
+        }
+        return date
+    }
+
+    /// true or false.
+    public mutating func flag(_ key: String, required: Bool = false) -> Bool? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .bool(let flag) = value else {
+            refuse(key, "must be true or false, not \(value.kindName)")
+            return nil
+        }
+        return flag
+    }
+
+    /// A list of whole numbers within a range, without repeats.
+    public mutating func numbers(_ key: String, in range: ClosedRange<Int>, required: Bool = true) -> [Int]? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .array(let items) = value, !items.isEmpty else {
+            refuse(key, "must be a list of numbers from \(range.lowerBound) to \(range.upperBound), such as [\(range.lowerBound)]")
+            return nil
+        }
+        var out: [Int] = []
+        for item in items {
+            guard case .number(let n) = item, n == n.rounded(), range.contains(Int(n)), !out.contains(Int(n)) else {
+                refuse(key, "must list different numbers from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            out.append(Int(n))
+        }
+        return out
+    }
+
+    /// A list of identifiers, without repeats.
+    public mutating func identifiers(_ key: String, required: Bool = false) -> [String]? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .array(let items) = value else {
+            refuse(key, "must be a list of ids, such as [\"id-1\"]")
+            return nil
+        }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let id) = item, !id.isEmpty, id.count <= 60, !out.contains(id) else {
+                refuse(key, "must list different ids of at most 60 characters")
+                return nil
+            }
+            out.append(id)
+        }
+        return out
+    }
+
+    /// A nested object, read with a reader of its own; call ``finish(_:)`` with it afterwards.
+    public mutating func object(_ key: String, required: Bool = true) -> FieldReader? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .object(let fields) = value else {
+            refuse(key, "must be an object, not \(value.kindName)")
+            return nil
+        }
+        return FieldReader(fields, path: name(key), today: today)
+    }
+
+    /// Takes a nested reader's refusals (and its unknown fields) into this one.
+    public mutating func finish(_ nested: FieldReader) {
+        refusals += nested.refusals + nested.unknownFieldRefusals
+    }
+
+    /// Fields present in the record that no rule read: refused, as they are usually typos.
+    public var unknownFieldRefusals: [Refusal] {
+        fields.keys.filter { !read.contains($0) }.sorted().map {
+            Refusal(name($0), "is not a field of this record; check its spelling")
+        }
+    }
+}

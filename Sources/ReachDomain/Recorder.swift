@@ -1,0 +1,201 @@
+import Foundation
+import ReachEventLog
+import ReachPostgres
+
+/// What became of one record.
+public enum RecordOutcome: Sendable, Hashable {
+    /// Appended to the log at this position.
+    case accepted(position: Int64)
+    /// The same record was already in the log; nothing was appended.
+    case alreadyRecorded(position: Int64)
+    /// Refused, with every reason found.
+    case refused([Refusal])
+}
+
+/// Checks records and appends the ones that pass: the domain's command handler.
+///
+/// A record is a JSON document `{"type": "activity_delivered", "id": "<sender's id>", "data": {...}}`.
+/// The checks run in this order: the envelope; whether the record is already in the log (by its
+/// id, so a re-send is harmless); its data (every field, vocabulary, counts, dates, text length,
+/// unknown fields); what it refers to (exists, and belongs to the authority the record names);
+/// and the state of its stream (a registration is new, engagement stages move forward). Two
+/// people recording the same school's stage at once cannot both win: the second is refused.
+public struct Recorder: Sendable {
+    /// Who is recording (stored as the events' actor).
+    public var actor: String
+    /// Where the records come from (`cli`, `import:<file>`...).
+    public var source: String
+    /// Today, for "not in the future".
+    public var today: PostgresDate
+
+    public init(actor: String, source: String, today: PostgresDate = .today) {
+        self.actor = actor
+        self.source = source
+        self.today = today
+    }
+
+    /// Checks one record (JSON text) and appends it if it passes.
+    public func record(_ text: String, on connection: Connection) throws -> (id: String?, outcome: RecordOutcome) {
+        let envelope: Envelope
+        switch Envelope.parse(text) {
+        case .failure(let refusals): return (nil, .refused(refusals.all))
+        case .success(let parsed): envelope = parsed
+        }
+        return (envelope.id, try record(envelope, on: connection))
+    }
+
+    /// A record's envelope: its type, its sender's id and its data.
+    public struct Envelope: Sendable {
+        public var type: RecordType
+        public var id: String
+        public var data: [String: JSONValue]
+
+        /// Parses and checks the envelope (not the data).
+        public static func parse(_ text: String) -> Result<Envelope, Refusals> {
+            guard let value = try? JSONValue.parse(text) else {
+                return .failure(Refusals([Refusal("record", "is not valid JSON")]))
+            }
+            guard case .object(let fields) = value else {
+                return .failure(Refusals([Refusal("record", "must be a JSON object with type, id and data")]))
+            }
+            var refusals: [Refusal] = []
+            for key in fields.keys.sorted() where !["type", "id", "data"].contains(key) {
+                refusals.append(Refusal(key, "is not part of a record; a record has type, id and data"))
+            }
+            var type: RecordType?
+            if case .string(let name)? = fields["type"] {
+                type = RecordType.all[name]
+                if type == nil {
+                    refusals.append(Refusal("type", "'\(name)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))"))
+                }
+            } else {
+                refusals.append(Refusal("type", "is required: the kind of record, such as activity_delivered"))
+            }
+            var id: String?
+            if case .string(let text)? = fields["id"], !text.isEmpty, text.count <= 100,
+               !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                id = text
+            } else {
+                refusals.append(Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing"))
+            }
+            var data: [String: JSONValue]?
+            if case .object(let object)? = fields["data"] {
+                data = object
+            } else {
+                refusals.append(Refusal("data", "is required: an object with the record's fields"))
+            }
+            guard refusals.isEmpty, let type, let id, let data else { return .failure(Refusals(refusals)) }
+            return .success(Envelope(type: type, id: id, data: data))
+        }
+    }
+
+    /// Checks one parsed record and appends it if it passes.
+    public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
+        let dataText = JSONValue.object(envelope.data).text
+        let eventID = try connection.query("SELECT reach.record_event_id($1)", [envelope.id], prepared: true).decode(UUID.self, row: 0, column: 0)
+
+        // Already recorded? Then nothing more to check.
+        let existing = try connection.query(
+            "SELECT \"position\", event_type, data = $2::jsonb FROM reach.events WHERE event_id = $1",
+            [eventID, PostgresJSONB(dataText)], prepared: true)
+        if existing.rowCount == 1 {
+            let position: Int64 = try existing.decode(row: 0, column: 0)
+            let type: String = try existing.decode(row: 0, column: 1)
+            let same: Bool = try existing.decode(row: 0, column: 2)
+            guard same && type == envelope.type.name else {
+                return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
+            }
+            return .alreadyRecorded(position: position)
+        }
+
+        var reader = FieldReader(envelope.data, today: today)
+        let checked = envelope.type.check(&reader, envelope.id)
+        let refusals = reader.refusals + reader.unknownFieldRefusals
+        guard let checked, refusals.isEmpty else { return .refused(refusals) }
+
+        let referenceRefusals = try resolve(checked.references, on: connection)
+        guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }
+
+        var expected = ExpectedVersion.any
+        switch checked.rule {
+        case .none:
+            break
+        case .register(let what, let field):
+            if try EventLog.streamVersion(checked.streamID, on: connection) > 0 {
+                return .refused([Refusal(field, "\(what) is already registered; record a correction to change it")])
+            }
+            expected = .noStream
+        case .engagementStage(let stage):
+            let history = try EventLog.readStream(checked.streamID, limit: 100_000, on: connection)
+            let current = history.last.flatMap { event in
+                (try? JSONValue.parse(event.data)).flatMap { value -> EngagementStage? in
+                    guard case .object(let fields) = value, case .string(let word)? = fields["stage"] else { return nil }
+                    return EngagementStage(rawValue: word)
+                }
+            }
+            guard stage.mayFollow(current) else {
+                return .refused([Refusal("stage", """
+                    cannot go back from \(current!.rawValue) to \(stage.rawValue): stages only move forward \
+                    (record withdrawn first if the school stopped and is starting again)
+                    """)])
+            }
+            expected = history.last.map { .exactly($0.version) } ?? .noStream
+        }
+
+        let event = NewEvent(
+            id: eventID, streamID: checked.streamID, type: envelope.type.name, schemaVersion: envelope.type.schemaVersion,
+            data: dataText, metadata: EventMetadata(actor: actor, correlationID: envelope.id, source: source),
+            occurredOn: checked.occurredOn, authorityID: checked.authorityID)
+        do {
+            let result = try EventLog.append([event], expecting: [checked.streamID: expected], on: connection)[0]
+            return result.duplicate ? .alreadyRecorded(position: result.position) : .accepted(position: result.position)
+        } catch let error as EventLogError where error.code == .wrongExpectedVersion {
+            let field: String
+            switch checked.rule {
+            case .register(_, let name): field = name
+            case .engagementStage: field = "stage"
+            case .none: field = "record"
+            }
+            return .refused([Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")])
+        }
+    }
+
+    /// Checks that every reference exists and belongs to the authority the record names.
+    func resolve(_ references: [Reference], on connection: Connection) throws -> [Refusal] {
+        guard !references.isEmpty else { return [] }
+        let streams = references.map(\.streamID)
+        let rows = try connection.query(
+            "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
+            [PostgresArray(streams)], prepared: true
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }
+        let found = Dictionary(rows, uniquingKeysWith: { first, _ in first })
+        var refusals: [Refusal] = []
+        for reference in references {
+            let owner = found[reference.streamID]
+            switch reference {
+            case .authority(let id, let field):
+                if owner == nil { refusals.append(Refusal(field, "local authority '\(id)' is not registered; register it first")) }
+            case .partner(let id, let field):
+                if owner == nil { refusals.append(Refusal(field, "partner '\(id)' is not registered; register it first")) }
+            case .school(let id, let field, let authority), .pilot(let id, let field, let authority):
+                let what = { if case .school = reference { "school" } else { "pilot" } }()
+                guard let owner else {
+                    refusals.append(Refusal(field, "\(what) '\(id)' is not registered; register it first"))
+                    continue
+                }
+                if owner != authority {
+                    refusals.append(Refusal(field, "\(what) '\(id)' belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
+                }
+            }
+        }
+        return refusals
+    }
+}
+
+extension PostgresDate {
+    /// Today's date in UTC.
+    public static var today: PostgresDate {
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
+        return PostgresDate(year: parts.year!, month: parts.month!, day: parts.day!)
+    }
+}

@@ -1,0 +1,145 @@
+/// The programme's vocabulary, exactly as `shared/spec/domain.md` lists it. Every value is the
+/// snake_case word used on the wire.
+public protocol Vocabulary: RawRepresentable<String>, CaseIterable, Codable, Hashable, Sendable {
+    /// What a person calls this list, for messages ("school phase").
+    static var listName: String { get }
+}
+
+extension Vocabulary {
+    /// The words allowed, comma-separated, for messages.
+    public static var choices: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// England's nine regions, Wales, Scotland and Northern Ireland.
+public enum Region: String, Vocabulary {
+    case northEast = "north_east", northWest = "north_west", yorkshireAndTheHumber = "yorkshire_and_the_humber"
+    case eastMidlands = "east_midlands", westMidlands = "west_midlands", eastOfEngland = "east_of_england"
+    case london, southEast = "south_east", southWest = "south_west"
+    case wales, scotland, northernIreland = "northern_ireland"
+    public static let listName = "region"
+}
+
+public enum SchoolPhase: String, Vocabulary {
+    case primary, secondary, allThrough = "all_through", special
+    case alternativeProvision = "alternative_provision", college
+    public static let listName = "school phase"
+}
+
+public enum PartnerKind: String, Vocabulary {
+    case vcse, police, youthOffendingService = "youth_offending_service", socialCare = "social_care"
+    case communitySafety = "community_safety", health, education, business, youthWork = "youth_work", other
+    public static let listName = "partner kind"
+}
+
+/// The 2024-29 strategy's projects, or `local` for a pilot that serves none of them.
+public enum StrategyProject: String, Vocabulary {
+    case planningForSafety = "planning_for_safety", resourcingSafety = "resourcing_safety"
+    case capacityToContext = "capacity_to_context", crossingTheDivide = "crossing_the_divide"
+    case everybodysBusiness = "everybodys_business", scalingAndSupportingReadiness = "scaling_and_supporting_readiness"
+    case seekingSafety = "seeking_safety", csAndCulturalSensitivity = "cs_and_cultural_sensitivity", local
+    public static let listName = "strategy project"
+}
+
+/// A school's engagement with a pilot, in the order schools move through it.
+public enum EngagementStage: String, Vocabulary {
+    case identified, scoping
+    case leadershipEngaged = "leadership_engaged", strategyAgreed = "strategy_agreed"
+    case assessing, implementing, embedding, sustaining, withdrawn
+    public static let listName = "engagement stage"
+
+    /// Position in the forward order; `withdrawn` stands outside it.
+    public var order: Int? { self == .withdrawn ? nil : Self.allCases.firstIndex(of: self) }
+
+    /// Whether a school at `current` may be recorded at `self` next: stages only move forward,
+    /// `withdrawn` may follow any stage, and after `withdrawn` a school may start again anywhere.
+    public func mayFollow(_ current: EngagementStage?) -> Bool {
+        guard let current, current != .withdrawn else { return true }
+        guard let next = order else { return true }
+        return next > current.order!
+    }
+
+    /// Implementing or beyond (what counts against a pilot's target).
+    public var isImplementingOrBeyond: Bool { (order ?? -1) >= EngagementStage.implementing.order! }
+}
+
+/// The phase of the programme an activity belongs to.
+public enum ActivityPhase: String, Vocabulary {
+    case engagement, assessment, support, multiAgency = "multi_agency"
+    public static let listName = "activity phase"
+}
+
+public enum ActivityKind: String, Vocabulary {
+    // engagement
+    case scopingExercise = "scoping_exercise", educationTeamMeeting = "education_team_meeting", pruVisit = "pru_visit"
+    case leadershipMeeting = "leadership_meeting", implementationPlanning = "implementation_planning"
+    // assessment
+    case safetyPlanningExercise = "safety_planning_exercise", communityPolicingMeeting = "community_policing_meeting"
+    case peerMapping = "peer_mapping", safetyMapping = "safety_mapping", parentConsultation = "parent_consultation"
+    case neighbourhoodAssessment = "neighbourhood_assessment", focusGroup = "focus_group"
+    // support
+    case assembly, staffTraining = "staff_training", pupilWorkshop = "pupil_workshop"
+    case restorativeCircle = "restorative_circle", peerMentorTraining = "peer_mentor_training"
+    case parentGovernorWorkshop = "parent_governor_workshop", leadershipCoaching = "leadership_coaching"
+    case networkSession = "network_session", incidentForum = "incident_forum"
+    // multi-agency
+    case safetySummit = "safety_summit", schoolPartnershipMeeting = "school_partnership_meeting"
+    case peerGroupConference = "peer_group_conference", contextPanel = "context_panel"
+    case dslNetworkMeeting = "dsl_network_meeting", youthOutreach = "youth_outreach"
+    case guardianshipTraining = "guardianship_training"
+    public static let listName = "activity kind"
+
+    /// The phase the spec puts this kind in.
+    public var phase: ActivityPhase {
+        switch self {
+        case .scopingExercise, .educationTeamMeeting, .pruVisit, .leadershipMeeting, .implementationPlanning:
+            return .engagement
+        case .safetyPlanningExercise, .communityPolicingMeeting, .peerMapping, .safetyMapping, .parentConsultation,
+             .neighbourhoodAssessment, .focusGroup:
+            return .assessment
+        case .assembly, .staffTraining, .pupilWorkshop, .restorativeCircle, .peerMentorTraining,
+             .parentGovernorWorkshop, .leadershipCoaching, .networkSession, .incidentForum:
+            return .support
+        case .safetySummit, .schoolPartnershipMeeting, .peerGroupConference, .contextPanel, .dslNetworkMeeting,
+             .youthOutreach, .guardianshipTraining:
+            return .multiAgency
+        }
+    }
+}
+
+public enum KeyStage: String, Vocabulary {
+    case ks1, ks2, ks3, ks4, ks5
+    public static let listName = "key stage"
+}
+
+public enum StaffRole: String, Vocabulary {
+    case leadership, teaching, pastoral, dsl, support, governor
+    public static let listName = "staff role"
+}
+
+public enum DeliveryMode: String, Vocabulary {
+    case inPerson = "in_person", virtual
+    public static let listName = "mode"
+}
+
+/// The levels a context panel decides between.
+public enum ThresholdLevel: String, Vocabulary {
+    case belowThreshold = "below_threshold", universalEarlyHelp = "universal_early_help"
+    case childInNeed = "child_in_need", childProtection = "child_protection"
+    public static let listName = "threshold level"
+
+    /// The pathways that fit this level, exactly as the spec lists them.
+    public var pathways: [Pathway] {
+        switch self {
+        case .belowThreshold: return [.schoolManagesInternally]
+        case .universalEarlyHelp: return [.safetySummit, .schoolPartnershipMeeting]
+        case .childInNeed, .childProtection: return [.beyondReferralsSelfAssessment, .schoolAssessment]
+        }
+    }
+}
+
+public enum Pathway: String, Vocabulary {
+    case schoolManagesInternally = "school_manages_internally", safetySummit = "safety_summit"
+    case schoolPartnershipMeeting = "school_partnership_meeting"
+    case beyondReferralsSelfAssessment = "beyond_referrals_self_assessment", schoolAssessment = "school_assessment"
+    public static let listName = "pathway"
+}

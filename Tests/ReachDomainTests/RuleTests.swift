@@ -1,0 +1,85 @@
+import ReachDomain
+import ReachPostgres
+import Testing
+
+@Suite("domain rules without a database")
+struct RuleTests {
+    static let today = PostgresDate(year: 2026, month: 11, day: 22)
+
+    func check(_ type: RecordType, _ data: String) throws -> [Refusal] {
+        guard case .object(let fields) = try JSONValue.parse(data) else { throw Refusals([Refusal("test", "not an object")]) }
+        var reader = FieldReader(fields, today: Self.today)
+        _ = type.checkData(&reader, "r-1")
+        return reader.refusals + reader.unknownFieldRefusals
+    }
+
+    @Test("threshold pathways fit their level exactly as the spec lists them")
+    func pathwaysFitLevels() {
+        #expect(ThresholdLevel.belowThreshold.pathways == [.schoolManagesInternally])
+        #expect(ThresholdLevel.universalEarlyHelp.pathways == [.safetySummit, .schoolPartnershipMeeting])
+        #expect(ThresholdLevel.childInNeed.pathways == [.beyondReferralsSelfAssessment, .schoolAssessment])
+        #expect(ThresholdLevel.childProtection.pathways == [.beyondReferralsSelfAssessment, .schoolAssessment])
+        #expect(Set(ThresholdLevel.allCases.flatMap(\.pathways)) == Set(Pathway.allCases))
+    }
+
+    @Test("engagement stages move forward; withdrawn may follow any stage and anything may follow it")
+    func stagesMoveForward() {
+        #expect(EngagementStage.identified.mayFollow(nil))
+        #expect(EngagementStage.implementing.mayFollow(.scoping))
+        #expect(!EngagementStage.identified.mayFollow(.implementing))
+        #expect(!EngagementStage.implementing.mayFollow(.implementing))
+        #expect(EngagementStage.withdrawn.mayFollow(.sustaining))
+        #expect(EngagementStage.identified.mayFollow(.withdrawn))
+        #expect(EngagementStage.implementing.isImplementingOrBeyond && !EngagementStage.assessing.isImplementingOrBeyond)
+        #expect(ActivityKind.assembly.phase == .support && ActivityKind.contextPanel.phase == .multiAgency)
+    }
+
+    static let activity = #"{"pilot_id":"p1","la_id":"la1","school_id":"s1","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}}"#
+
+    @Test("a good activity passes")
+    func goodActivity() throws {
+        #expect(try check(.activityDelivered, Self.activity).isEmpty)
+    }
+
+    @Test("each broken rule is refused with the field named", arguments: [
+        ("\"kind\":\"assembly\"", "\"kind\":\"asembly\"", "kind"),
+        ("\"date\":\"2024-10-03\"", "\"date\":\"2024-02-30\"", "date"),
+        ("\"date\":\"2024-10-03\"", "\"date\":\"2027-01-01\"", "date"),
+        ("\"date\":\"2024-10-03\"", "\"date\":\"2016-12-31\"", "date"),
+        ("\"duration_minutes\":45", "\"duration_minutes\":0", "duration_minutes"),
+        ("\"duration_minutes\":45", "\"duration_minutes\":1441", "duration_minutes"),
+        ("\"duration_minutes\":45", "\"duration_minutes\":45.5", "duration_minutes"),
+        ("\"ks3\":180", "\"ks3\":-1", "attendance.pupils.ks3"),
+        ("\"ks3\":180", "\"ks9\":180", "attendance.pupils.ks9"),
+        ("\"teaching\":6", "\"teachers\":6", "attendance.staff.teachers"),
+        ("\"mode\":\"in_person\"", "\"mode\":\"in person\"", "mode"),
+        ("\"mode\":\"in_person\"", "\"mode\":\"in_person\",\"colour\":\"red\"", "colour"),
+        ("\"school_id\":\"s1\"", "\"school_id\":\"s1\",\"online\":true", "school_id"),
+        ("\"la_id\":\"la1\"", "\"la_id\":\"la 1\"", "la_id"),
+    ])
+    func brokenRules(good: String, bad: String, field: String) throws {
+        let refusals = try check(.activityDelivered, Self.activity.replacingOccurrences(of: good, with: bad))
+        #expect(refusals.map(\.field).contains(field), "\(refusals)")
+    }
+
+    @Test("an activity with no attendee is refused")
+    func noAttendee() throws {
+        let data = Self.activity.replacingOccurrences(of: #""attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}"#, with: #""attendance":{"pupils":{"ks3":0}}"#)
+        let refusals = try check(.activityDelivered, data)
+        #expect(refusals.map(\.field) == ["attendance.total"])
+        #expect(refusals[0].reason.contains("at least one attendee"))
+    }
+
+    @Test("free text is at most 500 characters and a withdrawal needs a reason")
+    func textAndReasons() throws {
+        let long = String(repeating: "x", count: 501)
+        let pilot = #"{"pilot_id":"p1","la_id":"la1","name":"N","approach":"\#(long)","strategy_project":"local","objectives":[1],"policy_goals":[7],"target_schools":11,"start_date":"2024-09-01"}"#
+        #expect(try check(.pilotRegistered, pilot).map(\.field) == ["approach"])
+        let goals = pilot.replacingOccurrences(of: long, with: "CS-restorative practice").replacingOccurrences(of: "[7]", with: "[8]")
+        #expect(try check(.pilotRegistered, goals).map(\.field) == ["policy_goals"])
+        let withdrawn = #"{"pilot_id":"p1","school_id":"s1","la_id":"la1","stage":"withdrawn","date":"2025-01-10"}"#
+        #expect(try check(.engagementStageReached, withdrawn).map(\.field) == ["reason"])
+        let gss = #"{"la_id":"lewisham","name":"Lewisham","gss_code":"X123","region":"london","joined_on":"2024-09-01"}"#
+        #expect(try check(.localAuthorityRegistered, gss).map(\.field) == ["gss_code"])
+    }
+}
