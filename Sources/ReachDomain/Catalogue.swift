@@ -1,21 +1,44 @@
 import ReachPostgres
 
-/// Something a record points at, which must exist (and belong to the authority the record names).
-public enum Reference: Sendable, Hashable {
-    case authority(String, field: String)
-    case school(String, field: String, authority: String)
-    case pilot(String, field: String, authority: String)
-    case partner(String, field: String)
+/// The kinds of thing records register and refer to, each with a stream of its own.
+public enum Entity: String, Sendable, Hashable, CaseIterable {
+    case authority, school, pilot, partner, location, peerGroup = "peer_group", referral
 
-    /// The stream that registered it.
-    public var streamID: String {
+    /// What a person calls it.
+    public var name: String {
         switch self {
-        case .authority(let id, _): return Streams.authority(id)
-        case .school(let id, _, _): return Streams.school(id)
-        case .pilot(let id, _, _): return Streams.pilot(id)
-        case .partner(let id, _): return Streams.partner(id)
+        case .authority: return "local authority"
+        case .peerGroup: return "peer group"
+        case .location: return "location of concern"
+        default: return rawValue
         }
     }
+
+    /// The stream of the thing with this id.
+    public func stream(_ id: String) -> String {
+        switch self {
+        case .peerGroup: return "peer-group:\(id)"
+        default: return "\(rawValue):\(id)"
+        }
+    }
+}
+
+/// Something a record points at, which must exist and, when `authority` is given, belong to it.
+public struct Reference: Sendable, Hashable {
+    public var entity: Entity
+    public var id: String
+    public var field: String
+    public var authority: String?
+
+    public init(_ entity: Entity, _ id: String, field: String, authority: String? = nil) {
+        self.entity = entity
+        self.id = id
+        self.field = field
+        self.authority = authority
+    }
+
+    /// The stream that registered it.
+    public var streamID: String { entity.stream(id) }
 }
 
 /// How a record's stream must look for it to be appended.
@@ -24,6 +47,8 @@ public enum StreamRule: Sendable, Hashable {
     case register(what: String, field: String)
     /// An engagement stage: stages move forward (see ``EngagementStage/mayFollow(_:)``).
     case engagementStage(EngagementStage)
+    /// A correction or withdrawal of the record with this id, appended to that record's stream.
+    case amends(recordID: String, withdraws: Bool, correctedData: [String: JSONValue]?)
     /// No rule (each record has a stream of its own).
     case none
 }
@@ -37,14 +62,11 @@ public struct CheckedRecord: Sendable, Hashable {
     public var rule: StreamRule
 }
 
-/// The stream of each thing the programme records.
+/// The streams of records that are not registrations.
 public enum Streams {
-    public static func authority(_ id: String) -> String { "authority:\(id)" }
-    public static func school(_ id: String) -> String { "school:\(id)" }
-    public static func pilot(_ id: String) -> String { "pilot:\(id)" }
-    public static func partner(_ id: String) -> String { "partner:\(id)" }
     public static func engagement(pilot: String, school: String) -> String { "engagement:\(pilot):\(school)" }
     public static func activity(_ id: String) -> String { "activity:\(id)" }
+    public static func survey(_ id: String) -> String { "survey:\(id)" }
 }
 
 /// One record type of the catalogue: its wire name and the checks of its data.
@@ -64,8 +86,13 @@ public struct RecordType: Sendable {
     /// The record types Reach knows, by name.
     public static let all: [String: RecordType] = Dictionary(uniqueKeysWithValues: [
         localAuthorityRegistered, schoolRegistered, partnerRegistered, pilotRegistered,
-        engagementStageReached, activityDelivered,
+        engagementStageReached, activityDelivered, locationRegistered, peerGroupRegistered,
+        contextReferralReceived, thresholdDecided, surveyWaveRecorded, eventCorrected, eventWithdrawn,
     ].map { ($0.name, $0) })
+
+    /// Types whose records can be corrected or withdrawn (everything but corrections and
+    /// withdrawals themselves).
+    public var isAmendable: Bool { self.name != "event_corrected" && self.name != "event_withdrawn" }
 
     public static let localAuthorityRegistered = RecordType(name: "local_authority_registered", schemaVersion: 1) { reader, _ in
         let id = reader.identifier("la_id")
@@ -77,7 +104,7 @@ public struct RecordType: Sendable {
         _ = reader.word("region", Region.self)
         let joined = reader.date("joined_on")
         guard let id, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Streams.authority(id), authorityID: id, occurredOn: joined, references: [],
+        return CheckedRecord(streamID: Entity.authority.stream(id), authorityID: id, occurredOn: joined, references: [],
                              rule: .register(what: "local authority \(id)", field: "la_id"))
     }
 
@@ -88,8 +115,8 @@ public struct RecordType: Sendable {
         _ = reader.word("phase", SchoolPhase.self)
         _ = reader.count("pupils_on_roll", required: false, maximum: 10_000)
         guard let id, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Streams.school(id), authorityID: authority, occurredOn: nil,
-                             references: [.authority(authority, field: "la_id")],
+        return CheckedRecord(streamID: Entity.school.stream(id), authorityID: authority, occurredOn: nil,
+                             references: [Reference(.authority, authority, field: "la_id")],
                              rule: .register(what: "school \(id)", field: "school_id"))
     }
 
@@ -98,7 +125,7 @@ public struct RecordType: Sendable {
         _ = reader.text("name")
         _ = reader.word("kind", PartnerKind.self)
         guard let id, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Streams.partner(id), authorityID: nil, occurredOn: nil, references: [],
+        return CheckedRecord(streamID: Entity.partner.stream(id), authorityID: nil, occurredOn: nil, references: [],
                              rule: .register(what: "partner \(id)", field: "partner_id"))
     }
 
@@ -113,8 +140,8 @@ public struct RecordType: Sendable {
         _ = reader.count("target_schools", minimum: 1, maximum: 10_000)
         let start = reader.date("start_date")
         guard let id, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Streams.pilot(id), authorityID: authority, occurredOn: start,
-                             references: [.authority(authority, field: "la_id")],
+        return CheckedRecord(streamID: Entity.pilot.stream(id), authorityID: authority, occurredOn: start,
+                             references: [Reference(.authority, authority, field: "la_id")],
                              rule: .register(what: "pilot \(id)", field: "pilot_id"))
     }
 
@@ -131,7 +158,7 @@ public struct RecordType: Sendable {
         guard let pilot, let school, let authority, let stage, reader.refusals.isEmpty else { return nil }
         return CheckedRecord(
             streamID: Streams.engagement(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
-            references: [.pilot(pilot, field: "pilot_id", authority: authority), .school(school, field: "school_id", authority: authority)],
+            references: [Reference(.pilot, pilot, field: "pilot_id", authority: authority), Reference(.school, school, field: "school_id", authority: authority)],
             rule: .engagementStage(stage))
     }
 
@@ -175,10 +202,152 @@ public struct RecordType: Sendable {
             reader.finish(attendance)
         }
         guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
-        var references: [Reference] = [.pilot(pilot, field: "pilot_id", authority: authority)]
-        if let school { references.append(.school(school, field: "school_id", authority: authority)) }
-        references += partners.map { .partner($0, field: "delivered_by.partners") }
+        var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
+        if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
+        references += partners.map { Reference(.partner, $0, field: "delivered_by.partners") }
         return CheckedRecord(streamID: Streams.activity(recordID), authorityID: authority, occurredOn: date,
                              references: references, rule: .none)
+    }
+
+    public static let locationRegistered = RecordType(name: "location_registered", schemaVersion: 1) { reader, _ in
+        let id = reader.identifier("location_id")
+        let authority = reader.identifier("la_id")
+        _ = reader.word("kind", LocationKind.self)
+        _ = reader.text("label")
+        if let area = reader.text("area", maxLength: 100),
+           area.uppercased().wholeMatch(of: /[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}/) != nil {
+            reader.refuse("area", "'\(area)' is a full postcode; give the postcode district (such as SE13) or the ward, never anything finer")
+        }
+        _ = reader.words("concern_types", ConcernType.self)
+        let identified = reader.date("identified_on")
+        guard let id, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.location.stream(id), authorityID: authority, occurredOn: identified,
+                             references: [Reference(.authority, authority, field: "la_id")],
+                             rule: .register(what: "location of concern \(id)", field: "location_id"))
+    }
+
+    /// A peer group is known only by a pseudonymous id and numbers: never a name.
+    public static let peerGroupRegistered = RecordType(name: "peer_group_registered", schemaVersion: 1) { reader, _ in
+        let id = reader.identifier("peer_group_id")
+        let authority = reader.identifier("la_id")
+        let size = reader.count("size", minimum: 2, maximum: 200)
+        let youngest = reader.count("age_min", minimum: 8, maximum: 25)
+        let oldest = reader.count("age_max", minimum: 8, maximum: 25)
+        if let youngest, let oldest, youngest > oldest {
+            reader.refuse("age_max", "is \(oldest), below age_min \(youngest)")
+        }
+        if var genders = reader.object("genders", required: false) {
+            let total = ["female", "male", "other_or_unknown"].compactMap { genders.count($0, required: false) }.reduce(0, +)
+            if let size, total > size { genders.refuse("total", "the gender counts add up to \(total), more than the group's size \(size)") }
+            reader.finish(genders)
+        }
+        let schools = reader.identifiers("school_ids") ?? []
+        let locations = reader.identifiers("location_ids") ?? []
+        guard let id, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(
+            streamID: Entity.peerGroup.stream(id), authorityID: authority, occurredOn: nil,
+            references: [Reference(.authority, authority, field: "la_id")]
+                + schools.map { Reference(.school, $0, field: "school_ids", authority: authority) }
+                + locations.map { Reference(.location, $0, field: "location_ids", authority: authority) },
+            rule: .register(what: "peer group \(id)", field: "peer_group_id"))
+    }
+
+    public static let contextReferralReceived = RecordType(name: "context_referral_received", schemaVersion: 1) { reader, _ in
+        let id = reader.identifier("referral_id")
+        let authority = reader.identifier("la_id")
+        let contexts: [(Entity, String?)] = [
+            (.school, reader.identifier("school_id", required: false)),
+            (.location, reader.identifier("location_id", required: false)),
+            (.peerGroup, reader.identifier("peer_group_id", required: false)),
+        ]
+        let named = contexts.filter { $0.1 != nil }
+        if named.count != 1 && !reader.refusals.contains(where: { $0.field.hasSuffix("_id") }) {
+            reader.refuse("school_id", "name exactly one context: school_id, location_id or peer_group_id")
+        }
+        _ = reader.text("source", maxLength: 100)
+        _ = reader.words("concerns", ThresholdIndicator.self)
+        let date = reader.date("date")
+        guard let id, let authority, let context = named.first, let contextID = context.1, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(
+            streamID: Entity.referral.stream(id), authorityID: authority, occurredOn: date,
+            references: [Reference(context.0, contextID, field: context.0 == .peerGroup ? "peer_group_id" : "\(context.0.rawValue)_id", authority: authority)],
+            rule: .register(what: "referral \(id)", field: "referral_id"))
+    }
+
+    public static let thresholdDecided = RecordType(name: "threshold_decided", schemaVersion: 1) { reader, _ in
+        let referral = reader.identifier("referral_id")
+        let authority = reader.identifier("la_id")
+        let level = reader.word("level", ThresholdLevel.self)
+        let pathway = reader.word("pathway", Pathway.self)
+        if let level, let pathway, !level.pathways.contains(pathway) {
+            let choices = level.pathways.map(\.rawValue)
+            reader.refuse("pathway", "\(pathway.rawValue) is not available at level \(level.rawValue); choose \(choices.count == 1 ? choices[0] : choices.joined(separator: " or "))")
+        }
+        let date = reader.date("date")
+        guard let referral, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.referral.stream(referral), authorityID: authority, occurredOn: date,
+                             references: [Reference(.referral, referral, field: "referral_id", authority: authority)], rule: .none)
+    }
+
+    public static let surveyWaveRecorded = RecordType(name: "survey_wave_recorded", schemaVersion: 1) { reader, recordID in
+        let pilot = reader.identifier("pilot_id")
+        let authority = reader.identifier("la_id")
+        let school = reader.identifier("school_id", required: false)
+        let group = reader.word("respondent_group", RespondentGroup.self)
+        if let wave = reader.text("wave", maxLength: 20), SurveyWave(wave) == nil {
+            reader.refuse("wave", "'\(wave)' is not a wave; write baseline, follow_up_1, follow_up_2 ...")
+        }
+        let date = reader.date("date")
+        let respondents = reader.count("respondents", minimum: 1)
+        if var measures = reader.object("measures") {
+            for measure in SurveyMeasure.allCases {
+                guard var answers = measures.object(measure.rawValue, required: false) else { continue }
+                if let group, measure.group != group {
+                    measures.refuse(measure.rawValue, "is asked of \(measure.group.rawValue), not of \(group.rawValue)")
+                }
+                let agreeing = answers.count("agreeing")
+                let answering = answers.count("answering")
+                if let agreeing, let answering, agreeing > answering {
+                    answers.refuse("agreeing", "is \(agreeing), more than the \(answering) who answered")
+                }
+                if let answering, let respondents, answering > respondents {
+                    answers.refuse("answering", "is \(answering), more than the \(respondents) respondents")
+                }
+                measures.finish(answers)
+            }
+            if measures.refusals.isEmpty && measures.unknownFieldRefusals.isEmpty && measures.fields.isEmpty {
+                measures.refuse("measures", "give at least one measure with the numbers agreeing and answering")
+            }
+            reader.finish(measures)
+        }
+        for var place in reader.objects("unsafe_places") ?? [] {
+            _ = place.text("label", maxLength: 100)
+            _ = place.count("mentions", minimum: 1)
+            reader.finish(place)
+        }
+        guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
+        var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
+        if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
+        return CheckedRecord(streamID: Streams.survey(recordID), authorityID: authority, occurredOn: date,
+                             references: references, rule: .none)
+    }
+
+    /// Corrects an earlier record: `data` replaces its data whole and must pass its checks.
+    public static let eventCorrected = RecordType(name: "event_corrected", schemaVersion: 1) { reader, _ in
+        let target = reader.text("record_id", maxLength: 100)
+        _ = reader.text("reason")
+        let data = reader.rawObject("data")
+        guard let target, let data, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: "", authorityID: nil, occurredOn: nil, references: [],
+                             rule: .amends(recordID: target, withdraws: false, correctedData: data))
+    }
+
+    /// Withdraws an earlier record: figures are then as if it had never been recorded.
+    public static let eventWithdrawn = RecordType(name: "event_withdrawn", schemaVersion: 1) { reader, _ in
+        let target = reader.text("record_id", maxLength: 100)
+        _ = reader.text("reason")
+        guard let target, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: "", authorityID: nil, occurredOn: nil, references: [],
+                             rule: .amends(recordID: target, withdraws: true, correctedData: nil))
     }
 }

@@ -9,7 +9,7 @@ public struct FieldReader {
     /// The longest free text (labels and notes).
     public static let maximumTextLength = 500
 
-    let fields: [String: JSONValue]
+    public let fields: [String: JSONValue]
     let path: String
     /// Today, for "not in the future".
     public let today: PostgresDate
@@ -147,6 +147,56 @@ public struct FieldReader {
                 return nil
             }
             out.append(Int(n))
+        }
+        return out
+    }
+
+    /// A non-empty list of vocabulary words, without repeats.
+    public mutating func words<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> [V]? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .array(let items) = value, !items.isEmpty else {
+            refuse(key, "must be a list of one or more of \(V.choices)")
+            return nil
+        }
+        var out: [V] = []
+        for item in items {
+            guard case .string(let text) = item, let word = V(rawValue: text) else {
+                refuse(key, "holds \(item.text), which is not a known \(V.listName); choose from \(V.choices)")
+                return nil
+            }
+            guard !out.contains(word) else {
+                refuse(key, "names \(text) twice")
+                return nil
+            }
+            out.append(word)
+        }
+        return out
+    }
+
+    /// An object taken whole (a correction's replacement data, checked by its own type).
+    public mutating func rawObject(_ key: String) -> [String: JSONValue]? {
+        guard let value = value(key, required: true) else { return nil }
+        guard case .object(let fields) = value else {
+            refuse(key, "must be an object, not \(value.kindName)")
+            return nil
+        }
+        return fields
+    }
+
+    /// A list of objects, each read with a reader of its own (`key.0`, `key.1`...).
+    public mutating func objects(_ key: String, required: Bool = false) -> [FieldReader]? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .array(let items) = value else {
+            refuse(key, "must be a list of objects")
+            return nil
+        }
+        var out: [FieldReader] = []
+        for (index, item) in items.enumerated() {
+            guard case .object(let fields) = item else {
+                refuse("\(key).\(index)", "must be an object, not \(item.kindName)")
+                return nil
+            }
+            out.append(FieldReader(fields, path: name("\(key).\(index)"), today: today))
         }
         return out
     }

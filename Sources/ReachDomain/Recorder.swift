@@ -109,16 +109,23 @@ public struct Recorder: Sendable {
         }
 
         var reader = FieldReader(envelope.data, today: today)
-        let checked = envelope.type.check(&reader, envelope.id)
+        let firstCheck = envelope.type.check(&reader, envelope.id)
         let refusals = reader.refusals + reader.unknownFieldRefusals
-        guard let checked, refusals.isEmpty else { return .refused(refusals) }
+        guard var checked = firstCheck, refusals.isEmpty else { return .refused(refusals) }
+
+        if case .amends(let targetRecordID, let withdraws, let correctedData) = checked.rule {
+            switch try amendment(of: targetRecordID, withdraws: withdraws, correctedData: correctedData, on: connection) {
+            case .failure(let refusals): return .refused(refusals.all)
+            case .success(let target): checked = target
+            }
+        }
 
         let referenceRefusals = try resolve(checked.references, on: connection)
         guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }
 
         var expected = ExpectedVersion.any
         switch checked.rule {
-        case .none:
+        case .none, .amends:
             break
         case .register(let what, let field):
             if try EventLog.streamVersion(checked.streamID, on: connection) > 0 {
@@ -154,10 +161,55 @@ public struct Recorder: Sendable {
             switch checked.rule {
             case .register(_, let name): field = name
             case .engagementStage: field = "stage"
-            case .none: field = "record"
+            case .none, .amends: field = "record"
             }
             return .refused([Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")])
         }
+    }
+
+    /// Finds the record a correction or withdrawal names and checks that it may be amended; for
+    /// a correction, checks the corrected data as the original record type would. Returns where
+    /// the amendment goes: the original record's stream.
+    func amendment(of recordID: String, withdraws: Bool, correctedData: [String: JSONValue]?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
+        let found = try connection.query("""
+            SELECT e.stream_id, e.event_type, e.authority_id, e.occurred_on,
+                   EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = 'event_withdrawn'
+                           AND w.data ->> 'record_id' = $1)
+            FROM reach.events e WHERE e.event_id = reach.record_event_id($1)
+            """, [recordID], prepared: true)
+        guard found.rowCount == 1 else {
+            return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
+        }
+        let stream: String = try found.decode(row: 0, column: 0)
+        let typeName: String = try found.decode(row: 0, column: 1)
+        let authority: String? = try found.decodeIfPresent(row: 0, column: 2)
+        let occurredOn: PostgresDate? = try found.decodeIfPresent(row: 0, column: 3)
+        let withdrawn: Bool = try found.decode(row: 0, column: 4)
+        guard let type = RecordType.all[typeName], type.isAmendable else {
+            return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(typeName.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
+        }
+        guard !withdrawn else {
+            return .failure(Refusals([Refusal("record_id", "'\(recordID)' was withdrawn; a withdrawn record cannot be \(withdraws ? "withdrawn again" : "corrected")")]))
+        }
+        guard let correctedData else {
+            return .success(CheckedRecord(streamID: stream, authorityID: authority, occurredOn: occurredOn, references: [],
+                                          rule: .amends(recordID: recordID, withdraws: true, correctedData: nil)))
+        }
+        var reader = FieldReader(correctedData, path: "data", today: today)
+        let corrected = type.check(&reader, recordID)
+        let refusals = reader.refusals + reader.unknownFieldRefusals
+        guard let corrected, refusals.isEmpty else { return .failure(Refusals(refusals)) }
+        guard corrected.streamID == stream else {
+            return .failure(Refusals([Refusal("data", "a correction cannot move '\(recordID)' to another \(stream.split(separator: ":").first ?? "record"); withdraw it and record it anew")]))
+        }
+        let referenceRefusals = try resolve(corrected.references.map { reference in
+            var reference = reference
+            reference.field = "data." + reference.field
+            return reference
+        }, on: connection)
+        guard referenceRefusals.isEmpty else { return .failure(Refusals(referenceRefusals)) }
+        return .success(CheckedRecord(streamID: stream, authorityID: corrected.authorityID ?? authority, occurredOn: corrected.occurredOn ?? occurredOn,
+                                      references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
     }
 
     /// Checks that every reference exists and belongs to the authority the record names.
@@ -171,21 +223,13 @@ public struct Recorder: Sendable {
         let found = Dictionary(rows, uniquingKeysWith: { first, _ in first })
         var refusals: [Refusal] = []
         for reference in references {
-            let owner = found[reference.streamID]
-            switch reference {
-            case .authority(let id, let field):
-                if owner == nil { refusals.append(Refusal(field, "local authority '\(id)' is not registered; register it first")) }
-            case .partner(let id, let field):
-                if owner == nil { refusals.append(Refusal(field, "partner '\(id)' is not registered; register it first")) }
-            case .school(let id, let field, let authority), .pilot(let id, let field, let authority):
-                let what = { if case .school = reference { "school" } else { "pilot" } }()
-                guard let owner else {
-                    refusals.append(Refusal(field, "\(what) '\(id)' is not registered; register it first"))
-                    continue
-                }
-                if owner != authority {
-                    refusals.append(Refusal(field, "\(what) '\(id)' belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
-                }
+            let what = "\(reference.entity.name) '\(reference.id)'"
+            guard let owner = found[reference.streamID] else {
+                refusals.append(Refusal(reference.field, "\(what) is not registered; register it first"))
+                continue
+            }
+            if let authority = reference.authority, owner != authority {
+                refusals.append(Refusal(reference.field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
             }
         }
         return refusals

@@ -143,3 +143,73 @@ public enum Pathway: String, Vocabulary {
     case beyondReferralsSelfAssessment = "beyond_referrals_self_assessment", schoolAssessment = "school_assessment"
     public static let listName = "pathway"
 }
+
+public enum LocationKind: String, Vocabulary {
+    case publicSpace = "public_space", park, shop, transport, estate, onlinePlatform = "online_platform", other
+    public static let listName = "location kind"
+}
+
+public enum ConcernType: String, Vocabulary {
+    case alcohol, substanceMisuse = "substance_misuse", sexualExploitation = "sexual_exploitation"
+    case criminalExploitation = "criminal_exploitation", violence, criminalDamage = "criminal_damage", harassment, other
+    public static let listName = "concern type"
+}
+
+/// The concerns a context referral names: the threshold indicators of the school threshold
+/// guidance (seed 002), at child in need and child protection level, or `other`.
+public enum ThresholdIndicator: String, Vocabulary {
+    // child in need
+    case highFixedTermExclusionsOrManagedMoves = "high_fixed_term_exclusions_or_managed_moves"
+    case highNonAttendanceOrLateness = "high_non_attendance_or_lateness"
+    case inconsistentAdultResponses = "inconsistent_adult_responses"
+    case guardiansNormaliseHarm = "guardians_normalise_harm"
+    case harmfulIncidentsInContext = "harmful_incidents_in_context"
+    // child protection
+    case highPermanentExclusions = "high_permanent_exclusions"
+    case sexualAbuseOrViolenceInContext = "sexual_abuse_or_violence_in_context"
+    case victimBlamingViews = "victim_blaming_views"
+    case adultsFailToIdentifyOrChallenge = "adults_fail_to_identify_or_challenge"
+    case noEffectiveBehaviourPolicies = "no_effective_behaviour_policies"
+    case other
+    public static let listName = "threshold indicator"
+}
+
+public enum RespondentGroup: String, Vocabulary {
+    case pupils, staff, parentsCarers = "parents_carers"
+    public static let listName = "respondent group"
+}
+
+/// The survey measures, each asked of one respondent group.
+public enum SurveyMeasure: String, Vocabulary {
+    case feelSafeInSchool = "feel_safe_in_school", feelSafeTravelling = "feel_safe_travelling"
+    case feelSafeNeighbourhood = "feel_safe_neighbourhood", feelSafeOnline = "feel_safe_online"
+    case trustedAdultInSchool = "trusted_adult_in_school", knowHowToReport = "know_how_to_report"
+    case feelListenedTo = "feel_listened_to"
+    case confidentIdentifyingEFH = "confident_identifying_efh", confidentRespondingEFH = "confident_responding_efh"
+    case awareOfPupilSafetyConcerns = "aware_of_pupil_safety_concerns"
+    case schoolKeepsChildrenSafe = "school_keeps_children_safe"
+    public static let listName = "survey measure"
+
+    /// The group the measure is asked of.
+    public var group: RespondentGroup {
+        switch self {
+        case .confidentIdentifyingEFH, .confidentRespondingEFH, .awareOfPupilSafetyConcerns: return .staff
+        case .schoolKeepsChildrenSafe: return .parentsCarers
+        default: return .pupils
+        }
+    }
+}
+
+/// A survey wave: `baseline`, or `follow_up_1`, `follow_up_2`, ...
+public struct SurveyWave: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// 0 for the baseline, n for follow-up n.
+    public var number: Int
+    public init?(_ text: String) {
+        if text == "baseline" { number = 0; return }
+        guard text.hasPrefix("follow_up_"), let n = Int(text.dropFirst("follow_up_".count)), n >= 1, n <= 99,
+              String(n) == text.dropFirst("follow_up_".count) else { return nil }
+        number = n
+    }
+    public var description: String { number == 0 ? "baseline" : "follow_up_\(number)" }
+    public static func < (a: SurveyWave, b: SurveyWave) -> Bool { a.number < b.number }
+}

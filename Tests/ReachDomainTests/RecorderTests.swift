@@ -133,3 +133,92 @@ struct RecorderTests {
         #expect(try connection.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == 0)
     }
 }
+
+@Suite("recording referrals, surveys, corrections and withdrawals")
+struct MoreRecordTests {
+    let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+
+    func outcome(_ text: String, on connection: Connection) throws -> RecordOutcome {
+        try recorder.record(text, on: connection).outcome
+    }
+
+    func refusedFields(_ text: String, on connection: Connection) throws -> [String] {
+        guard case .refused(let refusals) = try outcome(text, on: connection) else { return [] }
+        return refusals.map(\.field)
+    }
+
+    @Test("a referral is decided with a pathway that fits its level, and only that")
+    func referralAndThreshold() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        let referral = #"{"type":"context_referral_received","id":"ref-1","data":{"referral_id":"ref-1","la_id":"demo","school_id":"demo-100001","source":"school DSL","concerns":["harmful_incidents_in_context"],"date":"2025-01-13"}}"#
+        guard case .accepted = try outcome(referral, on: connection) else { Issue.record("referral"); return }
+        let wrong = #"{"type":"threshold_decided","id":"dec-1","data":{"referral_id":"ref-1","la_id":"demo","level":"universal_early_help","pathway":"school_assessment","date":"2025-02-03"}}"#
+        guard case .refused(let refusals) = try outcome(wrong, on: connection) else { Issue.record("a misfit pathway was accepted"); return }
+        #expect(refusals == [Refusal("pathway", "school_assessment is not available at level universal_early_help; choose safety_summit or school_partnership_meeting")])
+        let right = wrong.replacingOccurrences(of: "universal_early_help", with: "child_in_need")
+        guard case .accepted = try outcome(right, on: connection) else { Issue.record("a fitting pathway was refused"); return }
+        #expect(try EventLog.readStream(Entity.referral.stream("ref-1"), on: connection).map(\.type) == ["context_referral_received", "threshold_decided"])
+        let noContext = referral.replacingOccurrences(of: #""school_id":"demo-100001","#, with: "").replacingOccurrences(of: "ref-1", with: "ref-2")
+        #expect(try refusedFields(noContext, on: connection) == ["school_id"])
+    }
+
+    @Test("survey counts: agreeing <= answering <= respondents, measures of the right group")
+    func surveys() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        let wave = #"{"type":"survey_wave_recorded","id":"sv-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":120,"measures":{"feel_safe_in_school":{"agreeing":70,"answering":110}},"unsafe_places":[{"label":"bus stop after dark","mentions":14}]}}"#
+        guard case .accepted = try outcome(wave, on: connection) else { Issue.record("wave"); return }
+        let more = wave.replacingOccurrences(of: "\"agreeing\":70", with: "\"agreeing\":111").replacingOccurrences(of: "sv-1", with: "sv-2")
+        #expect(try refusedFields(more, on: connection) == ["measures.feel_safe_in_school.agreeing"])
+        let answering = wave.replacingOccurrences(of: "\"answering\":110", with: "\"answering\":121").replacingOccurrences(of: "sv-1", with: "sv-3")
+        #expect(try refusedFields(answering, on: connection) == ["measures.feel_safe_in_school.answering"])
+        let group = wave.replacingOccurrences(of: "feel_safe_in_school", with: "confident_responding_efh").replacingOccurrences(of: "sv-1", with: "sv-4")
+        #expect(try refusedFields(group, on: connection) == ["measures.confident_responding_efh"])
+        let badWave = wave.replacingOccurrences(of: "baseline", with: "follow-up").replacingOccurrences(of: "sv-1", with: "sv-5")
+        #expect(try refusedFields(badWave, on: connection) == ["wave"])
+    }
+
+    @Test("corrections name a record that exists and pass its checks; a withdrawn record cannot be corrected")
+    func correctionsAndWithdrawals() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        let activity = #"{"type":"activity_delivered","id":"act-9","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180}}}}"#
+        guard case .accepted = try outcome(activity, on: connection) else { Issue.record("activity"); return }
+        let correction = #"{"type":"event_corrected","id":"fix-1","data":{"record_id":"act-9","reason":"the head count was 150","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":150}}}}}"#
+        guard case .accepted = try outcome(correction, on: connection) else { Issue.record("correction"); return }
+        let badCorrection = correction.replacingOccurrences(of: "\"ks3\":150", with: "\"ks3\":-5").replacingOccurrences(of: "fix-1", with: "fix-2")
+        #expect(try refusedFields(badCorrection, on: connection) == ["data.attendance.pupils.ks3"])
+        let missing = correction.replacingOccurrences(of: "\"record_id\":\"act-9\"", with: "\"record_id\":\"act-404\"").replacingOccurrences(of: "fix-1", with: "fix-3")
+        #expect(try refusedFields(missing, on: connection) == ["record_id"])
+        let ofCorrection = #"{"type":"event_withdrawn","id":"wd-0","data":{"record_id":"fix-1","reason":"mistake"}}"#
+        #expect(try refusedFields(ofCorrection, on: connection) == ["record_id"])
+        let withdrawal = #"{"type":"event_withdrawn","id":"wd-1","data":{"record_id":"act-9","reason":"recorded twice"}}"#
+        guard case .accepted = try outcome(withdrawal, on: connection) else { Issue.record("withdrawal"); return }
+        let late = correction.replacingOccurrences(of: "fix-1", with: "fix-4")
+        guard case .refused(let refusals) = try outcome(late, on: connection) else { Issue.record("a withdrawn record was corrected"); return }
+        #expect(refusals.map(\.field) == ["record_id"])
+        #expect(refusals[0].reason.contains("withdrawn"))
+        #expect(try EventLog.readStream(Streams.activity("act-9"), on: connection).map(\.type) == ["activity_delivered", "event_corrected", "event_withdrawn"])
+    }
+
+    @Test("locations are kept no finer than a postcode district, and peer groups carry no names")
+    func locationsAndPeerGroups() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        let location = #"{"type":"location_registered","id":"loc-1","data":{"location_id":"loc-1","la_id":"demo","kind":"park","label":"Park near the school","area":"SE13","concern_types":["violence","substance_misuse"],"identified_on":"2024-11-05"}}"#
+        guard case .accepted = try outcome(location, on: connection) else { Issue.record("location"); return }
+        let postcode = location.replacingOccurrences(of: "\"SE13\"", with: "\"SE13 6AB\"").replacingOccurrences(of: "loc-1", with: "loc-2")
+        #expect(try refusedFields(postcode, on: connection) == ["area"])
+        let group = #"{"type":"peer_group_registered","id":"pg-1","data":{"peer_group_id":"pg-1","la_id":"demo","size":6,"age_min":13,"age_max":15,"genders":{"female":2,"male":4},"school_ids":["demo-100001"],"location_ids":["loc-1"]}}"#
+        guard case .accepted = try outcome(group, on: connection) else { Issue.record("peer group"); return }
+        let named = group.replacingOccurrences(of: "\"size\":6", with: "\"size\":6,\"names\":[\"A\"]").replacingOccurrences(of: "pg-1", with: "pg-2")
+        #expect(try refusedFields(named, on: connection) == ["names"])
+        let tooMany = group.replacingOccurrences(of: "\"male\":4", with: "\"male\":9").replacingOccurrences(of: "pg-1", with: "pg-3")
+        #expect(try refusedFields(tooMany, on: connection) == ["genders.total"])
+    }
+}
