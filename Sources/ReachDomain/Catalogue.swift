@@ -2,7 +2,7 @@ import ReachPostgres
 
 /// The kinds of thing records register and refer to, each with a stream of its own.
 public enum Entity: String, Sendable, Hashable, CaseIterable {
-    case authority, school, pilot, partner, location, peerGroup = "peer_group", referral
+    case authority, school, pilot, partner, location, peerGroup = "peer_group", referral, plan, intervention
 
     /// What a person calls it.
     public var name: String {
@@ -10,6 +10,7 @@ public enum Entity: String, Sendable, Hashable, CaseIterable {
         case .authority: return "local authority"
         case .peerGroup: return "peer group"
         case .location: return "location of concern"
+        case .plan: return "safety plan"
         default: return rawValue
         }
     }
@@ -60,6 +61,22 @@ public struct CheckedRecord: Sendable, Hashable {
     public var occurredOn: PostgresDate?
     public var references: [Reference]
     public var rule: StreamRule
+    /// For a safety-plan action's update: the plan and the action, which must be in the plan.
+    public var planAction: PlanAction?
+
+    public struct PlanAction: Sendable, Hashable {
+        public var planID: String
+        public var actionID: String
+    }
+
+    init(streamID: String, authorityID: String?, occurredOn: PostgresDate?, references: [Reference], rule: StreamRule, planAction: PlanAction? = nil) {
+        self.streamID = streamID
+        self.authorityID = authorityID
+        self.occurredOn = occurredOn
+        self.references = references
+        self.rule = rule
+        self.planAction = planAction
+    }
 }
 
 /// The streams of records that are not registrations.
@@ -88,6 +105,9 @@ public struct RecordType: Sendable {
         localAuthorityRegistered, schoolRegistered, partnerRegistered, pilotRegistered,
         engagementStageReached, activityDelivered, locationRegistered, peerGroupRegistered,
         contextReferralReceived, thresholdDecided, surveyWaveRecorded, eventCorrected, eventWithdrawn,
+        schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
+        actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
+        interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
     ].map { ($0.name, $0) })
 
     /// Types whose records can be corrected or withdrawn (everything but corrections and
@@ -349,5 +369,173 @@ public struct RecordType: Sendable {
         guard let target, reader.refusals.isEmpty else { return nil }
         return CheckedRecord(streamID: "", authorityID: nil, occurredOn: nil, references: [],
                              rule: .amends(recordID: target, withdraws: true, correctedData: nil))
+    }
+
+    /// A record about a referral's context, appended to the referral's stream.
+    private static func aboutReferral(_ reader: inout FieldReader) -> (referral: String, authority: String, date: PostgresDate?)? {
+        let referral = reader.identifier("referral_id")
+        let authority = reader.identifier("la_id")
+        let date = reader.date("date")
+        guard let referral, let authority else { return nil }
+        return (referral, authority, date)
+    }
+
+    public static let schoolAssessmentCompleted = RecordType(name: "school_assessment_completed", schemaVersion: 1) { reader, _ in
+        let about = aboutReferral(&reader)
+        let school = reader.identifier("school_id")
+        _ = reader.words("methods", AssessmentMethod.self)
+        if var domains = reader.object("domains") {
+            for domain in AssessmentDomain.allCases {
+                guard var one = domains.object(domain.rawValue) else { continue }
+                _ = one.text("strengths", required: false)
+                _ = one.text("concerns", required: false)
+                _ = one.count("rating", minimum: 1, maximum: 4)
+                domains.finish(one)
+            }
+            reader.finish(domains)
+        }
+        _ = reader.flag("young_people_took_part", required: true)
+        _ = reader.flag("parents_took_part", required: true)
+        guard let about, let school, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.referral.stream(about.referral), authorityID: about.authority, occurredOn: about.date,
+                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority),
+                                          Reference(.school, school, field: "school_id", authority: about.authority)],
+                             rule: .none)
+    }
+
+    public static let beyondReferralsSelfAssessmentCompleted = RecordType(name: "beyond_referrals_self_assessment_completed", schemaVersion: 1) { reader, recordID in
+        let school = reader.identifier("school_id")
+        let authority = reader.identifier("la_id")
+        let referral = reader.identifier("referral_id", required: false)
+        let date = reader.date("date")
+        if var ratings = reader.object("ratings") {
+            for area in SelfAssessmentArea.allCases { _ = ratings.word(area.rawValue, RAGRating.self) }
+            reader.finish(ratings)
+        }
+        guard let school, let authority, reader.refusals.isEmpty else { return nil }
+        var references = [Reference(.school, school, field: "school_id", authority: authority)]
+        if let referral { references.append(Reference(.referral, referral, field: "referral_id", authority: authority)) }
+        return CheckedRecord(streamID: "beyond-referrals:\(recordID)", authorityID: authority, occurredOn: date,
+                             references: references, rule: .none)
+    }
+
+    public static let safetyPlanAgreed = RecordType(name: "safety_plan_agreed", schemaVersion: 1) { reader, _ in
+        let plan = reader.identifier("plan_id")
+        let about = aboutReferral(&reader)
+        var actionIDs: [String] = []
+        if let actions = reader.objects("actions", required: true) {
+            if actions.isEmpty { reader.refuse("actions", "a safety plan needs at least one action") }
+            for var action in actions {
+                if let id = action.identifier("action_id") {
+                    if actionIDs.contains(id) { action.refuse("action_id", "'\(id)' is used twice in this plan") }
+                    actionIDs.append(id)
+                }
+                _ = action.text("description")
+                _ = action.text("owner_role", maxLength: 100)
+                if let due = action.date("due_on", allowFuture: true), let planDate = about?.date, due < planDate {
+                    action.refuse("due_on", "\(due) is before the plan was agreed on \(planDate); actions are due on or after the plan's date")
+                }
+                reader.finish(action)
+            }
+        }
+        guard let plan, let about, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.plan.stream(plan), authorityID: about.authority, occurredOn: about.date,
+                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)],
+                             rule: .register(what: "safety plan \(plan)", field: "plan_id"))
+    }
+
+    /// An update to one action of a safety plan.
+    private static func planActionRecord(_ name: String, _ extra: @escaping @Sendable (inout FieldReader) -> Void) -> RecordType {
+        RecordType(name: name, schemaVersion: 1) { reader, _ in
+            let plan = reader.identifier("plan_id")
+            let action = reader.identifier("action_id")
+            let authority = reader.identifier("la_id")
+            let date = reader.date("date")
+            extra(&reader)
+            guard let plan, let action, let authority, reader.refusals.isEmpty else { return nil }
+            return CheckedRecord(streamID: Entity.plan.stream(plan), authorityID: authority, occurredOn: date,
+                                 references: [Reference(.plan, plan, field: "plan_id", authority: authority)], rule: .none,
+                                 planAction: .init(planID: plan, actionID: action))
+        }
+    }
+
+    public static let actionCompleted = planActionRecord("action_completed") { _ in }
+    public static let actionRescheduled = planActionRecord("action_rescheduled") { reader in
+        _ = reader.date("new_due_on", allowFuture: true)
+        _ = reader.text("reason", required: false)
+    }
+    public static let actionCancelled = planActionRecord("action_cancelled") { reader in
+        _ = reader.text("reason")
+    }
+
+    public static let outcomeShared = RecordType(name: "outcome_shared", schemaVersion: 1) { reader, _ in
+        let about = aboutReferral(&reader)
+        _ = reader.words("shared_with", SharedWith.self)
+        guard let about, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.referral.stream(about.referral), authorityID: about.authority, occurredOn: about.date,
+                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)], rule: .none)
+    }
+
+    public static let contextReviewed = RecordType(name: "context_reviewed", schemaVersion: 1) { reader, _ in
+        let about = aboutReferral(&reader)
+        let outcome = reader.word("outcome", ReviewOutcome.self)
+        let level = reader.word("new_level", ThresholdLevel.self, required: false)
+        if let outcome, outcome != .closed, level == nil, !reader.refusals.contains(where: { $0.field == "new_level" }) {
+            reader.refuse("new_level", "is required when a context is \(outcome.rawValue.replacingOccurrences(of: "_", with: "-"))")
+        }
+        guard let about, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.referral.stream(about.referral), authorityID: about.authority, occurredOn: about.date,
+                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)], rule: .none)
+    }
+
+    public static let interventionStarted = RecordType(name: "intervention_started", schemaVersion: 1) { reader, _ in
+        let id = reader.identifier("intervention_id")
+        let location = reader.identifier("location_id")
+        let authority = reader.identifier("la_id")
+        _ = reader.word("kind", InterventionKind.self)
+        let date = reader.date("date")
+        _ = reader.identifiers("partners")
+        guard let id, let location, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.intervention.stream(id), authorityID: authority, occurredOn: date,
+                             references: [Reference(.location, location, field: "location_id", authority: authority)],
+                             rule: .register(what: "intervention \(id)", field: "intervention_id"))
+    }
+
+    public static let interventionEnded = RecordType(name: "intervention_ended", schemaVersion: 1) { reader, _ in
+        let id = reader.identifier("intervention_id")
+        let authority = reader.identifier("la_id")
+        let date = reader.date("date")
+        guard let id, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.intervention.stream(id), authorityID: authority, occurredOn: date,
+                             references: [Reference(.intervention, id, field: "intervention_id", authority: authority)], rule: .none)
+    }
+
+    public static let locationConcernClosed = RecordType(name: "location_concern_closed", schemaVersion: 1) { reader, _ in
+        let location = reader.identifier("location_id")
+        let authority = reader.identifier("la_id")
+        let date = reader.date("date")
+        _ = reader.text("reason", required: false)
+        guard let location, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.location.stream(location), authorityID: authority, occurredOn: date,
+                             references: [Reference(.location, location, field: "location_id", authority: authority)], rule: .none)
+    }
+
+    public static let schoolStatisticsReported = RecordType(name: "school_statistics_reported", schemaVersion: 1) { reader, _ in
+        let school = reader.identifier("school_id")
+        let authority = reader.identifier("la_id")
+        var year: AcademicYear?
+        if let text = reader.text("academic_year", maxLength: 7) {
+            year = AcademicYear(text)
+            if year == nil { reader.refuse("academic_year", "'\(text)' is not an academic year such as 2024/25") }
+        }
+        _ = reader.count("suspensions")
+        _ = reader.count("permanent_exclusions")
+        _ = reader.count("pupils_on_roll", maximum: 10_000)
+        _ = reader.number("attendance_percent", in: 0...100)
+        guard let school, let authority, let year, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: "school-statistics:\(school):\(year.startYear)", authorityID: authority,
+                             occurredOn: PostgresDate(year: year.startYear + 1, month: 8, day: 31),
+                             references: [Reference(.school, school, field: "school_id", authority: authority)],
+                             rule: .register(what: "the statistics of school \(school) for \(year)", field: "academic_year"))
     }
 }

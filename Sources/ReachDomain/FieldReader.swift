@@ -106,13 +106,13 @@ public struct FieldReader {
     }
 
     /// A calendar date as `YYYY-MM-DD`: a real date, not in the future, not before 2017-01-01.
-    public mutating func date(_ key: String, required: Bool = true) -> PostgresDate? {
+    public mutating func date(_ key: String, required: Bool = true, allowFuture: Bool = false) -> PostgresDate? {
         guard let text = text(key, required: required, maxLength: 10) else { return nil }
         guard let date = PostgresDate(iso: text) else {
             refuse(key, "'\(text)' is not a real date written as YYYY-MM-DD")
             return nil
         }
-        guard date <= today else {
+        guard allowFuture || date <= today else {
             refuse(key, "\(date) is in the future; record things once they have happened")
             return nil
         }
@@ -121,6 +121,16 @@ public struct FieldReader {
             return nil
         }
         return date
+    }
+
+    /// A number (not necessarily whole) within a range.
+    public mutating func number(_ key: String, in range: ClosedRange<Double>, required: Bool = true) -> Double? {
+        guard let value = value(key, required: required) else { return nil }
+        guard case .number(let number) = value, range.contains(number) else {
+            refuse(key, "must be a number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return number
     }
 
     /// true or false.

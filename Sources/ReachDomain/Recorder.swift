@@ -122,6 +122,15 @@ public struct Recorder: Sendable {
 
         let referenceRefusals = try resolve(checked.references, on: connection)
         guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }
+        if let planAction = checked.planAction {
+            let actions = try connection.query("""
+                SELECT a ->> 'action_id' FROM reach.events, jsonb_array_elements(data -> 'actions') a
+                WHERE stream_id = $1 AND version = 1
+                """, [checked.streamID], prepared: true).mapRows { try $0.decode(0, as: String.self) }
+            guard actions.contains(planAction.actionID) else {
+                return .refused([Refusal("action_id", "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))")])
+            }
+        }
 
         var expected = ExpectedVersion.any
         switch checked.rule {

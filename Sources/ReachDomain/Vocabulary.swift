@@ -213,3 +213,61 @@ public struct SurveyWave: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var description: String { number == 0 ? "baseline" : "follow_up_\(number)" }
     public static func < (a: SurveyWave, b: SurveyWave) -> Bool { a.number < b.number }
 }
+
+public enum AssessmentMethod: String, Vocabulary {
+    case focusGroups = "focus_groups", policyReview = "policy_review", recordsReview = "records_review"
+    case surveys, observations
+    public static let listName = "assessment method"
+}
+
+/// The three domains of a School Assessment.
+public enum AssessmentDomain: String, Vocabulary {
+    case pupilDevelopmentNeeds = "pupil_development_needs", guardianshipCapacity = "guardianship_capacity"
+    case environmentalAndFamilyFactors = "environmental_and_family_factors"
+    public static let listName = "assessment domain"
+}
+
+/// The four areas a school rates itself on in a Beyond Referrals self-assessment.
+public enum SelfAssessmentArea: String, Vocabulary {
+    case structuresAndSystems = "structures_and_systems", prevention
+    case identificationAndResponse = "identification_and_response", intervention
+    public static let listName = "self-assessment area"
+}
+
+public enum RAGRating: String, Vocabulary {
+    case red, amber, green
+    public static let listName = "rating"
+}
+
+public enum SharedWith: String, Vocabulary {
+    case youngPeople = "young_people", parentsCarers = "parents_carers", schoolCommunity = "school_community"
+    public static let listName = "audience"
+}
+
+public enum ReviewOutcome: String, Vocabulary {
+    case escalated, deEscalated = "de_escalated", closed
+    public static let listName = "review outcome"
+}
+
+public enum InterventionKind: String, Vocabulary {
+    case youthOutreach = "youth_outreach", cctv, policingPresence = "policing_presence", licensingVisit = "licensing_visit"
+    case residentLetters = "resident_letters", guardianshipTraining = "guardianship_training"
+    case environmentalDesign = "environmental_design"
+    public static let listName = "intervention kind"
+}
+
+/// An academic year such as `2024/25` (1 September to 31 August).
+public struct AcademicYear: Hashable, Sendable, CustomStringConvertible {
+    /// The calendar year it starts in.
+    public var startYear: Int
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let start = Int(parts[0]), let end = Int(parts[1]),
+              (start + 1) % 100 == end, start >= 2000 else { return nil }
+        startYear = start
+    }
+    public var description: String {
+        let end = (startYear + 1) % 100
+        return "\(startYear)/\(end < 10 ? "0" : "")\(end)"
+    }
+}

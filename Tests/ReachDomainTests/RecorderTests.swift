@@ -222,3 +222,46 @@ struct MoreRecordTests {
         #expect(try refusedFields(tooMany, on: connection) == ["genders.total"])
     }
 }
+
+@Suite("recording a context's path: assessment, plan, actions, outcomes, review")
+struct ContextPathTests {
+    let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+
+    @Test("a referral goes through assessment, a safety plan with actions, outcomes and a de-escalation")
+    func fullPath() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        func accept(_ text: String) throws {
+            let outcome = try recorder.record(text, on: connection).outcome
+            guard case .accepted = outcome else { throw Refusals([Refusal("test", "\(outcome)")]) }
+        }
+        func refused(_ text: String) throws -> [String] {
+            guard case .refused(let refusals) = try recorder.record(text, on: connection).outcome else { return [] }
+            return refusals.map(\.field)
+        }
+        try accept(#"{"type":"context_referral_received","id":"r1","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","source":"police","concerns":["harmful_incidents_in_context","guardians_normalise_harm"],"date":"2025-01-13"}}"#)
+        try accept(#"{"type":"threshold_decided","id":"r1-d","data":{"referral_id":"r1","la_id":"demo","level":"child_in_need","pathway":"school_assessment","date":"2025-02-03"}}"#)
+        try accept(#"{"type":"school_assessment_completed","id":"r1-a","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","date":"2025-03-20","methods":["focus_groups","surveys"],"domains":{"pupil_development_needs":{"strengths":"peer support","rating":2},"guardianship_capacity":{"concerns":"lunchtime cover","rating":3},"environmental_and_family_factors":{"rating":2}},"young_people_took_part":true,"parents_took_part":false}}"#)
+        let plan = #"{"type":"safety_plan_agreed","id":"p1","data":{"plan_id":"p1","referral_id":"r1","la_id":"demo","date":"2025-04-01","actions":[{"action_id":"a1","description":"Staff presence at the bus stop after school","owner_role":"deputy head","due_on":"2025-05-01"},{"action_id":"a2","description":"Review lunchtime supervision","owner_role":"DSL","due_on":"2025-04-15"}]}}"#
+        #expect(try refused(plan.replacingOccurrences(of: "2025-04-15", with: "2025-03-15").replacingOccurrences(of: "\"id\":\"p1\"", with: "\"id\":\"p0\"")) == ["actions.1.due_on"])
+        try accept(plan)
+        try accept(#"{"type":"action_completed","id":"p1-a2","data":{"plan_id":"p1","action_id":"a2","la_id":"demo","date":"2025-04-14"}}"#)
+        try accept(#"{"type":"action_rescheduled","id":"p1-a1","data":{"plan_id":"p1","action_id":"a1","la_id":"demo","date":"2025-04-30","new_due_on":"2025-06-01"}}"#)
+        #expect(try refused(#"{"type":"action_completed","id":"p1-a9","data":{"plan_id":"p1","action_id":"a9","la_id":"demo","date":"2025-04-14"}}"#) == ["action_id"])
+        try accept(#"{"type":"outcome_shared","id":"r1-o","data":{"referral_id":"r1","la_id":"demo","date":"2025-06-10","shared_with":["young_people","parents_carers"]}}"#)
+        #expect(try refused(#"{"type":"context_reviewed","id":"r1-x","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated"}}"#) == ["new_level"])
+        try accept(#"{"type":"context_reviewed","id":"r1-r","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated","new_level":"universal_early_help"}}"#)
+        try accept(#"{"type":"beyond_referrals_self_assessment_completed","id":"br-1","data":{"school_id":"demo-100001","la_id":"demo","date":"2025-09-20","ratings":{"structures_and_systems":"amber","prevention":"green","identification_and_response":"amber","intervention":"red"}}}"#)
+        try accept(#"{"type":"school_statistics_reported","id":"st-1","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":41,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#)
+        #expect(try refused(#"{"type":"school_statistics_reported","id":"st-2","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":40,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#) == ["academic_year"])
+        try accept(#"{"type":"location_registered","id":"l1","data":{"location_id":"l1","la_id":"demo","kind":"transport","label":"Bus interchange","area":"SE13","concern_types":["violence"],"identified_on":"2024-11-05"}}"#)
+        try accept(#"{"type":"intervention_started","id":"i1","data":{"intervention_id":"i1","location_id":"l1","la_id":"demo","kind":"youth_outreach","date":"2024-12-01"}}"#)
+        try accept(#"{"type":"intervention_ended","id":"i1-end","data":{"intervention_id":"i1","la_id":"demo","date":"2025-03-01"}}"#)
+        try accept(#"{"type":"location_concern_closed","id":"l1-closed","data":{"location_id":"l1","la_id":"demo","date":"2025-06-01"}}"#)
+        #expect(try EventLog.readStream(Entity.referral.stream("r1"), on: connection).map(\.type) == [
+            "context_referral_received", "threshold_decided", "school_assessment_completed", "outcome_shared", "context_reviewed",
+        ])
+        #expect(try EventLog.verify(on: connection).ok)
+    }
+}
