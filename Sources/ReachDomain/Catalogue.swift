@@ -182,7 +182,8 @@ public struct RecordType: Sendable {
             rule: .engagementStage(stage))
     }
 
-    public static let activityDelivered = RecordType(name: "activity_delivered", schemaVersion: 1) { reader, recordID in
+    /// Version 2: `mode` replaced version 1's `virtual` flag (see ``Upcaster``).
+    public static let activityDelivered = RecordType(name: "activity_delivered", schemaVersion: 2) { reader, recordID in
         let pilot = reader.identifier("pilot_id")
         let authority = reader.identifier("la_id")
         let school = reader.identifier("school_id", required: false)

@@ -44,7 +44,8 @@ public struct Recorder: Sendable {
         return (envelope.id, try record(envelope, on: connection))
     }
 
-    /// A record's envelope: its type, its sender's id and its data.
+    /// A record's envelope: its type, its sender's id, its data and, optionally, the schema
+    /// version the data follows (older versions are brought up to date before any check).
     public struct Envelope: Sendable {
         public var type: RecordType
         public var id: String
@@ -59,8 +60,8 @@ public struct Recorder: Sendable {
                 return .failure(Refusals([Refusal("record", "must be a JSON object with type, id and data")]))
             }
             var refusals: [Refusal] = []
-            for key in fields.keys.sorted() where !["type", "id", "data"].contains(key) {
-                refusals.append(Refusal(key, "is not part of a record; a record has type, id and data"))
+            for key in fields.keys.sorted() where !["type", "id", "data", "schema_version"].contains(key) {
+                refusals.append(Refusal(key, "is not part of a record; a record has type, id, data and optionally schema_version"))
             }
             var type: RecordType?
             if case .string(let name)? = fields["type"] {
@@ -84,8 +85,17 @@ public struct Recorder: Sendable {
             } else {
                 refusals.append(Refusal("data", "is required: an object with the record's fields"))
             }
-            guard refusals.isEmpty, let type, let id, let data else { return .failure(Refusals(refusals)) }
-            return .success(Envelope(type: type, id: id, data: data))
+            var version = type?.schemaVersion ?? 1
+            if let value = fields["schema_version"] {
+                if case .number(let number) = value, number == number.rounded(), number >= 1, number <= Double(version) {
+                    version = Int32(number)
+                } else {
+                    refusals.append(Refusal("schema_version", "must be a version of this record type from 1 to \(version)"))
+                }
+            }
+            guard refusals.isEmpty, let type, let id, let data,
+                  let current = Upcaster.upcast(type: type.name, version: version, data: data) else { return .failure(Refusals(refusals)) }
+            return .success(Envelope(type: type, id: id, data: current))
         }
     }
 

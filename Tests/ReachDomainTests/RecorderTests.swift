@@ -265,3 +265,25 @@ struct ContextPathTests {
         #expect(try EventLog.verify(on: connection).ok)
     }
 }
+
+@Suite("recording older schema versions")
+struct OlderVersionTests {
+    @Test("a version 1 record is accepted and stored as version 2; a version 1 event in the log reads as version 2")
+    func versionOne() throws {
+        let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        try seedWorld(recorder, on: connection)
+        let v1 = #"{"type":"activity_delivered","schema_version":1,"id":"old-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2023-10-03","duration_minutes":45,"virtual":false,"attendance":{"pupils":{"ks3":90}}}}"#
+        guard case .accepted = try recorder.record(v1, on: connection).outcome else { Issue.record("v1 record refused"); return }
+        let stored = try EventLog.readStream(Streams.activity("old-1"), on: connection)
+        #expect(stored[0].schemaVersion == 2)
+        #expect(stored[0].data.contains(#""mode": "in_person""#))
+
+        // An event an older Reach wrote at version 1.
+        _ = try EventLog.append([NewEvent(streamID: Streams.activity("older"), type: "activity_delivered", schemaVersion: 1,
+                                          data: #"{"kind":"assembly","virtual":true}"#)], on: connection)
+        let older = try EventLog.readStream(Streams.activity("older"), on: connection)[0]
+        #expect(try Upcaster.currentData(of: older)["mode"] == .string("virtual"))
+    }
+}

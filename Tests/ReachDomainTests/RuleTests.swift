@@ -83,3 +83,16 @@ struct RuleTests {
         #expect(try check(.localAuthorityRegistered, gss).map(\.field) == ["gss_code"])
     }
 }
+
+@Suite("upcasting")
+struct UpcastingTests {
+    @Test("version 1 of activity_delivered (a virtual flag) reads as version 2 (a mode)")
+    func activityVersionOne() throws {
+        guard case .object(let v1) = try JSONValue.parse(#"{"kind":"assembly","virtual":true}"#) else { return }
+        let current = try #require(Upcaster.upcast(type: "activity_delivered", version: 1, data: v1))
+        #expect(current == ["kind": .string("assembly"), "mode": .string("virtual")])
+        #expect(Upcaster.upcast(type: "activity_delivered", version: 2, data: v1) == v1)
+        #expect(Upcaster.upcast(type: "activity_delivered", version: 3, data: v1) == nil)
+        #expect(RecordType.activityDelivered.schemaVersion == 2)
+    }
+}
