@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         // The system C library, found through pkg-config.
@@ -56,7 +57,7 @@ let package = Package(
         // The programme's domain: the record catalogue, its checks, and recording.
         .target(
             name: "ReachDomain",
-            dependencies: ["ReachEventLog", "ReachPostgres"],
+            dependencies: ["ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
         // The command-line tool.

@@ -1,0 +1,196 @@
+import CSV
+import Foundation
+
+/// How a record type is laid out as a CSV row: one column per field, nested fields flattened
+/// (`attendance.pupils.ks3` is the column `pupils_ks3`), lists separated by semicolons. Derived
+/// from the type's example, so the template and the importer always agree.
+public struct CSVLayout: Sendable {
+    /// One column: its header and the path of the field it fills.
+    public struct Column: Sendable, Hashable {
+        public var header: String
+        public var path: [String]
+        public var kind: Kind
+    }
+
+    public enum Kind: Sendable, Hashable {
+        case text, number, flag, textList, numberList
+    }
+
+    public let type: String
+    public let columns: [Column]
+
+    /// Object names left out of column headers, so that headers stay short and match what
+    /// staff already use (`pupils_ks3`, `staff_teaching`, `feel_safe_in_school_agreeing`).
+    static let silentParents: Set<String> = ["attendance", "measures", "domains", "ratings", "genders"]
+
+    /// The CSV header of the column that is the record's id.
+    public static let idColumn = "id"
+    /// A column the importer ignores, written by `--rejects` with the reasons a row was refused.
+    public static let reasonColumn = "rejected_because"
+
+    /// The layout of `type`, or a refusal saying why it has none (its records hold lists of
+    /// objects, which one row cannot).
+    public static func of(_ type: String) -> Result<CSVLayout, Refusal> {
+        guard RecordType.all[type] != nil, let example = Examples.data[type], case .object(var fields)? = try? JSONValue.parse(example) else {
+            return .failure(Refusal("type", "'\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))"))
+        }
+        // Optional fields the example leaves out still get a column.
+        let optional: [String: [String: JSONValue]] = [
+            "activity_delivered": ["online": .bool(false)],
+            "context_referral_received": ["location_id": .string(""), "peer_group_id": .string("")],
+        ]
+        for (key, value) in optional[type] ?? [:] where fields[key] == nil { fields[key] = value }
+        // Every audience and every measure gets a column, not only those in the example.
+        if type == "activity_delivered" {
+            fields["attendance"] = .object([
+                "pupils": .object(Dictionary(uniqueKeysWithValues: KeyStage.allCases.map { ($0.rawValue, .number(0)) })),
+                "staff": .object(Dictionary(uniqueKeysWithValues: StaffRole.allCases.map { ($0.rawValue, .number(0)) })),
+                "parents_carers": .number(0),
+                "professionals": .object(Dictionary(uniqueKeysWithValues: PartnerKind.allCases.map { ($0.rawValue, .number(0)) })),
+            ])
+        }
+        if type == "survey_wave_recorded" {
+            fields["measures"] = .object(Dictionary(uniqueKeysWithValues: SurveyMeasure.allCases.map {
+                ($0.rawValue, JSONValue.object(["agreeing": .number(0), "answering": .number(0)]))
+            }))
+        }
+        var columns: [Column] = []
+        func walk(_ value: JSONValue, _ path: [String]) -> Bool {
+            switch value {
+            case .object(let object):
+                for key in object.keys.sorted() where !walk(object[key]!, path + [key]) { return false }
+                return true
+            case .array(let items):
+                if items.allSatisfy({ if case .number = $0 { true } else { false } }) { columns.append(column(path, .numberList)); return true }
+                if items.allSatisfy({ if case .string = $0 { true } else { false } }) { columns.append(column(path, .textList)); return true }
+                return false
+            case .number: columns.append(column(path, .number)); return true
+            case .bool: columns.append(column(path, .flag)); return true
+            case .string, .null: columns.append(column(path, .text)); return true
+            }
+        }
+        func column(_ path: [String], _ kind: Kind) -> Column {
+            let visible = path.enumerated().filter { index, part in !(index < path.count - 1 && silentParents.contains(part)) }.map(\.element)
+            return Column(header: visible.joined(separator: "_"), path: path, kind: kind)
+        }
+        guard walk(.object(fields), []), type != "event_corrected" else {
+            return .failure(Refusal("type", "\(type) records hold lists of objects, which one CSV row cannot; use JSON Lines for them"))
+        }
+        // Columns follow the example's order of fields (identifiers first, as people expect),
+        // then the optional ones it leaves out.
+        let exampleText = Examples.data[type] ?? ""
+        func place(_ column: Column) -> Int {
+            let first = column.path.first(where: { !silentParents.contains($0) }) ?? column.path[0]
+            return exampleText.range(of: "\"\(column.path[0])\"").map { exampleText.distance(from: exampleText.startIndex, to: $0.lowerBound) }
+                ?? exampleText.range(of: "\"\(first)\"").map { exampleText.distance(from: exampleText.startIndex, to: $0.lowerBound) }
+                ?? Int.max
+        }
+        let ordered = columns.enumerated().sorted { a, b in
+            let (pa, pb) = (place(a.element), place(b.element))
+            return pa != pb ? pa < pb : a.offset < b.offset
+        }.map(\.element)
+        return .success(CSVLayout(type: type, columns: ordered))
+    }
+
+    /// The header row, starting with the id column.
+    public var header: [String] { [Self.idColumn] + columns.map(\.header) }
+
+    /// The example record as a row.
+    public var exampleRow: [String] {
+        guard case .object(let fields)? = try? JSONValue.parse(Examples.data[type] ?? "{}") else { return [] }
+        return ["example-1"] + columns.map { column in
+            var value: JSONValue? = .object(fields)
+            for key in column.path {
+                guard case .object(let object)? = value else { value = nil; break }
+                value = object[key]
+            }
+            switch value {
+            case .string(let text)?: return text
+            case .number(let number)?: return number == number.rounded() ? String(Int(number)) : String(number)
+            case .bool(let flag)?: return flag ? "true" : "false"
+            case .array(let items)?: return items.map { item -> String in
+                if case .string(let text) = item { return text }
+                if case .number(let number) = item { return String(Int(number)) }
+                return item.text
+            }.joined(separator: ";")
+            default: return ""
+            }
+        }
+    }
+
+    /// The template: the header and the example row, as CSV text.
+    public var template: String {
+        let writer = try! CSVWriter(stream: .toMemory())
+        try! writer.write(row: header)
+        try! writer.write(row: exampleRow)
+        writer.stream.close()
+        return String(decoding: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as! Data, as: UTF8.self) + "\n"
+    }
+
+    /// Checks a file's header: every column must be known. Returns the index of the id column
+    /// and, for each other column, its place in the layout (`nil` for the ignored reasons column).
+    public func match(header: [String]) -> Result<(id: Int, columns: [Column?]), Refusals> {
+        var refusals: [Refusal] = []
+        let known = Dictionary(columns.map { ($0.header, $0) }, uniquingKeysWith: { first, _ in first })
+        var matched: [Column?] = []
+        for name in header {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            if trimmed == Self.idColumn || trimmed == Self.reasonColumn { matched.append(nil); continue }
+            guard let column = known[trimmed] else {
+                refusals.append(Refusal(trimmed, "is not a column of \(type) files; `reach template \(type)` shows the columns"))
+                matched.append(nil)
+                continue
+            }
+            matched.append(column)
+        }
+        guard let id = header.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == Self.idColumn }) else {
+            refusals.append(Refusal(Self.idColumn, "column is missing: each row needs an id of your choosing, so that importing the file again changes nothing"))
+            return .failure(Refusals(refusals))
+        }
+        guard refusals.isEmpty else { return .failure(Refusals(refusals)) }
+        return .success((id, matched))
+    }
+
+    /// Turns one row into a record's data: empty cells are left out, numbers and flags are read
+    /// as such when they can be (otherwise kept as text, for the checks to name), lists split on `;`.
+    public func data(of row: [String], columns: [Column?]) -> [String: JSONValue] {
+        var data: [String: JSONValue] = [:]
+        for (index, column) in columns.enumerated() {
+            guard let column, index < row.count else { continue }
+            let cell = row[index].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !cell.isEmpty else { continue }
+            let value: JSONValue
+            switch column.kind {
+            case .text: value = .string(cell)
+            case .number: value = Double(cell).map(JSONValue.number) ?? .string(cell)
+            case .flag:
+                switch cell.lowercased() {
+                case "true", "yes", "y", "1": value = .bool(true)
+                case "false", "no", "n", "0": value = .bool(false)
+                default: value = .string(cell)
+                }
+            case .textList:
+                value = .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+            case .numberList:
+                value = .array(cell.split(separator: ";").map { part in
+                    let text = part.trimmingCharacters(in: .whitespaces)
+                    return Double(text).map(JSONValue.number) ?? .string(text)
+                })
+            }
+            Self.set(&data, column.path, value)
+        }
+        return data
+    }
+
+    static func set(_ object: inout [String: JSONValue], _ path: [String], _ value: JSONValue) {
+        guard let first = path.first else { return }
+        if path.count == 1 {
+            object[first] = value
+            return
+        }
+        var child: [String: JSONValue] = [:]
+        if case .object(let existing)? = object[first] { child = existing }
+        set(&child, Array(path.dropFirst()), value)
+        object[first] = .object(child)
+    }
+}

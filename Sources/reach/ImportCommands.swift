@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+
+/// `reach import FILE`: a file of records, all or nothing.
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import a file of records (JSON Lines, or CSV of one record type), all or nothing.",
+        discussion: """
+            The whole file is checked first. If any row is refused, nothing is appended and every \
+            refused row is listed with its line number, field and reason (exit status 1). With \
+            --skip-invalid the rows that pass are appended, and --rejects writes the refused ones, \
+            with a rejected_because column, to a file you can fix and import as it is. Importing \
+            the same file twice appends nothing the second time.
+
+            CSV files hold one record type, named by --type or by the file's name \
+            (activity_delivered.csv, activity_delivered-autumn-2024.csv). `reach template TYPE` \
+            prints the columns and an example row to start a spreadsheet from.
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+
+    @Argument(help: "The file to import (.jsonl, or .csv).")
+    var file: String
+    @Option(help: "The record type of a CSV file, if its name does not say.")
+    var type: String?
+    @Flag(help: "Append the rows that pass and report the others, instead of appending nothing.")
+    var skipInvalid = false
+    @Option(help: "With --skip-invalid: write the refused rows, with reasons, to this file.")
+    var rejects: String?
+    @Option(help: "Who is importing (default: $REACH_ACTOR, else the login name).")
+    var actor: String?
+
+    func validate() throws {
+        if rejects != nil && !skipInvalid { throw ValidationError("--rejects goes with --skip-invalid") }
+        if let type, RecordType.all[type] == nil {
+            throw ValidationError("--type '\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let parsed: Importer.File
+        do {
+            parsed = try Importer.read(path: file, type: type)
+        } catch let refusals as Refusals {
+            throw CommandError("\(file): \(refusals)")
+        }
+        guard !parsed.rows.isEmpty else { throw CommandError("\(file) holds no records") }
+        let logger = makeLogger()
+        let connection = try Connection(configuration: try database.target(logger: logger).application, logger: logger)
+        let environment = ProcessInfo.processInfo.environment
+        let importer = Importer(recorder: Recorder(
+            actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(),
+            source: "import:\((file as NSString).lastPathComponent)"))
+        let total = parsed.rows.count
+        let onTerminal = isatty(STDERR_FILENO) == 1
+        let summary = try importer.run(parsed, skipInvalid: skipInvalid, on: connection) { done in
+            guard onTerminal else { return }
+            let width = 30
+            let filled = total == 0 ? width : width * done / total
+            FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) rows".utf8))
+        }
+        if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+
+        for refused in summary.refused {
+            let id = refused.id.map { " (id \($0))" } ?? ""
+            for refusal in refused.refusals { emit("line \(refused.line)\(id): \(refusal)") }
+        }
+        if let rejects, !summary.refused.isEmpty {
+            try Importer.rejects(of: parsed, summary: summary).write(toFile: rejects, atomically: true, encoding: .utf8)
+            emit("wrote the \(summary.refused.count) refused rows, with reasons, to \(rejects)")
+        }
+        let appended = summary.committed ? summary.appended : 0
+        emit("read \(summary.read), appended \(appended), already present \(summary.alreadyPresent), refused \(summary.refused.count)"
+             + (summary.committed ? "" : " - nothing was appended; fix the refused rows and import the file again, or use --skip-invalid"))
+        if !summary.refused.isEmpty && !skipInvalid { throw ExitCode(1) }
+    }
+}
+
+/// `reach template TYPE`: the columns and an example row of a record type.
+struct Template: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a CSV header and an example row for a record type, to start a spreadsheet from.",
+        discussion: "Types whose records hold lists of objects (safety_plan_agreed, event_corrected) print a JSON Lines example instead."
+    )
+
+    @Argument(help: ArgumentHelp("The record type.", valueName: "type"))
+    var type: String
+
+    func validate() throws {
+        guard RecordType.all[type] != nil else {
+            throw ValidationError("'\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        switch CSVLayout.of(type) {
+        case .success(let layout):
+            FileHandle.standardOutput.write(Data(layout.template.utf8))
+        case .failure(let refusal):
+            FileHandle.standardError.write(Data("\(refusal.reason)\n".utf8))
+            emit(#"{"type":"\#(type)","id":"example-1","data":\#(Examples.data[type]!)}"#)
+        }
+    }
+}

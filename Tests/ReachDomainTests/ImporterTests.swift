@@ -1,0 +1,113 @@
+import Foundation
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@Suite("importing files")
+struct ImporterTests {
+    let importer = Importer(recorder: Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22)))
+
+    func temporary(_ name: String, _ text: String) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reach-import-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func count(_ db: TestDatabase) throws -> Int {
+        try db.ownerConnection().query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+    }
+
+    static let world = """
+        {"type":"local_authority_registered","id":"la","data":{"la_id":"demo","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}
+        {"type":"school_registered","id":"s1","data":{"school_id":"100001","la_id":"demo","name":"Example Academy","phase":"secondary"}}
+        {"type":"pilot_registered","id":"p","data":{"pilot_id":"demo-csrp","la_id":"demo","name":"Pilot","approach":"CS-restorative practice","strategy_project":"local","objectives":[1],"policy_goals":[2],"target_schools":11,"start_date":"2024-09-01"}}
+
+        """
+
+    @Test("a JSON Lines file whose rows refer to each other imports whole, and a second time appends nothing")
+    func jsonLinesIdempotent() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        let path = try temporary("world.jsonl", Self.world)
+        let first = try importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
+        #expect(first.committed && first.appended == 3 && first.refused.isEmpty)
+        let second = try importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
+        #expect(second.appended == 0 && second.alreadyPresent == 3)
+        #expect(try count(db) == 3)
+    }
+
+    @Test("one bad row refuses the whole file, reporting every bad row with its line number")
+    func allOrNothing() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        let text = Self.world + """
+            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"asembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            not json at all
+            """
+        let summary = try importer.run(Importer.readJSONLines(text), skipInvalid: false, on: connection)
+        #expect(!summary.committed)
+        #expect(summary.refused.map(\.line) == [5, 6])
+        #expect(summary.refused[0].refusals.map(\.field) == ["kind"])
+        #expect(try count(db) == 0)
+    }
+
+    @Test("--skip-invalid keeps the good rows; the rejects file, once fixed, imports")
+    func skipInvalidAndRejects() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        _ = try importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection)
+        let csv = """
+            id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching
+            a1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,180,6
+            a2,demo-csrp,demo,100001,staff_training,2024-10-04,90,in_person,,twelve
+            a3,demo-csrp,demo,100001,restorative_circle,2024-10-05,60,virtual,12,1
+            """
+        let path = try temporary("activity_delivered-autumn.csv", csv)
+        let file = try Importer.read(path: path, type: nil)
+        let summary = try importer.run(file, skipInvalid: true, on: connection)
+        #expect(summary.committed && summary.appended == 2)
+        #expect(summary.refused.map(\.line) == [3])
+        #expect(summary.refused[0].refusals == [Refusal("attendance.staff.teaching", "must be a whole number, not text")])
+        let events = try EventLog.readStream(Streams.activity("a1"), on: connection)
+        #expect(events[0].data.contains(#""attendance": {"staff": {"teaching": 6}, "pupils": {"ks3": 180}}"#))
+
+        let rejects = Importer.rejects(of: file, summary: summary)
+        #expect(rejects.hasPrefix("id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching,rejected_because"))
+        let fixed = rejects.replacingOccurrences(of: ",twelve,", with: ",12,")
+        let fixedPath = try temporary("activity_delivered-rejects.csv", fixed)
+        let again = try importer.run(try Importer.read(path: fixedPath, type: nil), skipInvalid: false, on: connection)
+        #expect(again.committed && again.appended == 1 && again.refused.isEmpty)
+    }
+
+    @Test("a CSV header with an unknown column is refused before any row")
+    func unknownColumn() throws {
+        let path = try temporary("school_registered.csv", "id,school_id,la_id,name,phase,headteacher\ns1,1,demo,X,primary,Someone\n")
+        let error = #expect(throws: Refusals.self) { try Importer.read(path: path, type: nil) }
+        #expect(error?.all.map(\.field) == ["headteacher"])
+        let untyped = try temporary("schools.csv", "id\n")
+        #expect(throws: Refusals.self) { try Importer.read(path: untyped, type: nil) }
+    }
+
+    @Test("every record type's example passes its own checks, and every CSV-able template reads back as the example")
+    func examplesAndTemplates() throws {
+        #expect(Set(Examples.data.keys) == Set(RecordType.all.keys))
+        for (name, type) in RecordType.all where name != "event_corrected" && name != "event_withdrawn" {
+            guard case .object(let fields) = try JSONValue.parse(Examples.data[name]!) else { continue }
+            var reader = FieldReader(fields, today: PostgresDate(year: 2026, month: 11, day: 22))
+            _ = type.checkData(&reader, "example-1")
+            #expect(reader.refusals + reader.unknownFieldRefusals == [], "\(name)")
+            guard case .success(let layout) = CSVLayout.of(name) else { continue }
+            let file = try Importer.readCSV(layout.template, type: name)
+            guard case .success(let envelope) = file.rows.first?.envelope else {
+                Issue.record("\(name): the template's row did not read")
+                continue
+            }
+            #expect(JSONValue.object(envelope.data) == JSONValue.object(fields), "\(name)")
+        }
+    }
+}
