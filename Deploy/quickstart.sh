@@ -1,34 +1,31 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on reach's
-# own PostgreSQL cluster (or on REACH_DATABASE_URL when set): migrate, append a few events,
-# read them back and verify the log.
+# own PostgreSQL cluster (or on REACH_DATABASE_URL when set): load the demo data set, record an
+# assembly by hand, import a spreadsheet made from a template, and verify the log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Deploy/setup.sh
-reach=".build/${REACH_BUILD_CONFIGURATION:-release}/reach"
+reach="$PWD/.build/${REACH_BUILD_CONFIGURATION:-release}/reach"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 
-say "reach db migrate"
-"$reach" db migrate
+say "reach demo   (a synthetic data set: about 30 authorities, 400 schools, 100,000 events)"
+"$reach" demo
 
-school="school-DEMO-$(date +%s)"
-say "reach events append $school ... (a school registered, then an assembly)"
-"$reach" events append "$school" school_registered \
-    '{"school_id":"DEMO-0001","name":"Example Academy","phase":"secondary"}' \
-    --expected-version none --authority DEMO --occurred-on 2024-09-02
-"$reach" events append "$school" activity_delivered \
-    '{"kind":"assembly","duration_minutes":45,"attendance":{"pupils_ks3":180,"staff_teaching":6}}' \
-    --expected-version 1 --authority DEMO --occurred-on 2024-10-03
+say "reach record   (an assembly, by hand; sending it again changes nothing)"
+echo '{"type":"activity_delivered","id":"quickstart-assembly-1","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":210},"staff":{"teaching":7}}}}' \
+    | "$reach" record -
 
-say "appending with a stale expected version is refused"
-if "$reach" events append "$school" activity_delivered '{"kind":"assembly"}' --expected-version 1; then
-    echo "unexpected: a stale append was accepted" >&2
-    exit 1
-fi
+say "reach record   (a mistake is refused, naming the field and the rule)"
+echo '{"type":"activity_delivered","id":"quickstart-assembly-2","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"asembly","date":"2025-02-30","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":-3}}}}' \
+    | "$reach" record - || true
 
-say "reach events read $school"
-"$reach" events read "$school"
+say "reach template activity_delivered > activity_delivered-term.csv; reach import activity_delivered-term.csv"
+"$reach" template activity_delivered | sed 's/^example-1,/quickstart-term-1,/' > "$work/activity_delivered-term.csv"
+cat "$work/activity_delivered-term.csv"
+"$reach" import "$work/activity_delivered-term.csv"
 
 say "reach events verify"
 "$reach" events verify

@@ -108,6 +108,7 @@ public struct RecordType: Sendable {
         schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
         actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
         interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
+        pilotTargetChanged,
     ].map { ($0.name, $0) })
 
     /// Types whose records can be corrected or withdrawn (everything but corrections and
@@ -538,5 +539,17 @@ public struct RecordType: Sendable {
                              occurredOn: PostgresDate(year: year.startYear + 1, month: 8, day: 31),
                              references: [Reference(.school, school, field: "school_id", authority: authority)],
                              rule: .register(what: "the statistics of school \(school) for \(year)", field: "academic_year"))
+    }
+
+    /// A pilot's target changed, such as a roll-out to "a further 20 schools" (the new total).
+    public static let pilotTargetChanged = RecordType(name: "pilot_target_changed", schemaVersion: 1) { reader, _ in
+        let pilot = reader.identifier("pilot_id")
+        let authority = reader.identifier("la_id")
+        _ = reader.count("target_schools", minimum: 1, maximum: 10_000)
+        let date = reader.date("date")
+        _ = reader.text("reason", required: false)
+        guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: Entity.pilot.stream(pilot), authorityID: authority, occurredOn: date,
+                             references: [Reference(.pilot, pilot, field: "pilot_id", authority: authority)], rule: .none)
     }
 }

@@ -1,0 +1,350 @@
+import ReachEventLog
+import Foundation
+import ReachPostgres
+
+/// A record the demo generator made: everything needed to append it, with its data as JSON.
+public struct DemoRecord: Sendable, Hashable {
+    public var type: String
+    /// The record's id (its event id is `reach.record_event_id(id)`, as for any record).
+    public var id: String
+    public var data: String
+    public var streamID: String
+    public var authorityID: String?
+    public var occurredOn: PostgresDate?
+}
+
+/// A small, fast, seedable generator (SplitMix64), so a seed always gives the same data set.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A realistic, synthetic, deterministic data set: about 30 authorities and 400 schools over the
+/// academic years 2022/23 to 2025/26, mostly activities, with the situations of the seed
+/// documents recognisable in it:
+/// - a CS-restorative practice schools pilot in 11 schools with a roll-out to a further 20,
+///   going through engagement, assessment and support with the activities of each;
+/// - a location of concern near a school, handled through peer group conferences, with several
+///   interventions, later closed;
+/// - a school referred to a context panel, decided at child in need, assessed across the three
+///   domains, with a safety plan whose actions are done late and on time, outcomes shared with
+///   young people, and a later de-escalation;
+/// - survey baselines and follow-ups; corrections and a withdrawal.
+/// Every name is invented; no young person appears in it.
+public struct DemoGenerator: Sendable {
+    public let seed: UInt64
+    /// Roughly how many events to make (at least the fixed part of about 4,300).
+    public let events: Int
+    /// The last date anything may happen on.
+    public let today: PostgresDate
+
+    public init(seed: UInt64 = 1, events: Int = 100_000, today: PostgresDate = .today) {
+        self.seed = seed
+        self.events = events
+        self.today = today
+    }
+
+    static let places = [
+        "Northvale", "Eastbridge", "Southmere", "Westford", "Ashcombe", "Brookfield", "Calderwood", "Dunmore",
+        "Elmstead", "Fairhaven", "Glenrock", "Hollowmere", "Ironbridge", "Juniper Vale", "Kingsford", "Larchfield",
+        "Millbrook", "Newhaven", "Oakridge", "Pinecrest", "Queensmead", "Riverside", "Stonebury", "Thornbury",
+        "Upton Moor", "Valemouth", "Whitcombe", "Yarrowby", "Ashworth", "Beckham Green",
+    ]
+
+    /// Calls `emit` for every record, registrations before what refers to them.
+    public func generate(_ emit: (DemoRecord) throws -> Void) rethrows {
+        var random = SeededGenerator(seed: seed)
+        let prefix = "demo-\(seed)"
+        var emitted = 0
+        func record(_ type: String, _ id: String, _ data: JSONValue, stream: String, authority: String?, on date: PostgresDate?) throws {
+            try emit(DemoRecord(type: type, id: "\(prefix):\(id)", data: data.text, streamID: stream, authorityID: authority, occurredOn: date))
+            emitted += 1
+        }
+        func s(_ text: String) -> JSONValue { .string(text) }
+        func n(_ value: Int) -> JSONValue { .number(Double(value)) }
+        func date(_ d: PostgresDate) -> JSONValue { .string(d.description) }
+        let firstDay = PostgresDate(year: 2022, month: 9, day: 1)
+        let lastDay = min(today, PostgresDate(year: 2026, month: 8, day: 31))
+        let span = firstDay.days(to: lastDay)
+
+        // Partners, programme-wide.
+        let partnerKinds = PartnerKind.allCases
+        let partners = (1...40).map { "partner-\($0)" }
+        for (index, partner) in partners.enumerated() {
+            let kind = partnerKinds[index % partnerKinds.count]
+            try record("partner_registered", partner, .object(["partner_id": s(partner), "name": s("\(Self.places[index % 30]) \(kind.rawValue.replacingOccurrences(of: "_", with: " "))"), "kind": s(kind.rawValue)]),
+                       stream: Entity.partner.stream(partner), authority: nil, on: nil)
+        }
+
+        // Authorities, each with schools and one pilot; the first runs the CS-restorative practice pilot.
+        struct PilotSchool { var school: String; var authority: String; var pilot: String; var start: PostgresDate; var stages: [(EngagementStage, PostgresDate)] }
+        var pilotSchools: [PilotSchool] = []
+        var schoolsOf: [String: [String]] = [:]
+        let regions = Region.allCases.filter { ![.wales, .scotland, .northernIreland].contains($0) }
+        var schoolNumber = 900_000
+        for (index, place) in Self.places.enumerated() {
+            let authority = place.lowercased().replacingOccurrences(of: " ", with: "-")
+            let joined = firstDay.adding(days: Int.random(in: 0...60, using: &random))
+            try record("local_authority_registered", "la-\(authority)", .object([
+                "la_id": s(authority), "name": s("\(place) Council"), "region": s(regions[index % regions.count].rawValue), "joined_on": date(joined),
+            ]), stream: Entity.authority.stream(authority), authority: authority, on: joined)
+            let schoolCount = index == 0 ? 40 : 12 + (index % 2)
+            var schools: [String] = []
+            for number in 0..<schoolCount {
+                schoolNumber += 1
+                let school = String(schoolNumber)
+                let phase: SchoolPhase = number % 7 == 6 ? .alternativeProvision : (number % 3 == 0 ? .primary : .secondary)
+                try record("school_registered", "school-\(school)", .object([
+                    "school_id": s(school), "la_id": s(authority), "name": s("\(place) \(["Academy", "High School", "Primary School", "College", "Community School"][number % 5]) \(number + 1)"),
+                    "phase": s(phase.rawValue), "pupils_on_roll": n(phase == .primary ? Int.random(in: 180...480, using: &random) : Int.random(in: 600...1500, using: &random)),
+                ]), stream: Entity.school.stream(school), authority: authority, on: nil)
+                schools.append(school)
+            }
+            schoolsOf[authority] = schools
+            let pilot = "\(authority)-pilot"
+            let special = index == 0
+            let start = special ? PostgresDate(year: 2022, month: 9, day: 5) : joined.adding(days: Int.random(in: 10...200, using: &random))
+            let projects = StrategyProject.allCases
+            try record("pilot_registered", "pilot-\(pilot)", .object([
+                "pilot_id": s(pilot), "la_id": s(authority),
+                "name": s(special ? "CS-restorative practice schools pilot" : "\(place) contextual safeguarding in schools"),
+                "approach": s(special ? "CS-restorative practice" : "Contextual Safeguarding in schools"),
+                "strategy_project": s(special ? "capacity_to_context" : projects[index % projects.count].rawValue),
+                "objectives": .array([n(1 + index % 4)]), "policy_goals": .array([n(1 + index % 7), n(1 + (index + 3) % 7)].uniqued()),
+                "target_schools": n(special ? 11 : 8), "start_date": date(start),
+            ]), stream: Entity.pilot.stream(pilot), authority: authority, on: start)
+            if special {
+                let rollOut = PostgresDate(year: 2024, month: 9, day: 2)
+                try record("pilot_target_changed", "pilot-\(pilot)-rollout", .object([
+                    "pilot_id": s(pilot), "la_id": s(authority), "target_schools": n(31), "date": date(rollOut),
+                    "reason": s("roll-out to a further 20 schools"),
+                ]), stream: Entity.pilot.stream(pilot), authority: authority, on: rollOut)
+            }
+            // Engagement: schools move forward through the stages; some withdraw.
+            let engaged = special ? Array(schools.prefix(31)) : Array(schools.prefix(8 + Int.random(in: 0...3, using: &random)))
+            for (position, school) in engaged.enumerated() {
+                let schoolStart = special && position >= 11 ? PostgresDate(year: 2024, month: 9, day: 9) : start
+                var day = schoolStart.adding(days: Int.random(in: 0...20, using: &random))
+                let reach = special && position < 11 ? 7 : Int.random(in: 2...7, using: &random)
+                var stages: [(EngagementStage, PostgresDate)] = []
+                for stage in EngagementStage.allCases.prefix(reach + 1) where stage != .withdrawn {
+                    guard day <= lastDay else { break }
+                    stages.append((stage, day))
+                    day = day.adding(days: Int.random(in: 20...120, using: &random))
+                }
+                if !special && Int.random(in: 0..<10, using: &random) == 0 && day <= lastDay {
+                    stages.append((.withdrawn, day))
+                }
+                for (stage, on) in stages {
+                    var data: [String: JSONValue] = ["pilot_id": s(pilot), "school_id": s(school), "la_id": s(authority), "stage": s(stage.rawValue), "date": date(on)]
+                    if stage == .withdrawn { data["reason"] = s(["budget", "leadership turnover", "competing priorities"][Int.random(in: 0...2, using: &random)]) }
+                    try record("engagement_stage_reached", "engagement-\(pilot)-\(school)-\(stage.rawValue)", .object(data),
+                               stream: Streams.engagement(pilot: pilot, school: school), authority: authority, on: on)
+                }
+                pilotSchools.append(PilotSchool(school: school, authority: authority, pilot: pilot, start: schoolStart, stages: stages))
+            }
+        }
+
+        // The referral of the seed documents, and a location of concern near a school.
+        let scenarioAuthority = Self.places[0].lowercased()
+        let scenarioSchool = schoolsOf[scenarioAuthority]![2]
+        let scenarioPilot = "\(scenarioAuthority)-pilot"
+        let referral = "\(scenarioAuthority)-ref-1"
+        let r = { (d: Int) in PostgresDate(year: 2024, month: 1, day: 15).adding(days: d) }
+        let referralStream = Entity.referral.stream(referral)
+        try record("context_referral_received", "ref-1", .object(["referral_id": s(referral), "la_id": s(scenarioAuthority), "school_id": s(scenarioSchool), "source": s("school DSL"), "concerns": .array([s("harmful_incidents_in_context"), s("inconsistent_adult_responses")]), "date": date(r(0))]), stream: referralStream, authority: scenarioAuthority, on: r(0))
+        try record("threshold_decided", "ref-1-decision", .object(["referral_id": s(referral), "la_id": s(scenarioAuthority), "level": s("child_in_need"), "pathway": s("school_assessment"), "date": date(r(16))]), stream: referralStream, authority: scenarioAuthority, on: r(16))
+        try record("school_assessment_completed", "ref-1-assessment", .object([
+            "referral_id": s(referral), "la_id": s(scenarioAuthority), "school_id": s(scenarioSchool), "date": date(r(60)),
+            "methods": .array([s("focus_groups"), s("surveys"), s("policy_review"), s("observations")]),
+            "domains": .object([
+                "pupil_development_needs": .object(["strengths": s("strong peer support in year 9"), "concerns": s("conflict carried over from social media"), "rating": n(2)]),
+                "guardianship_capacity": .object(["strengths": s("committed pastoral team"), "concerns": s("no staff presence at the bus stop after school"), "rating": n(3)]),
+                "environmental_and_family_factors": .object(["strengths": s("youth club nearby"), "concerns": s("park next to the school at night"), "rating": n(3)]),
+            ]),
+            "young_people_took_part": .bool(true), "parents_took_part": .bool(true),
+        ]), stream: referralStream, authority: scenarioAuthority, on: r(60))
+        let plan = "\(scenarioAuthority)-plan-1"
+        let planStream = Entity.plan.stream(plan)
+        try record("safety_plan_agreed", "plan-1", .object([
+            "plan_id": s(plan), "referral_id": s(referral), "la_id": s(scenarioAuthority), "date": date(r(75)),
+            "actions": .array([
+                .object(["action_id": s("a1"), "description": s("Staff presence at the bus stop after school"), "owner_role": s("deputy head"), "due_on": date(r(90))]),
+                .object(["action_id": s("a2"), "description": s("Review lunchtime supervision"), "owner_role": s("DSL"), "due_on": date(r(105))]),
+                .object(["action_id": s("a3"), "description": s("Youth outreach in the park on Friday evenings"), "owner_role": s("youth service lead"), "due_on": date(r(120))]),
+            ]),
+        ]), stream: planStream, authority: scenarioAuthority, on: r(75))
+        try record("action_completed", "plan-1-a1", .object(["plan_id": s(plan), "action_id": s("a1"), "la_id": s(scenarioAuthority), "date": date(r(88))]), stream: planStream, authority: scenarioAuthority, on: r(88))
+        try record("action_completed", "plan-1-a2", .object(["plan_id": s(plan), "action_id": s("a2"), "la_id": s(scenarioAuthority), "date": date(r(131))]), stream: planStream, authority: scenarioAuthority, on: r(131))
+        try record("action_rescheduled", "plan-1-a3", .object(["plan_id": s(plan), "action_id": s("a3"), "la_id": s(scenarioAuthority), "date": date(r(115)), "new_due_on": date(r(150)), "reason": s("waiting for outreach staff")]), stream: planStream, authority: scenarioAuthority, on: r(115))
+        try record("action_completed", "plan-1-a3-done", .object(["plan_id": s(plan), "action_id": s("a3"), "la_id": s(scenarioAuthority), "date": date(r(148))]), stream: planStream, authority: scenarioAuthority, on: r(148))
+        try record("outcome_shared", "ref-1-outcome", .object(["referral_id": s(referral), "la_id": s(scenarioAuthority), "date": date(r(160)), "shared_with": .array([s("young_people"), s("parents_carers"), s("school_community")])]), stream: referralStream, authority: scenarioAuthority, on: r(160))
+        try record("context_reviewed", "ref-1-review", .object(["referral_id": s(referral), "la_id": s(scenarioAuthority), "date": date(r(230)), "outcome": s("de_escalated"), "new_level": s("universal_early_help")]), stream: referralStream, authority: scenarioAuthority, on: r(230))
+
+        let location = "\(scenarioAuthority)-park-1"
+        let l = { (d: Int) in PostgresDate(year: 2023, month: 11, day: 6).adding(days: d) }
+        try record("location_registered", "location-1", .object(["location_id": s(location), "la_id": s(scenarioAuthority), "kind": s("park"), "label": s("Park next to the school"), "area": s("NV4"), "concern_types": .array([s("violence"), s("substance_misuse")]), "identified_on": date(l(0))]), stream: Entity.location.stream(location), authority: scenarioAuthority, on: l(0))
+        let group = "pg-\(seed)-1"
+        try record("peer_group_registered", "peer-group-1", .object(["peer_group_id": s(group), "la_id": s(scenarioAuthority), "size": n(7), "age_min": n(14), "age_max": n(16), "genders": .object(["female": n(2), "male": n(5)]), "school_ids": .array([s(scenarioSchool)]), "location_ids": .array([s(location)])]), stream: Entity.peerGroup.stream(group), authority: scenarioAuthority, on: nil)
+        for (number, offset) in [14, 42, 84].enumerated() {
+            try record("activity_delivered", "location-1-conference-\(number + 1)", .object([
+                "pilot_id": s(scenarioPilot), "la_id": s(scenarioAuthority), "school_id": s(scenarioSchool), "kind": s("peer_group_conference"),
+                "date": date(l(offset)), "duration_minutes": n(90), "mode": s("in_person"),
+                "delivered_by": .object(["team": s("CS team"), "partners": .array([s("partner-2"), s("partner-9")])]),
+                "attendance": .object(["staff": .object(["pastoral": n(2), "dsl": n(1)]), "professionals": .object(["police": n(1), "youth_work": n(2), "community_safety": n(1)])]),
+            ]), stream: Streams.activity("\(prefix):location-1-conference-\(number + 1)"), authority: scenarioAuthority, on: l(offset))
+        }
+        for (number, (kind, startOffset, endOffset)) in [("youth_outreach", 30, 200), ("cctv", 45, 400), ("licensing_visit", 60, 61)].enumerated() {
+            let intervention = "\(location)-int-\(number + 1)"
+            try record("intervention_started", "location-1-intervention-\(number + 1)", .object(["intervention_id": s(intervention), "location_id": s(location), "la_id": s(scenarioAuthority), "kind": s(kind), "date": date(l(startOffset))]), stream: Entity.intervention.stream(intervention), authority: scenarioAuthority, on: l(startOffset))
+            try record("intervention_ended", "location-1-intervention-\(number + 1)-end", .object(["intervention_id": s(intervention), "la_id": s(scenarioAuthority), "date": date(l(endOffset))]), stream: Entity.intervention.stream(intervention), authority: scenarioAuthority, on: l(endOffset))
+        }
+        try record("location_concern_closed", "location-1-closed", .object(["location_id": s(location), "la_id": s(scenarioAuthority), "date": date(l(420)), "reason": s("no reports for three months")]), stream: Entity.location.stream(location), authority: scenarioAuthority, on: l(420))
+
+        // Surveys: a baseline when a school starts and a follow-up a year on.
+        var surveyCount = 0
+        for ps in pilotSchools where ps.stages.count >= 3 {
+            for (wave, offset) in [("baseline", 30), ("follow_up_1", 395)] {
+                let on = ps.start.adding(days: offset)
+                guard on <= lastDay else { continue }
+                surveyCount += 1
+                let respondents = Int.random(in: 80...220, using: &random)
+                var measures: [String: JSONValue] = [:]
+                for measure in SurveyMeasure.allCases where measure.group == .pupils {
+                    let answering = respondents - Int.random(in: 0...10, using: &random)
+                    let share = (wave == "baseline" ? 0.55 : 0.64) + Double(Int.random(in: -8...8, using: &random)) / 100
+                    measures[measure.rawValue] = .object(["agreeing": n(Int(Double(answering) * share)), "answering": n(answering)])
+                }
+                try record("survey_wave_recorded", "survey-\(ps.pilot)-\(ps.school)-\(wave)", .object([
+                    "pilot_id": s(ps.pilot), "la_id": s(ps.authority), "school_id": s(ps.school), "respondent_group": s("pupils"),
+                    "wave": s(wave), "date": date(on), "respondents": n(respondents), "measures": .object(measures),
+                ]), stream: Streams.survey("\(prefix):survey-\(ps.pilot)-\(ps.school)-\(wave)"), authority: ps.authority, on: on)
+            }
+        }
+
+        // Published statistics for every school and year.
+        for (authority, schools) in schoolsOf.sorted(by: { $0.key < $1.key }) {
+            for school in schools {
+                for year in 2022...2024 {
+                    try record("school_statistics_reported", "stats-\(school)-\(year)", .object([
+                        "school_id": s(school), "la_id": s(authority), "academic_year": s(AcademicYear(startYear: year).description),
+                        "suspensions": n(Int.random(in: 0...80, using: &random)), "permanent_exclusions": n(Int.random(in: 0...4, using: &random)),
+                        "pupils_on_roll": n(Int.random(in: 200...1500, using: &random)), "attendance_percent": .number(Double(Int.random(in: 880...965, using: &random)) / 10),
+                    ]), stream: "school-statistics:\(school):\(year)", authority: authority, on: PostgresDate(year: year + 1, month: 8, day: 31))
+                }
+            }
+        }
+
+        // Activities make up the rest, by each school's stage at the time.
+        // One activity in 400 is corrected or withdrawn afterwards.
+        let activityCount = max((events - emitted) * 400 / 401, pilotSchools.count * 3)
+        var corrected = 0
+        for number in 0..<activityCount {
+            let ps = pilotSchools[number % pilotSchools.count]
+            guard let firstStage = ps.stages.first else { continue }
+            let lastStageDay = min(lastDay, (ps.stages.last?.1 ?? firstStage.1).adding(days: 300))
+            let window = max(1, firstStage.1.days(to: lastStageDay))
+            let on = firstStage.1.adding(days: Int.random(in: 0...window, using: &random))
+            let stage = ps.stages.last(where: { $0.1 <= on })?.0 ?? firstStage.0
+            let phase: ActivityPhase
+            switch stage {
+            case .identified, .scoping, .leadershipEngaged: phase = .engagement
+            case .strategyAgreed, .assessing: phase = .assessment
+            default: phase = Int.random(in: 0..<10, using: &random) == 0 ? .multiAgency : .support
+            }
+            let kinds = ActivityKind.allCases.filter { $0.phase == phase }
+            let kind = kinds[Int.random(in: 0..<kinds.count, using: &random)]
+            let id = "activity-\(number)"
+            let text = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on,
+                                         partner: Int.random(in: 0..<4, using: &random) == 0 ? partners[number % partners.count] : nil, random: &random)
+            let stream = Streams.activity("\(prefix):\(id)")
+            try emit(DemoRecord(type: "activity_delivered", id: "\(prefix):\(id)", data: text, streamID: stream, authorityID: ps.authority, occurredOn: on))
+            if number % 400 == 17 {
+                corrected += 1
+                let fixedText = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on, partner: nil, random: &random)
+                let correction = #"{"data":\#(fixedText),"reason":"head count corrected","record_id":\#(JSONText.quote("\(prefix):\(id)"))}"#
+                try emit(DemoRecord(type: corrected % 10 == 1 ? "event_withdrawn" : "event_corrected", id: "\(prefix):\(id)-fix",
+                                    data: corrected % 10 == 1 ? #"{"reason":"recorded twice","record_id":\#(JSONText.quote("\(prefix):\(id)"))}"# : correction,
+                                    streamID: stream, authorityID: ps.authority, occurredOn: nil))
+            }
+        }
+    }
+
+    /// An activity's data as JSON, written directly (this is the generator's hot path).
+    static func activityJSON(kind: ActivityKind, pilot: String, authority: String, school: String, on: PostgresDate, partner: String?, random: inout SeededGenerator) -> String {
+        var attendance: String
+        let duration: Int
+        switch kind {
+        case .assembly:
+            duration = [30, 45, 60][Int.random(in: 0...2, using: &random)]
+            attendance = #""pupils":{"ks3":\#(Int.random(in: 60...240, using: &random)),"ks4":\#(Int.random(in: 0...200, using: &random))},"staff":{"teaching":\#(Int.random(in: 2...10, using: &random))}"#
+        case .staffTraining, .leadershipCoaching, .networkSession:
+            duration = [90, 120, 180, 360][Int.random(in: 0...3, using: &random)]
+            attendance = #""staff":{"leadership":\#(Int.random(in: 0...4, using: &random)),"teaching":\#(Int.random(in: 2...30, using: &random)),"pastoral":\#(Int.random(in: 1...8, using: &random)),"dsl":\#(Int.random(in: 0...2, using: &random)),"support":\#(Int.random(in: 0...10, using: &random))}"#
+        case .restorativeCircle, .pupilWorkshop, .peerMentorTraining, .focusGroup, .peerMapping, .safetyMapping:
+            duration = [45, 60, 90][Int.random(in: 0...2, using: &random)]
+            attendance = #""pupils":{"ks3":\#(Int.random(in: 4...18, using: &random)),"ks4":\#(Int.random(in: 0...12, using: &random))},"staff":{"pastoral":\#(Int.random(in: 1...2, using: &random))}"#
+        case .parentGovernorWorkshop, .parentConsultation:
+            duration = 90
+            attendance = #""parents_carers":\#(Int.random(in: 3...40, using: &random)),"staff":{"governor":\#(Int.random(in: 0...3, using: &random)),"leadership":1}"#
+        default:
+            duration = [60, 90, 120][Int.random(in: 0...2, using: &random)]
+            attendance = #""staff":{"leadership":\#(Int.random(in: 1...3, using: &random)),"dsl":1},"professionals":{"social_care":\#(Int.random(in: 0...2, using: &random)),"police":\#(Int.random(in: 0...2, using: &random)),"youth_work":\#(Int.random(in: 1...3, using: &random))}"#
+        }
+        let deliveredBy = partner.map { #","delivered_by":{"partners":["\#($0)"],"team":"CS schools team"}"# } ?? ""
+        return #"{"attendance":{\#(attendance)},"date":"\#(on)"\#(deliveredBy),"duration_minutes":\#(duration),"kind":"\#(kind.rawValue)","la_id":"\#(authority)","mode":"\#(Int.random(in: 0..<8, using: &random) == 0 ? "virtual" : "in_person")","pilot_id":"\#(pilot)","school_id":"\#(school)"}"#
+    }
+}
+
+extension PostgresDate {
+    /// The date `days` later (or earlier, when negative).
+    public func adding(days: Int) -> PostgresDate {
+        PostgresDate(julianDay: julianDay + days)
+    }
+
+    /// Days from this date to `other`.
+    public func days(to other: PostgresDate) -> Int { other.julianDay - julianDay }
+
+    /// Days since a fixed origin (the civil-from-days algorithm).
+    var julianDay: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    init(julianDay z0: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
+    }
+}
+
+extension AcademicYear {
+    init(startYear: Int) {
+        self.init("\(startYear)/\(String(format: "%02d", (startYear + 1) % 100))")!
+    }
+}
+
+extension Array where Element: Hashable {
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
