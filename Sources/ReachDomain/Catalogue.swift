@@ -82,8 +82,11 @@ public struct CheckedRecord: Sendable, Hashable {
 /// The streams of records that are not registrations.
 public enum Streams {
     public static func engagement(pilot: String, school: String) -> String { "engagement:\(pilot):\(school)" }
-    public static func activity(_ id: String) -> String { "activity:\(id)" }
-    public static func survey(_ id: String) -> String { "survey:\(id)" }
+    /// A pilot's activities at one school (or online): one stream each, so a school's activities
+    /// read in order and a busy log does not need a stream per activity.
+    public static func activities(pilot: String, school: String?) -> String { "activities:\(pilot):\(school ?? "online")" }
+    /// A pilot's survey waves at one school (or across the pilot).
+    public static func surveys(pilot: String, school: String?) -> String { "surveys:\(pilot):\(school ?? "all")" }
 }
 
 /// One record type of the catalogue: its wire name and the checks of its data.
@@ -227,7 +230,7 @@ public struct RecordType: Sendable {
         var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
         if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
         references += partners.map { Reference(.partner, $0, field: "delivered_by.partners") }
-        return CheckedRecord(streamID: Streams.activity(recordID), authorityID: authority, occurredOn: date,
+        return CheckedRecord(streamID: Streams.activities(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
                              references: references, rule: .none)
     }
 
@@ -350,7 +353,7 @@ public struct RecordType: Sendable {
         guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
         var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
         if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
-        return CheckedRecord(streamID: Streams.survey(recordID), authorityID: authority, occurredOn: date,
+        return CheckedRecord(streamID: Streams.surveys(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
                              references: references, rule: .none)
     }
 

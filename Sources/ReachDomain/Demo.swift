@@ -199,7 +199,7 @@ public struct DemoGenerator: Sendable {
                 "date": date(l(offset)), "duration_minutes": n(90), "mode": s("in_person"),
                 "delivered_by": .object(["team": s("CS team"), "partners": .array([s("partner-2"), s("partner-9")])]),
                 "attendance": .object(["staff": .object(["pastoral": n(2), "dsl": n(1)]), "professionals": .object(["police": n(1), "youth_work": n(2), "community_safety": n(1)])]),
-            ]), stream: Streams.activity("\(prefix):location-1-conference-\(number + 1)"), authority: scenarioAuthority, on: l(offset))
+            ]), stream: Streams.activities(pilot: scenarioPilot, school: scenarioSchool), authority: scenarioAuthority, on: l(offset))
         }
         for (number, (kind, startOffset, endOffset)) in [("youth_outreach", 30, 200), ("cctv", 45, 400), ("licensing_visit", 60, 61)].enumerated() {
             let intervention = "\(location)-int-\(number + 1)"
@@ -225,7 +225,7 @@ public struct DemoGenerator: Sendable {
                 try record("survey_wave_recorded", "survey-\(ps.pilot)-\(ps.school)-\(wave)", .object([
                     "pilot_id": s(ps.pilot), "la_id": s(ps.authority), "school_id": s(ps.school), "respondent_group": s("pupils"),
                     "wave": s(wave), "date": date(on), "respondents": n(respondents), "measures": .object(measures),
-                ]), stream: Streams.survey("\(prefix):survey-\(ps.pilot)-\(ps.school)-\(wave)"), authority: ps.authority, on: on)
+                ]), stream: Streams.surveys(pilot: ps.pilot, school: ps.school), authority: ps.authority, on: on)
             }
         }
 
@@ -264,7 +264,7 @@ public struct DemoGenerator: Sendable {
             let id = "activity-\(number)"
             let text = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on,
                                          partner: Int.random(in: 0..<4, using: &random) == 0 ? partners[number % partners.count] : nil, random: &random)
-            let stream = Streams.activity("\(prefix):\(id)")
+            let stream = Streams.activities(pilot: ps.pilot, school: ps.school)
             try emit(DemoRecord(type: "activity_delivered", id: "\(prefix):\(id)", data: text, streamID: stream, authorityID: ps.authority, occurredOn: on))
             if number % 400 == 17 {
                 corrected += 1

@@ -73,7 +73,7 @@ struct ImporterTests {
         #expect(summary.committed && summary.appended == 2)
         #expect(summary.refused.map(\.line) == [3])
         #expect(summary.refused[0].refusals == [Refusal("attendance.staff.teaching", "must be a whole number, not text")])
-        let events = try EventLog.readStream(Streams.activity("a1"), on: connection)
+        let events = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), on: connection)
         #expect(events[0].data.contains(#""attendance": {"staff": {"teaching": 6}, "pupils": {"ks3": 180}}"#))
 
         let rejects = Importer.rejects(of: file, summary: summary)

@@ -43,7 +43,7 @@ struct RecorderTests {
             return
         }
         #expect(refusals.map(\.field) == ["id"])
-        let events = try EventLog.readStream(Streams.activity("act-1"), on: connection)
+        let events = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection)
         #expect(events.count == 1)
         #expect(events[0].authorityID == "demo")
         #expect(events[0].occurredOn == PostgresDate(year: 2024, month: 10, day: 3))
@@ -202,7 +202,7 @@ struct MoreRecordTests {
         guard case .refused(let refusals) = try outcome(late, on: connection) else { Issue.record("a withdrawn record was corrected"); return }
         #expect(refusals.map(\.field) == ["record_id"])
         #expect(refusals[0].reason.contains("withdrawn"))
-        #expect(try EventLog.readStream(Streams.activity("act-9"), on: connection).map(\.type) == ["activity_delivered", "event_corrected", "event_withdrawn"])
+        #expect(try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection).map(\.type) == ["activity_delivered", "event_corrected", "event_withdrawn"])
     }
 
     @Test("locations are kept no finer than a postcode district, and peer groups carry no names")
@@ -276,14 +276,14 @@ struct OlderVersionTests {
         try seedWorld(recorder, on: connection)
         let v1 = #"{"type":"activity_delivered","schema_version":1,"id":"old-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2023-10-03","duration_minutes":45,"virtual":false,"attendance":{"pupils":{"ks3":90}}}}"#
         guard case .accepted = try recorder.record(v1, on: connection).outcome else { Issue.record("v1 record refused"); return }
-        let stored = try EventLog.readStream(Streams.activity("old-1"), on: connection)
+        let stored = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection)
         #expect(stored[0].schemaVersion == 2)
         #expect(stored[0].data.contains(#""mode": "in_person""#))
 
         // An event an older Reach wrote at version 1.
-        _ = try EventLog.append([NewEvent(streamID: Streams.activity("older"), type: "activity_delivered", schemaVersion: 1,
+        _ = try EventLog.append([NewEvent(streamID: "activities:older", type: "activity_delivered", schemaVersion: 1,
                                           data: #"{"kind":"assembly","virtual":true}"#)], on: connection)
-        let older = try EventLog.readStream(Streams.activity("older"), on: connection)[0]
+        let older = try EventLog.readStream("activities:older", on: connection)[0]
         #expect(try Upcaster.currentData(of: older)["mode"] == .string("virtual"))
     }
 }
