@@ -112,7 +112,21 @@ public struct Importer: Sendable {
 
     /// Checks and records every row in one transaction; keeps them only if none was refused,
     /// unless `skipInvalid`. `progress` is told how many rows are done.
-    public func run(_ file: File, skipInvalid: Bool, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+    /// How rows are checked and appended.
+    public enum Mode: Sendable {
+        /// In batches where the file allows (see ``Importer/fitsBatch(_:)``), else row by row.
+        case automatic
+        /// Each row recorded in turn; needed for corrections, withdrawals and plan actions.
+        case rowByRow
+    }
+
+    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+        if mode == .automatic && Self.fitsBatch(file) { return try runBatch(file, skipInvalid: skipInvalid, on: connection, progress: progress) }
+        return try runRowByRow(file, skipInvalid: skipInvalid, on: connection, progress: progress)
+    }
+
+    /// The row-by-row path: each row recorded in turn, inside one transaction.
+    func runRowByRow(_ file: File, skipInvalid: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
         do {

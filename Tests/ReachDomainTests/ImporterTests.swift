@@ -110,4 +110,47 @@ struct ImporterTests {
             #expect(JSONValue.object(envelope.data) == JSONValue.object(fields), "\(name)")
         }
     }
+
+    @Test("the batch path and the row-by-row path give the same outcome for the same file", arguments: [false, true])
+    func bothPathsAgree(skipInvalid: Bool) throws {
+        let text = Self.world + """
+            {"type":"school_registered","id":"s2","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
+            {"type":"school_registered","id":"s2-again","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
+            {"type":"engagement_stage_reached","id":"e1","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"assessing","date":"2024-10-01"}}
+            {"type":"engagement_stage_reached","id":"e2","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"scoping","date":"2024-10-02"}}
+            {"type":"engagement_stage_reached","id":"e3","data":{"pilot_id":"demo-csrp","school_id":"100002","la_id":"demo","stage":"identified","date":"2024-10-02"}}
+            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100009","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            """
+        var outcomes: [(refused: [String], appended: Int, present: Int, streams: [String])] = []
+        for mode in [Importer.Mode.automatic, .rowByRow] {
+            let db = try TestDatabase.create()
+            let connection = try db.applicationConnection()
+            let summary = try importer.run(Importer.readJSONLines(text), skipInvalid: skipInvalid, mode: mode, on: connection)
+            let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
+                .mapRows { try $0.decode(0, as: String.self) }
+            outcomes.append((summary.refused.map { "\($0.line) \($0.refusals.map(\.field))" }, summary.committed ? summary.appended : 0, summary.alreadyPresent, streams))
+        }
+        #expect(outcomes[0].refused == outcomes[1].refused)
+        #expect(outcomes[0].refused == ["5 [\"school_id\"]", "7 [\"stage\"]", "11 [\"school_id\"]", "12 [\"id\"]"])
+        #expect(outcomes[0].appended == outcomes[1].appended)
+        #expect(outcomes[0].present == outcomes[1].present)
+        #expect(outcomes[0].streams == outcomes[1].streams)
+    }
+
+    @Test("a file with corrections goes row by row and works")
+    func correctionsRowByRow() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        let text = Self.world + """
+            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}
+            """
+        let file = Importer.readJSONLines(text)
+        #expect(!Importer.fitsBatch(file))
+        let summary = try importer.run(file, skipInvalid: false, on: connection)
+        #expect(summary.committed && summary.appended == 5)
+    }
 }

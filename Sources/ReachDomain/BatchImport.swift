@@ -1,0 +1,166 @@
+import Foundation
+import ReachEventLog
+import ReachPostgres
+
+extension Importer {
+    /// Whether every row can go through the batch path: rows whose checks need no more than
+    /// the log as it was before the file, the file's own earlier rows and set-based queries.
+    /// Corrections, withdrawals and safety-plan actions go row by row.
+    public static func fitsBatch(_ file: File) -> Bool {
+        file.rows.allSatisfy { row in
+            guard case .success(let envelope) = row.envelope else { return true }
+            return !["event_corrected", "event_withdrawn", "action_completed", "action_rescheduled", "action_cancelled"].contains(envelope.type.name)
+        }
+    }
+
+    /// The batch path: every row is checked in this process, the log is asked about ids,
+    /// references and stream states in a few set-based queries, and the rows that pass are
+    /// appended through the bulk (COPY) path in one transaction. Same rules and outcomes as
+    /// recording the rows one by one, in file order.
+    func runBatch(_ file: File, skipInvalid: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
+        struct Candidate {
+            var row: Row
+            var envelope: Recorder.Envelope
+            var checked: CheckedRecord
+            var data: String
+            var eventID = UUID()
+        }
+        var summary = Summary()
+        summary.read = file.rows.count
+        var refusals: [Int: [Refusal]] = [:]
+        var candidates: [Candidate] = []
+        candidates.reserveCapacity(file.rows.count)
+
+        // 1. Each row's own data.
+        for row in file.rows {
+            switch row.envelope {
+            case .failure(let found): refusals[row.line] = found.all
+            case .success(let envelope):
+                var reader = FieldReader(envelope.data, today: recorder.today)
+                let checked = envelope.type.check(&reader, envelope.id)
+                let found = reader.refusals + reader.unknownFieldRefusals
+                if let checked, found.isEmpty {
+                    candidates.append(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).text))
+                } else {
+                    refusals[row.line] = found
+                }
+            }
+        }
+
+        // 2. Event ids, and what the log already holds under them.
+        var alreadyPresent = Set<Int>()
+        var seenIDs: [String: (line: Int, data: String, type: String)] = [:]
+        for start in stride(from: 0, to: candidates.count, by: 50_000) {
+            let slice = start..<min(start + 50_000, candidates.count)
+            let ids = try connection.query(
+                "SELECT reach.record_event_id(r) FROM unnest($1::text[]) WITH ORDINALITY AS u(r, n) ORDER BY n",
+                [PostgresArray(candidates[slice].map(\.envelope.id))]
+            ).mapRows { try $0.decode(0, as: UUID.self) }
+            for (offset, id) in ids.enumerated() { candidates[slice.lowerBound + offset].eventID = id }
+            let existing = try connection.query("""
+                SELECT i.n, e.event_type = i.t AND e.data = i.d
+                FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n)
+                JOIN reach.events e ON e.event_id = i.id
+                """, [PostgresArray(candidates[slice].map(\.eventID)), PostgresArray(candidates[slice].map(\.envelope.type.name)),
+                      PostgresArray(candidates[slice].map { PostgresJSONB($0.data) })]
+            ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
+            for (n, same) in existing {
+                let candidate = candidates[slice.lowerBound + n - 1]
+                if same { alreadyPresent.insert(candidate.row.line) } else {
+                    refusals[candidate.row.line] = [Refusal("id", "'\(candidate.envelope.id)' was already used for a different record; give this record an id of its own")]
+                }
+            }
+        }
+        // The same id twice in the file: a repeat is already present, other data is refused.
+        for candidate in candidates where refusals[candidate.row.line] == nil {
+            if let first = seenIDs[candidate.envelope.id] {
+                if first.data == candidate.data && first.type == candidate.envelope.type.name {
+                    alreadyPresent.insert(candidate.row.line)
+                } else {
+                    refusals[candidate.row.line] = [Refusal("id", "'\(candidate.envelope.id)' is used on line \(first.line) for a different record")]
+                }
+            } else {
+                seenIDs[candidate.envelope.id] = (candidate.row.line, candidate.data, candidate.envelope.type.name)
+            }
+        }
+        var live: [Candidate] { candidates.filter { refusals[$0.row.line] == nil && !alreadyPresent.contains($0.row.line) } }
+
+        // 3. Registrations: new to the log, and once in the file.
+        let registrations = live.filter { if case .register = $0.checked.rule { true } else { false } }
+        let registered = Set(try connection.query("SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
+                                                  [PostgresArray(registrations.map(\.checked.streamID))]).mapRows { try $0.decode(0, as: String.self) })
+        var fileOwners: [String: String?] = [:]
+        for candidate in registrations {
+            guard case .register(let what, let field) = candidate.checked.rule else { continue }
+            if registered.contains(candidate.checked.streamID) || fileOwners[candidate.checked.streamID] != nil {
+                refusals[candidate.row.line] = [Refusal(field, "\(what) is already registered; record a correction to change it")]
+            } else {
+                fileOwners[candidate.checked.streamID] = .some(candidate.checked.authorityID)
+            }
+        }
+
+        // 4. References: in the log, or registered earlier in the file.
+        let referenced = Set(live.flatMap { $0.checked.references.map(\.streamID) }).subtracting(fileOwners.keys)
+        var owners: [String: String?] = fileOwners
+        for (stream, owner) in try connection.query(
+            "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
+            [PostgresArray(Array(referenced))]
+        ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
+            owners[stream] = .some(owner)
+        }
+        for candidate in live {
+            var found: [Refusal] = []
+            for reference in candidate.checked.references {
+                let what = "\(reference.entity.name) '\(reference.id)'"
+                guard let owner = owners[reference.streamID] else {
+                    found.append(Refusal(reference.field, "\(what) is not registered; register it first"))
+                    continue
+                }
+                if let authority = reference.authority, owner != authority {
+                    found.append(Refusal(reference.field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
+                }
+            }
+            if !found.isEmpty { refusals[candidate.row.line] = found }
+        }
+
+        // 5. Engagement stages move forward, from each stream's last stage, in file order.
+        let stageRows = live.filter { if case .engagementStage = $0.checked.rule { true } else { false } }
+        var current: [String: EngagementStage] = [:]
+        for (stream, word) in try connection.query("""
+            SELECT DISTINCT ON (stream_id) stream_id, data ->> 'stage' FROM reach.events
+            WHERE stream_id = ANY($1) ORDER BY stream_id, version DESC
+            """, [PostgresArray(Array(Set(stageRows.map(\.checked.streamID))))]).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
+            current[stream] = word.flatMap(EngagementStage.init(rawValue:))
+        }
+        for candidate in stageRows {
+            guard case .engagementStage(let stage) = candidate.checked.rule else { continue }
+            let now = current[candidate.checked.streamID]
+            if stage.mayFollow(now) {
+                current[candidate.checked.streamID] = stage
+            } else {
+                refusals[candidate.row.line] = [Refusal("stage", "cannot go back from \(now!.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)")]
+            }
+        }
+
+        summary.alreadyPresent = alreadyPresent.count
+        summary.refused = file.rows.compactMap { row in refusals[row.line].map { (row.line, row.id, $0) } }
+        if !summary.refused.isEmpty && !skipInvalid {
+            progress(file.rows.count)
+            return summary
+        }
+
+        // 6. Append what passed, through the bulk path, in one transaction.
+        let events = live.map { candidate in
+            NewEvent(id: candidate.eventID, streamID: candidate.checked.streamID, type: candidate.envelope.type.name,
+                     schemaVersion: candidate.envelope.type.schemaVersion, data: candidate.data,
+                     metadata: EventMetadata(actor: recorder.actor, correlationID: candidate.envelope.id, source: recorder.source),
+                     occurredOn: candidate.checked.occurredOn, authorityID: candidate.checked.authorityID)
+        }
+        let appended = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
+        summary.appended = appended.appended
+        summary.alreadyPresent += appended.alreadyPresent
+        summary.committed = true
+        progress(file.rows.count)
+        return summary
+    }
+}
