@@ -68,6 +68,7 @@ let package = Package(
                 "ReachEventLog",
                 "ReachDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

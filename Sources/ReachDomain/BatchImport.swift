@@ -57,12 +57,19 @@ extension Importer {
                 [PostgresArray(candidates[slice].map(\.envelope.id))]
             ).mapRows { try $0.decode(0, as: UUID.self) }
             for (offset, id) in ids.enumerated() { candidates[slice.lowerBound + offset].eventID = id }
-            let existing = try connection.query("""
+            // Ids first (usually none is in the log), then the content of those that are.
+            let present = try connection.query("""
+                SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n) JOIN reach.events e ON e.event_id = i.id
+                """, [PostgresArray(candidates[slice].map(\.eventID))]
+            ).mapRows { try $0.decode(0, as: Int.self) }
+            let existing = present.isEmpty ? [] : try connection.query("""
                 SELECT i.n, e.event_type = i.t AND e.data = i.d
-                FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n)
+                FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n)
                 JOIN reach.events e ON e.event_id = i.id
-                """, [PostgresArray(candidates[slice].map(\.eventID)), PostgresArray(candidates[slice].map(\.envelope.type.name)),
-                      PostgresArray(candidates[slice].map { PostgresJSONB($0.data) })]
+                """, [PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].eventID }),
+                      PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].envelope.type.name }),
+                      PostgresArray(present.map { PostgresJSONB(candidates[slice.lowerBound + $0 - 1].data) }),
+                      PostgresArray(present.map { Int64($0) })]
             ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
             for (n, same) in existing {
                 let candidate = candidates[slice.lowerBound + n - 1]

@@ -98,7 +98,12 @@ public struct CSVLayout: Sendable {
     /// The example record as a row.
     public var exampleRow: [String] {
         guard case .object(let fields)? = try? JSONValue.parse(Examples.data[type] ?? "{}") else { return [] }
-        return ["example-1"] + columns.map { column in
+        return row(id: "example-1", data: fields)
+    }
+
+    /// A record's data as a row of this layout (fields the layout has no column for are left out).
+    public func row(id: String, data fields: [String: JSONValue]) -> [String] {
+        [id] + columns.map { column in
             var value: JSONValue? = .object(fields)
             for key in column.path {
                 guard case .object(let object)? = value else { value = nil; break }
@@ -156,8 +161,8 @@ public struct CSVLayout: Sendable {
     public func data(of row: [String], columns: [Column?]) -> [String: JSONValue] {
         var data: [String: JSONValue] = [:]
         for (index, column) in columns.enumerated() {
-            guard let column, index < row.count else { continue }
-            let cell = row[index].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let column, index < row.count, !row[index].isEmpty else { continue }
+            let cell = FieldReader.trimmed(row[index])
             guard !cell.isEmpty else { continue }
             let value: JSONValue
             switch column.kind {

@@ -46,20 +46,39 @@ public struct FieldReader {
             refuse(key, "must be text, not \(value.kindName)")
             return nil
         }
-        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = Self.trimmed(raw)
         if text.isEmpty {
             refuse(key, "must not be empty")
             return nil
         }
-        if text.count > maxLength {
+        if text.utf8.count > maxLength, text.count > maxLength {
             refuse(key, "is \(text.count) characters long; keep it to \(maxLength) at most")
             return nil
         }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if Self.hasControlCharacters(text) {
             refuse(key, "must not contain control characters such as line breaks or tabs")
             return nil
         }
         return text
+    }
+
+    /// `text` without spaces, tabs and line breaks at either end.
+    public static func trimmed(_ text: String) -> String {
+        let bytes = text.utf8
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+        guard let first = bytes.first, let last = bytes.last, isSpace(first) || isSpace(last) else { return text }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Whether `text` holds a control character (C0, DEL or C1), checked on its UTF-8 bytes.
+    static func hasControlCharacters(_ text: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F { return true }
+            if previous == 0xC2 && (0x80...0x9F).contains(byte) { return true }
+            previous = byte
+        }
+        return false
     }
 
     /// An identifier: letters, digits, `-` and `_`, up to 60 characters.

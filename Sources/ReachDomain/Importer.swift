@@ -35,6 +35,8 @@ public struct Importer: Sendable {
         public var refused: [(line: Int, id: String?, refusals: [Refusal])] = []
         /// Whether the appended rows were kept (false when a refusal rolled everything back).
         public var committed = false
+
+        public init() {}
     }
 
     public var recorder: Recorder
@@ -63,13 +65,14 @@ public struct Importer: Sendable {
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let content = line.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !content.isEmpty else { continue }
-            var document = content
-            if case .object(var fields)? = try? JSONValue.parse(content), fields.removeValue(forKey: CSVLayout.reasonColumn) != nil {
-                document = JSONValue.object(fields).text
+            guard case .object(var fields)? = try? JSONValue.parse(content) else {
+                rows.append(Row(line: index + 1, id: nil, envelope: .failure(Refusals([Refusal("record", "is not a JSON object")])), original: [content]))
+                continue
             }
-            let envelope = Recorder.Envelope.parse(document)
+            fields.removeValue(forKey: CSVLayout.reasonColumn)
+            let envelope = Recorder.Envelope.parse(JSONValue.object(fields))
             var id: String?
-            if case .object(let fields)? = try? JSONValue.parse(content), case .string(let text)? = fields["id"] { id = text }
+            if case .string(let text)? = fields["id"] { id = text }
             rows.append(Row(line: index + 1, id: id, envelope: envelope, original: [content]))
         }
         return File(rows: rows, csvHeader: nil)
@@ -104,7 +107,7 @@ public struct Importer: Sendable {
                 "type": .string(type), "id": id.isEmpty ? .null : .string(id),
                 "data": .object(layout.data(of: cells, columns: matched.columns)),
             ])
-            rows.append(Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document.text), original: cells))
+            rows.append(Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells))
         }
         if let error = reader.error { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
         return File(rows: rows, csvHeader: header)

@@ -1,4 +1,5 @@
 import Foundation
+import ReachEventLog
 
 /// A JSON value, kept as parsed so records can be checked field by field before anything is
 /// decoded into types.
@@ -33,16 +34,202 @@ public enum JSONValue: Codable, Sendable, Hashable {
         }
     }
 
-    /// Parses one JSON document.
+    /// Parses one JSON document (RFC 8259), directly from its UTF-8 bytes.
     public static func parse(_ text: some StringProtocol) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        var parser = Parser(bytes: Array(text.utf8))
+        let value = try parser.value(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == parser.bytes.count else { throw parser.failure("unexpected text after the document") }
+        return value
     }
 
-    /// The value as compact JSON with sorted keys.
+    /// A small recursive-descent JSON parser: Foundation's decoder is several times slower on
+    /// the many small documents an import reads.
+    struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+
+        struct Failure: Error, CustomStringConvertible {
+            var description: String
+        }
+
+        func failure(_ what: String) -> Failure { Failure(description: "invalid JSON at byte \(index): \(what)") }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 { index += 1 }
+        }
+
+        mutating func value(depth: Int) throws -> JSONValue {
+            guard depth < 100 else { throw failure("nested too deeply") }
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                var object: [String: JSONValue] = [:]
+                skipWhitespace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+                while true {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
+                    let key = try string()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
+                    index += 1
+                    object[key] = try value(depth: depth + 1)
+                    skipWhitespace()
+                    guard index < bytes.count else { throw failure("unexpected end") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+                    throw failure("expected ',' or '}'")
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                var array: [JSONValue] = []
+                skipWhitespace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
+                while true {
+                    array.append(try value(depth: depth + 1))
+                    skipWhitespace()
+                    guard index < bytes.count else { throw failure("unexpected end") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
+                    throw failure("expected ',' or ']'")
+                }
+            case UInt8(ascii: "\""):
+                return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            default:
+                return .number(try number())
+            }
+        }
+
+        mutating func literal(_ word: String) throws {
+            let expected = Array(word.utf8)
+            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
+                throw failure("unknown word")
+            }
+            index += expected.count
+        }
+
+        mutating func number() throws -> Double {
+            let start = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            func digits() -> Int {
+                let from = index
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+                return index - from
+            }
+            let whole = digits()
+            guard whole > 0, !(whole > 1 && bytes[index - whole] == 0x30) else { throw failure("not a number") }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard digits() > 0 else { throw failure("not a number") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard digits() > 0 else { throw failure("not a number") }
+            }
+            guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else { throw failure("not a number") }
+            return value
+        }
+
+        mutating func string() throws -> String {
+            index += 1  // the opening quote
+            var out: [UInt8] = []
+            while true {
+                guard index < bytes.count else { throw failure("unterminated string") }
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return String(decoding: out, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    guard index < bytes.count else { throw failure("unterminated string") }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        var scalar = try hex4()
+                        if (0xD800...0xDBFF).contains(scalar) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
+                            index += 2
+                            let low = try hex4()
+                            guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid character escape") }
+                        out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                    default: throw failure("invalid escape")
+                    }
+                case 0x00..<0x20:
+                    throw failure("control character in a string")
+                default:
+                    out.append(byte)
+                }
+            }
+        }
+
+        mutating func hex4() throws -> UInt32 {
+            guard index + 4 <= bytes.count else { throw failure("unterminated escape") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                index += 1
+                let digit: UInt8
+                switch byte {
+                case 0x30...0x39: digit = byte - 0x30
+                case 0x41...0x46: digit = byte - 0x41 + 10
+                case 0x61...0x66: digit = byte - 0x61 + 10
+                default: throw failure("invalid escape")
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+    }
+
+    /// The value as compact JSON with sorted keys (whole numbers without a fraction).
     public var text: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
+        var out: [UInt8] = []
+        write(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func write(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: Array("null".utf8))
+        case .bool(let value): out.append(contentsOf: Array((value ? "true" : "false").utf8))
+        case .number(let value):
+            if value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: Array(String(Int64(value)).utf8)) }
+            else { out.append(contentsOf: Array("\(value)".utf8)) }
+        case .string(let value): JSONText.appendQuoted(value, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                item.write(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.appendQuoted(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                fields[key]!.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
     }
 
     /// A short name of the value's kind, for messages.

@@ -56,6 +56,11 @@ public struct Recorder: Sendable {
             guard let value = try? JSONValue.parse(text) else {
                 return .failure(Refusals([Refusal("record", "is not valid JSON")]))
             }
+            return parse(value)
+        }
+
+        /// Checks an envelope already parsed (not its data).
+        public static func parse(_ value: JSONValue) -> Result<Envelope, Refusals> {
             guard case .object(let fields) = value else {
                 return .failure(Refusals([Refusal("record", "must be a JSON object with type, id and data")]))
             }

@@ -1,3 +1,4 @@
+import Foundation
 import ReachDomain
 import ReachPostgres
 import Testing
@@ -94,5 +95,21 @@ struct UpcastingTests {
         #expect(Upcaster.upcast(type: "activity_delivered", version: 2, data: v1) == v1)
         #expect(Upcaster.upcast(type: "activity_delivered", version: 3, data: v1) == nil)
         #expect(RecordType.activityDelivered.schemaVersion == 2)
+    }
+}
+
+@Suite("JSON")
+struct JSONTests {
+    @Test("the parser reads what Foundation reads, and refuses what is not JSON")
+    func parser() throws {
+        let text = #"{"a":[1,-2.5,3e2,true,false,null],"b":"q\"uote \\ \/ \n \u00e9 \ud83c\udfeb","c":{},"d":[]}"#
+        let mine = try JSONValue.parse(text)
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(mine == foundation)
+        #expect(mine == .object(["a": .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]),
+                                 "b": .string("q\"uote \\ / \n é 🏫"), "c": .object([:]), "d": .array([])]))
+        for bad in ["", "{", "{\"a\":}", "[1,]", "01", "\"a", "{\"a\" 1}", "tru", "[1] 2", "\"\u{01}\"", "1.", "-", "\"\\ud800\""] {
+            #expect(throws: (any Error).self, "\(bad)") { try JSONValue.parse(bad) }
+        }
     }
 }

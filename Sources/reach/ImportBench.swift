@@ -1,0 +1,89 @@
+import ArgumentParser
+import CSV
+import Foundation
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+
+/// `reach bench import`: validating and importing a large CSV of activities, beside the bulk
+/// append of the same events in the same run.
+struct ImportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Benchmark importing a CSV of activities (read, check, append) against the bulk append alone.",
+        discussion: """
+            Runs in a scratch database (created and dropped): loads the demo's authorities, schools \
+            and pilots, writes a CSV of synthetic activities, imports it as `reach import` does, then \
+            appends the same number of events through the bulk path alone. Build with -c release.
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Rows in the CSV.")
+    var rows = 1_000_000
+
+    func run() async throws {
+        let logger = makeLogger()
+        let target = try database.target(logger: logger)
+        let scratch = "reach_bench_import_\(getpid())"
+        let admin = try Connection(configuration: target.owner, logger: logger)
+        try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")
+        defer { try? admin.executeScript("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(scratch)) WITH (FORCE)") }
+        let configuration = target.owner.overriding(["dbname": scratch])
+        let connection = try Connection(configuration: configuration, logger: logger)
+        _ = try Migrator(logger: logger).migrate(on: connection)
+
+        // The world the activities refer to: the demo's fixed part.
+        _ = try DemoLoader(generator: DemoGenerator(seed: 1, events: 5_000)).load(on: connection)
+
+        // A CSV of activities from another seed (same authorities, schools and pilots).
+        let layout = try CSVLayout.of("activity_delivered").get()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("activity_delivered-bench-\(getpid()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        guard let stream = OutputStream(toFileAtPath: path, append: false) else { throw CommandError("cannot write \(path)") }
+        let writer = try CSVWriter(stream: stream)
+        try writer.write(row: layout.header)
+        var written = 0
+        var sample: [DemoRecord] = []
+        try DemoGenerator(seed: 2, events: rows + 5_000).generate { record in
+            guard record.type == "activity_delivered", written < rows, case .object(let data) = try JSONValue.parse(record.data) else { return }
+            try writer.write(row: layout.row(id: record.id, data: data))
+            written += 1
+            if sample.count < 2_000 { sample.append(record) }
+        }
+        writer.stream.close()
+        let fileMiB = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_048_576
+
+        // Import it, as `reach import` does.
+        let importer = Importer(recorder: Recorder(actor: "bench", source: "bench"))
+        let clock = ContinuousClock()
+        let startRSS = AppendBench.residentMiB()
+        var summary = Importer.Summary()
+        let importTime = try clock.measure {
+            let file = try Importer.read(path: path, type: nil)
+            summary = try importer.run(file, skipInvalid: false, on: connection)
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        guard summary.committed, summary.appended == written else {
+            throw CommandError("the import did not append every row: \(summary.appended) of \(written), \(summary.refused.count) refused")
+        }
+
+        // The bulk append alone, of as many events with the same data.
+        let events = (0..<written).lazy.map { index -> NewEvent in
+            let record = sample[index % sample.count]
+            return NewEvent(streamID: record.streamID, type: record.type, schemaVersion: 2, data: record.data,
+                            metadata: EventMetadata(actor: "bench", source: "bench"), occurredOn: record.occurredOn, authorityID: record.authorityID)
+        }
+        let bulkTime = try clock.measure {
+            _ = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
+        }
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let importRate = Double(written) / seconds(importTime)
+        let bulkRate = Double(written) / seconds(bulkTime)
+        emit(String(format: "CSV: %d rows, %.0f MiB", written, fileMiB))
+        emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   target >= 40,000/s  %@", seconds(importTime), importRate, importRate >= 40_000 ? "ok" : "MISSED"))
+        emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   import/bulk = %.2fx", seconds(bulkTime), bulkRate, importRate / bulkRate))
+        emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB (the importer holds the whole file)", startRSS, Double(usage.ru_maxrss) / 1024))
+    }
+}
