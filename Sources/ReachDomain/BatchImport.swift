@@ -100,7 +100,7 @@ extension Importer {
         for candidate in registrations {
             guard case .register(let what, let field) = candidate.checked.rule else { continue }
             if registered.contains(candidate.checked.streamID) || fileOwners[candidate.checked.streamID] != nil {
-                refusals[candidate.row.line] = [Refusal(field, "\(what) is already registered; record a correction to change it")]
+                refusals[candidate.row.line] = [StreamRule.alreadyRegistered(what, field: field)]
             } else {
                 fileOwners[candidate.checked.streamID] = .some(candidate.checked.authorityID)
             }
@@ -116,17 +116,7 @@ extension Importer {
             owners[stream] = .some(owner)
         }
         for candidate in live {
-            var found: [Refusal] = []
-            for reference in candidate.checked.references {
-                let what = "\(reference.entity.name) '\(reference.id)'"
-                guard let owner = owners[reference.streamID] else {
-                    found.append(Refusal(reference.field, "\(what) is not registered; register it first"))
-                    continue
-                }
-                if let authority = reference.authority, owner != authority {
-                    found.append(Refusal(reference.field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
-                }
-            }
+            let found = candidate.checked.references.compactMap { $0.refusal(owners: owners) }
             if !found.isEmpty { refusals[candidate.row.line] = found }
         }
 
@@ -145,7 +135,7 @@ extension Importer {
             if stage.mayFollow(now) {
                 current[candidate.checked.streamID] = stage
             } else {
-                refusals[candidate.row.line] = [Refusal("stage", "cannot go back from \(now!.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)")]
+                refusals[candidate.row.line] = [StreamRule.stageGoesBack(from: now!, to: stage)]
             }
         }
 

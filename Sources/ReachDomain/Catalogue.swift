@@ -40,6 +40,17 @@ public struct Reference: Sendable, Hashable {
 
     /// The stream that registered it.
     public var streamID: String { entity.stream(id) }
+
+    /// What is wrong with this reference, given the owners of registered things (stream id to
+    /// the authority it belongs to; absent when not registered).
+    public func refusal(owners: [String: String?]) -> Refusal? {
+        let what = "\(entity.name) '\(id)'"
+        guard let owner = owners[streamID] else { return Refusal(field, "\(what) is not registered; register it first") }
+        if let authority, owner != authority {
+            return Refusal(field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says")
+        }
+        return nil
+    }
 }
 
 /// How a record's stream must look for it to be appended.
@@ -52,6 +63,16 @@ public enum StreamRule: Sendable, Hashable {
     case amends(recordID: String, withdraws: Bool, correctedData: [String: JSONValue]?)
     /// No rule (each record has a stream of its own).
     case none
+
+    /// The refusal of a registration whose thing is registered already.
+    static func alreadyRegistered(_ what: String, field: String) -> Refusal {
+        Refusal(field, "\(what) is already registered; record a correction to change it")
+    }
+
+    /// The refusal of a stage that does not follow the current one.
+    static func stageGoesBack(from current: EngagementStage, to stage: EngagementStage) -> Refusal {
+        Refusal("stage", "cannot go back from \(current.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)")
+    }
 }
 
 /// A record whose data passed every check that needs nothing but the record itself.

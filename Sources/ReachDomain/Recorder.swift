@@ -153,7 +153,7 @@ public struct Recorder: Sendable {
             break
         case .register(let what, let field):
             if try EventLog.streamVersion(checked.streamID, on: connection) > 0 {
-                return .refused([Refusal(field, "\(what) is already registered; record a correction to change it")])
+                return .refused([StreamRule.alreadyRegistered(what, field: field)])
             }
             expected = .noStream
         case .engagementStage(let stage):
@@ -164,12 +164,7 @@ public struct Recorder: Sendable {
                     return EngagementStage(rawValue: word)
                 }
             }
-            guard stage.mayFollow(current) else {
-                return .refused([Refusal("stage", """
-                    cannot go back from \(current!.rawValue) to \(stage.rawValue): stages only move forward \
-                    (record withdrawn first if the school stopped and is starting again)
-                    """)])
-            }
+            guard stage.mayFollow(current) else { return .refused([StreamRule.stageGoesBack(from: current!, to: stage)]) }
             expected = history.last.map { .exactly($0.version) } ?? .noStream
         }
 
@@ -244,19 +239,8 @@ public struct Recorder: Sendable {
             "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
             [PostgresArray(streams)], prepared: true
         ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }
-        let found = Dictionary(rows, uniquingKeysWith: { first, _ in first })
-        var refusals: [Refusal] = []
-        for reference in references {
-            let what = "\(reference.entity.name) '\(reference.id)'"
-            guard let owner = found[reference.streamID] else {
-                refusals.append(Refusal(reference.field, "\(what) is not registered; register it first"))
-                continue
-            }
-            if let authority = reference.authority, owner != authority {
-                refusals.append(Refusal(reference.field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says"))
-            }
-        }
-        return refusals
+        let owners: [String: String?] = Dictionary(rows, uniquingKeysWith: { first, _ in first })
+        return references.compactMap { $0.refusal(owners: owners) }
     }
 }
 
