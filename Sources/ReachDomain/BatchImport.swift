@@ -123,10 +123,8 @@ extension Importer {
         // 5. Engagement stages move forward, from each stream's last stage, in file order.
         let stageRows = live.filter { if case .engagementStage = $0.checked.rule { true } else { false } }
         var current: [String: EngagementStage] = [:]
-        for (stream, word) in try connection.query("""
-            SELECT DISTINCT ON (stream_id) stream_id, data ->> 'stage' FROM reach.events
-            WHERE stream_id = ANY($1) ORDER BY stream_id, version DESC
-            """, [PostgresArray(Array(Set(stageRows.map(\.checked.streamID))))]).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
+        for (stream, word) in try connection.query(StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map(\.checked.streamID))))])
+            .mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(2, as: String.self)) }) {
             current[stream] = word.flatMap(EngagementStage.init(rawValue:))
         }
         for candidate in stageRows {

@@ -69,6 +69,14 @@ public enum StreamRule: Sendable, Hashable {
         Refusal(field, "\(what) is already registered; record a correction to change it")
     }
 
+    /// Per engagement stream: its version and its latest stage (corrections and withdrawals in
+    /// the stream count for the version, not for the stage).
+    static let engagementHeadSQL = """
+        SELECT stream_id, max(version),
+               (array_agg(data ->> 'stage' ORDER BY version DESC) FILTER (WHERE event_type = 'engagement_stage_reached'))[1]
+        FROM reach.events WHERE stream_id = ANY($1) GROUP BY stream_id
+        """
+
     /// The refusal of a stage that does not follow the current one.
     static func stageGoesBack(from current: EngagementStage, to stage: EngagementStage) -> Refusal {
         Refusal("stage", "cannot go back from \(current.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)")

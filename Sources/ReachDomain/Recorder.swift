@@ -107,16 +107,15 @@ public struct Recorder: Sendable {
     /// Checks one parsed record and appends it if it passes.
     public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
         let dataText = JSONValue.object(envelope.data).text
-        let eventID = try connection.query("SELECT reach.record_event_id($1)", [envelope.id], prepared: true).decode(UUID.self, row: 0, column: 0)
-
-        // Already recorded? Then nothing more to check.
-        let existing = try connection.query(
-            "SELECT \"position\", event_type, data = $2::jsonb FROM reach.events WHERE event_id = $1",
-            [eventID, PostgresJSONB(dataText)], prepared: true)
-        if existing.rowCount == 1 {
-            let position: Int64 = try existing.decode(row: 0, column: 0)
-            let type: String = try existing.decode(row: 0, column: 1)
-            let same: Bool = try existing.decode(row: 0, column: 2)
+        // The event id, and whether the record is already in the log, in one round trip.
+        let existing = try connection.query("""
+            SELECT i.id, e."position", e.event_type, e.data = $2::jsonb
+            FROM (SELECT reach.record_event_id($1::text) AS id) i LEFT JOIN reach.events e ON e.event_id = i.id
+            """, [envelope.id, PostgresJSONB(dataText)], prepared: true)
+        let eventID: UUID = try existing.decode(row: 0, column: 0)
+        if let position = try existing.decodeIfPresent(Int64.self, row: 0, column: 1) {
+            let type: String = try existing.decode(row: 0, column: 2)
+            let same: Bool = try existing.decode(row: 0, column: 3)
             guard same && type == envelope.type.name else {
                 return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
             }
@@ -157,15 +156,11 @@ public struct Recorder: Sendable {
             }
             expected = .noStream
         case .engagementStage(let stage):
-            let history = try EventLog.readStream(checked.streamID, limit: 100_000, on: connection)
-            let current = history.last.flatMap { event in
-                (try? JSONValue.parse(event.data)).flatMap { value -> EngagementStage? in
-                    guard case .object(let fields) = value, case .string(let word)? = fields["stage"] else { return nil }
-                    return EngagementStage(rawValue: word)
-                }
-            }
+            let head = try connection.query(StreamRule.engagementHeadSQL, [PostgresArray([checked.streamID])], prepared: true)
+            let version = head.rowCount == 1 ? try head.decode(Int64.self, row: 0, column: 1) : 0
+            let current = head.rowCount == 1 ? try head.decodeIfPresent(String.self, row: 0, column: 2).flatMap(EngagementStage.init(rawValue:)) : nil
             guard stage.mayFollow(current) else { return .refused([StreamRule.stageGoesBack(from: current!, to: stage)]) }
-            expected = history.last.map { .exactly($0.version) } ?? .noStream
+            expected = version > 0 ? .exactly(version) : .noStream
         }
 
         let event = NewEvent(
