@@ -6,8 +6,8 @@ extension Importer {
     /// Whether every row can go through the batch path: rows whose checks need no more than
     /// the log as it was before the file, the file's own earlier rows and set-based queries.
     /// Corrections, withdrawals and safety-plan actions go row by row.
-    public static func fitsBatch(_ file: File) -> Bool {
-        file.rows.allSatisfy { row in
+    public static func fitsBatch(_ rows: [Row]) -> Bool {
+        rows.allSatisfy { row in
             guard case .success(let envelope) = row.envelope else { return true }
             return !["event_corrected", "event_withdrawn", "action_completed", "action_rescheduled", "action_cancelled"].contains(envelope.type.name)
         }
@@ -16,8 +16,8 @@ extension Importer {
     /// The batch path: every row is checked in this process, the log is asked about ids,
     /// references and stream states in a few set-based queries, and the rows that pass are
     /// appended through the bulk (COPY) path in one transaction. Same rules and outcomes as
-    /// recording the rows one by one, in file order.
-    func runBatch(_ file: File, skipInvalid: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
+    /// recording the rows one by one, in file order. Runs inside the import's transaction.
+    func runBatch(_ rows: [Row], into summary: inout Summary, on connection: Connection) throws {
         struct Candidate {
             var row: Row
             var envelope: Recorder.Envelope
@@ -25,14 +25,13 @@ extension Importer {
             var data: String
             var eventID = UUID()
         }
-        var summary = Summary()
-        summary.read = file.rows.count
+        summary.read += rows.count
         var refusals: [Int: [Refusal]] = [:]
         var candidates: [Candidate] = []
-        candidates.reserveCapacity(file.rows.count)
+        candidates.reserveCapacity(rows.count)
 
         // 1. Each row's own data.
-        for row in file.rows {
+        for row in rows {
             switch row.envelope {
             case .failure(let found): refusals[row.line] = found.all
             case .success(let envelope):
@@ -90,7 +89,8 @@ extension Importer {
                 seenIDs[candidate.envelope.id] = (candidate.row.line, candidate.data, candidate.envelope.type.name)
             }
         }
-        var live: [Candidate] { candidates.filter { refusals[$0.row.line] == nil && !alreadyPresent.contains($0.row.line) } }
+        // The rows still in the running, refreshed after each step that can refuse some.
+        var live = candidates.filter { refusals[$0.row.line] == nil && !alreadyPresent.contains($0.row.line) }
 
         // 3. Registrations: new to the log, and once in the file.
         let registrations = live.filter { if case .register = $0.checked.rule { true } else { false } }
@@ -105,6 +105,7 @@ extension Importer {
                 fileOwners[candidate.checked.streamID] = .some(candidate.checked.authorityID)
             }
         }
+        live.removeAll { refusals[$0.row.line] != nil }
 
         // 4. References: in the log, or registered earlier in the file.
         let referenced = Set(live.flatMap { $0.checked.references.map(\.streamID) }).subtracting(fileOwners.keys)
@@ -119,6 +120,7 @@ extension Importer {
             let found = candidate.checked.references.compactMap { $0.refusal(owners: owners) }
             if !found.isEmpty { refusals[candidate.row.line] = found }
         }
+        live.removeAll { refusals[$0.row.line] != nil }
 
         // 5. Engagement stages move forward, from each stream's last stage, in file order.
         let stageRows = live.filter { if case .engagementStage = $0.checked.rule { true } else { false } }
@@ -137,12 +139,9 @@ extension Importer {
             }
         }
 
-        summary.alreadyPresent = alreadyPresent.count
-        summary.refused = file.rows.compactMap { row in refusals[row.line].map { (row.line, row.id, $0) } }
-        if !summary.refused.isEmpty && !skipInvalid {
-            progress(file.rows.count)
-            return summary
-        }
+        live.removeAll { refusals[$0.row.line] != nil }
+        summary.alreadyPresent += alreadyPresent.count
+        for row in rows { if let found = refusals[row.line] { summary.refuse(row, found) } }
 
         // 6. Append what passed, through the bulk path, in one transaction.
         let events = live.map { candidate in
@@ -151,11 +150,10 @@ extension Importer {
                      metadata: EventMetadata(actor: recorder.actor, correlationID: candidate.envelope.id, source: recorder.source),
                      occurredOn: candidate.checked.occurredOn, authorityID: candidate.checked.authorityID)
         }
-        let appended = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
-        summary.appended = appended.appended
+        // The rows that pass are appended even when others were refused: later chunks may
+        // refer to them. The import's transaction decides at the end whether anything is kept.
+        let appended = try EventLog.appendBulk(events, on: connection)
+        summary.appended += appended.appended
         summary.alreadyPresent += appended.alreadyPresent
-        summary.committed = true
-        progress(file.rows.count)
-        return summary
     }
 }

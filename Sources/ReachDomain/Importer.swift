@@ -4,11 +4,14 @@ import ReachPostgres
 
 /// Imports a file of records (JSON Lines, or CSV of one record type) all or nothing.
 ///
-/// Every row is checked first, in file order, inside one transaction, so a row may refer to
-/// something registered earlier in the same file. If any row is refused, the transaction is
-/// rolled back and nothing is appended; every refused row is reported with its line number.
-/// With `skipInvalid`, the rows that pass are kept and the refused ones are reported (and can
-/// be written to a rejects file to fix and import again). Importing the same file twice appends
+/// The file is read as a stream, in chunks of rows, inside one transaction: each chunk is
+/// checked (against the log, which by then holds the file's earlier chunks, so a row may refer
+/// to something registered earlier in the same file) and its rows that pass are appended. At
+/// the end the transaction commits only if no row was refused; otherwise it rolls back and
+/// nothing is appended, and every refused row is reported with its line number. With
+/// `skipInvalid`, the rows that pass are kept and the refused ones are reported (and can be
+/// written to a rejects file to fix and import again). Memory depends on the chunk size and
+/// the refused rows, not on the size of the file. Importing the same file twice appends
 /// nothing the second time: every record carries its sender's id.
 public struct Importer: Sendable {
     /// One row of the file, ready to record, or refused before it could be read.
@@ -21,10 +24,38 @@ public struct Importer: Sendable {
         public var original: [String]
     }
 
-    /// A parsed file: its rows, and for CSV the header (for a rejects file).
-    public struct File: Sendable {
+    /// Where rows come from: a file read as a stream, or rows in memory.
+    public protocol RowSource {
+        /// The header of a CSV file (for a rejects file); nil for JSON Lines.
+        var csvHeader: [String]? { get }
+        /// The next row, or nil at the end.
+        mutating func next() throws -> Row?
+    }
+
+    /// A file read whole into memory (small files and tests).
+    public struct File: Sendable, RowSource {
         public var rows: [Row]
         public var csvHeader: [String]?
+        var cursor = 0
+
+        public init(rows: [Row], csvHeader: [String]?) {
+            self.rows = rows
+            self.csvHeader = csvHeader
+        }
+
+        public mutating func next() throws -> Row? {
+            guard cursor < rows.count else { return nil }
+            defer { cursor += 1 }
+            return rows[cursor]
+        }
+    }
+
+    /// A refused row: where it is, why, and the row as it stands (for a rejects file).
+    public struct RefusedRow: Sendable {
+        public var line: Int
+        public var id: String?
+        public var refusals: [Refusal]
+        public var original: [String]
     }
 
     /// What an import did.
@@ -32,30 +63,57 @@ public struct Importer: Sendable {
         public var read = 0
         public var appended = 0
         public var alreadyPresent = 0
-        public var refused: [(line: Int, id: String?, refusals: [Refusal])] = []
+        public var refused: [RefusedRow] = []
         /// Whether the appended rows were kept (false when a refusal rolled everything back).
         public var committed = false
 
         public init() {}
+
+        mutating func refuse(_ row: Row, _ refusals: [Refusal]) {
+            refused.append(RefusedRow(line: row.line, id: row.id, refusals: refusals, original: row.original))
+        }
     }
 
     public var recorder: Recorder
-    public init(recorder: Recorder) { self.recorder = recorder }
+    /// Rows checked and appended together; memory grows with it, not with the file.
+    public var chunkSize: Int
 
-    /// Reads a file: CSV when `type` is given or the name ends in `.csv`, else JSON Lines.
-    public static func read(path: String, type: String?) throws -> File {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    public init(recorder: Recorder, chunkSize: Int = 20_000) {
+        self.recorder = recorder
+        self.chunkSize = max(1, chunkSize)
+    }
+
+    /// Opens a file as a stream of rows: CSV when `type` is given or the name ends in `.csv`,
+    /// else JSON Lines.
+    public static func open(path: String, type: String?) throws -> any RowSource {
+        guard FileManager.default.isReadableFile(atPath: path), let stream = InputStream(fileAtPath: path) else {
             throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
         }
-        let text = String(decoding: data, as: UTF8.self)
         if path.lowercased().hasSuffix(".csv") || type != nil {
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let type = type ?? RecordType.all.keys.sorted(by: { $0.count > $1.count }).first(where: { name.hasPrefix($0) }) else {
                 throw Refusals([Refusal("type", "cannot tell the record type of \(path): name the file after it (such as activity_delivered.csv) or give --type")])
             }
-            return try readCSV(text, type: type)
+            let reader: CSVReader
+            do {
+                reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: false)
+            } catch {
+                throw Refusals([Refusal("file", "is not readable CSV: \(error)")])
+            }
+            return try CSVRows(reader: reader, type: type, stream: stream)
         }
-        return readJSONLines(text)
+        guard let lines = LineReader(path: path) else {
+            throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
+        }
+        return JSONLinesRows(lines: lines)
+    }
+
+    /// Reads a whole file into memory (see ``open(path:type:)``).
+    public static func read(path: String, type: String?) throws -> File {
+        var source = try open(path: path, type: type)
+        var rows: [Row] = []
+        while let row = try source.next() { rows.append(row) }
+        return File(rows: rows, csvHeader: source.csvHeader)
     }
 
     /// Reads JSON Lines: one record per line; blank lines are skipped; a `rejected_because`
@@ -63,100 +121,132 @@ public struct Importer: Sendable {
     public static func readJSONLines(_ text: String) -> File {
         var rows: [Row] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let content = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !content.isEmpty else { continue }
-            guard case .object(var fields)? = try? JSONValue.parse(content) else {
-                rows.append(Row(line: index + 1, id: nil, envelope: .failure(Refusals([Refusal("record", "is not a JSON object")])), original: [content]))
-                continue
-            }
-            fields.removeValue(forKey: CSVLayout.reasonColumn)
-            let envelope = Recorder.Envelope.parse(JSONValue.object(fields))
-            var id: String?
-            if case .string(let text)? = fields["id"] { id = text }
-            rows.append(Row(line: index + 1, id: id, envelope: envelope, original: [content]))
+            if let row = jsonLineRow(line, line: index + 1) { rows.append(row) }
         }
         return File(rows: rows, csvHeader: nil)
     }
 
+    /// One line of JSON Lines as a row, or nil for a blank line.
+    static func jsonLineRow(_ line: some StringProtocol, line number: Int) -> Row? {
+        let content = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !content.isEmpty else { return nil }
+        guard case .object(var fields)? = try? JSONValue.parse(content) else {
+            return Row(line: number, id: nil, envelope: .failure(Refusals([Refusal("record", "is not a JSON object")])), original: [content])
+        }
+        fields.removeValue(forKey: CSVLayout.reasonColumn)
+        var id: String?
+        if case .string(let text)? = fields["id"] { id = text }
+        return Row(line: number, id: id, envelope: Recorder.Envelope.parse(JSONValue.object(fields)), original: [content])
+    }
+
     /// Reads CSV with a header row, all rows of one record type.
     public static func readCSV(_ text: String, type: String) throws -> File {
-        let layout: CSVLayout
-        switch CSVLayout.of(type) {
-        case .failure(let refusal): throw Refusals([refusal])
-        case .success(let found): layout = found
-        }
         let reader: CSVReader
         do {
             reader = try CSVReader(string: text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, hasHeaderRow: true, trimFields: false)
         } catch {
             throw Refusals([Refusal("file", "is not readable CSV: \(error)")])
         }
-        guard let header = reader.headerRow else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
-        let matched: (id: Int, columns: [CSVLayout.Column?])
-        switch layout.match(header: header) {
-        case .failure(let refusals): throw refusals
-        case .success(let found): matched = found
-        }
+        var source = try CSVRows(reader: reader, type: type)
         var rows: [Row] = []
-        var line = 1
-        while let cells = reader.next() {
-            line += 1
-            if cells.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
-            let id = matched.id < cells.count ? cells[matched.id].trimmingCharacters(in: .whitespaces) : ""
-            let document = JSONValue.object([
-                "type": .string(type), "id": id.isEmpty ? .null : .string(id),
-                "data": .object(layout.data(of: cells, columns: matched.columns)),
-            ])
-            rows.append(Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells))
-        }
-        if let error = reader.error { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
-        return File(rows: rows, csvHeader: header)
+        while let row = try source.next() { rows.append(row) }
+        return File(rows: rows, csvHeader: source.csvHeader)
     }
 
-    /// Checks and records every row in one transaction; keeps them only if none was refused,
-    /// unless `skipInvalid`. `progress` is told how many rows are done.
+    /// The rows of a CSV file of one record type, as they are read.
+    struct CSVRows: RowSource {
+        let reader: CSVReader
+        let type: String
+        let layout: CSVLayout
+        let matched: (id: Int, columns: [CSVLayout.Column?])
+        let csvHeader: [String]?
+        /// The file's stream, when reading one: its end shows up as a read error.
+        let stream: InputStream?
+        var line = 1
+
+        init(reader: CSVReader, type: String, stream: InputStream? = nil) throws {
+            switch CSVLayout.of(type) {
+            case .failure(let refusal): throw Refusals([refusal])
+            case .success(let found): layout = found
+            }
+            guard let header = reader.headerRow else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
+            switch layout.match(header: header) {
+            case .failure(let refusals): throw refusals
+            case .success(let found): matched = found
+            }
+            self.reader = reader
+            self.type = type
+            self.csvHeader = header
+            self.stream = stream
+        }
+
+        mutating func next() throws -> Row? {
+            while let cells = reader.next() {
+                line += 1
+                if cells.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+                let id = matched.id < cells.count ? cells[matched.id].trimmingCharacters(in: .whitespaces) : ""
+                let document = JSONValue.object([
+                    "type": .string(type), "id": id.isEmpty ? .null : .string(id),
+                    "data": .object(layout.data(of: cells, columns: matched.columns)),
+                ])
+                return Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells)
+            }
+            // On Linux a file stream says it has bytes until a read returns none, which the CSV
+            // reader reports as an error; at the end of the file it is just the end.
+            if let error = reader.error, !(stream?.streamStatus == .atEnd && "\(error)" == "\(CSVError.cannotReadFile)") { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
+            return nil
+        }
+    }
+
+    /// The rows of a JSON Lines file, as they are read.
+    struct JSONLinesRows: RowSource {
+        var lines: LineReader
+        var csvHeader: [String]? { nil }
+
+        mutating func next() throws -> Row? {
+            while let (number, text) = try lines.next() {
+                if let row = Importer.jsonLineRow(text, line: number) { return row }
+            }
+            return nil
+        }
+    }
+
     /// How rows are checked and appended.
     public enum Mode: Sendable {
-        /// In batches where the file allows (see ``Importer/fitsBatch(_:)``), else row by row.
+        /// In batches where a chunk allows (see ``Importer/fitsBatch(_:)``), else row by row.
         case automatic
         /// Each row recorded in turn; needed for corrections, withdrawals and plan actions.
         case rowByRow
     }
 
+    /// Checks and records every row in one transaction; keeps them only if none was refused,
+    /// unless `skipInvalid`. `progress` is told how many rows are done.
     public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
-        if mode == .automatic && Self.fitsBatch(file) { return try runBatch(file, skipInvalid: skipInvalid, on: connection, progress: progress) }
-        return try runRowByRow(file, skipInvalid: skipInvalid, on: connection, progress: progress)
+        var source = file
+        return try run(&source, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
     }
 
-    /// The row-by-row path: each row recorded in turn, inside one transaction.
-    func runRowByRow(_ file: File, skipInvalid: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
+    /// Checks and records the rows of `source`, chunk by chunk, in one transaction.
+    public func run(_ source: inout some RowSource, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
         do {
-            for (index, row) in file.rows.enumerated() {
-                summary.read += 1
-                switch row.envelope {
-                case .failure(let refusals):
-                    summary.refused.append((row.line, row.id, refusals.all))
-                case .success(let envelope):
-                    try connection.executeScript("SAVEPOINT reach_row")
-                    let outcome: RecordOutcome
-                    do {
-                        outcome = try recorder.record(envelope, on: connection)
-                        try connection.executeScript("RELEASE SAVEPOINT reach_row")
-                    } catch {
-                        try connection.executeScript("ROLLBACK TO SAVEPOINT reach_row")
-                        throw error
-                    }
-                    switch outcome {
-                    case .accepted: summary.appended += 1
-                    case .alreadyRecorded: summary.alreadyPresent += 1
-                    case .refused(let refusals): summary.refused.append((row.line, row.id, refusals))
-                    }
+            var chunk: [Row] = []
+            chunk.reserveCapacity(chunkSize)
+            var finished = false
+            while !finished {
+                chunk.removeAll(keepingCapacity: true)
+                while chunk.count < chunkSize, let row = try source.next() { chunk.append(row) }
+                finished = chunk.count < chunkSize
+                guard !chunk.isEmpty else { break }
+                let done = summary.read
+                if mode == .automatic && Self.fitsBatch(chunk) {
+                    try runBatch(chunk, into: &summary, on: connection)
+                } else {
+                    try runRowByRow(chunk, into: &summary, on: connection) { progress(done + $0) }
                 }
-                if index % 100 == 99 { progress(index + 1) }
+                progress(summary.read)
             }
-            progress(file.rows.count)
             if summary.refused.isEmpty || skipInvalid {
                 try connection.executeScript("COMMIT")
                 summary.committed = true
@@ -170,25 +260,93 @@ public struct Importer: Sendable {
         return summary
     }
 
+    /// The row-by-row path: each row recorded in turn, inside the import's transaction.
+    func runRowByRow(_ rows: [Row], into summary: inout Summary, on connection: Connection, progress: (Int) -> Void) throws {
+        for (index, row) in rows.enumerated() {
+            summary.read += 1
+            switch row.envelope {
+            case .failure(let refusals):
+                summary.refuse(row, refusals.all)
+            case .success(let envelope):
+                try connection.executeScript("SAVEPOINT reach_row")
+                let outcome: RecordOutcome
+                do {
+                    outcome = try recorder.record(envelope, on: connection)
+                    try connection.executeScript("RELEASE SAVEPOINT reach_row")
+                } catch {
+                    try connection.executeScript("ROLLBACK TO SAVEPOINT reach_row")
+                    throw error
+                }
+                switch outcome {
+                case .accepted: summary.appended += 1
+                case .alreadyRecorded: summary.alreadyPresent += 1
+                case .refused(let refusals): summary.refuse(row, refusals)
+                }
+            }
+            if index % 100 == 99 { progress(index + 1) }
+        }
+    }
+
     /// The refused rows in the file's own format, each with the reasons it was refused, so a
     /// person can fix them and import the rejects file as it is.
     public static func rejects(of file: File, summary: Summary) -> String {
-        let reasons = Dictionary(summary.refused.map { ($0.line, $0.refusals.map(\.description).joined(separator: "; ")) }, uniquingKeysWith: { a, _ in a })
-        let refusedRows = file.rows.filter { reasons[$0.line] != nil }
-        if let header = file.csvHeader {
+        rejects(csvHeader: file.csvHeader, summary: summary)
+    }
+
+    /// The refused rows of an import, in the format of its file (CSV with this header, or JSON Lines).
+    public static func rejects(csvHeader: [String]?, summary: Summary) -> String {
+        func reason(_ row: RefusedRow) -> String { row.refusals.map(\.description).joined(separator: "; ") }
+        if let header = csvHeader {
             let writer = try! CSVWriter(stream: .toMemory())
             let keep = header.enumerated().filter { $0.element.trimmingCharacters(in: .whitespaces) != CSVLayout.reasonColumn }.map(\.offset)
             try! writer.write(row: keep.map { header[$0] } + [CSVLayout.reasonColumn])
-            for row in refusedRows {
-                try! writer.write(row: keep.map { $0 < row.original.count ? row.original[$0] : "" } + [reasons[row.line]!])
+            for row in summary.refused {
+                try! writer.write(row: keep.map { $0 < row.original.count ? row.original[$0] : "" } + [reason(row)])
             }
             writer.stream.close()
             return String(decoding: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as! Data, as: UTF8.self) + "\n"
         }
-        return refusedRows.map { row -> String in
-            guard case .object(var fields)? = try? JSONValue.parse(row.original[0]) else { return row.original[0] }
-            fields[CSVLayout.reasonColumn] = .string(reasons[row.line]!)
+        return summary.refused.map { row -> String in
+            guard let original = row.original.first, case .object(var fields)? = try? JSONValue.parse(original) else { return row.original.first ?? "" }
+            fields[CSVLayout.reasonColumn] = .string(reason(row))
             return JSONValue.object(fields).text
         }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Reads a file line by line, with line numbers, holding one buffer of it at a time.
+struct LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var atEnd = false
+    private var number = 0
+
+    init?(path: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        self.handle = handle
+    }
+
+    /// The next line (without its newline) and its number, or nil at the end of the file.
+    mutating func next() throws -> (Int, String)? {
+        while true {
+            if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                start = newline + 1
+                number += 1
+                return (number, line)
+            }
+            if atEnd {
+                guard start < buffer.count else { return nil }
+                let line = String(decoding: buffer[start...], as: UTF8.self)
+                start = buffer.count
+                number += 1
+                return (number, line)
+            }
+            buffer.removeFirst(start)
+            start = 0
+            let more = try handle.read(upToCount: 1 << 20) ?? Data()
+            if more.isEmpty { atEnd = true } else { buffer.append(contentsOf: more) }
+        }
     }
 }

@@ -158,15 +158,9 @@ public enum EventLog {
             var start: Int64 = 0
             while start < count {
                 let end = start + Int64(chunkSize)
-                let result = try connection.query("""
-                    SELECT count(*) FILTER (WHERE NOT r.duplicate), count(*) FILTER (WHERE r.duplicate),
-                           max(r."position") FILTER (WHERE NOT r.duplicate)
-                    FROM (SELECT array_agg(event_id) a1, array_agg(stream_id) a2, array_agg(event_type) a3,
-                                 array_agg(schema_version) a4, array_agg(data) a5, array_agg(metadata) a6,
-                                 array_agg(occurred_on) a7, array_agg(authority_id) a8
-                          FROM (SELECT * FROM reach_stage WHERE ord > $1 AND ord <= $2 ORDER BY ord) sorted) s,
-                         reach.append_events(s.a1, s.a2, s.a3, s.a4, s.a5, s.a6, s.a7, s.a8) r
-                    """, [start, end], prepared: true)
+                let result = try connection.query(
+                    "SELECT appended, already_present, last_position FROM reach.append_staged($1, $2)",
+                    [start, end], prepared: true)
                 summary.appended += try result.decode(Int.self, row: 0, column: 0)
                 summary.alreadyPresent += try result.decode(Int.self, row: 0, column: 1)
                 if let last = try result.decodeIfPresent(Int64.self, row: 0, column: 2) {

@@ -60,8 +60,8 @@ struct ImportBench: AsyncParsableCommand {
         let startRSS = AppendBench.residentMiB()
         var summary = Importer.Summary()
         let importTime = try clock.measure {
-            let file = try Importer.read(path: path, type: nil)
-            summary = try importer.run(file, skipInvalid: false, on: connection)
+            var source = try Importer.open(path: path, type: nil)
+            summary = try importer.run(&source, skipInvalid: false, on: connection)
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -84,6 +84,6 @@ struct ImportBench: AsyncParsableCommand {
         emit(String(format: "CSV: %d rows, %.0f MiB", written, fileMiB))
         emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   target >= 40,000/s  %@", seconds(importTime), importRate, importRate >= 40_000 ? "ok" : "MISSED"))
         emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   import/bulk = %.2fx", seconds(bulkTime), bulkRate, importRate / bulkRate))
-        emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB (the importer holds the whole file)", startRSS, Double(usage.ru_maxrss) / 1024))
+        emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB", startRSS, Double(usage.ru_maxrss) / 1024))
     }
 }

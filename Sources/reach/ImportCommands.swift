@@ -10,7 +10,8 @@ struct Import: AsyncParsableCommand {
         commandName: "import",
         abstract: "Import a file of records (JSON Lines, or CSV of one record type), all or nothing.",
         discussion: """
-            The whole file is checked first. If any row is refused, nothing is appended and every \
+            The file is checked and appended in one transaction, read as a stream (memory does \
+            not grow with the file). If any row is refused, nothing is appended and every \
             refused row is listed with its line number, field and reason (exit status 1). With \
             --skip-invalid the rows that pass are appended, and --rejects writes the refused ones, \
             with a rejected_because column, to a file you can fix and import as it is. Importing \
@@ -42,41 +43,61 @@ struct Import: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let parsed: Importer.File
+        var source: any Importer.RowSource
         do {
-            parsed = try Importer.read(path: file, type: type)
+            source = try Importer.open(path: file, type: type)
         } catch let refusals as Refusals {
             throw CommandError("\(file): \(refusals)")
         }
-        guard !parsed.rows.isEmpty else { throw CommandError("\(file) holds no records") }
         let logger = makeLogger()
         let connection = try Connection(configuration: try database.target(logger: logger).application, logger: logger)
         let environment = ProcessInfo.processInfo.environment
         let importer = Importer(recorder: Recorder(
             actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(),
             source: "import:\((file as NSString).lastPathComponent)"))
-        let total = parsed.rows.count
         let onTerminal = isatty(STDERR_FILENO) == 1
-        let summary = try importer.run(parsed, skipInvalid: skipInvalid, on: connection) { done in
-            guard onTerminal else { return }
-            let width = 30
-            let filled = total == 0 ? width : width * done / total
-            FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) rows".utf8))
+        // For the progress bar: about one row per line (CSV rows less the header).
+        let total = onTerminal ? max(1, Self.lineCount(file) - (source.csvHeader == nil ? 0 : 1)) : 1
+        let summary: Importer.Summary
+        do {
+            summary = try importer.run(&source, skipInvalid: skipInvalid, on: connection) { done in
+                guard onTerminal else { return }
+                let width = 30
+                let filled = min(width, width * done / total)
+                FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(max(total, done)) rows".utf8))
+            }
+        } catch let refusals as Refusals {
+            if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            throw CommandError("\(file): \(refusals) - nothing was appended")
         }
         if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        guard summary.read > 0 else { throw CommandError("\(file) holds no records") }
 
         for refused in summary.refused {
             let id = refused.id.map { " (id \($0))" } ?? ""
             for refusal in refused.refusals { emit("line \(refused.line)\(id): \(refusal)") }
         }
         if let rejects, !summary.refused.isEmpty {
-            try Importer.rejects(of: parsed, summary: summary).write(toFile: rejects, atomically: true, encoding: .utf8)
+            try Importer.rejects(csvHeader: source.csvHeader, summary: summary).write(toFile: rejects, atomically: true, encoding: .utf8)
             emit("wrote the \(summary.refused.count) refused rows, with reasons, to \(rejects)")
         }
         let appended = summary.committed ? summary.appended : 0
         emit("read \(summary.read), appended \(appended), already present \(summary.alreadyPresent), refused \(summary.refused.count)"
              + (summary.committed ? "" : " - nothing was appended; fix the refused rows and import the file again, or use --skip-invalid"))
         if !summary.refused.isEmpty && !skipInvalid { throw ExitCode(1) }
+    }
+}
+
+extension Import {
+    /// The number of lines in a file, counted in blocks.
+    static func lineCount(_ path: String) -> Int {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
+        defer { try? handle.close() }
+        var lines = 0
+        while let block = try? handle.read(upToCount: 1 << 20), !block.isEmpty {
+            lines += block.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        }
+        return lines
     }
 }
 

@@ -149,8 +149,54 @@ struct ImporterTests {
             {"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}
             """
         let file = Importer.readJSONLines(text)
-        #expect(!Importer.fitsBatch(file))
+        #expect(!Importer.fitsBatch(file.rows))
         let summary = try importer.run(file, skipInvalid: false, on: connection)
         #expect(summary.committed && summary.appended == 5)
+    }
+
+    @Test("a file read as a stream, in chunks: references and repeats across chunks, all or nothing, line numbers")
+    func chunkedStream() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        func activity(_ id: String, kind: String = "assembly") -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"\#(kind)","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
+        }
+        // Chunks of 2 rows: the pilot (line 3) and the school (line 2) are registered in
+        // chunks before the activities that need them; a1 repeats in a later chunk.
+        let small = Importer(recorder: importer.recorder, chunkSize: 2)
+        let good = Self.world + [activity("a1"), activity("a2"), activity("a3"), activity("a1")].joined(separator: "\n") + "\n"
+        let goodPath = try temporary("good.jsonl", good)
+        var source = try Importer.open(path: goodPath, type: nil)
+        let summary = try small.run(&source, skipInvalid: false, on: connection)
+        #expect(summary.committed && summary.read == 7 && summary.appended == 6 && summary.alreadyPresent == 1)
+        #expect(try count(db) == 6)
+
+        // A bad row in the last chunk undoes the earlier chunks too.
+        let other = try TestDatabase.create()
+        let otherConnection = try other.applicationConnection()
+        let bad = Self.world + [activity("b1"), activity("b2"), activity("b3", kind: "asembly")].joined(separator: "\n")
+        var badSource = try Importer.open(path: try temporary("bad.jsonl", bad), type: nil)
+        let refused = try small.run(&badSource, skipInvalid: false, on: otherConnection)
+        #expect(!refused.committed && refused.refused.map(\.line) == [6] && refused.refused[0].refusals.map(\.field) == ["kind"])
+        #expect(try count(other) == 0)
+    }
+
+    @Test("a CSV file read as a stream gives the same rows as one read whole")
+    func csvStream() throws {
+        let csv = """
+            id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching
+            a1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,180,6
+            a2,demo-csrp,demo,100001,"staff_training",2024-10-04,90,in_person,,12
+
+            a3,demo-csrp,demo,100001,restorative_circle,2024-10-05,60,virtual,12,1
+            """
+        let path = try temporary("activity_delivered.csv", "\u{FEFF}" + csv)
+        var source = try Importer.open(path: path, type: nil)
+        var streamed: [Importer.Row] = []
+        while let row = try source.next() { streamed.append(row) }
+        let whole = try Importer.readCSV(csv, type: "activity_delivered")
+        #expect(streamed.map(\.line) == [2, 3, 5] && whole.rows.map(\.line) == [2, 3, 5])
+        #expect(streamed.map(\.original) == whole.rows.map(\.original))
+        #expect(source.csvHeader == whole.csvHeader)
     }
 }
