@@ -60,6 +60,20 @@ let package = Package(
             dependencies: ["ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
+        // The read side: the projection engine and one file per projection, next to its SQL.
+        .target(
+            name: "ReachProjections",
+            dependencies: [
+                "ReachPostgres",
+                "ReachEventLog",
+                "ReachDomain",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Projections",
+            exclude: ["README.md"],
+            resources: [.copy("SQL")],
+            swiftSettings: strict
+        ),
         // The command-line tool.
         .executableTarget(
             name: "reach",
@@ -67,6 +81,7 @@ let package = Package(
                 "ReachPostgres",
                 "ReachEventLog",
                 "ReachDomain",
+                "ReachProjections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +110,11 @@ let package = Package(
                 "reach", "ReachEventLog", "ReachPostgres", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachProjectionsTests",
+            dependencies: ["ReachProjections", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -140,12 +140,12 @@ public struct RecordType: Sendable {
         schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
         actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
         interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
-        pilotTargetChanged,
+        pilotTargetChanged, summaryExported,
     ].map { ($0.name, $0) })
 
     /// Types whose records can be corrected or withdrawn (everything but corrections and
     /// withdrawals themselves).
-    public var isAmendable: Bool { self.name != "event_corrected" && self.name != "event_withdrawn" }
+    public var isAmendable: Bool { !["event_corrected", "event_withdrawn", "summary_exported"].contains(self.name) }
 
     public static let localAuthorityRegistered = RecordType(name: "local_authority_registered", schemaVersion: 1) { reader, _ in
         let id = reader.identifier("la_id")
@@ -583,5 +583,23 @@ public struct RecordType: Sendable {
         guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
         return CheckedRecord(streamID: Entity.pilot.stream(pilot), authorityID: authority, occurredOn: date,
                              references: [Reference(.pilot, pilot, field: "pilot_id", authority: authority)], rule: .none)
+    }
+
+    /// A local authority's summary left the programme: who (the event's actor), for which
+    /// authority and period, in which format, under which disclosure policy.
+    public static let summaryExported = RecordType(name: "summary_exported", schemaVersion: 1) { reader, _ in
+        let authority = reader.identifier("la_id")
+        _ = reader.text("period", maxLength: 30)
+        if let format = reader.text("format", maxLength: 10), !["csv", "json"].contains(format) {
+            reader.refuse("format", "'\(format)' is not an export format; choose csv or json")
+        }
+        if let policy = reader.text("policy", maxLength: 10), !["dfe", "nhs"].contains(policy) {
+            reader.refuse("policy", "'\(policy)' is not a disclosure policy for an export; choose dfe or nhs")
+        }
+        _ = reader.count("rows")
+        let date = reader.date("date")
+        guard let authority, reader.refusals.isEmpty else { return nil }
+        return CheckedRecord(streamID: "exports:\(authority)", authorityID: authority, occurredOn: date,
+                             references: [Reference(.authority, authority, field: "la_id")], rule: .none)
     }
 }

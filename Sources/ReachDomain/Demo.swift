@@ -72,7 +72,6 @@ public struct DemoGenerator: Sendable {
         func date(_ d: PostgresDate) -> JSONValue { .string(d.description) }
         let firstDay = PostgresDate(year: 2022, month: 9, day: 1)
         let lastDay = min(today, PostgresDate(year: 2026, month: 8, day: 31))
-        let span = firstDay.days(to: lastDay)
 
         // Partners, programme-wide.
         let partnerKinds = PartnerKind.allCases

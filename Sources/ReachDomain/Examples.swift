@@ -29,6 +29,7 @@ public enum Examples {
         "intervention_ended": #"{"intervention_id":"northvale-park-1-int-1","la_id":"northvale","date":"2025-03-01"}"#,
         "location_concern_closed": #"{"location_id":"northvale-park-1","la_id":"northvale","date":"2025-06-01","reason":"no reports since March"}"#,
         "event_corrected": #"{"record_id":"assembly-2024-10-03","reason":"the head count was 150","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":150}}}}"#,
+        "summary_exported": #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":120,"date":"2025-09-15"}"#,
         "event_withdrawn": #"{"record_id":"assembly-2024-10-03","reason":"recorded twice"}"#,
     ]
 }

@@ -8,13 +8,13 @@ import ReachPostgres
 struct Reach: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reach",
-        abstract: "Reach: the event log of the Contextual Safeguarding programme's pilots.",
+        abstract: "Reach: what the Contextual Safeguarding programme's pilots did, and what it reached.",
         discussion: """
             Configuration comes from REACH_* environment variables; options override them. \
             With no database configured, reach starts (or reuses) its own PostgreSQL cluster in \
             REACH_DATA_DIR and migrates it.
             """,
-        subcommands: [Record.self, Import.self, Template.self, Demo.self, Database.self, Events.self, Bench.self]
+        subcommands: [Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Projections.self, Database.self, Events.self, Bench.self]
     )
 }
 

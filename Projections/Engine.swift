@@ -1,0 +1,376 @@
+import Foundation
+import Logging
+import ReachPostgres
+
+/// Runs projections: installs their tables, applies the log to them in batches, follows the
+/// live log, stops a projection on an event it cannot apply, and rebuilds.
+///
+/// Guarantees:
+/// - A batch of events and the projection's checkpoint are written in one transaction, which
+///   first locks the projection's row of `projections.state` and checks the checkpoint it
+///   started from, so a crash never counts an event twice or skips one.
+/// - The engine reads only up to the log's *settled* position (see `reach.log_horizon`), so an
+///   event committed late with an earlier position is never skipped.
+/// - One runner per projection across every process: a runner holds the projection's
+///   session-level advisory lock while it runs; if it dies, its lock goes with its connection
+///   and another runner takes over.
+/// - Corrections and withdrawals: every projection table has an `event_id` column; an amended
+///   event's rows are deleted and, for a correction, made again from the corrected data.
+///
+/// The engine works on connections it is given (as the owner of the projection schemas).
+public struct ProjectionEngine: Sendable {
+    public let projections: [Projection]
+    /// The most log positions one transaction covers.
+    public var batchSize: Int64
+    let logger: Logger
+    /// Tests only: called inside each batch's transaction before the checkpoint is written,
+    /// with the batch's last position; throwing stands for a crash before commit.
+    var faultBeforeCommit: (@Sendable (Int64) throws -> Void)?
+
+    /// The first key of the projections' advisory locks ("REAC").
+    static let lockClass: Int32 = 0x5245_4143
+
+    public init(projections: [Projection] = Projection.all, batchSize: Int64 = 50_000, logger: Logger = Logger(label: "reach.projections")) {
+        self.projections = projections
+        self.batchSize = max(1, batchSize)
+        self.logger = logger
+    }
+
+    // MARK: Installing
+
+    /// Creates each projection that has no tables yet (schema, tables, research views, state row)
+    /// and rebuilds each whose definition has changed since its tables were made.
+    public func install(on connection: Connection) throws {
+        var changed: [Projection] = []
+        try connection.withTransaction { connection in
+            // One installer at a time, across processes.
+            _ = try connection.query("SELECT pg_advisory_xact_lock($1, 0)", [Self.lockClass])
+            for projection in projections {
+                let definition = try digest(projection.definition, on: connection)
+                let found = try connection.query("SELECT definition FROM projections.state WHERE name = $1", [projection.name])
+                if found.rowCount == 0 {
+                    try connection.executeScript("DROP SCHEMA IF EXISTS \(try connection.quoteIdentifier(projection.schema)) CASCADE")
+                    try create(projection, schema: projection.schema, on: connection)
+                    try connection.executeScript(projection.sql(projection.viewsSQL, schema: try connection.quoteIdentifier(projection.schema)))
+                    _ = try connection.execute("INSERT INTO projections.state (name, definition) VALUES ($1, $2)", [projection.name, definition])
+                    logger.info("installed projection", metadata: ["projection.name": "\(projection.name)"])
+                } else if try found.decode(String.self, row: 0, column: 0) != definition {
+                    changed.append(projection)
+                }
+            }
+        }
+        for projection in changed {
+            logger.notice("projection definition changed; rebuilding", metadata: ["projection.name": "\(projection.name)"])
+            try rebuild(projection, on: connection)
+        }
+    }
+
+    private func create(_ projection: Projection, schema: String, on connection: Connection) throws {
+        let quoted = try connection.quoteIdentifier(schema)
+        try connection.executeScript("CREATE SCHEMA \(quoted)")
+        try connection.executeScript(projection.sql(projection.tablesSQL, schema: quoted))
+    }
+
+    private func digest(_ text: String, on connection: Connection) throws -> String {
+        try connection.query("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", [text]).decode(row: 0, column: 0)
+    }
+
+    // MARK: Locks
+
+    /// Takes the projection's runner lock if no other session holds it.
+    public func tryLock(_ projection: Projection, on connection: Connection) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock($1, hashtext($2))", [Self.lockClass, projection.name], prepared: true)
+            .decode(Bool.self, row: 0, column: 0)
+    }
+
+    /// Gives the projection's runner lock back.
+    public func unlock(_ projection: Projection, on connection: Connection) throws {
+        _ = try connection.query("SELECT pg_advisory_unlock($1, hashtext($2))", [Self.lockClass, projection.name], prepared: true)
+    }
+
+    // MARK: The log's horizon
+
+    /// The position up to which the log is settled: every event at or below it is committed or
+    /// rolled back for good. Nil if a running transaction holds it back longer than `maxWait`.
+    /// Call it outside a transaction.
+    public static func settledPosition(maxWaitMilliseconds: Int32 = 1_000, on connection: Connection) throws -> Int64? {
+        let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
+        let position: Int64 = try horizon.decode(row: 0, column: 0)
+        let xid: String = try horizon.decode(row: 0, column: 1)
+        let settled = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [xid, maxWaitMilliseconds], prepared: true)
+        return try settled.decode(Bool.self, row: 0, column: 0) ? position : nil
+    }
+
+    // MARK: Applying
+
+    /// What catching up did.
+    public struct Progress: Sendable {
+        /// Events of the projection's types (and amendments) applied.
+        public var events = 0
+        /// The checkpoint reached.
+        public var checkpoint: Int64 = 0
+        /// Set when the projection stopped on an event it could not apply.
+        public var failure: Failure?
+    }
+
+    /// Where and why a projection stopped.
+    public struct Failure: Sendable, CustomStringConvertible {
+        public var position: Int64
+        public var eventID: UUID
+        public var error: String
+        public var description: String { "event \(eventID) at position \(position): \(error)" }
+    }
+
+    /// Applies the log after the projection's checkpoint, up to `horizon` (a settled position),
+    /// in batches. The caller holds the projection's runner lock. `shouldStop` is asked between
+    /// batches. On an event it cannot apply, it applies everything before it, records the
+    /// failure in `projections.state` and returns it; it never skips an event.
+    public func catchUp(_ projection: Projection, to horizon: Int64, on connection: Connection, shouldStop: () -> Bool = { false }) throws -> Progress {
+        var progress = Progress()
+        progress.checkpoint = try checkpoint(of: projection, on: connection)
+        while progress.checkpoint < horizon && !shouldStop() {
+            let upTo = min(horizon, progress.checkpoint + batchSize)
+            do {
+                progress.events += try applyCommitted(projection, after: progress.checkpoint, upTo: upTo, on: connection)
+                progress.checkpoint = upTo
+            } catch let error as PostgresError where error.code == .server {
+                if connection.isInTransaction { try? connection.executeScript("ROLLBACK") }
+                let failure = try locateFailure(projection, after: progress.checkpoint, upTo: upTo, on: connection)
+                if let failure {
+                    // Apply everything before the failing event, then stop there.
+                    if failure.position - 1 > progress.checkpoint {
+                        progress.events += try applyCommitted(projection, after: progress.checkpoint, upTo: failure.position - 1, on: connection)
+                        progress.checkpoint = failure.position - 1
+                    }
+                    _ = try connection.execute("""
+                        UPDATE projections.state SET state = 'failed', failed_position = $2, failed_event_id = $3,
+                               failed_error = $4, failed_at = now()
+                        WHERE name = $1
+                        """, [projection.name, failure.position, failure.eventID, failure.error])
+                    logger.error("projection stopped on an event it cannot apply", metadata: [
+                        "projection.name": "\(projection.name)", "event.position": "\(failure.position)",
+                        "event.id": "\(failure.eventID)", "error": "\(failure.error)",
+                    ])
+                    progress.failure = failure
+                    return progress
+                }
+                throw error
+            }
+        }
+        return progress
+    }
+
+    /// The projection's checkpoint.
+    public func checkpoint(of projection: Projection, on connection: Connection) throws -> Int64 {
+        let found = try connection.query("SELECT checkpoint FROM projections.state WHERE name = $1", [projection.name], prepared: true)
+        guard found.rowCount == 1 else {
+            throw PostgresError(code: .client, message: "projection \(projection.name) is not installed; run reach projections run or reach migrate")
+        }
+        return try found.decode(row: 0, column: 0)
+    }
+
+    /// One batch and the checkpoint, in one transaction. Returns the events applied.
+    private func applyCommitted(_ projection: Projection, after: Int64, upTo: Int64, on connection: Connection) throws -> Int {
+        try connection.withTransaction { connection in
+            let current = try connection.query(
+                "SELECT checkpoint FROM projections.state WHERE name = $1 FOR UPDATE", [projection.name], prepared: true)
+            let checkpoint: Int64 = try current.decode(row: 0, column: 0)
+            guard checkpoint == after else {
+                throw PostgresError(code: .client, message: "projection \(projection.name) is at \(checkpoint), not \(after): another runner is applying it")
+            }
+            let applied = try apply(projection, schema: try connection.quoteIdentifier(projection.schema), after: after, upTo: upTo, on: connection)
+            try faultBeforeCommit?(upTo)
+            _ = try connection.execute("""
+                UPDATE projections.state
+                SET checkpoint = $2, events_applied = events_applied + $3, last_applied_at = now(),
+                    state = 'running', failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
+                WHERE name = $1
+                """, [projection.name, upTo, applied], prepared: true)
+            return applied
+        }
+    }
+
+    static let amendmentTypes = ["event_corrected", "event_withdrawn"]
+
+    /// Applies the events in (after, upTo] to the tables in `schema`, inside the caller's
+    /// transaction: new rows first, then corrections and withdrawals of the projection's events
+    /// (the last amendment of an event in the batch wins; validation refuses amending a
+    /// withdrawn event). Returns how many events it applied.
+    func apply(_ projection: Projection, schema: String, after: Int64, upTo: Int64, on connection: Connection) throws -> Int {
+        let types = PostgresArray(projection.eventTypes)
+        let counts = try connection.query("""
+            SELECT count(*) FILTER (WHERE event_type = ANY($3)), count(*) FILTER (WHERE event_type = ANY($4))
+            FROM reach.events WHERE "position" > $1 AND "position" <= $2
+            """, [after, upTo, types, PostgresArray(Self.amendmentTypes)], prepared: true)
+        let fresh: Int = try counts.decode(row: 0, column: 0)
+        let amendments: Int = try counts.decode(row: 0, column: 1)
+        if fresh > 0 {
+            let source = """
+                WITH src AS (SELECT event_id, "position", event_type, schema_version, data, occurred_on, authority_id
+                             FROM reach.events WHERE "position" > $1 AND "position" <= $2 AND event_type = ANY($3))
+                """
+            for statement in projection.applySQL {
+                _ = try connection.execute(source + "\n" + projection.sql(statement, schema: schema), [after, upTo, types])
+            }
+        }
+        guard amendments > 0 else { return fresh }
+        _ = try connection.execute("""
+            CREATE TEMP TABLE reach_amended ON COMMIT DROP AS
+            SELECT DISTINCT ON (t.event_id) t.event_id, t."position", t.event_type, t.schema_version,
+                   CASE WHEN c.event_type = 'event_corrected' THEN c.data -> 'data' END AS data, t.occurred_on, t.authority_id
+            FROM reach.events c JOIN reach.events t ON t.event_id = reach.record_event_id(c.data ->> 'record_id')
+            WHERE c."position" > $1 AND c."position" <= $2 AND c.event_type = ANY($4) AND t.event_type = ANY($3)
+            ORDER BY t.event_id, c."position" DESC
+            """, [after, upTo, types, PostgresArray(Self.amendmentTypes)])
+        let amended = try connection.query("SELECT count(*) FROM reach_amended").decode(Int.self, row: 0, column: 0)
+        if amended > 0 {
+            for table in projection.tables {
+                _ = try connection.execute("DELETE FROM \(schema).\(try connection.quoteIdentifier(table)) WHERE event_id IN (SELECT event_id FROM reach_amended)")
+            }
+            let source = "WITH src AS (SELECT * FROM reach_amended WHERE data IS NOT NULL)"
+            for statement in projection.applySQL {
+                _ = try connection.execute(source + "\n" + projection.sql(statement, schema: schema))
+            }
+        }
+        try connection.executeScript("DROP TABLE reach_amended")
+        return fresh + amended
+    }
+
+    /// Finds the first event in (after, upTo] that the projection cannot apply, by applying ever
+    /// shorter ranges in transactions that are rolled back.
+    private func locateFailure(_ projection: Projection, after: Int64, upTo: Int64, on connection: Connection) throws -> Failure? {
+        let positions = try connection.query("""
+            SELECT "position" FROM reach.events WHERE "position" > $1 AND "position" <= $2 AND (event_type = ANY($3) OR event_type = ANY($4))
+            ORDER BY "position"
+            """, [after, upTo, PostgresArray(projection.eventTypes), PostgresArray(Self.amendmentTypes)]).mapRows { try $0.decode(0, as: Int64.self) }
+        let schema = try connection.quoteIdentifier(projection.schema)
+        func fails(upTo end: Int64) throws -> String? {
+            try connection.executeScript("BEGIN")
+            defer { try? connection.executeScript("ROLLBACK") }
+            do {
+                _ = try apply(projection, schema: schema, after: after, upTo: end, on: connection)
+                return nil
+            } catch let error as PostgresError where error.code == .server {
+                return error.message
+            }
+        }
+        // The smallest prefix of the batch that fails ends with the failing event.
+        var low = 0, high = positions.count - 1
+        guard high >= 0, try fails(upTo: positions[high]) != nil else { return nil }
+        while low < high {
+            let middle = (low + high) / 2
+            if try fails(upTo: positions[middle]) != nil { high = middle } else { low = middle + 1 }
+        }
+        let message = try fails(upTo: positions[low]) ?? "unknown error"
+        let id = try connection.query("SELECT event_id FROM reach.events WHERE \"position\" = $1", [positions[low]]).decode(UUID.self, row: 0, column: 0)
+        return Failure(position: positions[low], eventID: id, error: message)
+    }
+
+    // MARK: Rebuilding
+
+    /// Rebuilds a projection from the start of the log into fresh tables while the current ones
+    /// keep answering queries, then swaps them in, in one transaction, with the research views.
+    /// Runs beside a live runner: the swap takes the projection's state row lock, so it waits
+    /// for a batch in flight, and catches the new tables up to the live checkpoint first.
+    public func rebuild(_ projection: Projection, on connection: Connection) throws {
+        let next = try connection.quoteIdentifier(projection.nextSchema)
+        let live = try connection.quoteIdentifier(projection.schema)
+        try connection.executeScript("DROP SCHEMA IF EXISTS \(next) CASCADE")
+        try connection.withTransaction { try create(projection, schema: projection.nextSchema, on: $0) }
+        var built: Int64 = 0
+        do {
+            guard let horizon = try Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
+                throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
+            }
+            while built < horizon {
+                let upTo = min(horizon, built + batchSize)
+                try connection.withTransaction { _ = try apply(projection, schema: next, after: built, upTo: upTo, on: $0) }
+                built = upTo
+            }
+            let definition = try digest(projection.definition, on: connection)
+            try connection.withTransaction { connection in
+                let state = try connection.query("SELECT checkpoint FROM projections.state WHERE name = $1 FOR UPDATE", [projection.name])
+                let liveCheckpoint: Int64 = state.rowCount == 1 ? try state.decode(row: 0, column: 0) : 0
+                while built < liveCheckpoint {
+                    let upTo = min(liveCheckpoint, built + batchSize)
+                    _ = try apply(projection, schema: next, after: built, upTo: upTo, on: connection)
+                    built = upTo
+                }
+                // Lock the views before the tables, in the order queries lock them, so a query
+                // running during the swap waits for it rather than deadlocking with it.
+                let views = try projection.views.map { "research." + (try connection.quoteIdentifier($0)) }
+                let tables = try projection.tables.map { "\(live)." + (try connection.quoteIdentifier($0)) }
+                let existing = try connection.query("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", [projection.schema]).decode(Bool.self, row: 0, column: 0)
+                if existing {
+                    try connection.executeScript("LOCK TABLE \(views.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+                    try connection.executeScript("LOCK TABLE \(tables.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+                }
+                try connection.executeScript("""
+                    DROP SCHEMA IF EXISTS \(live) CASCADE;
+                    ALTER SCHEMA \(next) RENAME TO \(live);
+                    """)
+                try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
+                _ = try connection.execute("""
+                    INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
+                    ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,
+                        rebuilt_at = now(), state = CASE WHEN s.state = 'failed' THEN 'idle' ELSE s.state END,
+                        failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
+                    """, [projection.name, built, definition])
+            }
+        } catch {
+            if connection.isInTransaction { try? connection.executeScript("ROLLBACK") }
+            try? connection.executeScript("DROP SCHEMA IF EXISTS \(next) CASCADE")
+            throw error
+        }
+        logger.info("rebuilt projection", metadata: ["projection.name": "\(projection.name)", "event.position": "\(built)"])
+    }
+
+    // MARK: Status
+
+    /// A projection's state, as `reach projections status` shows it.
+    public struct Status: Sendable, Codable {
+        public var name: String
+        public var state: String
+        public var checkpoint: Int64
+        /// Events in the log after the checkpoint (of any type; at most 1,000,000 counted).
+        public var lagEvents: Int64
+        /// How long ago the oldest event after the checkpoint was recorded (0 when caught up).
+        public var lagSeconds: Double
+        public var eventsApplied: Int64
+        public var lastAppliedAt: String?
+        /// Whether a runner holds the projection's lock now.
+        public var runnerActive: Bool
+        public var failedPosition: Int64?
+        public var failedEventID: String?
+        public var failedError: String?
+        public var rebuiltAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, state, checkpoint, lagEvents = "lag_events", lagSeconds = "lag_seconds", eventsApplied = "events_applied"
+            case lastAppliedAt = "last_applied_at", runnerActive = "runner_active", failedPosition = "failed_position"
+            case failedEventID = "failed_event_id", failedError = "failed_error", rebuiltAt = "rebuilt_at"
+        }
+    }
+
+    /// The state of every projection.
+    public func status(on connection: Connection) throws -> [Status] {
+        try connection.query("""
+            SELECT s.name, s.state, s.checkpoint,
+                   (SELECT count(*) FROM (SELECT FROM reach.events e WHERE e."position" > s.checkpoint LIMIT 1000000) x),
+                   coalesce(extract(epoch FROM now() - (SELECT e.recorded_at FROM reach.events e WHERE e."position" > s.checkpoint
+                                                        ORDER BY e."position" LIMIT 1))::float8, 0),
+                   s.events_applied, to_char(s.last_applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                   EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+                           AND l.classid::bigint = ($1::bigint & 4294967295) AND l.objid::bigint = (hashtext(s.name)::bigint & 4294967295)
+                           AND l.objsubid = 2),
+                   s.failed_position, s.failed_event_id::text, s.failed_error,
+                   to_char(s.rebuilt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            FROM projections.state s WHERE s.name = ANY($2) ORDER BY array_position($2, s.name)
+            """, [Int64(Self.lockClass), PostgresArray(projections.map(\.name))]).mapRows { row in
+            Status(name: try row.decode(0), state: try row.decode(1), checkpoint: try row.decode(2), lagEvents: try row.decode(3),
+                   lagSeconds: try row.decode(4), eventsApplied: try row.decode(5), lastAppliedAt: try row.decodeIfPresent(6),
+                   runnerActive: try row.decode(7), failedPosition: try row.decodeIfPresent(8), failedEventID: try row.decodeIfPresent(9),
+                   failedError: try row.decodeIfPresent(10), rebuiltAt: try row.decodeIfPresent(11))
+        }
+    }
+}

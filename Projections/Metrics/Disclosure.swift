@@ -1,0 +1,116 @@
+/// Disclosure control: how figures that leave the programme are protected (see the domain
+/// specification, "Disclosure control").
+///
+/// - `dfe` (the default): a count of young people from 1 to 5 is shown as `c`; where a total
+///   would let a single suppressed cell be worked out, the next smallest cell of that breakdown
+///   is suppressed too (secondary suppression); 0 stays 0; national and regional totals of
+///   young people are rounded to the nearest 10; percentages have one decimal place.
+/// - `nhs`: counts of young people from 1 to 7 are shown as `*`, and every other such count is
+///   rounded to the nearest 5; no secondary suppression.
+/// - `none`: unsuppressed, for researchers inside the programme.
+///
+/// In every policy but `none`, a survey share is shown as `c` when its base is under
+/// ``minimumSurveyBase`` respondents, or when an area's share comes from fewer than
+/// ``minimumSurveySchools`` schools. Counts of sessions, schools, staff and partners are
+/// never suppressed.
+public struct DisclosurePolicy: Sendable, Equatable {
+    public enum Name: String, Sendable, CaseIterable {
+        case dfe, nhs, none
+    }
+
+    public var name: Name
+    /// dfe: counts of young people from 1 up to this are suppressed.
+    public var dfeThreshold = 5
+    /// nhs: counts of young people from 1 up to this are suppressed; others rounded to `nhsRounding`.
+    public var nhsThreshold = 7
+    public var nhsRounding = 5
+    /// dfe: national and regional totals of young people are rounded to this.
+    public var dfeTotalRounding = 10
+    /// Survey shares with fewer respondents answering are suppressed.
+    public var minimumSurveyBase = 10
+    /// An area's survey share from fewer schools is suppressed.
+    public var minimumSurveySchools = 3
+
+    public init(_ name: Name) { self.name = name }
+
+    /// Applies the policy to a table of observations.
+    public func apply(_ rows: [Observation]) -> [Observation] {
+        guard name != .none else { return rows }
+        var out = rows
+        for index in out.indices where out[index].symbol == nil {
+            let row = out[index]
+            switch row.sensitivity {
+            case .children:
+                guard let value = row.value, value > 0 else { continue }
+                switch name {
+                case .dfe:
+                    if value <= Double(dfeThreshold) { out[index].symbol = "c"; out[index].value = nil }
+                case .nhs:
+                    if value <= Double(nhsThreshold) { out[index].symbol = "*"; out[index].value = nil }
+                case .none: break
+                }
+            case .share:
+                let area = !["pilot:", "project:", "objective:", "policy_goal:"].contains { row.scope.hasPrefix($0) }
+                if (row.base ?? 0) < minimumSurveyBase || (area && (row.schools ?? 0) < minimumSurveySchools) {
+                    out[index].symbol = "c"
+                    out[index].value = nil
+                }
+            case .count, .other:
+                break
+            }
+        }
+        if name == .dfe { out = secondarySuppression(out) }
+        for index in out.indices where out[index].symbol == nil && out[index].sensitivity == .children {
+            guard let value = out[index].value else { continue }
+            switch name {
+            case .dfe:
+                let wide = out[index].scope == "all" || out[index].scope.hasPrefix("region:")
+                if wide && out[index].dimension == "total" && value > 0 {
+                    out[index].value = (value / Double(dfeTotalRounding)).rounded() * Double(dfeTotalRounding)
+                }
+            case .nhs:
+                out[index].value = (value / Double(nhsRounding)).rounded() * Double(nhsRounding)
+            case .none: break
+            }
+        }
+        return out
+    }
+
+    /// Where a breakdown has exactly one suppressed cell and its total is shown, the suppressed
+    /// cell could be worked out by subtraction: suppress the next smallest cell of the
+    /// breakdown too. Repeated until nothing changes, since a total can itself be a cell of a
+    /// wider breakdown (key stages add up to pupils, audiences to the total).
+    func secondarySuppression(_ rows: [Observation]) -> [Observation] {
+        var out = rows
+        struct Key: Hashable { var metric, period, scope, statistic, dimension: String }
+        var changed = true
+        while changed {
+            changed = false
+            var groups: [Key: [Int]] = [:]
+            for (index, row) in out.enumerated() where row.sensitivity == .children && row.dimension != "total" {
+                groups[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic, dimension: row.dimension), default: []].append(index)
+            }
+            for (key, members) in groups {
+                // The breakdown's total: the cell it details (pupils for key stages), else the metric's total.
+                let parent = out.firstIndex { $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
+                    && $0.statistic == key.statistic && $0.dimension == "audience" && $0.category == key.dimension }
+                    ?? out.firstIndex { $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
+                        && $0.statistic == key.statistic && $0.dimension == "total" }
+                guard let parent, out[parent].symbol == nil else { continue }
+                let suppressed = members.filter { out[$0].symbol != nil }
+                guard suppressed.count == 1 else { continue }
+                let candidates = members.filter { out[$0].symbol == nil && (out[$0].value ?? 0) > 0 }
+                if let next = candidates.min(by: { (out[$0].value ?? 0, out[$0].category) < (out[$1].value ?? 0, out[$1].category) }) {
+                    out[next].symbol = "c"
+                    out[next].value = nil
+                } else {
+                    // Only zeros or nothing else: the total itself gives the cell away.
+                    out[parent].symbol = "c"
+                    out[parent].value = nil
+                }
+                changed = true
+            }
+        }
+        return out
+    }
+}

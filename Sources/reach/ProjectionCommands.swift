@@ -1,0 +1,125 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+
+/// `reach projections run|status|rebuild`.
+struct Projections: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run, inspect and rebuild the projections behind every figure.",
+        discussion: """
+            Projections turn the log into the tables of the research schema. `reach metrics` brings \
+            them up to date by itself; `reach projections run` keeps them up to date continuously \
+            (several may run side by side: one takes each projection, another takes over if it stops).
+            """,
+        subcommands: [Run.self, Status.self, Rebuild.self]
+    )
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Catch every projection up and follow the log until interrupted (SIGINT or SIGTERM stop it cleanly).")
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let logger = makeLogger()
+            let target = try database.target(logger: logger)
+            let runner = ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger)
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            let sources = [SIGINT, SIGTERM].map { number in
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { runner.stop() }
+                source.resume()
+                return source
+            }
+            defer { sources.forEach { $0.cancel() } }
+            FileHandle.standardError.write(Data("running projections; Ctrl-C to stop\n".utf8))
+            let thread = Task.detached {
+                try runner.run { name, progress in
+                    struct Line: Encodable { var projection: String; var applied: Int; var checkpoint: Int64; var stopped_on: String? }
+                    emit((try? jsonLine(Line(projection: name, applied: progress.events, checkpoint: progress.checkpoint,
+                                             stopped_on: progress.failure?.description))) ?? "")
+                }
+            }
+            try await thread.value
+            FileHandle.standardError.write(Data("stopped\n".utf8))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each projection's checkpoint, lag, state and last error.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "table or json.")
+        var format: OutputFormat = .table
+
+        func run() async throws {
+            let logger = makeLogger()
+            let target = try database.target(logger: logger)
+            let connection = try Connection(configuration: target.owner, logger: logger)
+            let engine = ProjectionEngine(logger: logger)
+            try engine.install(on: connection)
+            let rows = try engine.status(on: connection)
+            if format == .json {
+                for row in rows { emit(try jsonLine(row)) }
+                return
+            }
+            let table = [["projection", "state", "checkpoint", "lag_events", "lag_seconds", "events_applied", "runner", "last_error"]]
+                + rows.map { row in
+                    [row.name, row.state, String(row.checkpoint), String(row.lagEvents), String(format: "%.1f", row.lagSeconds),
+                     String(row.eventsApplied), row.runnerActive ? "active" : "-",
+                     row.failedPosition.map { "position \($0), event \(row.failedEventID ?? "?"): \(row.failedError ?? "")" } ?? "-"]
+                }
+            emit(TextTable.render(table))
+        }
+    }
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild a projection into fresh tables while the current ones keep answering, then switch atomically.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: ArgumentHelp("The projection (or `all`).", valueName: "name"))
+        var name: String
+
+        func validate() throws {
+            if name != "all" && Projection.named(name) == nil {
+                throw ValidationError("'\(name)' is not a projection; choose one of \(Projection.all.map(\.name).joined(separator: ", ")) or all")
+            }
+        }
+
+        func run() async throws {
+            let logger = makeLogger()
+            let target = try database.target(logger: logger)
+            let connection = try Connection(configuration: target.owner, logger: logger)
+            let engine = ProjectionEngine(logger: logger)
+            try engine.install(on: connection)
+            for projection in name == "all" ? Projection.all : [Projection.named(name)!] {
+                let start = ContinuousClock.now
+                try engine.rebuild(projection, on: connection)
+                let seconds = (ContinuousClock.now - start) / .seconds(1)
+                struct Line: Encodable { var projection: String; var rebuilt: Bool; var checkpoint: Int64; var seconds: Double }
+                emit(try jsonLine(Line(projection: projection.name, rebuilt: true, checkpoint: try engine.checkpoint(of: projection, on: connection),
+                                       seconds: (seconds * 100).rounded() / 100)))
+            }
+        }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, csv, json
+}
+
+/// Plain aligned text tables for people.
+enum TextTable {
+    static func render(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
