@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on reach's
 # own PostgreSQL cluster (or on REACH_DATABASE_URL when set): load the demo data set, record an
-# assembly by hand, import a spreadsheet made from a template, and verify the log.
+# assembly by hand, import a spreadsheet made from a template, compute figures, export a local
+# authority's summary with small numbers suppressed, and verify the log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Deploy/setup.sh
@@ -26,6 +27,19 @@ say "reach template activity_delivered > activity_delivered-term.csv; reach impo
 "$reach" template activity_delivered | sed 's/^example-1,/quickstart-term-1,/' > "$work/activity_delivered-term.csv"
 cat "$work/activity_delivered-term.csv"
 "$reach" import "$work/activity_delivered-term.csv"
+
+say "reach metrics --la northvale --period 2024/25 --metric sessions --metric pilot_progress   (the projections catch up first)"
+"$reach" metrics --la northvale --period 2024/25 --metric sessions --metric pilot_progress
+
+say "reach metrics --period 2024/25 --metric attendances --by region --publish   (small numbers suppressed, dfe policy)"
+"$reach" metrics --period 2024/25 --metric attendances --by region --publish --format csv | head -12
+
+say "reach export summary --la northvale --period 2024/25 --format csv   (recorded in the log as summary_exported)"
+"$reach" export summary --la northvale --period 2024/25 --format csv --out "$work/northvale-2024-25.csv"
+head -8 "$work/northvale-2024-25.csv"
+
+say "reach projections status"
+"$reach" projections status
 
 say "reach events verify"
 "$reach" events verify

@@ -128,6 +128,16 @@ public struct ProjectionEngine: Sendable {
     public func catchUp(_ projection: Projection, to horizon: Int64, on connection: Connection, shouldStop: () -> Bool = { false }) throws -> Progress {
         var progress = Progress()
         progress.checkpoint = try checkpoint(of: projection, on: connection)
+        // A projection starting from nothing on a long log is built the bulk way (see
+        // rebuild); if that fails on an event, the batches below find and record which.
+        if progress.checkpoint == 0 && horizon > 4 * batchSize && faultBeforeCommit == nil {
+            do {
+                try rebuild(projection, on: connection)
+                progress.checkpoint = try checkpoint(of: projection, on: connection)
+            } catch let error as PostgresError where error.code == .server {
+                logger.warning("bulk build failed; applying in batches to find the event", metadata: ["projection.name": "\(projection.name)", "error": "\(error)"])
+            }
+        }
         while progress.checkpoint < horizon && !shouldStop() {
             let upTo = min(horizon, progress.checkpoint + batchSize)
             do {
@@ -272,21 +282,18 @@ public struct ProjectionEngine: Sendable {
     /// keep answering queries, then swaps them in, in one transaction, with the research views.
     /// Runs beside a live runner: the swap takes the projection's state row lock, so it waits
     /// for a batch in flight, and catches the new tables up to the live checkpoint first.
-    public func rebuild(_ projection: Projection, on connection: Connection) throws {
+    public func rebuild(_ projection: Projection, upTo givenHorizon: Int64? = nil, on connection: Connection) throws {
         let next = try connection.quoteIdentifier(projection.nextSchema)
         let live = try connection.quoteIdentifier(projection.schema)
         try connection.executeScript("DROP SCHEMA IF EXISTS \(next) CASCADE")
         try connection.withTransaction { try create(projection, schema: projection.nextSchema, on: $0) }
         var built: Int64 = 0
         do {
-            guard let horizon = try Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
+            guard let horizon = try givenHorizon ?? Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
                 throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
             }
-            while built < horizon {
-                let upTo = min(horizon, built + batchSize)
-                try connection.withTransaction { _ = try apply(projection, schema: next, after: built, upTo: upTo, on: $0) }
-                built = upTo
-            }
+            try bulkLoad(projection, schema: projection.nextSchema, upTo: horizon, on: connection)
+            built = horizon
             let definition = try digest(projection.definition, on: connection)
             try connection.withTransaction { connection in
                 let state = try connection.query("SELECT checkpoint FROM projections.state WHERE name = $1 FOR UPDATE", [projection.name])
@@ -325,6 +332,103 @@ public struct ProjectionEngine: Sendable {
         logger.info("rebuilt projection", metadata: ["projection.name": "\(projection.name)", "event.position": "\(built)"])
     }
 
+    /// Fills empty tables with the log up to `horizon` the fast way: indexes and keys dropped
+    /// while loading and made again at the end, and each event taken with its last amendment up
+    /// to the horizon already applied (its latest correction's data, or left out if withdrawn),
+    /// which gives the same rows as applying the log batch by batch.
+    func bulkLoad(_ projection: Projection, schema: String, upTo horizon: Int64, on connection: Connection) throws {
+        try connection.executeScript("SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'")
+        defer { try? connection.executeScript("RESET maintenance_work_mem; RESET work_mem") }
+        let constraints = try connection.query("""
+            SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)),
+                   format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname)
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE n.nspname = $1 AND c.contype IN ('p', 'u') ORDER BY c.conname
+            """, [schema]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+        let indexes = try connection.query("""
+            SELECT i.indexdef, format('DROP INDEX %I.%I', i.schemaname, i.indexname)
+            FROM pg_indexes i
+            WHERE i.schemaname = $1
+              AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)
+            ORDER BY i.indexname
+            """, [schema]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+        for (_, drop) in constraints + indexes { try connection.executeScript(drop) }
+
+        // Short transactions, so that followers of the log are held back by one batch at most.
+        try connection.executeScript("DROP TABLE IF EXISTS pg_temp.reach_final_amendment")
+        _ = try connection.execute("""
+            CREATE TEMP TABLE reach_final_amendment AS
+            SELECT DISTINCT ON (target) target, event_type, data
+            FROM (SELECT reach.record_event_id(c.data ->> 'record_id') AS target, c.event_type, c.data -> 'data' AS data, c."position"
+                  FROM reach.events c WHERE c.event_type = ANY($1) AND c."position" <= $2) amendments
+            ORDER BY target, "position" DESC
+            """, [PostgresArray(Self.amendmentTypes), horizon])
+        defer { try? connection.executeScript("DROP TABLE IF EXISTS pg_temp.reach_final_amendment") }
+        try connection.executeScript("CREATE UNIQUE INDEX ON reach_final_amendment (target); ANALYZE reach_final_amendment")
+        let quoted = try connection.quoteIdentifier(schema)
+        let types = PostgresArray(projection.eventTypes)
+        var after: Int64 = 0
+        let step = max(batchSize, 250_000)
+        while after < horizon {
+            let upTo = min(horizon, after + step)
+            let source = """
+                WITH src AS (SELECT e.event_id, e."position", e.event_type, e.schema_version,
+                                    CASE WHEN a.target IS NULL THEN e.data ELSE a.data END AS data, e.occurred_on, e.authority_id
+                             FROM reach.events e LEFT JOIN reach_final_amendment a ON a.target = e.event_id
+                             WHERE e."position" > $1 AND e."position" <= $2 AND e.event_type = ANY($3)
+                               AND (a.target IS NULL OR a.event_type = 'event_corrected'))
+                """
+            try connection.withTransaction { connection in
+                for statement in projection.applySQL {
+                    _ = try connection.execute(source + "\n" + projection.sql(statement, schema: quoted), [after, upTo, types])
+                }
+            }
+            after = upTo
+        }
+        for (add, _) in constraints { try connection.executeScript(add) }
+        for (create, _) in indexes { try connection.executeScript(create) }
+        for table in projection.tables {
+            try connection.executeScript("ANALYZE \(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier(table))")
+        }
+    }
+
+    /// Rebuilds several projections at once, `workers` at a time, each on its own connection
+    /// (the largest first), so a machine's cores share the work.
+    public func rebuild(_ projections: [Projection], workers: Int, configuration: ConnectionConfiguration,
+                        onDone: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }) throws {
+        let queue = WorkQueue(projections.sorted { ($0 == .activities ? 0 : 1, $0.name) < ($1 == .activities ? 0 : 1, $1.name) })
+        let group = DispatchGroup()
+        let failures = WorkQueue<String>([])
+        // One horizon for all: each worker's long build must not hold the others' back.
+        let horizon: Int64
+        do {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            guard let settled = try Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
+                throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
+            }
+            horizon = settled
+        }
+        for _ in 0..<max(1, min(workers, projections.count)) {
+            group.enter()
+            Thread.detachNewThread { [self] in
+                defer { group.leave() }
+                do {
+                    let connection = try Connection(configuration: configuration, logger: logger)
+                    while let projection = queue.next() {
+                        let start = ContinuousClock.now
+                        try rebuild(projection, upTo: horizon, on: connection)
+                        let elapsed = ContinuousClock.now - start
+                        onDone(projection, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    }
+                } catch {
+                    failures.add("\(error)")
+                }
+            }
+        }
+        group.wait()
+        if let failure = failures.next() { throw PostgresError(code: .client, message: "a rebuild failed: \(failure)") }
+    }
+
     // MARK: Status
 
     /// A projection's state, as `reach projections status` shows it.
@@ -361,6 +465,7 @@ public struct ProjectionEngine: Sendable {
                                                         ORDER BY e."position" LIMIT 1))::float8, 0),
                    s.events_applied, to_char(s.last_applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                    EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                            AND l.classid::bigint = ($1::bigint & 4294967295) AND l.objid::bigint = (hashtext(s.name)::bigint & 4294967295)
                            AND l.objsubid = 2),
                    s.failed_position, s.failed_event_id::text, s.failed_error,
@@ -373,4 +478,14 @@ public struct ProjectionEngine: Sendable {
                    failedError: try row.decodeIfPresent(10), rebuiltAt: try row.decodeIfPresent(11))
         }
     }
+}
+
+/// A list that threads take items from.
+final class WorkQueue<Item: Sendable>: @unchecked Sendable {
+    // @unchecked: every access goes through the lock.
+    private let lock = NSLock()
+    private var items: [Item]
+    init(_ items: [Item]) { self.items = items }
+    func next() -> Item? { lock.withLock { items.isEmpty ? nil : items.removeFirst() } }
+    func add(_ item: Item) { lock.withLock { items.append(item) } }
 }

@@ -47,10 +47,14 @@ public struct Projection: Sendable, Hashable {
         }
         func body(_ lines: [String]) -> String { lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) }
         let phase = "CASE src.data ->> 'kind' " + ActivityKind.allCases.map { "WHEN '\($0.rawValue)' THEN '\($0.phase.rawValue)'" }.joined(separator: " ") + " END"
-        func expand(_ sql: String) -> String { sql.replacingOccurrences(of: "{activity_phase}", with: phase) }
-        tablesSQL = sections.filter { $0.0 == "tables" }.map { body($0.1) }.joined(separator: "\n")
+        func expand(_ sql: String) -> String {
+            var text = sql.replacingOccurrences(of: "{activity_phase}", with: phase)
+            for (placeholder, value) in AttendanceCell.placeholders { text = text.replacingOccurrences(of: placeholder, with: value) }
+            return text
+        }
+        tablesSQL = sections.filter { $0.0 == "tables" }.map { expand(body($0.1)) }.joined(separator: "\n")
         applySQL = sections.filter { $0.0 == "apply" }.map { expand(body($0.1)).trimmingCharacters(in: CharacterSet(charactersIn: ";")) }
-        viewsSQL = sections.filter { $0.0 == "views" }.map { body($0.1) }.joined(separator: "\n")
+        viewsSQL = sections.filter { $0.0 == "views" }.map { expand(body($0.1)) }.joined(separator: "\n")
         views = viewsSQL.split(separator: "\n").compactMap { line in
             line.hasPrefix("CREATE VIEW research.") ? String(line.dropFirst("CREATE VIEW research.".count).prefix { $0 != " " }) : nil
         }

@@ -102,14 +102,20 @@ public struct MetricsCalculator: Sendable {
             """
     }
 
-    static let activitiesInPeriod = """
-        SELECT a.la_id, a.pilot_id, a.school_id, a.kind, a.phase, a.date, a.duration_minutes, a.attendees, a.partners
-        FROM research.activities a WHERE a.date BETWEEN $1 AND $2
-        """
-    static let attendanceInPeriod = """
-        SELECT t.la_id, t.pilot_id, t.kind, t.date, t.duration_minutes, t.audience, t.subgroup, t.count
-        FROM research.attendance t WHERE t.date BETWEEN $1 AND $2
-        """
+    static let activitiesInPeriod = "SELECT a.* FROM research.activities a WHERE a.date BETWEEN $1 AND $2"
+
+    /// Sums each attendance column per scope (optionally weighted, and for some rows only),
+    /// then turns the sums into rows (scope, audience, subgroup, n): one scan of the activities.
+    static func attendanceCells(weight: String = "", where condition: String = "true", audiences: [String]? = nil) -> String {
+        let cells = AttendanceCell.all.filter { audiences?.contains($0.audience) ?? true }
+        let sums = cells.map { "sum(\(weight)\($0.column)) FILTER (WHERE \(condition)) AS \($0.column)" }.joined(separator: ", ")
+        let values = cells.map { "('\($0.audience)', '\($0.subgroup)', sums.\($0.column))" }.joined(separator: ", ")
+        return """
+            sums AS (SELECT scope, \(sums) FROM s GROUP BY scope),
+            cells AS (SELECT sums.scope, u.audience, u.subgroup, coalesce(u.n, 0) AS n
+                      FROM sums CROSS JOIN LATERAL (VALUES \(values)) AS u(audience, subgroup, n))
+            """
+    }
 
     // MARK: The metrics' SQL
 
@@ -143,34 +149,31 @@ public struct MetricsCalculator: Sendable {
             // Summed attendance counts (contacts, not people): in total, by audience, and by
             // each audience's sub-groups (key stage, role, agency). Pupils' counts are children's.
             return """
-                WITH s AS (\(scoped(attendanceInPeriod, pilot: true, by: by)))
-                SELECT scope, 'total', 'total', 'attendances', sum(count)::float8, 'children' FROM s GROUP BY scope
+                WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))), \(attendanceCells())
+                SELECT scope, 'total', 'total', 'attendances', sum(n)::float8, 'children' FROM cells GROUP BY scope
                 UNION ALL
-                SELECT scope, 'audience', audience, 'attendances', sum(count)::float8,
-                       CASE WHEN audience = 'pupils' THEN 'children' ELSE 'count' END FROM s GROUP BY scope, audience
+                SELECT scope, 'audience', audience, 'attendances', sum(n)::float8,
+                       CASE WHEN audience = 'pupils' THEN 'children' ELSE 'count' END FROM cells GROUP BY scope, audience HAVING sum(n) > 0
                 UNION ALL
-                SELECT scope, audience, subgroup, 'attendances', sum(count)::float8,
-                       CASE WHEN audience = 'pupils' THEN 'children' ELSE 'count' END
-                FROM s WHERE audience <> 'parents_carers' GROUP BY scope, audience, subgroup
+                SELECT scope, audience, subgroup, 'attendances', n::float8, CASE WHEN audience = 'pupils' THEN 'children' ELSE 'count' END
+                FROM cells WHERE audience <> 'parents_carers' AND n > 0
                 """
         case .staffTrained:
             // Staff attendances at staff_training, in total and by role.
             return """
-                WITH s AS (\(scoped(attendanceInPeriod, pilot: true, by: by)))
-                SELECT scope, 'total', 'total', 'staff_attendances', sum(count)::float8, 'count'
-                FROM s WHERE kind = 'staff_training' AND audience = 'staff' GROUP BY scope
+                WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))),
+                \(attendanceCells(where: "kind = 'staff_training'", audiences: ["staff"]))
+                SELECT scope, 'total', 'total', 'staff_attendances', sum(n)::float8, 'count' FROM cells GROUP BY scope HAVING sum(n) > 0
                 UNION ALL
-                SELECT scope, 'role', subgroup, 'staff_attendances', sum(count)::float8, 'count'
-                FROM s WHERE kind = 'staff_training' AND audience = 'staff' GROUP BY scope, subgroup
+                SELECT scope, 'role', subgroup, 'staff_attendances', n::float8, 'count' FROM cells WHERE n > 0
                 """
         case .learnerHours:
             // Duration x attendees, in hours: in total and by audience.
             return """
-                WITH s AS (\(scoped(attendanceInPeriod, pilot: true, by: by)))
-                SELECT scope, 'total', 'total', 'hours', round(sum(duration_minutes::numeric * count) / 60, 1)::float8, 'other' FROM s GROUP BY scope
+                WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))), \(attendanceCells(weight: "duration_minutes::numeric * "))
+                SELECT scope, 'total', 'total', 'hours', round(sum(n) / 60, 1)::float8, 'other' FROM cells GROUP BY scope
                 UNION ALL
-                SELECT scope, 'audience', audience, 'hours', round(sum(duration_minutes::numeric * count) / 60, 1)::float8, 'other'
-                FROM s GROUP BY scope, audience
+                SELECT scope, 'audience', audience, 'hours', round(sum(n) / 60, 1)::float8, 'other' FROM cells GROUP BY scope, audience HAVING sum(n) > 0
                 """
         case .partnersInvolved:
             // Distinct partner organisations that delivered activities or interventions in the period.

@@ -1,5 +1,6 @@
--- Activities delivered, and who attended them. One row per activity, and one row per audience
--- group and sub-group with a count above zero. Attendances are contacts, not unique people.
+-- Activities delivered, and who attended them: one row per activity, with a column per audience
+-- and sub-group (pupils_ks3, staff_teaching, parents_carers, professionals_police...). The
+-- columns come from the vocabulary. Attendances are contacts, not unique people.
 -- Version 1 records (before `mode`) said `virtual: true|false`; both are read here.
 
 -- @tables
@@ -7,12 +8,10 @@ CREATE TABLE {schema}.activities (
     event_id uuid PRIMARY KEY, "position" bigint NOT NULL, pilot_id text NOT NULL, la_id text NOT NULL,
     school_id text, online boolean NOT NULL, kind text NOT NULL, phase text NOT NULL, date date NOT NULL,
     duration_minutes integer NOT NULL, mode text NOT NULL, accredited boolean NOT NULL,
-    partners text[] NOT NULL, attendees integer NOT NULL);
+    partners text[] NOT NULL, attendees integer NOT NULL,
+    {attendance_columns});
 CREATE INDEX ON {schema}.activities (la_id, date);
 CREATE INDEX ON {schema}.activities (pilot_id, date);
-CREATE TABLE {schema}.attendance (
-    event_id uuid NOT NULL, audience text NOT NULL, subgroup text NOT NULL, count integer NOT NULL,
-    PRIMARY KEY (event_id, audience, subgroup));
 
 -- @apply
 INSERT INTO {schema}.activities
@@ -21,33 +20,22 @@ SELECT src.event_id, src."position", src.data ->> 'pilot_id', src.data ->> 'la_i
        (src.data ->> 'duration_minutes')::integer,
        coalesce(src.data ->> 'mode', CASE WHEN (src.data ->> 'virtual')::boolean THEN 'virtual' ELSE 'in_person' END),
        src.data ? 'accredited_by',
-       ARRAY(SELECT jsonb_array_elements_text(coalesce(src.data -> 'delivered_by' -> 'partners', '[]')) ORDER BY 1),
-       (SELECT coalesce(sum(v::integer), 0) FROM (
-            SELECT value FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'pupils', '{}'))
-            UNION ALL SELECT value FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'staff', '{}'))
-            UNION ALL SELECT value FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'professionals', '{}'))
-            UNION ALL SELECT src.data -> 'attendance' ->> 'parents_carers') AS counts(v))
-FROM src WHERE src.event_type = 'activity_delivered';
-
--- @apply
-INSERT INTO {schema}.attendance
-SELECT src.event_id, g.audience, g.subgroup, g.n
-FROM src, LATERAL (
-    SELECT 'pupils', key, value::integer FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'pupils', '{}'))
-    UNION ALL SELECT 'staff', key, value::integer FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'staff', '{}'))
-    UNION ALL SELECT 'parents_carers', 'parents_carers', (src.data -> 'attendance' ->> 'parents_carers')::integer
-    UNION ALL SELECT 'professionals', key, value::integer FROM jsonb_each_text(coalesce(src.data -> 'attendance' -> 'professionals', '{}'))
-) AS g(audience, subgroup, n)
-WHERE src.event_type = 'activity_delivered' AND g.n > 0;
+       CASE WHEN src.data -> 'delivered_by' ? 'partners'
+            THEN ARRAY(SELECT jsonb_array_elements_text(src.data -> 'delivered_by' -> 'partners') ORDER BY 1) ELSE '{}' END,
+       {attendance_total},
+       {attendance_values}
+FROM src, {attendance_records}
+WHERE src.event_type = 'activity_delivered';
 
 -- @views
 CREATE VIEW research.activities AS
 SELECT pilot_id, la_id, school_id, online, kind, phase, date, duration_minutes, mode, accredited, partners, attendees,
-       event_id AS activity_event_id
+       {attendance_column_names}, event_id AS activity_event_id
 FROM {schema}.activities;
-COMMENT ON VIEW research.activities IS 'One row per activity delivered (corrections applied, withdrawals removed). attendees is the sum of every attendance count.';
+COMMENT ON VIEW research.activities IS 'One row per activity delivered (corrections applied, withdrawals removed), with its attendance counts as columns (audience_subgroup) and attendees, their sum.';
 CREATE VIEW research.attendance AS
-SELECT a.pilot_id, a.la_id, a.school_id, a.kind, a.phase, a.date, a.duration_minutes, t.audience, t.subgroup, t.count,
+SELECT a.pilot_id, a.la_id, a.school_id, a.kind, a.phase, a.date, a.duration_minutes, u.audience, u.subgroup, u.count,
        a.event_id AS activity_event_id
-FROM {schema}.attendance t JOIN {schema}.activities a USING (event_id);
-COMMENT ON VIEW research.attendance IS 'Attendances (contacts, not unique people) by audience (pupils, staff, parents_carers, professionals) and sub-group (key stage, role, agency).';
+FROM {schema}.activities a CROSS JOIN LATERAL (VALUES {attendance_unpivot}) AS u(audience, subgroup, count)
+WHERE u.count > 0;
+COMMENT ON VIEW research.attendance IS 'Attendances (contacts, not unique people) in long form: one row per activity, audience (pupils, staff, parents_carers, professionals) and sub-group (key stage, role, agency) with a count above zero.';

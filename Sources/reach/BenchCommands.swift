@@ -7,7 +7,7 @@ import ReachPostgres
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Reach against raw libpq baselines on the same server, in the same run.",
-        subcommands: [AppendBench.self, ImportBench.self]
+        subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self]
     )
 }
 

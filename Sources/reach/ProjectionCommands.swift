@@ -81,6 +81,8 @@ struct Projections: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: ArgumentHelp("The projection (or `all`).", valueName: "name"))
         var name: String
+        @Option(help: "Projections rebuilt at once, each on its own connection (default: the number of cores).")
+        var workers = ProcessInfo.processInfo.activeProcessorCount
 
         func validate() throws {
             if name != "all" && Projection.named(name) == nil {
@@ -94,13 +96,10 @@ struct Projections: AsyncParsableCommand {
             let connection = try Connection(configuration: target.owner, logger: logger)
             let engine = ProjectionEngine(logger: logger)
             try engine.install(on: connection)
-            for projection in name == "all" ? Projection.all : [Projection.named(name)!] {
-                let start = ContinuousClock.now
-                try engine.rebuild(projection, on: connection)
-                let seconds = (ContinuousClock.now - start) / .seconds(1)
-                struct Line: Encodable { var projection: String; var rebuilt: Bool; var checkpoint: Int64; var seconds: Double }
-                emit(try jsonLine(Line(projection: projection.name, rebuilt: true, checkpoint: try engine.checkpoint(of: projection, on: connection),
-                                       seconds: (seconds * 100).rounded() / 100)))
+            let chosen = name == "all" ? Projection.all : [Projection.named(name)!]
+            struct Line: Encodable { var projection: String; var rebuilt: Bool; var seconds: Double }
+            try engine.rebuild(chosen, workers: workers, configuration: target.owner) { projection, seconds in
+                emit((try? jsonLine(Line(projection: projection.name, rebuilt: true, seconds: (seconds * 100).rounded() / 100))) ?? "")
             }
         }
     }

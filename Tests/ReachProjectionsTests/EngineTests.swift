@@ -133,7 +133,8 @@ struct EngineTests {
         #expect(try connection.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 6)
         second.stop()
         #expect(secondDone.wait(timeout: .now() + 10) == .success)
-        #expect(try ProjectionEngine().status(on: connection).allSatisfy { !$0.runnerActive })
+        let after = try ProjectionEngine().status(on: connection)
+        #expect(after.allSatisfy { !$0.runnerActive }, "\(after.map { "\($0.name) \($0.runnerActive)" })")
     }
 
     func eventsApplied(_ connection: Connection) throws -> Int {

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+
+/// `reach bench projections`: rebuild rate, live lag and metric query times.
+struct ProjectionBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "projections",
+        abstract: "Benchmark the projections: full rebuild rate, live lag under steady appends, and metric query times.",
+        discussion: """
+            By default loads the demo data set with --events events into a scratch database (its \
+            bulk-append rate is the baseline printed beside the rebuild rate), then measures there. \
+            With --existing, measures the rebuild and the queries on the configured database as it \
+            is (load it first with reach demo --events N) and takes the bulk-append baseline from \
+            loading --baseline-events demo events into a scratch database. The live-lag phase always \
+            runs in a scratch database, so the configured one never gets benchmark events.
+              swift build -c release && .build/release/reach bench projections --events 1000000
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Demo events to load into the scratch database.")
+    var events = 1_000_000
+    @Flag(help: "Measure the rebuild and queries on the configured database's existing data.")
+    var existing = false
+    @Option(help: "With --existing: demo events bulk-appended into a scratch database for the baseline rate.")
+    var baselineEvents = 200_000
+    @Option(help: "Seconds of steady appends for the live-lag phase.")
+    var lagSeconds = 20
+    @Option(help: "Appends per second in the live-lag phase.")
+    var rate = 1_000
+    @Option(help: "Times each metric query is run (after warming up).")
+    var repetitions = 30
+
+    func run() async throws {
+        let logger = makeLogger()
+        let target = try database.target(logger: logger)
+        let admin = try Connection(configuration: target.owner, logger: logger)
+        var scratchNames: [String] = []
+        defer { for name in scratchNames { try? admin.executeScript("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") } }
+        func scratch() throws -> ConnectionConfiguration {
+            let name = "reach_bench_projections_\(getpid())_\(scratchNames.count)"
+            try admin.executeScript("CREATE DATABASE \(name)")
+            scratchNames.append(name)
+            let configuration = target.owner.overriding(["dbname": name])
+            _ = try Migrator(logger: logger).migrate(on: try Connection(configuration: configuration, logger: logger))
+            return configuration
+        }
+        func load(_ count: Int, into configuration: ConnectionConfiguration) throws -> (events: Int, seconds: Double) {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let start = ContinuousClock.now
+            let summary = try DemoLoader(generator: DemoGenerator(seed: 1, events: count)).load(on: connection)
+            return (summary.appended, seconds(since: start))
+        }
+
+        // The data, and the bulk-append baseline of this run.
+        let measured: ConnectionConfiguration
+        let baseline: (events: Int, seconds: Double)
+        if existing {
+            measured = target.owner
+            baseline = try load(baselineEvents, into: try scratch())
+        } else {
+            measured = try scratch()
+            baseline = try load(events, into: measured)
+        }
+        let connection = try Connection(configuration: measured, logger: logger)
+        let logEvents: Int = try connection.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        let bulkRate = Double(baseline.events) / baseline.seconds
+        emit(try connection.query("SELECT version()").decode(String.self, row: 0, column: 0))
+        emit("log: \(logEvents) events\(existing ? " (existing)" : " (demo, seed 1)"); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        emit(String(format: "bulk append (demo load, %d events):           %8.0f events/s   baseline", baseline.events, bulkRate))
+
+        // 1. A full rebuild of every projection.
+        let engine = ProjectionEngine(logger: logger)
+        try engine.install(on: connection)
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let rebuildStart = ContinuousClock.now
+        try engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
+            emit(String(format: "  rebuild %-11@ %7.2f s", projection.name, took))
+        }
+        let rebuildSeconds = seconds(since: rebuildStart)
+        let rebuildRate = Double(logEvents) / rebuildSeconds
+        emit(String(format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 50,000/s  %@",
+                    workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 50_000 ? "ok" : "MISSED"))
+
+        // 2. Live lag under steady appends, in a scratch database with the demo's default data.
+        let lagDatabase = try scratch()
+        _ = try load(100_000, into: lagDatabase)
+        let lags = try liveLag(lagDatabase, logger: logger)
+        emit(String(format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
+                    rate, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
+                    percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
+
+        // 3. Metric queries for the authority with the most activities, one academic year.
+        let la: String = try connection.query("SELECT la_id FROM research.activities GROUP BY la_id ORDER BY count(*) DESC, la_id LIMIT 1").decode(row: 0, column: 0)
+        let reader = try Connection(configuration: measured, logger: logger)
+        let calculator = MetricsCalculator()
+        let period = try Period.parse("2024/25").get()
+        emit("metric queries, --la \(la) --period 2024/25 (\(repetitions) runs each, after 3 warm-up runs):")
+        var everyMetric: [Double] = []
+        var worst = 0.0
+        for metric in Metric.allCases {
+            let query = MetricQuery(period: period, la: la, metrics: [metric])
+            var times: [Double] = []
+            for run in 0..<(repetitions + 3) {
+                let start = ContinuousClock.now
+                _ = try calculator.compute(query, on: reader)
+                if run >= 3 { times.append(seconds(since: start)) }
+            }
+            worst = max(worst, percentile(times, 0.95))
+            emit(String(format: "  %-22@ p50 %6.1f ms   p95 %6.1f ms", metric.rawValue, percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000))
+        }
+        let all = MetricQuery(period: period, la: la)
+        for run in 0..<(repetitions + 3) {
+            let start = ContinuousClock.now
+            _ = try calculator.compute(all, on: reader)
+            if run >= 3 { everyMetric.append(seconds(since: start)) }
+        }
+        emit(String(format: "slowest single metric p95 %.1f ms   target < 50 ms  %@", worst * 1000, worst < 0.05 ? "ok" : "MISSED"))
+        emit(String(format: "every metric at once (reach metrics --la %@ --period 2024/25): p50 %.1f ms   p95 %.1f ms",
+                    la, percentile(everyMetric, 0.5) * 1000, percentile(everyMetric, 0.95) * 1000))
+    }
+
+    /// Appends activities one per transaction at `rate` per second while a runner follows, and
+    /// returns each event's lag: from its append returning to the activities projection's
+    /// checkpoint covering it.
+    func liveLag(_ configuration: ConnectionConfiguration, logger: Logger) throws -> [Double] {
+        let setup = try Connection(configuration: configuration, logger: logger)
+        let engine = ProjectionEngine(logger: logger)
+        _ = try engine.waitUntilCaughtUp(timeout: .seconds(600), on: setup)
+        let runner = ProjectionRunner(engine: engine, configuration: configuration, logger: logger)
+        let finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { try? runner.run(); finished.signal() }
+        defer { runner.stop(); finished.wait() }
+
+        let writer = try Connection(configuration: configuration, logger: logger)
+        let monitor = try Connection(configuration: configuration, logger: logger)
+        var appended: [(position: Int64, at: ContinuousClock.Instant)] = []
+        var covered: [(checkpoint: Int64, at: ContinuousClock.Instant)] = []
+        let total = rate * lagSeconds
+        let interval = Duration.seconds(1) / rate
+        let start = ContinuousClock.now
+        var next = start
+        let data = #"{"pilot_id":"bench-pilot","la_id":"bench","school_id":"bench-1","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":30},"staff":{"teaching":2}}}"#
+        var index = 0
+        while index < total || (covered.last?.checkpoint ?? 0) < (appended.last?.position ?? 0) {
+            let now = ContinuousClock.now
+            if index < total && now >= next {
+                let result = try EventLog.append([NewEvent(streamID: "bench-lag:\(index % 50)", type: "activity_delivered", data: data)], on: writer)
+                appended.append((result[0].position, ContinuousClock.now))
+                index += 1
+                next += interval
+            } else {
+                let checkpoint: Int64 = try monitor.query("SELECT checkpoint FROM projections.state WHERE name = 'activities'", prepared: true).decode(row: 0, column: 0)
+                covered.append((checkpoint, ContinuousClock.now))
+                Thread.sleep(forTimeInterval: index >= total ? 0.002 : 0.0005)
+            }
+            if seconds(since: start) > Double(lagSeconds) * 3 + 60 { break }
+        }
+        var lags: [Double] = []
+        var cursor = 0
+        for event in appended {
+            while cursor < covered.count && covered[cursor].checkpoint < event.position { cursor += 1 }
+            guard cursor < covered.count else { break }
+            lags.append(max(0, seconds(covered[cursor].at - event.at)))
+        }
+        return lags
+    }
+}
+
+func seconds(since start: ContinuousClock.Instant) -> Double { seconds(ContinuousClock.now - start) }
+func seconds(_ duration: Duration) -> Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
