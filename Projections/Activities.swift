@@ -24,6 +24,9 @@ public struct AttendanceCell: Sendable, Hashable {
         + [AttendanceCell(audience: "parents_carers", subgroup: "parents_carers")]
         + PartnerKind.allCases.map { AttendanceCell(audience: "professionals", subgroup: $0.rawValue) }
 
+    /// The audiences, in order.
+    public static let audiences = ["pupils", "staff", "parents_carers", "professionals"]
+
     /// The SQL the activities projection's file refers to by `{attendance_...}`.
     static var placeholders: [String: String] {
         let grouped = ["pupils", "staff", "professionals"]
@@ -36,6 +39,15 @@ public struct AttendanceCell: Sendable, Hashable {
             }.joined(separator: ", "),
             "{attendance_values}": all.map(value).joined(separator: ", "),
             "{attendance_total}": all.map(value).joined(separator: " + "),
+            "{rollup_columns}": (all.map { "\($0.column) bigint NOT NULL" } + audiences.map { "minutes_\($0) bigint NOT NULL" }).joined(separator: ", "),
+            "{rollup_column_names}": (all.map(\.column) + audiences.map { "minutes_\($0)" }).joined(separator: ", "),
+            "{rollup_sums}": (all.map { "%3$s * sum(\($0.column))" }
+                + audiences.map { audience in "%3$s * sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))" })
+                .joined(separator: ", "),
+            "{rollup_sums_plain}": (all.map { "sum(\($0.column))" }
+                + audiences.map { audience in "sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))" })
+                .joined(separator: ", "),
+            "{rollup_updates}": (all.map(\.column) + audiences.map { "minutes_\($0)" }).map { "\($0) = m.\($0) + excluded.\($0)" }.joined(separator: ", "),
             "{attendance_unpivot}": all.map { "('\($0.audience)', '\($0.subgroup)', a.\($0.column))" }.joined(separator: ", "),
         ]
     }

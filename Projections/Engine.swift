@@ -305,11 +305,12 @@ public struct ProjectionEngine: Sendable {
                 }
                 // Lock the views before the tables, in the order queries lock them, so a query
                 // running during the swap waits for it rather than deadlocking with it.
-                let views = try projection.views.map { "research." + (try connection.quoteIdentifier($0)) }
+                let views = try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass('research.' || quote_ident(v)) IS NOT NULL",
+                                                 [PostgresArray(projection.views)]).mapRows { "research." + (try connection.quoteIdentifier(try $0.decode(0, as: String.self))) }
                 let tables = try projection.tables.map { "\(live)." + (try connection.quoteIdentifier($0)) }
                 let existing = try connection.query("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", [projection.schema]).decode(Bool.self, row: 0, column: 0)
                 if existing {
-                    try connection.executeScript("LOCK TABLE \(views.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+                    if !views.isEmpty { try connection.executeScript("LOCK TABLE \(views.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE") }
                     try connection.executeScript("LOCK TABLE \(tables.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
                 }
                 try connection.executeScript("""
@@ -343,16 +344,20 @@ public struct ProjectionEngine: Sendable {
             SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)),
                    format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname)
             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-            WHERE n.nspname = $1 AND c.contype IN ('p', 'u') ORDER BY c.conname
-            """, [schema]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            WHERE n.nspname = $1 AND c.contype IN ('p', 'u') AND c.conrelid::regclass::text = ANY($2) ORDER BY c.conname
+            """, [schema, PostgresArray(projection.tables.map { "\(schema).\($0)" })]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
         let indexes = try connection.query("""
             SELECT i.indexdef, format('DROP INDEX %I.%I', i.schemaname, i.indexname)
             FROM pg_indexes i
-            WHERE i.schemaname = $1
+            WHERE i.schemaname = $1 AND i.tablename = ANY($2)
               AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)
             ORDER BY i.indexname
-            """, [schema]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            """, [schema, PostgresArray(projection.tables)]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
         for (_, drop) in constraints + indexes { try connection.executeScript(drop) }
+        let tables = try projection.tables.map { "\(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier($0))" }
+        if !projection.rollupsSQL.isEmpty {
+            for table in tables { try connection.executeScript("ALTER TABLE \(table) DISABLE TRIGGER USER") }
+        }
 
         // Short transactions, so that followers of the log are held back by one batch at most.
         try connection.executeScript("DROP TABLE IF EXISTS pg_temp.reach_final_amendment")
@@ -387,6 +392,10 @@ public struct ProjectionEngine: Sendable {
         }
         for (add, _) in constraints { try connection.executeScript(add) }
         for (create, _) in indexes { try connection.executeScript(create) }
+        if !projection.rollupsSQL.isEmpty {
+            try connection.withTransaction { try $0.executeScript(projection.sql(projection.rollupsSQL, schema: try connection.quoteIdentifier(schema))) }
+            for table in tables { try connection.executeScript("ALTER TABLE \(table) ENABLE TRIGGER USER") }
+        }
         for table in projection.tables {
             try connection.executeScript("ANALYZE \(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier(table))")
         }

@@ -25,6 +25,8 @@ public struct Projection: Sendable, Hashable {
     let tablesSQL: String
     let applySQL: [String]
     let viewsSQL: String
+    /// Sums a rebuild makes once at the end, where triggers keep them during normal running.
+    let rollupsSQL: String
     /// The research views it creates, which a rebuild locks before its tables.
     let views: [String]
 
@@ -55,6 +57,7 @@ public struct Projection: Sendable, Hashable {
         tablesSQL = sections.filter { $0.0 == "tables" }.map { expand(body($0.1)) }.joined(separator: "\n")
         applySQL = sections.filter { $0.0 == "apply" }.map { expand(body($0.1)).trimmingCharacters(in: CharacterSet(charactersIn: ";")) }
         viewsSQL = sections.filter { $0.0 == "views" }.map { expand(body($0.1)) }.joined(separator: "\n")
+        rollupsSQL = sections.filter { $0.0 == "rollups" }.map { expand(body($0.1)) }.joined(separator: "\n")
         views = viewsSQL.split(separator: "\n").compactMap { line in
             line.hasPrefix("CREATE VIEW research.") ? String(line.dropFirst("CREATE VIEW research.".count).prefix { $0 != " " }) : nil
         }
@@ -67,7 +70,7 @@ public struct Projection: Sendable, Hashable {
 
     /// Everything that decides the tables' contents; a change means the tables must be rebuilt.
     var definition: String {
-        ([tablesSQL] + applySQL + [viewsSQL, eventTypes.joined(separator: ",")]).joined(separator: "\n--\n")
+        ([tablesSQL] + applySQL + [viewsSQL, rollupsSQL, eventTypes.joined(separator: ",")]).joined(separator: "\n--\n")
     }
 
     func sql(_ text: String, schema: String) -> String {

@@ -42,7 +42,7 @@ public struct MetricsCalculator: Sendable {
         }
         if metric == .strategyProgress { return try strategyProgress(query, on: connection) }
         if metric == .surveyChange { return try surveyChange(query, on: connection) }
-        let sql = Self.sql(metric, by: query.by)
+        let sql = Self.sql(metric, by: query.by, wholeMonths: query.period.isWholeMonths)
         let rows = try connection.query(sql, parameters(query)).mapRows { row in
             Observation(metric: metric.rawValue, period: label, scope: try row.decode(0), dimension: try row.decode(1),
                         category: try row.decode(2), statistic: try row.decode(3), value: try row.decodeIfPresent(4),
@@ -102,13 +102,29 @@ public struct MetricsCalculator: Sendable {
             """
     }
 
-    static let activitiesInPeriod = "SELECT a.* FROM research.activities a WHERE a.date BETWEEN $1 AND $2"
+    /// The activities of the period, summed by authority, pilot, school, kind and month: from the
+    /// monthly roll-up when the period is whole months, else from every activity (`sessions` 1).
+    /// Columns: la_id, pilot_id, school_id, kind, phase, date, sessions, minutes, the attendance
+    /// columns, and minutes_<audience> (duration x attendees).
+    static func activitySource(wholeMonths: Bool) -> String {
+        if wholeMonths {
+            return "SELECT m.*, m.month AS date FROM research.activity_months m WHERE m.month BETWEEN $1 AND $2"
+        }
+        let minutes = AttendanceCell.audiences.map { audience in
+            "a.duration_minutes * (" + AttendanceCell.all.filter { $0.audience == audience }.map { "a.\($0.column)" }.joined(separator: " + ") + ") AS minutes_\(audience)"
+        }.joined(separator: ", ")
+        return """
+            SELECT a.la_id, a.pilot_id, a.school_id, a.kind, a.phase, a.date, 1 AS sessions, a.duration_minutes AS minutes,
+                   \(AttendanceCell.all.map { "a.\($0.column)" }.joined(separator: ", ")), \(minutes)
+            FROM research.activities a WHERE a.date BETWEEN $1 AND $2
+            """
+    }
 
-    /// Sums each attendance column per scope (optionally weighted, and for some rows only),
-    /// then turns the sums into rows (scope, audience, subgroup, n): one scan of the activities.
-    static func attendanceCells(weight: String = "", where condition: String = "true", audiences: [String]? = nil) -> String {
+    /// Sums each attendance column per scope (for some rows only), then turns the sums into rows
+    /// (scope, audience, subgroup, n).
+    static func attendanceCells(where condition: String = "true", audiences: [String]? = nil) -> String {
         let cells = AttendanceCell.all.filter { audiences?.contains($0.audience) ?? true }
-        let sums = cells.map { "sum(\(weight)\($0.column)) FILTER (WHERE \(condition)) AS \($0.column)" }.joined(separator: ", ")
+        let sums = cells.map { "sum(\($0.column)) FILTER (WHERE \(condition)) AS \($0.column)" }.joined(separator: ", ")
         let values = cells.map { "('\($0.audience)', '\($0.subgroup)', sums.\($0.column))" }.joined(separator: ", ")
         return """
             sums AS (SELECT scope, \(sums) FROM s GROUP BY scope),
@@ -120,7 +136,8 @@ public struct MetricsCalculator: Sendable {
     // MARK: The metrics' SQL
 
     /// Each returns (scope, dimension, category, statistic, value, sensitivity).
-    static func sql(_ metric: Metric, by: ScopeDimension?) -> String {
+    static func sql(_ metric: Metric, by: ScopeDimension?, wholeMonths: Bool = false) -> String {
+        let activitiesInPeriod = activitySource(wholeMonths: wholeMonths)
         switch metric {
         case .authoritiesActive:
             // Distinct authorities with at least one activity in the period.
@@ -141,9 +158,9 @@ public struct MetricsCalculator: Sendable {
             // Activities, in total, by phase and by kind.
             return """
                 WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by)))
-                SELECT scope, 'total', 'total', 'sessions', count(*)::float8, 'count' FROM s GROUP BY scope
-                UNION ALL SELECT scope, 'phase', phase, 'sessions', count(*)::float8, 'count' FROM s GROUP BY scope, phase
-                UNION ALL SELECT scope, 'kind', kind, 'sessions', count(*)::float8, 'count' FROM s GROUP BY scope, kind
+                SELECT scope, 'total', 'total', 'sessions', sum(sessions)::float8, 'count' FROM s GROUP BY scope
+                UNION ALL SELECT scope, 'phase', phase, 'sessions', sum(sessions)::float8, 'count' FROM s GROUP BY scope, phase
+                UNION ALL SELECT scope, 'kind', kind, 'sessions', sum(sessions)::float8, 'count' FROM s GROUP BY scope, kind
                 """
         case .attendances:
             // Summed attendance counts (contacts, not people): in total, by audience, and by
@@ -169,17 +186,25 @@ public struct MetricsCalculator: Sendable {
                 """
         case .learnerHours:
             // Duration x attendees, in hours: in total and by audience.
+            let audiences = AttendanceCell.audiences
             return """
-                WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))), \(attendanceCells(weight: "duration_minutes::numeric * "))
-                SELECT scope, 'total', 'total', 'hours', round(sum(n) / 60, 1)::float8, 'other' FROM cells GROUP BY scope
+                WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))),
+                sums AS (SELECT scope, \(audiences.map { "sum(minutes_\($0)) AS \($0)" }.joined(separator: ", ")) FROM s GROUP BY scope),
+                cells AS (SELECT sums.scope, u.audience, coalesce(u.n, 0) AS n FROM sums
+                          CROSS JOIN LATERAL (VALUES \(audiences.map { "('\($0)', sums.\($0))" }.joined(separator: ", "))) AS u(audience, n))
+                SELECT scope, 'total', 'total', 'hours', round(sum(n)::numeric / 60, 1)::float8, 'other' FROM cells GROUP BY scope
                 UNION ALL
-                SELECT scope, 'audience', audience, 'hours', round(sum(n) / 60, 1)::float8, 'other' FROM cells GROUP BY scope, audience HAVING sum(n) > 0
+                SELECT scope, 'audience', audience, 'hours', round(n::numeric / 60, 1)::float8, 'other' FROM cells WHERE n > 0
                 """
         case .partnersInvolved:
             // Distinct partner organisations that delivered activities or interventions in the period.
-            let fact = """
-                SELECT a.la_id, a.pilot_id, a.date, x.partner_id FROM research.activities a, unnest(a.partners) AS x(partner_id)
-                WHERE a.date BETWEEN $1 AND $2
+            let fact = (wholeMonths
+                ? "SELECT m.la_id, m.pilot_id, m.month AS date, m.partner_id FROM research.activity_partner_months m WHERE m.month BETWEEN $1 AND $2"
+                : """
+                    SELECT a.la_id, a.pilot_id, a.date, x.partner_id FROM research.activities a, unnest(a.partners) AS x(partner_id)
+                    WHERE a.date BETWEEN $1 AND $2
+                    """) + """
+
                 UNION ALL
                 SELECT i.la_id, NULL, i.started_on, x.partner_id FROM research.interventions i, unnest(i.partners) AS x(partner_id)
                 WHERE i.started_on BETWEEN $1 AND $2

@@ -23,6 +23,11 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
         self.end = end
     }
 
+    /// Whether the period is made of whole calendar months (so monthly roll-ups answer for it).
+    public var isWholeMonths: Bool {
+        start.day == 1 && end.day == Self.daysIn(month: end.month, year: end.year)
+    }
+
     /// The academic year that starts in September of `year`.
     public static func academicYear(_ year: Int) -> Period {
         Period(label: "\(year)/\(String(format: "%02d", (year + 1) % 100))",

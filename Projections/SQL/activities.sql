@@ -12,6 +12,47 @@ CREATE TABLE {schema}.activities (
     {attendance_columns});
 CREATE INDEX ON {schema}.activities (la_id, date);
 CREATE INDEX ON {schema}.activities (pilot_id, date);
+-- Monthly roll-ups, kept by triggers on the activities table as rows come and go (so they follow
+-- corrections and withdrawals too): the figures for whole months read these instead of every
+-- activity. A rebuild loads the activities with the triggers off and sums them once (@rollups).
+CREATE TABLE {schema}.activity_months (
+    la_id text NOT NULL, pilot_id text NOT NULL, school_id text NOT NULL, kind text NOT NULL, phase text NOT NULL,
+    month date NOT NULL, sessions bigint NOT NULL, minutes bigint NOT NULL,
+    {rollup_columns},
+    PRIMARY KEY (la_id, pilot_id, month, school_id, kind));
+CREATE TABLE {schema}.activity_partner_months (
+    la_id text NOT NULL, pilot_id text NOT NULL, partner_id text NOT NULL, month date NOT NULL, sessions bigint NOT NULL,
+    PRIMARY KEY (la_id, pilot_id, month, partner_id));
+CREATE FUNCTION {schema}.activities_roll_up() RETURNS trigger LANGUAGE plpgsql AS $roll$
+DECLARE
+    rel text := CASE WHEN TG_OP = 'INSERT' THEN 'added' ELSE 'removed' END;
+    sign int := CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+    EXECUTE format($sql$
+        INSERT INTO %1$I.activity_months AS m
+        SELECT la_id, pilot_id, coalesce(school_id, ''), kind, min(phase), date_trunc('month', date)::date,
+               %3$s * count(*), %3$s * sum(duration_minutes), {rollup_sums}
+        FROM %2$I GROUP BY la_id, pilot_id, coalesce(school_id, ''), kind, date_trunc('month', date)
+        ON CONFLICT (la_id, pilot_id, month, school_id, kind) DO UPDATE
+        SET sessions = m.sessions + excluded.sessions, minutes = m.minutes + excluded.minutes, {rollup_updates}
+        $sql$, TG_TABLE_SCHEMA, rel, sign);
+    EXECUTE format($sql$
+        INSERT INTO %1$I.activity_partner_months AS m
+        SELECT la_id, pilot_id, p.partner_id, date_trunc('month', date)::date, %3$s * count(*)
+        FROM %2$I, unnest(partners) AS p(partner_id) GROUP BY la_id, pilot_id, p.partner_id, date_trunc('month', date)
+        ON CONFLICT (la_id, pilot_id, month, partner_id) DO UPDATE SET sessions = m.sessions + excluded.sessions
+        $sql$, TG_TABLE_SCHEMA, rel, sign);
+    IF TG_OP = 'DELETE' THEN
+        EXECUTE format('DELETE FROM %I.activity_months WHERE sessions = 0', TG_TABLE_SCHEMA);
+        EXECUTE format('DELETE FROM %I.activity_partner_months WHERE sessions = 0', TG_TABLE_SCHEMA);
+    END IF;
+    RETURN NULL;
+END
+$roll$;
+CREATE TRIGGER roll_up_added AFTER INSERT ON {schema}.activities REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.activities_roll_up();
+CREATE TRIGGER roll_up_removed AFTER DELETE ON {schema}.activities REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.activities_roll_up();
 
 -- @apply
 INSERT INTO {schema}.activities
@@ -27,12 +68,27 @@ SELECT src.event_id, src."position", src.data ->> 'pilot_id', src.data ->> 'la_i
 FROM src, {attendance_records}
 WHERE src.event_type = 'activity_delivered';
 
+-- @rollups
+INSERT INTO {schema}.activity_months
+SELECT la_id, pilot_id, coalesce(school_id, ''), kind, min(phase), date_trunc('month', date)::date,
+       count(*), sum(duration_minutes), {rollup_sums_plain}
+FROM {schema}.activities GROUP BY la_id, pilot_id, coalesce(school_id, ''), kind, date_trunc('month', date);
+INSERT INTO {schema}.activity_partner_months
+SELECT la_id, pilot_id, p.partner_id, date_trunc('month', date)::date, count(*)
+FROM {schema}.activities, unnest(partners) AS p(partner_id) GROUP BY la_id, pilot_id, p.partner_id, date_trunc('month', date);
+
 -- @views
 CREATE VIEW research.activities AS
 SELECT pilot_id, la_id, school_id, online, kind, phase, date, duration_minutes, mode, accredited, partners, attendees,
        {attendance_column_names}, event_id AS activity_event_id
 FROM {schema}.activities;
 COMMENT ON VIEW research.activities IS 'One row per activity delivered (corrections applied, withdrawals removed), with its attendance counts as columns (audience_subgroup) and attendees, their sum.';
+CREATE VIEW research.activity_months AS
+SELECT la_id, pilot_id, nullif(school_id, '') AS school_id, kind, phase, month, sessions, minutes, {rollup_column_names}
+FROM {schema}.activity_months;
+COMMENT ON VIEW research.activity_months IS 'Activities summed by authority, pilot, school (NULL online), kind and month: sessions, minutes, attendance columns, and minutes_<audience> (duration x attendees).';
+CREATE VIEW research.activity_partner_months AS SELECT la_id, pilot_id, partner_id, month, sessions FROM {schema}.activity_partner_months;
+COMMENT ON VIEW research.activity_partner_months IS 'Sessions each partner organisation delivered, by authority, pilot and month.';
 CREATE VIEW research.attendance AS
 SELECT a.pilot_id, a.la_id, a.school_id, a.kind, a.phase, a.date, a.duration_minutes, u.audience, u.subgroup, u.count,
        a.event_id AS activity_event_id

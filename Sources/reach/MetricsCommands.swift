@@ -55,6 +55,8 @@ func computeMetrics(_ query: MetricQuery, database: DatabaseOptions) throws -> [
         FileHandle.standardError.write(Data("warning: projections \(behind.joined(separator: ", ")) are behind the log or stopped (see reach projections status); their figures may be out of date\n".utf8))
     }
     let reader = try Connection(configuration: target.application, logger: logger)
+    // Metric queries are short; compiling them (JIT) costs more than it saves.
+    try reader.executeScript("SET jit = off")
     return try MetricsCalculator().compute(query, on: reader)
 }
 

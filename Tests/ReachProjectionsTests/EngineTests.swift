@@ -10,7 +10,8 @@ import Testing
 func tableDigests(on connection: Connection) throws -> [String: String] {
     var out: [String: String] = [:]
     for projection in Projection.all {
-        for table in projection.tables {
+        // The roll-ups are kept by triggers; they must follow the same history too.
+        for table in projection.tables + (projection == .activities ? ["activity_months", "activity_partner_months"] : []) {
             let name = "\(projection.schema).\(table)"
             out[name] = try connection.query("SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), 'empty') FROM \(name) t")
                 .decode(String.self, row: 0, column: 0)

@@ -81,6 +81,14 @@ struct ScenarioMetricsTests {
         #expect(v(.locationsOfConcern, "interventions", "interventions", "youth_outreach") == 1)
         let strategy = rows.filter { $0.metric == "strategy_progress" && $0.scope == "objective:3" && $0.dimension == "sessions" }
         #expect(strategy.map(\.value) == [5])
+
+        // Whole months read the monthly roll-ups; any other range reads every activity: same figures.
+        let activityMetrics: [Metric] = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved]
+        let days = try MetricsCalculator().compute(MetricQuery(period: try Period.parse("2024-09-01..2025-08-30").get(), la: "northvale", metrics: activityMetrics),
+                                                   on: try db.applicationConnection())
+        func key(_ row: Observation) -> String { "\(row.metric) \(row.scope) \(row.dimension) \(row.category) \(row.statistic) \(row.shownValue)" }
+        #expect(days.map(key).sorted() == rows.filter { activityMetrics.map(\.rawValue).contains($0.metric) }.map(key).sorted())
+        #expect(!days.isEmpty)
     }
 
     @Test("the roll-out target applies from its date: 11 of 31 in 2025/26; cuts by pilot, month and objective")

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import ReachEventLog
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@testable import reach
+
+/// `reach metrics`, `reach export summary` and `reach projections`, as a person types them.
+@Suite("reach metrics, export and projections commands")
+struct MetricsCommandTests {
+    func url(_ db: TestDatabase) -> String {
+        "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"
+    }
+
+    @Test("after a demo: metrics bring the projections up to date, an export writes a suppressed summary and records itself")
+    func demoMetricsExport() async throws {
+        let db = try TestDatabase.create()
+        let database = url(db)
+        let demo = try Reach.parseAsRoot(["demo", "--events", "5000", "--database-url", database]) as! Demo
+        try await demo.run()
+        let metrics = try Reach.parseAsRoot(["metrics", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                                             "--metric", "sessions", "--metric", "attendances", "--format", "csv", "--publish"]) as! Metrics
+        try await metrics.run()
+        let owner = try db.ownerConnection()
+        let last: Int64 = try owner.query("SELECT max(\"position\") FROM reach.events").decode(row: 0, column: 0)
+        let checkpoints = try owner.query("SELECT min(checkpoint) FROM projections.state").decode(Int64.self, row: 0, column: 0)
+        #expect(checkpoints == last)
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("northvale-\(UUID().uuidString.prefix(6)).csv").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let export = try Reach.parseAsRoot(["export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                                            "--format", "csv", "--out", file, "--actor", "la-lead"]) as! Export.Summary
+        try await export.run()
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "metric,period,scope,dimension,category,statistic,value,policy,la_id")
+        #expect(lines.dropFirst().allSatisfy { $0.hasSuffix(",dfe,northvale") })
+        #expect(lines.contains { $0.hasPrefix("pilot_progress,2024/25,pilot:") })
+        #expect(lines.contains { $0.hasPrefix("sessions,2024/25,month:2024-10,total,total,sessions,") })
+        // Pupils' small counts never leave as numbers from 1 to 5.
+        for line in lines where line.hasPrefix("attendances,") && line.contains(",pupils,") {
+            let value = line.split(separator: ",", omittingEmptySubsequences: false)[6]
+            if let number = Int(value) { #expect(number == 0 || number > 5, "\(line)") }
+        }
+        let recorded = try owner.query("""
+            SELECT data ->> 'policy', data ->> 'period', metadata ->> 'actor', (data ->> 'rows')::int
+            FROM reach.events WHERE event_type = 'summary_exported'
+            """)
+        #expect(recorded.rowCount == 1)
+        #expect(try recorded.decode(String.self, row: 0, column: 0) == "dfe")
+        #expect(try recorded.decode(String.self, row: 0, column: 1) == "2024/25")
+        #expect(try recorded.decode(String.self, row: 0, column: 2) == "la-lead")
+        #expect(try recorded.decode(Int.self, row: 0, column: 3) == lines.count - 1)
+
+        let rebuild = try Reach.parseAsRoot(["projections", "rebuild", "reference", "--database-url", database]) as! Projections.Rebuild
+        try await rebuild.run()
+        let rebuilt = try owner.query("SELECT rebuilt_at IS NOT NULL FROM projections.state WHERE name = 'reference'").decode(Bool.self, row: 0, column: 0)
+        #expect(rebuilt)
+        let status = try Reach.parseAsRoot(["projections", "status", "--database-url", database, "--format", "json"]) as! Projections.Status
+        try await status.run()
+    }
+
+    @Test("mistakes in metrics and export options are refused, naming the problem")
+    func badOptions() {
+        func message(_ arguments: [String]) -> String {
+            do {
+                _ = try Reach.parseAsRoot(arguments)
+                return ""
+            } catch {
+                return Reach.message(for: error)
+            }
+        }
+        #expect(message(["metrics", "--period", "2024/26"]).contains("names two consecutive years"))
+        #expect(message(["metrics", "--metric", "reach"]).contains("metric"))
+        #expect(message(["metrics", "--by", "school"]).contains("by"))
+        #expect(message(["metrics", "--objective", "9"]).contains("--objective is 1 to 4"))
+        #expect(message(["metrics", "--region", "mars"]).contains("not a region"))
+        #expect(message(["metrics", "--publish", "--policy", "none"]).contains("--publish needs a disclosure policy"))
+        #expect(message(["export", "summary", "--la", "x", "--period", "2024/25", "--out", "f", "--policy", "none"]).contains("not none"))
+        #expect(message(["projections", "rebuild", "everything"]).contains("is not a projection"))
+    }
+}
