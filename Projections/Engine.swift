@@ -396,7 +396,8 @@ public struct ProjectionEngine: Sendable {
             try connection.withTransaction { try $0.executeScript(projection.sql(projection.rollupsSQL, schema: try connection.quoteIdentifier(schema))) }
             for table in tables { try connection.executeScript("ALTER TABLE \(table) ENABLE TRIGGER USER") }
         }
-        for table in projection.tables {
+        // Fresh statistics for every table of the schema (roll-ups included), for good plans at once.
+        for table in try connection.query("SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1", [schema]).mapRows({ try $0.decode(0, as: String.self) }) {
             try connection.executeScript("ANALYZE \(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier(table))")
         }
     }

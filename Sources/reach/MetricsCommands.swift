@@ -60,6 +60,23 @@ func computeMetrics(_ query: MetricQuery, database: DatabaseOptions) throws -> [
     return try MetricsCalculator().compute(query, on: reader)
 }
 
+/// A disclosure policy with its thresholds from the environment (REACH_DISCLOSURE_*).
+func configuredPolicy(_ name: DisclosurePolicy.Name) throws -> DisclosurePolicy {
+    var policy = DisclosurePolicy(name)
+    let environment = ProcessInfo.processInfo.environment
+    let settings: [(String, WritableKeyPath<DisclosurePolicy, Int>)] = [
+        ("REACH_DISCLOSURE_DFE_THRESHOLD", \.dfeThreshold), ("REACH_DISCLOSURE_DFE_TOTAL_ROUNDING", \.dfeTotalRounding),
+        ("REACH_DISCLOSURE_NHS_THRESHOLD", \.nhsThreshold), ("REACH_DISCLOSURE_NHS_ROUNDING", \.nhsRounding),
+        ("REACH_DISCLOSURE_MIN_SURVEY_BASE", \.minimumSurveyBase), ("REACH_DISCLOSURE_MIN_SURVEY_SCHOOLS", \.minimumSurveySchools),
+    ]
+    for (variable, keyPath) in settings {
+        guard let text = environment[variable], !text.isEmpty else { continue }
+        guard let value = Int(text), value >= 1 else { throw CommandError("\(variable) must be a whole number from 1, not '\(text)'") }
+        policy[keyPath: keyPath] = value
+    }
+    return policy
+}
+
 /// The tidy columns of every figure.
 let tidyColumns = ["metric", "period", "scope", "dimension", "category", "statistic", "value"]
 
@@ -132,7 +149,7 @@ struct Metrics: AsyncParsableCommand {
     func run() async throws {
         let query = try filters.query(metrics: metrics.isEmpty ? Metric.allCases : metrics, by: by)
         let chosen = policy ?? (publish ? .dfe : DisclosurePolicy.Name.none)
-        let rows = DisclosurePolicy(chosen).apply(try computeMetrics(query, database: database))
+        let rows = try configuredPolicy(chosen).apply(try computeMetrics(query, database: database))
         let text = try render(rows, format: format, policy: chosen)
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
@@ -199,7 +216,7 @@ struct Export: AsyncParsableCommand {
             byMonth.metrics = [.sessions]
             byMonth.by = .month
             rows += try computeMetrics(byMonth, database: database).filter { $0.dimension == "total" || $0.dimension == "kind" }
-            let published = DisclosurePolicy(policy).apply(rows)
+            let published = try configuredPolicy(policy).apply(rows)
             let text = try render(published, format: format, policy: policy, extra: ["la_id": la])
             do {
                 try (text.hasSuffix("\n") ? text : text + "\n").write(toFile: out, atomically: true, encoding: .utf8)

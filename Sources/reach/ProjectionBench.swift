@@ -34,6 +34,12 @@ struct ProjectionBench: AsyncParsableCommand {
     var rate = 1_000
     @Option(help: "Times each metric query is run (after warming up).")
     var repetitions = 30
+    @Flag(help: "With --existing: only the metric queries (no rebuild, no live-lag phase).")
+    var queriesOnly = false
+
+    func validate() throws {
+        if queriesOnly && !existing { throw ValidationError("--queries-only goes with --existing") }
+    }
 
     func run() async throws {
         let logger = makeLogger()
@@ -61,7 +67,7 @@ struct ProjectionBench: AsyncParsableCommand {
         let baseline: (events: Int, seconds: Double)
         if existing {
             measured = target.owner
-            baseline = try load(baselineEvents, into: try scratch())
+            baseline = queriesOnly ? (0, 1) : try load(baselineEvents, into: try scratch())
         } else {
             measured = try scratch()
             baseline = try load(events, into: measured)
@@ -76,10 +82,11 @@ struct ProjectionBench: AsyncParsableCommand {
         // 1. A full rebuild of every projection.
         let engine = ProjectionEngine(logger: logger)
         try engine.install(on: connection)
+        if !queriesOnly {
         let workers = ProcessInfo.processInfo.activeProcessorCount
         let rebuildStart = ContinuousClock.now
         try engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
-            emit(String(format: "  rebuild %-11@ %7.2f s", projection.name, took))
+            emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
         }
         let rebuildSeconds = seconds(since: rebuildStart)
         let rebuildRate = Double(logEvents) / rebuildSeconds
@@ -93,6 +100,7 @@ struct ProjectionBench: AsyncParsableCommand {
         emit(String(format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
                     rate, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
                     percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
+        }
 
         // 3. Metric queries for the authority with the most activities, one academic year.
         let la: String = try connection.query("SELECT la_id FROM research.activities GROUP BY la_id ORDER BY count(*) DESC, la_id LIMIT 1").decode(row: 0, column: 0)
@@ -113,7 +121,7 @@ struct ProjectionBench: AsyncParsableCommand {
                 if run >= 3 { times.append(seconds(since: start)) }
             }
             worst = max(worst, percentile(times, 0.95))
-            emit(String(format: "  %-22@ p50 %6.1f ms   p95 %6.1f ms", metric.rawValue, percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000))
+            emit("  " + pad(metric.rawValue, 22) + String(format: " p50 %6.1f ms   p95 %6.1f ms", percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000))
         }
         let all = MetricQuery(period: period, la: la)
         for run in 0..<(min(repetitions, 5) + 3) {

@@ -106,12 +106,12 @@ struct EngineTests {
         #expect(activities > 0)
     }
 
-    @Test("two runners at once: only one applies each projection; when it stops the other takes over, with no double count")
+    @Test("two runners at once: only one applies each projection; when it is killed the other takes over, with no double count")
     func twoRunners() throws {
         let db = try TestDatabase.create()
         let connection = try db.ownerConnection()
         try Scenario.record(on: try db.applicationConnection())
-        let first = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "first"))
+        let first = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner.overriding(["application_name": "first-runner"]), logger: .init(label: "first"))
         let second = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"))
         first.pollInterval = .milliseconds(20)
         second.pollInterval = .milliseconds(20)
@@ -124,7 +124,9 @@ struct EngineTests {
         let expected = try connection.query("SELECT count(*) FROM reach.events WHERE event_type <> 'summary_exported'").decode(Int.self, row: 0, column: 0)
         // Every event of a projection's types, plus each amendment once for its projection.
         #expect(applied == expected - 0)
+        // Kill the first runner: its connections go, and its locks with them.
         first.stop()
+        _ = try connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'first-runner'")
         #expect(firstDone.wait(timeout: .now() + 10) == .success)
         try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
             #"{"type":"activity_delivered","id":"late","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
