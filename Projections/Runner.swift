@@ -43,6 +43,7 @@ public final class ProjectionRunner: @unchecked Sendable {
         var listener: Connection?
         defer {
             for (name, connection) in connections where held.contains(name) {
+                _ = try? connection.execute("UPDATE projections.state SET state = 'idle' WHERE name = $1 AND state = 'running'", [name])
                 if let projection = Projection.named(name) { try? engine.unlock(projection, on: connection) }
             }
         }
