@@ -193,7 +193,7 @@ public struct ProjectionEngine: Sendable {
             _ = try connection.execute("""
                 UPDATE projections.state
                 SET checkpoint = $2, events_applied = events_applied + $3, last_applied_at = now(),
-                    state = 'running', failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
+                    state = CASE WHEN state = 'failed' THEN 'idle' ELSE state END, failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
                 WHERE name = $1
                 """, [projection.name, upTo, applied], prepared: true)
             return applied

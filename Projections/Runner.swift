@@ -66,6 +66,7 @@ public final class ProjectionRunner: @unchecked Sendable {
                     if !held.contains(projection.name) {
                         guard try engine.tryLock(projection, on: connection) else { continue }
                         held.insert(projection.name)
+                        _ = try connection.execute("UPDATE projections.state SET state = 'running' WHERE name = $1 AND state <> 'failed'", [projection.name])
                         logger.info("running projection", metadata: ["projection.name": "\(projection.name)"])
                     }
                     let progress = try engine.catchUp(projection, to: horizon, on: connection, shouldStop: { self.isStopped })

@@ -176,7 +176,7 @@ struct EngineTests {
         #expect(activities.checkpoint == poison.position - 1)
         #expect(try connection.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 5)
         let reference = try #require(status.first { $0.name == "reference" })
-        #expect(reference.state == "running" && reference.failedPosition == nil)
+        #expect(reference.state == "idle" && reference.failedPosition == nil)
         #expect(try connection.query("SELECT count(*) FROM research.schools").decode(Int.self, row: 0, column: 0) == 12)
     }
 
