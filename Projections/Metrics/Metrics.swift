@@ -304,7 +304,7 @@ public struct MetricsCalculator: Sendable {
                 UNION ALL SELECT scope, 'interventions', kind, 'interventions', count(*)::float8, 'count' FROM i GROUP BY scope, kind
                 """
         case .surveyChange, .strategyProgress:
-            fatalError("computed in Swift")
+            preconditionFailure("survey_change and strategy_progress are computed by their own functions below")
         }
     }
 

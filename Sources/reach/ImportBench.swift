@@ -78,7 +78,6 @@ struct ImportBench: AsyncParsableCommand {
         let bulkTime = try clock.measure {
             _ = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
         }
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         let importRate = Double(written) / seconds(importTime)
         let bulkRate = Double(written) / seconds(bulkTime)
         emit(String(format: "CSV: %d rows, %.0f MiB", written, fileMiB))
