@@ -368,24 +368,42 @@ public struct MetricsCalculator: Sendable {
     /// The headline figures per strategy project, objective and policy goal, for each academic
     /// year of the 2024-2029 strategy that overlaps the period.
     func strategyProgress(_ query: MetricQuery, on connection: Connection) throws -> [Observation] {
-        let headlines: [(Metric, String)] = [
-            (.schoolsEngaged, "schools"), (.sessions, "sessions"), (.attendances, "attendances"), (.staffTrained, "staff_attendances"),
-            (.learnerHours, "hours"), (.partnersInvolved, "partners"), (.pilotProgress, "implementing_or_beyond"),
-            (.pilotProgress, "target_schools"),
-        ]
         var out: [Observation] = []
+        let cuts: [ScopeDimension] = [.project, .objective, .policyGoal]
+        func add(_ year: Period, _ scope: String, _ metric: Metric, _ statistic: String, _ value: Double?, _ sensitivity: Sensitivity) {
+            out.append(Observation(metric: Metric.strategyProgress.rawValue, period: year.label, scope: scope, dimension: metric.rawValue,
+                                   category: "total", statistic: statistic, value: value, sensitivity: sensitivity))
+        }
         for year in Period.strategyYears where year.start <= query.period.end && year.end >= query.period.start {
-            for dimension in [ScopeDimension.project, .objective, .policyGoal] {
-                var sub = query
-                sub.period = year
-                sub.by = dimension
-                var cache: [Metric: [Observation]] = [:]
-                for (metric, statistic) in headlines {
-                    if cache[metric] == nil { cache[metric] = try compute(metric, sub, on: connection) }
-                    for row in cache[metric]! where row.dimension == "total" && row.statistic == statistic {
-                        out.append(Observation(metric: Metric.strategyProgress.rawValue, period: year.label, scope: row.scope,
-                                               dimension: metric.rawValue, category: "total", statistic: statistic,
-                                               value: row.value, symbol: row.symbol, sensitivity: row.sensitivity))
+            var sub = query
+            sub.period = year
+            // The activity figures of the three cuts in one query.
+            let all = AttendanceCell.all.map(\.column).joined(separator: " + ")
+            let staff = AttendanceCell.all.filter { $0.audience == "staff" }.map(\.column).joined(separator: " + ")
+            let minutes = AttendanceCell.audiences.map { "minutes_\($0)" }.joined(separator: " + ")
+            let source = Self.activitySource(wholeMonths: year.isWholeMonths)
+            let sql = """
+                WITH s AS (\(cuts.map { Self.scoped(source, pilot: true, by: $0) }.joined(separator: "\nUNION ALL\n")))
+                SELECT scope, count(DISTINCT school_id)::float8, sum(sessions)::float8, coalesce(sum(\(all)), 0)::float8,
+                       coalesce(sum(\(staff)) FILTER (WHERE kind = 'staff_training'), 0)::float8, round(coalesce(sum(\(minutes)), 0)::numeric / 60, 1)::float8
+                FROM s GROUP BY scope ORDER BY scope
+                """
+            for row in try connection.query(sql, parameters(sub)).mapRows({ row in
+                (try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
+                 try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self))
+            }) {
+                add(year, row.0, .schoolsEngaged, "schools", row.1, .count)
+                add(year, row.0, .sessions, "sessions", row.2, .count)
+                add(year, row.0, .attendances, "attendances", row.3, .children)
+                add(year, row.0, .staffTrained, "staff_attendances", row.4, .count)
+                add(year, row.0, .learnerHours, "hours", row.5, .other)
+            }
+            for cut in cuts {
+                var byCut = sub
+                byCut.by = cut
+                for (metric, statistics) in [(Metric.partnersInvolved, ["partners"]), (.pilotProgress, ["implementing_or_beyond", "target_schools"])] {
+                    for row in try compute(metric, byCut, on: connection) where row.dimension == "total" && statistics.contains(row.statistic) {
+                        add(year, row.scope, metric, row.statistic, row.value, row.sensitivity)
                     }
                 }
             }

@@ -81,6 +81,19 @@ struct ScenarioMetricsTests {
         #expect(v(.locationsOfConcern, "interventions", "interventions", "youth_outreach") == 1)
         let strategy = rows.filter { $0.metric == "strategy_progress" && $0.scope == "objective:3" && $0.dimension == "sessions" }
         #expect(strategy.map(\.value) == [5])
+        func strategic(_ scope: String, _ metric: Metric, _ statistic: String) -> Double? {
+            rows.first { $0.metric == "strategy_progress" && $0.scope == scope && $0.dimension == metric.rawValue && $0.statistic == statistic }?.value
+        }
+        for scope in ["project:local", "objective:1", "policy_goal:5"] {
+            #expect(strategic(scope, .schoolsEngaged, "schools") == 3)
+            #expect(strategic(scope, .attendances, "attendances") == 228)
+            #expect(strategic(scope, .staffTrained, "staff_attendances") == 28)
+            #expect(strategic(scope, .learnerHours, "hours") == 234.5)
+            #expect(strategic(scope, .partnersInvolved, "partners") == 2)
+            #expect(strategic(scope, .pilotProgress, "implementing_or_beyond") == 11)
+            #expect(strategic(scope, .pilotProgress, "target_schools") == 11)
+        }
+        #expect(strategic("objective:2", .sessions, "sessions") == nil)
 
         // Whole months read the monthly roll-ups; any other range reads every activity: same figures.
         let activityMetrics: [Metric] = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved]
