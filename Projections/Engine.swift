@@ -266,12 +266,16 @@ public struct ProjectionEngine: Sendable {
         }
         // The smallest prefix of the batch that fails ends with the failing event.
         var low = 0, high = positions.count - 1
-        guard high >= 0, try fails(upTo: positions[high]) != nil else { return nil }
+        guard high >= 0, var message = try fails(upTo: positions[high]) else { return nil }
         while low < high {
             let middle = (low + high) / 2
-            if try fails(upTo: positions[middle]) != nil { high = middle } else { low = middle + 1 }
+            if let failed = try fails(upTo: positions[middle]) {
+                high = middle
+                message = failed
+            } else {
+                low = middle + 1
+            }
         }
-        let message = try fails(upTo: positions[low]) ?? "unknown error"
         let id = try connection.query("SELECT event_id FROM reach.events WHERE \"position\" = $1", [positions[low]]).decode(UUID.self, row: 0, column: 0)
         return Failure(position: positions[low], eventID: id, error: message)
     }

@@ -126,9 +126,10 @@ public enum EventLog {
         public var lastPosition: Int64?
     }
 
-    /// The bulk path for imports: streams `events` to the server with `COPY` and appends them
-    /// with the same function as ``append(_:expecting:on:)`` (same versions, hash chain and
-    /// idempotency), in chunks. Run it inside a transaction to make the whole load all or nothing.
+    /// The bulk path for imports: streams `events` to the server with `COPY` into a staging table
+    /// and appends them set-based with `reach.append_staged`, in chunks, with the guarantees of
+    /// ``append(_:expecting:on:)`` (same versions, hash chain and idempotency). Run it inside a
+    /// transaction to make the whole load all or nothing.
     public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, on connection: Connection) throws -> BulkSummary {
         do {
             try connection.executeScript("""

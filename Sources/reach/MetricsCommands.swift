@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSV
 import Foundation
+import Logging
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -45,10 +46,9 @@ struct MetricFilters: ParsableArguments {
     }
 }
 
-/// Brings the projections up to date and computes figures, as the application's role reads them.
-func computeMetrics(_ query: MetricQuery, database: DatabaseOptions) throws -> [Observation] {
-    let logger = makeLogger()
-    let target = try database.target(logger: logger)
+/// Brings the projections up to date (once) and returns a connection to compute figures on, as
+/// the application's role reads them.
+func metricsReader(_ target: DatabaseTarget, logger: Logger) throws -> Connection {
     let owner = try Connection(configuration: target.owner, logger: logger)
     let behind = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
     if !behind.isEmpty {
@@ -57,7 +57,7 @@ func computeMetrics(_ query: MetricQuery, database: DatabaseOptions) throws -> [
     let reader = try Connection(configuration: target.application, logger: logger)
     // Metric queries are short; compiling them (JIT) costs more than it saves.
     try reader.executeScript("SET jit = off")
-    return try MetricsCalculator().compute(query, on: reader)
+    return reader
 }
 
 /// A disclosure policy with its thresholds from the environment (REACH_DISCLOSURE_*).
@@ -84,7 +84,7 @@ func tidyCells(_ row: Observation) -> [String] {
     [row.metric, row.period, row.scope, row.dimension, row.category, row.statistic, row.shownValue]
 }
 
-/// Renders figures as a table, CSV or JSON Lines-free JSON (one array).
+/// Renders figures as a table, CSV, or JSON (one array of objects).
 func render(_ rows: [Observation], format: OutputFormat, policy: DisclosurePolicy.Name, extra: [String: String] = [:]) throws -> String {
     switch format {
     case .table:
@@ -149,7 +149,9 @@ struct Metrics: AsyncParsableCommand {
     func run() async throws {
         let query = try filters.query(metrics: metrics.isEmpty ? Metric.allCases : metrics, by: by)
         let chosen = policy ?? (publish ? .dfe : DisclosurePolicy.Name.none)
-        let rows = try configuredPolicy(chosen).apply(try computeMetrics(query, database: database))
+        let logger = makeLogger()
+        let reader = try metricsReader(try database.target(logger: logger), logger: logger)
+        let rows = try configuredPolicy(chosen).apply(try MetricsCalculator().compute(query, on: reader))
         let text = try render(rows, format: format, policy: chosen)
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
@@ -207,15 +209,17 @@ struct Export: AsyncParsableCommand {
             var headline = base
             headline.metrics = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours,
                                 .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern]
-            rows += try computeMetrics(headline, database: database)
+            let reader = try metricsReader(target, logger: logger)
+            let calculator = MetricsCalculator()
+            rows += try calculator.compute(headline, on: reader)
             var byPilot = base
             byPilot.metrics = [.pilotProgress]
             byPilot.by = .pilot
-            rows += try computeMetrics(byPilot, database: database)
+            rows += try calculator.compute(byPilot, on: reader)
             var byMonth = base
             byMonth.metrics = [.sessions]
             byMonth.by = .month
-            rows += try computeMetrics(byMonth, database: database).filter { $0.dimension == "total" || $0.dimension == "kind" }
+            rows += try calculator.compute(byMonth, on: reader).filter { $0.dimension == "total" || $0.dimension == "kind" }
             let published = try configuredPolicy(policy).apply(rows)
             let text = try render(published, format: format, policy: policy, extra: ["la_id": la])
             do {
