@@ -27,6 +27,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // OpenSSL's SHA-256 (libcrypto, which libpq-dev already brings), for the bulk append's hash chain.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // A small, safe Swift API over libpq, and the local cluster manager.
         .target(
             name: "ReachPostgres",
@@ -50,6 +56,7 @@ let package = Package(
             dependencies: [
                 "ReachPostgres",
                 "ReachMigrations",
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

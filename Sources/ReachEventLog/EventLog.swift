@@ -116,66 +116,6 @@ public enum EventLog {
         \(insertEventFromHead)
         """
 
-    /// What a bulk append did.
-    public struct BulkSummary: Sendable, Hashable, Codable {
-        /// Events appended.
-        public var appended: Int
-        /// Events already in the log, skipped.
-        public var alreadyPresent: Int
-        /// The highest position appended, if any.
-        public var lastPosition: Int64?
-    }
-
-    /// The bulk path for imports: streams `events` to the server with `COPY` into a staging table
-    /// and appends them set-based with `reach.append_staged`, in chunks, with the guarantees of
-    /// ``append(_:expecting:on:)`` (same versions, hash chain and idempotency). Run it inside a
-    /// transaction to make the whole load all or nothing.
-    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, on connection: Connection) throws -> BulkSummary {
-        do {
-            try connection.executeScript("""
-                CREATE TEMP TABLE IF NOT EXISTS reach_stage (
-                    ord bigint PRIMARY KEY, event_id uuid, stream_id text, event_type text, schema_version integer,
-                    data jsonb, metadata jsonb, occurred_on date, authority_id text);
-                TRUNCATE reach_stage;
-                """)
-            // Chunks of thousands of events sort in memory rather than on disk.
-            if connection.isInTransaction { try connection.executeScript("SET LOCAL work_mem = '64MB'") }
-            var count: Int64 = 0
-            try connection.copyIn("COPY reach_stage FROM STDIN") { writer in
-                for event in events {
-                    count += 1
-                    try writer.appendField(String(count))
-                    try writer.appendField(event.id.lowercasedString)
-                    try writer.appendField(event.streamID)
-                    try writer.appendField(event.type)
-                    try writer.appendField(String(event.schemaVersion))
-                    try writer.appendField(event.data)
-                    try writer.appendField(event.metadata.json)
-                    try writer.appendField(event.occurredOn?.description)
-                    try writer.appendField(event.authorityID, last: true)
-                }
-            }
-            var summary = BulkSummary(appended: 0, alreadyPresent: 0, lastPosition: nil)
-            var start: Int64 = 0
-            while start < count {
-                let end = start + Int64(chunkSize)
-                let result = try connection.query(
-                    "SELECT appended, already_present, last_position FROM reach.append_staged($1, $2)",
-                    [start, end], prepared: true)
-                summary.appended += try result.decode(Int.self, row: 0, column: 0)
-                summary.alreadyPresent += try result.decode(Int.self, row: 0, column: 1)
-                if let last = try result.decodeIfPresent(Int64.self, row: 0, column: 2) {
-                    summary.lastPosition = max(summary.lastPosition ?? 0, last)
-                }
-                start = end
-            }
-            try connection.executeScript("TRUNCATE reach_stage")
-            return summary
-        } catch {
-            throw EventLogError.translate(error)
-        }
-    }
-
     static let columns = """
         "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
         recorded_at AT TIME ZONE 'UTC', authority_id, hash

@@ -399,6 +399,25 @@ public struct CopyWriter: ~Copyable {
         if last, buffer.count >= Self.chunk { try flush() }
     }
 
+    /// Appends one field of text already encoded as UTF-8, as ``appendField(_:last:)`` does.
+    public mutating func appendField(bytes: [UInt8], last: Bool = false) throws {
+        if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            buffer.append(contentsOf: bytes)
+        } else {
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+                default: buffer.append(byte)
+                }
+            }
+        }
+        buffer.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+        if last, buffer.count >= Self.chunk { try flush() }
+    }
+
     mutating func flush() throws {
         guard !buffer.isEmpty else { return }
         let status = buffer.withUnsafeBufferPointer { pointer in

@@ -1,0 +1,4 @@
+#ifndef REACH_COPENSSL_SHIM_H
+#define REACH_COPENSSL_SHIM_H
+#include <openssl/sha.h>
+#endif

@@ -1,0 +1,257 @@
+import COpenSSL
+import Foundation
+import ReachPostgres
+
+extension EventLog {
+    /// What a bulk append did.
+    public struct BulkSummary: Sendable, Hashable, Codable {
+        /// Events appended.
+        public var appended: Int
+        /// Events already in the log, skipped.
+        public var alreadyPresent: Int
+        /// The highest position appended, if any.
+        public var lastPosition: Int64?
+
+        mutating func add(_ other: BulkSummary) {
+            appended += other.appended
+            alreadyPresent += other.alreadyPresent
+            if let last = other.lastPosition { lastPosition = max(lastPosition ?? 0, last) }
+        }
+    }
+
+    /// The bulk path for imports and the demo: appends `events` in chunks, with the guarantees of
+    /// ``append(_:expecting:on:)`` (versions without gaps, the hash chain, idempotency by id).
+    /// Run it inside a transaction to make the whole load all or nothing; outside one, it opens
+    /// its own.
+    ///
+    /// A chunk of new events whose documents are in a form this process can hash exactly (see
+    /// ``JSONBText``) is written straight into the log with one `COPY`: its stream heads are
+    /// locked, versions and hashes are computed here, positions are drawn from the log's
+    /// sequence. Any other chunk (ids already in the log, a stream created by another session
+    /// meanwhile, a number with an exponent) goes through `reach.append_staged`, which does the
+    /// same on the server.
+    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, on connection: Connection) throws -> BulkSummary {
+        guard connection.isInTransaction else {
+            return try connection.withTransaction { try appendBulk(events, chunkSize: chunkSize, on: $0) }
+        }
+        do {
+            // Chunks of thousands of events sort in memory rather than on disk.
+            try connection.executeScript("SET LOCAL work_mem = '64MB'")
+            var summary = BulkSummary(appended: 0, alreadyPresent: 0, lastPosition: nil)
+            var chunk: [NewEvent] = []
+            chunk.reserveCapacity(chunkSize)
+            func flush() throws {
+                guard !chunk.isEmpty else { return }
+                if let direct = try appendDirect(chunk, on: connection) {
+                    summary.add(direct)
+                } else {
+                    summary.add(try appendStaged(chunk, on: connection))
+                }
+                chunk.removeAll(keepingCapacity: true)
+            }
+            for event in events {
+                chunk.append(event)
+                if chunk.count >= chunkSize { try flush() }
+            }
+            try flush()
+            return summary
+        } catch {
+            throw EventLogError.translate(error)
+        }
+    }
+
+    /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
+    /// changed nothing when the chunk needs the server's path.
+    static func appendDirect(_ chunk: [NewEvent], on connection: Connection) throws -> BulkSummary? {
+        var documents: [(data: [UInt8], metadata: [UInt8])] = []
+        documents.reserveCapacity(chunk.count)
+        for event in chunk {
+            guard let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) else { return nil }
+            documents.append((data, metadata))
+        }
+        let ids = chunk.map(\.id)
+        guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
+
+        // The transaction's id comes before any position (readers rely on it), and its clock
+        // is the events' recorded_at.
+        let clock = try connection.query("""
+            SELECT pg_current_xact_id()::text, now()::text, extract(epoch FROM now())::text,
+                   EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
+            """, [PostgresArray(ids)], prepared: true)
+        guard try !clock.decode(Bool.self, row: 0, column: 3) else { return nil }
+        let recordedAt: String = try clock.decode(row: 0, column: 1)
+        let epoch: String = try clock.decode(row: 0, column: 2)
+
+        // The heads of the streams that already exist, locked in a fixed order.
+        let streams = Array(Set(chunk.map(\.streamID))).sorted()
+        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        heads.reserveCapacity(streams.count)
+        let existing = try connection.query("""
+            SELECT stream_id, version, encode(last_hash, 'hex') FROM reach.streams
+            WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
+            """, [PostgresArray(streams)], prepared: true)
+        for row in 0..<existing.rowCount {
+            heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), Self.bytes(hex: try existing.decode(row: row, column: 2)))
+        }
+        let newStreams = streams.filter { heads[$0] == nil }
+        let positions = try connection.query(
+            "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)", [Int32(chunk.count)], prepared: true
+        ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
+
+        // Versions and hashes, in chunk order.
+        var rows: [(version: Int64, hash: [UInt8])] = []
+        rows.reserveCapacity(chunk.count)
+        var input: [UInt8] = []
+        for (event, document) in zip(chunk, documents) {
+            let head = heads[event.streamID] ?? (0, [])
+            let version = head.version + 1
+            input.removeAll(keepingCapacity: true)
+            input.append(contentsOf: head.hash)
+            digestInput(event, version: version, epoch: epoch, data: document.data, metadata: document.metadata, into: &input)
+            let hash = sha256(input)
+            heads[event.streamID] = (version, hash)
+            rows.append((version, hash))
+        }
+
+        // New heads first: if another session created one of these streams meanwhile, undo
+        // them and leave the chunk to the server's path, which waits for its lock.
+        if !newStreams.isEmpty {
+            let created = try connection.query("""
+                INSERT INTO reach.streams (stream_id, version, last_hash)
+                SELECT s, v, decode(h, 'hex') FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
+                ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
+                RETURNING stream_id
+                """, [PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
+                      PostgresArray(newStreams.map { Self.hex(heads[$0]!.hash) })], prepared: true)
+            if created.rowCount != newStreams.count {
+                let mine = try created.mapRows { try $0.decode(0, as: String.self) }
+                try connection.execute("DELETE FROM reach.streams WHERE stream_id = ANY($1)", [PostgresArray(mine)])
+                return nil
+            }
+        }
+        let moved = streams.filter { !newStreams.contains($0) }
+        if !moved.isEmpty {
+            try connection.execute("""
+                UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex')
+                FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
+                """, [PostgresArray(moved), PostgresArray(moved.map { heads[$0]!.version }),
+                      PostgresArray(moved.map { Self.hex(heads[$0]!.hash) })], prepared: true)
+        }
+
+        _ = try connection.copyIn("""
+            COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
+                               data, metadata, occurred_on, recorded_at, authority_id, hash) FROM STDIN
+            """) { writer in
+            for index in chunk.indices {
+                let event = chunk[index]
+                try writer.appendField(String(positions[index]))
+                try writer.appendField(event.id.lowercasedString)
+                try writer.appendField(event.streamID)
+                try writer.appendField(String(rows[index].version))
+                try writer.appendField(event.type)
+                try writer.appendField(String(event.schemaVersion))
+                try writer.appendField(bytes: documents[index].data)
+                try writer.appendField(bytes: documents[index].metadata)
+                try writer.appendField(event.occurredOn?.description)
+                try writer.appendField(recordedAt)
+                try writer.appendField(event.authorityID)
+                try writer.appendField("\\x" + Self.hex(rows[index].hash), last: true)
+            }
+        }
+        return BulkSummary(appended: chunk.count, alreadyPresent: 0, lastPosition: positions.last)
+    }
+
+    /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.
+    static func digestInput(_ event: NewEvent, version: Int64, epoch: String, data: [UInt8], metadata: [UInt8], into input: inout [UInt8]) {
+        let separator: UInt8 = 31
+        input.append(contentsOf: event.id.lowercasedString.utf8); input.append(separator)
+        input.append(contentsOf: event.streamID.utf8); input.append(separator)
+        input.append(contentsOf: String(version).utf8); input.append(separator)
+        input.append(contentsOf: event.type.utf8); input.append(separator)
+        input.append(contentsOf: String(event.schemaVersion).utf8); input.append(separator)
+        if let date = event.occurredOn { input.append(contentsOf: String(date.daysSince2000).utf8) }
+        input.append(separator)
+        if let authority = event.authorityID { input.append(contentsOf: authority.utf8) }
+        input.append(separator)
+        input.append(contentsOf: epoch.utf8); input.append(separator)
+        input.append(contentsOf: metadata); input.append(separator)
+        input.append(contentsOf: data)
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        bytes.withUnsafeBufferPointer { input in
+            digest.withUnsafeMutableBufferPointer { output in
+                _ = SHA256(input.baseAddress, input.count, output.baseAddress)
+            }
+        }
+        return digest
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(hex.utf8.count / 2)
+        var high: UInt8?
+        for byte in hex.utf8 {
+            let digit = byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
+            if let h = high { out.append(h << 4 | digit); high = nil } else { high = digit }
+        }
+        return out
+    }
+
+    /// The server's path for one chunk: `COPY` into the session's staging table, then
+    /// `reach.append_staged`.
+    static func appendStaged(_ chunk: [NewEvent], on connection: Connection) throws -> BulkSummary {
+        try connection.executeScript("""
+            CREATE TEMP TABLE IF NOT EXISTS reach_stage (
+                ord bigint PRIMARY KEY, event_id uuid, stream_id text, event_type text, schema_version integer,
+                data jsonb, metadata jsonb, occurred_on date, authority_id text);
+            TRUNCATE reach_stage;
+            """)
+        try connection.copyIn("COPY reach_stage FROM STDIN") { writer in
+            for (index, event) in chunk.enumerated() {
+                try writer.appendField(String(index + 1))
+                try writer.appendField(event.id.lowercasedString)
+                try writer.appendField(event.streamID)
+                try writer.appendField(event.type)
+                try writer.appendField(String(event.schemaVersion))
+                try writer.appendField(event.data)
+                try writer.appendField(event.metadata.json)
+                try writer.appendField(event.occurredOn?.description)
+                try writer.appendField(event.authorityID, last: true)
+            }
+        }
+        let result = try connection.query(
+            "SELECT appended, already_present, last_position FROM reach.append_staged($1, $2)",
+            [Int64(0), Int64(chunk.count)], prepared: true)
+        try connection.executeScript("TRUNCATE reach_stage")
+        return BulkSummary(
+            appended: try result.decode(Int.self, row: 0, column: 0),
+            alreadyPresent: try result.decode(Int.self, row: 0, column: 1),
+            lastPosition: try result.decodeIfPresent(Int64.self, row: 0, column: 2))
+    }
+}
+
+extension PostgresDate {
+    /// Days since 2000-01-01, as `date - date '2000-01-01'` gives them.
+    var daysSince2000: Int {
+        // Days from the civil calendar (proleptic Gregorian), relative to 1970-01-01.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468 - 10_957
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import ReachEventLog
+import ReachPostgres
+import ReachTestSupport
+import Testing
+
+@Suite("the bulk path's hashing in this process")
+struct BulkPathTests {
+    static let documents = [
+        #"{"n":1,"kind":"assembly"}"#,
+        #"{ "b" : [1, 2.50, -0, -0.0, 0.000001, 12345678901234567890, true, false, null], "a": {} , "aa": []}"#,
+        #"{"z":1,"z":2,"y":{"dd":"x","c":"y","c":"last"}}"#,
+        #"{"text":"tab\there, \"quoted\", back\\slash, \/ slash, \u00e9, \ud83d\ude00, bell \u0007, \b\f\n\r"}"#,
+        #"{"nested":{"attendance":{"staff":{"teaching":7,"dsl":1},"pupils":{"ks3":210}}},"list":[{"b":1,"a":2},[],{}]}"#,
+        #""just a string""#,
+        #"[]"#,
+        #"{"unicode key é":"ü","ä":1,"b":2}"#,
+        #"{"deep":[[[[{"x":[{"y":{"b":"1","a":"2"}}]}]]]]}"#,
+    ]
+
+    @Test("documents are written as jsonb prints them")
+    func canonical() throws {
+        let db = try TestDatabase.create(migrated: false)
+        let connection = try db.applicationConnection()
+        for document in Self.documents {
+            let server: String = try connection.query("SELECT $1::jsonb::text", [document]).decode(row: 0, column: 0)
+            let local = try #require(JSONBText.canonical(document))
+            #expect(String(decoding: local, as: UTF8.self) == server, "\(document)")
+        }
+    }
+
+    @Test("what it cannot print for certain is left to the server")
+    func declines() {
+        #expect(JSONBText.canonical(#"{"n":1e3}"#) == nil)
+        #expect(JSONBText.canonical(#"{"a\"b":1}"#) == nil)
+        #expect(JSONBText.canonical(#"{"a":"\u0000"}"#) == nil)
+        #expect(JSONBText.canonical(#"{"a":"\ud800"}"#) == nil)
+        #expect(JSONBText.canonical("{not json") == nil)
+        #expect(JSONBText.canonical(#"{"a":1} x"#) == nil)
+        #expect(JSONBText.canonical(#"{"a":01}"#) == nil)
+    }
+
+    @Test("chunks hashed here and chunks left to the server make one chain that verifies")
+    func mixedChunks() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        _ = try EventLog.append([sampleEvent("mix-0"), sampleEvent("mix-1")], on: connection)
+        var events: [NewEvent] = []
+        for n in 0..<1_200 {
+            var event = sampleEvent("mix-\(n % 5)", n)
+            event.data = BulkPathTests.documents[n % 5].replacingOccurrences(of: "{", with: "{\"n\":\(n),", options: .anchored)
+            // One chunk in three holds a number the server must print.
+            if n / 200 % 3 == 2 && n % 200 == 0 { event.data = #"{"n":\#(n),"big":1e2}"# }
+            events.append(event)
+        }
+        let summary = try connection.withTransaction { try EventLog.appendBulk(events, chunkSize: 200, on: $0) }
+        #expect(summary.appended == 1_200)
+        let positions = try connection.query("SELECT \"position\" FROM reach.events WHERE stream_id LIKE 'mix-%' ORDER BY \"position\"")
+            .mapRows { try $0.decode(0, as: Int64.self) }
+        #expect(positions.count == 1_202)
+        // Each stream's versions follow the events' order, from its head.
+        let stream = try EventLog.readStream("mix-3", limit: 1_000, on: connection)
+        #expect(stream.map(\.version) == Array(1...Int64(stream.count)))
+        #expect(stream.map(\.position) == stream.map(\.position).sorted())
+        #expect(try EventLog.verify(on: connection).ok)
+        // Half new, half already present: the present half is skipped, the rest appended.
+        let more = events.prefix(100) + (0..<100).map { sampleEvent("mix-new-\($0 % 3)", $0) }
+        let second = try connection.withTransaction { try EventLog.appendBulk(Array(more), chunkSize: 50, on: $0) }
+        #expect(second.appended == 100)
+        #expect(second.alreadyPresent == 100)
+        #expect(try EventLog.verify(on: connection).ok)
+    }
+}
