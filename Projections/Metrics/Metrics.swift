@@ -12,7 +12,32 @@ public struct MetricsCalculator: Sendable {
 
     /// Computes the query's metrics, one observation per row, without disclosure control.
     public func compute(_ query: MetricQuery, on connection: Connection) throws -> [Observation] {
-        var out: [Observation] = []
+        try jobs(query).flatMap { try $0(connection) }
+    }
+
+    /// The same as ``compute(_:on:)``, with the query's independent parts shared out among
+    /// `connections` (one thread each), so the server answers them side by side.
+    public func compute(_ query: MetricQuery, on connections: [Connection]) throws -> [Observation] {
+        let jobs = jobs(query)
+        guard connections.count > 1, jobs.count > 1 else { return try jobs.flatMap { try $0(connections[0]) } }
+        let state = SharedJobs(count: jobs.count)
+        // Each worker uses only its own connection.
+        let workers = UncheckedConnections(connections)
+        DispatchQueue.concurrentPerform(iterations: min(connections.count, jobs.count)) { worker in
+            let connection = workers.connections[worker]
+            while let index = state.next() {
+                do { state.finish(index, try jobs[index](connection)) } catch { state.fail(error) }
+            }
+        }
+        return try state.results()
+    }
+
+    /// One part of a computation: a query or a few, on one connection.
+    typealias Job = @Sendable (Connection) throws -> [Observation]
+
+    /// The parts of a computation, in the order their observations are reported.
+    func jobs(_ query: MetricQuery) -> [Job] {
+        var jobs: [Job] = []
         let periods: [(scope: String?, period: Period)]
         if let by = query.by, by.isTime {
             periods = Self.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) }
@@ -21,21 +46,30 @@ public struct MetricsCalculator: Sendable {
         }
         for metric in query.metrics {
             for (timeScope, period) in periods {
-                var sub = query
-                sub.period = period
-                var rows = try compute(metric, sub, on: connection)
-                if let timeScope {
-                    rows = rows.map { var row = $0; row.scope = timeScope; row.period = query.period.label; return row }
+                var next = query
+                next.period = period
+                let sub = next
+                let parts: [Job] = metric == .strategyProgress && Self.appliesToPilots(metric, sub)
+                    ? strategyProgressJobs(sub)
+                    : [{ [self] connection in try compute(metric, sub, on: connection) }]
+                guard let timeScope else { jobs += parts; continue }
+                let label = query.period.label
+                jobs += parts.map { part in
+                    { connection in try part(connection).map { var row = $0; row.scope = timeScope; row.period = label; return row } }
                 }
-                out += rows
             }
         }
-        return out
+        return jobs
+    }
+
+    /// Whether a metric has figures for the query's cut (facts without a pilot have none by pilot).
+    static func appliesToPilots(_ metric: Metric, _ query: MetricQuery) -> Bool {
+        metric.hasPilot || !(query.filtersByPilot || query.by?.needsPilot == true)
     }
 
     private func compute(_ metric: Metric, _ query: MetricQuery, on connection: Connection) throws -> [Observation] {
         let label = query.period.label
-        if !metric.hasPilot && (query.filtersByPilot || query.by?.needsPilot == true) {
+        if !Self.appliesToPilots(metric, query) {
             // Referrals and locations belong to an authority, not to a pilot.
             return [Observation(metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):*" } ?? "all",
                                 dimension: "total", category: "total", statistic: metric.rawValue, value: nil, symbol: "z", sensitivity: .other)]
@@ -368,47 +402,68 @@ public struct MetricsCalculator: Sendable {
     /// The headline figures per strategy project, objective and policy goal, for each academic
     /// year of the 2024-2029 strategy that overlaps the period.
     func strategyProgress(_ query: MetricQuery, on connection: Connection) throws -> [Observation] {
-        var out: [Observation] = []
+        try strategyProgressJobs(query).flatMap { try $0(connection) }
+    }
+
+    /// strategy_progress for each strategy year in the period: the activity figures of the
+    /// three strategy cuts in one query, then partners and pilot progress per cut.
+    func strategyProgressJobs(_ query: MetricQuery) -> [Job] {
+        var jobs: [Job] = []
         let cuts: [ScopeDimension] = [.project, .objective, .policyGoal]
-        func add(_ year: Period, _ scope: String, _ metric: Metric, _ statistic: String, _ value: Double?, _ sensitivity: Sensitivity) {
-            out.append(Observation(metric: Metric.strategyProgress.rawValue, period: year.label, scope: scope, dimension: metric.rawValue,
-                                   category: "total", statistic: statistic, value: value, sensitivity: sensitivity))
+        @Sendable func observation(_ year: Period, _ scope: String, _ metric: Metric, _ statistic: String, _ value: Double?, _ sensitivity: Sensitivity) -> Observation {
+            Observation(metric: Metric.strategyProgress.rawValue, period: year.label, scope: scope, dimension: metric.rawValue,
+                        category: "total", statistic: statistic, value: value, sensitivity: sensitivity)
         }
         for year in Period.strategyYears where year.start <= query.period.end && year.end >= query.period.start {
             var sub = query
             sub.period = year
-            // The activity figures of the three cuts in one query.
             let all = AttendanceCell.all.map(\.column).joined(separator: " + ")
             let staff = AttendanceCell.all.filter { $0.audience == "staff" }.map(\.column).joined(separator: " + ")
             let minutes = AttendanceCell.audiences.map { "minutes_\($0)" }.joined(separator: " + ")
             let source = Self.activitySource(wholeMonths: year.isWholeMonths)
+            // The activities are summed by pilot and school once, then each sum counts towards
+            // its pilot's project, objectives and policy goals.
             let sql = """
-                WITH s AS (\(cuts.map { Self.scoped(source, pilot: true, by: $0) }.joined(separator: "\nUNION ALL\n")))
-                SELECT scope, count(DISTINCT school_id)::float8, sum(sessions)::float8, coalesce(sum(\(all)), 0)::float8,
-                       coalesce(sum(\(staff)) FILTER (WHERE kind = 'staff_training'), 0)::float8, round(coalesce(sum(\(minutes)), 0)::numeric / 60, 1)::float8
-                FROM s GROUP BY scope ORDER BY scope
+                WITH f AS (SELECT pilot_id, school_id, sum(sessions) AS sessions, sum(\(all)) AS attendances,
+                                  sum(\(staff)) FILTER (WHERE kind = 'staff_training') AS staff, sum(\(minutes)) AS minutes
+                           FROM (\(Self.scoped(source, pilot: true, by: nil))) s GROUP BY pilot_id, school_id)
+                SELECT c.scope, count(DISTINCT f.school_id)::float8, sum(f.sessions)::float8, coalesce(sum(f.attendances), 0)::float8,
+                       coalesce(sum(f.staff), 0)::float8, round(coalesce(sum(f.minutes), 0)::numeric / 60, 1)::float8
+                FROM f JOIN research.pilots p ON p.pilot_id = f.pilot_id
+                CROSS JOIN LATERAL (SELECT 'project:' || p.strategy_project
+                                    UNION ALL SELECT 'objective:' || o FROM unnest(p.objectives) AS o
+                                    UNION ALL SELECT 'policy_goal:' || g FROM unnest(p.policy_goals) AS g) AS c(scope)
+                GROUP BY c.scope ORDER BY c.scope
                 """
-            for row in try connection.query(sql, parameters(sub)).mapRows({ row in
-                (try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
-                 try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self))
-            }) {
-                add(year, row.0, .schoolsEngaged, "schools", row.1, .count)
-                add(year, row.0, .sessions, "sessions", row.2, .count)
-                add(year, row.0, .attendances, "attendances", row.3, .children)
-                add(year, row.0, .staffTrained, "staff_attendances", row.4, .count)
-                add(year, row.0, .learnerHours, "hours", row.5, .other)
+            let parameters = parameters(sub)
+            jobs.append { connection in
+                var out: [Observation] = []
+                for row in try connection.query(sql, parameters).mapRows({ row in
+                    (try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
+                     try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self))
+                }) {
+                    out.append(observation(year, row.0, .schoolsEngaged, "schools", row.1, .count))
+                    out.append(observation(year, row.0, .sessions, "sessions", row.2, .count))
+                    out.append(observation(year, row.0, .attendances, "attendances", row.3, .children))
+                    out.append(observation(year, row.0, .staffTrained, "staff_attendances", row.4, .count))
+                    out.append(observation(year, row.0, .learnerHours, "hours", row.5, .other))
+                }
+                return out
             }
             for cut in cuts {
-                var byCut = sub
-                byCut.by = cut
+                var next = sub
+                next.by = cut
+                let byCut = next
                 for (metric, statistics) in [(Metric.partnersInvolved, ["partners"]), (.pilotProgress, ["implementing_or_beyond", "target_schools"])] {
-                    for row in try compute(metric, byCut, on: connection) where row.dimension == "total" && statistics.contains(row.statistic) {
-                        add(year, row.scope, metric, row.statistic, row.value, row.sensitivity)
+                    jobs.append { [self] connection in
+                        try compute(metric, byCut, on: connection)
+                            .filter { $0.dimension == "total" && statistics.contains($0.statistic) }
+                            .map { observation(year, $0.scope, metric, $0.statistic, $0.value, $0.sensitivity) }
                     }
                 }
             }
         }
-        return out
+        return jobs
     }
 
     // MARK: Periods
@@ -459,5 +514,41 @@ public enum Newcombe {
         let lower = d - ((p1 - w1.lower) * (p1 - w1.lower) + (w2.upper - p2) * (w2.upper - p2)).squareRoot()
         let upper = d + ((w1.upper - p1) * (w1.upper - p1) + (p2 - w2.lower) * (p2 - w2.lower)).squareRoot()
         return (d, lower, upper)
+    }
+}
+
+/// Connections handed to worker threads, one each.
+private struct UncheckedConnections: @unchecked Sendable {
+    let connections: [Connection]
+    init(_ connections: [Connection]) { self.connections = connections }
+}
+
+/// The jobs of one computation shared among worker threads: each takes the next job, and
+/// the results are kept in job order.
+private final class SharedJobs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    private var done: [[Observation]?]
+    private var failure: (any Error)?
+
+    init(count: Int) { done = Array(repeating: nil, count: count) }
+
+    func next() -> Int? {
+        lock.withLock {
+            guard failure == nil, taken < done.count else { return nil }
+            taken += 1
+            return taken - 1
+        }
+    }
+
+    func finish(_ index: Int, _ rows: [Observation]) { lock.withLock { done[index] = rows } }
+
+    func fail(_ error: any Error) { lock.withLock { if failure == nil { failure = error } } }
+
+    func results() throws -> [Observation] {
+        try lock.withLock {
+            if let failure { throw failure }
+            return done.flatMap { $0 ?? [] }
+        }
     }
 }

@@ -51,11 +51,7 @@ extension Importer {
         var seenIDs: [String: (line: Int, data: String, type: String)] = [:]
         for start in stride(from: 0, to: candidates.count, by: 50_000) {
             let slice = start..<min(start + 50_000, candidates.count)
-            let ids = try connection.query(
-                "SELECT reach.record_event_id(r) FROM unnest($1::text[]) WITH ORDINALITY AS u(r, n) ORDER BY n",
-                [PostgresArray(candidates[slice].map(\.envelope.id))]
-            ).mapRows { try $0.decode(0, as: UUID.self) }
-            for (offset, id) in ids.enumerated() { candidates[slice.lowerBound + offset].eventID = id }
+            for index in slice { candidates[index].eventID = EventLog.recordEventID(candidates[index].envelope.id) }
             // Ids first (usually none is in the log), then the content of those that are.
             let present = try connection.query("""
                 SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n) JOIN reach.events e ON e.event_id = i.id

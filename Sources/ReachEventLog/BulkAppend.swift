@@ -138,10 +138,13 @@ extension EventLog {
                       PostgresArray(moved.map { Self.hex(heads[$0]!.hash) })], prepared: true)
         }
 
+        // Deferred: the rows go to the server from a thread of their own while this process
+        // prepares what comes next; the connection's next call waits for them (and reports
+        // their error, if any).
         _ = try connection.copyIn("""
             COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
                                data, metadata, occurred_on, recorded_at, authority_id, hash) FROM STDIN
-            """) { writer in
+            """, deferred: true) { writer in
             for index in chunk.indices {
                 let event = chunk[index]
                 try writer.appendField(String(positions[index]))
@@ -253,5 +256,17 @@ extension PostgresDate {
         let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468 - 10_957
+    }
+}
+
+extension EventLog {
+    /// The event id of a record, as `reach.record_event_id` derives it: a version 8 UUID made of
+    /// the first 16 bytes of sha256('reach-record:' || id), with the version and variant bits set.
+    public static func recordEventID(_ recordID: String) -> UUID {
+        var digest = sha256(Array(("reach-record:" + recordID).utf8))
+        digest[6] = (digest[6] & 0x0F) | 0x80
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        return UUID(uuid: (digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+                           digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
     }
 }

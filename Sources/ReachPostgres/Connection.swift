@@ -68,6 +68,7 @@ public final class Connection {
     }
 
     deinit {
+        pendingCopy?.sent.wait()
         PQfinish(handle)
         noticeSink.release()
     }
@@ -77,6 +78,7 @@ public final class Connection {
 
     /// Whether the connection is inside a transaction block (or a failed one).
     public var isInTransaction: Bool {
+        if pendingCopy != nil { return true }
         let status = PQtransactionStatus(handle)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
@@ -101,6 +103,7 @@ public final class Connection {
 
     /// Runs one statement with already-encoded parameters.
     public func query(_ sql: String, binds: [PostgresBind], prepared: Bool = false) throws -> QueryResult {
+        try settle()
         if prepared {
             let name = try preparedName(for: sql, binds: binds)
             let raw = Self.withParameters(binds) { _, values, lengths, formats in
@@ -122,11 +125,14 @@ public final class Connection {
 
     /// Runs a script of one or more statements with no parameters (migrations, set-up).
     public func executeScript(_ sql: String) throws {
+        // A rollback discards whatever a deferred copy did, so its outcome no longer matters.
+        if sql.hasPrefix("ROLLBACK") { try? settle() } else { try settle() }
         _ = try check(PQexec(handle, sql), query: sql)
     }
 
     /// Prepares `sql` under `name` on this connection.
     public func prepare(_ name: String, _ sql: String, types: [Oid] = []) throws {
+        try settle()
         let raw = types.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
         _ = try check(raw, query: sql)
         preparedStatements[sql] = name
@@ -134,6 +140,7 @@ public final class Connection {
 
     /// Runs a statement prepared with ``prepare(_:_:types:)``.
     public func executePrepared(_ name: String, _ parameters: [any PostgresEncodable] = []) throws -> QueryResult {
+        try settle()
         let binds = parameters.map(\.postgresBind)
         let raw = Self.withParameters(binds) { _, values, lengths, formats in
             PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
@@ -164,6 +171,10 @@ public final class Connection {
             if isHealthy { try? executeScript("ROLLBACK") }
             throw error
         }
+        do { try settle() } catch {
+            try? executeScript("ROLLBACK")
+            throw error
+        }
         let commit = try check(PQexec(handle, "COMMIT"), query: "COMMIT")
         if String(cString: PQcmdStatus(commit.handle)) == "ROLLBACK" {
             throw PostgresError(code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
@@ -179,6 +190,7 @@ public final class Connection {
     /// The statements run in one implicit transaction unless they say `BEGIN`/`COMMIT`
     /// themselves; after a failure the rest are skipped and the first error is thrown.
     public func pipeline(_ statements: [PipelineStatement], prepared: Bool = false, _ handle: (Int, borrowing QueryResult) throws -> Void = { _, _ in }) throws {
+        try settle()
         var names: [String?] = []
         if prepared {
             for statement in statements { names.append(try preparedName(for: statement.sql, binds: statement.binds)) }
@@ -227,17 +239,24 @@ public final class Connection {
     /// separated by tabs, escaped with ``CopyWriter/appendField(_:)``). Returns the rows copied.
     /// If `write` throws, the copy is cancelled and nothing is loaded.
     @discardableResult
-    public func copyIn(_ sql: String, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
+    public func copyIn(_ sql: String, deferred: Bool = false, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
+        try settle()
         let start = try check(PQexec(handle, sql), query: sql, accepting: PGRES_COPY_IN)
         _ = consume start
-        var writer = CopyWriter(connection: handle)
+        var writer = CopyWriter(connection: handle, collecting: deferred)
         do {
             try write(&writer)
-            try writer.flush()
+            if !deferred { try writer.flush() }
         } catch {
             PQputCopyEnd(handle, "cancelled by the client")
             while let raw = PQgetResult(handle) { _ = QueryResult(handle: raw, tracker: tracker) }
             throw error
+        }
+        if deferred {
+            let copy = PendingCopy(handle: handle, sql: sql, rows: writer.takeBuffer())
+            pendingCopy = copy
+            Thread { copy.send() }.start()
+            return 0
         }
         guard PQputCopyEnd(handle, nil) == 1 else { throw PostgresError.fromConnection(handle, code: .client, query: sql) }
         var copied = 0
@@ -252,6 +271,55 @@ public final class Connection {
         }
         if let failure { throw failure }
         return copied
+    }
+
+    /// A copy handed to a thread of its own by ``copyIn(_:deferred:_:)``: the thread sends the
+    /// rows while the caller goes on with other work; the connection's next call waits for it.
+    final class PendingCopy: @unchecked Sendable {
+        let handle: OpaquePointer
+        let sql: String
+        var rows: [UInt8]
+        var failure: PostgresError?
+        let sent = DispatchSemaphore(value: 0)
+
+        init(handle: OpaquePointer, sql: String, rows: [UInt8]) {
+            self.handle = handle
+            self.sql = sql
+            self.rows = rows
+        }
+
+        func send() {
+            defer { sent.signal() }
+            var offset = 0
+            let piece = 1 << 20
+            while offset < rows.count {
+                let count = min(piece, rows.count - offset)
+                let status = rows.withUnsafeBufferPointer { pointer in
+                    pointer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: count) { PQputCopyData(handle, $0, Int32(count)) }
+                }
+                guard status == 1 else { failure = .fromConnection(handle, code: .client, query: sql); PQputCopyEnd(handle, "the client could not send"); return }
+                offset += count
+            }
+            rows = []
+            if PQputCopyEnd(handle, nil) != 1 { failure = .fromConnection(handle, code: .client, query: sql) }
+        }
+    }
+
+    private var pendingCopy: PendingCopy?
+
+    /// Waits for a copy sent with `deferred: true` to be loaded, throwing its error if it
+    /// failed. Every other call on the connection does this first.
+    public func settle() throws {
+        guard let copy = pendingCopy else { return }
+        pendingCopy = nil
+        copy.sent.wait()
+        var failure = copy.failure
+        while let raw = PQgetResult(handle) {
+            let result = QueryResult(handle: raw, tracker: tracker)
+            if PQresultStatus(raw) != PGRES_COMMAND_OK, failure == nil { failure = .fromResult(raw, query: copy.sql) }
+            _ = consume result
+        }
+        if let failure { throw failure }
     }
 
     // MARK: LISTEN / NOTIFY
@@ -269,6 +337,7 @@ public final class Connection {
     /// Waits up to `timeout` for notifications by polling the connection's socket, and returns
     /// those that arrived (possibly none).
     public func waitForNotifications(timeout: Duration) throws -> [PostgresNotification] {
+        try settle()
         var received = try drainNotifications()
         guard received.isEmpty else { return received }
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
@@ -357,12 +426,20 @@ public final class Connection {
 /// Buffers `COPY` data and sends it in large chunks.
 public struct CopyWriter: ~Copyable {
     let connection: OpaquePointer
+    /// Whether the rows are kept to be sent later (a deferred copy) rather than sent as written.
+    let collecting: Bool
     private var buffer: [UInt8] = []
     private static let chunk = 1 << 18
 
-    init(connection: OpaquePointer) {
+    init(connection: OpaquePointer, collecting: Bool = false) {
         self.connection = connection
+        self.collecting = collecting
         buffer.reserveCapacity(Self.chunk + 4096)
+    }
+
+    mutating func takeBuffer() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
     }
 
     /// Appends raw bytes (already in the `COPY` format).
@@ -419,7 +496,7 @@ public struct CopyWriter: ~Copyable {
     }
 
     mutating func flush() throws {
-        guard !buffer.isEmpty else { return }
+        guard !buffer.isEmpty, !collecting else { return }
         let status = buffer.withUnsafeBufferPointer { pointer in
             pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
                 PQputCopyData(connection, $0, Int32(pointer.count))

@@ -71,3 +71,16 @@ struct BulkPathTests {
         #expect(try EventLog.verify(on: connection).ok)
     }
 }
+
+@Suite("record ids")
+struct RecordIDTests {
+    @Test("a record's event id is the one reach.record_event_id derives")
+    func sameAsServer() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        for record in ["act-2024-10-03-1", "quickstart-assembly-1", "é ü 😀", "", String(repeating: "x", count: 300)] {
+            let server: UUID = try connection.query("SELECT reach.record_event_id($1)", [record]).decode(row: 0, column: 0)
+            #expect(EventLog.recordEventID(record) == server, "\(record)")
+        }
+    }
+}

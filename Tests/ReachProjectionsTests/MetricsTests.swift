@@ -128,6 +128,22 @@ struct ScenarioMetricsTests {
         #expect(Self.value(filtered, .sessions, "sessions") == 0)
     }
 
+    @Test("shared among several connections, a computation gives the same rows in the same order as on one")
+    func sharedConnections() throws {
+        let db = try TestDatabase.create()
+        try Scenario.record(on: try db.applicationConnection())
+        _ = try Self.figures(MetricQuery(period: try Period.parse("2024/25").get(), metrics: [.sessions]), db: db)
+        let calculator = MetricsCalculator()
+        let connections = try (0..<3).map { _ in try db.applicationConnection() }
+        for query in [MetricQuery(period: try Period.parse("2024-2029").get()),
+                      MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale", by: .quarter),
+                      MetricQuery(period: try Period.parse("2024/25").get(), by: .objective, metrics: [.strategyProgress, .sessions, .pilotProgress])] {
+            let one = try calculator.compute(query, on: connections[0])
+            #expect(!one.isEmpty)
+            #expect(try calculator.compute(query, on: connections) == one)
+        }
+    }
+
     @Test("a record made after the projections caught up shows in the next figures")
     func recordThenMetrics() throws {
         let db = try TestDatabase.create()
