@@ -39,7 +39,7 @@ extension Importer {
                 let checked = envelope.type.check(&reader, envelope.id)
                 let found = reader.refusals + reader.unknownFieldRefusals
                 if let checked, found.isEmpty {
-                    candidates.append(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).text))
+                    candidates.append(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText))
                 } else {
                     refusals[row.line] = found
                 }

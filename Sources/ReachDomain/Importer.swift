@@ -86,7 +86,7 @@ public struct Importer: Sendable {
     /// Opens a file as a stream of rows: CSV when `type` is given or the name ends in `.csv`,
     /// else JSON Lines.
     public static func open(path: String, type: String?) throws -> any RowSource {
-        guard FileManager.default.isReadableFile(atPath: path), let stream = InputStream(fileAtPath: path) else {
+        guard FileManager.default.isReadableFile(atPath: path) else {
             throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
         }
         if path.lowercased().hasSuffix(".csv") || type != nil {
@@ -94,13 +94,10 @@ public struct Importer: Sendable {
             guard let type = type ?? RecordType.all.keys.sorted(by: { $0.count > $1.count }).first(where: { name.hasPrefix($0) }) else {
                 throw Refusals([Refusal("type", "cannot tell the record type of \(path): name the file after it (such as activity_delivered.csv) or give --type")])
             }
-            let reader: CSVReader
-            do {
-                reader = try CSVReader(stream: stream, hasHeaderRow: true, trimFields: false)
-            } catch {
-                throw Refusals([Refusal("file", "is not readable CSV: \(error)")])
+            guard let records = CSVRecords(path: path) else {
+                throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
             }
-            return try CSVRows(reader: reader, type: type, stream: stream)
+            return try CSVRows(records: records, type: type)
         }
         guard let lines = LineReader(path: path) else {
             throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
@@ -141,13 +138,7 @@ public struct Importer: Sendable {
 
     /// Reads CSV with a header row, all rows of one record type.
     public static func readCSV(_ text: String, type: String) throws -> File {
-        let reader: CSVReader
-        do {
-            reader = try CSVReader(string: text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, hasHeaderRow: true, trimFields: false)
-        } catch {
-            throw Refusals([Refusal("file", "is not readable CSV: \(error)")])
-        }
-        var source = try CSVRows(reader: reader, type: type)
+        var source = try CSVRows(records: CSVRecords(bytes: Array(text.utf8)), type: type)
         var rows: [Row] = []
         while let row = try source.next() { rows.append(row) }
         return File(rows: rows, csvHeader: source.csvHeader)
@@ -155,46 +146,44 @@ public struct Importer: Sendable {
 
     /// The rows of a CSV file of one record type, as they are read.
     struct CSVRows: RowSource {
-        let reader: CSVReader
+        let records: CSVRecords
         let type: String
         let layout: CSVLayout
         let matched: (id: Int, columns: [CSVLayout.Column?])
         let csvHeader: [String]?
-        /// The file's stream, when reading one: its end shows up as a read error.
-        let stream: InputStream?
         var line = 1
 
-        init(reader: CSVReader, type: String, stream: InputStream? = nil) throws {
+        init(records: CSVRecords, type: String) throws {
             switch CSVLayout.of(type) {
             case .failure(let refusal): throw Refusals([refusal])
             case .success(let found): layout = found
             }
-            guard let header = reader.headerRow else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
+            let header: [String]?
+            do { header = try records.next() } catch { throw Refusals([Refusal("file", "is not readable CSV: \(error)")]) }
+            guard let header, header != [""] else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
             switch layout.match(header: header) {
             case .failure(let refusals): throw refusals
             case .success(let found): matched = found
             }
-            self.reader = reader
+            self.records = records
             self.type = type
             self.csvHeader = header
-            self.stream = stream
         }
 
         mutating func next() throws -> Row? {
-            while let cells = reader.next() {
+            while true {
+                let read: [String]?
+                do { read = try records.next() } catch { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
+                guard let cells = read else { return nil }
                 line += 1
-                if cells.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
-                let id = matched.id < cells.count ? cells[matched.id].trimmingCharacters(in: .whitespaces) : ""
+                if cells.allSatisfy({ $0.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } }) { continue }
+                let id = matched.id < cells.count ? FieldReader.trimmed(cells[matched.id]) : ""
                 let document = JSONValue.object([
                     "type": .string(type), "id": id.isEmpty ? .null : .string(id),
                     "data": .object(layout.data(of: cells, columns: matched.columns)),
                 ])
                 return Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells)
             }
-            // On Linux a file stream says it has bytes until a read returns none, which the CSV
-            // reader reports as an error; at the end of the file it is just the end.
-            if let error = reader.error, !(stream?.streamStatus == .atEnd && "\(error)" == "\(CSVError.cannotReadFile)") { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
-            return nil
         }
     }
 

@@ -232,6 +232,40 @@ public enum JSONValue: Codable, Sendable, Hashable {
         }
     }
 
+    /// The document as PostgreSQL's jsonb prints it (keys shorter first, then by bytes; `", "`
+    /// and `": "` between items), which the log's bulk path stores and hashes as it is.
+    public var jsonbText: String {
+        var out: [UInt8] = []
+        writeJSONB(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func writeJSONB(to out: inout [UInt8]) {
+        switch self {
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+                item.writeJSONB(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            out.append(UInt8(ascii: "{"))
+            let keys = fields.keys.sorted { a, b in
+                a.utf8.count != b.utf8.count ? a.utf8.count < b.utf8.count : a.utf8.lexicographicallyPrecedes(b.utf8)
+            }
+            for (index, key) in keys.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+                JSONText.appendQuoted(key, to: &out)
+                out.append(UInt8(ascii: ":")); out.append(UInt8(ascii: " "))
+                fields[key]!.writeJSONB(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(to: &out)
+        }
+    }
+
     /// A short name of the value's kind, for messages.
     var kindName: String {
         switch self {

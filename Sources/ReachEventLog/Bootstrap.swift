@@ -24,10 +24,15 @@ public struct DatabaseTarget: Sendable {
         return DatabaseTarget(application: configuration, owner: configuration, cluster: nil)
     }
 
+    /// Server settings for Reach's own cluster, beyond PostgreSQL's defaults: room in memory
+    /// for the log's indexes (a load of millions of events otherwise rereads them from disk), and
+    /// fewer checkpoints during bulk loads. They apply when the cluster starts.
+    public static let localSettings = ["shared_buffers": "512MB", "max_wal_size": "4GB"]
+
     /// Reach's own cluster in `dataDirectory`: started (and created) if needed, with the `reach`
     /// database, migrated, and a login role for the application.
     public static func local(dataDirectory: String, settings: [String: String] = [:], logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
-        let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: settings)
+        let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: localSettings.merging(settings) { $1 })
         try cluster.start()
         let admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
         let exists = try admin.query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [localDatabase]).decode(Bool.self, row: 0, column: 0)

@@ -1,0 +1,121 @@
+import Foundation
+
+/// CSV records (RFC 4180) read from UTF-8 bytes, a block at a time: cells separated by commas,
+/// records by LF or CRLF; a cell in double quotes may hold commas, line breaks and doubled
+/// quotes. A byte-order mark at the start is skipped.
+///
+/// Imports read files of a million rows; this reader works on bytes, where the CSV package's
+/// reader (still used to write CSV) decodes one Unicode scalar at a time and costs several times
+/// more per row.
+final class CSVRecords {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private let file: UnsafeMutablePointer<FILE>?
+    private var block: [UInt8]
+    private var index = 0
+    private var exhausted: Bool
+    /// Records read so far (the header included).
+    private(set) var records = 0
+    private static let blockSize = 1 << 20
+
+    /// Reads the file at `path`, or answers nil when it cannot be opened.
+    init?(path: String) {
+        guard let file = fopen(path, "rb") else { return nil }
+        self.file = file
+        block = []
+        exhausted = false
+        skipByteOrderMark()
+    }
+
+    /// Reads bytes already in memory.
+    init(bytes: [UInt8]) {
+        file = nil
+        block = bytes
+        exhausted = true
+        skipByteOrderMark()
+    }
+
+    deinit {
+        if let file { fclose(file) }
+    }
+
+    private func skipByteOrderMark() {
+        while block.count - index < 3 && refill() {}
+        if block.count - index >= 3, block[index] == 0xEF, block[index + 1] == 0xBB, block[index + 2] == 0xBF { index += 3 }
+    }
+
+    /// Keeps the bytes not yet read and appends the next block of the file; false at its end.
+    private func refill() -> Bool {
+        guard !exhausted, let file else { return false }
+        if index > 0 {
+            block.removeSubrange(0..<index)
+            index = 0
+        }
+        let start = block.count
+        block.append(contentsOf: repeatElement(0, count: Self.blockSize))
+        let read = block.withUnsafeMutableBufferPointer { fread($0.baseAddress! + start, 1, Self.blockSize, file) }
+        block.removeSubrange((start + read)...)
+        if read == 0 { exhausted = true }
+        return read > 0
+    }
+
+    /// The next record's cells, or nil at the end of the input.
+    func next() throws -> [String]? {
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+        var cells: [String] = []
+        var cell: [UInt8] = []
+        var quoted = false
+        var started = false
+        func finish() throws {
+            guard let text = String(validating: cell, as: UTF8.self) else {
+                throw Failure(description: "record \(records + 1) is not UTF-8 text (save the file as CSV UTF-8)")
+            }
+            cells.append(text)
+            cell.removeAll(keepingCapacity: true)
+        }
+        while true {
+            if index == block.count && !refill() {
+                if quoted { throw Failure(description: "a quoted cell that starts in record \(records + 1) is never closed") }
+                guard started else { return nil }
+                try finish()
+                records += 1
+                return cells
+            }
+            let byte = block[index]
+            index += 1
+            started = true
+            if quoted {
+                guard byte == quote else { cell.append(byte); continue }
+                // A doubled quote is a quote; a single one closes the cell.
+                if index == block.count { _ = refill() }
+                if index < block.count, block[index] == quote {
+                    cell.append(quote)
+                    index += 1
+                } else {
+                    quoted = false
+                }
+                continue
+            }
+            switch byte {
+            case comma:
+                try finish()
+            case lf:
+                try finish()
+                records += 1
+                return cells
+            case cr:
+                if index == block.count { _ = refill() }
+                if index < block.count, block[index] == lf { index += 1 }
+                try finish()
+                records += 1
+                return cells
+            case quote where cell.isEmpty:
+                quoted = true
+            default:
+                cell.append(byte)
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import ReachDomain
+import ReachEventLog
+import ReachTestSupport
+import Testing
+
+@Suite("reading CSV and writing jsonb text")
+struct CSVReadingTests {
+    static let header = "id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching,delivered_by_team"
+
+    func file(_ bytes: [UInt8]) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reach-csv-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/activity_delivered.csv"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return path
+    }
+
+    func rows(_ text: String) throws -> [Importer.Row] {
+        var source = try Importer.open(path: try file(Array(text.utf8)), type: nil)
+        var rows: [Importer.Row] = []
+        while let row = try source.next() { rows.append(row) }
+        return rows
+    }
+
+    @Test("quoted cells hold commas, line breaks and doubled quotes; CRLF and LF both end a record; no newline at the end is fine")
+    func quoting() throws {
+        let text = Self.header + "\r\n"
+            + "a1,p,la,100001,assembly,2024-10-03,45,in_person,180,6,\"in the hall, year 9\"\r\n"
+            + "a2,p,la,100001,assembly,2024-10-04,45,in_person,180,6,\"two\nlines and \"\"quotes\"\"\"\n"
+            + "a3,p,la,100001,assembly,2024-10-05,45,in_person,,,"
+        let read = try rows(text)
+        #expect(read.map(\.id) == ["a1", "a2", "a3"])
+        #expect(read[0].original.last == "in the hall, year 9")
+        #expect(read[1].original.last == "two\nlines and \"quotes\"")
+        #expect(read[2].original.count == 11 && read[2].original.last == "")
+    }
+
+    @Test("a cell whose quote never closes, or bytes that are not UTF-8, are refused with the line")
+    func refusals() throws {
+        let open = Self.header + "\na1,p,la,100001,assembly,2024-10-03,45,in_person,180,6,\"never closed\n"
+        #expect(throws: Refusals.self) { _ = try rows(open) }
+        let latin1 = Array((Self.header + "\na1,p,la,100001,assembly,2024-10-03,45,in_person,180,6,caf").utf8) + [0xE9, 0x0A]
+        var source = try Importer.open(path: try file(latin1), type: nil)
+        do {
+            _ = try source.next()
+            Issue.record("a file that is not UTF-8 was read")
+        } catch let refusals as Refusals {
+            #expect(refusals.all.first?.reason.contains("not UTF-8") == true)
+            #expect(refusals.all.first?.reason.contains("line 1") == true)
+        }
+    }
+
+    @Test("a file of blocks larger than the reader's reads back every row")
+    func largeFile() throws {
+        var text = Self.header + "\n"
+        for n in 0..<30_000 { text += "row-\(n),p,la,100001,assembly,2024-10-03,45,in_person,\(n % 200),6,\"note, \(n)\"\n" }
+        let read = try rows(text)
+        #expect(read.count == 30_000)
+        #expect(read.last?.id == "row-29999" && read.last?.original.last == "note, 29999")
+        #expect(read.last?.line == 30_001)
+    }
+
+    @Test("records' data is written as jsonb prints it")
+    func jsonb() throws {
+        let db = try TestDatabase.create(migrated: false)
+        let connection = try db.applicationConnection()
+        let value = JSONValue.object([
+            "kind": .string("assembly"), "attendance": .object(["staff": .object(["teaching": .number(7), "dsl": .number(1)]), "pupils": .object(["ks3": .number(210)])]),
+            "duration_minutes": .number(45), "notes": .string("tab\t, quote \" and \u{8} é"), "list": .array([.number(1.5), .bool(true), .null]),
+        ])
+        let server: String = try connection.query("SELECT $1::jsonb::text", [value.text]).decode(row: 0, column: 0)
+        #expect(value.jsonbText == server)
+        #expect(JSONBText.canonical(value.jsonbText).map { String(decoding: $0, as: UTF8.self) } == server)
+    }
+}
