@@ -8,8 +8,7 @@ import Foundation
 /// lets the bulk path compute the chain in this process: the server stores it and prints it back
 /// byte for byte. ``canonical(_:)`` answers `nil` for anything whose printed form it does not
 /// know for certain (an exponent in a number, an escape in a key, `\u0000`, a lone surrogate,
-/// invalid JSON); the
-/// caller then leaves the hashing to the server.
+/// invalid JSON); the caller then leaves the hashing to the server.
 public enum JSONBText {
     public static func canonical(_ text: String) -> [UInt8]? {
         var text = text
