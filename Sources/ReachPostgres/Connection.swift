@@ -238,6 +238,11 @@ public final class Connection {
     /// `write` appends rows in the format the `COPY` statement names (text by default: fields
     /// separated by tabs, escaped with ``CopyWriter/appendField(_:)``). Returns the rows copied.
     /// If `write` throws, the copy is cancelled and nothing is loaded.
+    ///
+    /// With `deferred: true` the rows are kept in memory and sent from a thread of their own:
+    /// the call returns 0 at once, so the caller can prepare its next work while the server
+    /// loads them, and the connection's next call waits for the copy and throws its error, if
+    /// any (see ``settle()``).
     @discardableResult
     public func copyIn(_ sql: String, deferred: Bool = false, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
         try settle()
