@@ -18,7 +18,7 @@ extension Importer {
     /// appended through the bulk (COPY) path in one transaction. Same rules and outcomes as
     /// recording the rows one by one, in file order. Runs inside the import's transaction.
     func runBatch(_ rows: [Row], into summary: inout Summary, on connection: Connection) throws {
-        struct Candidate {
+        struct Candidate: Sendable {
             var row: Row
             var envelope: Recorder.Envelope
             var checked: CheckedRecord
@@ -30,19 +30,23 @@ extension Importer {
         var candidates: [Candidate] = []
         candidates.reserveCapacity(rows.count)
 
-        // 1. Each row's own data.
-        for row in rows {
+        // 1. Each row's own data: the checks need nothing but the row, so they run on every core.
+        let today = recorder.today
+        let outcomes = rows.concurrentMap { row -> Result<Candidate, Refusals> in
             switch row.envelope {
-            case .failure(let found): refusals[row.line] = found.all
+            case .failure(let found): return .failure(found)
             case .success(let envelope):
-                var reader = FieldReader(envelope.data, today: recorder.today)
+                var reader = FieldReader(envelope.data, today: today)
                 let checked = envelope.type.check(&reader, envelope.id)
                 let found = reader.refusals + reader.unknownFieldRefusals
-                if let checked, found.isEmpty {
-                    candidates.append(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText))
-                } else {
-                    refusals[row.line] = found
-                }
+                guard let checked, found.isEmpty else { return .failure(Refusals(found)) }
+                return .success(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText))
+            }
+        }
+        for (row, outcome) in zip(rows, outcomes) {
+            switch outcome {
+            case .success(let candidate): candidates.append(candidate)
+            case .failure(let found): refusals[row.line] = found.all
             }
         }
 
@@ -152,4 +156,50 @@ extension Importer {
         summary.appended += appended.appended
         summary.alreadyPresent += appended.alreadyPresent
     }
+}
+
+extension Array where Element: Sendable {
+    /// `map` on every core, for work that needs nothing but the element: the array is split
+    /// into one contiguous part per core, and the results keep the elements' order.
+    func concurrentMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
+        let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, Swift.max(1, count / 1_000))
+        guard workers > 1 else { return map(transform) }
+        let results = ConcurrentResults<T>(count: count)
+        withoutActuallyEscaping(transform) { transform in
+            let parts = UncheckedSendable(value: (self, transform))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let (elements, transform) = parts.value
+                let part = elements.count * worker / workers..<elements.count * (worker + 1) / workers
+                for index in part { results.store(transform(elements[index]), at: index) }
+            }
+        }
+        return results.take()
+    }
+}
+
+/// A value handed to worker threads that only read it.
+private struct UncheckedSendable<Value>: @unchecked Sendable {
+    var value: Value
+}
+
+/// Results written by worker threads, each to slots no other thread writes.
+private final class ConcurrentResults<T>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<T>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+    }
+
+    func store(_ value: T, at index: Int) { (slots + index).initialize(to: value) }
+
+    /// The results, once every slot is stored.
+    func take() -> [T] {
+        let values = Array(UnsafeBufferPointer(start: slots, count: count))
+        slots.deinitialize(count: count)
+        return values
+    }
+
+    deinit { slots.deallocate() }
 }
