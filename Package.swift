@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "ReachCLITests",
             dependencies: [
-                "reach", "ReachEventLog", "ReachPostgres", "ReachTestSupport",
+                "reach", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -8,7 +8,18 @@ import ReachPostgres
 /// then the filters `$3` authority, `$4` region, `$5` pilot, `$6` strategy project,
 /// `$7` objective, `$8` policy goal (NULL when not filtered).
 public struct MetricsCalculator: Sendable {
-    public init() {}
+    /// The schema of the views read: `research` (every authority), or `authority` for a local
+    /// authority's login (the same views, limited to its own rows by the server).
+    public var schema: String
+
+    public init(schema: String = "research") {
+        self.schema = schema
+    }
+
+    /// Runs one of the metrics' statements on the views of ``schema``.
+    func run(_ sql: String, _ parameters: [any PostgresEncodable], on connection: Connection) throws -> QueryResult {
+        try connection.query(schema == "research" ? sql : sql.replacingOccurrences(of: "research.", with: "\(schema)."), parameters)
+    }
 
     /// Computes the query's metrics, one observation per row, without disclosure control.
     public func compute(_ query: MetricQuery, on connection: Connection) throws -> [Observation] {
@@ -77,7 +88,7 @@ public struct MetricsCalculator: Sendable {
         if metric == .strategyProgress { return try strategyProgress(query, on: connection) }
         if metric == .surveyChange { return try surveyChange(query, on: connection) }
         let sql = Self.sql(metric, by: query.by, wholeMonths: query.period.isWholeMonths)
-        let rows = try connection.query(sql, parameters(query)).mapRows { row in
+        let rows = try run(sql, parameters(query), on: connection).mapRows { row in
             Observation(metric: metric.rawValue, period: label, scope: try row.decode(0), dimension: try row.decode(1),
                         category: try row.decode(2), statistic: try row.decode(3), value: try row.decodeIfPresent(4),
                         sensitivity: Sensitivity(rawValue: try row.decode(5)) ?? .other)
@@ -371,7 +382,7 @@ public struct MetricsCalculator: Sendable {
             """
         let label = query.period.label
         var out: [Observation] = []
-        for row in try connection.query(sql, parameters(query)).mapRows({ row in
+        for row in try run(sql, parameters(query), on: connection).mapRows({ row in
             (try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: Int.self),
              try row.decode(3, as: Int.self), try row.decode(4, as: Int.self), try row.decode(5, as: Int.self), try row.decode(6, as: Int.self))
         }) {
@@ -436,9 +447,9 @@ public struct MetricsCalculator: Sendable {
                 GROUP BY c.scope ORDER BY c.scope
                 """
             let parameters = parameters(sub)
-            jobs.append { connection in
+            jobs.append { [self] connection in
                 var out: [Observation] = []
-                for row in try connection.query(sql, parameters).mapRows({ row in
+                for row in try run(sql, parameters, on: connection).mapRows({ row in
                     (try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
                      try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self))
                 }) {

@@ -36,11 +36,9 @@ extension Importer {
             switch row.envelope {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
-                var reader = FieldReader(envelope.data, today: today)
-                let checked = envelope.type.check(&reader, envelope.id)
-                let found = reader.refusals + reader.unknownFieldRefusals
-                guard let checked, found.isEmpty else { return .failure(Refusals(found)) }
-                return .success(Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText))
+                return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
+                    Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText)
+                }
             }
         }
         for (row, outcome) in zip(rows, outcomes) {

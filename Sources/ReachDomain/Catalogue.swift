@@ -603,3 +603,14 @@ public struct RecordType: Sendable {
                              references: [Reference(.authority, authority, field: "la_id")], rule: .none)
     }
 }
+
+extension RecordType {
+    /// The record's own checks (its fields, their words and ranges), without asking the log.
+    public func checkFields(_ data: [String: JSONValue], id: String, today: PostgresDate) -> Result<CheckedRecord, Refusals> {
+        var reader = FieldReader(data, today: today)
+        let checked = check(&reader, id)
+        let found = reader.refusals + reader.unknownFieldRefusals
+        guard let checked, found.isEmpty else { return .failure(Refusals(found)) }
+        return .success(checked)
+    }
+}

@@ -50,17 +50,48 @@ struct MetricFilters: ParsableArguments {
 /// workers for them costs more than it saves.
 let metricsSessionSettings = "SET jit = off; SET max_parallel_workers_per_gather = 0"
 
-/// Brings the projections up to date (once) and returns connections to compute figures on, as
-/// the application's role reads them: one per core (up to four), so the server answers a
-/// query's independent parts side by side.
-func metricsReaders(_ target: DatabaseTarget, logger: Logger) throws -> [Connection] {
-    let first = try metricsReader(target, logger: logger)
+/// Where figures are read from, and for whom.
+struct MetricsAccess {
+    /// One connection per core (up to four), so the server answers a query's independent
+    /// parts side by side.
+    var readers: [Connection]
+    /// The local authority of the login, when it is a local authority's login: it reads that
+    /// authority's figures only, from the `authority` views.
+    var authority: String?
+    var calculator: MetricsCalculator { MetricsCalculator(schema: authority == nil ? "research" : "authority") }
+
+    /// The query, limited to the login's authority; asking for another authority is refused.
+    func scoped(_ query: MetricQuery) throws -> MetricQuery {
+        guard let authority else { return query }
+        if let asked = query.la, asked != authority {
+            throw CommandError("this login reads the figures of local authority '\(authority)' only, not '\(asked)'")
+        }
+        var scoped = query
+        scoped.la = authority
+        return scoped
+    }
+}
+
+/// Connects to read figures as the configured login. For the application's login, the
+/// projections are first brought up to date (once); a local authority's login (see
+/// `reach.authority_logins`) reads them as they are.
+func metricsAccess(_ target: DatabaseTarget, logger: Logger) throws -> MetricsAccess {
+    let first = try Connection(configuration: target.application, logger: logger)
+    let authority = try first.query("SELECT reach.login_authority()").decodeIfPresent(String.self, row: 0, column: 0)
+    if authority == nil {
+        let owner = try Connection(configuration: target.owner, logger: logger)
+        let behind = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
+        if !behind.isEmpty {
+            FileHandle.standardError.write(Data("warning: projections \(behind.joined(separator: ", ")) are behind the log or stopped (see reach projections status); their figures may be out of date\n".utf8))
+        }
+    }
+    try first.executeScript(metricsSessionSettings)
     let more = try (1..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
         let reader = try Connection(configuration: target.application, logger: logger)
         try reader.executeScript(metricsSessionSettings)
         return reader
     }
-    return [first] + more
+    return MetricsAccess(readers: [first] + more, authority: authority)
 }
 
 /// Brings the projections up to date (once) and returns a connection to compute figures on, as
@@ -166,8 +197,8 @@ struct Metrics: AsyncParsableCommand {
         let query = try filters.query(metrics: metrics.isEmpty ? Metric.allCases : metrics, by: by)
         let chosen = policy ?? (publish ? .dfe : DisclosurePolicy.Name.none)
         let logger = makeLogger()
-        let readers = try metricsReaders(try database.target(logger: logger), logger: logger)
-        let rows = try configuredPolicy(chosen).apply(try MetricsCalculator().compute(query, on: readers))
+        let access = try metricsAccess(try database.target(logger: logger), logger: logger)
+        let rows = try configuredPolicy(chosen).apply(try access.calculator.compute(try access.scoped(query), on: access.readers))
         let text = try render(rows, format: format, policy: chosen)
         FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
     }
@@ -214,19 +245,22 @@ struct Export: AsyncParsableCommand {
         func run() async throws {
             let logger = makeLogger()
             let target = try database.target(logger: logger)
-            let application = try Connection(configuration: target.application, logger: logger)
-            let known = try application.query("SELECT EXISTS (SELECT FROM reach.streams WHERE stream_id = $1 AND version > 0)", [Entity.authority.stream(la)])
-            guard try known.decode(Bool.self, row: 0, column: 0) else {
-                throw CommandError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
+            let access = try metricsAccess(target, logger: logger)
+            let application = access.readers[0]
+            if access.authority == nil {
+                let known = try application.query("SELECT EXISTS (SELECT FROM reach.streams WHERE stream_id = $1 AND version > 0)", [Entity.authority.stream(la)])
+                guard try known.decode(Bool.self, row: 0, column: 0) else {
+                    throw CommandError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
+                }
             }
             let period = try Period.parse(self.period).get()
-            let base = MetricQuery(period: period, la: la)
+            let base = try access.scoped(MetricQuery(period: period, la: la))
             var rows: [Observation] = []
             var headline = base
             headline.metrics = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours,
                                 .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern]
-            let reader = try metricsReaders(target, logger: logger)
-            let calculator = MetricsCalculator()
+            let reader = access.readers
+            let calculator = access.calculator
             rows += try calculator.compute(headline, on: reader)
             var byPilot = base
             byPilot.metrics = [.pilotProgress]
@@ -249,10 +283,26 @@ struct Export: AsyncParsableCommand {
                 "la_id": .string(la), "period": .string(period.label), "format": .string(format.rawValue),
                 "policy": .string(policy.rawValue), "rows": .number(Double(published.count)), "date": .string(PostgresDate.today.description),
             ])
-            let record = JSONValue.object(["type": .string("summary_exported"), "id": .string("export-\(UUID().uuidString.lowercased())"), "data": data]).text
-            let (_, outcome) = try recorder.record(record, on: application)
-            guard case .accepted(let position) = outcome else {
-                throw CommandError("the file was written but the export could not be recorded: \(outcome)")
+            let id = "export-\(UUID().uuidString.lowercased())"
+            let position: Int64
+            if access.authority != nil {
+                // A local authority's login appends this one kind of event, for its own authority,
+                // through the server (it cannot read or write the log otherwise).
+                guard case .object(let fields) = data else { preconditionFailure("the export's data is an object") }
+                let checked: CheckedRecord
+                switch RecordType.summaryExported.checkFields(fields, id: id, today: PostgresDate.today) {
+                case .success(let passed): checked = passed
+                case .failure(let refusals): throw CommandError("the file was written but the export could not be recorded: \(refusals)")
+                }
+                position = try application.query("SELECT reach.record_authority_export($1, $2::jsonb, $3)",
+                                                  [id, PostgresJSONB(data.text), checked.occurredOn]).decode(row: 0, column: 0)
+            } else {
+                let record = JSONValue.object(["type": .string("summary_exported"), "id": .string(id), "data": data]).text
+                let (_, outcome) = try recorder.record(record, on: application)
+                guard case .accepted(let accepted) = outcome else {
+                    throw CommandError("the file was written but the export could not be recorded: \(outcome)")
+                }
+                position = accepted
             }
             struct Line: Encodable { var file: String; var la_id: String; var period: String; var policy: String; var rows: Int; var recorded_at_position: Int64 }
             emit(try jsonLine(Line(file: out, la_id: la, period: period.label, policy: policy.rawValue, rows: published.count, recorded_at_position: position)))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 import ReachTestSupport
 import Testing
 
@@ -60,6 +61,60 @@ struct MetricsCommandTests {
         #expect(rebuilt)
         let status = try Reach.parseAsRoot(["projections", "status", "--database-url", database, "--format", "json"]) as! Projections.Status
         try await status.run()
+    }
+
+    @Test("a local authority's login reads and exports its own figures only, in the application and in PostgreSQL")
+    func authorityLogin() async throws {
+        let db = try TestDatabase.create()
+        let database = url(db)
+        try await (try Reach.parseAsRoot(["demo", "--events", "5000", "--database-url", database]) as! Demo).run()
+        try await (try Reach.parseAsRoot(["metrics", "--database-url", database, "--metric", "sessions"]) as! Metrics).run()
+        let owner = try db.ownerConnection()
+        let other: String = try owner.query("SELECT min(la_id) FROM research.activities WHERE la_id <> 'northvale'").decode(row: 0, column: 0)
+        let login = "la_tester_\(UUID().uuidString.prefix(8).lowercased())"
+        try owner.executeScript("CREATE ROLE \(login) LOGIN IN ROLE reach_authority")
+        _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
+        let loginURL = database.replacingOccurrences(of: "user=postgres", with: "user=\(login)")
+
+        // The application refuses another authority's figures, and scopes the rest to its own.
+        func refusal(_ arguments: [String]) async -> String {
+            do {
+                var command = try Reach.parseAsRoot(arguments) as! any AsyncParsableCommand
+                try await command.run()
+                return ""
+            } catch { return "\(error)" }
+        }
+        let refused = await refusal(["metrics", "--database-url", loginURL, "--la", other, "--period", "2024/25"])
+        #expect(refused.contains("reads the figures of local authority 'northvale' only"), "\(refused)")
+        try await (try Reach.parseAsRoot(["metrics", "--database-url", loginURL, "--period", "2024/25", "--format", "csv"]) as! Metrics).run()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("northvale-\(UUID().uuidString.prefix(6)).csv").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let refusedExport = await refusal(["export", "summary", "--database-url", loginURL, "--la", other, "--period", "2024/25", "--out", file])
+        #expect(refusedExport.contains("only"), "\(refusedExport)")
+        try await (try Reach.parseAsRoot(["export", "summary", "--database-url", loginURL, "--la", "northvale", "--period", "2024/25",
+                                          "--out", file]) as! Export.Summary).run()
+        let exported = try owner.query("SELECT metadata ->> 'actor', authority_id FROM reach.events WHERE event_type = 'summary_exported'")
+        #expect(exported.rowCount == 1)
+        #expect(try exported.decode(String.self, row: 0, column: 0) == login)
+        #expect(try exported.decode(String.self, row: 0, column: 1) == "northvale")
+        // Its figures are those of the application's login for the same authority.
+        let calculator = MetricsCalculator()
+        let query = MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale")
+        let scoped = try Connection(configuration: db.owner.overriding(["user": login]))
+        #expect(try MetricsCalculator(schema: "authority").compute(query, on: scoped) == calculator.compute(query, on: owner))
+
+        // PostgreSQL itself: the authority views hold its rows only; nothing else can be read or written.
+        #expect(try scoped.query("SELECT string_agg(DISTINCT la_id, ',') FROM authority.activities").decode(String.self, row: 0, column: 0) == "northvale")
+        #expect(try scoped.query("SELECT count(*) FROM authority.schools WHERE la_id = $1", [other]).decode(Int.self, row: 0, column: 0) == 0)
+        for forbidden in ["SELECT count(*) FROM research.activities", "SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
+                          "SELECT reach.record_authority_export('x', '{\"la_id\": \"\(other)\"}', current_date)",
+                          "UPDATE reach.authority_logins SET la_id = '\(other)'"] {
+            do {
+                _ = try scoped.query(forbidden)
+                Issue.record("allowed: \(forbidden)")
+            } catch let error as PostgresError { #expect(error.sqlState == "42501", "\(forbidden): \(error)") }
+        }
+        try owner.executeScript("DROP OWNED BY \(login); DROP ROLE \(login)")
     }
 
     @Test("mistakes in metrics and export options are refused, naming the problem")
