@@ -457,45 +457,38 @@ public struct CopyWriter: ~Copyable {
     /// `nil` becomes `\N`. Fields are followed by a tab, or by a newline when `last` is true.
     public mutating func appendField(_ value: String?, last: Bool = false) throws {
         if var value {
-            value.withUTF8 { bytes in
-                // Most fields need no escaping: copy them whole.
-                if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
-                    buffer.append(contentsOf: bytes)
-                    return
-                }
-                for byte in bytes {
-                    switch byte {
-                    case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-                    case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                    case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                    case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                    default: buffer.append(byte)
-                    }
-                }
-            }
+            value.withUTF8 { appendEscaped($0) }
         } else {
             buffer.append(UInt8(ascii: "\\"))
             buffer.append(UInt8(ascii: "N"))
         }
-        buffer.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
-        if last, buffer.count >= Self.chunk { try flush() }
+        try endField(last: last)
     }
 
     /// Appends one field of text already encoded as UTF-8, as ``appendField(_:last:)`` does.
     public mutating func appendField(bytes: [UInt8], last: Bool = false) throws {
+        bytes.withUnsafeBufferPointer { appendEscaped($0) }
+        try endField(last: last)
+    }
+
+    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        // Most fields need no escaping: copy them whole.
         if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
             buffer.append(contentsOf: bytes)
-        } else {
-            for byte in bytes {
-                switch byte {
-                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-                case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-                case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-                case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-                default: buffer.append(byte)
-                }
+            return
+        }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
+            default: buffer.append(byte)
             }
         }
+    }
+
+    private mutating func endField(last: Bool) throws {
         buffer.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
         if last, buffer.count >= Self.chunk { try flush() }
     }
