@@ -43,9 +43,9 @@ public struct ProjectionEngine: Sendable {
     /// (`reach.login_authority()`; no rows for a login that is not a local authority's). Views
     /// without an authority column are limited through their pilot; the programme-wide list of
     /// partner organisations is shown whole.
-    func createAuthorityViews(_ projection: Projection, on connection: Connection) throws {
+    func createAuthorityViews(_ projections: [Projection], on connection: Connection) throws {
         let missing = try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass('authority.' || quote_ident(v)) IS NULL",
-                                           [PostgresArray(projection.views)]).mapRows { try $0.decode(0, as: String.self) }
+                                           [PostgresArray(projections.flatMap(\.views))]).mapRows { try $0.decode(0, as: String.self) }
         for view in missing {
             let columns = Set(try connection.query(
                 "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'research' AND table_name = $1", [view]
@@ -67,6 +67,7 @@ public struct ProjectionEngine: Sendable {
     /// and rebuilds each whose definition has changed since its tables were made.
     public func install(on connection: Connection) throws {
         var changed: [Projection] = []
+        var current: [Projection] = []
         try connection.withTransaction { connection in
             // One installer at a time, across processes.
             _ = try connection.query("SELECT pg_advisory_xact_lock($1, 0)", [Self.lockClass])
@@ -77,15 +78,16 @@ public struct ProjectionEngine: Sendable {
                     try connection.executeScript("DROP SCHEMA IF EXISTS \(try connection.quoteIdentifier(projection.schema)) CASCADE")
                     try create(projection, schema: projection.schema, on: connection)
                     try connection.executeScript(projection.sql(projection.viewsSQL, schema: try connection.quoteIdentifier(projection.schema)))
-                    try createAuthorityViews(projection, on: connection)
+                    try createAuthorityViews([projection], on: connection)
                     _ = try connection.execute("INSERT INTO projections.state (name, definition) VALUES ($1, $2)", [projection.name, definition])
                     logger.info("installed projection", metadata: ["projection.name": "\(projection.name)"])
                 } else if try found.decode(String.self, row: 0, column: 0) != definition {
                     changed.append(projection)
                 } else {
-                    try createAuthorityViews(projection, on: connection)  // those of a log migrated since
+                    current.append(projection)
                 }
             }
+            try createAuthorityViews(current, on: connection)  // those of a log migrated since
         }
         for projection in changed {
             logger.notice("projection definition changed; rebuilding", metadata: ["projection.name": "\(projection.name)"])
@@ -353,7 +355,7 @@ public struct ProjectionEngine: Sendable {
                     ALTER SCHEMA \(next) RENAME TO \(live);
                     """)
                 try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
-                try createAuthorityViews(projection, on: connection)
+                try createAuthorityViews([projection], on: connection)
                 _ = try connection.execute("""
                     INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
                     ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,

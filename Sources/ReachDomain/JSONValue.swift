@@ -138,63 +138,14 @@ public enum JSONValue: Codable, Sendable, Hashable {
         }
 
         mutating func string() throws -> String {
-            index += 1  // the opening quote
-            var out: [UInt8] = []
-            while true {
-                guard index < bytes.count else { throw failure("unterminated string") }
-                let byte = bytes[index]
-                index += 1
-                switch byte {
-                case UInt8(ascii: "\""):
-                    return String(decoding: out, as: UTF8.self)
-                case UInt8(ascii: "\\"):
-                    guard index < bytes.count else { throw failure("unterminated string") }
-                    let escape = bytes[index]
-                    index += 1
-                    switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
-                    case UInt8(ascii: "b"): out.append(0x08)
-                    case UInt8(ascii: "f"): out.append(0x0C)
-                    case UInt8(ascii: "n"): out.append(0x0A)
-                    case UInt8(ascii: "r"): out.append(0x0D)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "u"):
-                        var scalar = try hex4()
-                        if (0xD800...0xDBFF).contains(scalar) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
-                            index += 2
-                            let low = try hex4()
-                            guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid character escape") }
-                        out.append(contentsOf: Array(String(Character(unicode)).utf8))
-                    default: throw failure("invalid escape")
-                    }
-                case 0x00..<0x20:
-                    throw failure("control character in a string")
-                default:
-                    out.append(byte)
-                }
+            var at = index
+            defer { index = at }
+            do {
+                let content = try bytes.withUnsafeBufferPointer { try JSONText.readString($0, at: &at) }
+                return String(decoding: content, as: UTF8.self)
+            } catch let failure as JSONText.StringFailure {
+                throw Failure(description: "invalid JSON at byte \(at): \(failure)")
             }
-        }
-
-        mutating func hex4() throws -> UInt32 {
-            guard index + 4 <= bytes.count else { throw failure("unterminated escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                index += 1
-                let digit: UInt8
-                switch byte {
-                case 0x30...0x39: digit = byte - 0x30
-                case 0x41...0x46: digit = byte - 0x41 + 10
-                case 0x61...0x66: digit = byte - 0x61 + 10
-                default: throw failure("invalid escape")
-                }
-                value = value << 4 | UInt32(digit)
-            }
-            return value
         }
     }
 
