@@ -13,34 +13,49 @@ extension Importer {
         }
     }
 
-    /// The batch path: every row is checked in this process, the log is asked about ids,
-    /// references and stream states in a few set-based queries, and the rows that pass are
-    /// appended through the bulk (COPY) path in one transaction. Same rules and outcomes as
-    /// recording the rows one by one, in file order. Runs inside the import's transaction.
-    func runBatch(_ rows: [Row], into summary: inout Summary, on connection: Connection) throws {
-        struct Candidate: Sendable {
-            var row: Row
-            var envelope: Recorder.Envelope
-            var checked: CheckedRecord
-            var data: String
-            var eventID = UUID()
-        }
-        summary.read += rows.count
-        var refusals: [Int: [Refusal]] = [:]
-        var candidates: [Candidate] = []
-        candidates.reserveCapacity(rows.count)
+    /// A row of a batch chunk whose own checks passed: what the batch path needs of it.
+    struct Candidate: Sendable {
+        var line: Int
+        var envelope: Recorder.Envelope
+        var checked: CheckedRecord
+        /// The record's data as jsonb text.
+        var data: String
+        var eventID: UUID
+    }
 
-        // 1. Each row's own data: the checks need nothing but the row, so they run on every core.
+    /// A chunk of rows read ahead of the one being appended, with each row's own checks done
+    /// when the chunk goes through the batch path (nil when it goes row by row).
+    struct Chunk: Sendable {
+        var rows: [Row]
+        var checked: [Result<Candidate, Refusals>]?
+    }
+
+    /// Reads the next chunk of rows and does the work each row needs alone: the checks that
+    /// need nothing but the row, its data as jsonb text and its event id, on every core.
+    func prepare(_ rows: [Row], mode: Mode) -> Chunk {
+        guard mode == .automatic, Self.fitsBatch(rows) else { return Chunk(rows: rows, checked: nil) }
         let today = recorder.today
-        let outcomes = rows.concurrentMap { row -> Result<Candidate, Refusals> in
+        return Chunk(rows: rows, checked: rows.concurrentMap { row -> Result<Candidate, Refusals> in
             switch row.envelope {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
                 return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
-                    Candidate(row: row, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText)
+                    Candidate(line: row.line, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText,
+                              eventID: EventLog.recordEventID(envelope.id))
                 }
             }
-        }
+        })
+    }
+
+    /// The batch path: every row was checked in this process (``prepare(_:mode:)``), the log is
+    /// asked about ids, references and stream states in a few set-based queries, and the rows
+    /// that pass are appended through the bulk (COPY) path. Same rules and outcomes as
+    /// recording the rows one by one, in file order. Runs inside the import's transaction.
+    func runBatch(_ rows: [Row], checked outcomes: [Result<Candidate, Refusals>], into summary: inout Summary, on connection: Connection) throws {
+        summary.read += rows.count
+        var refusals: [Int: [Refusal]] = [:]
+        var candidates: [Candidate] = []
+        candidates.reserveCapacity(rows.count)
         for (row, outcome) in zip(rows, outcomes) {
             switch outcome {
             case .success(let candidate): candidates.append(candidate)
@@ -48,15 +63,16 @@ extension Importer {
             }
         }
 
-        // 2. Event ids, and what the log already holds under them.
+        // 1. What the log already holds under the rows' event ids.
         var alreadyPresent = Set<Int>()
-        var seenIDs: [String: (line: Int, data: String, type: String)] = [:]
         for start in stride(from: 0, to: candidates.count, by: 50_000) {
             let slice = start..<min(start + 50_000, candidates.count)
-            for index in slice { candidates[index].eventID = EventLog.recordEventID(candidates[index].envelope.id) }
             // Ids first (usually none is in the log), then the content of those that are.
+            // One index probe per id, whatever the planner thinks of the log's size: a join
+            // here would be hashed over the whole log once the log outgrows its statistics.
             let present = try connection.query("""
-                SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n) JOIN reach.events e ON e.event_id = i.id
+                SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n),
+                    LATERAL (SELECT FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS found
                 """, [PostgresArray(candidates[slice].map(\.eventID))]
             ).mapRows { try $0.decode(0, as: Int.self) }
             let existing = present.isEmpty ? [] : try connection.query("""
@@ -70,43 +86,49 @@ extension Importer {
             ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
             for (n, same) in existing {
                 let candidate = candidates[slice.lowerBound + n - 1]
-                if same { alreadyPresent.insert(candidate.row.line) } else {
-                    refusals[candidate.row.line] = [Refusal("id", "'\(candidate.envelope.id)' was already used for a different record; give this record an id of its own")]
+                if same { alreadyPresent.insert(candidate.line) } else {
+                    refusals[candidate.line] = [Refusal("id", "'\(candidate.envelope.id)' was already used for a different record; give this record an id of its own")]
                 }
             }
         }
         // The same id twice in the file: a repeat is already present, other data is refused.
-        for candidate in candidates where refusals[candidate.row.line] == nil {
+        var seenIDs: [String: Int] = [:]
+        for (index, candidate) in candidates.enumerated() where refusals[candidate.line] == nil {
             if let first = seenIDs[candidate.envelope.id] {
-                if first.data == candidate.data && first.type == candidate.envelope.type.name {
-                    alreadyPresent.insert(candidate.row.line)
+                let earlier = candidates[first]
+                if earlier.data == candidate.data && earlier.envelope.type.name == candidate.envelope.type.name {
+                    alreadyPresent.insert(candidate.line)
                 } else {
-                    refusals[candidate.row.line] = [Refusal("id", "'\(candidate.envelope.id)' is used on line \(first.line) for a different record")]
+                    refusals[candidate.line] = [Refusal("id", "'\(candidate.envelope.id)' is used on line \(earlier.line) for a different record")]
                 }
             } else {
-                seenIDs[candidate.envelope.id] = (candidate.row.line, candidate.data, candidate.envelope.type.name)
+                seenIDs[candidate.envelope.id] = index
             }
         }
-        // The rows still in the running, refreshed after each step that can refuse some.
-        var live = candidates.filter { refusals[$0.row.line] == nil && !alreadyPresent.contains($0.row.line) }
+        // The rows still in the running (as indices into `candidates`), refreshed after each
+        // step that can refuse some.
+        var live = candidates.indices.filter { refusals[candidates[$0].line] == nil && !alreadyPresent.contains(candidates[$0].line) }
 
-        // 3. Registrations: new to the log, and once in the file.
-        let registrations = live.filter { if case .register = $0.checked.rule { true } else { false } }
+        // 2. Registrations: new to the log, and once in the file.
+        let registrations = live.filter { if case .register = candidates[$0].checked.rule { true } else { false } }
         let registered = Set(try connection.query("SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
-                                                  [PostgresArray(registrations.map(\.checked.streamID))]).mapRows { try $0.decode(0, as: String.self) })
+                                                  [PostgresArray(registrations.map { candidates[$0].checked.streamID })]).mapRows { try $0.decode(0, as: String.self) })
         var fileOwners: [String: String?] = [:]
-        for candidate in registrations {
-            guard case .register(let what, let field) = candidate.checked.rule else { continue }
-            if registered.contains(candidate.checked.streamID) || fileOwners[candidate.checked.streamID] != nil {
-                refusals[candidate.row.line] = [StreamRule.alreadyRegistered(what, field: field)]
+        for index in registrations {
+            let checked = candidates[index].checked
+            guard case .register(let what, let field) = checked.rule else { continue }
+            if registered.contains(checked.streamID) || fileOwners[checked.streamID] != nil {
+                refusals[candidates[index].line] = [StreamRule.alreadyRegistered(what, field: field)]
             } else {
-                fileOwners[candidate.checked.streamID] = .some(candidate.checked.authorityID)
+                fileOwners[checked.streamID] = .some(checked.authorityID)
             }
         }
-        live.removeAll { refusals[$0.row.line] != nil }
+        live.removeAll { refusals[candidates[$0].line] != nil }
 
-        // 4. References: in the log, or registered earlier in the file.
-        let referenced = Set(live.flatMap { $0.checked.references.map(\.streamID) }).subtracting(fileOwners.keys)
+        // 3. References: in the log, or registered earlier in the file.
+        var referenced = Set<String>()
+        for index in live { for reference in candidates[index].checked.references { referenced.insert(reference.streamID) } }
+        referenced.subtract(fileOwners.keys)
         var owners: [String: String?] = fileOwners
         for (stream, owner) in try connection.query(
             "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
@@ -114,43 +136,46 @@ extension Importer {
         ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
             owners[stream] = .some(owner)
         }
-        for candidate in live {
-            let found = candidate.checked.references.compactMap { $0.refusal(owners: owners) }
-            if !found.isEmpty { refusals[candidate.row.line] = found }
+        for index in live {
+            let found = candidates[index].checked.references.compactMap { $0.refusal(owners: owners) }
+            if !found.isEmpty { refusals[candidates[index].line] = found }
         }
-        live.removeAll { refusals[$0.row.line] != nil }
+        live.removeAll { refusals[candidates[$0].line] != nil }
 
-        // 5. Engagement stages move forward, from each stream's last stage, in file order.
-        let stageRows = live.filter { if case .engagementStage = $0.checked.rule { true } else { false } }
+        // 4. Engagement stages move forward, from each stream's last stage, in file order.
+        let stageRows = live.filter { if case .engagementStage = candidates[$0].checked.rule { true } else { false } }
         var current: [String: EngagementStage] = [:]
-        for (stream, word) in try connection.query(StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map(\.checked.streamID))))])
+        for (stream, word) in try connection.query(StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map { candidates[$0].checked.streamID })))])
             .mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(2, as: String.self)) }) {
             current[stream] = word.flatMap(EngagementStage.init(rawValue:))
         }
-        for candidate in stageRows {
-            guard case .engagementStage(let stage) = candidate.checked.rule else { continue }
-            let now = current[candidate.checked.streamID]
+        for index in stageRows {
+            let checked = candidates[index].checked
+            guard case .engagementStage(let stage) = checked.rule else { continue }
+            let now = current[checked.streamID]
             if stage.mayFollow(now) {
-                current[candidate.checked.streamID] = stage
+                current[checked.streamID] = stage
             } else {
-                refusals[candidate.row.line] = [StreamRule.stageGoesBack(from: now!, to: stage)]
+                refusals[candidates[index].line] = [StreamRule.stageGoesBack(from: now!, to: stage)]
             }
         }
 
-        live.removeAll { refusals[$0.row.line] != nil }
+        live.removeAll { refusals[candidates[$0].line] != nil }
         summary.alreadyPresent += alreadyPresent.count
         for row in rows { if let found = refusals[row.line] { summary.refuse(row, found) } }
 
-        // 6. Append what passed, through the bulk path, in one transaction.
-        let events = live.map { candidate in
-            NewEvent(id: candidate.eventID, streamID: candidate.checked.streamID, type: candidate.envelope.type.name,
-                     schemaVersion: candidate.envelope.type.schemaVersion, data: candidate.data,
-                     metadata: EventMetadata(actor: recorder.actor, correlationID: candidate.envelope.id, source: recorder.source),
-                     occurredOn: candidate.checked.occurredOn, authorityID: candidate.checked.authorityID)
+        // 5. Append what passed, through the bulk path, in one transaction.
+        let events = live.map { index in
+            let candidate = candidates[index]
+            return NewEvent(id: candidate.eventID, streamID: candidate.checked.streamID, type: candidate.envelope.type.name,
+                            schemaVersion: candidate.envelope.type.schemaVersion, data: candidate.data,
+                            metadata: EventMetadata(actor: recorder.actor, correlationID: candidate.envelope.id, source: recorder.source),
+                            occurredOn: candidate.checked.occurredOn, authorityID: candidate.checked.authorityID)
         }
+        candidates = []
         // The rows that pass are appended even when others were refused: later chunks may
         // refer to them. The import's transaction decides at the end whether anything is kept.
-        let appended = try EventLog.appendBulk(events, on: connection)
+        let appended = try EventLog.appendBulk(events, idsChecked: true, on: connection)
         summary.appended += appended.appended
         summary.alreadyPresent += appended.alreadyPresent
     }

@@ -182,20 +182,22 @@ public struct CSVLayout: Sendable {
                     return Double(text).map(JSONValue.number) ?? .string(text)
                 })
             }
-            Self.set(&data, column.path, value)
+            Self.set(&data, column.path[...], value)
         }
         return data
     }
 
-    static func set(_ object: inout [String: JSONValue], _ path: [String], _ value: JSONValue) {
+    /// Sets the field at `path`, making the objects on the way. Each object on the way is taken
+    /// out of its parent while it changes, so that it is changed in place rather than copied.
+    static func set(_ object: inout [String: JSONValue], _ path: ArraySlice<String>, _ value: JSONValue) {
         guard let first = path.first else { return }
         if path.count == 1 {
             object[first] = value
             return
         }
         var child: [String: JSONValue] = [:]
-        if case .object(let existing)? = object[first] { child = existing }
-        set(&child, Array(path.dropFirst()), value)
+        if case .object(let existing)? = object.removeValue(forKey: first) { child = existing }
+        set(&child, path.dropFirst(), value)
         object[first] = .object(child)
     }
 }

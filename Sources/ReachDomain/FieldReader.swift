@@ -84,7 +84,13 @@ public struct FieldReader {
     /// An identifier: letters, digits, `-` and `_`, up to 60 characters.
     public mutating func identifier(_ key: String, required: Bool = true) -> String? {
         guard let text = text(key, required: required, maxLength: 60) else { return nil }
-        guard text.unicodeScalars.allSatisfy({ ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "-" || $0 == "_" }) else {
+        guard text.utf8.allSatisfy({ byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"): true
+            default: false
+            }
+        }) else {
             refuse(key, "'\(text)' may hold only letters, digits, - and _")
             return nil
         }

@@ -30,6 +30,8 @@ public struct Importer: Sendable {
         var csvHeader: [String]? { get }
         /// The next row, or nil at the end.
         mutating func next() throws -> Row?
+        /// The next `count` rows, fewer only at the end of the file.
+        mutating func next(upTo count: Int) throws -> [Row]
     }
 
     /// A file read whole into memory (small files and tests).
@@ -171,19 +173,38 @@ public struct Importer: Sendable {
         }
 
         mutating func next() throws -> Row? {
+            try nextCells().map { Self.row($0, type: type, layout: layout, matched: matched) }
+        }
+
+        /// Reads the cells of `count` rows in turn, then makes them into rows on every core.
+        mutating func next(upTo count: Int) throws -> [Row] {
+            var read: [(line: Int, cells: [String])] = []
+            read.reserveCapacity(count)
+            while read.count < count, let cells = try nextCells() { read.append(cells) }
+            let (type, layout, matched) = (type, layout, matched)
+            return read.concurrentMap { Self.row($0, type: type, layout: layout, matched: matched) }
+        }
+
+        /// The next row that is not blank, as cells, with its line number.
+        private mutating func nextCells() throws -> (line: Int, cells: [String])? {
             while true {
                 let read: [String]?
                 do { read = try records.next() } catch { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
                 guard let cells = read else { return nil }
                 line += 1
                 if cells.allSatisfy({ $0.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } }) { continue }
-                let id = matched.id < cells.count ? FieldReader.trimmed(cells[matched.id]) : ""
-                let document = JSONValue.object([
-                    "type": .string(type), "id": id.isEmpty ? .null : .string(id),
-                    "data": .object(layout.data(of: cells, columns: matched.columns)),
-                ])
-                return Row(line: line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells)
+                return (line, cells)
             }
+        }
+
+        private static func row(_ read: (line: Int, cells: [String]), type: String, layout: CSVLayout, matched: (id: Int, columns: [CSVLayout.Column?])) -> Row {
+            let cells = read.cells
+            let id = matched.id < cells.count ? FieldReader.trimmed(cells[matched.id]) : ""
+            let document = JSONValue.object([
+                "type": .string(type), "id": id.isEmpty ? .null : .string(id),
+                "data": .object(layout.data(of: cells, columns: matched.columns)),
+            ])
+            return Row(line: read.line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells)
         }
     }
 
@@ -216,25 +237,38 @@ public struct Importer: Sendable {
     }
 
     /// Checks and records the rows of `source`, chunk by chunk, in one transaction.
-    public func run(_ source: inout some RowSource, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+    ///
+    /// The next chunk is read, and its rows checked on their own, on a thread of its own while
+    /// the current one is checked against the log and appended.
+    public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
         do {
-            var chunk: [Row] = []
-            chunk.reserveCapacity(chunkSize)
-            var finished = false
-            while !finished {
-                chunk.removeAll(keepingCapacity: true)
-                while chunk.count < chunkSize, let row = try source.next() { chunk.append(row) }
-                finished = chunk.count < chunkSize
-                guard !chunk.isEmpty else { break }
-                let done = summary.read
-                if mode == .automatic && Self.fitsBatch(chunk) {
-                    try runBatch(chunk, into: &summary, on: connection)
-                } else {
-                    try runRowByRow(chunk, into: &summary, on: connection) { progress(done + $0) }
+            try withUnsafeMutablePointer(to: &source) { pointer in
+                let ahead = ReadAhead<Chunk>()
+                let reader = UnsafeSource(pointer: pointer)
+                let chunkSize = chunkSize
+                Thread {
+                    defer { ahead.finished.signal() }
+                    while true {
+                        let item = Result { () throws -> Chunk? in
+                            let rows = try reader.pointer.pointee.next(upTo: chunkSize)
+                            return rows.isEmpty ? nil : prepare(rows, mode: mode)
+                        }
+                        guard ahead.put(item), case .success(let chunk?) = item, chunk.rows.count == chunkSize else { return }
+                    }
+                }.start()
+                defer { ahead.stop() }
+                while let chunk = try ahead.take() {
+                    let done = summary.read
+                    if let checked = chunk.checked {
+                        try runBatch(chunk.rows, checked: checked, into: &summary, on: connection)
+                    } else {
+                        try runRowByRow(chunk.rows, into: &summary, on: connection) { progress(done + $0) }
+                    }
+                    progress(summary.read)
+                    if chunk.rows.count < chunkSize { break }
                 }
-                progress(summary.read)
             }
             if summary.refused.isEmpty || skipInvalid {
                 try connection.executeScript("COMMIT")
@@ -300,6 +334,61 @@ public struct Importer: Sendable {
             fields[CSVLayout.reasonColumn] = .string(reason(row))
             return JSONValue.object(fields).text
         }.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Importer.RowSource {
+    public mutating func next(upTo count: Int) throws -> [Importer.Row] {
+        var rows: [Importer.Row] = []
+        while rows.count < count, let row = try next() { rows.append(row) }
+        return rows
+    }
+}
+
+/// A source of rows read by the import's reading thread only, while the import waits for it.
+private struct UnsafeSource<Source>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Source>
+}
+
+/// A hand-over of one item at a time from a thread that makes them to one that uses them: the
+/// maker waits while an item is waiting to be taken; `stop` tells it to end, and waits until
+/// it has.
+final class ReadAhead<Item: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var waiting: Result<Item?, any Error>?
+    private var stopped = false
+    /// Signalled by the maker when it ends.
+    let finished = DispatchSemaphore(value: 0)
+
+    /// Hands over an item (nil at the end); false when the user has stopped.
+    func put(_ item: Result<Item?, any Error>) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting != nil && !stopped { condition.wait() }
+        guard !stopped else { return false }
+        waiting = item
+        condition.broadcast()
+        return true
+    }
+
+    /// The next item, nil at the end; rethrows the maker's error.
+    func take() throws -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting == nil { condition.wait() }
+        let item = waiting!
+        if case .success(.some) = item { waiting = nil }
+        condition.broadcast()
+        return try item.get()
+    }
+
+    /// Tells the maker to end and waits until it has.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+        finished.wait()
     }
 }
 

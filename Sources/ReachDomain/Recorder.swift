@@ -79,7 +79,7 @@ public struct Recorder: Sendable {
             }
             var id: String?
             if case .string(let text)? = fields["id"], !text.isEmpty, text.count <= 100,
-               !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+               !FieldReader.hasControlCharacters(text) {
                 id = text
             } else {
                 refusals.append(Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing"))

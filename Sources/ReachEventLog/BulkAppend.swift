@@ -30,9 +30,12 @@ extension EventLog {
     /// sequence. Any other chunk (ids already in the log, a stream created by another session
     /// meanwhile, a number with an exponent) goes through `reach.append_staged`, which does the
     /// same on the server.
-    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, on connection: Connection) throws -> BulkSummary {
+    ///
+    /// `idsChecked` says that the caller has found, in this transaction, that no event's id is in
+    /// the log; the check is then not made again.
+    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary {
         guard connection.isInTransaction else {
-            return try connection.withTransaction { try appendBulk(events, chunkSize: chunkSize, on: $0) }
+            return try connection.withTransaction { try appendBulk(events, chunkSize: chunkSize, idsChecked: idsChecked, on: $0) }
         }
         do {
             // Chunks of thousands of events sort in memory rather than on disk.
@@ -42,7 +45,7 @@ extension EventLog {
             chunk.reserveCapacity(chunkSize)
             func flush() throws {
                 guard !chunk.isEmpty else { return }
-                if let direct = try appendDirect(chunk, on: connection) {
+                if let direct = try appendDirect(chunk, idsChecked: idsChecked, on: connection) {
                     summary.add(direct)
                 } else {
                     summary.add(try appendStaged(chunk, on: connection))
@@ -62,7 +65,7 @@ extension EventLog {
 
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
-    static func appendDirect(_ chunk: [NewEvent], on connection: Connection) throws -> BulkSummary? {
+    static func appendDirect(_ chunk: [NewEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
         var documents: [(data: [UInt8], metadata: [UInt8])] = []
         documents.reserveCapacity(chunk.count)
         for event in chunk {
@@ -73,14 +76,13 @@ extension EventLog {
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
 
         // The transaction's id comes before any position (readers rely on it), and its clock
-        // is the events' recorded_at.
+        // is the events' recorded_at (the column's default, now()).
         let clock = try connection.query("""
-            SELECT pg_current_xact_id()::text, now()::text, extract(epoch FROM now())::text,
-                   EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
-            """, [PostgresArray(ids)], prepared: true)
-        guard try !clock.decode(Bool.self, row: 0, column: 3) else { return nil }
-        let recordedAt: String = try clock.decode(row: 0, column: 1)
-        let epoch: String = try clock.decode(row: 0, column: 2)
+            SELECT pg_current_xact_id()::text, extract(epoch FROM now())::text,
+                   NOT $2 AND EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
+            """, [PostgresArray(idsChecked ? [] : ids), idsChecked], prepared: true)
+        guard try !clock.decode(Bool.self, row: 0, column: 2) else { return nil }
+        let epoch: String = try clock.decode(row: 0, column: 1)
 
         // The heads of the streams that already exist, locked in a fixed order.
         let streams = Array(Set(chunk.map(\.streamID))).sorted()
@@ -143,7 +145,7 @@ extension EventLog {
         // their error, if any).
         _ = try connection.copyIn("""
             COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
-                               data, metadata, occurred_on, recorded_at, authority_id, hash) FROM STDIN
+                               data, metadata, occurred_on, authority_id, hash) FROM STDIN
             """, deferred: true) { writer in
             for index in chunk.indices {
                 let event = chunk[index]
@@ -156,7 +158,6 @@ extension EventLog {
                 try writer.appendField(bytes: documents[index].data)
                 try writer.appendField(bytes: documents[index].metadata)
                 try writer.appendField(event.occurredOn?.description)
-                try writer.appendField(recordedAt)
                 try writer.appendField(event.authorityID)
                 try writer.appendField("\\x" + Self.hex(rows[index].hash), last: true)
             }
