@@ -35,7 +35,7 @@ public struct CSVLayout: Sendable {
             return .failure(Refusal("type", "'\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))"))
         }
         // Optional fields the example leaves out still get a column.
-        let optional: [String: [String: JSONValue]] = [
+        let optional: [String: JSONObject] = [
             "activity_delivered": ["online": .bool(false)],
             "context_referral_received": ["location_id": .string(""), "peer_group_id": .string("")],
         ]
@@ -43,14 +43,14 @@ public struct CSVLayout: Sendable {
         // Every audience and every measure gets a column, not only those in the example.
         if type == "activity_delivered" {
             fields["attendance"] = .object([
-                "pupils": .object(Dictionary(uniqueKeysWithValues: KeyStage.allCases.map { ($0.rawValue, .number(0)) })),
-                "staff": .object(Dictionary(uniqueKeysWithValues: StaffRole.allCases.map { ($0.rawValue, .number(0)) })),
+                "pupils": .object(JSONObject(KeyStage.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
+                "staff": .object(JSONObject(StaffRole.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
                 "parents_carers": .number(0),
-                "professionals": .object(Dictionary(uniqueKeysWithValues: PartnerKind.allCases.map { ($0.rawValue, .number(0)) })),
+                "professionals": .object(JSONObject(PartnerKind.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
             ])
         }
         if type == "survey_wave_recorded" {
-            fields["measures"] = .object(Dictionary(uniqueKeysWithValues: SurveyMeasure.allCases.map {
+            fields["measures"] = .object(JSONObject(SurveyMeasure.allCases.map {
                 ($0.rawValue, JSONValue.object(["agreeing": .number(0), "answering": .number(0)]))
             }))
         }
@@ -102,7 +102,7 @@ public struct CSVLayout: Sendable {
     }
 
     /// A record's data as a row of this layout (fields the layout has no column for are left out).
-    public func row(id: String, data fields: [String: JSONValue]) -> [String] {
+    public func row(id: String, data fields: JSONObject) -> [String] {
         [id] + columns.map { column in
             var value: JSONValue? = .object(fields)
             for key in column.path {
@@ -158,8 +158,8 @@ public struct CSVLayout: Sendable {
 
     /// Turns one row into a record's data: empty cells are left out, numbers and flags are read
     /// as such when they can be (otherwise kept as text, for the checks to name), lists split on `;`.
-    public func data(of row: [String], columns: [Column?]) -> [String: JSONValue] {
-        var data: [String: JSONValue] = [:]
+    public func data(of row: [String], columns: [Column?]) -> JSONObject {
+        var data: JSONObject = [:]
         for (index, column) in columns.enumerated() {
             guard let column, index < row.count, !row[index].isEmpty else { continue }
             let cell = FieldReader.trimmed(row[index])
@@ -189,13 +189,13 @@ public struct CSVLayout: Sendable {
 
     /// Sets the field at `path`, making the objects on the way. Each object on the way is taken
     /// out of its parent while it changes, so that it is changed in place rather than copied.
-    static func set(_ object: inout [String: JSONValue], _ path: ArraySlice<String>, _ value: JSONValue) {
+    static func set(_ object: inout JSONObject, _ path: ArraySlice<String>, _ value: JSONValue) {
         guard let first = path.first else { return }
         if path.count == 1 {
             object[first] = value
             return
         }
-        var child: [String: JSONValue] = [:]
+        var child: JSONObject = [:]
         if case .object(let existing)? = object.removeValue(forKey: first) { child = existing }
         set(&child, path.dropFirst(), value)
         object[first] = .object(child)

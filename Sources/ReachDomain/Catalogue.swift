@@ -60,7 +60,7 @@ public enum StreamRule: Sendable, Hashable {
     /// An engagement stage: stages move forward (see ``EngagementStage/mayFollow(_:)``).
     case engagementStage(EngagementStage)
     /// A correction or withdrawal of the record with this id, appended to that record's stream.
-    case amends(recordID: String, withdraws: Bool, correctedData: [String: JSONValue]?)
+    case amends(recordID: String, withdraws: Bool, correctedData: JSONObject?)
     /// No rule (each record has a stream of its own).
     case none
 
@@ -606,7 +606,7 @@ public struct RecordType: Sendable {
 
 extension RecordType {
     /// The record's own checks (its fields, their words and ranges), without asking the log.
-    public func checkFields(_ data: [String: JSONValue], id: String, today: PostgresDate) -> Result<CheckedRecord, Refusals> {
+    public func checkFields(_ data: JSONObject, id: String, today: PostgresDate) -> Result<CheckedRecord, Refusals> {
         var reader = FieldReader(data, today: today)
         let checked = check(&reader, id)
         let found = reader.refusals + reader.unknownFieldRefusals

@@ -142,7 +142,7 @@ public struct DemoGenerator: Sendable {
                     stages.append((.withdrawn, day))
                 }
                 for (stage, on) in stages {
-                    var data: [String: JSONValue] = ["pilot_id": s(pilot), "school_id": s(school), "la_id": s(authority), "stage": s(stage.rawValue), "date": date(on)]
+                    var data: JSONObject = ["pilot_id": s(pilot), "school_id": s(school), "la_id": s(authority), "stage": s(stage.rawValue), "date": date(on)]
                     if stage == .withdrawn { data["reason"] = s(["budget", "leadership turnover", "competing priorities"][Int.random(in: 0...2, using: &random)]) }
                     try record("engagement_stage_reached", "engagement-\(pilot)-\(school)-\(stage.rawValue)", .object(data),
                                stream: Streams.engagement(pilot: pilot, school: school), authority: authority, on: on)
@@ -215,7 +215,7 @@ public struct DemoGenerator: Sendable {
                 guard on <= lastDay else { continue }
                 surveyCount += 1
                 let respondents = Int.random(in: 80...220, using: &random)
-                var measures: [String: JSONValue] = [:]
+                var measures: JSONObject = [:]
                 for measure in SurveyMeasure.allCases where measure.group == .pupils {
                     let answering = respondents - Int.random(in: 0...10, using: &random)
                     let share = (wave == "baseline" ? 0.55 : 0.64) + Double(Int.random(in: -8...8, using: &random)) / 100

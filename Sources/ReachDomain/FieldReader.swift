@@ -9,16 +9,18 @@ public struct FieldReader {
     /// The longest free text (labels and notes).
     public static let maximumTextLength = 500
 
-    public let fields: [String: JSONValue]
+    public let fields: JSONObject
     let path: String
     /// Today, for "not in the future".
     public let today: PostgresDate
-    private(set) var read: Set<String> = []
+    /// Which of `fields` a rule has read, by place.
+    private var read: [Bool]
     /// What was wrong so far.
     public internal(set) var refusals: [Refusal] = []
 
-    public init(_ fields: [String: JSONValue], path: String = "", today: PostgresDate) {
+    public init(_ fields: JSONObject, path: String = "", today: PostgresDate) {
         self.fields = fields
+        self.read = Array(repeating: false, count: fields.count)
         self.path = path
         self.today = today
     }
@@ -31,8 +33,9 @@ public struct FieldReader {
     }
 
     private mutating func value(_ key: String, required: Bool) -> JSONValue? {
-        read.insert(key)
-        guard let value = fields[key], value != .null else {
+        let index = fields.index(forKey: key)
+        if let index { read[index] = true }
+        guard let index, case let value = fields.values[index], value != .null else {
             if required { refuse(key, "is required") }
             return nil
         }
@@ -209,7 +212,7 @@ public struct FieldReader {
     }
 
     /// An object taken whole (a correction's replacement data, checked by its own type).
-    public mutating func rawObject(_ key: String) -> [String: JSONValue]? {
+    public mutating func rawObject(_ key: String) -> JSONObject? {
         guard let value = value(key, required: true) else { return nil }
         guard case .object(let fields) = value else {
             refuse(key, "must be an object, not \(value.kindName)")
@@ -271,7 +274,7 @@ public struct FieldReader {
 
     /// Fields present in the record that no rule read: refused, as they are usually typos.
     public var unknownFieldRefusals: [Refusal] {
-        fields.keys.filter { !read.contains($0) }.sorted().map {
+        zip(fields.keys, read).filter { !$1 }.map(\.0).sorted().map {
             Refusal(name($0), "is not a field of this record; check its spelling")
         }
     }

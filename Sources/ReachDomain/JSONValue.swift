@@ -9,7 +9,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
     case number(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -18,7 +18,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
         else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        else { self = .object(try container.decode(JSONObject.self)) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,7 +66,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
             switch bytes[index] {
             case UInt8(ascii: "{"):
                 index += 1
-                var object: [String: JSONValue] = [:]
+                var object = JSONObject()
                 skipWhitespace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
                 while true {
@@ -173,11 +173,11 @@ public enum JSONValue: Codable, Sendable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in fields.keys.sorted().enumerated() {
+            for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.appendQuoted(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                fields[key]!.write(to: &out)
+                value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -202,14 +202,12 @@ public enum JSONValue: Codable, Sendable, Hashable {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            let keys = fields.keys.sorted { a, b in
-                a.utf8.count != b.utf8.count ? a.utf8.count < b.utf8.count : a.utf8.lexicographicallyPrecedes(b.utf8)
-            }
-            for (index, key) in keys.enumerated() {
+            // The fields are kept in jsonb's order already.
+            for (index, (key, value)) in fields.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
                 JSONText.appendQuoted(key, to: &out)
                 out.append(UInt8(ascii: ":")); out.append(UInt8(ascii: " "))
-                fields[key]!.writeJSONB(to: &out)
+                value.writeJSONB(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         default:
@@ -227,5 +225,80 @@ public enum JSONValue: Codable, Sendable, Hashable {
         case .array: return "a list"
         case .object: return "an object"
         }
+    }
+}
+
+/// The fields of a JSON object, each key once, kept in the order PostgreSQL's jsonb keeps
+/// them: shorter keys first, then by bytes. Records hold a handful of fields, so looking a key
+/// up along a short list costs less than hashing it, and the jsonb text needs no sorting.
+public struct JSONObject: Sendable, Hashable, Codable, Sequence, ExpressibleByDictionaryLiteral {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [JSONValue] = []
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        for (key, value) in elements { self[key] = value }
+    }
+
+    /// The fields of `pairs`; a key given twice keeps its last value.
+    public init(_ pairs: some Sequence<(String, JSONValue)>) {
+        for (key, value) in pairs { self[key] = value }
+    }
+
+    public init(_ dictionary: [String: JSONValue]) {
+        for (key, value) in dictionary { self[key] = value }
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// Whether `a` comes before `b` in jsonb's order of keys.
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        let (countA, countB) = (a.utf8.count, b.utf8.count)
+        return countA != countB ? countA < countB : a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// The place of `key` among the fields, if it is one.
+    public func index(forKey key: String) -> Int? {
+        let length = key.utf8.count
+        for index in keys.indices where keys[index].utf8.count == length && keys[index] == key { return index }
+        return nil
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get { index(forKey: key).map { values[$0] } }
+        set {
+            if let index = index(forKey: key) {
+                if let newValue { values[index] = newValue } else { keys.remove(at: index); values.remove(at: index) }
+                return
+            }
+            guard let newValue else { return }
+            // Fields usually arrive in order (jsonb's own text, the parser's own output).
+            var place = keys.count
+            while place > 0 && Self.precedes(key, keys[place - 1]) { place -= 1 }
+            keys.insert(key, at: place)
+            values.insert(newValue, at: place)
+        }
+    }
+
+    @discardableResult
+    public mutating func removeValue(forKey key: String) -> JSONValue? {
+        guard let index = index(forKey: key) else { return nil }
+        keys.remove(at: index)
+        return values.remove(at: index)
+    }
+
+    public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
+        zip(keys, values).lazy.map { (key: $0, value: $1) }.makeIterator()
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.singleValueContainer().decode([String: JSONValue].self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Dictionary(uniqueKeysWithValues: zip(keys, values)))
     }
 }

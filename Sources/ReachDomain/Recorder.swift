@@ -49,7 +49,7 @@ public struct Recorder: Sendable {
     public struct Envelope: Sendable {
         public var type: RecordType
         public var id: String
-        public var data: [String: JSONValue]
+        public var data: JSONObject
 
         /// Parses and checks the envelope (not the data).
         public static func parse(_ text: String) -> Result<Envelope, Refusals> {
@@ -84,7 +84,7 @@ public struct Recorder: Sendable {
             } else {
                 refusals.append(Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing"))
             }
-            var data: [String: JSONValue]?
+            var data: JSONObject?
             if case .object(let object)? = fields["data"] {
                 data = object
             } else {
@@ -184,7 +184,7 @@ public struct Recorder: Sendable {
     /// Finds the record a correction or withdrawal names and checks that it may be amended; for
     /// a correction, checks the corrected data as the original record type would. Returns where
     /// the amendment goes: the original record's stream.
-    func amendment(of recordID: String, withdraws: Bool, correctedData: [String: JSONValue]?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
+    func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
         let found = try connection.query("""
             SELECT e.stream_id, e.event_type, e.authority_id, e.occurred_on,
                    EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = 'event_withdrawn'

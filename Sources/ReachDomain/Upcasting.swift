@@ -9,7 +9,7 @@ public enum Upcaster {
     struct Step: Sendable {
         var type: String
         var from: Int32
-        var upcast: @Sendable ([String: JSONValue]) -> [String: JSONValue]
+        var upcast: @Sendable (JSONObject) -> JSONObject
     }
 
     static let steps: [Step] = [
@@ -26,7 +26,7 @@ public enum Upcaster {
 
     /// The data of `type` written at `version`, as the current version of the type reads it.
     /// Returns `nil` for a version newer than this program knows.
-    public static func upcast(type: String, version: Int32, data: [String: JSONValue]) -> [String: JSONValue]? {
+    public static func upcast(type: String, version: Int32, data: JSONObject) -> JSONObject? {
         let current = RecordType.all[type]?.schemaVersion ?? 1
         guard version <= current, version >= 1 else { return nil }
         var data = data
@@ -39,7 +39,7 @@ public enum Upcaster {
     }
 
     /// An event's data as the current version of its type reads it.
-    public static func currentData(of event: RecordedEvent) throws -> [String: JSONValue] {
+    public static func currentData(of event: RecordedEvent) throws -> JSONObject {
         guard case .object(let fields) = try JSONValue.parse(event.data),
               let data = upcast(type: event.type, version: event.schemaVersion, data: fields) else {
             throw Refusals([Refusal("schema_version", "event at position \(event.position) is \(event.type) version \(event.schemaVersion), which this program cannot read")])

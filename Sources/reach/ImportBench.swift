@@ -59,10 +59,13 @@ struct ImportBench: AsyncParsableCommand {
         let clock = ContinuousClock()
         let startRSS = AppendBench.residentMiB()
         var summary = Importer.Summary()
+        let backend = try connection.query("SELECT pg_backend_pid()").decode(Int32.self, row: 0, column: 0)
+        let (clientBefore, serverBefore) = (Self.processCPU(), Self.processCPU(pid: backend))
         let importTime = try clock.measure {
             var source = try Importer.open(path: path, type: nil)
             summary = try importer.run(&source, skipInvalid: false, on: connection)
         }
+        let (clientCPU, serverCPU) = (Self.processCPU() - clientBefore, Self.processCPU(pid: backend).map { $0 - (serverBefore ?? 0) })
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         guard summary.committed, summary.appended == written else {
@@ -84,5 +87,25 @@ struct ImportBench: AsyncParsableCommand {
         emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   target >= 40,000/s  %@", seconds(importTime), importRate, importRate >= 40_000 ? "ok" : "MISSED"))
         emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   import/bulk = %.2fx", seconds(bulkTime), bulkRate, importRate / bulkRate))
         emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB", startRSS, Double(usage.ru_maxrss) / 1024))
+        let perRow = { (cpu: Double) in cpu / Double(written) * 1_000_000 }
+        emit(String(format: "CPU per row during the import: this process %.1f µs", perRow(clientCPU))
+             + (serverCPU.map { String(format: ", its server process %.1f µs", perRow($0)) } ?? " (the server's is not readable from here)"))
+    }
+
+    /// CPU seconds (user and system) used so far by this process, or by process `pid` when
+    /// /proc shows it (a server on this machine).
+    static func processCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
+    }
+
+    static func processCPU(pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = text.lastIndex(of: ")") else { return nil }
+        // After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

@@ -146,7 +146,7 @@ func render(_ rows: [Observation], format: OutputFormat, policy: DisclosurePolic
     case .json:
         var objects: [JSONValue] = []
         for row in rows {
-            var object: [String: JSONValue] = [
+            var object: JSONObject = [
                 "metric": .string(row.metric), "period": .string(row.period), "scope": .string(row.scope),
                 "dimension": .string(row.dimension), "category": .string(row.category), "statistic": .string(row.statistic),
                 "policy": .string(policy.rawValue),
