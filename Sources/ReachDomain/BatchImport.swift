@@ -16,7 +16,9 @@ extension Importer {
     /// A row of a batch chunk whose own checks passed: what the batch path needs of it.
     struct Candidate: Sendable {
         var line: Int
-        var envelope: Recorder.Envelope
+        var recordID: String
+        var type: String
+        var schemaVersion: Int32
         var checked: CheckedRecord
         /// The record's data as jsonb text.
         var data: String
@@ -27,7 +29,14 @@ extension Importer {
     /// when the chunk goes through the batch path (nil when it goes row by row).
     struct Chunk: Sendable {
         var rows: [Row]
-        var checked: [Result<Candidate, Refusals>]?
+        var checked: Checked?
+    }
+
+    /// A batch chunk's rows after their own checks: those that passed, and the refusals of
+    /// the others by line.
+    struct Checked: Sendable {
+        var candidates: [Candidate] = []
+        var refusals: [Int: [Refusal]] = [:]
     }
 
     /// Reads the next chunk of rows and does the work each row needs alone: the checks that
@@ -35,33 +44,36 @@ extension Importer {
     func prepare(_ rows: [Row], mode: Mode) -> Chunk {
         guard mode == .automatic, Self.fitsBatch(rows) else { return Chunk(rows: rows, checked: nil) }
         let today = recorder.today
-        return Chunk(rows: rows, checked: rows.concurrentMap { row -> Result<Candidate, Refusals> in
+        let outcomes = rows.concurrentMap { row -> Result<Candidate, Refusals> in
             switch row.envelope {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
                 return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
-                    Candidate(line: row.line, envelope: envelope, checked: checked, data: JSONValue.object(envelope.data).jsonbText,
-                              eventID: EventLog.recordEventID(envelope.id))
+                    Candidate(line: row.line, recordID: envelope.id, type: envelope.type.name, schemaVersion: envelope.type.schemaVersion,
+                              checked: checked, data: JSONValue.object(envelope.data).jsonbText, eventID: EventLog.recordEventID(envelope.id))
                 }
             }
-        })
+        }
+        var checked = Checked()
+        checked.candidates.reserveCapacity(rows.count)
+        for (row, outcome) in zip(rows, outcomes) {
+            switch outcome {
+            case .success(let candidate): checked.candidates.append(candidate)
+            case .failure(let found): checked.refusals[row.line] = found.all
+            }
+        }
+        return Chunk(rows: rows, checked: checked)
     }
 
     /// The batch path: every row was checked in this process (``prepare(_:mode:)``), the log is
     /// asked about ids, references and stream states in a few set-based queries, and the rows
     /// that pass are appended through the bulk (COPY) path. Same rules and outcomes as
     /// recording the rows one by one, in file order. Runs inside the import's transaction.
-    func runBatch(_ rows: [Row], checked outcomes: [Result<Candidate, Refusals>], into summary: inout Summary, on connection: Connection) throws {
+    func runBatch(_ rows: [Row], checked: consuming Checked, into summary: inout Summary, on connection: Connection) throws {
         summary.read += rows.count
-        var refusals: [Int: [Refusal]] = [:]
-        var candidates: [Candidate] = []
-        candidates.reserveCapacity(rows.count)
-        for (row, outcome) in zip(rows, outcomes) {
-            switch outcome {
-            case .success(let candidate): candidates.append(candidate)
-            case .failure(let found): refusals[row.line] = found.all
-            }
-        }
+        var refusals = checked.refusals
+        var candidates = checked.candidates
+        _ = consume checked
 
         // 1. What the log already holds under the rows' event ids.
         var alreadyPresent = Set<Int>()
@@ -80,29 +92,29 @@ extension Importer {
                 FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n)
                 JOIN reach.events e ON e.event_id = i.id
                 """, [PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].eventID }),
-                      PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].envelope.type.name }),
+                      PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].type }),
                       PostgresArray(present.map { PostgresJSONB(candidates[slice.lowerBound + $0 - 1].data) }),
                       PostgresArray(present.map { Int64($0) })]
             ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
             for (n, same) in existing {
-                let candidate = candidates[slice.lowerBound + n - 1]
-                if same { alreadyPresent.insert(candidate.line) } else {
-                    refusals[candidate.line] = [Refusal("id", "'\(candidate.envelope.id)' was already used for a different record; give this record an id of its own")]
+                let index = slice.lowerBound + n - 1
+                if same { alreadyPresent.insert(candidates[index].line) } else {
+                    refusals[candidates[index].line] = [Refusal("id", "'\(candidates[index].recordID)' was already used for a different record; give this record an id of its own")]
                 }
             }
         }
         // The same id twice in the file: a repeat is already present, other data is refused.
         var seenIDs: [String: Int] = [:]
-        for (index, candidate) in candidates.enumerated() where refusals[candidate.line] == nil {
-            if let first = seenIDs[candidate.envelope.id] {
-                let earlier = candidates[first]
-                if earlier.data == candidate.data && earlier.envelope.type.name == candidate.envelope.type.name {
-                    alreadyPresent.insert(candidate.line)
+        for index in candidates.indices where refusals[candidates[index].line] == nil {
+            let id = candidates[index].recordID
+            if let first = seenIDs[id] {
+                if candidates[first].data == candidates[index].data && candidates[first].type == candidates[index].type {
+                    alreadyPresent.insert(candidates[index].line)
                 } else {
-                    refusals[candidate.line] = [Refusal("id", "'\(candidate.envelope.id)' is used on line \(earlier.line) for a different record")]
+                    refusals[candidates[index].line] = [Refusal("id", "'\(id)' is used on line \(candidates[first].line) for a different record")]
                 }
             } else {
-                seenIDs[candidate.envelope.id] = index
+                seenIDs[id] = index
             }
         }
         // The rows still in the running (as indices into `candidates`), refreshed after each
@@ -162,15 +174,16 @@ extension Importer {
 
         live.removeAll { refusals[candidates[$0].line] != nil }
         summary.alreadyPresent += alreadyPresent.count
-        for row in rows { if let found = refusals[row.line] { summary.refuse(row, found) } }
+        if !refusals.isEmpty {
+            for index in rows.indices { if let found = refusals[rows[index].line] { summary.refuse(rows[index], found) } }
+        }
 
         // 5. Append what passed, through the bulk path, in one transaction.
         let events = live.map { index in
-            let candidate = candidates[index]
-            return NewEvent(id: candidate.eventID, streamID: candidate.checked.streamID, type: candidate.envelope.type.name,
-                            schemaVersion: candidate.envelope.type.schemaVersion, data: candidate.data,
-                            metadata: EventMetadata(actor: recorder.actor, correlationID: candidate.envelope.id, source: recorder.source),
-                            occurredOn: candidate.checked.occurredOn, authorityID: candidate.checked.authorityID)
+            NewEvent(id: candidates[index].eventID, streamID: candidates[index].checked.streamID, type: candidates[index].type,
+                     schemaVersion: candidates[index].schemaVersion, data: candidates[index].data,
+                     metadata: EventMetadata(actor: recorder.actor, correlationID: candidates[index].recordID, source: recorder.source),
+                     occurredOn: candidates[index].checked.occurredOn, authorityID: candidates[index].checked.authorityID)
         }
         candidates = []
         // The rows that pass are appended even when others were refused: later chunks may
@@ -217,12 +230,14 @@ private final class ConcurrentResults<T>: @unchecked Sendable {
 
     func store(_ value: T, at index: Int) { (slots + index).initialize(to: value) }
 
-    /// The results, once every slot is stored.
+    /// The results, once every slot is stored (moved out, not copied).
     func take() -> [T] {
-        let values = Array(UnsafeBufferPointer(start: slots, count: count))
-        slots.deinitialize(count: count)
-        return values
+        guard count > 0 else { return [] }
+        return Array(unsafeUninitializedCapacity: count) { buffer, initialized in
+            buffer.baseAddress!.moveInitialize(from: slots, count: count)
+            initialized = count
+        }
     }
 
-    deinit { slots.deallocate() }
+    deinit { slots.deallocate() }  // every slot was moved out by `take`
 }

@@ -259,9 +259,9 @@ public struct Importer: Sendable {
                     }
                 }.start()
                 defer { ahead.stop() }
-                while let chunk = try ahead.take() {
+                while var chunk = try ahead.take() {
                     let done = summary.read
-                    if let checked = chunk.checked {
+                    if let checked = chunk.checked.take() {
                         try runBatch(chunk.rows, checked: checked, into: &summary, on: connection)
                     } else {
                         try runRowByRow(chunk.rows, into: &summary, on: connection) { progress(done + $0) }
