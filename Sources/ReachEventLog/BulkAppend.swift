@@ -66,11 +66,16 @@ extension EventLog {
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
     static func appendDirect(_ chunk: [NewEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
+        // Each event's documents as jsonb prints them, on every core.
+        let canonical = chunk.concurrentMap { event -> (data: [UInt8], metadata: [UInt8])? in
+            guard let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) else { return nil }
+            return (data, metadata)
+        }
         var documents: [(data: [UInt8], metadata: [UInt8])] = []
         documents.reserveCapacity(chunk.count)
-        for event in chunk {
-            guard let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) else { return nil }
-            documents.append((data, metadata))
+        for document in canonical {
+            guard let document else { return nil }
+            documents.append(document)
         }
         let ids = chunk.map(\.id)
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
@@ -143,26 +148,40 @@ extension EventLog {
         // Deferred: the rows go to the server from a thread of their own while this process
         // prepares what comes next; the connection's next call waits for them (and reports
         // their error, if any).
+        let parts = ChunkRows(chunk: chunk, documents: documents, positions: positions, rows: rows)
+        let text = concurrentParts(chunk.count) { range in
+            let (chunk, documents, positions, rows) = (parts.chunk, parts.documents, parts.positions, parts.rows)
+            var text = CopyText(capacity: range.count * 800)
+            for index in range {
+                text.appendField(String(positions[index]))
+                text.appendField(chunk[index].id.lowercasedString)
+                text.appendField(chunk[index].streamID)
+                text.appendField(String(rows[index].version))
+                text.appendField(chunk[index].type)
+                text.appendField(String(chunk[index].schemaVersion))
+                text.appendField(bytes: documents[index].data)
+                text.appendField(bytes: documents[index].metadata)
+                text.appendField(chunk[index].occurredOn?.description)
+                text.appendField(chunk[index].authorityID)
+                text.appendField("\\x" + Self.hex(rows[index].hash), last: true)
+            }
+            return text
+        }
         _ = try connection.copyIn("""
             COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
                                data, metadata, occurred_on, authority_id, hash) FROM STDIN
             """, deferred: true) { writer in
-            for index in chunk.indices {
-                let event = chunk[index]
-                try writer.appendField(String(positions[index]))
-                try writer.appendField(event.id.lowercasedString)
-                try writer.appendField(event.streamID)
-                try writer.appendField(String(rows[index].version))
-                try writer.appendField(event.type)
-                try writer.appendField(String(event.schemaVersion))
-                try writer.appendField(bytes: documents[index].data)
-                try writer.appendField(bytes: documents[index].metadata)
-                try writer.appendField(event.occurredOn?.description)
-                try writer.appendField(event.authorityID)
-                try writer.appendField("\\x" + Self.hex(rows[index].hash), last: true)
-            }
+            for part in text { try writer.append(raw: part.bytes) }
         }
         return BulkSummary(appended: chunk.count, alreadyPresent: 0, lastPosition: positions.last)
+    }
+
+    /// A chunk's events and what was worked out for them, read by the threads that write its rows.
+    private struct ChunkRows: Sendable {
+        var chunk: [NewEvent]
+        var documents: [(data: [UInt8], metadata: [UInt8])]
+        var positions: [Int64]
+        var rows: [(version: Int64, hash: [UInt8])]
     }
 
     /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.

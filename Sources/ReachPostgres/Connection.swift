@@ -433,75 +433,96 @@ public struct CopyWriter: ~Copyable {
     let connection: OpaquePointer
     /// Whether the rows are kept to be sent later (a deferred copy) rather than sent as written.
     let collecting: Bool
-    private var buffer: [UInt8] = []
+    private var text = CopyText(capacity: Self.chunk + 4096)
     private static let chunk = 1 << 18
 
     init(connection: OpaquePointer, collecting: Bool = false) {
         self.connection = connection
         self.collecting = collecting
-        buffer.reserveCapacity(Self.chunk + 4096)
     }
 
     mutating func takeBuffer() -> [UInt8] {
-        defer { buffer = [] }
-        return buffer
+        defer { text = CopyText() }
+        return text.bytes
     }
 
-    /// Appends raw bytes (already in the `COPY` format).
+    /// Appends raw bytes (already in the `COPY` format, such as a ``CopyText``'s).
     public mutating func append(raw bytes: some Sequence<UInt8>) throws {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= Self.chunk { try flush() }
+        text.append(raw: bytes)
+        if text.bytes.count >= Self.chunk { try flush() }
     }
 
     /// Appends one field in `COPY` text format, escaping backslashes, tabs and newlines;
     /// `nil` becomes `\N`. Fields are followed by a tab, or by a newline when `last` is true.
     public mutating func appendField(_ value: String?, last: Bool = false) throws {
-        if var value {
-            value.withUTF8 { appendEscaped($0) }
-        } else {
-            buffer.append(UInt8(ascii: "\\"))
-            buffer.append(UInt8(ascii: "N"))
-        }
-        try endField(last: last)
+        text.appendField(value, last: last)
+        if last, text.bytes.count >= Self.chunk { try flush() }
     }
 
     /// Appends one field of text already encoded as UTF-8, as ``appendField(_:last:)`` does.
     public mutating func appendField(bytes: [UInt8], last: Bool = false) throws {
-        bytes.withUnsafeBufferPointer { appendEscaped($0) }
-        try endField(last: last)
-    }
-
-    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
-        // Most fields need no escaping: copy them whole.
-        if !bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
-            buffer.append(contentsOf: bytes)
-            return
-        }
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\t"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-            case UInt8(ascii: "\n"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-            default: buffer.append(byte)
-            }
-        }
-    }
-
-    private mutating func endField(last: Bool) throws {
-        buffer.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
-        if last, buffer.count >= Self.chunk { try flush() }
+        text.appendField(bytes: bytes, last: last)
+        if last, text.bytes.count >= Self.chunk { try flush() }
     }
 
     mutating func flush() throws {
-        guard !buffer.isEmpty, !collecting else { return }
-        let status = buffer.withUnsafeBufferPointer { pointer in
+        guard !text.bytes.isEmpty, !collecting else { return }
+        let status = text.bytes.withUnsafeBufferPointer { pointer in
             pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
                 PQputCopyData(connection, $0, Int32(pointer.count))
             }
         }
         guard status == 1 else { throw PostgresError.fromConnection(connection, code: .client) }
-        buffer.removeAll(keepingCapacity: true)
+        text.removeAll()
+    }
+}
+
+/// Rows in `COPY` text format, made in memory: on any thread, to be handed to a
+/// ``CopyWriter`` with ``CopyWriter/append(raw:)``.
+public struct CopyText: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
+    mutating func append(raw more: some Sequence<UInt8>) { bytes.append(contentsOf: more) }
+
+    /// Appends one field, escaping backslashes, tabs and newlines; `nil` becomes `\N`. Fields
+    /// are followed by a tab, or by a newline when `last` is true.
+    public mutating func appendField(_ value: String?, last: Bool = false) {
+        if var value {
+            value.withUTF8 { appendEscaped($0) }
+        } else {
+            bytes.append(UInt8(ascii: "\\"))
+            bytes.append(UInt8(ascii: "N"))
+        }
+        bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+    }
+
+    /// Appends one field of text already encoded as UTF-8, as ``appendField(_:last:)`` does.
+    public mutating func appendField(bytes field: [UInt8], last: Bool = false) {
+        field.withUnsafeBufferPointer { appendEscaped($0) }
+        bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+    }
+
+    private mutating func appendEscaped(_ field: UnsafeBufferPointer<UInt8>) {
+        // Most fields need no escaping: copy them whole.
+        if !field.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            bytes.append(contentsOf: field)
+            return
+        }
+        for byte in field {
+            switch byte {
+            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            default: bytes.append(byte)
+            }
+        }
     }
 }
 
