@@ -127,14 +127,14 @@ extension Double: PostgresEncodable, PostgresDecodable {
 extension UUID {
     /// The canonical lower-case text form, written without Foundation's formatter.
     public var lowercasedString: String {
-        let digits = Array("0123456789abcdef".utf8)
+        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
         return withUnsafeBytes(of: uuid) { raw in
             String(unsafeUninitializedCapacity: 36) { out in
                 var at = 0
                 for (index, byte) in raw.enumerated() {
                     if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
-                    out[at] = digits[Int(byte >> 4)]
-                    out[at + 1] = digits[Int(byte & 0x0f)]
+                    out[at] = digit(byte >> 4)
+                    out[at + 1] = digit(byte & 0x0f)
                     at += 2
                 }
                 return at

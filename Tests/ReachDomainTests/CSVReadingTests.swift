@@ -61,6 +61,21 @@ struct CSVReadingTests {
         #expect(read.last?.line == 30_001)
     }
 
+    @Test("an object keeps its fields once each, in jsonb's order, whatever order they are given in")
+    func objectOrder() throws {
+        var object: JSONObject = ["school_id": .string("1"), "kind": .string("a"), "la_id": .string("x"), "date": .string("d")]
+        #expect(object.keys == ["date", "kind", "la_id", "school_id"])
+        object["id"] = .number(1)
+        object["kind"] = .string("b")
+        #expect(object.keys == ["id", "date", "kind", "la_id", "school_id"] && object["kind"] == .string("b"))
+        #expect(object.removeValue(forKey: "date") == .string("d") && object["date"] == nil && object.count == 4)
+        object["la_id"] = nil
+        #expect(object.keys == ["id", "kind", "school_id"])
+        let reversed = JSONObject(object.reversed().map { ($0.key, $0.value) })
+        #expect(reversed == object && reversed.hashValue == object.hashValue)
+        #expect(try JSONValue.parse(#"{"b": 1, "a": 2, "b": 3}"#) == .object(["a": .number(2), "b": .number(3)]))
+    }
+
     @Test("records' data is written as jsonb prints it")
     func jsonb() throws {
         let db = try TestDatabase.create(migrated: false)

@@ -181,6 +181,28 @@ struct ImporterTests {
         #expect(try count(other) == 0)
     }
 
+    @Test("a file that stops being readable after some chunks appends nothing, and the error names where")
+    func unreadableMidway() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        #expect(try importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection).committed)
+        let before = try count(db)
+        // Chunks of 3 rows are read ahead while earlier ones are appended; line 9's quote never closes.
+        var csv = "id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3\n"
+        for n in 1...7 { csv += "m\(n),demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,\(n)\n" }
+        csv += "m8,demo-csrp,demo,100001,\"assembly,2024-10-03,45,in_person,8\n"
+        var source = try Importer.open(path: try temporary("activity_delivered.csv", csv), type: nil)
+        let small = Importer(recorder: importer.recorder, chunkSize: 3)
+        do {
+            _ = try small.run(&source, skipInvalid: false, on: connection)
+            Issue.record("an unreadable file was imported")
+        } catch let refusals as Refusals {
+            #expect(refusals.all.first?.reason.contains("after line 8") == true)
+        }
+        #expect(!connection.isInTransaction)
+        #expect(try count(db) == before)
+    }
+
     @Test("a CSV file read as a stream gives the same rows as one read whole")
     func csvStream() throws {
         let csv = """
