@@ -17,12 +17,13 @@ extension Importer {
     struct Candidate: Sendable {
         var line: Int
         var recordID: String
-        var type: String
-        var schemaVersion: Int32
         var checked: CheckedRecord
-        /// The record's data as jsonb text.
-        var data: String
-        var eventID: UUID
+        /// The event to append if the row passes, with its data as jsonb text, ready for the
+        /// bulk path.
+        var prepared: EventLog.PreparedEvent
+        var eventID: UUID { prepared.event.id }
+        var type: String { prepared.event.type }
+        var data: String { prepared.event.data }
     }
 
     /// A chunk of rows read ahead of the one being appended, with each row's own checks done
@@ -49,8 +50,11 @@ extension Importer {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
                 return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
-                    Candidate(line: row.line, recordID: envelope.id, type: envelope.type.name, schemaVersion: envelope.type.schemaVersion,
-                              checked: checked, data: JSONValue.object(envelope.data).jsonbText, eventID: EventLog.recordEventID(envelope.id))
+                    Candidate(line: row.line, recordID: envelope.id, checked: checked, prepared: EventLog.PreparedEvent(NewEvent(
+                        id: EventLog.recordEventID(envelope.id), streamID: checked.streamID, type: envelope.type.name,
+                        schemaVersion: envelope.type.schemaVersion, data: JSONValue.object(envelope.data).jsonbText,
+                        metadata: EventMetadata(actor: recorder.actor, correlationID: envelope.id, source: recorder.source),
+                        occurredOn: checked.occurredOn, authorityID: checked.authorityID)))
                 }
             }
         }
@@ -179,16 +183,11 @@ extension Importer {
         }
 
         // 5. Append what passed, through the bulk path, in one transaction.
-        let events = live.map { index in
-            NewEvent(id: candidates[index].eventID, streamID: candidates[index].checked.streamID, type: candidates[index].type,
-                     schemaVersion: candidates[index].schemaVersion, data: candidates[index].data,
-                     metadata: EventMetadata(actor: recorder.actor, correlationID: candidates[index].recordID, source: recorder.source),
-                     occurredOn: candidates[index].checked.occurredOn, authorityID: candidates[index].checked.authorityID)
-        }
+        let events = live.map { candidates[$0].prepared }
         candidates = []
         // The rows that pass are appended even when others were refused: later chunks may
         // refer to them. The import's transaction decides at the end whether anything is kept.
-        let appended = try EventLog.appendBulk(events, idsChecked: true, on: connection)
+        let appended = try EventLog.appendBulk(prepared: events, idsChecked: true, on: connection)
         summary.appended += appended.appended
         summary.alreadyPresent += appended.alreadyPresent
     }

@@ -34,49 +34,82 @@ extension EventLog {
     /// `idsChecked` says that the caller has found, in this transaction, that no event's id is in
     /// the log; the check is then not made again.
     public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary {
+        var iterator = events.makeIterator()
+        var chunk: [NewEvent] = []
+        chunk.reserveCapacity(chunkSize)
+        return try appendChunks(idsChecked: idsChecked, on: connection) {
+            chunk.removeAll(keepingCapacity: true)
+            while chunk.count < chunkSize, let event = iterator.next() { chunk.append(event) }
+            return chunk.isEmpty ? nil : chunk.concurrentMap(PreparedEvent.init)
+        }
+    }
+
+    /// ``appendBulk(_:chunkSize:idsChecked:on:)`` for events prepared ahead, such as on
+    /// another thread while earlier events were appended.
+    public static func appendBulk(prepared events: [PreparedEvent], chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary {
+        var start = 0
+        return try appendChunks(idsChecked: idsChecked, on: connection) {
+            guard start < events.count else { return nil }
+            defer { start += chunkSize }
+            return Array(events[start..<min(start + chunkSize, events.count)])
+        }
+    }
+
+    /// Appends the chunks `next` gives until it gives nil, each straight into the log where it
+    /// can, else through the server's path.
+    private static func appendChunks(idsChecked: Bool, on connection: Connection, _ next: () throws -> [PreparedEvent]?) throws -> BulkSummary {
         guard connection.isInTransaction else {
-            return try connection.withTransaction { try appendBulk(events, chunkSize: chunkSize, idsChecked: idsChecked, on: $0) }
+            return try connection.withTransaction { try appendChunks(idsChecked: idsChecked, on: $0, next) }
         }
         do {
             // Chunks of thousands of events sort in memory rather than on disk.
             try connection.executeScript("SET LOCAL work_mem = '64MB'")
             var summary = BulkSummary(appended: 0, alreadyPresent: 0, lastPosition: nil)
-            var chunk: [NewEvent] = []
-            chunk.reserveCapacity(chunkSize)
-            func flush() throws {
-                guard !chunk.isEmpty else { return }
+            while let chunk = try next() {
                 if let direct = try appendDirect(chunk, idsChecked: idsChecked, on: connection) {
                     summary.add(direct)
                 } else {
-                    summary.add(try appendStaged(chunk, on: connection))
+                    summary.add(try appendStaged(chunk.map(\.event), on: connection))
                 }
-                chunk.removeAll(keepingCapacity: true)
             }
-            for event in events {
-                chunk.append(event)
-                if chunk.count >= chunkSize { try flush() }
-            }
-            try flush()
             return summary
         } catch {
             throw EventLogError.translate(error)
         }
     }
 
+    /// A new event ready for the bulk path: its data and metadata written as PostgreSQL's
+    /// `jsonb` prints them (see ``JSONBText``), worked out on whichever thread makes it. Where
+    /// they cannot be written for certain, its chunk goes through the server's path.
+    public struct PreparedEvent: Sendable {
+        public let event: NewEvent
+        let documents: Documents?
+
+        struct Documents: Sendable {
+            var data: [UInt8]
+            var metadata: [UInt8]
+        }
+
+        public init(_ event: NewEvent) {
+            self.event = event
+            if let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) {
+                documents = Documents(data: data, metadata: metadata)
+            } else {
+                documents = nil
+            }
+        }
+    }
+
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
-    static func appendDirect(_ chunk: [NewEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
-        // Each event's documents as jsonb prints them, on every core.
-        let canonical = chunk.concurrentMap { event -> (data: [UInt8], metadata: [UInt8])? in
-            guard let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) else { return nil }
-            return (data, metadata)
-        }
-        var documents: [(data: [UInt8], metadata: [UInt8])] = []
-        documents.reserveCapacity(chunk.count)
-        for document in canonical {
-            guard let document else { return nil }
+    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
+        var documents: [PreparedEvent.Documents] = []
+        documents.reserveCapacity(prepared.count)
+        for event in prepared {
+            guard let document = event.documents else { return nil }
             documents.append(document)
         }
+        let chunk = prepared.map(\.event)
         let ids = chunk.map(\.id)
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
 
@@ -179,7 +212,7 @@ extension EventLog {
     /// A chunk's events and what was worked out for them, read by the threads that write its rows.
     private struct ChunkRows: Sendable {
         var chunk: [NewEvent]
-        var documents: [(data: [UInt8], metadata: [UInt8])]
+        var documents: [PreparedEvent.Documents]
         var positions: [Int64]
         var rows: [(version: Int64, hash: [UInt8])]
     }
