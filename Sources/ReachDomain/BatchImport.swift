@@ -93,8 +93,8 @@ extension Importer {
             ).mapRows { try $0.decode(0, as: Int.self) }
             let existing = present.isEmpty ? [] : try connection.query("""
                 SELECT i.n, e.event_type = i.t AND e.data = i.d
-                FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n)
-                JOIN reach.events e ON e.event_id = i.id
+                FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n),
+                    LATERAL (SELECT event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
                 """, [PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].eventID }),
                       PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].type }),
                       PostgresArray(present.map { PostgresJSONB(candidates[slice.lowerBound + $0 - 1].data) }),
