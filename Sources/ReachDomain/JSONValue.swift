@@ -152,66 +152,54 @@ public enum JSONValue: Codable, Sendable, Hashable {
     /// The value as compact JSON with sorted keys (whole numbers without a fraction).
     public var text: String {
         var out: [UInt8] = []
-        write(to: &out)
+        write(to: &out, jsonb: false)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    func write(to out: inout [UInt8]) {
-        switch self {
-        case .null: out.append(contentsOf: Array("null".utf8))
-        case .bool(let value): out.append(contentsOf: Array((value ? "true" : "false").utf8))
-        case .number(let value):
-            if value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: Array(String(Int64(value)).utf8)) }
-            else { out.append(contentsOf: Array("\(value)".utf8)) }
-        case .string(let value): JSONText.appendQuoted(value, to: &out)
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (index, item) in items.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                item.write(to: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            out.append(UInt8(ascii: "{"))
-            for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONText.appendQuoted(key, to: &out)
-                out.append(UInt8(ascii: ":"))
-                value.write(to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
     }
 
     /// The document as PostgreSQL's jsonb prints it (keys shorter first, then by bytes; `", "`
     /// and `": "` between items), which the log's bulk path stores and hashes as it is.
     public var jsonbText: String {
         var out: [UInt8] = []
-        writeJSONB(to: &out)
+        write(to: &out, jsonb: true)
         return String(decoding: out, as: UTF8.self)
     }
 
-    func writeJSONB(to out: inout [UInt8]) {
+    /// Writes the value compact with keys sorted, or with `jsonb` as jsonb prints it.
+    func write(to out: inout [UInt8], jsonb: Bool) {
+        func separator() {
+            out.append(UInt8(ascii: ","))
+            if jsonb { out.append(UInt8(ascii: " ")) }
+        }
         switch self {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let value):
+            if value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: String(Int64(value)).utf8) }
+            else { out.append(contentsOf: "\(value)".utf8) }
+        case .string(let value): JSONText.appendQuoted(value, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
-                item.writeJSONB(to: &out)
+                if index > 0 { separator() }
+                item.write(to: &out, jsonb: jsonb)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            // The fields are kept in jsonb's order already.
-            for (index, (key, value)) in fields.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+            func member(_ index: Int, _ key: String, _ value: JSONValue) {
+                if index > 0 { separator() }
                 JSONText.appendQuoted(key, to: &out)
-                out.append(UInt8(ascii: ":")); out.append(UInt8(ascii: " "))
-                value.writeJSONB(to: &out)
+                out.append(UInt8(ascii: ":"))
+                if jsonb { out.append(UInt8(ascii: " ")) }
+                value.write(to: &out, jsonb: jsonb)
+            }
+            if jsonb {
+                // The fields are kept in jsonb's order already.
+                for (index, (key, value)) in fields.enumerated() { member(index, key, value) }
+            } else {
+                for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() { member(index, key, value) }
             }
             out.append(UInt8(ascii: "}"))
-        default:
-            write(to: &out)
         }
     }
 

@@ -103,14 +103,8 @@ extension EventLog {
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
     static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
-        var documents: [PreparedEvent.Documents] = []
-        documents.reserveCapacity(prepared.count)
-        for event in prepared {
-            guard let document = event.documents else { return nil }
-            documents.append(document)
-        }
-        let chunk = prepared.map(\.event)
-        let ids = chunk.map(\.id)
+        guard prepared.allSatisfy({ $0.documents != nil }) else { return nil }
+        let ids = prepared.map(\.event.id)
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
 
         // The transaction's id comes before any position (readers rely on it), and its clock
@@ -123,7 +117,7 @@ extension EventLog {
         let epoch: String = try clock.decode(row: 0, column: 1)
 
         // The heads of the streams that already exist, locked in a fixed order.
-        let streams = Array(Set(chunk.map(\.streamID))).sorted()
+        let streams = Array(Set(prepared.map(\.event.streamID))).sorted()
         var heads: [String: (version: Int64, hash: [UInt8])] = [:]
         heads.reserveCapacity(streams.count)
         let existing = try connection.query("""
@@ -135,14 +129,15 @@ extension EventLog {
         }
         let newStreams = streams.filter { heads[$0] == nil }
         let positions = try connection.query(
-            "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)", [Int32(chunk.count)], prepared: true
+            "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)", [Int32(prepared.count)], prepared: true
         ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
 
         // Versions and hashes, in chunk order.
         var rows: [(version: Int64, hash: [UInt8])] = []
-        rows.reserveCapacity(chunk.count)
+        rows.reserveCapacity(prepared.count)
         var input: [UInt8] = []
-        for (event, document) in zip(chunk, documents) {
+        for item in prepared {
+            let (event, document) = (item.event, item.documents!)
             let head = heads[event.streamID] ?? (0, [])
             let version = head.version + 1
             input.removeAll(keepingCapacity: true)
@@ -181,21 +176,22 @@ extension EventLog {
         // Deferred: the rows go to the server from a thread of their own while this process
         // prepares what comes next; the connection's next call waits for them (and reports
         // their error, if any).
-        let parts = ChunkRows(chunk: chunk, documents: documents, positions: positions, rows: rows)
-        let text = concurrentParts(chunk.count) { range in
-            let (chunk, documents, positions, rows) = (parts.chunk, parts.documents, parts.positions, parts.rows)
+        let parts = ChunkRows(prepared: prepared, positions: positions, rows: rows)
+        let text = concurrentParts(prepared.count) { range in
+            let (prepared, positions, rows) = (parts.prepared, parts.positions, parts.rows)
             var text = CopyText(capacity: range.count * 800)
             for index in range {
+                let (event, document) = (prepared[index].event, prepared[index].documents!)
                 text.appendField(String(positions[index]))
-                text.appendField(chunk[index].id.lowercasedString)
-                text.appendField(chunk[index].streamID)
+                text.appendField(event.id.lowercasedString)
+                text.appendField(event.streamID)
                 text.appendField(String(rows[index].version))
-                text.appendField(chunk[index].type)
-                text.appendField(String(chunk[index].schemaVersion))
-                text.appendField(bytes: documents[index].data)
-                text.appendField(bytes: documents[index].metadata)
-                text.appendField(chunk[index].occurredOn?.description)
-                text.appendField(chunk[index].authorityID)
+                text.appendField(event.type)
+                text.appendField(String(event.schemaVersion))
+                text.appendField(bytes: document.data)
+                text.appendField(bytes: document.metadata)
+                text.appendField(event.occurredOn?.description)
+                text.appendField(event.authorityID)
                 text.appendField("\\x" + Self.hex(rows[index].hash), last: true)
             }
             return text
@@ -206,13 +202,12 @@ extension EventLog {
             """, deferred: true) { writer in
             for part in text { try writer.append(raw: part.bytes) }
         }
-        return BulkSummary(appended: chunk.count, alreadyPresent: 0, lastPosition: positions.last)
+        return BulkSummary(appended: prepared.count, alreadyPresent: 0, lastPosition: positions.last)
     }
 
     /// A chunk's events and what was worked out for them, read by the threads that write its rows.
     private struct ChunkRows: Sendable {
-        var chunk: [NewEvent]
-        var documents: [PreparedEvent.Documents]
+        var prepared: [PreparedEvent]
         var positions: [Int64]
         var rows: [(version: Int64, hash: [UInt8])]
     }
