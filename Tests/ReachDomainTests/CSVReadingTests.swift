@@ -78,8 +78,10 @@ struct CSVReadingTests {
 
     @Test("records' data is written as jsonb prints it")
     func jsonb() throws {
+        // No migrations: only the server's jsonb is needed, so connect as the owner (the
+        // application's login is created by migrating, which this database skips).
         let db = try TestDatabase.create(migrated: false)
-        let connection = try db.applicationConnection()
+        let connection = try db.ownerConnection()
         let value = JSONValue.object([
             "kind": .string("assembly"), "attendance": .object(["staff": .object(["teaching": .number(7), "dsl": .number(1)]), "pupils": .object(["ks3": .number(210)])]),
             "duration_minutes": .number(45), "notes": .string("tab\t, quote \" and \u{8} é"), "list": .array([.number(1.5), .bool(true), .null]),

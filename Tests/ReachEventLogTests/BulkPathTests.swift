@@ -20,8 +20,10 @@ struct BulkPathTests {
 
     @Test("documents are written as jsonb prints them")
     func canonical() throws {
+        // No migrations: only the server's jsonb is needed, so connect as the owner (the
+        // application's login is created by migrating, which this database skips).
         let db = try TestDatabase.create(migrated: false)
-        let connection = try db.applicationConnection()
+        let connection = try db.ownerConnection()
         for document in Self.documents {
             let server: String = try connection.query("SELECT $1::jsonb::text", [document]).decode(row: 0, column: 0)
             let local = try #require(JSONBText.canonical(document))
