@@ -13,6 +13,10 @@ extension Importer {
         }
     }
 
+    /// Thrown by a pass that did not ask the log about ids when a row was refused for what the
+    /// log holds: the import starts again, asking.
+    struct AskTheLogFirst: Error {}
+
     /// A row of a batch chunk whose own checks passed: what the batch path needs of it.
     struct Candidate: Sendable {
         var line: Int
@@ -50,11 +54,14 @@ extension Importer {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
                 return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
-                    Candidate(line: row.line, recordID: envelope.id, checked: checked, prepared: EventLog.PreparedEvent(NewEvent(
+                    let data = JSONValue.object(envelope.data).jsonbBytes
+                    let event = NewEvent(
                         id: EventLog.recordEventID(envelope.id), streamID: checked.streamID, type: envelope.type.name,
-                        schemaVersion: envelope.type.schemaVersion, data: JSONValue.object(envelope.data).jsonbText,
+                        schemaVersion: envelope.type.schemaVersion, data: String(decoding: data.bytes, as: UTF8.self),
                         metadata: EventMetadata(actor: recorder.actor, correlationID: envelope.id, source: recorder.source),
-                        occurredOn: checked.occurredOn, authorityID: checked.authorityID)))
+                        occurredOn: checked.occurredOn, authorityID: checked.authorityID)
+                    return Candidate(line: row.line, recordID: envelope.id, checked: checked,
+                                     prepared: data.exact ? EventLog.PreparedEvent(event, jsonbData: data.bytes) : EventLog.PreparedEvent(event))
                 }
             }
         }
@@ -73,15 +80,16 @@ extension Importer {
     /// asked about ids, references and stream states in a few set-based queries, and the rows
     /// that pass are appended through the bulk (COPY) path. Same rules and outcomes as
     /// recording the rows one by one, in file order. Runs inside the import's transaction.
-    func runBatch(_ rows: [Row], checked: consuming Checked, into summary: inout Summary, on connection: Connection) throws {
+    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool = true, into summary: inout Summary, on connection: Connection) throws {
         summary.read += rows.count
         var refusals = checked.refusals
         var candidates = checked.candidates
         _ = consume checked
 
-        // 1. What the log already holds under the rows' event ids.
+        // 1. What the log already holds under the rows' event ids (unless this pass leaves
+        // that to the log's unique index: see ``run(_:skipInvalid:mode:on:progress:)``).
         var alreadyPresent = Set<Int>()
-        for start in stride(from: 0, to: candidates.count, by: 50_000) {
+        for start in stride(from: 0, to: askLog ? candidates.count : 0, by: 50_000) {
             let slice = start..<min(start + 50_000, candidates.count)
             // Ids first (usually none is in the log), then the content of those that are.
             // One index probe per id, whatever the planner thinks of the log's size: a join
@@ -121,6 +129,7 @@ extension Importer {
                 seenIDs[id] = index
             }
         }
+        let refusedBeforeLog = refusals.count
         // The rows still in the running (as indices into `candidates`), refreshed after each
         // step that can refuse some.
         var live = candidates.indices.filter { refusals[candidates[$0].line] == nil && !alreadyPresent.contains(candidates[$0].line) }
@@ -177,6 +186,9 @@ extension Importer {
         }
 
         live.removeAll { refusals[candidates[$0].line] != nil }
+        // A row refused by the log's state may be one the log holds already (a registration
+        // imported before): only a pass that asked the log about ids can tell.
+        if !askLog && refusals.count > refusedBeforeLog { throw AskTheLogFirst() }
         summary.alreadyPresent += alreadyPresent.count
         if !refusals.isEmpty {
             for index in rows.indices { if let found = refusals[rows[index].line] { summary.refuse(rows[index], found) } }

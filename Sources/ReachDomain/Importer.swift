@@ -32,6 +32,8 @@ public struct Importer: Sendable {
         mutating func next() throws -> Row?
         /// The next `count` rows, fewer only at the end of the file.
         mutating func next(upTo count: Int) throws -> [Row]
+        /// The same rows again from the first, or nil when they cannot be read twice.
+        func reopened() throws -> Self?
     }
 
     /// A file read whole into memory (small files and tests).
@@ -50,6 +52,8 @@ public struct Importer: Sendable {
             defer { cursor += 1 }
             return rows[cursor]
         }
+
+        public func reopened() throws -> File? { File(rows: rows, csvHeader: csvHeader) }
     }
 
     /// A refused row: where it is, why, and the row as it stands (for a rejects file).
@@ -99,12 +103,12 @@ public struct Importer: Sendable {
             guard let records = CSVRecords(path: path) else {
                 throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
             }
-            return try CSVRows(records: records, type: type)
+            return try CSVRows(records: records, type: type, path: path)
         }
         guard let lines = LineReader(path: path) else {
             throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
         }
-        return JSONLinesRows(lines: lines)
+        return JSONLinesRows(lines: lines, path: path)
     }
 
     /// Reads a whole file into memory (see ``open(path:type:)``).
@@ -153,9 +157,12 @@ public struct Importer: Sendable {
         let layout: CSVLayout
         let matched: (id: Int, columns: [CSVLayout.Column?])
         let csvHeader: [String]?
+        /// The file read, when it can be read again.
+        let path: String?
         var line = 1
 
-        init(records: CSVRecords, type: String) throws {
+        init(records: CSVRecords, type: String, path: String? = nil) throws {
+            self.path = path
             switch CSVLayout.of(type) {
             case .failure(let refusal): throw Refusals([refusal])
             case .success(let found): layout = found
@@ -174,6 +181,11 @@ public struct Importer: Sendable {
 
         mutating func next() throws -> Row? {
             try nextCells().map { Self.row($0, type: type, layout: layout, matched: matched) }
+        }
+
+        func reopened() throws -> CSVRows? {
+            guard let path, let records = CSVRecords(path: path) else { return nil }
+            return try CSVRows(records: records, type: type, path: path)
         }
 
         /// Reads the cells of `count` rows in turn, then makes them into rows on every core.
@@ -211,7 +223,12 @@ public struct Importer: Sendable {
     /// The rows of a JSON Lines file, as they are read.
     struct JSONLinesRows: RowSource {
         var lines: LineReader
+        let path: String
         var csvHeader: [String]? { nil }
+
+        func reopened() throws -> JSONLinesRows? {
+            LineReader(path: path).map { JSONLinesRows(lines: $0, path: path) }
+        }
 
         mutating func next() throws -> Row? {
             while let (number, text) = try lines.next() {
@@ -240,7 +257,33 @@ public struct Importer: Sendable {
     ///
     /// The next chunk is read, and its rows checked on their own, on a thread of its own while
     /// the current one is checked against the log and appended.
+    ///
+    /// A file that can be read twice is first imported as if its records were new to the log:
+    /// the log's unique index on event ids, which every append passes through anyway, is the
+    /// check. If a record may be there already (an id the index finds, or a row refused for
+    /// what the log holds), that pass is rolled back and the file read again, asking the log
+    /// about every id first. The outcome is the same either way.
     public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+        if mode == .automatic, let again = try source.reopened() {
+            do {
+                return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
+            } catch let error as PostgresError where Self.isRecordedAlready(error) {
+                source = again
+            } catch is AskTheLogFirst {
+                source = again
+            }
+        }
+        return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+    }
+
+    /// Whether an append failed because one of its events is in the log already.
+    static func isRecordedAlready(_ error: PostgresError) -> Bool {
+        (error.sqlState == "23505" && error.message.contains("events_event_id_key")) || error.sqlState == "RX002"
+    }
+
+    /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
+    /// before it is appended.
+    func pass<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
         do {
@@ -262,7 +305,7 @@ public struct Importer: Sendable {
                 while var chunk = try ahead.take() {
                     let done = summary.read
                     if let checked = chunk.checked.take() {
-                        try runBatch(chunk.rows, checked: checked, into: &summary, on: connection)
+                        try runBatch(chunk.rows, checked: checked, askLog: askLog, into: &summary, on: connection)
                     } else {
                         try runRowByRow(chunk.rows, into: &summary, on: connection) { progress(done + $0) }
                     }

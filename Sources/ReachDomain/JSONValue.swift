@@ -164,24 +164,40 @@ public enum JSONValue: Codable, Sendable, Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Writes the value compact with keys sorted, or with `jsonb` as jsonb prints it.
-    func write(to out: inout [UInt8], jsonb: Bool) {
+    /// The document as jsonb prints it, and whether that is certain: it is unless a number
+    /// had to be written with an exponent (`1e-07`), which jsonb prints in full.
+    public var jsonbBytes: (bytes: [UInt8], exact: Bool) {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        let exact = write(to: &out, jsonb: true)
+        return (out, exact)
+    }
+
+    /// Writes the value compact with keys sorted, or with `jsonb` as jsonb prints it. Answers
+    /// false when a number was written with an exponent (jsonb would print its digits).
+    @discardableResult
+    func write(to out: inout [UInt8], jsonb: Bool) -> Bool {
         func separator() {
             out.append(UInt8(ascii: ","))
             if jsonb { out.append(UInt8(ascii: " ")) }
         }
+        var exact = true
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value):
             if value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: String(Int64(value)).utf8) }
-            else { out.append(contentsOf: "\(value)".utf8) }
+            else {
+                let text = "\(value)"
+                exact = !text.utf8.contains(UInt8(ascii: "e"))
+                out.append(contentsOf: text.utf8)
+            }
         case .string(let value): JSONText.appendQuoted(value, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (index, item) in items.enumerated() {
                 if index > 0 { separator() }
-                item.write(to: &out, jsonb: jsonb)
+                if !item.write(to: &out, jsonb: jsonb) { exact = false }
             }
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
@@ -191,7 +207,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
                 JSONText.appendQuoted(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 if jsonb { out.append(UInt8(ascii: " ")) }
-                value.write(to: &out, jsonb: jsonb)
+                if !value.write(to: &out, jsonb: jsonb) { exact = false }
             }
             if jsonb {
                 // The fields are kept in jsonb's order already.
@@ -201,6 +217,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
             }
             out.append(UInt8(ascii: "}"))
         }
+        return exact
     }
 
     /// A short name of the value's kind, for messages.

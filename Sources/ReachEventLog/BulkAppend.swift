@@ -92,11 +92,19 @@ extension EventLog {
 
         public init(_ event: NewEvent) {
             self.event = event
-            if let data = JSONBText.canonical(event.data), let metadata = JSONBText.canonical(event.metadata.json) {
-                documents = Documents(data: data, metadata: metadata)
+            if let data = JSONBText.canonical(event.data) {
+                documents = Documents(data: data, metadata: event.metadata.jsonbBytes)
             } else {
                 documents = nil
             }
+        }
+
+        /// An event whose data the caller wrote exactly as jsonb prints it (`jsonbData`, the
+        /// bytes of `event.data`), so it is not read again. Bytes that differ from jsonb's
+        /// would break the stream's hash chain, which `reach events verify` reports.
+        public init(_ event: NewEvent, jsonbData: [UInt8]) {
+            self.event = event
+            documents = Documents(data: jsonbData, metadata: event.metadata.jsonbBytes)
         }
     }
 

@@ -35,6 +35,23 @@ public struct EventMetadata: Sendable, Hashable, Codable {
         if let source { fields.append("\"source\":" + JSONText.quote(source)) }
         return "{" + fields.joined(separator: ",") + "}"
     }
+
+    /// The metadata as jsonb prints it: keys shorter first, then by bytes, with `", "` and
+    /// `": "` between items. The bulk path stores and hashes these bytes as they are.
+    public var jsonbBytes: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(128)
+        for (key, value) in [("actor", actor), ("source", source), ("causation_id", causationID), ("correlation_id", correlationID)] {
+            guard let value else { continue }
+            if out.count > 1 { out.append(contentsOf: ", ".utf8) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: key.utf8)
+            out.append(contentsOf: "\": ".utf8)
+            JSONText.appendQuoted(value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 }
 
 /// An event to append.

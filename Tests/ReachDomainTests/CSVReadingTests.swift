@@ -88,6 +88,18 @@ struct CSVReadingTests {
         ])
         let server: String = try connection.query("SELECT $1::jsonb::text", [value.text]).decode(row: 0, column: 0)
         #expect(value.jsonbText == server)
+        #expect(value.jsonbBytes.exact && String(decoding: value.jsonbBytes.bytes, as: UTF8.self) == server)
         #expect(JSONBText.canonical(value.jsonbText).map { String(decoding: $0, as: UTF8.self) } == server)
+        // Numbers Swift prints with an exponent are not what jsonb prints: they are not vouched for.
+        for number in [1e-7, 1.5e20, -2.5e-5] {
+            let small = JSONValue.object(["n": .number(number)])
+            let printed: String = try connection.query("SELECT $1::jsonb::text", [small.text]).decode(row: 0, column: 0)
+            #expect(!small.jsonbBytes.exact && small.jsonbText != printed)
+        }
+        for number in [0.25, -1.75, 123456.5, 0.30000000000000004, 1e14] {
+            let plain = JSONValue.object(["n": .number(number)])
+            let printed: String = try connection.query("SELECT $1::jsonb::text", [plain.text]).decode(row: 0, column: 0)
+            #expect(plain.jsonbBytes.exact && plain.jsonbText == printed, "\(number)")
+        }
     }
 }

@@ -181,6 +181,33 @@ struct ImporterTests {
         #expect(try count(other) == 0)
     }
 
+    @Test("records already in the log, found late in a file, give the outcome of a file checked id by id")
+    func foundLate() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        func activity(_ id: String, date: String = "2024-10-03") -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"\#(date)","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
+        }
+        let small = Importer(recorder: importer.recorder, chunkSize: 3)
+        var first = try Importer.open(path: try temporary("first.jsonl", Self.world + activity("old-1") + "\n" + activity("old-2") + "\n"), type: nil)
+        #expect(try small.run(&first, skipInvalid: false, on: connection).appended == 5)
+
+        // New rows first; in the last chunk, one row the log holds and one that reuses an id
+        // for a different record.
+        let later = (1...7).map { activity("new-\($0)") } + [activity("old-1"), activity("old-2", date: "2024-10-04")]
+        let path = try temporary("later.jsonl", later.joined(separator: "\n") + "\n")
+        var source = try Importer.open(path: path, type: nil)
+        let refused = try small.run(&source, skipInvalid: false, on: connection)
+        #expect(!refused.committed && refused.read == 9 && refused.alreadyPresent == 1)
+        #expect(refused.refused.map(\.line) == [9] && refused.refused[0].refusals.map(\.field) == ["id"])
+        #expect(try count(db) == 5)
+
+        var again = try Importer.open(path: path, type: nil)
+        let kept = try small.run(&again, skipInvalid: true, on: connection)
+        #expect(kept.committed && kept.appended == 7 && kept.alreadyPresent == 1 && kept.refused.map(\.line) == [9])
+        #expect(try count(db) == 12)
+    }
+
     @Test("a file that stops being readable after some chunks appends nothing, and the error names where")
     func unreadableMidway() throws {
         let db = try TestDatabase.create()

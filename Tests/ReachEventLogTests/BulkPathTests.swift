@@ -31,6 +31,17 @@ struct BulkPathTests {
         }
     }
 
+    @Test("metadata is written as jsonb prints it, whichever fields are present")
+    func metadata() throws {
+        let db = try TestDatabase.create(migrated: false)
+        let connection = try db.ownerConnection()
+        let all = EventMetadata(actor: "staff \"A\" é", correlationID: "row\t7", causationID: "c\\1", source: "import:term 1.csv")
+        for metadata in [all, EventMetadata(), EventMetadata(actor: "demo", correlationID: "act-1", source: "demo:1"), EventMetadata(source: "cli")] {
+            let server: String = try connection.query("SELECT $1::jsonb::text", [metadata.json]).decode(row: 0, column: 0)
+            #expect(String(decoding: metadata.jsonbBytes, as: UTF8.self) == server)
+        }
+    }
+
     @Test("what it cannot print for certain is left to the server")
     func declines() {
         #expect(JSONBText.canonical(#"{"n":1e3}"#) == nil)

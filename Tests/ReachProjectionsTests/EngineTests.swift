@@ -117,7 +117,7 @@ struct EngineTests {
         second.pollInterval = .milliseconds(20)
         let firstDone = DispatchSemaphore(value: 0), secondDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread { try? first.run(); firstDone.signal() }
-        try waitFor { try ProjectionEngine().status(on: connection).allSatisfy { $0.runnerActive && $0.lagEvents == 0 } }
+        try waitFor { try caughtUp(connection) }
         Thread.detachNewThread { try? second.run(); secondDone.signal() }
         Thread.sleep(forTimeInterval: 0.3)
         let applied = try eventsApplied(connection)
@@ -131,7 +131,7 @@ struct EngineTests {
         try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
             #"{"type":"activity_delivered","id":"late","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
             on: try db.applicationConnection()).outcome.expectAccepted()
-        try waitFor { try ProjectionEngine().status(on: connection).allSatisfy { $0.lagEvents == 0 && $0.runnerActive } }
+        try waitFor { try caughtUp(connection) }
         #expect(try eventsApplied(connection) == applied + 1)
         #expect(try connection.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 6)
         second.stop()
@@ -142,6 +142,13 @@ struct EngineTests {
 
     func eventsApplied(_ connection: Connection) throws -> Int {
         try connection.query("SELECT sum(events_applied)::int8 FROM projections.state").decode(Int.self, row: 0, column: 0)
+    }
+
+    /// Every projection has a state row (a runner made it), a runner, and no lag. Before the
+    /// first runner makes the rows there are none, and "all of none" would be true at once.
+    func caughtUp(_ connection: Connection) throws -> Bool {
+        let status = try ProjectionEngine().status(on: connection)
+        return status.count == Projection.all.count && status.allSatisfy { $0.runnerActive && $0.lagEvents == 0 }
     }
 
     func waitFor(_ condition: () throws -> Bool) throws {
