@@ -13,6 +13,13 @@ extension Importer {
         }
     }
 
+    /// What the batch path keeps from chunk to chunk of one pass (one transaction): the bulk
+    /// path's session, and the owners of registrations found in the log.
+    final class BatchState {
+        let session = EventLog.BulkSession()
+        var owners: [String: String?] = [:]
+    }
+
     /// Thrown by a pass that did not ask the log about ids when a row was refused for what the
     /// log holds: the import starts again, asking.
     struct AskTheLogFirst: Error {}
@@ -80,7 +87,8 @@ extension Importer {
     /// asked about ids, references and stream states in a few set-based queries, and the rows
     /// that pass are appended through the bulk (COPY) path. Same rules and outcomes as
     /// recording the rows one by one, in file order. Runs inside the import's transaction.
-    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool = true, into summary: inout Summary, on connection: Connection) throws {
+    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool = true, state: BatchState = BatchState(),
+                  into summary: inout Summary, on connection: Connection) throws {
         summary.read += rows.count
         var refusals = checked.refusals
         var candidates = checked.candidates
@@ -136,8 +144,9 @@ extension Importer {
 
         // 2. Registrations: new to the log, and once in the file.
         let registrations = live.filter { if case .register = candidates[$0].checked.rule { true } else { false } }
-        let registered = Set(try connection.query("SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
-                                                  [PostgresArray(registrations.map { candidates[$0].checked.streamID })]).mapRows { try $0.decode(0, as: String.self) })
+        let registered = registrations.isEmpty ? [] : Set(try connection.query(
+            "SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
+            [PostgresArray(registrations.map { candidates[$0].checked.streamID })]).mapRows { try $0.decode(0, as: String.self) })
         var fileOwners: [String: String?] = [:]
         for index in registrations {
             let checked = candidates[index].checked
@@ -154,12 +163,15 @@ extension Importer {
         var referenced = Set<String>()
         for index in live { for reference in candidates[index].checked.references { referenced.insert(reference.streamID) } }
         referenced.subtract(fileOwners.keys)
-        var owners: [String: String?] = fileOwners
-        for (stream, owner) in try connection.query(
+        // A registration is never changed, so its owner, once found, is kept for later chunks.
+        referenced.subtract(state.owners.keys)
+        var owners: [String: String?] = fileOwners.merging(state.owners) { mine, _ in mine }
+        for (stream, owner) in referenced.isEmpty ? [] : try connection.query(
             "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
             [PostgresArray(Array(referenced))]
         ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
             owners[stream] = .some(owner)
+            state.owners[stream] = .some(owner)
         }
         for index in live {
             let found = candidates[index].checked.references.compactMap { $0.refusal(owners: owners) }
@@ -170,8 +182,9 @@ extension Importer {
         // 4. Engagement stages move forward, from each stream's last stage, in file order.
         let stageRows = live.filter { if case .engagementStage = candidates[$0].checked.rule { true } else { false } }
         var current: [String: EngagementStage] = [:]
-        for (stream, word) in try connection.query(StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map { candidates[$0].checked.streamID })))])
-            .mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(2, as: String.self)) }) {
+        for (stream, word) in stageRows.isEmpty ? [] : try connection.query(
+            StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map { candidates[$0].checked.streamID })))]
+        ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(2, as: String.self)) }) {
             current[stream] = word.flatMap(EngagementStage.init(rawValue:))
         }
         for index in stageRows {
@@ -199,7 +212,7 @@ extension Importer {
         candidates = []
         // The rows that pass are appended even when others were refused: later chunks may
         // refer to them. The import's transaction decides at the end whether anything is kept.
-        let appended = try EventLog.appendBulk(prepared: events, idsChecked: true, on: connection)
+        let appended = try EventLog.appendBulk(prepared: events, idsChecked: true, session: state.session, on: connection)
         summary.appended += appended.appended
         summary.alreadyPresent += appended.alreadyPresent
     }

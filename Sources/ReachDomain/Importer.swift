@@ -1,5 +1,6 @@
 import CSV
 import Foundation
+import ReachEventLog
 import ReachPostgres
 
 /// Imports a file of records (JSON Lines, or CSV of one record type) all or nothing.
@@ -267,18 +268,23 @@ public struct Importer: Sendable {
         if mode == .automatic, let again = try source.reopened() {
             do {
                 return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
-            } catch let error as PostgresError where Self.isRecordedAlready(error) {
-                source = again
-            } catch is AskTheLogFirst {
+            } catch where Self.isRecordedAlready(error) {
                 source = again
             }
         }
         return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
     }
 
-    /// Whether an append failed because one of its events is in the log already.
-    static func isRecordedAlready(_ error: PostgresError) -> Bool {
-        (error.sqlState == "23505" && error.message.contains("events_event_id_key")) || error.sqlState == "RX002"
+    /// Whether a pass that did not ask the log about ids failed because a record may be in
+    /// the log already.
+    static func isRecordedAlready(_ error: any Error) -> Bool {
+        switch error {
+        case is AskTheLogFirst: return true
+        case let error as EventLogError: return error.code == .idempotencyConflict
+        case let error as PostgresError:
+            return (error.sqlState == "23505" && error.message.contains("events_event_id_key")) || error.sqlState == "RX002"
+        default: return false
+        }
     }
 
     /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
@@ -286,6 +292,7 @@ public struct Importer: Sendable {
     func pass<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
+        let state = BatchState()
         do {
             try withUnsafeMutablePointer(to: &source) { pointer in
                 let ahead = ReadAhead<Chunk>()
@@ -305,8 +312,10 @@ public struct Importer: Sendable {
                 while var chunk = try ahead.take() {
                     let done = summary.read
                     if let checked = chunk.checked.take() {
-                        try runBatch(chunk.rows, checked: checked, askLog: askLog, into: &summary, on: connection)
+                        try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
                     } else {
+                        // The row-by-row path reads and moves stream heads in the log itself.
+                        try state.session.finish(on: connection)
                         try runRowByRow(chunk.rows, into: &summary, on: connection) { progress(done + $0) }
                     }
                     progress(summary.read)
@@ -314,6 +323,7 @@ public struct Importer: Sendable {
                 }
             }
             if summary.refused.isEmpty || skipInvalid {
+                try state.session.finish(on: connection)
                 try connection.executeScript("COMMIT")
                 summary.committed = true
             } else {

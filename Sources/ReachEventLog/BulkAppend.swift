@@ -37,7 +37,7 @@ extension EventLog {
         var iterator = events.makeIterator()
         var chunk: [NewEvent] = []
         chunk.reserveCapacity(chunkSize)
-        return try appendChunks(idsChecked: idsChecked, on: connection) {
+        return try appendChunks(idsChecked: idsChecked, session: nil, on: connection) {
             chunk.removeAll(keepingCapacity: true)
             while chunk.count < chunkSize, let event = iterator.next() { chunk.append(event) }
             return chunk.isEmpty ? nil : chunk.concurrentMap(PreparedEvent.init)
@@ -46,32 +46,78 @@ extension EventLog {
 
     /// ``appendBulk(_:chunkSize:idsChecked:on:)`` for events prepared ahead, such as on
     /// another thread while earlier events were appended.
-    public static func appendBulk(prepared events: [PreparedEvent], chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary {
+    ///
+    /// A caller that appends chunk after chunk in one transaction passes one `session` to
+    /// every call, and calls ``BulkSession/finish(on:)`` before it commits (and before it
+    /// appends to the log any other way): a chunk then needs no round trip to the server
+    /// before its `COPY` once its streams are known.
+    public static func appendBulk(prepared events: [PreparedEvent], chunkSize: Int = 20_000, idsChecked: Bool = false,
+                                  session: BulkSession? = nil, on connection: Connection) throws -> BulkSummary {
         var start = 0
-        return try appendChunks(idsChecked: idsChecked, on: connection) {
+        return try appendChunks(idsChecked: idsChecked, session: session, on: connection) {
             guard start < events.count else { return nil }
             defer { start += chunkSize }
             return Array(events[start..<min(start + chunkSize, events.count)])
         }
     }
 
+    /// What the bulk path keeps between the chunks it appends in one transaction: the
+    /// transaction's clock, the heads of the streams the transaction has locked (and moved),
+    /// and positions drawn ahead for the next chunk. Positions drawn and not used leave a gap,
+    /// as a rolled-back append does. A session belongs to one transaction: its positions were
+    /// drawn after the transaction's id, which readers of the log rely on.
+    public final class BulkSession {
+        var epoch: String?
+        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        /// Streams whose head moved since it was last written to `reach.streams`.
+        var moved: Set<String> = []
+        var positions: ArraySlice<Int64> = []
+        /// How many positions to draw beyond the current chunk's own, for the next one.
+        var positionsAhead = 0
+
+        public init() {}
+
+        /// Writes the stream heads the session moved to `reach.streams`, and forgets the heads:
+        /// a later chunk reads them again. Call before anything else appends to the log in the
+        /// transaction, and before committing.
+        public func finish(on connection: Connection) throws {
+            defer { heads = [:]; moved = [] }
+            guard !moved.isEmpty else { return }
+            let streams = moved.sorted()
+            try connection.execute("""
+                UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex')
+                FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
+                """, [PostgresArray(streams), PostgresArray(streams.map { heads[$0]!.version }),
+                      PostgresArray(streams.map { EventLog.hex(heads[$0]!.hash) })], prepared: true)
+        }
+    }
+
     /// Appends the chunks `next` gives until it gives nil, each straight into the log where it
     /// can, else through the server's path.
-    private static func appendChunks(idsChecked: Bool, on connection: Connection, _ next: () throws -> [PreparedEvent]?) throws -> BulkSummary {
+    private static func appendChunks(idsChecked: Bool, session given: BulkSession?, on connection: Connection,
+                                     _ next: () throws -> [PreparedEvent]?) throws -> BulkSummary {
         guard connection.isInTransaction else {
-            return try connection.withTransaction { try appendChunks(idsChecked: idsChecked, on: $0, next) }
+            return try connection.withTransaction { try appendChunks(idsChecked: idsChecked, session: given, on: $0, next) }
         }
         do {
+            let session = given ?? BulkSession()
             // Chunks of thousands of events sort in memory rather than on disk.
-            try connection.executeScript("SET LOCAL work_mem = '64MB'")
+            if session.epoch == nil { try connection.executeScript("SET LOCAL work_mem = '64MB'") }
             var summary = BulkSummary(appended: 0, alreadyPresent: 0, lastPosition: nil)
-            while let chunk = try next() {
-                if let direct = try appendDirect(chunk, idsChecked: idsChecked, on: connection) {
+            var chunk = try next()
+            while let current = chunk {
+                chunk = try next()
+                // The next chunk's positions are drawn with this one's: this call's next chunk,
+                // or, for a caller's session, the caller's next call (taken to be as big).
+                session.positionsAhead = chunk?.count ?? (given == nil ? 0 : current.count)
+                if let direct = try appendDirect(current, idsChecked: idsChecked, session: session, on: connection) {
                     summary.add(direct)
                 } else {
-                    summary.add(try appendStaged(chunk.map(\.event), on: connection))
+                    try session.finish(on: connection)
+                    summary.add(try appendStaged(current.map(\.event), on: connection))
                 }
             }
+            if given == nil { try session.finish(on: connection) }
             return summary
         } catch {
             throw EventLogError.translate(error)
@@ -110,35 +156,47 @@ extension EventLog {
 
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
-    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary? {
+    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession, on connection: Connection) throws -> BulkSummary? {
         guard prepared.allSatisfy({ $0.documents != nil }) else { return nil }
         let ids = prepared.map(\.event.id)
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
 
         // The transaction's id comes before any position (readers rely on it), and its clock
         // is the events' recorded_at (the column's default, now()).
-        let clock = try connection.query("""
-            SELECT pg_current_xact_id()::text, extract(epoch FROM now())::text,
-                   NOT $2 AND EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
-            """, [PostgresArray(idsChecked ? [] : ids), idsChecked], prepared: true)
-        guard try !clock.decode(Bool.self, row: 0, column: 2) else { return nil }
-        let epoch: String = try clock.decode(row: 0, column: 1)
-
-        // The heads of the streams that already exist, locked in a fixed order.
-        let streams = Array(Set(prepared.map(\.event.streamID))).sorted()
-        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
-        heads.reserveCapacity(streams.count)
-        let existing = try connection.query("""
-            SELECT stream_id, version, encode(last_hash, 'hex') FROM reach.streams
-            WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
-            """, [PostgresArray(streams)], prepared: true)
-        for row in 0..<existing.rowCount {
-            heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), Self.bytes(hex: try existing.decode(row: row, column: 2)))
+        if session.epoch == nil || !idsChecked {
+            let clock = try connection.query("""
+                SELECT pg_current_xact_id()::text, extract(epoch FROM now())::text,
+                       NOT $2 AND EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
+                """, [PostgresArray(idsChecked ? [] : ids), idsChecked], prepared: true)
+            guard try !clock.decode(Bool.self, row: 0, column: 2) else { return nil }
+            session.epoch = try clock.decode(row: 0, column: 1)
         }
-        let newStreams = streams.filter { heads[$0] == nil }
-        let positions = try connection.query(
-            "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)", [Int32(prepared.count)], prepared: true
-        ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
+        let epoch = session.epoch!
+
+        // The heads of the streams that already exist, locked in a fixed order; those the
+        // transaction locked for an earlier chunk are known.
+        let streams = Array(Set(prepared.map(\.event.streamID))).sorted()
+        var heads = session.heads
+        let unknown = streams.filter { heads[$0] == nil }
+        if !unknown.isEmpty {
+            let existing = try connection.query("""
+                SELECT stream_id, version, encode(last_hash, 'hex') FROM reach.streams
+                WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
+                """, [PostgresArray(unknown)], prepared: true)
+            for row in 0..<existing.rowCount {
+                heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), Self.bytes(hex: try existing.decode(row: row, column: 2)))
+            }
+        }
+        let newStreams = unknown.filter { heads[$0] == nil }
+        if session.positions.count < prepared.count {
+            let drawn = try connection.query(
+                "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)",
+                [Int32(prepared.count - session.positions.count + session.positionsAhead)], prepared: true
+            ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
+            session.positions = ArraySlice(Array(session.positions) + drawn)
+        }
+        let positions = Array(session.positions.prefix(prepared.count))
+        session.positions = session.positions.dropFirst(prepared.count)
 
         // Versions and hashes, in chunk order.
         var rows: [(version: Int64, hash: [UInt8])] = []
@@ -172,14 +230,10 @@ extension EventLog {
                 return nil
             }
         }
-        let moved = streams.filter { !newStreams.contains($0) }
-        if !moved.isEmpty {
-            try connection.execute("""
-                UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex')
-                FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
-                """, [PostgresArray(moved), PostgresArray(moved.map { heads[$0]!.version }),
-                      PostgresArray(moved.map { Self.hex(heads[$0]!.hash) })], prepared: true)
-        }
+        // The heads of the streams that existed are written when the session finishes (those
+        // created here were written with their heads).
+        session.moved.formUnion(streams.filter { !newStreams.contains($0) })
+        session.heads = heads
 
         // Deferred: the rows go to the server from a thread of their own while this process
         // prepares what comes next; the connection's next call waits for them (and reports

@@ -206,6 +206,11 @@ struct ImporterTests {
         let kept = try small.run(&again, skipInvalid: true, on: connection)
         #expect(kept.committed && kept.appended == 7 && kept.alreadyPresent == 1 && kept.refused.map(\.line) == [9])
         #expect(try count(db) == 12)
+        // The chunks' stream heads were written at the end: the next record follows them.
+        let after = try importer.recorder.record(activity("after"), on: connection).outcome
+        #expect({ if case .accepted = after { true } else { false } }(), "\(after)")
+        #expect(try EventLog.verify(on: connection).ok)
+        #expect(try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), limit: 100, on: connection).map(\.version) == Array(1...10))
     }
 
     @Test("a file that stops being readable after some chunks appends nothing, and the error names where")

@@ -82,6 +82,13 @@ struct BulkPathTests {
         #expect(second.appended == 100)
         #expect(second.alreadyPresent == 100)
         #expect(try EventLog.verify(on: connection).ok)
+        // Every stream's head is its last event, whichever path wrote it.
+        let stale = try connection.query("""
+            SELECT count(*) FROM reach.streams s
+            JOIN LATERAL (SELECT version, hash FROM reach.events e WHERE e.stream_id = s.stream_id ORDER BY version DESC LIMIT 1) last ON true
+            WHERE last.version <> s.version OR last.hash <> s.last_hash
+            """).decode(Int.self, row: 0, column: 0)
+        #expect(stale == 0)
     }
 }
 
