@@ -77,11 +77,13 @@ extension EventLog {
 
         public init() {}
 
-        /// Writes the stream heads the session moved to `reach.streams`, and forgets the heads:
-        /// a later chunk reads them again. Call before anything else appends to the log in the
+        /// Writes the stream heads the session moved to `reach.streams`, and forgets the heads
+        /// and the positions drawn ahead: a later chunk reads the heads again and draws
+        /// positions after those of whatever is appended in between, so that positions keep
+        /// the order of appends. Call before anything else appends to the log in the
         /// transaction, and before committing.
         public func finish(on connection: Connection) throws {
-            defer { heads = [:]; moved = [] }
+            defer { heads = [:]; moved = []; positions = [] }
             guard !moved.isEmpty else { return }
             let streams = moved.sorted()
             try connection.execute("""

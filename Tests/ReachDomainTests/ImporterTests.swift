@@ -154,6 +154,31 @@ struct ImporterTests {
         #expect(summary.committed && summary.appended == 5)
     }
 
+    @Test("chunks appended in bulk and chunks recorded row by row keep each stream's positions in version order")
+    func mixedPaths() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        func activity(_ id: String) -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
+        }
+        let small = Importer(recorder: importer.recorder, chunkSize: 2)
+        var world = try Importer.open(path: try temporary("world.jsonl", Self.world + activity("a1") + "\n"), type: nil)
+        #expect(try small.run(&world, skipInvalid: false, on: connection).appended == 4)
+        // Chunks of 2 on one stream: a2 and a3 in bulk (positions for the next chunk drawn with
+        // theirs), a4 and a withdrawal of a1 row by row, then a5 and a6 in bulk again.
+        let withdrawal = #"{"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}"#
+        let text = [activity("a2"), activity("a3"), activity("a4"), withdrawal, activity("a5"), activity("a6")].joined(separator: "\n") + "\n"
+        var source = try Importer.open(path: try temporary("mixed.jsonl", text), type: nil)
+        let summary = try small.run(&source, skipInvalid: false, on: connection)
+        #expect(summary.committed && summary.appended == 6)
+        let backwards = try connection.query("""
+            SELECT count(*) FROM (SELECT "position" < lag("position") OVER (PARTITION BY stream_id ORDER BY version) AS back
+                                  FROM reach.events) x WHERE back
+            """).decode(Int.self, row: 0, column: 0)
+        #expect(backwards == 0)
+        #expect(try EventLog.verify(on: connection).ok)
+    }
+
     @Test("a file read as a stream, in chunks: references and repeats across chunks, all or nothing, line numbers")
     func chunkedStream() throws {
         let db = try TestDatabase.create()
