@@ -154,7 +154,7 @@ public struct Importer: Sendable {
     /// The rows of a CSV file of one record type, as they are read.
     struct CSVRows: RowSource {
         let records: CSVRecords
-        let type: String
+        let type: RecordType
         let layout: CSVLayout
         let matched: (id: Int, columns: [CSVLayout.Column?])
         let csvHeader: [String]?
@@ -168,6 +168,9 @@ public struct Importer: Sendable {
             case .failure(let refusal): throw Refusals([refusal])
             case .success(let found): layout = found
             }
+            guard let recordType = RecordType.all[type] else {
+                throw Refusals([Refusal("type", "'\(type)' is not a record type")])
+            }
             let header: [String]?
             do { header = try records.next() } catch { throw Refusals([Refusal("file", "is not readable CSV: \(error)")]) }
             guard let header, header != [""] else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
@@ -176,7 +179,7 @@ public struct Importer: Sendable {
             case .success(let found): matched = found
             }
             self.records = records
-            self.type = type
+            self.type = recordType
             self.csvHeader = header
         }
 
@@ -186,7 +189,7 @@ public struct Importer: Sendable {
 
         func reopened() throws -> CSVRows? {
             guard let path, let records = CSVRecords(path: path) else { return nil }
-            return try CSVRows(records: records, type: type, path: path)
+            return try CSVRows(records: records, type: type.name, path: path)
         }
 
         /// Reads the cells of `count` rows in turn, then makes them into rows on every core.
@@ -210,14 +213,12 @@ public struct Importer: Sendable {
             }
         }
 
-        private static func row(_ read: (line: Int, cells: [String]), type: String, layout: CSVLayout, matched: (id: Int, columns: [CSVLayout.Column?])) -> Row {
+        private static func row(_ read: (line: Int, cells: [String]), type: RecordType, layout: CSVLayout, matched: (id: Int, columns: [CSVLayout.Column?])) -> Row {
             let cells = read.cells
             let id = matched.id < cells.count ? FieldReader.trimmed(cells[matched.id]) : ""
-            let document = JSONValue.object([
-                "type": .string(type), "id": id.isEmpty ? .null : .string(id),
-                "data": .object(layout.data(of: cells, columns: matched.columns)),
-            ])
-            return Row(line: read.line, id: id.isEmpty ? nil : id, envelope: Recorder.Envelope.parse(document), original: cells)
+            // A CSV file holds one record type, known to exist, at its current version.
+            let envelope = Recorder.Envelope.csvRow(type: type, id: id, data: layout.data(of: cells, columns: matched.columns))
+            return Row(line: read.line, id: id.isEmpty ? nil : id, envelope: envelope, original: cells)
         }
     }
 

@@ -78,11 +78,10 @@ public struct Recorder: Sendable {
                 refusals.append(Refusal("type", "is required: the kind of record, such as activity_delivered"))
             }
             var id: String?
-            if case .string(let text)? = fields["id"], !text.isEmpty, text.count <= 100,
-               !FieldReader.hasControlCharacters(text) {
+            if case .string(let text)? = fields["id"], isValidID(text) {
                 id = text
             } else {
-                refusals.append(Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing"))
+                refusals.append(idRefusal)
             }
             var data: JSONObject?
             if case .object(let object)? = fields["data"] {
@@ -102,6 +101,19 @@ public struct Recorder: Sendable {
                   let current = Upcaster.upcast(type: type.name, version: version, data: data) else { return .failure(Refusals(refusals)) }
             return .success(Envelope(type: type, id: id, data: current))
         }
+
+        /// The envelope of a row of a CSV file of one record type, at its current version:
+        /// what ``parse(_:)-(JSONValue)`` answers for `{"type": type, "id": id, "data": data}`.
+        static func csvRow(type: RecordType, id: String, data: JSONObject) -> Result<Envelope, Refusals> {
+            guard isValidID(id) else { return .failure(Refusals([idRefusal])) }
+            return .success(Envelope(type: type, id: id, data: data))
+        }
+
+        static func isValidID(_ text: String) -> Bool {
+            !text.isEmpty && text.count <= 100 && !FieldReader.hasControlCharacters(text)
+        }
+
+        static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing")
     }
 
     /// Checks one parsed record and appends it if it passes.

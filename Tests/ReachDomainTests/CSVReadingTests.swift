@@ -76,6 +76,23 @@ struct CSVReadingTests {
         #expect(try JSONValue.parse(#"{"b": 1, "a": 2, "b": 3}"#) == .object(["a": .number(2), "b": .number(3)]))
     }
 
+    @Test("a CSV row's id is checked as a JSON record's is")
+    func csvIDs() throws {
+        let header = try CSVLayout.of("school_registered").get().header.joined(separator: ",")
+        let long = String(repeating: "x", count: 101)
+        let file = try Importer.readCSV(header + "\n,100001,demo,Example Academy,secondary\n\(long),100002,demo,B,primary\ns-3,100003,demo,C,primary\n", type: "school_registered")
+        for row in file.rows {
+            let json = Recorder.Envelope.parse(.object(["type": .string("school_registered"), "id": row.id.map(JSONValue.string) ?? .null,
+                                                        "data": .object(["school_id": .string("x")])]))
+            switch (row.envelope, json) {
+            case (.failure(let csv), .failure(let fromJSON)): #expect(csv.all.map(\.description) == fromJSON.all.map(\.description))
+            case (.success(let envelope), .success): #expect(envelope.id == "s-3" && envelope.type.name == "school_registered")
+            default: Issue.record("line \(row.line): the CSV and JSON envelopes disagree")
+            }
+        }
+        #expect(file.rows.map { if case .failure = $0.envelope { true } else { false } } == [true, true, false])
+    }
+
     @Test("records' data is written as jsonb prints it")
     func jsonb() throws {
         // No migrations: only the server's jsonb is needed, so connect as the owner (the
