@@ -86,8 +86,9 @@ extension Importer {
     /// The batch path: every row was checked in this process (``prepare(_:mode:)``), the log is
     /// asked about ids, references and stream states in a few set-based queries, and the rows
     /// that pass are appended through the bulk (COPY) path. Same rules and outcomes as
-    /// recording the rows one by one, in file order. Runs inside the import's transaction.
-    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool = true, state: BatchState = BatchState(),
+    /// recording the rows one by one, in file order. Runs inside the import's transaction,
+    /// whose `state` the import finishes before it commits.
+    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool, state: BatchState,
                   into summary: inout Summary, on connection: Connection) throws {
         summary.read += rows.count
         var refusals = checked.refusals

@@ -74,6 +74,9 @@ extension EventLog {
         var positions: ArraySlice<Int64> = []
         /// How many positions to draw beyond the current chunk's own, for the next one.
         var positionsAhead = 0
+        /// Whether the current chunk is the session's last: its heads are then written before
+        /// its `COPY`, which is left to run while the caller goes on.
+        var lastChunk = false
 
         public init() {}
 
@@ -112,6 +115,7 @@ extension EventLog {
                 // The next chunk's positions are drawn with this one's: this call's next chunk,
                 // or, for a caller's session, the caller's next call (taken to be as big).
                 session.positionsAhead = chunk?.count ?? (given == nil ? 0 : current.count)
+                session.lastChunk = given == nil && chunk == nil
                 if let direct = try appendDirect(current, idsChecked: idsChecked, session: session, on: connection) {
                     summary.add(direct)
                 } else {
@@ -233,9 +237,10 @@ extension EventLog {
             }
         }
         // The heads of the streams that existed are written when the session finishes (those
-        // created here were written with their heads).
+        // created here were written with their heads), or now, for its last chunk.
         session.moved.formUnion(streams.filter { !newStreams.contains($0) })
         session.heads = heads
+        if session.lastChunk { try session.finish(on: connection) }
 
         // Deferred: the rows go to the server from a thread of their own while this process
         // prepares what comes next; the connection's next call waits for them (and reports
