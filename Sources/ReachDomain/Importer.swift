@@ -73,6 +73,8 @@ public struct Importer: Sendable {
         public var refused: [RefusedRow] = []
         /// Whether the appended rows were kept (false when a refusal rolled everything back).
         public var committed = false
+        /// 2 when the file was read again, asking the log about every id (see ``Importer/run(_:skipInvalid:mode:on:progress:)``).
+        public var passes = 1
 
         public init() {}
 
@@ -266,14 +268,18 @@ public struct Importer: Sendable {
     /// what the log holds), that pass is rolled back and the file read again, asking the log
     /// about every id first. The outcome is the same either way.
     public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+        var passes = 1
         if mode == .automatic, let again = try source.reopened() {
             do {
                 return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
             } catch where Self.isRecordedAlready(error) {
                 source = again
+                passes = 2
             }
         }
-        return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+        var summary = try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+        summary.passes = passes
+        return summary
     }
 
     /// Whether a pass that did not ask the log about ids failed because a record may be in
