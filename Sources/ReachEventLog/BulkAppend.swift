@@ -72,11 +72,6 @@ extension EventLog {
         /// Streams whose head moved since it was last written to `reach.streams`.
         var moved: Set<String> = []
         var positions: ArraySlice<Int64> = []
-        /// How many positions to draw beyond the current chunk's own, for the next one.
-        var positionsAhead = 0
-        /// Whether the current chunk is the session's last: its heads are then written before
-        /// its `COPY`, which is left to run while the caller goes on.
-        var lastChunk = false
 
         public init() {}
 
@@ -113,10 +108,12 @@ extension EventLog {
             while let current = chunk {
                 chunk = try next()
                 // The next chunk's positions are drawn with this one's: this call's next chunk,
-                // or, for a caller's session, the caller's next call (taken to be as big).
-                session.positionsAhead = chunk?.count ?? (given == nil ? 0 : current.count)
-                session.lastChunk = given == nil && chunk == nil
-                if let direct = try appendDirect(current, idsChecked: idsChecked, session: session, on: connection) {
+                // or, for a caller's session, the caller's next call (taken to be as big). The
+                // last chunk of a session of this call's own writes its heads before its COPY,
+                // which then runs on while the caller goes on.
+                if let direct = try appendDirect(current, idsChecked: idsChecked, session: session,
+                                                 drawAhead: chunk?.count ?? (given == nil ? 0 : current.count),
+                                                 finishing: given == nil && chunk == nil, on: connection) {
                     summary.add(direct)
                 } else {
                     try session.finish(on: connection)
@@ -162,7 +159,8 @@ extension EventLog {
 
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
-    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession, on connection: Connection) throws -> BulkSummary? {
+    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession,
+                             drawAhead: Int, finishing: Bool, on connection: Connection) throws -> BulkSummary? {
         guard prepared.allSatisfy({ $0.documents != nil }) else { return nil }
         let ids = prepared.map(\.event.id)
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
@@ -197,7 +195,7 @@ extension EventLog {
         if session.positions.count < prepared.count {
             let drawn = try connection.query(
                 "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)",
-                [Int32(prepared.count - session.positions.count + session.positionsAhead)], prepared: true
+                [Int32(prepared.count - session.positions.count + drawAhead)], prepared: true
             ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
             session.positions = ArraySlice(Array(session.positions) + drawn)
         }
@@ -237,10 +235,10 @@ extension EventLog {
             }
         }
         // The heads of the streams that existed are written when the session finishes (those
-        // created here were written with their heads), or now, for its last chunk.
+        // created here were written with their heads), or now, when finishing.
         session.moved.formUnion(streams.filter { !newStreams.contains($0) })
         session.heads = heads
-        if session.lastChunk { try session.finish(on: connection) }
+        if finishing { try session.finish(on: connection) }
 
         // Deferred: the rows go to the server from a thread of their own while this process
         // prepares what comes next; the connection's next call waits for them (and reports

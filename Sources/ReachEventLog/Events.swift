@@ -26,15 +26,8 @@ public struct EventMetadata: Sendable, Hashable, Codable {
         case source
     }
 
-    /// The metadata as a JSON object (keys sorted, absent values left out).
-    public var json: String {
-        var fields: [String] = []
-        if let actor { fields.append("\"actor\":" + JSONText.quote(actor)) }
-        if let causationID { fields.append("\"causation_id\":" + JSONText.quote(causationID)) }
-        if let correlationID { fields.append("\"correlation_id\":" + JSONText.quote(correlationID)) }
-        if let source { fields.append("\"source\":" + JSONText.quote(source)) }
-        return "{" + fields.joined(separator: ",") + "}"
-    }
+    /// The metadata as a JSON object (absent values left out), as jsonb prints it.
+    public var json: String { String(decoding: jsonbBytes, as: UTF8.self) }
 
     /// The metadata as jsonb prints it: keys shorter first, then by bytes, with `", "` and
     /// `": "` between items. The bulk path stores and hashes these bytes as they are.
