@@ -70,7 +70,13 @@ struct Import: AsyncParsableCommand {
             if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
             throw CommandError("\(file): \(refusals) - nothing was appended")
         }
-        if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if onTerminal {
+            FileHandle.standardError.write(Data("\n".utf8))
+            // Says why the progress bar started again.
+            if summary.passes > 1 {
+                FileHandle.standardError.write(Data("the file was read twice: some of its records may have been in the log already\n".utf8))
+            }
+        }
         guard summary.read > 0 else { throw CommandError("\(file) holds no records") }
 
         for refused in summary.refused {
