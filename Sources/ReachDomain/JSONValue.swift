@@ -158,11 +158,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
 
     /// The document as PostgreSQL's jsonb prints it (keys shorter first, then by bytes; `", "`
     /// and `": "` between items), which the log's bulk path stores and hashes as it is.
-    public var jsonbText: String {
-        var out: [UInt8] = []
-        write(to: &out, jsonb: true)
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var jsonbText: String { String(decoding: jsonbBytes.bytes, as: UTF8.self) }
 
     /// The document as jsonb prints it, and whether that is certain: it is unless a number
     /// had to be written with an exponent (`1e-07`), which jsonb prints in full.
