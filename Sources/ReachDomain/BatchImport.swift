@@ -68,7 +68,7 @@ extension Importer {
                         metadata: EventMetadata(actor: recorder.actor, correlationID: envelope.id, source: recorder.source),
                         occurredOn: checked.occurredOn, authorityID: checked.authorityID)
                     return Candidate(line: row.line, recordID: envelope.id, checked: checked,
-                                     prepared: data.exact ? EventLog.PreparedEvent(event, jsonbData: data.bytes) : EventLog.PreparedEvent(event))
+                                     prepared: data.exact ? EventLog.PreparedEvent(jsonb: event) : EventLog.PreparedEvent(event))
                 }
             }
         }

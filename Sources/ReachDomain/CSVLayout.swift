@@ -156,48 +156,106 @@ public struct CSVLayout: Sendable {
         return .success((id, matched))
     }
 
-    /// Turns one row into a record's data: empty cells are left out, numbers and flags are read
-    /// as such when they can be (otherwise kept as text, for the checks to name), lists split on `;`.
+    /// Turns one row into a record's data (see ``Filler``).
     public func data(of row: [String], columns: [Column?]) -> JSONObject {
-        var data: JSONObject = [:]
-        for (index, column) in columns.enumerated() {
-            guard let column, index < row.count, !row[index].isEmpty else { continue }
-            let cell = FieldReader.trimmed(row[index])
-            guard !cell.isEmpty else { continue }
-            let value: JSONValue
-            switch column.kind {
-            case .text: value = .string(cell)
-            case .number: value = Double(cell).map(JSONValue.number) ?? .string(cell)
-            case .flag:
-                switch cell.lowercased() {
-                case "true", "yes", "y", "1": value = .bool(true)
-                case "false", "no", "n", "0": value = .bool(false)
-                default: value = .string(cell)
-                }
-            case .textList:
-                value = .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
-            case .numberList:
-                value = .array(cell.split(separator: ";").map { part in
-                    let text = part.trimmingCharacters(in: .whitespaces)
-                    return Double(text).map(JSONValue.number) ?? .string(text)
-                })
-            }
-            Self.set(&data, column.path[...], value)
-        }
-        return data
+        Filler(columns: columns).data(of: row)
     }
 
-    /// Sets the field at `path`, making the objects on the way. Each object on the way is taken
-    /// out of its parent while it changes, so that it is changed in place rather than copied.
-    static func set(_ object: inout JSONObject, _ path: ArraySlice<String>, _ value: JSONValue) {
-        guard let first = path.first else { return }
-        if path.count == 1 {
-            object[first] = value
-            return
+    /// Turns the rows of one file into records' data, with the objects to make worked out once
+    /// from the file's header: empty cells are left out, numbers and flags are read as such when
+    /// they can be (otherwise kept as text, for the checks to name), lists split on `;`. Each
+    /// object's fields are made in jsonb's order of keys, so nothing is sorted or moved per row.
+    public struct Filler: Sendable {
+        /// One object: its fields in jsonb's order, each a cell or an object of its own.
+        struct Node: Sendable {
+            var keys: [String] = []
+            var members: [Member] = []
         }
-        var child: JSONObject = [:]
-        if case .object(let existing)? = object.removeValue(forKey: first) { child = existing }
-        set(&child, path.dropFirst(), value)
-        object[first] = .object(child)
+
+        enum Member: Sendable {
+            /// The cells that fill a field (a column given twice: the last one not empty wins).
+            case cells([Int], Kind)
+            indirect case object(Node)
+        }
+
+        let root: Node
+
+        /// The filler of a file whose columns are `columns` (nil for columns it ignores).
+        public init(columns: [Column?]) {
+            // Paths to the cells that fill them, then the tree of objects along the paths.
+            final class Tree {
+                var children: [String: Tree] = [:]
+                var cells: [Int] = []
+                var kind: Kind = .text
+            }
+            let top = Tree()
+            for (index, column) in columns.enumerated() {
+                guard let column else { continue }
+                var tree = top
+                for key in column.path {
+                    if tree.children[key] == nil { tree.children[key] = Tree() }
+                    tree = tree.children[key]!
+                }
+                tree.cells.append(index)
+                tree.kind = column.kind
+            }
+            func node(_ tree: Tree) -> Node {
+                var made = Node()
+                for key in tree.children.keys.sorted(by: JSONObject.precedes) {
+                    let child = tree.children[key]!
+                    made.keys.append(key)
+                    made.members.append(child.children.isEmpty ? .cells(child.cells, child.kind) : .object(node(child)))
+                }
+                return made
+            }
+            root = node(top)
+        }
+
+        /// A row's data.
+        public func data(of row: [String]) -> JSONObject {
+            Self.object(root, row) ?? JSONObject()
+        }
+
+        /// The object of `node` in `row`, or nil when all its cells are empty.
+        private static func object(_ node: Node, _ row: [String]) -> JSONObject? {
+            var fields: [JSONObject.Field] = []
+            for (key, member) in zip(node.keys, node.members) {
+                let value: JSONValue?
+                switch member {
+                case .cells(let indices, let kind): value = Self.value(indices, kind, row)
+                case .object(let child): value = object(child, row).map(JSONValue.object)
+                }
+                guard let value else { continue }
+                if fields.isEmpty { fields.reserveCapacity(node.keys.count) }
+                fields.append(JSONObject.Field(key: key, value: value))
+            }
+            return fields.isEmpty ? nil : JSONObject(ordered: fields)
+        }
+
+        /// The value of the last of `indices` whose cell is not empty.
+        private static func value(_ indices: [Int], _ kind: Kind, _ row: [String]) -> JSONValue? {
+            for index in indices.reversed() where index < row.count && !row[index].isEmpty {
+                let cell = FieldReader.trimmed(row[index])
+                guard !cell.isEmpty else { continue }
+                switch kind {
+                case .text: return .string(cell)
+                case .number: return Double(cell).map(JSONValue.number) ?? .string(cell)
+                case .flag:
+                    switch cell.lowercased() {
+                    case "true", "yes", "y", "1": return .bool(true)
+                    case "false", "no", "n", "0": return .bool(false)
+                    default: return .string(cell)
+                    }
+                case .textList:
+                    return .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+                case .numberList:
+                    return .array(cell.split(separator: ";").map { part in
+                        let text = part.trimmingCharacters(in: .whitespaces)
+                        return Double(text).map(JSONValue.number) ?? .string(text)
+                    })
+                }
+            }
+            return nil
+        }
     }
 }

@@ -13,14 +13,16 @@ public struct FieldReader {
     let path: String
     /// Today, for "not in the future".
     public let today: PostgresDate
-    /// Which of `fields` a rule has read, by place.
-    private var read: [Bool]
+    /// Which of `fields` a rule has read, by place: the first 64 as bits (records hold a few
+    /// fields, and a reader is made for every object of every row), any more in a list.
+    private var read: UInt64 = 0
+    private var readBeyond: [Bool]
     /// What was wrong so far.
     public internal(set) var refusals: [Refusal] = []
 
     public init(_ fields: JSONObject, path: String = "", today: PostgresDate) {
         self.fields = fields
-        self.read = Array(repeating: false, count: fields.count)
+        self.readBeyond = fields.count > 64 ? Array(repeating: false, count: fields.count - 64) : []
         self.path = path
         self.today = today
     }
@@ -34,8 +36,10 @@ public struct FieldReader {
 
     private mutating func value(_ key: String, required: Bool) -> JSONValue? {
         let index = fields.index(forKey: key)
-        if let index { read[index] = true }
-        guard let index, case let value = fields.values[index], value != .null else {
+        if let index {
+            if index < 64 { read |= 1 << UInt64(index) } else { readBeyond[index - 64] = true }
+        }
+        guard let index, case let value = fields.value(at: index), value != .null else {
             if required { refuse(key, "is required") }
             return nil
         }
@@ -269,12 +273,25 @@ public struct FieldReader {
 
     /// Takes a nested reader's refusals (and its unknown fields) into this one.
     public mutating func finish(_ nested: FieldReader) {
-        refusals += nested.refusals + nested.unknownFieldRefusals
+        refusals += nested.refusals
+        refusals += nested.unknownFieldRefusals
+    }
+
+    /// Whether a rule read the field at `index` of `fields`.
+    private func wasRead(_ index: Int) -> Bool {
+        index < 64 ? read & (1 << UInt64(index)) != 0 : readBeyond[index - 64]
+    }
+
+    /// Whether rules read every field.
+    private var allRead: Bool {
+        let bits = min(fields.count, 64)
+        return read == (bits == 64 ? .max : (1 << UInt64(bits)) - 1) && !readBeyond.contains(false)
     }
 
     /// Fields present in the record that no rule read: refused, as they are usually typos.
     public var unknownFieldRefusals: [Refusal] {
-        zip(fields.keys, read).filter { !$1 }.map(\.0).sorted().map {
+        guard !allRead else { return [] }
+        return fields.fields.indices.filter { !wasRead($0) }.map { fields.fields[$0].key }.sorted().map {
             Refusal(name($0), "is not a field of this record; check its spelling")
         }
     }

@@ -157,8 +157,8 @@ public struct Importer: Sendable {
     struct CSVRows: RowSource {
         let records: CSVRecords
         let type: RecordType
-        let layout: CSVLayout
         let matched: (id: Int, columns: [CSVLayout.Column?])
+        let filler: CSVLayout.Filler
         let csvHeader: [String]?
         /// The file read, when it can be read again.
         let path: String?
@@ -166,6 +166,7 @@ public struct Importer: Sendable {
 
         init(records: CSVRecords, type: String, path: String? = nil) throws {
             self.path = path
+            let layout: CSVLayout
             switch CSVLayout.of(type) {
             case .failure(let refusal): throw Refusals([refusal])
             case .success(let found): layout = found
@@ -180,13 +181,14 @@ public struct Importer: Sendable {
             case .failure(let refusals): throw refusals
             case .success(let found): matched = found
             }
+            filler = CSVLayout.Filler(columns: matched.columns)
             self.records = records
             self.type = recordType
             self.csvHeader = header
         }
 
         mutating func next() throws -> Row? {
-            try nextCells().map { Self.row($0, type: type, layout: layout, matched: matched) }
+            try nextCells().map { Self.row($0, type: type, filler: filler, idColumn: matched.id) }
         }
 
         func reopened() throws -> CSVRows? {
@@ -199,8 +201,8 @@ public struct Importer: Sendable {
             var read: [(line: Int, cells: [String])] = []
             read.reserveCapacity(count)
             while read.count < count, let cells = try nextCells() { read.append(cells) }
-            let (type, layout, matched) = (type, layout, matched)
-            return read.concurrentMap { Self.row($0, type: type, layout: layout, matched: matched) }
+            let (type, filler, idColumn) = (type, filler, matched.id)
+            return read.concurrentMap { Self.row($0, type: type, filler: filler, idColumn: idColumn) }
         }
 
         /// The next row that is not blank, as cells, with its line number.
@@ -215,11 +217,11 @@ public struct Importer: Sendable {
             }
         }
 
-        private static func row(_ read: (line: Int, cells: [String]), type: RecordType, layout: CSVLayout, matched: (id: Int, columns: [CSVLayout.Column?])) -> Row {
+        private static func row(_ read: (line: Int, cells: [String]), type: RecordType, filler: CSVLayout.Filler, idColumn: Int) -> Row {
             let cells = read.cells
-            let id = matched.id < cells.count ? FieldReader.trimmed(cells[matched.id]) : ""
+            let id = idColumn < cells.count ? FieldReader.trimmed(cells[idColumn]) : ""
             // A CSV file holds one record type, known to exist, at its current version.
-            let envelope = Recorder.Envelope.csvRow(type: type, id: id, data: layout.data(of: cells, columns: matched.columns))
+            let envelope = Recorder.Envelope.csvRow(type: type, id: id, data: filler.data(of: cells))
             return Row(line: read.line, id: id.isEmpty ? nil : id, envelope: envelope, original: cells)
         }
     }
@@ -488,3 +490,4 @@ struct LineReader {
         }
     }
 }
+

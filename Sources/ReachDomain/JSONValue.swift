@@ -1,5 +1,6 @@
 import Foundation
 import ReachEventLog
+import ReachPostgres
 
 /// A JSON value, kept as parsed so records can be checked field by field before anything is
 /// decoded into types.
@@ -182,7 +183,7 @@ public enum JSONValue: Codable, Sendable, Hashable {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let value):
-            if value == value.rounded(), abs(value) < 1e15 { out.append(contentsOf: String(Int64(value)).utf8) }
+            if value == value.rounded(), abs(value) < 1e15 { out.appendDecimal(Int64(value)) }
             else {
                 let text = "\(value)"
                 exact = !text.utf8.contains(UInt8(ascii: "e"))
@@ -233,8 +234,14 @@ public enum JSONValue: Codable, Sendable, Hashable {
 /// them: shorter keys first, then by bytes. Records hold a handful of fields, so looking a key
 /// up along a short list costs less than hashing it, and the jsonb text needs no sorting.
 public struct JSONObject: Sendable, Hashable, Codable, Sequence, ExpressibleByDictionaryLiteral {
-    public private(set) var keys: [String] = []
-    public private(set) var values: [JSONValue] = []
+    /// One field: its key and value.
+    public struct Field: Sendable, Hashable {
+        public var key: String
+        public var value: JSONValue
+    }
+
+    /// The fields, in jsonb's order (one list: an import makes millions of objects).
+    public private(set) var fields: [Field] = []
 
     public init() {}
 
@@ -251,8 +258,18 @@ public struct JSONObject: Sendable, Hashable, Codable, Sequence, ExpressibleByDi
         for (key, value) in dictionary { self[key] = value }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    /// Fields whose keys are in jsonb's order already, each once.
+    init(ordered fields: [Field]) {
+        assert(zip(fields, fields.dropFirst()).allSatisfy { Self.precedes($0.key, $1.key) })
+        self.fields = fields
+    }
+
+    public var count: Int { fields.count }
+    public var isEmpty: Bool { fields.isEmpty }
+    /// The keys, in jsonb's order.
+    public var keys: [String] { fields.map(\.key) }
+    /// The value of the field at `index`, in jsonb's order.
+    public func value(at index: Int) -> JSONValue { fields[index].value }
 
     /// Whether `a` comes before `b` in jsonb's order of keys.
     static func precedes(_ a: String, _ b: String) -> Bool {
@@ -263,35 +280,33 @@ public struct JSONObject: Sendable, Hashable, Codable, Sequence, ExpressibleByDi
     /// The place of `key` among the fields, if it is one.
     public func index(forKey key: String) -> Int? {
         let length = key.utf8.count
-        for index in keys.indices where keys[index].utf8.count == length && keys[index] == key { return index }
+        for index in fields.indices where fields[index].key.utf8.count == length && fields[index].key == key { return index }
         return nil
     }
 
     public subscript(key: String) -> JSONValue? {
-        get { index(forKey: key).map { values[$0] } }
+        get { index(forKey: key).map { fields[$0].value } }
         set {
             if let index = index(forKey: key) {
-                if let newValue { values[index] = newValue } else { keys.remove(at: index); values.remove(at: index) }
+                if let newValue { fields[index].value = newValue } else { fields.remove(at: index) }
                 return
             }
             guard let newValue else { return }
             // Fields usually arrive in order (jsonb's own text, the parser's own output).
-            var place = keys.count
-            while place > 0 && Self.precedes(key, keys[place - 1]) { place -= 1 }
-            keys.insert(key, at: place)
-            values.insert(newValue, at: place)
+            var place = fields.count
+            while place > 0 && Self.precedes(key, fields[place - 1].key) { place -= 1 }
+            fields.insert(Field(key: key, value: newValue), at: place)
         }
     }
 
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let index = index(forKey: key) else { return nil }
-        keys.remove(at: index)
-        return values.remove(at: index)
+        return fields.remove(at: index).value
     }
 
     public func makeIterator() -> some IteratorProtocol<(key: String, value: JSONValue)> {
-        zip(keys, values).lazy.map { (key: $0, value: $1) }.makeIterator()
+        fields.lazy.map { (key: $0.key, value: $0.value) }.makeIterator()
     }
 
     public init(from decoder: any Decoder) throws {
@@ -300,6 +315,6 @@ public struct JSONObject: Sendable, Hashable, Codable, Sequence, ExpressibleByDi
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(Dictionary(uniqueKeysWithValues: zip(keys, values)))
+        try container.encode(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0.value) }))
     }
 }

@@ -40,7 +40,7 @@ extension EventLog {
         return try appendChunks(idsChecked: idsChecked, session: nil, on: connection) {
             chunk.removeAll(keepingCapacity: true)
             while chunk.count < chunkSize, let event = iterator.next() { chunk.append(event) }
-            return chunk.isEmpty ? nil : chunk.concurrentMap(PreparedEvent.init)
+            return chunk.isEmpty ? nil : chunk.concurrentMap { PreparedEvent($0) }
         }
     }
 
@@ -135,25 +135,25 @@ extension EventLog {
         let documents: Documents?
 
         struct Documents: Sendable {
-            var data: [UInt8]
+            var data: String
             var metadata: [UInt8]
         }
 
         public init(_ event: NewEvent) {
             self.event = event
             if let data = JSONBText.canonical(event.data) {
-                documents = Documents(data: data, metadata: event.metadata.jsonbBytes)
+                documents = Documents(data: String(decoding: data, as: UTF8.self), metadata: event.metadata.jsonbBytes)
             } else {
                 documents = nil
             }
         }
 
-        /// An event whose data the caller wrote exactly as jsonb prints it (`jsonbData`, the
-        /// bytes of `event.data`), so it is not read again. Bytes that differ from jsonb's
-        /// would break the stream's hash chain, which `reach events verify` reports.
-        public init(_ event: NewEvent, jsonbData: [UInt8]) {
+        /// An event whose data the caller wrote exactly as jsonb prints it, so it is not read
+        /// again. Data that differs from jsonb's text would break the stream's hash chain,
+        /// which `reach events verify` reports.
+        public init(jsonb event: NewEvent) {
             self.event = event
-            documents = Documents(data: jsonbData, metadata: event.metadata.jsonbBytes)
+            documents = Documents(data: event.data, metadata: event.metadata.jsonbBytes)
         }
     }
 
@@ -249,17 +249,17 @@ extension EventLog {
             var text = CopyText(capacity: range.count * 800)
             for index in range {
                 let (event, document) = (prepared[index].event, prepared[index].documents!)
-                text.appendField(String(positions[index]))
-                text.appendField(event.id.lowercasedString)
+                text.appendField(positions[index])
+                text.appendField(event.id)
                 text.appendField(event.streamID)
-                text.appendField(String(rows[index].version))
+                text.appendField(rows[index].version)
                 text.appendField(event.type)
-                text.appendField(String(event.schemaVersion))
-                text.appendField(bytes: document.data)
+                text.appendField(Int64(event.schemaVersion))
+                text.appendField(document.data)
                 text.appendField(bytes: document.metadata)
                 text.appendField(event.occurredOn?.description)
                 text.appendField(event.authorityID)
-                text.appendField("\\x" + Self.hex(rows[index].hash), last: true)
+                text.appendField(bytea: rows[index].hash, last: true)
             }
             return text
         }
@@ -280,31 +280,40 @@ extension EventLog {
     }
 
     /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.
-    static func digestInput(_ event: NewEvent, version: Int64, epoch: String, data: [UInt8], metadata: [UInt8], into input: inout [UInt8]) {
+    static func digestInput(_ event: NewEvent, version: Int64, epoch: String, data: String, metadata: [UInt8], into input: inout [UInt8]) {
         let separator: UInt8 = 31
-        input.append(contentsOf: event.id.lowercasedString.utf8); input.append(separator)
+        event.id.appendLowercased(to: &input); input.append(separator)
         input.append(contentsOf: event.streamID.utf8); input.append(separator)
-        input.append(contentsOf: String(version).utf8); input.append(separator)
+        input.appendDecimal(version); input.append(separator)
         input.append(contentsOf: event.type.utf8); input.append(separator)
-        input.append(contentsOf: String(event.schemaVersion).utf8); input.append(separator)
-        if let date = event.occurredOn { input.append(contentsOf: String(date.daysSince2000).utf8) }
+        input.appendDecimal(Int64(event.schemaVersion)); input.append(separator)
+        if let date = event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
         input.append(separator)
         if let authority = event.authorityID { input.append(contentsOf: authority.utf8) }
         input.append(separator)
         input.append(contentsOf: epoch.utf8); input.append(separator)
         input.append(contentsOf: metadata); input.append(separator)
-        input.append(contentsOf: data)
+        input.append(contentsOf: data.utf8)
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        bytes.withUnsafeBufferPointer { input in
-            digest.withUnsafeMutableBufferPointer { output in
-                _ = SHA256(input.baseAddress, input.count, output.baseAddress)
-            }
-        }
-        return digest
+        bytes.withUnsafeBufferPointer { sha256($0) }
     }
+
+    /// SHA-256 of `bytes`, through an implementation looked up once: OpenSSL 3's one-shot
+    /// `SHA256` looks it up on every call, which costs more than hashing an event id.
+    static func sha256(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: Int(SHA256_DIGEST_LENGTH)) { output, count in
+            var size: UInt32 = 0
+            guard EVP_Digest(bytes.baseAddress, bytes.count, output.baseAddress, &size, sha256Method, nil) == 1 else {
+                fatalError("SHA-256 failed in OpenSSL")
+            }
+            count = Int(size)
+        }
+    }
+
+    /// OpenSSL's SHA-256, looked up once.
+    private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil)
 
     static func hex(_ bytes: [UInt8]) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
@@ -381,7 +390,9 @@ extension EventLog {
     /// The event id of a record, as `reach.record_event_id` derives it: a version 8 UUID made of
     /// the first 16 bytes of sha256('reach-record:' || id), with the version and variant bits set.
     public static func recordEventID(_ recordID: String) -> UUID {
-        var digest = sha256(Array(("reach-record:" + recordID).utf8))
+        var input = Array("reach-record:".utf8)
+        input.append(contentsOf: recordID.utf8)
+        var digest = sha256(input)
         digest[6] = (digest[6] & 0x0F) | 0x80
         digest[8] = (digest[8] & 0x3F) | 0x80
         return UUID(uuid: (digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],

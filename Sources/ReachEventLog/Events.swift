@@ -32,16 +32,21 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// The metadata as jsonb prints it: keys shorter first, then by bytes, with `", "` and
     /// `": "` between items. The bulk path stores and hashes these bytes as they are.
     public var jsonbBytes: [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(128)
-        for (key, value) in [("actor", actor), ("source", source), ("causation_id", causationID), ("correlation_id", correlationID)] {
-            guard let value else { continue }
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0) + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0) + 56)
+        out.append(UInt8(ascii: "{"))
+        func member(_ key: StaticString, _ value: String?) {
+            guard let value else { return }
             if out.count > 1 { out.append(contentsOf: ", ".utf8) }
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: key.utf8)
+            out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
             out.append(contentsOf: "\": ".utf8)
             JSONText.appendQuoted(value, to: &out)
         }
+        member("actor", actor)
+        member("source", source)
+        member("causation_id", causationID)
+        member("correlation_id", correlationID)
         out.append(UInt8(ascii: "}"))
         return out
     }

@@ -508,6 +508,31 @@ public struct CopyText: Sendable {
         bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
     }
 
+    /// Appends a whole number field.
+    public mutating func appendField(_ value: Int64, last: Bool = false) {
+        bytes.appendDecimal(value)
+        bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+    }
+
+    /// Appends a `uuid` field.
+    public mutating func appendField(_ value: UUID, last: Bool = false) {
+        value.appendLowercased(to: &bytes)
+        bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+    }
+
+    /// Appends a `bytea` field in hex (`\x...`, its backslash escaped for `COPY`).
+    public mutating func appendField(bytea value: [UInt8], last: Bool = false) {
+        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
+        bytes.append(UInt8(ascii: "\\"))
+        bytes.append(UInt8(ascii: "\\"))
+        bytes.append(UInt8(ascii: "x"))
+        for byte in value {
+            bytes.append(digit(byte >> 4))
+            bytes.append(digit(byte & 0x0F))
+        }
+        bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+    }
+
     private mutating func appendEscaped(_ field: UnsafeBufferPointer<UInt8>) {
         // Most fields need no escaping: copy them whole.
         if !field.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {

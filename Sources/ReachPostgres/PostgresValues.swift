@@ -127,19 +127,49 @@ extension Double: PostgresEncodable, PostgresDecodable {
 extension UUID {
     /// The canonical lower-case text form, written without Foundation's formatter.
     public var lowercasedString: String {
+        String(unsafeUninitializedCapacity: 36) { write(into: $0) }
+    }
+
+    /// Appends the canonical lower-case text form to `bytes`.
+    public func appendLowercased(to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 36))
+        bytes.withUnsafeMutableBufferPointer { _ = write(into: UnsafeMutableBufferPointer(rebasing: $0[start...])) }
+    }
+
+    private func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
         return withUnsafeBytes(of: uuid) { raw in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var at = 0
-                for (index, byte) in raw.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
-                    out[at] = digit(byte >> 4)
-                    out[at + 1] = digit(byte & 0x0f)
-                    at += 2
-                }
-                return at
+            var at = 0
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
+                out[at] = digit(byte >> 4)
+                out[at + 1] = digit(byte & 0x0f)
+                at += 2
             }
+            return at
         }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends `value` in decimal, as `String(value)` writes it, without making a string.
+    public mutating func appendDecimal(_ value: Int64) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var width = 1
+        var scale: UInt64 = 10
+        while width < 20 && magnitude >= scale {
+            width += 1
+            scale = scale &* 10
+        }
+        var index = count + width - 1
+        append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
+        repeat {
+            self[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            index -= 1
+        } while magnitude > 0
     }
 }
 

@@ -28,6 +28,26 @@ struct WireFormatTests {
         #expect(EventMetadata().json == "{}")
     }
 
+    @Test("numbers, ids and hashes go into COPY text as they would through strings")
+    func copyTextFields() {
+        for number: Int64 in [0, 7, 9, 10, 99, 100, -1, -10, 1_234_567_890, .max, .min, .max - 1, .min + 1, 999_999_999_999_999_999] {
+            var bytes: [UInt8] = []
+            bytes.appendDecimal(number)
+            #expect(String(decoding: bytes, as: UTF8.self) == String(number))
+        }
+        let id = UUID()
+        var text = CopyText()
+        text.appendField(42)
+        text.appendField(id)
+        text.appendField(bytea: [0x00, 0x0f, 0xa0, 0xff], last: true)
+        var byStrings = CopyText()
+        byStrings.appendField("42")
+        byStrings.appendField(id.uuidString.lowercased())
+        byStrings.appendField("\\x000fa0ff", last: true)
+        #expect(text.bytes == byStrings.bytes)
+        #expect(String(decoding: text.bytes, as: UTF8.self) == "42\t\(id.uuidString.lowercased())\t\\\\x000fa0ff\n")
+    }
+
     @Test("new event ids are version 7 and sort by time of creation")
     func timeOrderedIDs() {
         let earlier = UUID.timeOrdered(now: Date(timeIntervalSince1970: 1_700_000_000))
