@@ -24,17 +24,12 @@ extension Importer {
     /// log holds: the import starts again, asking.
     struct AskTheLogFirst: Error {}
 
-    /// A row of a batch chunk whose own checks passed: what the batch path needs of it.
+    /// A row of a batch chunk whose own checks passed: what the batch path needs of it (its
+    /// event is beside it, in ``Checked/events``).
     struct Candidate: Sendable {
         var line: Int
         var recordID: String
         var checked: CheckedRecord
-        /// The event to append if the row passes, with its data as jsonb text, ready for the
-        /// bulk path.
-        var prepared: EventLog.PreparedEvent
-        var eventID: UUID { prepared.event.id }
-        var type: String { prepared.event.type }
-        var data: String { prepared.event.data }
     }
 
     /// A chunk of rows read ahead of the one being appended, with each row's own checks done
@@ -44,10 +39,12 @@ extension Importer {
         var checked: Checked?
     }
 
-    /// A batch chunk's rows after their own checks: those that passed, and the refusals of
-    /// the others by line.
+    /// A batch chunk's rows after their own checks: those that passed, each with the event to
+    /// append if it passes the log's checks too (its data as jsonb text, ready for the bulk
+    /// path), and the refusals of the others by line.
     struct Checked: Sendable {
         var candidates: [Candidate] = []
+        var events: [EventLog.PreparedEvent] = []
         var refusals: [Int: [Refusal]] = [:]
     }
 
@@ -56,7 +53,7 @@ extension Importer {
     func prepare(_ rows: [Row], mode: Mode) -> Chunk {
         guard mode == .automatic, Self.fitsBatch(rows) else { return Chunk(rows: rows, checked: nil) }
         let today = recorder.today
-        let outcomes = rows.concurrentMap { row -> Result<Candidate, Refusals> in
+        var outcomes = rows.concurrentMap { row -> Result<(Candidate, EventLog.PreparedEvent), Refusals> in
             switch row.envelope {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
@@ -67,19 +64,29 @@ extension Importer {
                         schemaVersion: envelope.type.schemaVersion, data: String(decoding: data.bytes, as: UTF8.self),
                         metadata: EventMetadata(actor: recorder.actor, correlationID: envelope.id, source: recorder.source),
                         occurredOn: checked.occurredOn, authorityID: checked.authorityID)
-                    return Candidate(line: row.line, recordID: envelope.id, checked: checked,
-                                     prepared: data.exact ? EventLog.PreparedEvent(jsonb: event) : EventLog.PreparedEvent(event))
+                    return (Candidate(line: row.line, recordID: envelope.id, checked: checked),
+                            data.exact ? EventLog.PreparedEvent(jsonb: event) : EventLog.PreparedEvent(event))
                 }
             }
         }
+        // Taken from the end, so that each row's values move rather than being copied (a copy
+        // counts a reference to every string in it), then put back in the file's order.
         var checked = Checked()
         checked.candidates.reserveCapacity(rows.count)
-        for (row, outcome) in zip(rows, outcomes) {
-            switch outcome {
-            case .success(let candidate): checked.candidates.append(candidate)
-            case .failure(let found): checked.refusals[row.line] = found.all
+        checked.events.reserveCapacity(rows.count)
+        var index = rows.count
+        while let outcome = outcomes.popLast() {
+            index -= 1
+            switch consume outcome {
+            case .success(let (candidate, event)):
+                checked.candidates.append(candidate)
+                checked.events.append(event)
+            case .failure(let found):
+                checked.refusals[rows[index].line] = found.all
             }
         }
+        checked.candidates.reverse()
+        checked.events.reverse()
         return Chunk(rows: rows, checked: checked)
     }
 
@@ -93,6 +100,7 @@ extension Importer {
         summary.read += rows.count
         var refusals = checked.refusals
         var candidates = checked.candidates
+        var events = checked.events
         _ = consume checked
 
         // 1. What the log already holds under the rows' event ids (unless this pass leaves
@@ -106,15 +114,15 @@ extension Importer {
             let present = try connection.query("""
                 SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n),
                     LATERAL (SELECT FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS found
-                """, [PostgresArray(candidates[slice].map(\.eventID))]
+                """, [PostgresArray(events[slice].map(\.event.id))]
             ).mapRows { try $0.decode(0, as: Int.self) }
             let existing = present.isEmpty ? [] : try connection.query("""
                 SELECT i.n, e.event_type = i.t AND e.data = i.d
                 FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n),
                     LATERAL (SELECT event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
-                """, [PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].eventID }),
-                      PostgresArray(present.map { candidates[slice.lowerBound + $0 - 1].type }),
-                      PostgresArray(present.map { PostgresJSONB(candidates[slice.lowerBound + $0 - 1].data) }),
+                """, [PostgresArray(present.map { events[slice.lowerBound + $0 - 1].event.id }),
+                      PostgresArray(present.map { events[slice.lowerBound + $0 - 1].event.type }),
+                      PostgresArray(present.map { PostgresJSONB(events[slice.lowerBound + $0 - 1].event.data) }),
                       PostgresArray(present.map { Int64($0) })]
             ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
             for (n, same) in existing {
@@ -129,7 +137,7 @@ extension Importer {
         for index in candidates.indices where refusals[candidates[index].line] == nil {
             let id = candidates[index].recordID
             if let first = seenIDs[id] {
-                if candidates[first].data == candidates[index].data && candidates[first].type == candidates[index].type {
+                if events[first].event.data == events[index].event.data && events[first].event.type == events[index].event.type {
                     alreadyPresent.insert(candidates[index].line)
                 } else {
                     refusals[candidates[index].line] = [Refusal("id", "'\(id)' is used on line \(candidates[first].line) for a different record")]
@@ -209,7 +217,8 @@ extension Importer {
         }
 
         // 5. Append what passed, through the bulk path, in one transaction.
-        let events = live.map { candidates[$0].prepared }
+        // Usually every row passes: the events are then handed on as they are, not copied.
+        if live.count != events.count { events = live.map { events[$0] } }
         candidates = []
         // The rows that pass are appended even when others were refused: later chunks may
         // refer to them. The import's transaction decides at the end whether anything is kept.

@@ -206,15 +206,16 @@ extension EventLog {
         var rows: [(version: Int64, hash: [UInt8])] = []
         rows.reserveCapacity(prepared.count)
         var input: [UInt8] = []
-        for item in prepared {
-            let (event, document) = (item.event, item.documents!)
-            let head = heads[event.streamID] ?? (0, [])
+        // Fields are read in place (binding an event copies it, counting a reference to each
+        // of its strings).
+        for index in prepared.indices {
+            let head = heads[prepared[index].event.streamID] ?? (0, [])
             let version = head.version + 1
             input.removeAll(keepingCapacity: true)
             input.append(contentsOf: head.hash)
-            digestInput(event, version: version, epoch: epoch, data: document.data, metadata: document.metadata, into: &input)
+            digestInput(prepared[index], version: version, epoch: epoch, into: &input)
             let hash = sha256(input)
-            heads[event.streamID] = (version, hash)
+            heads[prepared[index].event.streamID] = (version, hash)
             rows.append((version, hash))
         }
 
@@ -248,17 +249,16 @@ extension EventLog {
             let (prepared, positions, rows) = (parts.prepared, parts.positions, parts.rows)
             var text = CopyText(capacity: range.count * 800)
             for index in range {
-                let (event, document) = (prepared[index].event, prepared[index].documents!)
                 text.appendField(positions[index])
-                text.appendField(event.id)
-                text.appendField(event.streamID)
+                text.appendField(prepared[index].event.id)
+                text.appendField(prepared[index].event.streamID)
                 text.appendField(rows[index].version)
-                text.appendField(event.type)
-                text.appendField(Int64(event.schemaVersion))
-                text.appendField(document.data)
-                text.appendField(bytes: document.metadata)
-                text.appendField(event.occurredOn?.description)
-                text.appendField(event.authorityID)
+                text.appendField(prepared[index].event.type)
+                text.appendField(Int64(prepared[index].event.schemaVersion))
+                text.appendField(prepared[index].documents!.data)
+                text.appendField(bytes: prepared[index].documents!.metadata)
+                text.appendField(prepared[index].event.occurredOn?.description)
+                text.appendField(prepared[index].event.authorityID)
                 text.appendField(bytea: rows[index].hash, last: true)
             }
             return text
@@ -280,20 +280,20 @@ extension EventLog {
     }
 
     /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.
-    static func digestInput(_ event: NewEvent, version: Int64, epoch: String, data: String, metadata: [UInt8], into input: inout [UInt8]) {
+    static func digestInput(_ prepared: borrowing PreparedEvent, version: Int64, epoch: String, into input: inout [UInt8]) {
         let separator: UInt8 = 31
-        event.id.appendLowercased(to: &input); input.append(separator)
-        input.append(contentsOf: event.streamID.utf8); input.append(separator)
+        prepared.event.id.appendLowercased(to: &input); input.append(separator)
+        input.append(contentsOf: prepared.event.streamID.utf8); input.append(separator)
         input.appendDecimal(version); input.append(separator)
-        input.append(contentsOf: event.type.utf8); input.append(separator)
-        input.appendDecimal(Int64(event.schemaVersion)); input.append(separator)
-        if let date = event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
+        input.append(contentsOf: prepared.event.type.utf8); input.append(separator)
+        input.appendDecimal(Int64(prepared.event.schemaVersion)); input.append(separator)
+        if let date = prepared.event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
         input.append(separator)
-        if let authority = event.authorityID { input.append(contentsOf: authority.utf8) }
+        if let authority = prepared.event.authorityID { input.append(contentsOf: authority.utf8) }
         input.append(separator)
         input.append(contentsOf: epoch.utf8); input.append(separator)
-        input.append(contentsOf: metadata); input.append(separator)
-        input.append(contentsOf: data.utf8)
+        input.append(contentsOf: prepared.documents!.metadata); input.append(separator)
+        input.append(contentsOf: prepared.documents!.data.utf8)
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
