@@ -10,7 +10,11 @@ public struct FieldReader {
     public static let maximumTextLength = 500
 
     public let fields: JSONObject
-    let path: String
+    /// Where the fields are in the record (such as `attendance.pupils`), in two parts joined
+    /// only for a refusal: a reader is made for every object of every row of an import.
+    private let parentPath: String
+    private let key: String
+    var path: String { parentPath.isEmpty ? key : key.isEmpty ? parentPath : parentPath + "." + key }
     /// Today, for "not in the future".
     public let today: PostgresDate
     /// Which of `fields` a rule has read, by place: the first 64 as bits (records hold a few
@@ -21,9 +25,14 @@ public struct FieldReader {
     public internal(set) var refusals: [Refusal] = []
 
     public init(_ fields: JSONObject, path: String = "", today: PostgresDate) {
+        self.init(fields, parentPath: path, key: "", today: today)
+    }
+
+    private init(_ fields: JSONObject, parentPath: String, key: String, today: PostgresDate) {
         self.fields = fields
         self.readBeyond = fields.count > 64 ? Array(repeating: false, count: fields.count - 64) : []
-        self.path = path
+        self.parentPath = parentPath
+        self.key = key
         self.today = today
     }
 
@@ -268,7 +277,7 @@ public struct FieldReader {
             refuse(key, "must be an object, not \(value.kindName)")
             return nil
         }
-        return FieldReader(fields, path: name(key), today: today)
+        return FieldReader(fields, parentPath: path, key: key, today: today)
     }
 
     /// Takes a nested reader's refusals (and its unknown fields) into this one.

@@ -267,7 +267,7 @@ extension EventLog {
             COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
                                data, metadata, occurred_on, authority_id, hash) FROM STDIN
             """, deferred: true) { writer in
-            for part in text { try writer.append(raw: part.bytes) }
+            for part in text { try writer.append(part) }
         }
         return BulkSummary(appended: prepared.count, alreadyPresent: 0, lastPosition: positions.last)
     }
@@ -390,12 +390,25 @@ extension EventLog {
     /// The event id of a record, as `reach.record_event_id` derives it: a version 8 UUID made of
     /// the first 16 bytes of sha256('reach-record:' || id), with the version and variant bits set.
     public static func recordEventID(_ recordID: String) -> UUID {
-        var input = Array("reach-record:".utf8)
-        input.append(contentsOf: recordID.utf8)
-        var digest = sha256(input)
-        digest[6] = (digest[6] & 0x0F) | 0x80
-        digest[8] = (digest[8] & 0x3F) | 0x80
-        return UUID(uuid: (digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-                           digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
+        // On the stack: an import makes one for every row.
+        let prefix: StaticString = "reach-record:"
+        var id = recordID
+        return id.withUTF8 { record in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.utf8CodeUnitCount + record.count + Int(SHA256_DIGEST_LENGTH)) { buffer in
+                let inputCount = prefix.utf8CodeUnitCount + record.count
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[..<prefix.utf8CodeUnitCount])
+                    .initialize(from: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[prefix.utf8CodeUnitCount..<inputCount]).initialize(from: record)
+                let digest = buffer.baseAddress! + inputCount
+                var size: UInt32 = 0
+                guard EVP_Digest(buffer.baseAddress, inputCount, digest, &size, sha256Method, nil) == 1 else {
+                    fatalError("SHA-256 failed in OpenSSL")
+                }
+                digest[6] = (digest[6] & 0x0F) | 0x80
+                digest[8] = (digest[8] & 0x3F) | 0x80
+                return UUID(uuid: (digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+                                   digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
+            }
+        }
     }
 }

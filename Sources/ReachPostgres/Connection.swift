@@ -258,7 +258,7 @@ public final class Connection {
             throw error
         }
         if deferred {
-            let copy = PendingCopy(handle: handle, sql: sql, rows: writer.takeBuffer())
+            let copy = PendingCopy(handle: handle, sql: sql, parts: writer.takeParts())
             pendingCopy = copy
             Thread { copy.send() }.start()
             return 0
@@ -283,29 +283,31 @@ public final class Connection {
     final class PendingCopy: @unchecked Sendable {
         let handle: OpaquePointer
         let sql: String
-        var rows: [UInt8]
+        var parts: [[UInt8]]
         var failure: PostgresError?
         let sent = DispatchSemaphore(value: 0)
 
-        init(handle: OpaquePointer, sql: String, rows: [UInt8]) {
+        init(handle: OpaquePointer, sql: String, parts: [[UInt8]]) {
             self.handle = handle
             self.sql = sql
-            self.rows = rows
+            self.parts = parts
         }
 
         func send() {
             defer { sent.signal() }
-            var offset = 0
             let piece = 1 << 20
-            while offset < rows.count {
-                let count = min(piece, rows.count - offset)
-                let status = rows.withUnsafeBufferPointer { pointer in
-                    pointer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: count) { PQputCopyData(handle, $0, Int32(count)) }
+            for rows in parts {
+                var offset = 0
+                while offset < rows.count {
+                    let count = min(piece, rows.count - offset)
+                    let status = rows.withUnsafeBufferPointer { pointer in
+                        pointer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: count) { PQputCopyData(handle, $0, Int32(count)) }
+                    }
+                    guard status == 1 else { failure = .fromConnection(handle, code: .client, query: sql); PQputCopyEnd(handle, "the client could not send"); return }
+                    offset += count
                 }
-                guard status == 1 else { failure = .fromConnection(handle, code: .client, query: sql); PQputCopyEnd(handle, "the client could not send"); return }
-                offset += count
             }
-            rows = []
+            parts = []
             if PQputCopyEnd(handle, nil) != 1 { failure = .fromConnection(handle, code: .client, query: sql) }
         }
     }
@@ -441,15 +443,26 @@ public struct CopyWriter: ~Copyable {
         self.collecting = collecting
     }
 
-    mutating func takeBuffer() -> [UInt8] {
-        defer { text = CopyText() }
-        return text.bytes
+    /// Rows handed over whole by ``append(_:)`` while collecting, before those in `text`.
+    private var parts: [[UInt8]] = []
+
+    /// What a collecting writer holds, in order.
+    mutating func takeParts() -> [[UInt8]] {
+        defer { parts = []; text = CopyText() }
+        return text.bytes.isEmpty ? parts : parts + [text.bytes]
     }
 
     /// Appends raw bytes (already in the `COPY` format, such as a ``CopyText``'s).
     public mutating func append(raw bytes: some Sequence<UInt8>) throws {
         text.append(raw: bytes)
         if text.bytes.count >= Self.chunk { try flush() }
+    }
+
+    /// Appends whole rows: a collecting writer keeps them as they are, without copying.
+    public mutating func append(_ rows: consuming CopyText) throws {
+        guard collecting else { return try append(raw: rows.bytes) }
+        if !text.bytes.isEmpty { parts.append(text.bytes); text = CopyText() }
+        parts.append(rows.bytes)
     }
 
     /// Appends one field in `COPY` text format, escaping backslashes, tabs and newlines;
