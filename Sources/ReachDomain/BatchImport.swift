@@ -133,23 +133,29 @@ extension Importer {
             }
         }
         // The same id twice in the file: a repeat is already present, other data is refused.
-        var seenIDs: [String: Int] = [:]
-        for index in candidates.indices where refusals[candidates[index].line] == nil {
+        // (By event id: one per record id, and quicker to hash than the text.)
+        var seenIDs: [UUID: Int] = [:]
+        seenIDs.reserveCapacity(candidates.count)
+        for index in candidates.indices where refusals.isEmpty || refusals[candidates[index].line] == nil {
             let id = candidates[index].recordID
-            if let first = seenIDs[id] {
+            if let first = seenIDs[events[index].event.id] {
                 if events[first].event.data == events[index].event.data && events[first].event.type == events[index].event.type {
                     alreadyPresent.insert(candidates[index].line)
                 } else {
                     refusals[candidates[index].line] = [Refusal("id", "'\(id)' is used on line \(candidates[first].line) for a different record")]
                 }
             } else {
-                seenIDs[id] = index
+                seenIDs[events[index].event.id] = index
             }
         }
         let refusedBeforeLog = refusals.count
         // The rows still in the running (as indices into `candidates`), refreshed after each
         // step that can refuse some.
-        var live = candidates.indices.filter { refusals[candidates[$0].line] == nil && !alreadyPresent.contains(candidates[$0].line) }
+        var live = refusals.isEmpty && alreadyPresent.isEmpty ? Array(candidates.indices)
+            : candidates.indices.filter { refusals[candidates[$0].line] == nil && !alreadyPresent.contains(candidates[$0].line) }
+        func dropRefused() {
+            if !refusals.isEmpty { live.removeAll { refusals[candidates[$0].line] != nil } }
+        }
 
         // 2. Registrations: new to the log, and once in the file.
         let registrations = live.filter { if case .register = candidates[$0].checked.rule { true } else { false } }
@@ -166,11 +172,13 @@ extension Importer {
                 fileOwners[checked.streamID] = .some(checked.authorityID)
             }
         }
-        live.removeAll { refusals[candidates[$0].line] != nil }
+        dropRefused()
 
-        // 3. References: in the log, or registered earlier in the file.
-        var referenced = Set<String>()
-        for index in live { for reference in candidates[index].checked.references { referenced.insert(reference.streamID) } }
+        // 3. References: in the log, or registered earlier in the file. Rows share a few
+        // pilots, schools and authorities: each reference is judged once per chunk.
+        var distinct = Set<Reference>()
+        for index in live { distinct.formUnion(candidates[index].checked.references) }
+        var referenced = Set(distinct.map(\.streamID))
         referenced.subtract(fileOwners.keys)
         // A registration is never changed, so its owner, once found, is kept for later chunks.
         referenced.subtract(state.owners.keys)
@@ -182,11 +190,15 @@ extension Importer {
             owners[stream] = .some(owner)
             state.owners[stream] = .some(owner)
         }
-        for index in live {
-            let found = candidates[index].checked.references.compactMap { $0.refusal(owners: owners) }
-            if !found.isEmpty { refusals[candidates[index].line] = found }
+        var verdicts: [Reference: Refusal] = [:]
+        for reference in distinct { verdicts[reference] = reference.refusal(owners: owners) }
+        if !verdicts.isEmpty {
+            for index in live {
+                let found = candidates[index].checked.references.compactMap { verdicts[$0] }
+                if !found.isEmpty { refusals[candidates[index].line] = found }
+            }
         }
-        live.removeAll { refusals[candidates[$0].line] != nil }
+        dropRefused()
 
         // 4. Engagement stages move forward, from each stream's last stage, in file order.
         let stageRows = live.filter { if case .engagementStage = candidates[$0].checked.rule { true } else { false } }
@@ -207,7 +219,7 @@ extension Importer {
             }
         }
 
-        live.removeAll { refusals[candidates[$0].line] != nil }
+        dropRefused()
         // A row refused by the log's state may be one the log holds already (a registration
         // imported before): only a pass that asked the log about ids can tell.
         if !askLog && refusals.count > refusedBeforeLog { throw AskTheLogFirst() }

@@ -44,7 +44,7 @@ public struct Reference: Sendable, Hashable {
     /// What is wrong with this reference, given the owners of registered things (stream id to
     /// the authority it belongs to; absent when not registered).
     public func refusal(owners: [String: String?]) -> Refusal? {
-        let what = "\(entity.name) '\(id)'"
+        var what: String { "\(entity.name) '\(id)'" }
         guard let owner = owners[streamID] else { return Refusal(field, "\(what) is not registered; register it first") }
         if let authority, owner != authority {
             return Refusal(field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says")

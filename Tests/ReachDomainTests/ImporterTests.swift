@@ -123,6 +123,10 @@ struct ImporterTests {
             {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
             {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100009","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
             {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"local_authority_registered","id":"la2","data":{"la_id":"other","name":"Other Council","region":"london","joined_on":"2024-09-01"}}
+            {"type":"school_registered","id":"s3","data":{"school_id":"200001","la_id":"other","name":"Other School","phase":"primary"}}
+            {"type":"activity_delivered","id":"a3","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"200001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+            {"type":"activity_delivered","id":"a4","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100002","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
             """
         var outcomes: [(refused: [String], appended: Int, present: Int, streams: [String])] = []
         for mode in [Importer.Mode.automatic, .rowByRow] {
@@ -132,9 +136,11 @@ struct ImporterTests {
             let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
                 .mapRows { try $0.decode(0, as: String.self) }
             outcomes.append((summary.refused.map { "\($0.line) \($0.refusals.map(\.field))" }, summary.committed ? summary.appended : 0, summary.alreadyPresent, streams))
+            let other = summary.refused.first { $0.line == 15 }?.refusals.map(\.description)
+            #expect(other == ["`school_id` school '200001' belongs to other, not to demo as la_id says"], "\(mode)")
         }
         #expect(outcomes[0].refused == outcomes[1].refused)
-        #expect(outcomes[0].refused == ["5 [\"school_id\"]", "7 [\"stage\"]", "11 [\"school_id\"]", "12 [\"id\"]"])
+        #expect(outcomes[0].refused == ["5 [\"school_id\"]", "7 [\"stage\"]", "11 [\"school_id\"]", "12 [\"id\"]", "15 [\"school_id\"]"])
         #expect(outcomes[0].appended == outcomes[1].appended)
         #expect(outcomes[0].present == outcomes[1].present)
         #expect(outcomes[0].streams == outcomes[1].streams)
