@@ -61,32 +61,70 @@ final class CSVRecords {
         return read > 0
     }
 
+    /// The number of cells of the last record, to make room for the next one's.
+    private var width = 0
+
     /// The next record's cells, or nil at the end of the input.
     func next() throws -> [String]? {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
         var cells: [String] = []
+        cells.reserveCapacity(width)
         var cell: [UInt8] = []
         var quoted = false
         var started = false
-        func finish() throws {
+        var atCellStart = true
+        func text(_ bytes: UnsafeBufferPointer<UInt8>) throws -> String {
             // ASCII needs no validating (and validating looks up generic metadata on every call).
-            guard let text = cell.allSatisfy({ $0 < 0x80 }) ? String(decoding: cell, as: UTF8.self) : String(validating: cell, as: UTF8.self) else {
+            guard let text = bytes.allSatisfy({ $0 < 0x80 }) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self) else {
                 throw Failure(description: "record \(records + 1) is not UTF-8 text (save the file as CSV UTF-8)")
             }
-            cells.append(text)
+            return text
+        }
+        func finish() throws {
+            cells.append(try cell.withUnsafeBufferPointer { try text($0) })
             cell.removeAll(keepingCapacity: true)
+            atCellStart = true
+        }
+        func endRecord() -> [String] {
+            records += 1
+            width = cells.count
+            return cells
         }
         while true {
+            if atCellStart {
+                // Most cells are plain (no quotes) and end in the block read: each is found and
+                // made in one step.
+                let found = try block.withUnsafeBufferPointer { bytes -> UInt8? in
+                    guard index < bytes.count, bytes[index] != quote else { return nil }
+                    var end = index
+                    while end < bytes.count, bytes[end] != comma, bytes[end] != lf, bytes[end] != cr { end += 1 }
+                    guard end < bytes.count else { return nil }
+                    cells.append(try text(UnsafeBufferPointer(rebasing: bytes[index..<end])))
+                    index = end + 1
+                    return bytes[end]
+                }
+                if let found {
+                    started = true
+                    switch found {
+                    case comma: continue
+                    case cr:
+                        if index == block.count { _ = refill() }
+                        if index < block.count, block[index] == lf { index += 1 }
+                        return endRecord()
+                    default: return endRecord()
+                    }
+                }
+            }
             if index == block.count && !refill() {
                 if quoted { throw Failure(description: "a quoted cell that starts in record \(records + 1) is never closed") }
                 guard started else { return nil }
                 try finish()
-                records += 1
-                return cells
+                return endRecord()
             }
             let byte = block[index]
             index += 1
             started = true
+            atCellStart = false
             if quoted {
                 guard byte == quote else { cell.append(byte); continue }
                 // A doubled quote is a quote; a single one closes the cell.
@@ -104,14 +142,12 @@ final class CSVRecords {
                 try finish()
             case lf:
                 try finish()
-                records += 1
-                return cells
+                return endRecord()
             case cr:
                 if index == block.count { _ = refill() }
                 if index < block.count, block[index] == lf { index += 1 }
                 try finish()
-                records += 1
-                return cells
+                return endRecord()
             case quote where cell.isEmpty:
                 quoted = true
             default:

@@ -268,12 +268,9 @@ public struct PostgresDate: Hashable, Sendable, Comparable, PostgresEncodable, P
 
     /// Parses `YYYY-MM-DD`, accepting only real calendar dates.
     public init?(iso text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), d >= 1, d <= PostgresDate.daysIn(month: m, year: y)
-        else { return nil }
-        self.init(year: y, month: m, day: d)
+        var text = text
+        guard let date = text.withUTF8({ try? PostgresDate(postgresText: $0) }) else { return nil }
+        self = date
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
@@ -285,6 +282,24 @@ public struct PostgresDate: Hashable, Sendable, Comparable, PostgresEncodable, P
     }
 
     public var description: String {
+        // Written directly: the bulk path writes one for every event.
+        if (0...9999).contains(year), (1...12).contains(month), (1...31).contains(day) {
+            return String(unsafeUninitializedCapacity: 10) { out in
+                func put(_ value: Int, endingAt end: Int, width: Int) {
+                    var rest = value
+                    for offset in 1...width {
+                        out[end - offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                        rest /= 10
+                    }
+                }
+                put(year, endingAt: 4, width: 4)
+                out[4] = UInt8(ascii: "-")
+                put(month, endingAt: 7, width: 2)
+                out[7] = UInt8(ascii: "-")
+                put(day, endingAt: 10, width: 2)
+                return 10
+            }
+        }
         func pad(_ v: Int, _ width: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s
