@@ -137,12 +137,11 @@ extension Importer {
         var seenIDs: [UUID: Int] = [:]
         seenIDs.reserveCapacity(candidates.count)
         for index in candidates.indices where refusals.isEmpty || refusals[candidates[index].line] == nil {
-            let id = candidates[index].recordID
             if let first = seenIDs[events[index].event.id] {
                 if events[first].event.data == events[index].event.data && events[first].event.type == events[index].event.type {
                     alreadyPresent.insert(candidates[index].line)
                 } else {
-                    refusals[candidates[index].line] = [Refusal("id", "'\(id)' is used on line \(candidates[first].line) for a different record")]
+                    refusals[candidates[index].line] = [Refusal("id", "'\(candidates[index].recordID)' is used on line \(candidates[first].line) for a different record")]
                 }
             } else {
                 seenIDs[events[index].event.id] = index

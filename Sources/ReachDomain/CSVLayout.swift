@@ -156,11 +156,6 @@ public struct CSVLayout: Sendable {
         return .success((id, matched))
     }
 
-    /// Turns one row into a record's data (see ``Filler``).
-    public func data(of row: [String], columns: [Column?]) -> JSONObject {
-        Filler(columns: columns).data(of: row)
-    }
-
     /// Turns the rows of one file into records' data, with the objects to make worked out once
     /// from the file's header: empty cells are left out, numbers and flags are read as such when
     /// they can be (otherwise kept as text, for the checks to name), lists split on `;`. Each

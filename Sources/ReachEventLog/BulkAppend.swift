@@ -312,8 +312,9 @@ extension EventLog {
         }
     }
 
-    /// OpenSSL's SHA-256, looked up once.
-    private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil)
+    /// OpenSSL's SHA-256, looked up once (or, should the lookup fail, the one OpenSSL looks up
+    /// on each use).
+    private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
 
     static func hex(_ bytes: [UInt8]) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in

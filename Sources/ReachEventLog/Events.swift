@@ -33,7 +33,9 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// `": "` between items. The bulk path stores and hashes these bytes as they are.
     public var jsonbBytes: [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(32 + (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0) + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0) + 56)
+        // The keys, quotes and separators take 80 bytes at most.
+        let values = (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0) + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0)
+        out.reserveCapacity(80 + values)
         out.append(UInt8(ascii: "{"))
         func member(_ key: StaticString, _ value: String?) {
             guard let value else { return }
