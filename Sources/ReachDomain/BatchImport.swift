@@ -69,24 +69,29 @@ extension Importer {
                 }
             }
         }
-        // Taken from the end, so that each row's values move rather than being copied (a copy
-        // counts a reference to every string in it), then put back in the file's order.
+        // Taken from the end and put straight in their places, so that each row's values move
+        // rather than being copied (a copy counts a reference to every string in it).
         var checked = Checked()
-        checked.candidates.reserveCapacity(rows.count)
-        checked.events.reserveCapacity(rows.count)
-        var index = rows.count
-        while let outcome = outcomes.popLast() {
-            index -= 1
-            switch consume outcome {
-            case .success(let (candidate, event)):
-                checked.candidates.append(candidate)
-                checked.events.append(event)
-            case .failure(let found):
-                checked.refusals[rows[index].line] = found.all
+        let passed = outcomes.indices.count { if case .success = outcomes[$0] { true } else { false } }
+        checked.events = Array(unsafeUninitializedCapacity: passed) { events, eventCount in
+            checked.candidates = Array(unsafeUninitializedCapacity: passed) { candidates, candidateCount in
+                var place = passed
+                var index = rows.count
+                while let outcome = outcomes.popLast() {
+                    index -= 1
+                    switch consume outcome {
+                    case .success(let (candidate, event)):
+                        place -= 1
+                        (candidates.baseAddress! + place).initialize(to: candidate)
+                        (events.baseAddress! + place).initialize(to: event)
+                    case .failure(let found):
+                        checked.refusals[rows[index].line] = found.all
+                    }
+                }
+                candidateCount = passed
             }
+            eventCount = passed
         }
-        checked.candidates.reverse()
-        checked.events.reverse()
         return Chunk(rows: rows, checked: checked)
     }
 

@@ -161,19 +161,24 @@ public struct CSVLayout: Sendable {
     /// they can be (otherwise kept as text, for the checks to name), lists split on `;`. Each
     /// object's fields are made in jsonb's order of keys, so nothing is sorted or moved per row.
     public struct Filler: Sendable {
-        /// One object: its fields in jsonb's order, each a cell or an object of its own.
-        struct Node: Sendable {
-            var keys: [String] = []
-            var members: [Member] = []
+        /// One field of an object: its key, and the cells that fill it (a column given twice:
+        /// the last one not empty wins) or the object it is. All plain values, kept in flat
+        /// lists: the rows of a file, read on several threads at once, share them, and values
+        /// that count references would have every thread count on the same objects.
+        struct Step: Sendable {
+            var key: Int
+            var kind: Kind
+            var cells: Range<Int>
+            /// The object the field is (an index into `objects`), or nil for a cell.
+            var object: Int?
         }
 
-        enum Member: Sendable {
-            /// The cells that fill a field (a column given twice: the last one not empty wins).
-            case cells([Int], Kind)
-            indirect case object(Node)
-        }
-
-        let root: Node
+        let keys: [String]
+        /// Each object's fields, in jsonb's order, as a range of `steps`; the record's own is first.
+        let objects: [Range<Int>]
+        let steps: [Step]
+        /// The cells of every field, as ranges of this list.
+        let cells: [Int]
 
         /// The filler of a file whose columns are `columns` (nil for columns it ignores).
         public init(columns: [Column?]) {
@@ -194,42 +199,57 @@ public struct CSVLayout: Sendable {
                 tree.cells.append(index)
                 tree.kind = column.kind
             }
-            func node(_ tree: Tree) -> Node {
-                var made = Node()
+            var keys: [String] = [], objects: [Range<Int>] = [], steps: [Step] = [], cells: [Int] = []
+            func object(_ tree: Tree) -> Int {
+                objects.append(0..<0)
+                let made = objects.count - 1
+                var fields: [Step] = []
                 for key in tree.children.keys.sorted(by: JSONObject.precedes) {
                     let child = tree.children[key]!
-                    made.keys.append(key)
-                    made.members.append(child.children.isEmpty ? .cells(child.cells, child.kind) : .object(node(child)))
+                    keys.append(key)
+                    if child.children.isEmpty {
+                        cells += child.cells
+                        fields.append(Step(key: keys.count - 1, kind: child.kind, cells: cells.count - child.cells.count..<cells.count, object: nil))
+                    } else {
+                        fields.append(Step(key: keys.count - 1, kind: .text, cells: 0..<0, object: object(child)))
+                    }
                 }
+                objects[made] = steps.count..<steps.count + fields.count
+                steps += fields
                 return made
             }
-            root = node(top)
+            _ = object(top)
+            (self.keys, self.objects, self.steps, self.cells) = (keys, objects, steps, cells)
         }
 
         /// A row's data.
         public func data(of row: [String]) -> JSONObject {
-            Self.object(root, row) ?? JSONObject()
+            object(0, row) ?? JSONObject()
         }
 
-        /// The object of `node` in `row`, or nil when all its cells are empty.
-        private static func object(_ node: Node, _ row: [String]) -> JSONObject? {
+        /// Object `index` of `row`, or nil when all its cells are empty.
+        private func object(_ index: Int, _ row: [String]) -> JSONObject? {
             var fields: [JSONObject.Field] = []
-            for (key, member) in zip(node.keys, node.members) {
+            for place in objects[index] {
+                let step = steps[place]
                 let value: JSONValue?
-                switch member {
-                case .cells(let indices, let kind): value = Self.value(indices, kind, row)
-                case .object(let child): value = object(child, row).map(JSONValue.object)
+                if let child = step.object {
+                    value = object(child, row).map(JSONValue.object)
+                } else {
+                    value = self.value(step.cells, step.kind, row)
                 }
                 guard let value else { continue }
-                if fields.isEmpty { fields.reserveCapacity(node.keys.count) }
-                fields.append(JSONObject.Field(key: key, value: value))
+                if fields.isEmpty { fields.reserveCapacity(objects[index].count) }
+                fields.append(JSONObject.Field(key: keys[step.key], value: value))
             }
             return fields.isEmpty ? nil : JSONObject(ordered: fields)
         }
 
-        /// The value of the last of `indices` whose cell is not empty.
-        private static func value(_ indices: [Int], _ kind: Kind, _ row: [String]) -> JSONValue? {
-            for index in indices.reversed() where index < row.count && !row[index].isEmpty {
+        /// The value of the last of the cells at `places` of `cells` that is not empty.
+        private func value(_ places: Range<Int>, _ kind: Kind, _ row: [String]) -> JSONValue? {
+            for place in places.reversed() {
+                let index = cells[place]
+                guard index < row.count, !row[index].isEmpty else { continue }
                 let cell = FieldReader.trimmed(row[index])
                 guard !cell.isEmpty else { continue }
                 switch kind {
@@ -242,10 +262,10 @@ public struct CSVLayout: Sendable {
                     default: return .string(cell)
                     }
                 case .textList:
-                    return .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+                    return .array(cell.split(separator: ";").map { .string(FieldReader.trimmed(String($0))) })
                 case .numberList:
                     return .array(cell.split(separator: ";").map { part in
-                        let text = part.trimmingCharacters(in: .whitespaces)
+                        let text = FieldReader.trimmed(String(part))
                         return Double(text).map(JSONValue.number) ?? .string(text)
                     })
                 }

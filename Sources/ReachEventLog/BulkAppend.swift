@@ -133,6 +133,8 @@ extension EventLog {
     public struct PreparedEvent: Sendable {
         public let event: NewEvent
         let documents: Documents?
+        /// Whether `documents` is there (read without copying them).
+        let hasDocuments: Bool
 
         struct Documents: Sendable {
             var data: String
@@ -146,6 +148,7 @@ extension EventLog {
             } else {
                 documents = nil
             }
+            hasDocuments = documents != nil
         }
 
         /// An event whose data the caller wrote exactly as jsonb prints it, so it is not read
@@ -154,6 +157,7 @@ extension EventLog {
         public init(jsonb event: NewEvent) {
             self.event = event
             documents = Documents(data: event.data, metadata: event.metadata.jsonbBytes)
+            hasDocuments = true
         }
     }
 
@@ -161,8 +165,11 @@ extension EventLog {
     /// changed nothing when the chunk needs the server's path.
     static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession,
                              drawAhead: Int, finishing: Bool, on connection: Connection) throws -> BulkSummary? {
-        guard prepared.allSatisfy({ $0.documents != nil }) else { return nil }
-        let ids = prepared.map(\.event.id)
+        // Events are read in place (by index, or through a buffer pointer where one is passed
+        // on): `map`, `allSatisfy`, `for ... in` and passing an array's element copy each
+        // event, counting a reference to every string in it.
+        guard !prepared.indices.contains(where: { !prepared[$0].hasDocuments }) else { return nil }
+        let ids = prepared.indices.map { prepared[$0].event.id }
         guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
 
         // The transaction's id comes before any position (readers rely on it), and its clock
@@ -179,7 +186,9 @@ extension EventLog {
 
         // The heads of the streams that already exist, locked in a fixed order; those the
         // transaction locked for an earlier chunk are known.
-        let streams = Array(Set(prepared.map(\.event.streamID))).sorted()
+        var distinctStreams = Set<String>()
+        for index in prepared.indices { distinctStreams.insert(prepared[index].event.streamID) }
+        let streams = distinctStreams.sorted()
         var heads = session.heads
         let unknown = streams.filter { heads[$0] == nil }
         if !unknown.isEmpty {
@@ -206,17 +215,17 @@ extension EventLog {
         var rows: [(version: Int64, hash: [UInt8])] = []
         rows.reserveCapacity(prepared.count)
         var input: [UInt8] = []
-        // Fields are read in place (binding an event copies it, counting a reference to each
-        // of its strings).
-        for index in prepared.indices {
-            let head = heads[prepared[index].event.streamID] ?? (0, [])
-            let version = head.version + 1
-            input.removeAll(keepingCapacity: true)
-            input.append(contentsOf: head.hash)
-            digestInput(prepared[index], version: version, epoch: epoch, into: &input)
-            let hash = sha256(input)
-            heads[prepared[index].event.streamID] = (version, hash)
-            rows.append((version, hash))
+        prepared.withUnsafeBufferPointer { prepared in
+            for index in prepared.indices {
+                let head = heads[prepared[index].event.streamID] ?? (0, [])
+                let version = head.version + 1
+                input.removeAll(keepingCapacity: true)
+                input.append(contentsOf: head.hash)
+                digestInput(prepared.baseAddress! + index, version: version, epoch: epoch, into: &input)
+                let hash = sha256(input)
+                heads[prepared[index].event.streamID] = (version, hash)
+                rows.append((version, hash))
+            }
         }
 
         // New heads first: if another session created one of these streams meanwhile, undo
@@ -246,20 +255,22 @@ extension EventLog {
         // their error, if any).
         let parts = ChunkRows(prepared: prepared, positions: positions, rows: rows)
         let text = concurrentParts(prepared.count) { range in
-            let (prepared, positions, rows) = (parts.prepared, parts.positions, parts.rows)
+            let (positions, rows) = (parts.positions, parts.rows)
             var text = CopyText(capacity: range.count * 800)
-            for index in range {
-                text.appendField(positions[index])
-                text.appendField(prepared[index].event.id)
-                text.appendField(prepared[index].event.streamID)
-                text.appendField(rows[index].version)
-                text.appendField(prepared[index].event.type)
-                text.appendField(Int64(prepared[index].event.schemaVersion))
-                text.appendField(prepared[index].documents!.data)
-                text.appendField(bytes: prepared[index].documents!.metadata)
-                text.appendField(prepared[index].event.occurredOn?.description)
-                text.appendField(prepared[index].event.authorityID)
-                text.appendField(bytea: rows[index].hash, last: true)
+            parts.prepared.withUnsafeBufferPointer { prepared in
+                for index in range {
+                    text.appendField(positions[index])
+                    text.appendField(prepared[index].event.id)
+                    text.appendField(prepared[index].event.streamID)
+                    text.appendField(rows[index].version)
+                    text.appendField(prepared[index].event.type)
+                    text.appendField(Int64(prepared[index].event.schemaVersion))
+                    text.appendField(prepared[index].documents!.data)
+                    text.appendField(bytes: prepared[index].documents!.metadata)
+                    text.appendField(prepared[index].event.occurredOn?.description)
+                    text.appendField(prepared[index].event.authorityID)
+                    text.appendField(bytea: rows[index].hash, last: true)
+                }
             }
             return text
         }
@@ -280,20 +291,21 @@ extension EventLog {
     }
 
     /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.
-    static func digestInput(_ prepared: borrowing PreparedEvent, version: Int64, epoch: String, into input: inout [UInt8]) {
+    static func digestInput(_ prepared: UnsafePointer<PreparedEvent>, version: Int64, epoch: String, into input: inout [UInt8]) {
+        // Read through the pointer: a copy of the event would count a reference to each string.
         let separator: UInt8 = 31
-        prepared.event.id.appendLowercased(to: &input); input.append(separator)
-        input.append(contentsOf: prepared.event.streamID.utf8); input.append(separator)
+        prepared.pointee.event.id.appendLowercased(to: &input); input.append(separator)
+        input.append(contentsOf: prepared.pointee.event.streamID.utf8); input.append(separator)
         input.appendDecimal(version); input.append(separator)
-        input.append(contentsOf: prepared.event.type.utf8); input.append(separator)
-        input.appendDecimal(Int64(prepared.event.schemaVersion)); input.append(separator)
-        if let date = prepared.event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
+        input.append(contentsOf: prepared.pointee.event.type.utf8); input.append(separator)
+        input.appendDecimal(Int64(prepared.pointee.event.schemaVersion)); input.append(separator)
+        if let date = prepared.pointee.event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
         input.append(separator)
-        if let authority = prepared.event.authorityID { input.append(contentsOf: authority.utf8) }
+        if let authority = prepared.pointee.event.authorityID { input.append(contentsOf: authority.utf8) }
         input.append(separator)
         input.append(contentsOf: epoch.utf8); input.append(separator)
-        input.append(contentsOf: prepared.documents!.metadata); input.append(separator)
-        input.append(contentsOf: prepared.documents!.data.utf8)
+        input.append(contentsOf: prepared.pointee.documents!.metadata); input.append(separator)
+        input.append(contentsOf: prepared.pointee.documents!.data.utf8)
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {

@@ -506,11 +506,21 @@ public struct CopyText: Sendable {
     /// Appends one field, escaping backslashes, tabs and newlines; `nil` becomes `\N`. Fields
     /// are followed by a tab, or by a newline when `last` is true.
     public mutating func appendField(_ value: String?, last: Bool = false) {
-        if var value {
-            value.withUTF8 { appendEscaped($0) }
+        if let value {
+            appendField(value, last: last)
         } else {
             bytes.append(UInt8(ascii: "\\"))
             bytes.append(UInt8(ascii: "N"))
+            bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
+        }
+    }
+
+    /// Appends one field of text, as ``appendField(_:last:)`` does.
+    public mutating func appendField(_ value: String, last: Bool = false) {
+        // Read in place; only a string that is not stored as UTF-8 is copied.
+        if value.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            var copy = value
+            copy.withUTF8 { appendEscaped($0) }
         }
         bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
     }
