@@ -329,17 +329,10 @@ extension EventLog {
     private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
 
     static func hex(_ bytes: [UInt8]) -> String {
-        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
-            for (index, byte) in bytes.enumerated() {
-                out[2 * index] = hexDigit(byte >> 4)
-                out[2 * index + 1] = hexDigit(byte & 0xF)
-            }
-            return bytes.count * 2
-        }
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        out.appendHex(bytes)
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func bytes(hex: String) -> [UInt8] {

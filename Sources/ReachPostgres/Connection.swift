@@ -545,14 +545,8 @@ public struct CopyText: Sendable {
 
     /// Appends a `bytea` field in hex (`\x...`, its backslash escaped for `COPY`).
     public mutating func appendField(bytea value: [UInt8], last: Bool = false) {
-        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
-        bytes.append(UInt8(ascii: "\\"))
-        bytes.append(UInt8(ascii: "\\"))
-        bytes.append(UInt8(ascii: "x"))
-        for byte in value {
-            bytes.append(digit(byte >> 4))
-            bytes.append(digit(byte & 0x0F))
-        }
+        bytes.append(contentsOf: #"\\x"#.utf8)
+        bytes.appendHex(value)
         bytes.append(last ? UInt8(ascii: "\n") : UInt8(ascii: "\t"))
     }
 

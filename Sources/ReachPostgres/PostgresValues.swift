@@ -153,6 +153,15 @@ extension UUID {
 }
 
 extension Array where Element == UInt8 {
+    /// Appends `bytes` in lower-case hex, two digits a byte.
+    public mutating func appendHex(_ bytes: [UInt8]) {
+        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
+        for byte in bytes {
+            append(digit(byte >> 4))
+            append(digit(byte & 0x0F))
+        }
+    }
+
     /// Appends `value` in decimal, as `String(value)` writes it, without making a string.
     public mutating func appendDecimal(_ value: Int64) {
         if value < 0 { append(UInt8(ascii: "-")) }
