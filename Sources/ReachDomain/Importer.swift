@@ -157,7 +157,8 @@ public struct Importer: Sendable {
     struct CSVRows: RowSource {
         let records: CSVRecords
         let type: RecordType
-        let matched: (id: Int, columns: [CSVLayout.Column?])
+        /// The place of the id column, and how the other columns fill a record's data.
+        let idColumn: Int
         let filler: CSVLayout.Filler
         let csvHeader: [String]?
         /// The file read, when it can be read again.
@@ -179,16 +180,15 @@ public struct Importer: Sendable {
             guard let header, header != [""] else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
             switch layout.match(header: header) {
             case .failure(let refusals): throw refusals
-            case .success(let found): matched = found
+            case .success(let found): (idColumn, filler) = (found.id, CSVLayout.Filler(columns: found.columns))
             }
-            filler = CSVLayout.Filler(columns: matched.columns)
             self.records = records
             self.type = recordType
             self.csvHeader = header
         }
 
         mutating func next() throws -> Row? {
-            try nextCells().map { Self.row($0, type: type, filler: filler, idColumn: matched.id) }
+            try nextCells().map { Self.row($0, type: type, filler: filler, idColumn: idColumn) }
         }
 
         func reopened() throws -> CSVRows? {
@@ -201,7 +201,7 @@ public struct Importer: Sendable {
             var read: [(line: Int, cells: [String])] = []
             read.reserveCapacity(count)
             while read.count < count, let cells = try nextCells() { read.append(cells) }
-            let (type, filler, idColumn) = (type, filler, matched.id)
+            let (type, filler, idColumn) = (type, filler, idColumn)
             return read.concurrentMap { Self.row($0, type: type, filler: filler, idColumn: idColumn) }
         }
 
@@ -490,4 +490,3 @@ struct LineReader {
         }
     }
 }
-

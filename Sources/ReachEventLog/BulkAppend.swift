@@ -88,7 +88,7 @@ extension EventLog {
                 UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex')
                 FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
                 """, [PostgresArray(streams), PostgresArray(streams.map { heads[$0]!.version }),
-                      PostgresArray(streams.map { EventLog.hex(heads[$0]!.hash) })], prepared: true)
+                      PostgresArray(streams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
         }
     }
 
@@ -237,7 +237,7 @@ extension EventLog {
                 ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
                 RETURNING stream_id
                 """, [PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
-                      PostgresArray(newStreams.map { Self.hex(heads[$0]!.hash) })], prepared: true)
+                      PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
             if created.rowCount != newStreams.count {
                 let mine = try created.mapRows { try $0.decode(0, as: String.self) }
                 try connection.execute("DELETE FROM reach.streams WHERE stream_id = ANY($1)", [PostgresArray(mine)])
@@ -327,13 +327,6 @@ extension EventLog {
     /// OpenSSL's SHA-256, looked up once (or, should the lookup fail, the one OpenSSL looks up
     /// on each use).
     private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        out.appendHex(bytes)
-        return String(decoding: out, as: UTF8.self)
-    }
 
     static func bytes(hex: String) -> [UInt8] {
         var out = [UInt8]()

@@ -124,6 +124,11 @@ extension Double: PostgresEncodable, PostgresDecodable {
     }
 }
 
+/// The lower-case hex digit of a value from 0 to 15.
+private func hexDigit(_ value: UInt8) -> UInt8 {
+    value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+}
+
 extension UUID {
     /// The canonical lower-case text form, written without Foundation's formatter.
     public var lowercasedString: String {
@@ -138,13 +143,12 @@ extension UUID {
     }
 
     private func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
-        return withUnsafeBytes(of: uuid) { raw in
+        withUnsafeBytes(of: uuid) { raw in
             var at = 0
             for (index, byte) in raw.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
-                out[at] = digit(byte >> 4)
-                out[at + 1] = digit(byte & 0x0f)
+                out[at] = hexDigit(byte >> 4)
+                out[at + 1] = hexDigit(byte & 0x0f)
                 at += 2
             }
             return at
@@ -155,10 +159,9 @@ extension UUID {
 extension Array where Element == UInt8 {
     /// Appends `bytes` in lower-case hex, two digits a byte.
     public mutating func appendHex(_ bytes: [UInt8]) {
-        func digit(_ value: UInt8) -> UInt8 { value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10 }
         for byte in bytes {
-            append(digit(byte >> 4))
-            append(digit(byte & 0x0F))
+            append(hexDigit(byte >> 4))
+            append(hexDigit(byte & 0x0F))
         }
     }
 
@@ -245,10 +248,9 @@ public struct PostgresBytes: Hashable, Sendable, PostgresEncodable, PostgresDeco
     }
     /// Lower-case hex.
     public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
-        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0xF)]) }
+        out.appendHex(bytes)
         return String(decoding: out, as: UTF8.self)
     }
     public var description: String { hex }
