@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The system C library, found through pkg-config.
@@ -81,14 +82,32 @@ let package = Package(
             resources: [.copy("SQL")],
             swiftSettings: strict
         ),
-        // The command-line tool.
-        .executableTarget(
-            name: "reach",
+        // The use cases: each capability one function that takes an identity, with every access
+        // decision in one file (Access.swift). The command line (and later the HTTP service)
+        // parse, call and print.
+        .target(
+            name: "ReachApp",
             dependencies: [
                 "ReachPostgres",
                 "ReachEventLog",
                 "ReachDomain",
                 "ReachProjections",
+                .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command-line tool.
+        .executableTarget(
+            name: "reach",
+            dependencies: [
+                "ReachApp",
+                "ReachPostgres",
+                "ReachEventLog",
+                "ReachDomain",
+                "ReachProjections",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "ReachCLITests",
             dependencies: [
-                "reach", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
+                "reach", "ReachApp", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

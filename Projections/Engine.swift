@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReachEventLog
 import ReachPostgres
 
 /// Runs projections: installs their tables, applies the log to them in batches, follows the
@@ -116,19 +117,6 @@ public struct ProjectionEngine: Sendable {
     /// Gives the projection's runner lock back.
     public func unlock(_ projection: Projection, on connection: Connection) throws {
         _ = try connection.query("SELECT pg_advisory_unlock($1, hashtext($2))", [Self.lockClass, projection.name], prepared: true)
-    }
-
-    // MARK: The log's horizon
-
-    /// The position up to which the log is settled: every event at or below it is committed or
-    /// rolled back for good. Nil if a running transaction holds it back longer than `maxWait`.
-    /// Call it outside a transaction.
-    public static func settledPosition(maxWaitMilliseconds: Int32 = 1_000, on connection: Connection) throws -> Int64? {
-        let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
-        let position: Int64 = try horizon.decode(row: 0, column: 0)
-        let xid: String = try horizon.decode(row: 0, column: 1)
-        let settled = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [xid, maxWaitMilliseconds], prepared: true)
-        return try settled.decode(Bool.self, row: 0, column: 0) ? position : nil
     }
 
     // MARK: Applying
@@ -323,7 +311,7 @@ public struct ProjectionEngine: Sendable {
         try connection.withTransaction { try create(projection, schema: projection.nextSchema, on: $0) }
         var built: Int64 = 0
         do {
-            guard let horizon = try givenHorizon ?? Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
+            guard let horizon = try givenHorizon ?? LogHorizon.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
                 throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
             }
             try bulkLoad(projection, schema: projection.nextSchema, upTo: horizon, on: connection)
@@ -451,7 +439,7 @@ public struct ProjectionEngine: Sendable {
         let horizon: Int64
         do {
             let connection = try Connection(configuration: configuration, logger: logger)
-            guard let settled = try Self.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
+            guard let settled = try LogHorizon.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
                 throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
             }
             horizon = settled
@@ -507,18 +495,25 @@ public struct ProjectionEngine: Sendable {
     /// The state of every projection.
     public func status(on connection: Connection) throws -> [Status] {
         try connection.query("""
-            SELECT s.name, s.state, s.checkpoint,
+            SELECT s.name,
+                   -- Running means a runner holds the lock now: a runner killed with -9 leaves
+                   -- no stale state behind, since its lock went with its connection.
+                   CASE WHEN s.state = 'failed' THEN 'failed' WHEN l.held THEN 'running' ELSE 'idle' END,
+                   s.checkpoint,
                    (SELECT count(*) FROM (SELECT FROM reach.events e WHERE e."position" > s.checkpoint LIMIT 1000000) x),
                    coalesce(extract(epoch FROM now() - (SELECT e.recorded_at FROM reach.events e WHERE e."position" > s.checkpoint
                                                         ORDER BY e."position" LIMIT 1))::float8, 0),
                    s.events_applied, to_char(s.last_applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-                   EXISTS (SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                           AND l.classid::bigint = ($1::bigint & 4294967295) AND l.objid::bigint = (hashtext(s.name)::bigint & 4294967295)
-                           AND l.objsubid = 2),
+                   l.held,
                    s.failed_position, s.failed_event_id::text, s.failed_error,
                    to_char(s.rebuilt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-            FROM projections.state s WHERE s.name = ANY($2) ORDER BY array_position($2, s.name)
+            FROM projections.state s
+            CROSS JOIN LATERAL (SELECT EXISTS (
+                SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND l.classid::bigint = ($1::bigint & 4294967295) AND l.objid::bigint = (hashtext(s.name)::bigint & 4294967295)
+                   AND l.objsubid = 2) AS held) l
+            WHERE s.name = ANY($2) ORDER BY array_position($2, s.name)
             """, [Int64(Self.lockClass), PostgresArray(projections.map(\.name))]).mapRows { row in
             Status(name: try row.decode(0), state: try row.decode(1), checkpoint: try row.decode(2), lagEvents: try row.decode(3),
                    lagSeconds: try row.decode(4), eventsApplied: try row.decode(5), lastAppliedAt: try row.decodeIfPresent(6),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReachEventLog
 import ReachPostgres
 
 /// Keeps projections up to date with the live log: catches each up from its checkpoint, then
@@ -35,20 +36,20 @@ public final class ProjectionRunner: @unchecked Sendable {
 
     public var isStopped: Bool { stopLock.withLock { stopped } }
 
-    /// Runs until ``stop()``; `onProgress` is told after each round that applied events.
-    public func run(onProgress: (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws {
+    /// Runs until ``stop()``, or until `shouldStop` says so; `onProgress` is told after each
+    /// round that applied events.
+    public func run(shouldStop: () -> Bool = { false }, onProgress: (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws {
         var connections: [String: Connection] = [:]
         var held = Set<String>()
         var failed = Set<String>()
         var listener: Connection?
         defer {
             for (name, connection) in connections where held.contains(name) {
-                _ = try? connection.execute("UPDATE projections.state SET state = 'idle' WHERE name = $1 AND state = 'running'", [name])
                 if let projection = Projection.named(name) { try? engine.unlock(projection, on: connection) }
             }
         }
         var backoff = Duration.milliseconds(200)
-        while !isStopped {
+        while !isStopped && !shouldStop() {
             do {
                 if listener == nil {
                     let connection = try Connection(configuration: configuration, logger: logger)
@@ -57,8 +58,8 @@ public final class ProjectionRunner: @unchecked Sendable {
                     try engine.install(on: connection)
                 }
                 guard let listener else { continue }
-                guard let horizon = try ProjectionEngine.settledPosition(maxWaitMilliseconds: 200, on: listener) else { continue }
-                for projection in engine.projections where !failed.contains(projection.name) && !isStopped {
+                guard let horizon = try LogHorizon.settledPosition(maxWaitMilliseconds: 200, on: listener) else { continue }
+                for projection in engine.projections where !failed.contains(projection.name) && !isStopped && !shouldStop() {
                     if connections[projection.name] == nil {
                         connections[projection.name] = try Connection(configuration: configuration, logger: logger)
                     }
@@ -66,10 +67,9 @@ public final class ProjectionRunner: @unchecked Sendable {
                     if !held.contains(projection.name) {
                         guard try engine.tryLock(projection, on: connection) else { continue }
                         held.insert(projection.name)
-                        _ = try connection.execute("UPDATE projections.state SET state = 'running' WHERE name = $1 AND state <> 'failed'", [projection.name])
                         logger.info("running projection", metadata: ["projection.name": "\(projection.name)"])
                     }
-                    let progress = try engine.catchUp(projection, to: horizon, on: connection, shouldStop: { self.isStopped })
+                    let progress = try engine.catchUp(projection, to: horizon, on: connection, shouldStop: { self.isStopped || shouldStop() })
                     if progress.failure != nil { failed.insert(projection.name) }
                     if progress.events > 0 || progress.failure != nil { onProgress(projection.name, progress) }
                 }
@@ -96,7 +96,7 @@ extension ProjectionEngine {
     /// `reach metrics` calls it so that a figure reflects what was just recorded.
     public func waitUntilCaughtUp(to position: Int64? = nil, timeout: Duration = .seconds(10), on connection: Connection) throws -> [String] {
         try install(on: connection)
-        guard let target = try position ?? Self.settledPosition(maxWaitMilliseconds: 2_000, on: connection) else {
+        guard let target = try position ?? LogHorizon.settledPosition(maxWaitMilliseconds: 2_000, on: connection) else {
             return projections.map(\.name)
         }
         let clock = ContinuousClock()

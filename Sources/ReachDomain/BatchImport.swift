@@ -57,7 +57,9 @@ extension Importer {
             switch row.envelope {
             case .failure(let found): return .failure(found)
             case .success(let envelope):
-                return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
+                return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).flatMap { checked in
+                    recorder.permits(envelope.type, checked).map { .failure(Refusals([$0])) } ?? .success(checked)
+                }.map { checked in
                     let data = JSONValue.object(envelope.data).jsonbBytes
                     let event = NewEvent(
                         id: EventLog.recordEventID(envelope.id), streamID: checked.streamID, type: envelope.type.name,

@@ -28,6 +28,18 @@ public struct CSVLayout: Sendable {
     /// A column the importer ignores, written by `--rejects` with the reasons a row was refused.
     public static let reasonColumn = "rejected_because"
 
+    /// A number cell as JSON: a finite decimal number, else the text itself, which the record
+    /// type's checks then refuse with the field's name (`inf`, `nan`, `0x10` and `1e400` are
+    /// text here).
+    static func number(_ cell: String) -> JSONValue {
+        let decimal = cell.utf8.allSatisfy { byte in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+        }
+        guard decimal, let value = Double(cell), value.isFinite else { return .string(cell) }
+        return .number(value)
+    }
+
     /// The layout of `type`, or a refusal saying why it has none (its records hold lists of
     /// objects, which one row cannot).
     public static func of(_ type: String) -> Result<CSVLayout, Refusal> {
@@ -111,11 +123,11 @@ public struct CSVLayout: Sendable {
             }
             switch value {
             case .string(let text)?: return text
-            case .number(let number)?: return number == number.rounded() ? String(Int(number)) : String(number)
+            case .number(let number)?: return Int(exactly: number).map(String.init) ?? String(number)
             case .bool(let flag)?: return flag ? "true" : "false"
             case .array(let items)?: return items.map { item -> String in
                 if case .string(let text) = item { return text }
-                if case .number(let number) = item { return String(Int(number)) }
+                if case .number(let number) = item { return Int(exactly: number).map(String.init) ?? String(number) }
                 return item.text
             }.joined(separator: ";")
             default: return ""
@@ -254,7 +266,7 @@ public struct CSVLayout: Sendable {
                 guard !cell.isEmpty else { continue }
                 switch kind {
                 case .text: return .string(cell)
-                case .number: return Double(cell).map(JSONValue.number) ?? .string(cell)
+                case .number: return CSVLayout.number(cell)
                 case .flag:
                     switch cell.lowercased() {
                     case "true", "yes", "y", "1": return .bool(true)
@@ -266,7 +278,7 @@ public struct CSVLayout: Sendable {
                 case .numberList:
                     return .array(cell.split(separator: ";").map { part in
                         let text = FieldReader.trimmed(String(part))
-                        return Double(text).map(JSONValue.number) ?? .string(text)
+                        return CSVLayout.number(text)
                     })
                 }
             }

@@ -130,11 +130,10 @@ public struct FieldReader {
             refuse(key, "must be a whole number, not \(value.kindName)")
             return nil
         }
-        guard number == number.rounded(), abs(number) < 1e12 else {
+        guard abs(number) < 1e12, let whole = Int(exactly: number) else {
             refuse(key, "must be a whole number, not \(number)")
             return nil
         }
-        let whole = Int(number)
         guard whole >= minimum else {
             refuse(key, minimum == 0 ? "must be 0 or more, not \(whole)" : "must be at least \(minimum), not \(whole)")
             return nil
@@ -193,11 +192,13 @@ public struct FieldReader {
         }
         var out: [Int] = []
         for item in items {
-            guard case .number(let n) = item, n == n.rounded(), range.contains(Int(n)), !out.contains(Int(n)) else {
+            // `Int(exactly:)` is nil for fractions, for infinities and for numbers beyond `Int`
+            // (such as 1e19), which `Int(_:)` would trap on.
+            guard case .number(let n) = item, let whole = Int(exactly: n), range.contains(whole), !out.contains(whole) else {
                 refuse(key, "must list different numbers from \(range.lowerBound) to \(range.upperBound)")
                 return nil
             }
-            out.append(Int(n))
+            out.append(whole)
         }
         return out
     }

@@ -141,7 +141,7 @@ public struct Importer: Sendable {
         }
         fields.removeValue(forKey: CSVLayout.reasonColumn)
         var id: String?
-        if case .string(let text)? = fields["id"] { id = text }
+        if case .string(let text)? = fields["id"] { id = Recorder.Envelope.recordID(text) ?? text }
         return Row(line: number, id: id, envelope: Recorder.Envelope.parse(JSONValue.object(fields)), original: [content])
     }
 
@@ -219,10 +219,11 @@ public struct Importer: Sendable {
 
         private static func row(_ read: (line: Int, cells: [String]), type: RecordType, filler: CSVLayout.Filler, idColumn: Int) -> Row {
             let cells = read.cells
-            let id = idColumn < cells.count ? FieldReader.trimmed(cells[idColumn]) : ""
+            let cell = idColumn < cells.count ? cells[idColumn] : ""
             // A CSV file holds one record type, known to exist, at its current version.
-            let envelope = Recorder.Envelope.csvRow(type: type, id: id, data: filler.data(of: cells))
-            return Row(line: read.line, id: id.isEmpty ? nil : id, envelope: envelope, original: cells)
+            let envelope = Recorder.Envelope.csvRow(type: type, id: cell, data: filler.data(of: cells))
+            let id = Recorder.Envelope.recordID(cell)
+            return Row(line: read.line, id: id, envelope: envelope, original: cells)
         }
     }
 
@@ -254,7 +255,7 @@ public struct Importer: Sendable {
 
     /// Checks and records every row in one transaction; keeps them only if none was refused,
     /// unless `skipInvalid`. `progress` is told how many rows are done.
-    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) throws -> Void = { _ in }) throws -> Summary {
         var source = file
         return try run(&source, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
     }
@@ -269,7 +270,7 @@ public struct Importer: Sendable {
     /// check. If a record may be there already (an id the index finds, or a row refused for
     /// what the log holds), that pass is rolled back and the file read again, asking the log
     /// about every id first. The outcome is the same either way.
-    public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) -> Void = { _ in }) throws -> Summary {
+    public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) throws -> Void = { _ in }) throws -> Summary {
         var passes = 1
         if mode == .automatic, let again = try source.reopened() {
             do {
@@ -291,14 +292,14 @@ public struct Importer: Sendable {
         case is AskTheLogFirst: return true
         case let error as EventLogError: return error.code == .idempotencyConflict
         case let error as PostgresError:
-            return (error.sqlState == "23505" && error.message.contains("events_event_id_key")) || error.sqlState == "RX002"
+            return (error.sqlState == "23505" && error.constraint == "events_event_id_key") || error.sqlState == "RX002"
         default: return false
         }
     }
 
     /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
     /// before it is appended.
-    func pass<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection, progress: (Int) -> Void) throws -> Summary {
+    func pass<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection, progress: (Int) throws -> Void) throws -> Summary {
         var summary = Summary()
         try connection.executeScript("BEGIN")
         let state = BatchState()
@@ -325,9 +326,9 @@ public struct Importer: Sendable {
                     } else {
                         // The row-by-row path reads and moves stream heads in the log itself.
                         try state.session.finish(on: connection)
-                        try runRowByRow(chunk.rows, into: &summary, on: connection) { progress(done + $0) }
+                        try runRowByRow(chunk.rows, into: &summary, on: connection) { try progress(done + $0) }
                     }
-                    progress(summary.read)
+                    try progress(summary.read)
                     if chunk.rows.count < chunkSize { break }
                 }
             }
@@ -346,7 +347,7 @@ public struct Importer: Sendable {
     }
 
     /// The row-by-row path: each row recorded in turn, inside the import's transaction.
-    func runRowByRow(_ rows: [Row], into summary: inout Summary, on connection: Connection, progress: (Int) -> Void) throws {
+    func runRowByRow(_ rows: [Row], into summary: inout Summary, on connection: Connection, progress: (Int) throws -> Void) throws {
         for (index, row) in rows.enumerated() {
             summary.read += 1
             switch row.envelope {
@@ -368,7 +369,7 @@ public struct Importer: Sendable {
                 case .refused(let refusals): summary.refuse(row, refusals)
                 }
             }
-            if index % 100 == 99 { progress(index + 1) }
+            if index % 100 == 99 { try progress(index + 1) }
         }
     }
 

@@ -27,11 +27,17 @@ public struct Recorder: Sendable {
     public var source: String
     /// Today, for "not in the future".
     public var today: PostgresDate
+    /// Whether the one recording may record this (for example, only for the authorities they
+    /// are assigned to): a refusal, or nil to let it through. Given by the application layer's
+    /// access rules; asked of every record once its own checks pass, on every path.
+    public var permits: @Sendable (RecordType, CheckedRecord) -> Refusal?
 
-    public init(actor: String, source: String, today: PostgresDate = .today) {
+    public init(actor: String, source: String, today: PostgresDate = .today,
+                permits: @escaping @Sendable (RecordType, CheckedRecord) -> Refusal? = { _, _ in nil }) {
         self.actor = actor
         self.source = source
         self.today = today
+        self.permits = permits
     }
 
     /// Checks one record (JSON text) and appends it if it passes.
@@ -78,8 +84,8 @@ public struct Recorder: Sendable {
                 refusals.append(Refusal("type", "is required: the kind of record, such as activity_delivered"))
             }
             var id: String?
-            if case .string(let text)? = fields["id"], isValidID(text) {
-                id = text
+            if case .string(let text)? = fields["id"], let checked = recordID(text) {
+                id = checked
             } else {
                 refusals.append(idRefusal)
             }
@@ -105,12 +111,18 @@ public struct Recorder: Sendable {
         /// The envelope of a row of a CSV file of one record type, at its current version:
         /// what ``parse(_:)-(JSONValue)`` answers for `{"type": type, "id": id, "data": data}`.
         static func csvRow(type: RecordType, id: String, data: JSONObject) -> Result<Envelope, Refusals> {
-            guard isValidID(id) else { return .failure(Refusals([idRefusal])) }
+            guard let id = recordID(id) else { return .failure(Refusals([idRefusal])) }
             return .success(Envelope(type: type, id: id, data: data))
         }
 
-        static func isValidID(_ text: String) -> Bool {
-            !text.isEmpty && text.count <= 100 && !FieldReader.hasControlCharacters(text)
+        /// The one rule for a record's id, wherever it comes from (JSON, a CSV cell, the
+        /// `record_id` a correction names): surrounding spaces are not part of it, so `" act-1"`
+        /// and `act-1` are one record; what is left is 1 to 100 characters with no control
+        /// characters. Nil when the text is not a valid id.
+        public static func recordID(_ text: String) -> String? {
+            let id = FieldReader.trimmed(text)
+            guard !id.isEmpty, id.count <= 100, !FieldReader.hasControlCharacters(id) else { return nil }
+            return id
         }
 
         static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing")
@@ -145,6 +157,7 @@ public struct Recorder: Sendable {
             case .success(let target): checked = target
             }
         }
+        if let refusal = permits(envelope.type, checked) { return .refused([refusal]) }
 
         let referenceRefusals = try resolve(checked.references, on: connection)
         guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }

@@ -229,8 +229,10 @@ extension EventLog {
         }
 
         // New heads first: if another session created one of these streams meanwhile, undo
-        // them and leave the chunk to the server's path, which waits for its lock.
+        // ours (back to a savepoint: the application's role may not delete heads) and leave the
+        // chunk to the server's path, which waits for that stream's lock.
         if !newStreams.isEmpty {
+            try connection.executeScript("SAVEPOINT reach_new_heads")
             let created = try connection.query("""
                 INSERT INTO reach.streams (stream_id, version, last_hash)
                 SELECT s, v, decode(h, 'hex') FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
@@ -239,10 +241,10 @@ extension EventLog {
                 """, [PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
                       PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
             if created.rowCount != newStreams.count {
-                let mine = try created.mapRows { try $0.decode(0, as: String.self) }
-                try connection.execute("DELETE FROM reach.streams WHERE stream_id = ANY($1)", [PostgresArray(mine)])
+                try connection.executeScript("ROLLBACK TO SAVEPOINT reach_new_heads; RELEASE SAVEPOINT reach_new_heads")
                 return nil
             }
+            try connection.executeScript("RELEASE SAVEPOINT reach_new_heads")
         }
         // The heads of the streams that existed are written when the session finishes (those
         // created here were written with their heads), or now, when finishing.

@@ -141,6 +141,28 @@ public enum EventLog {
         return try decodeEvents(result)
     }
 
+    /// The events after position `after` up to `upTo`, in position order, at most `limit`.
+    /// Read only up to a settled position (``LogHorizon``), or an event committed late may be
+    /// missed.
+    public static func read(after: Int64, upTo: Int64, limit: Int, on connection: Connection) throws -> [RecordedEvent] {
+        let result = try connection.query(
+            "SELECT \(columns) FROM reach.events WHERE \"position\" > $1 AND \"position\" <= $2 ORDER BY \"position\" LIMIT $3",
+            [after, upTo, limit], prepared: true)
+        return try decodeEvents(result)
+    }
+
+    /// Whether the stream has any events.
+    public static func streamExists(_ streamID: String, on connection: Connection) throws -> Bool {
+        try connection.query("SELECT EXISTS (SELECT FROM reach.streams WHERE stream_id = $1 AND version > 0)", [streamID], prepared: true)
+            .decode(Bool.self, row: 0, column: 0)
+    }
+
+    /// How many events the log holds, and its last position (nil when empty).
+    public static func size(on connection: Connection) throws -> (events: Int, lastPosition: Int64?) {
+        let result = try connection.query("SELECT count(*), max(\"position\") FROM reach.events")
+        return (try result.decode(row: 0, column: 0), try result.decodeIfPresent(row: 0, column: 1))
+    }
+
     /// The stream's current version (0 if it has no events).
     public static func streamVersion(_ streamID: String, on connection: Connection) throws -> Int64 {
         let result = try connection.query("SELECT coalesce(max(version), 0) FROM reach.events WHERE stream_id = $1", [streamID], prepared: true)
@@ -148,21 +170,53 @@ public enum EventLog {
     }
 }
 
-/// Reads the whole log in position order, in batches, never missing an event whose transaction
-/// commits after a later-numbered one is already visible.
+/// The one rule for how far the whole log may be read: its *settled* position.
 ///
-/// Positions are drawn before commit, so concurrent appends commit out of order. The reader only
-/// reads up to a *settled* position: the last position drawn at some moment, once every
-/// transaction that was running at that moment has ended (`reach.log_horizon` and
-/// `reach.horizon_settled`). Below it no new event can appear, so the reader's checkpoint is
-/// simply the last position it read. Use it on a connection that is not inside a transaction.
+/// Positions are drawn before commit, so concurrent appends commit out of order: position 11
+/// can be visible while position 10's transaction is still open. A horizon is the last position
+/// drawn at some moment (`reach.log_horizon`); it is settled once every transaction of this
+/// database that was running at that moment has ended (`reach.horizon_settled`). Below a
+/// settled position no new event can appear. ``LogReader`` and the projection engine both read
+/// up to it and no further. Use it on a connection that is not inside a transaction.
+public struct LogHorizon: Sendable {
+    /// A horizon taken but not yet settled: its last position and the reader's transaction id.
+    private var pending: (position: Int64, xid: String)?
+
+    public init() {}
+
+    /// The settled position, or nil when a transaction still running holds the horizon back
+    /// longer than `maxWaitMilliseconds` (the horizon taken is kept for the next call).
+    public mutating func settled(maxWaitMilliseconds: Int32 = 200, on connection: Connection) throws -> Int64? {
+        guard !connection.isInTransaction else {
+            throw EventLogError(code: .invalidRequest, message: "read the log outside a transaction: an open transaction holds the reader's horizon back")
+        }
+        if pending == nil {
+            let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
+            pending = (try horizon.decode(row: 0, column: 0), try horizon.decode(row: 0, column: 1))
+        }
+        let settledNow = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [pending!.xid, maxWaitMilliseconds], prepared: true)
+        guard try settledNow.decode(Bool.self, row: 0, column: 0) else { return nil }
+        defer { pending = nil }
+        return pending!.position
+    }
+
+    /// The settled position now, waiting up to `maxWaitMilliseconds`; nil if it is held back.
+    public static func settledPosition(maxWaitMilliseconds: Int32 = 1_000, on connection: Connection) throws -> Int64? {
+        var horizon = LogHorizon()
+        return try horizon.settled(maxWaitMilliseconds: maxWaitMilliseconds, on: connection)
+    }
+}
+
+/// Reads the whole log in position order, in batches, never missing an event whose transaction
+/// commits after a later-numbered one is already visible: it reads only up to the settled
+/// position (``LogHorizon``), so its checkpoint is simply the last position it read. Use it on
+/// a connection that is not inside a transaction.
 public struct LogReader: Sendable {
     /// The last position read; the next batch starts after it.
     public private(set) var checkpoint: Int64
     /// The settled position last learned from the server.
     public private(set) var settled: Int64 = 0
-    /// A horizon taken but not yet settled: its last position and the reader's transaction id.
-    private var pending: (position: Int64, xid: String)?
+    private var horizon = LogHorizon()
 
     public init(after checkpoint: Int64 = 0) {
         self.checkpoint = checkpoint
@@ -172,23 +226,11 @@ public struct LogReader: Sendable {
     /// transaction still running holds the horizon back longer than `maxWaitMilliseconds`).
     public mutating func next(limit: Int = 5_000, maxWaitMilliseconds: Int32 = 200, on connection: Connection) throws -> [RecordedEvent] {
         if settled <= checkpoint {
-            guard !connection.isInTransaction else {
-                throw EventLogError(code: .invalidRequest, message: "read the log outside a transaction: an open transaction holds the reader's horizon back")
-            }
-            if pending == nil {
-                let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
-                pending = (try horizon.decode(row: 0, column: 0), try horizon.decode(row: 0, column: 1))
-            }
-            let settledNow = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [pending!.xid, maxWaitMilliseconds], prepared: true)
-            guard try settledNow.decode(Bool.self, row: 0, column: 0) else { return [] }
-            settled = max(settled, pending!.position)
-            pending = nil
+            guard let position = try horizon.settled(maxWaitMilliseconds: maxWaitMilliseconds, on: connection) else { return [] }
+            settled = max(settled, position)
             if settled <= checkpoint { return [] }
         }
-        let result = try connection.query(
-            "SELECT \(EventLog.columns) FROM reach.events WHERE \"position\" > $1 AND \"position\" <= $2 ORDER BY \"position\" LIMIT $3",
-            [checkpoint, settled, limit], prepared: true)
-        let events = try EventLog.decodeEvents(result)
+        let events = try EventLog.read(after: checkpoint, upTo: settled, limit: limit, on: connection)
         // A short batch means everything up to the settled position has been read (the rest are
         // gaps left by rolled-back transactions).
         checkpoint = events.count < limit ? settled : events.last!.position

@@ -391,6 +391,8 @@ public final class Connection {
             var error = PostgresError.fromResult(raw, query: query)
             // The server ended the session (shutdown, terminated backend): the connection is gone.
             if !isHealthy { error.code = .connection }
+            // The detail may hold row values: it goes to debug-level logs only.
+            logger.debug("statement failed", metadata: ["postgres.error": "\(error.debugDescription)"])
             throw error
         }
         if !isHealthy { throw PostgresError.fromConnection(handle, code: .connection, query: query) }

@@ -107,8 +107,11 @@ public final class PostgresClient: Sendable {
         }
     }
 
+    /// Takes a connection back. One that a borrower left inside a transaction or a copy is
+    /// rolled back first, and one that is broken or cannot be made idle is closed, so the next
+    /// borrower never inherits another's transaction.
     private func release(_ connection: PostgresConnection) async {
-        let healthy = await connection.isHealthy
+        let healthy = await connection.resetForReuse()
         if !healthy { await connection.close() }
         let waiter: CheckedContinuation<PostgresConnection?, Never>? = state.withLock { state in
             if !healthy { state.open -= 1 }

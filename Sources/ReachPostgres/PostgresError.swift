@@ -3,10 +3,14 @@ import CLibPQ
 /// An error from PostgreSQL or from libpq.
 ///
 /// Modelled as a struct with an extensible ``Code`` rather than an enum, so new kinds can be
-/// added without breaking callers. The server's SQLSTATE is kept in a typed field. The
-/// ``description`` names the kind, the SQLSTATE and the server's message, but never the query's
-/// parameters: they may hold personal data.
-public struct PostgresError: Error, Sendable, CustomStringConvertible {
+/// added without breaking callers. The server's SQLSTATE is kept in a typed field.
+///
+/// The ``description`` leaks no data: it names the kind, the SQLSTATE and the server's message,
+/// but never the detail, the hint, the query or its parameters, and for an integrity violation
+/// (SQLSTATE class 23, whose message and detail hold the offending key's value, such as
+/// `Key (la_id)=(...) already exists`) only the kind of violation and the constraint's name.
+/// ``debugDescription`` has everything, for debug-level logs.
+public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What went wrong, broadly.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let base: String
@@ -33,14 +37,17 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
     /// The statement that failed. Kept for debugging; not part of ``description``.
     public var query: String?
+    /// The constraint the statement violated, if the server named one.
+    public var constraint: String?
     /// Where in this package the error was raised.
     public var file: String
     public var line: Int
 
     public init(
         code: Code, sqlState: String? = nil, message: String, detail: String? = nil,
-        hint: String? = nil, query: String? = nil, file: String = #fileID, line: Int = #line
+        hint: String? = nil, query: String? = nil, constraint: String? = nil, file: String = #fileID, line: Int = #line
     ) {
+        self.constraint = constraint
         self.code = code
         self.sqlState = sqlState
         self.message = message
@@ -54,10 +61,39 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "PostgresError(\(code)"
         if let sqlState { text += ", SQLSTATE \(sqlState)" }
-        text += "): \(message)"
-        if let detail { text += " (\(detail))" }
+        text += "): "
+        if let sqlState, sqlState.hasPrefix("23") {
+            text += Self.integrityViolations[sqlState] ?? "an integrity constraint was violated"
+            if let constraint { text += " (constraint \(constraint))" }
+        } else {
+            text += message
+        }
         return text
     }
+
+    /// Everything known, detail, hint and query included: for debug-level logs only, since the
+    /// detail may hold values of the rows involved.
+    public var debugDescription: String {
+        var text = "PostgresError(\(code)"
+        if let sqlState { text += ", SQLSTATE \(sqlState)" }
+        text += "): \(message)"
+        if let detail { text += "; detail: \(detail)" }
+        if let hint { text += "; hint: \(hint)" }
+        if let constraint { text += "; constraint: \(constraint)" }
+        if let query { text += "; query: \(query)" }
+        text += "; at \(file):\(line)"
+        return text
+    }
+
+    /// Words for the integrity violations, which say what kind of rule was broken without the
+    /// values that broke it.
+    static let integrityViolations: [String: String] = [
+        "23505": "a unique constraint was violated",
+        "23503": "a foreign key constraint was violated",
+        "23502": "a NOT NULL constraint was violated",
+        "23514": "a check constraint was violated",
+        "23P01": "an exclusion constraint was violated",
+    ]
 
     /// Well-known SQLSTATEs used by callers of this package.
     public enum SQLState {
@@ -82,7 +118,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             message: primary.trimmingTrailingNewlines(),
             detail: field(Int32(UInt8(ascii: "D"))),
             hint: field(Int32(UInt8(ascii: "H"))),
-            query: query, file: file, line: line
+            query: query, constraint: field(Int32(UInt8(ascii: "n"))), file: file, line: line
         )
     }
 

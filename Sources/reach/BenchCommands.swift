@@ -42,7 +42,7 @@ struct AppendBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
-        let target = try database.target(logger: logger)
+        let target = try await database.target(logger: logger)
         let scratch = "reach_bench_\(getpid())"
         let admin = try Connection(configuration: target.owner.overriding(["dbname": target.cluster == nil ? scratchParent(target) : "postgres"]), logger: logger)
         try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")

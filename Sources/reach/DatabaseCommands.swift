@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import ReachEventLog
-import ReachPostgres
+import ReachApp
 
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,14 +14,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = makeLogger()
-            let applied: [String]
-            if let url = database.url {
-                let connection = try Connection(configuration: DatabaseTarget.url(url).owner, logger: logger)
-                applied = try Migrator(logger: logger).migrate(on: connection)
-            } else {
-                applied = try DatabaseTarget.local(dataDirectory: database.localDataDirectory, logger: logger).applied
-            }
+            let applied = try await Lifecycle.migrate(url: database.url, dataDirectory: database.localDataDirectory, logger: makeLogger())
             struct Output: Encodable { var applied: [String] }
             emit(try jsonLine(Output(applied: applied)))
         }
@@ -39,8 +31,7 @@ struct Database: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = makeLogger()
-            let (target, _) = try DatabaseTarget.local(dataDirectory: database.localDataDirectory, logger: logger)
+            let target = try await Lifecycle.target(url: nil, dataDirectory: database.localDataDirectory, logger: makeLogger())
             struct Output: Encodable { var data_dir: String; var running: Bool; var connection: String }
             emit(try jsonLine(Output(data_dir: database.localDataDirectory, running: true, connection: target.application.description)))
         }
@@ -51,8 +42,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let cluster = try LocalCluster(dataDirectory: database.localDataDirectory)
-            try cluster.stop()
+            try await Lifecycle.stop(dataDirectory: database.localDataDirectory)
             struct Output: Encodable { var data_dir: String; var running: Bool }
             emit(try jsonLine(Output(data_dir: database.localDataDirectory, running: false)))
         }
@@ -63,39 +53,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = makeLogger()
-            struct Output: Encodable {
-                var database: String
-                var data_dir: String?
-                var running: Bool
-                var migrations: [String]
-                var events: Int?
-                var last_position: Int64?
-            }
-            var output = Output(database: "", data_dir: nil, running: false, migrations: [], events: nil, last_position: nil)
-            let configuration: ConnectionConfiguration
-            if let url = database.url {
-                configuration = DatabaseTarget.url(url).owner
-                output.database = configuration.description
-            } else {
-                let cluster = try LocalCluster(dataDirectory: database.localDataDirectory)
-                output.data_dir = cluster.dataDirectory
-                configuration = cluster.configuration(database: DatabaseTarget.localDatabase)
-                output.database = configuration.description
-                guard try cluster.isRunning() else {
-                    emit(try jsonLine(output))
-                    return
-                }
-            }
-            let connection = try Connection(configuration: configuration, logger: logger)
-            output.running = true
-            output.migrations = try Migrator.applied(on: connection)
-            if output.migrations.contains(where: { $0.hasPrefix("0001") }) {
-                let result = try connection.query("SELECT count(*), max(\"position\") FROM reach.events")
-                output.events = try result.decode(row: 0, column: 0)
-                output.last_position = try result.decodeIfPresent(row: 0, column: 1)
-            }
-            emit(try jsonLine(output))
+            emit(try jsonLine(try await Lifecycle.status(url: database.url, dataDirectory: database.localDataDirectory, logger: makeLogger())))
         }
     }
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
+import ReachApp
 import ReachDomain
-import ReachEventLog
-import ReachPostgres
 
 /// `reach demo`: a synthetic data set, so a new user sees the product working.
 struct Demo: AsyncParsableCommand {
@@ -29,22 +28,21 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = makeLogger()
-        let connection = try Connection(configuration: try database.target(logger: logger).application, logger: logger)
-        let loader = DemoLoader(generator: DemoGenerator(seed: seed, events: events))
-        do {
-            try loader.checkTarget(on: connection)
-        } catch let refusals as Refusals {
-            throw CommandError(refusals.all.map(\.reason).joined(separator: "; "))
-        }
+        let app = try await database.application()
         let onTerminal = isatty(STDERR_FILENO) == 1
         let clock = ContinuousClock()
         let start = clock.now
-        let summary = try loader.load(on: connection) { done in
-            guard onTerminal else { return }
-            let width = 30
-            let filled = min(width, width * done / max(1, events))
-            FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done) events".utf8))
+        let events = self.events
+        let summary: DemoLoader.Summary
+        do {
+            summary = try await app.loadDemo(seed: seed, events: events, as: try await app.identify(actor: actorName(nil))) { done in
+                guard onTerminal else { return }
+                let width = 30
+                let filled = min(width, width * done / max(1, events))
+                FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done) events".utf8))
+            }
+        } catch let refusals as Refusals {
+            throw CommandError(refusals.all.map(\.reason).joined(separator: "; "))
         }
         if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
         let elapsed = clock.now - start

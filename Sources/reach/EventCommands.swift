@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReachApp
 import ReachEventLog
 import ReachPostgres
 
@@ -55,21 +56,17 @@ struct Events: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = makeLogger()
             let text = data == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : data
             guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)), parsed is [String: Any] else {
                 throw CommandError("the event's data must be a JSON object, such as '{\"name\":\"Example Academy\"}'")
             }
-            let environment = ProcessInfo.processInfo.environment
+            let app = try await database.application()
+            let identity = try await app.identify(actor: actorName(actor))
             let event = NewEvent(
                 id: id.flatMap(UUID.init(uuidString:)) ?? .timeOrdered(), streamID: stream, type: type, schemaVersion: schemaVersion,
-                data: text,
-                metadata: EventMetadata(actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(), source: "cli"),
+                data: text, metadata: EventMetadata(actor: identity.name, source: "cli"),
                 occurredOn: occurredOn.flatMap(PostgresDate.init(iso:)), authorityID: authority)
-            let target = try database.target(logger: logger)
-            let connection = try Connection(configuration: target.application, logger: logger)
-            let result = try EventLog.append([event], expecting: [stream: ExpectedVersion(expectedVersion)!], on: connection)[0]
-            emit(try jsonLine(result))
+            emit(try jsonLine(try await app.appendEvent(event, expecting: ExpectedVersion(expectedVersion)!, as: identity)))
         }
     }
 
@@ -100,15 +97,14 @@ struct Events: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = makeLogger()
-            let target = try database.target(logger: logger)
+            let app = try await database.application()
+            let identity = try await app.identify(actor: actorName(nil))
             var remaining = limit ?? Int.max
             if let stream {
-                let connection = try Connection(configuration: target.application, logger: logger)
                 var after: Int64 = 0
                 while remaining > 0 {
-                    let events = try EventLog.readStream(stream, afterVersion: after, limit: min(1000, remaining), on: connection)
-                    print(events)
+                    let events = try await app.readStream(stream, afterVersion: after, limit: min(1000, remaining), as: identity)
+                    Self.print(events)
                     guard let last = events.last else { break }
                     after = last.version
                     remaining -= events.count
@@ -116,30 +112,20 @@ struct Events: AsyncParsableCommand {
                 return
             }
             if follow {
-                let client = PostgresClient(configuration: target.application, maximumConnections: 1, logger: logger)
-                let store = EventStore(client: client, logger: logger)
                 struct LimitReached: Error {}
                 do {
-                    try await store.follow(after: from - 1) { events in
-                        print(Array(events.prefix(remaining)))
+                    try await app.followLog(after: from - 1, as: identity) { events in
+                        Self.print(Array(events.prefix(remaining)))
                         remaining -= events.count
                         if remaining <= 0 { throw LimitReached() }
                     }
                 } catch is LimitReached {}
-                await client.shutdown()
                 return
             }
-            let connection = try Connection(configuration: target.application, logger: logger)
-            var reader = LogReader(after: from - 1)
-            while remaining > 0 {
-                let events = try reader.next(limit: min(5000, remaining), on: connection)
-                if events.isEmpty { break }
-                print(events)
-                remaining -= events.count
-            }
+            try await app.readLog(after: from - 1, limit: remaining, as: identity) { Self.print($0) }
         }
 
-        private func print(_ events: [RecordedEvent]) {
+        private static func print(_ events: [RecordedEvent]) {
             guard !events.isEmpty else { return }
             var text = ""
             for event in events { text += event.jsonLine + "\n" }
@@ -155,10 +141,8 @@ struct Events: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = makeLogger()
-            let target = try database.target(logger: logger)
-            let connection = try Connection(configuration: target.application, logger: logger)
-            let report = try EventLog.verify(on: connection)
+            let app = try await database.application()
+            let report = try await app.verifyLog(as: try await app.identify(actor: actorName(nil)))
             emit(try jsonLine(report))
             if let broken = report.firstBroken {
                 FileHandle.standardError.write(Data("""

@@ -24,7 +24,7 @@ struct ImportBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
-        let target = try database.target(logger: logger)
+        let target = try await database.target(logger: logger)
         let scratch = "reach_bench_import_\(getpid())"
         let admin = try Connection(configuration: target.owner, logger: logger)
         try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
+import ReachApp
 import ReachDomain
-import ReachEventLog
-import ReachPostgres
 
 /// `reach import FILE`: a file of records, all or nothing.
 struct Import: AsyncParsableCommand {
@@ -43,24 +42,14 @@ struct Import: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var source: any Importer.RowSource
-        do {
-            source = try Importer.open(path: file, type: type)
-        } catch let refusals as Refusals {
-            throw CommandError("\(file): \(refusals)")
-        }
-        let logger = makeLogger()
-        let connection = try Connection(configuration: try database.target(logger: logger).application, logger: logger)
-        let environment = ProcessInfo.processInfo.environment
-        let importer = Importer(recorder: Recorder(
-            actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(),
-            source: "import:\((file as NSString).lastPathComponent)"))
+        let app = try await database.application()
+        let identity = try await app.identify(actor: actorName(actor))
         let onTerminal = isatty(STDERR_FILENO) == 1
         // For the progress bar: about one row per line (CSV rows less the header).
-        let total = onTerminal ? max(1, Self.lineCount(file) - (source.csvHeader == nil ? 0 : 1)) : 1
-        let summary: Importer.Summary
+        let total = onTerminal ? max(1, Self.lineCount(file) - (file.hasSuffix(".jsonl") || file.hasSuffix(".json") ? 0 : 1)) : 1
+        let outcome: ImportOutcome
         do {
-            summary = try importer.run(&source, skipInvalid: skipInvalid, on: connection) { done in
+            outcome = try await app.importFile(path: file, type: type, skipInvalid: skipInvalid, as: identity) { done in
                 guard onTerminal else { return }
                 let width = 30
                 let filled = min(width, width * done / total)
@@ -70,6 +59,7 @@ struct Import: AsyncParsableCommand {
             if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
             throw CommandError("\(file): \(refusals) - nothing was appended")
         }
+        let summary = outcome.summary
         if onTerminal {
             FileHandle.standardError.write(Data("\n".utf8))
             // Says why the progress bar started again.
@@ -84,7 +74,7 @@ struct Import: AsyncParsableCommand {
             for refusal in refused.refusals { emit("line \(refused.line)\(id): \(refusal)") }
         }
         if let rejects, !summary.refused.isEmpty {
-            try Importer.rejects(csvHeader: source.csvHeader, summary: summary).write(toFile: rejects, atomically: true, encoding: .utf8)
+            try outcome.rejects.write(toFile: rejects, atomically: true, encoding: .utf8)
             emit("wrote the \(summary.refused.count) refused rows, with reasons, to \(rejects)")
         }
         let appended = summary.committed ? summary.appended : 0

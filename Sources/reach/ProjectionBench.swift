@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReachDomain
+import ReachApp
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -43,7 +44,7 @@ struct ProjectionBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
-        let target = try database.target(logger: logger)
+        let target = try await database.target(logger: logger)
         let admin = try Connection(configuration: target.owner, logger: logger)
         var scratchNames: [String] = []
         defer { for name in scratchNames { try? admin.executeScript("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") } }
@@ -116,7 +117,7 @@ struct ProjectionBench: AsyncParsableCommand {
         }
         let la: String = try connection.query("SELECT la_id FROM research.activities GROUP BY la_id ORDER BY count(*) DESC, la_id LIMIT 1").decode(row: 0, column: 0)
         let reader = try Connection(configuration: measured, logger: logger)
-        try reader.executeScript(metricsSessionSettings)
+        try reader.executeScript(ReachApplication.metricsSessionSettings)
         let calculator = MetricsCalculator()
         let period = try Period.parse("2024/25").get()
         emit("metric queries, --la \(la) --period 2024/25 (\(repetitions) runs each, strategy_progress \(min(repetitions, 5)), after 3 warm-up runs):")
@@ -139,7 +140,7 @@ struct ProjectionBench: AsyncParsableCommand {
         var readers = [reader]
         while readers.count < min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) {
             let more = try Connection(configuration: measured, logger: logger)
-            try more.executeScript(metricsSessionSettings)
+            try more.executeScript(ReachApplication.metricsSessionSettings)
             readers.append(more)
         }
         var oneConnection: [Double] = []

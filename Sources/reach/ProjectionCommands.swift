@@ -1,9 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
-import ReachEventLog
-import ReachPostgres
+import ReachApp
 import ReachProjections
+import ServiceLifecycle
 
 /// `reach projections run|status|rebuild`.
 struct Projections: AsyncParsableCommand {
@@ -23,27 +22,16 @@ struct Projections: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = makeLogger()
-            let target = try database.target(logger: logger)
-            let runner = ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger)
-            signal(SIGINT, SIG_IGN)
-            signal(SIGTERM, SIG_IGN)
-            let sources = [SIGINT, SIGTERM].map { number in
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { runner.stop() }
-                source.resume()
-                return source
+            let app = try await database.application()
+            let runner = try app.projectionRunner(as: try await app.identify(actor: actorName(nil))) { name, progress in
+                struct Line: Encodable { var projection: String; var applied: Int; var checkpoint: Int64; var stopped_on: String? }
+                emit((try? jsonLine(Line(projection: name, applied: progress.events, checkpoint: progress.checkpoint,
+                                         stopped_on: progress.failure?.description))) ?? "")
             }
-            defer { sources.forEach { $0.cancel() } }
             FileHandle.standardError.write(Data("running projections; Ctrl-C to stop\n".utf8))
-            let thread = Task.detached {
-                try runner.run { name, progress in
-                    struct Line: Encodable { var projection: String; var applied: Int; var checkpoint: Int64; var stopped_on: String? }
-                    emit((try? jsonLine(Line(projection: name, applied: progress.events, checkpoint: progress.checkpoint,
-                                             stopped_on: progress.failure?.description))) ?? "")
-                }
-            }
-            try await thread.value
+            let group = ServiceGroup(configuration: .init(
+                services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+            try await group.run()
             FileHandle.standardError.write(Data("stopped\n".utf8))
         }
     }
@@ -55,12 +43,8 @@ struct Projections: AsyncParsableCommand {
         var format: OutputFormat = .table
 
         func run() async throws {
-            let logger = makeLogger()
-            let target = try database.target(logger: logger)
-            let connection = try Connection(configuration: target.owner, logger: logger)
-            let engine = ProjectionEngine(logger: logger)
-            try engine.install(on: connection)
-            let rows = try engine.status(on: connection)
+            let app = try await database.application()
+            let rows = try await app.projectionStatus(as: try await app.identify(actor: actorName(nil)))
             if format == .json {
                 for row in rows { emit(try jsonLine(row)) }
                 return
@@ -91,34 +75,17 @@ struct Projections: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = makeLogger()
-            let target = try database.target(logger: logger)
-            let connection = try Connection(configuration: target.owner, logger: logger)
-            let engine = ProjectionEngine(logger: logger)
-            try engine.install(on: connection)
+            let app = try await database.application()
             let chosen = name == "all" ? Projection.all : [Projection.named(name)!]
             struct Line: Encodable { var projection: String; var rebuilt: Bool; var seconds: Double }
-            try engine.rebuild(chosen, workers: workers, configuration: target.owner) { projection, seconds in
+            try await app.rebuildProjections(chosen, workers: workers, as: try await app.identify(actor: actorName(nil))) { projection, seconds in
                 emit((try? jsonLine(Line(projection: projection.name, rebuilt: true, seconds: (seconds * 100).rounded() / 100))) ?? "")
             }
         }
     }
 }
 
+/// The formats of `reach projections status`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, csv, json
-}
-
-/// Plain aligned text tables for people.
-enum TextTable {
-    static func render(_ rows: [[String]]) -> String {
-        guard let header = rows.first else { return "" }
-        var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
-    }
+    case table, json
 }

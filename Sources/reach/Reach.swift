@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReachApp
 import ReachEventLog
 import ReachPostgres
 
@@ -42,10 +43,23 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Resolves the database, starting and migrating reach's own cluster when no URL is given.
-    func target(logger: Logger) throws -> DatabaseTarget {
-        if let url { return .url(url) }
-        return try DatabaseTarget.local(dataDirectory: localDataDirectory, logger: logger).0
+    func target(logger: Logger) async throws -> DatabaseTarget {
+        try await Lifecycle.target(url: url, dataDirectory: localDataDirectory, logger: logger)
     }
+
+    /// The application on the database in force, with the disclosure thresholds of the
+    /// environment.
+    func application() async throws -> ReachApplication {
+        let logger = makeLogger()
+        return ReachApplication(target: try await target(logger: logger),
+                                disclosure: try DisclosureSettings(environment: environment), logger: logger)
+    }
+}
+
+/// Who is recording or exporting: the option, else `$REACH_ACTOR`, else the login name.
+func actorName(_ option: String?) -> String {
+    let environment = ProcessInfo.processInfo.environment
+    return option ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName()
 }
 
 /// Logs go to standard error at REACH_LOG_LEVEL (default `warning`). swift-log allows one

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
+import ReachApp
 import ReachDomain
-import ReachEventLog
-import ReachPostgres
 
 /// `reach record`: check and append records, one JSON document or JSON Lines.
 struct Record: AsyncParsableCommand {
@@ -39,52 +38,16 @@ struct Record: AsyncParsableCommand {
             }
             text = String(decoding: data, as: UTF8.self)
         }
-        let documents = Self.split(text)
-        guard !documents.isEmpty else { throw CommandError("no records found in \(file == "-" ? "standard input" : file)") }
-
-        let logger = makeLogger()
-        let connection = try Connection(configuration: try database.target(logger: logger).application, logger: logger)
-        let environment = ProcessInfo.processInfo.environment
-        let recorder = Recorder(actor: actor ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName(), source: file == "-" ? "cli" : "cli:\(file)")
-        var refused = 0
-        for (line, document) in documents {
-            let (id, outcome) = try recorder.record(document, on: connection)
-            emit(try jsonLine(Self.Result(line: line, id: id, outcome: outcome)))
-            if case .refused = outcome { refused += 1 }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw CommandError("no records found in \(file == "-" ? "standard input" : file)")
         }
+        let app = try await database.application()
+        let results = try await app.record(text, source: file == "-" ? "cli" : "cli:\(file)", as: try await app.identify(actor: actorName(actor)))
+        for result in results { emit(try jsonLine(result)) }
+        let refused = results.count { $0.isRefused }
         if refused > 0 {
-            FileHandle.standardError.write(Data("\(refused) of \(documents.count) records refused\n".utf8))
+            FileHandle.standardError.write(Data("\(refused) of \(results.count) records refused\n".utf8))
             throw ExitCode(1)
-        }
-    }
-
-    /// One JSON document (possibly over several lines), or JSON Lines; each with its line number.
-    static func split(_ text: String) -> [(line: Int, text: String)] {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { return [] }
-        if (try? JSONValue.parse(trimmed)) != nil { return [(1, trimmed)] }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
-            let content = line.trimmingCharacters(in: .whitespaces)
-            return content.isEmpty ? nil : (index + 1, content)
-        }
-    }
-
-    /// The result line printed for each record.
-    struct Result: Encodable {
-        var line: Int
-        var id: String?
-        var status: String
-        var position: Int64?
-        var refusals: [Refusal]?
-
-        init(line: Int, id: String?, outcome: RecordOutcome) {
-            self.line = line
-            self.id = id
-            switch outcome {
-            case .accepted(let position): status = "accepted"; self.position = position
-            case .alreadyRecorded(let position): status = "already_recorded"; self.position = position
-            case .refused(let refusals): status = "refused"; self.refusals = refusals
-            }
         }
     }
 }

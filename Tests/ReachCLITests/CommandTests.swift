@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReachApp
 import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
@@ -80,8 +81,8 @@ struct CommandTests {
         let connection = try db.applicationConnection()
         #expect(try EventLog.streamVersion("school:100001", on: connection) == 1)
         #expect(try EventLog.streamVersion("school:100002", on: connection) == 0)
-        #expect(Record.split("{\"a\":\n 1}").count == 1)
-        #expect(Record.split("{\"a\":1}\n\n{\"b\":2}\n").map(\.line) == [1, 3])
+        #expect(ReachApplication.split("{\"a\":\n 1}").count == 1)
+        #expect(ReachApplication.split("{\"a\":1}\n\n{\"b\":2}\n").map(\.line) == [1, 3])
     }
 
     @Test("bad arguments are refused with a message that names the problem")

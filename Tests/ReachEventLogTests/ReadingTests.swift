@@ -140,4 +140,45 @@ struct ReadingTests {
         #expect(await collected.positions == (try allPositions(db)))
         await store.client.shutdown()
     }
+
+    @Test("a long transaction in another database does not hold back a reader or a follower of this log")
+    func otherDatabaseDoesNotDelay() async throws {
+        let db = try TestDatabase.create()
+        let other = try TestDatabase.create(migrated: false)
+        // A transaction with an id, older than every append below, left open in another
+        // database on the same server: it can never write this log.
+        let elsewhere = try other.ownerConnection()
+        try elsewhere.executeScript("BEGIN; CREATE TABLE held (n int); SELECT pg_current_xact_id();")
+        defer { try? elsewhere.executeScript("ROLLBACK") }
+        let writer = try db.applicationConnection()
+        for n in 0..<5 { _ = try EventLog.append([sampleEvent("o", n)], on: writer) }
+        // A reader that waits at most 50 ms for the horizon reads every event at once.
+        var reader = LogReader()
+        #expect(try reader.next(maxWaitMilliseconds: 50, on: writer).count == 5)
+
+        let store = EventStore(client: PostgresClient(configuration: db.application, maximumConnections: 1))
+        let collected = Collected()
+        let follower = Task {
+            try await store.follow(after: 0, pollInterval: .milliseconds(100)) { await collected.add($0) }
+        }
+        for n in 5..<10 { _ = try EventLog.append([sampleEvent("o", n)], on: writer) }
+        #expect(try await waitUntil { await collected.count == 10 })
+        follower.cancel()
+        _ = try? await follower.value
+        await store.client.shutdown()
+
+        // A transaction of this database that is older still holds the reader back, as it must,
+        // also when the reader is another login (the server shows every session's transaction
+        // id and database to every role).
+        let held = try db.applicationConnection()
+        try held.executeScript("BEGIN")
+        _ = try EventLog.append([sampleEvent("o-held")], on: held)
+        _ = try EventLog.append([sampleEvent("o", 11)], on: writer)
+        try DatabaseTarget.ensureApplicationLogin("reach_other_reader", on: db.ownerConnection())
+        let otherLogin = try Connection(configuration: db.application.overriding(["user": "reach_other_reader"]))
+        var late = LogReader(after: 10)
+        #expect(try late.next(maxWaitMilliseconds: 50, on: otherLogin).isEmpty)
+        try held.executeScript("COMMIT")
+        #expect(try late.next(maxWaitMilliseconds: 2_000, on: otherLogin).count == 2)
+    }
 }

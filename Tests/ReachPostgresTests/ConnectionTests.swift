@@ -69,6 +69,13 @@ struct ConnectionTests {
             #expect(error.code == .server)
             #expect(error.message.contains("duplicate key"))
             #expect(!error.description.contains("INSERT INTO"))
+            // The detail names the key's value ("Key (k)=(secret-value) already exists"): it
+            // stays out of the description, which reaches users and logs.
+            #expect(error.detail?.contains("secret-value") == true)
+            #expect(!error.description.contains("secret-value"))
+            #expect(!"\(error)".contains("secret-value"))
+            #expect(error.description.contains("unique") && error.description.contains("u_pkey"))
+            #expect(error.debugDescription.contains("secret-value"))
             #expect(error.query == "INSERT INTO u VALUES ($1)")
         }
         let syntax = #expect(throws: PostgresError.self) { try connection.execute("SELEC 1") }
@@ -225,6 +232,28 @@ struct ConnectionTests {
         #expect(total == 42)
         await client.shutdown()
         await #expect(throws: PostgresError.self) { try await client.withConnection { _ in 0 } }
+    }
+
+    @Test("the pool rolls back a transaction a borrower left open, and never hands it to the next")
+    func poolResetsLeftovers() async throws {
+        let db = try TestDatabase.create(migrated: false)
+        try db.ownerConnection().executeScript("CREATE TABLE kept (n int)")
+        let client = PostgresClient(configuration: db.owner, maximumConnections: 1)
+        let first = try await client.withConnection { connection in
+            try connection.executeScript("BEGIN; INSERT INTO kept VALUES (1)")
+            return connection.backendPID
+        }
+        let (second, inTransaction) = try await client.withConnection { ($0.backendPID, $0.isInTransaction) }
+        #expect(second == first)  // the same connection, made idle again
+        #expect(!inTransaction)
+        #expect(try await client.withConnection { try $0.query("SELECT count(*) FROM kept").decode(Int.self, row: 0, column: 0) } == 0)
+        // A failed transaction is rolled back as well.
+        _ = try? await client.withConnection { connection in
+            try connection.executeScript("BEGIN")
+            _ = try connection.query("SELECT 1/0")
+        }
+        #expect(try await client.withConnection { try $0.query("SELECT 1").decode(Int.self, row: 0, column: 0) } == 1)
+        await client.shutdown()
     }
 
     @Test("a configuration from a URL or key/values connects, and hides passwords when printed")

@@ -140,6 +140,25 @@ struct EngineTests {
         #expect(after.allSatisfy { !$0.runnerActive }, "\(after.map { "\($0.name) \($0.runnerActive)" })")
     }
 
+    @Test("a runner killed without a chance to tidy up leaves no projection shown as running")
+    func stateFromLock() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.ownerConnection()
+        let engine = ProjectionEngine()
+        try engine.install(on: connection)
+        #expect(try engine.status(on: connection).allSatisfy { $0.state == "idle" && !$0.runnerActive })
+        // A runner's connection holds a projection's lock, then dies as with kill -9: the
+        // server ends its session, and nothing of the runner runs afterwards.
+        let runner = try Connection(configuration: db.owner.overriding(["application_name": "killed-runner"]))
+        let projection = Projection.all[0]
+        #expect(try engine.tryLock(projection, on: runner))
+        let held = try engine.status(on: connection).first { $0.name == projection.name }
+        #expect(held?.state == "running" && held?.runnerActive == true)
+        _ = try connection.query("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'killed-runner'")
+        let after = try engine.status(on: connection)
+        #expect(after.allSatisfy { $0.state == "idle" && !$0.runnerActive }, "\(after.map { "\($0.name) \($0.state)" })")
+    }
+
     func eventsApplied(_ connection: Connection) throws -> Int {
         try connection.query("SELECT sum(events_applied)::int8 FROM projections.state").decode(Int.self, row: 0, column: 0)
     }

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+import ServiceLifecycle
+
+extension ReachApplication {
+    // MARK: The read side
+
+    /// Each projection's checkpoint, lag, state (running only while a runner holds its lock)
+    /// and last error.
+    public func projectionStatus(as identity: Identity) async throws -> [ProjectionEngine.Status] {
+        try Access.checkMayOperate(.projectionsStatus, for: identity)
+        let (owner, logger) = (target.owner, logger)
+        return try await onThreadOfItsOwn {
+            let connection = try Connection(configuration: owner, logger: logger)
+            let engine = ProjectionEngine(logger: logger)
+            try engine.install(on: connection)
+            return try engine.status(on: connection)
+        }
+    }
+
+    /// Rebuilds projections into fresh tables while the current ones keep answering, then
+    /// swaps them in; `onRebuilt` is told of each with its seconds.
+    public func rebuildProjections(
+        _ projections: [Projection], workers: Int, as identity: Identity,
+        onRebuilt: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }
+    ) async throws {
+        try Access.checkMayOperate(.projectionsRebuild, for: identity)
+        let (owner, logger) = (target.owner, logger)
+        try await onThreadOfItsOwn(name: "reach.rebuild") {
+            let connection = try Connection(configuration: owner, logger: logger)
+            let engine = ProjectionEngine(logger: logger)
+            try engine.install(on: connection)
+            try engine.rebuild(projections, workers: workers, configuration: owner, onDone: onRebuilt)
+        }
+    }
+
+    /// The projection runner as a service: it catches every projection up and follows the log
+    /// until the service group is told to stop (SIGINT or SIGTERM), then finishes the batch in
+    /// flight and gives its locks back.
+    public func projectionRunner(as identity: Identity, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws -> ProjectionRunnerService {
+        try Access.checkMayOperate(.projectionsRun, for: identity)
+        return ProjectionRunnerService(
+            runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger),
+            onProgress: onProgress)
+    }
+
+    // MARK: The log
+
+    /// One stream's events in version order, after `afterVersion`.
+    public func readStream(_ streamID: String, afterVersion: Int64, limit: Int, as identity: Identity) async throws -> [RecordedEvent] {
+        try Access.checkMayOperate(.eventsRead, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn {
+            try EventLog.readStream(streamID, afterVersion: afterVersion, limit: limit, on: Connection(configuration: configuration, logger: logger))
+        }
+    }
+
+    /// The whole log from after `position`, in position order, to its settled end: `consume`
+    /// gets batches, and may throw to stop early.
+    public func readLog(after position: Int64, limit: Int, as identity: Identity, _ consume: @escaping @Sendable ([RecordedEvent]) throws -> Void) async throws {
+        try Access.checkMayOperate(.eventsRead, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        try await onThreadOfItsOwn { cancellation in
+            let connection = try Connection(configuration: configuration, logger: logger)
+            var reader = LogReader(after: position)
+            var remaining = limit
+            while remaining > 0 && !cancellation.isCancelled {
+                let events = try reader.next(limit: min(5000, remaining), on: connection)
+                if events.isEmpty { break }
+                try consume(events)
+                remaining -= events.count
+            }
+        }
+    }
+
+    /// Follows the whole log from after `position`, handing every committed event to `consume`
+    /// exactly once, in position order, until the task is cancelled or `consume` throws.
+    public func followLog(after position: Int64, as identity: Identity, _ consume: ([RecordedEvent]) async throws -> Void) async throws {
+        try Access.checkMayOperate(.eventsRead, for: identity)
+        let client = PostgresClient(configuration: target.application, maximumConnections: 1, logger: logger)
+        let store = EventStore(client: client, logger: logger)
+        do {
+            try await store.follow(after: position, consume)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+    }
+
+    /// Appends one raw event (for operators; records go through ``record(_:source:as:)``).
+    public func appendEvent(_ event: NewEvent, expecting version: ExpectedVersion, as identity: Identity) async throws -> AppendResult {
+        try Access.checkMayOperate(.eventsAppend, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn {
+            try EventLog.append([event], expecting: [event.streamID: version], on: Connection(configuration: configuration, logger: logger))[0]
+        }
+    }
+
+    /// Recomputes every stream's hash chain and reports the first broken event, if any.
+    public func verifyLog(as identity: Identity) async throws -> VerifyReport {
+        try Access.checkMayOperate(.eventsVerify, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.verify") {
+            try EventLog.verify(on: Connection(configuration: configuration, logger: logger))
+        }
+    }
+
+    /// Loads the synthetic demo data set (deterministic per seed); `progress` is told how many
+    /// events are done. A database with other data is refused.
+    public func loadDemo(seed: UInt64, events: Int, as identity: Identity, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> DemoLoader.Summary {
+        try Access.checkMayOperate(.loadDemo, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.demo") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let loader = DemoLoader(generator: DemoGenerator(seed: seed, events: events))
+            try loader.checkTarget(on: connection)
+            return try loader.load(on: connection, progress: progress)
+        }
+    }
+}
+
+/// The projection runner as a `Service` of swift-service-lifecycle: `run()` returns after a
+/// graceful shutdown (SIGTERM, SIGINT) once the batch in flight is done. The runner's loop
+/// blocks on libpq, so it runs on a thread of its own, and the shutdown reaches it through
+/// its stop flag.
+public struct ProjectionRunnerService: Service {
+    let runner: ProjectionRunner
+    let onProgress: @Sendable (String, ProjectionEngine.Progress) -> Void
+
+    public func run() async throws {
+        let (runner, onProgress) = (runner, onProgress)
+        try await withGracefulShutdownHandler {
+            try await onThreadOfItsOwn(name: "reach.projections") { cancellation in
+                try runner.run(shouldStop: { cancellation.isCancelled }, onProgress: onProgress)
+            }
+        } onGracefulShutdown: {
+            runner.stop()
+        }
+    }
+}

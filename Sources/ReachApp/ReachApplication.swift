@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+
+/// Reach's use cases, each one function that the command line, the HTTP service and the tests
+/// all call: recording, importing, figures, exports, the read side, the log and the database.
+///
+/// Each takes the ``Identity`` asking and decides access through ``Access``; each returns
+/// typed results and leaves printing to its caller. Blocking libpq work runs on threads of
+/// its own (``onThreadOfItsOwn(name:_:)-5hy2``), never on Swift's cooperative pool.
+///
+/// ```swift
+/// let app = ReachApplication(target: try await Lifecycle.target(url: nil, dataDirectory: directory, logger: logger), logger: logger)
+/// let me = try await app.identify(actor: "sam")
+/// let results = try await app.record(#"{"type":"...","id":"...","data":{...}}"#, source: "cli", as: me)
+/// ```
+public struct ReachApplication: Sendable {
+    /// Where the database is, and the logins to reach it with.
+    public var target: DatabaseTarget
+    /// The disclosure policies' thresholds in force.
+    public var disclosure: DisclosureSettings
+    public var logger: Logger
+
+    public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
+        self.target = target
+        self.disclosure = disclosure
+        self.logger = logger
+    }
+
+    /// Who the configured database login is, as an identity: a local authority's login
+    /// (`reach.authority_logins`) is that authority's `la_viewer`; the application's own login
+    /// is the installation's `admin`, named `actor` in what it records.
+    public func identify(actor: String) async throws -> Identity {
+        let configuration = target.application
+        let logger = logger
+        let (authority, login) = try await onThreadOfItsOwn {
+            let result = try Connection(configuration: configuration, logger: logger).query("SELECT reach.login_authority(), session_user::text")
+            return (try result.decodeIfPresent(String.self, row: 0, column: 0), try result.decode(String.self, row: 0, column: 1))
+        }
+        if let authority { return Identity(name: login, role: .laViewer, authorities: [authority]) }
+        return Identity(name: actor, role: .admin)
+    }
+}
+
+/// A request the application refuses for what it asks (not for who asks): an unknown
+/// authority, a file that cannot be read. The description says what to do.
+public struct RequestError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The thresholds of the disclosure policies (`REACH_DISCLOSURE_*`).
+public struct DisclosureSettings: Sendable, Equatable {
+    public var dfeThreshold = 5
+    public var dfeTotalRounding = 10
+    public var nhsThreshold = 7
+    public var nhsRounding = 5
+    public var minimumSurveyBase = 10
+    public var minimumSurveySchools = 3
+
+    public init() {}
+
+    /// The settings from `REACH_DISCLOSURE_*` variables; a value that is not a whole number
+    /// from 1 is refused, naming the variable.
+    public init(environment: [String: String]) throws {
+        let settings: [(String, WritableKeyPath<DisclosureSettings, Int>)] = [
+            ("REACH_DISCLOSURE_DFE_THRESHOLD", \.dfeThreshold), ("REACH_DISCLOSURE_DFE_TOTAL_ROUNDING", \.dfeTotalRounding),
+            ("REACH_DISCLOSURE_NHS_THRESHOLD", \.nhsThreshold), ("REACH_DISCLOSURE_NHS_ROUNDING", \.nhsRounding),
+            ("REACH_DISCLOSURE_MIN_SURVEY_BASE", \.minimumSurveyBase), ("REACH_DISCLOSURE_MIN_SURVEY_SCHOOLS", \.minimumSurveySchools),
+        ]
+        for (variable, keyPath) in settings {
+            guard let text = environment[variable], !text.isEmpty else { continue }
+            guard let value = Int(text), value >= 1 else { throw RequestError("\(variable) must be a whole number from 1, not '\(text)'") }
+            self[keyPath: keyPath] = value
+        }
+    }
+
+    /// The named policy with these thresholds.
+    public func policy(_ name: DisclosurePolicy.Name) -> DisclosurePolicy {
+        var policy = DisclosurePolicy(name)
+        policy.dfeThreshold = dfeThreshold
+        policy.dfeTotalRounding = dfeTotalRounding
+        policy.nhsThreshold = nhsThreshold
+        policy.nhsRounding = nhsRounding
+        policy.minimumSurveyBase = minimumSurveyBase
+        policy.minimumSurveySchools = minimumSurveySchools
+        return policy
+    }
+}

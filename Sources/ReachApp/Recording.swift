@@ -1,0 +1,98 @@
+import Foundation
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+
+/// What became of one record sent to ``ReachApplication/record(_:source:as:)``: the line it
+/// was on, its id, and `accepted` (with its position), `already_recorded` or `refused` (with
+/// every field at fault and the rule it broke).
+public struct RecordResult: Sendable, Encodable {
+    public var line: Int
+    public var id: String?
+    public var status: String
+    public var position: Int64?
+    public var refusals: [Refusal]?
+
+    public init(line: Int, id: String?, outcome: RecordOutcome) {
+        self.line = line
+        self.id = id
+        switch outcome {
+        case .accepted(let position): status = "accepted"; self.position = position
+        case .alreadyRecorded(let position): status = "already_recorded"; self.position = position
+        case .refused(let refusals): status = "refused"; self.refusals = refusals
+        }
+    }
+
+    /// Whether the record was refused.
+    public var isRefused: Bool { status == "refused" }
+}
+
+/// What an import did, and what it needs to write its rejects file.
+public struct ImportOutcome: Sendable {
+    public var summary: Importer.Summary
+    /// The file's CSV header, for a rejects file in the same columns (nil for JSON Lines).
+    public var csvHeader: [String]?
+
+    /// The refused rows, each with its reason, as a file that imports as it is once fixed.
+    public var rejects: String { Importer.rejects(csvHeader: csvHeader, summary: summary) }
+}
+
+extension ReachApplication {
+    // MARK: Recording
+
+    /// Checks records and appends the ones that pass: one JSON document, or JSON Lines with one
+    /// record per line. Each gets a result, in order; sending a record again changes nothing.
+    public func record(_ text: String, source: String, as identity: Identity) async throws -> [RecordResult] {
+        try Access.checkMayRecord(identity)
+        let documents = Self.split(text)
+        guard !documents.isEmpty else { throw RequestError("no records found") }
+        let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn { cancellation in
+            let connection = try Connection(configuration: configuration, logger: logger)
+            var results: [RecordResult] = []
+            for (line, document) in documents {
+                if cancellation.isCancelled { throw CancellationError() }
+                let (id, outcome) = try recorder.record(document, on: connection)
+                results.append(RecordResult(line: line, id: id, outcome: outcome))
+            }
+            return results
+        }
+    }
+
+    /// One JSON document (possibly over several lines), or JSON Lines; each with its line number.
+    public static func split(_ text: String) -> [(line: Int, text: String)] {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return [] }
+        if (try? JSONValue.parse(trimmed)) != nil { return [(1, trimmed)] }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            let content = line.trimmingCharacters(in: .whitespaces)
+            return content.isEmpty ? nil : (index + 1, content)
+        }
+    }
+
+    // MARK: Importing
+
+    /// Imports a file (JSON Lines, or CSV of one record type named by `type` or the file's
+    /// name) in one transaction, all or nothing unless `skipInvalid`. `progress` is told how
+    /// many rows are done; cancelling the calling task rolls the import back. A file that
+    /// cannot be read, or whose header is wrong, throws ``Refusals``.
+    public func importFile(
+        path: String, type: String?, skipInvalid: Bool, as identity: Identity,
+        progress: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws -> ImportOutcome {
+        try Access.checkMayRecord(identity)
+        let recorder = Recorder(actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
+                                permits: Access.recordingRule(for: identity))
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.import") { cancellation in
+            var source = try Importer.open(path: path, type: type)
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let summary = try Importer(recorder: recorder).run(&source, skipInvalid: skipInvalid, on: connection) { done in
+                if cancellation.isCancelled { throw CancellationError() }
+                progress(done)
+            }
+            return ImportOutcome(summary: summary, csvHeader: source.csvHeader)
+        }
+    }
+}
