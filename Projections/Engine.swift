@@ -228,14 +228,14 @@ public struct ProjectionEngine: Sendable {
         let types = PostgresArray(projection.eventTypes)
         let counts = try connection.query("""
             SELECT count(*) FILTER (WHERE event_type = ANY($3)), count(*) FILTER (WHERE event_type = ANY($4))
-            FROM reach.events WHERE "position" > $1 AND "position" <= $2
+            FROM reach.log_range($1, $2)
             """, [after, upTo, types, PostgresArray(Self.amendmentTypes)], prepared: true)
         let fresh: Int = try counts.decode(row: 0, column: 0)
         let amendments: Int = try counts.decode(row: 0, column: 1)
         if fresh > 0 {
             let source = """
                 WITH src AS (SELECT event_id, "position", event_type, schema_version, data, occurred_on, authority_id
-                             FROM reach.events WHERE "position" > $1 AND "position" <= $2 AND event_type = ANY($3))
+                             FROM reach.log_range($1, $2, $3))
                 """
             for statement in projection.applySQL {
                 _ = try connection.execute(source + "\n" + projection.sql(statement, schema: schema), [after, upTo, types])
@@ -246,8 +246,8 @@ public struct ProjectionEngine: Sendable {
             CREATE TEMP TABLE reach_amended ON COMMIT DROP AS
             SELECT DISTINCT ON (t.event_id) t.event_id, t."position", t.event_type, t.schema_version,
                    CASE WHEN c.event_type = 'event_corrected' THEN c.data -> 'data' END AS data, t.occurred_on, t.authority_id
-            FROM reach.events c JOIN reach.events t ON t.event_id = reach.record_event_id(c.data ->> 'record_id')
-            WHERE c."position" > $1 AND c."position" <= $2 AND c.event_type = ANY($4) AND t.event_type = ANY($3)
+            FROM reach.log_range($1, $2, $4) c JOIN reach.log_range(0, 9223372036854775807, $3) t
+                 ON t.event_id = reach.record_event_id(c.data ->> 'record_id')
             ORDER BY t.event_id, c."position" DESC
             """, [after, upTo, types, PostgresArray(Self.amendmentTypes)])
         let amended = try connection.query("SELECT count(*) FROM reach_amended").decode(Int.self, row: 0, column: 0)
@@ -268,8 +268,7 @@ public struct ProjectionEngine: Sendable {
     /// shorter ranges in transactions that are rolled back.
     private func locateFailure(_ projection: Projection, after: Int64, upTo: Int64, on connection: Connection) throws -> Failure? {
         let positions = try connection.query("""
-            SELECT "position" FROM reach.events WHERE "position" > $1 AND "position" <= $2 AND (event_type = ANY($3) OR event_type = ANY($4))
-            ORDER BY "position"
+            SELECT "position" FROM reach.log_range($1, $2, $3::text[] || $4::text[]) ORDER BY "position"
             """, [after, upTo, PostgresArray(projection.eventTypes), PostgresArray(Self.amendmentTypes)]).mapRows { try $0.decode(0, as: Int64.self) }
         let schema = try connection.quoteIdentifier(projection.schema)
         func fails(upTo end: Int64) throws -> String? {
@@ -294,8 +293,8 @@ public struct ProjectionEngine: Sendable {
                 low = middle + 1
             }
         }
-        let id = try connection.query("SELECT event_id FROM reach.events WHERE \"position\" = $1", [positions[low]]).decode(UUID.self, row: 0, column: 0)
-        return Failure(position: positions[low], eventID: id, error: message)
+        guard let event = try EventLog.event(at: positions[low], on: connection) else { return nil }
+        return Failure(position: positions[low], eventID: event.eventID, error: message)
     }
 
     // MARK: Rebuilding
@@ -391,7 +390,7 @@ public struct ProjectionEngine: Sendable {
             CREATE TEMP TABLE reach_final_amendment AS
             SELECT DISTINCT ON (target) target, event_type, data
             FROM (SELECT reach.record_event_id(c.data ->> 'record_id') AS target, c.event_type, c.data -> 'data' AS data, c."position"
-                  FROM reach.events c WHERE c.event_type = ANY($1) AND c."position" <= $2) amendments
+                  FROM reach.log_range(0, $2, $1) c) amendments
             ORDER BY target, "position" DESC
             """, [PostgresArray(Self.amendmentTypes), horizon])
         defer { try? connection.executeScript("DROP TABLE IF EXISTS pg_temp.reach_final_amendment") }
@@ -405,9 +404,8 @@ public struct ProjectionEngine: Sendable {
             let source = """
                 WITH src AS (SELECT e.event_id, e."position", e.event_type, e.schema_version,
                                     CASE WHEN a.target IS NULL THEN e.data ELSE a.data END AS data, e.occurred_on, e.authority_id
-                             FROM reach.events e LEFT JOIN reach_final_amendment a ON a.target = e.event_id
-                             WHERE e."position" > $1 AND e."position" <= $2 AND e.event_type = ANY($3)
-                               AND (a.target IS NULL OR a.event_type = 'event_corrected'))
+                             FROM reach.log_range($1, $2, $3) e LEFT JOIN reach_final_amendment a ON a.target = e.event_id
+                             WHERE a.target IS NULL OR a.event_type = 'event_corrected')
                 """
             try connection.withTransaction { connection in
                 for statement in projection.applySQL {
@@ -500,14 +498,13 @@ public struct ProjectionEngine: Sendable {
                    -- no stale state behind, since its lock went with its connection.
                    CASE WHEN s.state = 'failed' THEN 'failed' WHEN l.held THEN 'running' ELSE 'idle' END,
                    s.checkpoint,
-                   (SELECT count(*) FROM (SELECT FROM reach.events e WHERE e."position" > s.checkpoint LIMIT 1000000) x),
-                   coalesce(extract(epoch FROM now() - (SELECT e.recorded_at FROM reach.events e WHERE e."position" > s.checkpoint
-                                                        ORDER BY e."position" LIMIT 1))::float8, 0),
+                   lag.events, lag.seconds,
                    s.events_applied, to_char(s.last_applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                    l.held,
                    s.failed_position, s.failed_event_id::text, s.failed_error,
                    to_char(s.rebuilt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
             FROM projections.state s
+            CROSS JOIN LATERAL reach.log_lag(s.checkpoint) lag
             CROSS JOIN LATERAL (SELECT EXISTS (
                 SELECT FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())

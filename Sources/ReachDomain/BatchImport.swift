@@ -116,24 +116,9 @@ extension Importer {
         for start in stride(from: 0, to: askLog ? candidates.count : 0, by: 50_000) {
             let slice = start..<min(start + 50_000, candidates.count)
             // Ids first (usually none is in the log), then the content of those that are.
-            // One index probe per id, whatever the planner thinks of the log's size: a join
-            // here would be hashed over the whole log once the log outgrows its statistics.
-            let present = try connection.query("""
-                SELECT i.n FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n),
-                    LATERAL (SELECT FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS found
-                """, [PostgresArray(events[slice].map(\.event.id))]
-            ).mapRows { try $0.decode(0, as: Int.self) }
-            let existing = present.isEmpty ? [] : try connection.query("""
-                SELECT i.n, e.event_type = i.t AND e.data = i.d
-                FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int8[]) AS i(id, t, d, n),
-                    LATERAL (SELECT event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
-                """, [PostgresArray(present.map { events[slice.lowerBound + $0 - 1].event.id }),
-                      PostgresArray(present.map { events[slice.lowerBound + $0 - 1].event.type }),
-                      PostgresArray(present.map { PostgresJSONB(events[slice.lowerBound + $0 - 1].event.data) }),
-                      PostgresArray(present.map { Int64($0) })]
-            ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
-            for (n, same) in existing {
-                let index = slice.lowerBound + n - 1
+            let present = try EventLog.presentIDs(events[slice].map(\.event.id), on: connection).map { slice.lowerBound + $0 }
+            let existing = try EventLog.sameContent(present.map { (events[$0].event.id, events[$0].event.type, events[$0].event.data) }, on: connection)
+            for (index, same) in zip(present, existing) {
                 if same { alreadyPresent.insert(candidates[index].line) } else {
                     refusals[candidates[index].line] = [Refusal("id", "'\(candidates[index].recordID)' was already used for a different record; give this record an id of its own")]
                 }
@@ -165,9 +150,7 @@ extension Importer {
 
         // 2. Registrations: new to the log, and once in the file.
         let registrations = live.filter { if case .register = candidates[$0].checked.rule { true } else { false } }
-        let registered = registrations.isEmpty ? [] : Set(try connection.query(
-            "SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
-            [PostgresArray(registrations.map { candidates[$0].checked.streamID })]).mapRows { try $0.decode(0, as: String.self) })
+        let registered = try EventLog.existingStreams(registrations.map { candidates[$0].checked.streamID }, on: connection)
         var fileOwners: [String: String?] = [:]
         for index in registrations {
             let checked = candidates[index].checked
@@ -189,10 +172,7 @@ extension Importer {
         // A registration is never changed, so its owner, once found, is kept for later chunks.
         referenced.subtract(state.owners.keys)
         var owners: [String: String?] = fileOwners.merging(state.owners) { mine, _ in mine }
-        for (stream, owner) in referenced.isEmpty ? [] : try connection.query(
-            "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
-            [PostgresArray(Array(referenced))]
-        ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }) {
+        for (stream, owner) in try Reference.owners(of: Array(referenced), on: connection) {
             owners[stream] = .some(owner)
             state.owners[stream] = .some(owner)
         }
@@ -209,10 +189,9 @@ extension Importer {
         // 4. Engagement stages move forward, from each stream's last stage, in file order.
         let stageRows = live.filter { if case .engagementStage = candidates[$0].checked.rule { true } else { false } }
         var current: [String: EngagementStage] = [:]
-        for (stream, word) in stageRows.isEmpty ? [] : try connection.query(
-            StreamRule.engagementHeadSQL, [PostgresArray(Array(Set(stageRows.map { candidates[$0].checked.streamID })))]
-        ).mapRows({ (try $0.decode(0, as: String.self), try $0.decodeIfPresent(2, as: String.self)) }) {
-            current[stream] = word.flatMap(EngagementStage.init(rawValue:))
+        for (stream, head) in stageRows.isEmpty ? [:] : try StreamRule.engagementHeads(
+            Array(Set(stageRows.map { candidates[$0].checked.streamID })), on: connection) {
+            current[stream] = head.stage
         }
         for index in stageRows {
             let checked = candidates[index].checked

@@ -1,3 +1,4 @@
+import ReachEventLog
 import ReachPostgres
 
 /// The kinds of thing records register and refer to, each with a stream of its own.
@@ -41,6 +42,12 @@ public struct Reference: Sendable, Hashable {
     /// The stream that registered it.
     public var streamID: String { entity.stream(id) }
 
+    /// The authority each registered thing of `streams` belongs to (the `la_id` of its
+    /// registration; nil for programme-wide things); streams not registered are absent.
+    public static func owners(of streams: [String], on connection: Connection) throws -> [String: String?] {
+        try EventLog.firstEventField("la_id", of: streams, on: connection)
+    }
+
     /// What is wrong with this reference, given the owners of registered things (stream id to
     /// the authority it belongs to; absent when not registered).
     public func refusal(owners: [String: String?]) -> Refusal? {
@@ -69,13 +76,12 @@ public enum StreamRule: Sendable, Hashable {
         Refusal(field, "\(what) is already registered; record a correction to change it")
     }
 
-    /// Per engagement stream: its version and its latest stage (corrections and withdrawals in
-    /// the stream count for the version, not for the stage).
-    static let engagementHeadSQL = """
-        SELECT stream_id, max(version),
-               (array_agg(data ->> 'stage' ORDER BY version DESC) FILTER (WHERE event_type = 'engagement_stage_reached'))[1]
-        FROM reach.events WHERE stream_id = ANY($1) GROUP BY stream_id
-        """
+    /// Per engagement stream that exists: its version and its latest stage (corrections and
+    /// withdrawals in the stream count for the version, not for the stage).
+    static func engagementHeads(_ streams: [String], on connection: Connection) throws -> [String: (version: Int64, stage: EngagementStage?)] {
+        try EventLog.streamHeads(streams, latest: "stage", ofType: RecordType.engagementStageReached.name, on: connection)
+            .mapValues { ($0.version, $0.latest.flatMap(EngagementStage.init(rawValue:))) }
+    }
 
     /// The refusal of a stage that does not follow the current one.
     static func stageGoesBack(from current: EngagementStage, to stage: EngagementStage) -> Refusal {

@@ -25,12 +25,7 @@ public struct DemoLoader: Sendable {
 
     /// Refuses to mix the demo into a log that holds other events.
     public func checkTarget(on connection: Connection) throws {
-        let result = try connection.query("""
-            SELECT EXISTS (SELECT FROM reach.events),
-                   EXISTS (SELECT FROM reach.events WHERE metadata ->> 'source' = $1)
-            """, [source])
-        let hasEvents: Bool = try result.decode(row: 0, column: 0)
-        let hasDemo: Bool = try result.decode(row: 0, column: 1)
+        let (hasEvents, hasDemo) = try EventLog.holdsEvents(fromSource: source, on: connection)
         if hasEvents && !hasDemo {
             throw Refusals([Refusal("database", "already holds events that are not this demo's (seed \(generator.seed)); load the demo into an empty database, for example with REACH_DATA_DIR set to a new folder")])
         }

@@ -132,14 +132,8 @@ public struct Recorder: Sendable {
     public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
         let dataText = JSONValue.object(envelope.data).text
         // The event id, and whether the record is already in the log, in one round trip.
-        let existing = try connection.query("""
-            SELECT i.id, e."position", e.event_type, e.data = $2::jsonb
-            FROM (SELECT reach.record_event_id($1::text) AS id) i LEFT JOIN reach.events e ON e.event_id = i.id
-            """, [envelope.id, PostgresJSONB(dataText)], prepared: true)
-        let eventID: UUID = try existing.decode(row: 0, column: 0)
-        if let position = try existing.decodeIfPresent(Int64.self, row: 0, column: 1) {
-            let type: String = try existing.decode(row: 0, column: 2)
-            let same: Bool = try existing.decode(row: 0, column: 3)
+        let (eventID, existing) = try EventLog.lookUpRecord(envelope.id, data: dataText, on: connection)
+        if let (position, type, same) = existing {
             guard same && type == envelope.type.name else {
                 return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
             }
@@ -162,10 +156,7 @@ public struct Recorder: Sendable {
         let referenceRefusals = try resolve(checked.references, on: connection)
         guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }
         if let planAction = checked.planAction {
-            let actions = try connection.query("""
-                SELECT a ->> 'action_id' FROM reach.events, jsonb_array_elements(data -> 'actions') a
-                WHERE stream_id = $1 AND version = 1
-                """, [checked.streamID], prepared: true).mapRows { try $0.decode(0, as: String.self) }
+            let actions = try planActionIDs(of: checked.streamID, on: connection)
             guard actions.contains(planAction.actionID) else {
                 return .refused([Refusal("action_id", "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))")])
             }
@@ -181,9 +172,9 @@ public struct Recorder: Sendable {
             }
             expected = .noStream
         case .engagementStage(let stage):
-            let head = try connection.query(StreamRule.engagementHeadSQL, [PostgresArray([checked.streamID])], prepared: true)
-            let version = head.rowCount == 1 ? try head.decode(Int64.self, row: 0, column: 1) : 0
-            let current = head.rowCount == 1 ? try head.decodeIfPresent(String.self, row: 0, column: 2).flatMap(EngagementStage.init(rawValue:)) : nil
+            let head = try StreamRule.engagementHeads([checked.streamID], on: connection)[checked.streamID]
+            let version = head?.version ?? 0
+            let current = head?.stage
             guard stage.mayFollow(current) else { return .refused([StreamRule.stageGoesBack(from: current!, to: stage)]) }
             expected = version > 0 ? .exactly(version) : .noStream
         }
@@ -210,20 +201,11 @@ public struct Recorder: Sendable {
     /// a correction, checks the corrected data as the original record type would. Returns where
     /// the amendment goes: the original record's stream.
     func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
-        let found = try connection.query("""
-            SELECT e.stream_id, e.event_type, e.authority_id, e.occurred_on,
-                   EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = 'event_withdrawn'
-                           AND w.data ->> 'record_id' = $1)
-            FROM reach.events e WHERE e.event_id = reach.record_event_id($1)
-            """, [recordID], prepared: true)
-        guard found.rowCount == 1 else {
+        guard let found = try EventLog.recordedEvent(recordID: recordID, on: connection) else {
             return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
         }
-        let stream: String = try found.decode(row: 0, column: 0)
-        let typeName: String = try found.decode(row: 0, column: 1)
-        let authority: String? = try found.decodeIfPresent(row: 0, column: 2)
-        let occurredOn: PostgresDate? = try found.decodeIfPresent(row: 0, column: 3)
-        let withdrawn: Bool = try found.decode(row: 0, column: 4)
+        let (stream, typeName, authority, occurredOn) = (found.streamID, found.type, found.authorityID, found.occurredOn)
+        let withdrawn = try EventLog.streamHasEvent(stream, type: RecordType.eventWithdrawn.name, whereField: "record_id", equals: recordID, on: connection)
         guard let type = RecordType.all[typeName], type.isAmendable else {
             return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(typeName.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
         }
@@ -254,13 +236,18 @@ public struct Recorder: Sendable {
     /// Checks that every reference exists and belongs to the authority the record names.
     func resolve(_ references: [Reference], on connection: Connection) throws -> [Refusal] {
         guard !references.isEmpty else { return [] }
-        let streams = references.map(\.streamID)
-        let rows = try connection.query(
-            "SELECT stream_id, data ->> 'la_id' FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
-            [PostgresArray(streams)], prepared: true
-        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }
-        let owners: [String: String?] = Dictionary(rows, uniquingKeysWith: { first, _ in first })
+        let owners = try Reference.owners(of: references.map(\.streamID), on: connection)
         return references.compactMap { $0.refusal(owners: owners) }
+    }
+
+    /// The ids of the actions of the safety plan whose stream this is.
+    func planActionIDs(of streamID: String, on connection: Connection) throws -> [String] {
+        guard let text = try EventLog.firstEventData(of: streamID, on: connection),
+              case .object(let plan) = try JSONValue.parse(text), case .array(let actions)? = plan["actions"] else { return [] }
+        return actions.compactMap { action in
+            guard case .object(let fields) = action, case .string(let id)? = fields["action_id"] else { return nil }
+            return id
+        }
     }
 }
 

@@ -5,7 +5,7 @@ import Logging
 ///
 /// ```swift
 /// let connection = try await PostgresConnection.connect(configuration)
-/// let count = try await connection.run { try $0.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) }
+/// let answer = try await connection.run { try $0.query("SELECT 42").decode(Int.self, row: 0, column: 0) }
 /// ```
 public actor PostgresConnection {
     private let executor: ThreadExecutor

@@ -74,7 +74,7 @@ struct ProjectionBench: AsyncParsableCommand {
             baseline = try load(events, into: measured)
         }
         let connection = try Connection(configuration: measured, logger: logger)
-        let logEvents: Int = try connection.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        let logEvents = try EventLog.size(on: connection).events
         let bulkRate = Double(baseline.events) / baseline.seconds
         emit(try connection.query("SELECT version()").decode(String.self, row: 0, column: 0))
         emit("log: \(logEvents) events\(existing ? " (existing)" : " (demo, seed 1)"); \(ProcessInfo.processInfo.activeProcessorCount) cores")
@@ -108,7 +108,7 @@ struct ProjectionBench: AsyncParsableCommand {
         // 3. Metric queries for the authority with the most activities, one academic year, once
         // the loads above have been vacuumed: background maintenance would share the cores.
         if !queriesOnly {
-            try connection.executeScript("VACUUM (ANALYZE) reach.events")
+            try EventLog.analyze(on: connection)
             let settleStart = ContinuousClock.now
             while seconds(since: settleStart) < 300,
                   try connection.query("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").decode(Int.self, row: 0, column: 0) > 0 {

@@ -1,0 +1,117 @@
+import Foundation
+import ReachPostgres
+
+/// What the layers above need to know from the log, as functions: the log owns its tables
+/// (`reach.events`, `reach.streams`), and the domain and the projections ask here rather than
+/// query them. Each is one set-based query, for one record or a whole chunk of an import.
+extension EventLog {
+    /// A record's event id (from the id its sender chose), and what the log holds under it:
+    /// its position, type, and whether its data equals `data` (compared as `jsonb`).
+    public static func lookUpRecord(_ recordID: String, data: String, on connection: Connection)
+        throws -> (eventID: UUID, existing: (position: Int64, type: String, sameData: Bool)?) {
+        let result = try connection.query("""
+            SELECT i.id, e."position", e.event_type, e.data = $2::jsonb
+            FROM (SELECT reach.record_event_id($1::text) AS id) i LEFT JOIN reach.events e ON e.event_id = i.id
+            """, [recordID, PostgresJSONB(data)], prepared: true)
+        let eventID: UUID = try result.decode(row: 0, column: 0)
+        guard let position = try result.decodeIfPresent(Int64.self, row: 0, column: 1) else { return (eventID, nil) }
+        return (eventID, (position, try result.decode(row: 0, column: 2), try result.decode(row: 0, column: 3)))
+    }
+
+    /// The event recorded under a record id, if any.
+    public static func recordedEvent(recordID: String, on connection: Connection) throws -> RecordedEvent? {
+        let result = try connection.query(
+            "SELECT \(columns) FROM reach.events WHERE event_id = reach.record_event_id($1)", [recordID], prepared: true)
+        return try decodeEvents(result).first
+    }
+
+    /// Whether the stream holds an event of `type` whose data has `field` equal to `value`.
+    public static func streamHasEvent(_ streamID: String, type: String, whereField field: String, equals value: String,
+                                      on connection: Connection) throws -> Bool {
+        try connection.query("""
+            SELECT EXISTS (SELECT FROM reach.events WHERE stream_id = $1 AND event_type = $2 AND data ->> $3 = $4)
+            """, [streamID, type, field, value], prepared: true).decode(Bool.self, row: 0, column: 0)
+    }
+
+    /// For each of `streams` that exists, a field of its first event's data (`data ->> field`),
+    /// such as the authority a registration belongs to.
+    public static func firstEventField(_ field: String, of streams: [String], on connection: Connection) throws -> [String: String?] {
+        guard !streams.isEmpty else { return [:] }
+        let rows = try connection.query(
+            "SELECT stream_id, data ->> $2 FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
+            [PostgresArray(streams), field], prepared: true
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: String.self)) }
+        return Dictionary(rows, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The data of a stream's first event, as JSON text; nil when the stream has no events.
+    public static func firstEventData(of streamID: String, on connection: Connection) throws -> String? {
+        let result = try connection.query("SELECT data::text FROM reach.events WHERE stream_id = $1 AND version = 1", [streamID], prepared: true)
+        return result.rowCount == 1 ? try result.decode(row: 0, column: 0) : nil
+    }
+
+    /// Per stream that exists: its version, and `data ->> field` of its latest event of `type`
+    /// (events of other types in the stream count for the version only).
+    public static func streamHeads(_ streams: [String], latest field: String, ofType type: String, on connection: Connection)
+        throws -> [String: (version: Int64, latest: String?)] {
+        guard !streams.isEmpty else { return [:] }
+        let rows = try connection.query("""
+            SELECT stream_id, max(version), (array_agg(data ->> $2 ORDER BY version DESC) FILTER (WHERE event_type = $3))[1]
+            FROM reach.events WHERE stream_id = ANY($1) GROUP BY stream_id
+            """, [PostgresArray(streams), field, type], prepared: true
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int64.self), try $0.decodeIfPresent(2, as: String.self)) }
+        return Dictionary(rows.map { ($0.0, (version: $0.1, latest: $0.2)) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Which of `streams` have events.
+    public static func existingStreams(_ streams: [String], on connection: Connection) throws -> Set<String> {
+        guard !streams.isEmpty else { return [] }
+        return Set(try connection.query("SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
+                                        [PostgresArray(streams)], prepared: true).mapRows { try $0.decode(0, as: String.self) })
+    }
+
+    /// The places (0-based) in `ids` of the event ids the log holds. One index probe per id,
+    /// whatever the planner thinks of the log's size: a join would be hashed over the whole log
+    /// once the log outgrows its statistics.
+    public static func presentIDs(_ ids: [UUID], on connection: Connection) throws -> [Int] {
+        guard !ids.isEmpty else { return [] }
+        return try connection.query("""
+            SELECT i.n - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n),
+                LATERAL (SELECT FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS found
+            """, [PostgresArray(ids)]).mapRows { try $0.decode(0, as: Int.self) }
+    }
+
+    /// For events already in the log (by id): whether each holds the same type and data as
+    /// given, in the order given.
+    public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [Bool] {
+        guard !events.isEmpty else { return [] }
+        let same = try connection.query("""
+            SELECT i.n, e.event_type = i.t AND e.data = i.d
+            FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n),
+                LATERAL (SELECT event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
+            """, [PostgresArray(events.map(\.id)), PostgresArray(events.map(\.type)), PostgresArray(events.map { PostgresJSONB($0.data) })]
+        ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
+        var answer = [Bool](repeating: false, count: events.count)
+        for (n, equal) in same { answer[n - 1] = equal }
+        return answer
+    }
+
+    /// Whether the log holds no events at all, and whether it holds events from `source`
+    /// (their metadata's `source`).
+    public static func holdsEvents(fromSource source: String, on connection: Connection) throws -> (any: Bool, fromSource: Bool) {
+        let result = try connection.query("""
+            SELECT EXISTS (SELECT FROM reach.events), EXISTS (SELECT FROM reach.events WHERE metadata ->> 'source' = $1)
+            """, [source])
+        return (try result.decode(row: 0, column: 0), try result.decode(row: 0, column: 1))
+    }
+
+    /// The event at a position, if any.
+    public static func event(at position: Int64, on connection: Connection) throws -> RecordedEvent? {
+        try decodeEvents(connection.query("SELECT \(columns) FROM reach.events WHERE \"position\" = $1", [position], prepared: true)).first
+    }
+
+    /// Refreshes the planner's statistics of the log (after a bulk load).
+    public static func analyze(on connection: Connection) throws {
+        try connection.executeScript("VACUUM (ANALYZE) reach.events")
+    }
+}
