@@ -144,6 +144,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ReachAppTests",
+            dependencies: ["ReachApp", "ReachDomain", "ReachProjections"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ReachEventLogTests",
             dependencies: ["ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
