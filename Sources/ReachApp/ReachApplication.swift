@@ -51,21 +51,18 @@ public struct RequestError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The thresholds of the disclosure policies (`REACH_DISCLOSURE_*`).
+/// The thresholds of the disclosure policies (`REACH_DISCLOSURE_*`), kept as a policy's own
+/// settings so that every named policy is made with them.
 public struct DisclosureSettings: Sendable, Equatable {
-    public var dfeThreshold = 5
-    public var dfeTotalRounding = 10
-    public var nhsThreshold = 7
-    public var nhsRounding = 5
-    public var minimumSurveyBase = 10
-    public var minimumSurveySchools = 3
+    /// The thresholds (its name is set by ``policy(_:)``).
+    public var thresholds = DisclosurePolicy(.none)
 
     public init() {}
 
     /// The settings from `REACH_DISCLOSURE_*` variables; a value that is not a whole number
     /// from 1 is refused, naming the variable.
     public init(environment: [String: String]) throws {
-        let settings: [(String, WritableKeyPath<DisclosureSettings, Int>)] = [
+        let settings: [(String, WritableKeyPath<DisclosurePolicy, Int>)] = [
             ("REACH_DISCLOSURE_DFE_THRESHOLD", \.dfeThreshold), ("REACH_DISCLOSURE_DFE_TOTAL_ROUNDING", \.dfeTotalRounding),
             ("REACH_DISCLOSURE_NHS_THRESHOLD", \.nhsThreshold), ("REACH_DISCLOSURE_NHS_ROUNDING", \.nhsRounding),
             ("REACH_DISCLOSURE_MIN_SURVEY_BASE", \.minimumSurveyBase), ("REACH_DISCLOSURE_MIN_SURVEY_SCHOOLS", \.minimumSurveySchools),
@@ -73,19 +70,14 @@ public struct DisclosureSettings: Sendable, Equatable {
         for (variable, keyPath) in settings {
             guard let text = environment[variable], !text.isEmpty else { continue }
             guard let value = Int(text), value >= 1 else { throw RequestError("\(variable) must be a whole number from 1, not '\(text)'") }
-            self[keyPath: keyPath] = value
+            thresholds[keyPath: keyPath] = value
         }
     }
 
     /// The named policy with these thresholds.
     public func policy(_ name: DisclosurePolicy.Name) -> DisclosurePolicy {
-        var policy = DisclosurePolicy(name)
-        policy.dfeThreshold = dfeThreshold
-        policy.dfeTotalRounding = dfeTotalRounding
-        policy.nhsThreshold = nhsThreshold
-        policy.nhsRounding = nhsRounding
-        policy.minimumSurveyBase = minimumSurveyBase
-        policy.minimumSurveySchools = minimumSurveySchools
+        var policy = thresholds
+        policy.name = name
         return policy
     }
 }
