@@ -73,6 +73,16 @@ public struct EventStore: Sendable {
         after position: Int64, batchSize: Int = 5_000, pollInterval: Duration = .milliseconds(500),
         _ consume: ([RecordedEvent]) async throws -> Void
     ) async throws -> Int64 {
+        // The follower's own jobs run on a thread of its own: a cooperative pool busy with
+        // other work (two threads on two cores) cannot stall it.
+        try await onThreadOfItsOwn(name: "reach.follower", async: {
+            try await followOnThisTask(after: position, batchSize: batchSize, pollInterval: pollInterval, consume)
+        })
+    }
+
+    private func followOnThisTask(
+        after position: Int64, batchSize: Int, pollInterval: Duration, _ consume: ([RecordedEvent]) async throws -> Void
+    ) async throws -> Int64 {
         var reader = LogReader(after: position)
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {

@@ -45,3 +45,12 @@ public final class Cancellation: Sendable {
     /// Whether the work was asked to stop.
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
+
+/// Runs async `body` with every job of its task on a thread of its own (a task executor
+/// preference), so that long-running async work such as a follower of the log goes on even
+/// while blocking work holds every thread of the cooperative pool.
+public func onThreadOfItsOwn<T: Sendable>(name: String, async body: () async throws -> T) async throws -> T {
+    let executor = ThreadExecutor(name: name, forTasks: true)
+    defer { executor.shutdown() }
+    return try await withTaskExecutorPreference(executor) { try await body() }
+}

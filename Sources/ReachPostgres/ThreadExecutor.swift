@@ -8,12 +8,16 @@ import Foundation
 ///
 /// `@unchecked Sendable`: the job queue and the stop flag are only touched while holding
 /// `condition`, and the thread only reads them under the same lock.
-final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopped = false
+    /// Whether the executor serves as a task's preferred executor (every job of the task runs
+    /// here) rather than as an actor's serial executor.
+    private let forTasks: Bool
 
-    init(name: String) {
+    init(name: String, forTasks: Bool = false) {
+        self.forTasks = forTasks
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -50,7 +54,9 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
             let batch = jobs
             jobs.removeAll(keepingCapacity: true)
             condition.unlock()
-            for job in batch { job.runSynchronously(on: asUnownedSerialExecutor()) }
+            for job in batch {
+                if forTasks { job.runSynchronously(on: asUnownedTaskExecutor()) } else { job.runSynchronously(on: asUnownedSerialExecutor()) }
+            }
         }
     }
 }
