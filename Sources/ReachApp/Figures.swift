@@ -91,7 +91,7 @@ extension ReachApplication {
             let (readers, _) = try Self.figureReaders(target, refresh: grant.schema == "research", logger: logger)
             let application = readers[0]
             if identity.role != .laViewer {
-                guard try EventLog.streamExists(Entity.authority.stream(la), on: application) else {
+                guard try EventLog.streamVersion(Entity.authority.stream(la), on: application) > 0 else {
                     throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
                 }
             }

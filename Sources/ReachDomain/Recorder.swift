@@ -201,11 +201,11 @@ public struct Recorder: Sendable {
     /// a correction, checks the corrected data as the original record type would. Returns where
     /// the amendment goes: the original record's stream.
     func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
-        guard let found = try EventLog.recordedEvent(recordID: recordID, on: connection) else {
+        guard let (found, withdrawn) = try EventLog.recordedEvent(
+            recordID: recordID, namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection) else {
             return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
         }
         let (stream, typeName, authority, occurredOn) = (found.streamID, found.type, found.authorityID, found.occurredOn)
-        let withdrawn = try EventLog.streamHasEvent(stream, type: RecordType.eventWithdrawn.name, whereField: "record_id", equals: recordID, on: connection)
         guard let type = RecordType.all[typeName], type.isAmendable else {
             return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(typeName.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
         }

@@ -151,12 +151,6 @@ public enum EventLog {
         return try decodeEvents(result)
     }
 
-    /// Whether the stream has any events.
-    public static func streamExists(_ streamID: String, on connection: Connection) throws -> Bool {
-        try connection.query("SELECT EXISTS (SELECT FROM reach.streams WHERE stream_id = $1 AND version > 0)", [streamID], prepared: true)
-            .decode(Bool.self, row: 0, column: 0)
-    }
-
     /// How many events the log holds, and its last position (nil when empty).
     public static func size(on connection: Connection) throws -> (events: Int, lastPosition: Int64?) {
         let result = try connection.query("SELECT count(*), max(\"position\") FROM reach.events")

@@ -18,19 +18,18 @@ extension EventLog {
         return (eventID, (position, try result.decode(row: 0, column: 2), try result.decode(row: 0, column: 3)))
     }
 
-    /// The event recorded under a record id, if any.
-    public static func recordedEvent(recordID: String, on connection: Connection) throws -> RecordedEvent? {
-        let result = try connection.query(
-            "SELECT \(columns) FROM reach.events WHERE event_id = reach.record_event_id($1)", [recordID], prepared: true)
-        return try decodeEvents(result).first
-    }
-
-    /// Whether the stream holds an event of `type` whose data has `field` equal to `value`.
-    public static func streamHasEvent(_ streamID: String, type: String, whereField field: String, equals value: String,
-                                      on connection: Connection) throws -> Bool {
-        try connection.query("""
-            SELECT EXISTS (SELECT FROM reach.events WHERE stream_id = $1 AND event_type = $2 AND data ->> $3 = $4)
-            """, [streamID, type, field, value], prepared: true).decode(Bool.self, row: 0, column: 0)
+    /// The event recorded under a record id, if any, and whether its stream also holds an event
+    /// of `type` whose data names the record under `field` (such as a withdrawal of it), in one
+    /// round trip.
+    public static func recordedEvent(recordID: String, namedBy type: String, inField field: String, on connection: Connection)
+        throws -> (event: RecordedEvent, named: Bool)? {
+        let result = try connection.query("""
+            SELECT \(columns), EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = $2
+                                      AND w.data ->> $3 = $1)
+            FROM reach.events e WHERE e.event_id = reach.record_event_id($1)
+            """, [recordID, type, field], prepared: true)
+        guard let event = try decodeEvents(result).first else { return nil }
+        return (event, try result.decode(Bool.self, row: 0, column: 12))
     }
 
     /// For each of `streams` that exists, a field of its first event's data (`data ->> field`),
