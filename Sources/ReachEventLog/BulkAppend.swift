@@ -27,9 +27,9 @@ extension EventLog {
     /// A chunk of new events whose documents are in a form this process can hash exactly (see
     /// ``JSONBText``) is written straight into the log with one `COPY`: its stream heads are
     /// locked, versions and hashes are computed here, positions are drawn from the log's
-    /// sequence. Any other chunk (ids already in the log, a stream created by another session
-    /// meanwhile, a number with an exponent) goes through `reach.append_staged`, which does the
-    /// same on the server.
+    /// sequence, by the rule of `reach.append_events` (migration 0010). Any other chunk (ids
+    /// already in the log, a stream created by another session meanwhile, a number with an
+    /// exponent) goes through `reach.append_staged`, which hands it to `reach.append_events`.
     ///
     /// `idsChecked` says that the caller has found, in this transaction, that no event's id is in
     /// the log; the check is then not made again.
@@ -219,10 +219,7 @@ extension EventLog {
             for index in prepared.indices {
                 let head = heads[prepared[index].event.streamID] ?? (0, [])
                 let version = head.version + 1
-                input.removeAll(keepingCapacity: true)
-                input.append(contentsOf: head.hash)
-                digestInput(prepared.baseAddress! + index, version: version, epoch: epoch, into: &input)
-                let hash = sha256(input)
+                let hash = eventHash(previous: head.hash, prepared.baseAddress! + index, version: version, epoch: epoch, buffer: &input)
                 heads[prepared[index].event.streamID] = (version, hash)
                 rows.append((version, hash))
             }
@@ -290,6 +287,16 @@ extension EventLog {
         var prepared: [PreparedEvent]
         var positions: [Int64]
         var rows: [(version: Int64, hash: [UInt8])]
+    }
+
+    /// `reach.event_hash`, byte for byte: SHA-256 of the previous hash of the stream and the
+    /// event's digest input, `buffer` being scratch space kept between calls.
+    static func eventHash(previous: [UInt8], _ prepared: UnsafePointer<PreparedEvent>, version: Int64, epoch: String,
+                          buffer input: inout [UInt8]) -> [UInt8] {
+        input.removeAll(keepingCapacity: true)
+        input.append(contentsOf: previous)
+        digestInput(prepared, version: version, epoch: epoch, into: &input)
+        return sha256(input)
     }
 
     /// `reach.event_digest_input`, byte for byte: the fields joined by the unit separator.

@@ -9,16 +9,15 @@ public enum EventLog {
         FROM reach.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         """
 
-    /// Appends `events` (to one or several streams) all or nothing, in one round trip.
+    /// Appends `events` (to one or several streams) all or nothing, in one round trip, through
+    /// `reach.append_events`, the one function that places events in the log (the bulk path,
+    /// ``appendBulk(_:chunkSize:idsChecked:on:)``, applies the same rule in this process).
     ///
     /// `expecting` maps stream ids to the version each must be at; streams not named are not
     /// checked. Events already in the log (by id, with the same content) are not appended again
     /// and come back with ``AppendResult/duplicate`` set and their original positions.
     public static func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:], on connection: Connection) throws -> [AppendResult] {
         guard !events.isEmpty else { return [] }
-        if events.count == 1, let appended = try appendOneFast(events[0], expecting: expecting[events[0].streamID] ?? .any, on: connection) {
-            return [appended]
-        }
         let expectations = expecting.filter { $0.value != .any }.sorted { $0.key < $1.key }
         let parameters: [any PostgresEncodable] = [
             PostgresArray(events.map(\.id)),
@@ -53,68 +52,6 @@ public enum EventLog {
             throw EventLogError.translate(error)
         }
     }
-
-    /// The common case, one new event to a stream that exists (or must not exist yet), as one
-    /// statement: move the stream's head and insert the event. It returns `nil`, having changed
-    /// nothing, whenever anything is unusual (a duplicate id, a version mismatch, a new stream
-    /// under `.any`, a race); ``append(_:expecting:on:)`` then uses `reach.append_events`,
-    /// which sorts each of those out and words the errors.
-    static func appendOneFast(_ event: NewEvent, expecting: ExpectedVersion, on connection: Connection) throws -> AppendResult? {
-        let parameters: [any PostgresEncodable] = [
-            event.id, event.streamID, event.type, event.schemaVersion, PostgresJSONB(event.data),
-            PostgresJSONB(event.metadata.json), event.occurredOn, event.authorityID,
-        ]
-        let sql: String
-        switch expecting {
-        case .noStream: sql = appendToNewStreamSQL
-        case .any, .exactly: sql = appendToStreamSQL
-        }
-        do {
-            let result = try connection.query(sql, parameters + [expecting.sqlValue], prepared: true)
-            guard result.rowCount == 1 else { return nil }
-            return AppendResult(
-                eventID: event.id, streamID: event.streamID,
-                version: try result.decode(row: 0, column: 1), position: try result.decode(row: 0, column: 0), duplicate: false)
-        } catch let error as PostgresError where error.sqlState == PostgresError.SQLState.uniqueViolation && !connection.isInTransaction {
-            return nil  // a concurrent append of the same id or stream; the general path sorts it out
-        } catch {
-            throw EventLogError.translate(error)
-        }
-    }
-
-    /// Inserts the event after its stream's head moved. The position is drawn here, by the
-    /// column default, as the insert consumes the head's row: the head's update or insert has
-    /// then already given the transaction its id (readers rely on that; see `reach.log_horizon`).
-    static let insertEventFromHead = """
-        INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, schema_version,
-                                  data, metadata, occurred_on, recorded_at, authority_id, hash)
-        SELECT nextval('reach.event_position'), $1, $2, h.version, $3, $4, $5, $6, $7, h.at, $8, h.last_hash FROM head h
-        RETURNING "position", version
-        """
-
-    static let appendToStreamSQL = """
-        WITH head AS (
-            UPDATE reach.streams s
-            SET version = s.version + 1,
-                last_hash = sha256(s.last_hash || reach.event_digest_input($1, $2, s.version + 1, $3, $4, $5, $6, $7, $8, now()))
-            WHERE s.stream_id = $2 AND ($9::int8 IS NULL OR s.version = $9::int8)
-              AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
-            RETURNING s.version, s.last_hash, now() AS at
-        )
-        \(insertEventFromHead)
-        """
-
-    static let appendToNewStreamSQL = """
-        WITH head AS (
-            INSERT INTO reach.streams AS s (stream_id, version, last_hash)
-            SELECT $2, 1, sha256('\\x'::bytea || reach.event_digest_input($1, $2, 1, $3, $4, $5, $6, $7, $8, now()))
-            WHERE $9::int8 = 0
-              AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = $1)
-            ON CONFLICT (stream_id) DO NOTHING
-            RETURNING s.version, s.last_hash, now() AS at
-        )
-        \(insertEventFromHead)
-        """
 
     static let columns = """
         "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,

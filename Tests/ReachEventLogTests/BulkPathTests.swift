@@ -1,5 +1,5 @@
 import Foundation
-import ReachEventLog
+@testable import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
 import Testing
@@ -51,6 +51,67 @@ struct BulkPathTests {
         #expect(JSONBText.canonical("{not json") == nil)
         #expect(JSONBText.canonical(#"{"a":1} x"#) == nil)
         #expect(JSONBText.canonical(#"{"a":01}"#) == nil)
+    }
+
+    @Test("the server's append and this process's bulk path place the same input identically")
+    func samePlacement() throws {
+        // The same events, some streams new and some with heads already, appended through
+        // reach.append_events in one log and through the bulk path in another.
+        var events: [NewEvent] = []
+        for n in 0..<300 {
+            var event = sampleEvent("same-\(n % 7)", n, id: UUID(uuidString: String(format: "00000000-0000-4000-8000-%012x", n + 1))!)
+            event.data = BulkPathTests.documents[n % 5].replacingOccurrences(of: "{", with: "{\"n\":\(n),", options: .anchored)
+            if n % 11 == 0 { event.occurredOn = nil; event.authorityID = nil }
+            events.append(event)
+        }
+        let first = Array(events.prefix(3)), rest = Array(events.dropFirst(3))
+        let server = try TestDatabase.create(), client = try TestDatabase.create()
+        let serverLog = try server.applicationConnection(), clientLog = try client.applicationConnection()
+        for event in first {
+            _ = try EventLog.append([event], on: serverLog)
+            _ = try EventLog.append([event], on: clientLog)
+        }
+        _ = try EventLog.append(Array(rest.prefix(150)), on: serverLog)
+        _ = try EventLog.append(Array(rest.dropFirst(150)), on: serverLog)
+        let bulk = try clientLog.withTransaction { try EventLog.appendBulk(rest, chunkSize: 100, on: $0) }
+        #expect(bulk.appended == rest.count)
+
+        // Row for row the same, but for positions, clocks and (following the clock) hashes.
+        let content = """
+            SELECT event_id, stream_id, version, event_type, schema_version, data::text, metadata::text,
+                   occurred_on::text, authority_id
+            FROM reach.events ORDER BY stream_id, version
+            """
+        func rows(_ connection: Connection) throws -> [[String?]] {
+            try connection.query(content).mapRows { row in try (0..<9).map { try row.decodeIfPresent($0, as: String.self) } }
+        }
+        #expect(try rows(serverLog) == rows(clientLog))
+        #expect(try rows(serverLog).count == events.count)
+
+        // Each log's hashes follow both implementations of the rule: the server's for the rows
+        // placed here, this process's for the rows the server placed.
+        let byID = Dictionary(uniqueKeysWithValues: events.map { ($0.id, EventLog.PreparedEvent($0)) })
+        for connection in [serverLog, clientLog] {
+            let placed = try connection.query("""
+                SELECT event_id, version, extract(epoch FROM recorded_at)::text, encode(hash, 'hex'),
+                       encode(coalesce(lag(hash) OVER (PARTITION BY stream_id ORDER BY version), '\\x'), 'hex'),
+                       hash = reach.event_hash(coalesce(lag(hash) OVER (PARTITION BY stream_id ORDER BY version), '\\x'),
+                           event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
+                           authority_id, recorded_at)
+                FROM reach.events ORDER BY stream_id, version
+                """)
+            var buffer: [UInt8] = []
+            for row in 0..<placed.rowCount {
+                #expect(try placed.decode(Bool.self, row: row, column: 5))
+                var prepared = try #require(byID[try placed.decode(UUID.self, row: row, column: 0)])
+                let hash = EventLog.eventHash(
+                    previous: EventLog.bytes(hex: try placed.decode(row: row, column: 4)), &prepared,
+                    version: try placed.decode(row: row, column: 1), epoch: try placed.decode(row: row, column: 2), buffer: &buffer)
+                #expect(PostgresBytes(hash).hex == (try placed.decode(String.self, row: row, column: 3)))
+            }
+        }
+        #expect(try EventLog.verify(on: serverLog).ok)
+        #expect(try EventLog.verify(on: clientLog).ok)
     }
 
     @Test("chunks hashed here and chunks left to the server make one chain that verifies")
