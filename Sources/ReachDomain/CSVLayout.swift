@@ -3,7 +3,8 @@ import Foundation
 
 /// How a record type is laid out as a CSV row: one column per field, nested fields flattened
 /// (`attendance.pupils.ks3` is the column `pupils_ks3`), lists separated by semicolons. Derived
-/// from the type's example, so the template and the importer always agree.
+/// from the type's example and its CSV description (``RecordType/csv``), so the template and
+/// the importer always agree.
 public struct CSVLayout: Sendable {
     /// One column: its header and the path of the field it fills.
     public struct Column: Sendable, Hashable {
@@ -43,29 +44,19 @@ public struct CSVLayout: Sendable {
     /// The layout of `type`, or a refusal saying why it has none (its records hold lists of
     /// objects, which one row cannot).
     public static func of(_ type: String) -> Result<CSVLayout, Refusal> {
-        guard RecordType.all[type] != nil, let example = Examples.data[type], case .object(var fields)? = try? JSONValue.parse(example) else {
-            return .failure(Refusal("type", "'\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))"))
+        guard let recordType = RecordType.all[type] else { return .failure(RecordType.unknown(type)) }
+        return of(recordType)
+    }
+
+    /// The layout of `type`: a column per field of its example and of the fields its CSV
+    /// description adds; or a refusal saying why it has none.
+    public static func of(_ recordType: RecordType) -> Result<CSVLayout, Refusal> {
+        let type = recordType.name
+        let unavailable = Refusal("type", "\(type) records hold lists of objects, which one CSV row cannot; use JSON Lines for them")
+        guard case .rows(let alsoColumns) = recordType.csv, case .object(var fields)? = try? JSONValue.parse(recordType.example) else {
+            return .failure(unavailable)
         }
-        // Optional fields the example leaves out still get a column.
-        let optional: [String: JSONObject] = [
-            "activity_delivered": ["online": .bool(false)],
-            "context_referral_received": ["location_id": .string(""), "peer_group_id": .string("")],
-        ]
-        for (key, value) in optional[type] ?? [:] where fields[key] == nil { fields[key] = value }
-        // Every audience and every measure gets a column, not only those in the example.
-        if type == "activity_delivered" {
-            fields["attendance"] = .object([
-                "pupils": .object(JSONObject(KeyStage.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
-                "staff": .object(JSONObject(StaffRole.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
-                "parents_carers": .number(0),
-                "professionals": .object(JSONObject(PartnerKind.allCases.map { ($0.rawValue, JSONValue.number(0)) })),
-            ])
-        }
-        if type == "survey_wave_recorded" {
-            fields["measures"] = .object(JSONObject(SurveyMeasure.allCases.map {
-                ($0.rawValue, JSONValue.object(["agreeing": .number(0), "answering": .number(0)]))
-            }))
-        }
+        for (key, value) in alsoColumns { fields[key] = value }
         var columns: [Column] = []
         func walk(_ value: JSONValue, _ path: [String]) -> Bool {
             switch value {
@@ -85,12 +76,10 @@ public struct CSVLayout: Sendable {
             let visible = path.enumerated().filter { index, part in !(index < path.count - 1 && silentParents.contains(part)) }.map(\.element)
             return Column(header: visible.joined(separator: "_"), path: path, kind: kind)
         }
-        guard walk(.object(fields), []), type != "event_corrected" else {
-            return .failure(Refusal("type", "\(type) records hold lists of objects, which one CSV row cannot; use JSON Lines for them"))
-        }
+        guard walk(.object(fields), []) else { return .failure(unavailable) }
         // Columns follow the example's order of fields (identifiers first, as people expect),
         // then the optional ones it leaves out.
-        let exampleText = Examples.data[type] ?? ""
+        let exampleText = recordType.example
         func place(_ column: Column) -> Int {
             let first = column.path.first(where: { !silentParents.contains($0) }) ?? column.path[0]
             return exampleText.range(of: "\"\(column.path[0])\"").map { exampleText.distance(from: exampleText.startIndex, to: $0.lowerBound) }
@@ -109,7 +98,7 @@ public struct CSVLayout: Sendable {
 
     /// The example record as a row.
     public var exampleRow: [String] {
-        guard case .object(let fields)? = try? JSONValue.parse(Examples.data[type] ?? "{}") else { return [] }
+        guard let example = RecordType.all[type]?.example, case .object(let fields)? = try? JSONValue.parse(example) else { return [] }
         return row(id: "example-1", data: fields)
     }
 

@@ -247,9 +247,10 @@ public struct Importer: Sendable {
 
     /// How rows are checked and appended.
     public enum Mode: Sendable {
-        /// In batches where a chunk allows (see ``Importer/fitsBatch(_:)``), else row by row.
+        /// In batches: each chunk's rows judged together (``CrossRecordRules``) and appended in
+        /// bulk.
         case automatic
-        /// Each row recorded in turn; needed for corrections, withdrawals and plan actions.
+        /// Each row recorded in turn, as `reach record` would (the same rules; slower).
         case rowByRow
     }
 

@@ -104,7 +104,7 @@ public struct Recorder: Sendable {
                 }
             }
             guard refusals.isEmpty, let type, let id, let data,
-                  let current = Upcaster.upcast(type: type.name, version: version, data: data) else { return .failure(Refusals(refusals)) }
+                  let current = type.upcast(data, from: version) else { return .failure(Refusals(refusals)) }
             return .success(Envelope(type: type, id: id, data: current))
         }
 
@@ -128,63 +128,26 @@ public struct Recorder: Sendable {
         static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing")
     }
 
-    /// Checks one parsed record and appends it if it passes.
+    /// Checks one parsed record and appends it if it passes: its own checks, then the rules
+    /// between records (``CrossRecordRules``) as for a batch of one, then the append, which
+    /// checks the stream's version again (someone else may record at the same moment).
     public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
-        let dataText = JSONValue.object(envelope.data).text
-        // The event id, and whether the record is already in the log, in one round trip.
-        let (eventID, existing) = try EventLog.lookUpRecord(envelope.id, data: dataText, on: connection)
-        if let (position, type, same) = existing {
-            guard same && type == envelope.type.name else {
-                return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
-            }
-            return .alreadyRecorded(position: position)
+        let candidate: Candidate
+        switch envelope.type.checkFields(envelope.data, id: envelope.id, today: today) {
+        case .failure(let refusals): return .refused(refusals.all)
+        case .success(let checked):
+            candidate = Candidate(line: 1, recordID: envelope.id, type: envelope.type, data: envelope.data,
+                                  dataText: JSONValue.object(envelope.data).text, checked: checked)
         }
-
-        var reader = FieldReader(envelope.data, today: today)
-        let firstCheck = envelope.type.check(&reader, envelope.id)
-        let refusals = reader.refusals + reader.unknownFieldRefusals
-        guard var checked = firstCheck, refusals.isEmpty else { return .refused(refusals) }
-
-        if case .amends(let targetRecordID, let withdraws, let correctedData) = checked.rule {
-            switch try amendment(of: targetRecordID, withdraws: withdraws, correctedData: correctedData, on: connection) {
-            case .failure(let refusals): return .refused(refusals.all)
-            case .success(let target): checked = target
-            }
+        let facts = try LogFacts.load(for: [candidate], today: today, on: connection)
+        let checked: CheckedRecord, expected: ExpectedVersion
+        switch CrossRecordRules.judge([candidate], facts: facts, today: today, permits: permits)[0] {
+        case .alreadyPresent(let position): return .alreadyRecorded(position: position ?? 0)
+        case .refused(let refusals, _): return .refused(refusals)
+        case .append(let accepted, let expecting): (checked, expected) = (accepted, expecting)
         }
-        if let refusal = permits(envelope.type, checked) { return .refused([refusal]) }
-
-        let referenceRefusals = try resolve(checked.references, on: connection)
-        guard referenceRefusals.isEmpty else { return .refused(referenceRefusals) }
-        if let planAction = checked.planAction {
-            let actions = try planActionIDs(of: checked.streamID, on: connection)
-            guard actions.contains(planAction.actionID) else {
-                return .refused([Refusal("action_id", "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))")])
-            }
-        }
-
-        var expected = ExpectedVersion.any
-        switch checked.rule {
-        case .none, .amends:
-            break
-        case .register(let what, let field):
-            if try EventLog.streamVersion(checked.streamID, on: connection) > 0 {
-                return .refused([StreamRule.alreadyRegistered(what, field: field)])
-            }
-            expected = .noStream
-        case .engagementStage(let stage):
-            let head = try StreamRule.engagementHeads([checked.streamID], on: connection)[checked.streamID]
-            let version = head?.version ?? 0
-            let current = head?.stage
-            guard stage.mayFollow(current) else { return .refused([StreamRule.stageGoesBack(from: current!, to: stage)]) }
-            expected = version > 0 ? .exactly(version) : .noStream
-        }
-
-        let event = NewEvent(
-            id: eventID, streamID: checked.streamID, type: envelope.type.name, schemaVersion: envelope.type.schemaVersion,
-            data: dataText, metadata: EventMetadata(actor: actor, correlationID: envelope.id, source: source),
-            occurredOn: checked.occurredOn, authorityID: checked.authorityID)
         do {
-            let result = try EventLog.append([event], expecting: [checked.streamID: expected], on: connection)[0]
+            let result = try EventLog.append([event(candidate, checked)], expecting: [checked.streamID: expected], on: connection)[0]
             return result.duplicate ? .alreadyRecorded(position: result.position) : .accepted(position: result.position)
         } catch let error as EventLogError where error.code == .wrongExpectedVersion {
             let field: String
@@ -196,58 +159,15 @@ public struct Recorder: Sendable {
             return .refused([Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")])
         }
     }
+}
 
-    /// Finds the record a correction or withdrawal names and checks that it may be amended; for
-    /// a correction, checks the corrected data as the original record type would. Returns where
-    /// the amendment goes: the original record's stream.
-    func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, on connection: Connection) throws -> Result<CheckedRecord, Refusals> {
-        guard let (found, withdrawn) = try EventLog.recordedEvent(
-            recordID: recordID, namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection) else {
-            return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
-        }
-        let (stream, typeName, authority, occurredOn) = (found.streamID, found.type, found.authorityID, found.occurredOn)
-        guard let type = RecordType.all[typeName], type.isAmendable else {
-            return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(typeName.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
-        }
-        guard !withdrawn else {
-            return .failure(Refusals([Refusal("record_id", "'\(recordID)' was withdrawn; a withdrawn record cannot be \(withdraws ? "withdrawn again" : "corrected")")]))
-        }
-        guard let correctedData else {
-            return .success(CheckedRecord(streamID: stream, authorityID: authority, occurredOn: occurredOn, references: [],
-                                          rule: .amends(recordID: recordID, withdraws: true, correctedData: nil)))
-        }
-        var reader = FieldReader(correctedData, path: "data", today: today)
-        let corrected = type.check(&reader, recordID)
-        let refusals = reader.refusals + reader.unknownFieldRefusals
-        guard let corrected, refusals.isEmpty else { return .failure(Refusals(refusals)) }
-        guard corrected.streamID == stream else {
-            return .failure(Refusals([Refusal("data", "a correction cannot move '\(recordID)' to another \(stream.split(separator: ":").first ?? "record"); withdraw it and record it anew")]))
-        }
-        let referenceRefusals = try resolve(corrected.references.map { reference in
-            var reference = reference
-            reference.field = "data." + reference.field
-            return reference
-        }, on: connection)
-        guard referenceRefusals.isEmpty else { return .failure(Refusals(referenceRefusals)) }
-        return .success(CheckedRecord(streamID: stream, authorityID: corrected.authorityID ?? authority, occurredOn: corrected.occurredOn ?? occurredOn,
-                                      references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
-    }
-
-    /// Checks that every reference exists and belongs to the authority the record names.
-    func resolve(_ references: [Reference], on connection: Connection) throws -> [Refusal] {
-        guard !references.isEmpty else { return [] }
-        let owners = try Reference.owners(of: references.map(\.streamID), on: connection)
-        return references.compactMap { $0.refusal(owners: owners) }
-    }
-
-    /// The ids of the actions of the safety plan whose stream this is.
-    func planActionIDs(of streamID: String, on connection: Connection) throws -> [String] {
-        guard let text = try EventLog.firstEventData(of: streamID, on: connection),
-              case .object(let plan) = try JSONValue.parse(text), case .array(let actions)? = plan["actions"] else { return [] }
-        return actions.compactMap { action in
-            guard case .object(let fields) = action, case .string(let id)? = fields["action_id"] else { return nil }
-            return id
-        }
+extension Recorder {
+    /// The event of an accepted candidate, as `checked` places it.
+    func event(_ candidate: Candidate, _ checked: CheckedRecord) -> NewEvent {
+        NewEvent(
+            id: candidate.eventID, streamID: checked.streamID, type: candidate.type.name, schemaVersion: candidate.type.schemaVersion,
+            data: candidate.dataText, metadata: EventMetadata(actor: actor, correlationID: candidate.recordID, source: source),
+            occurredOn: checked.occurredOn, authorityID: checked.authorityID)
     }
 }
 

@@ -5,31 +5,24 @@ import ReachPostgres
 /// (`reach.events`, `reach.streams`), and the domain and the projections ask here rather than
 /// query them. Each is one set-based query, for one record or a whole chunk of an import.
 extension EventLog {
-    /// A record's event id (from the id its sender chose), and what the log holds under it:
-    /// its position, type, and whether its data equals `data` (compared as `jsonb`).
-    public static func lookUpRecord(_ recordID: String, data: String, on connection: Connection)
-        throws -> (eventID: UUID, existing: (position: Int64, type: String, sameData: Bool)?) {
+    /// For each of `recordIDs` under which an event is recorded (its event id derived by
+    /// `reach.record_event_id`): that event, and whether its stream also holds an event of
+    /// `type` whose data names the record under `field` (such as a withdrawal of it).
+    public static func recordedEvents(recordIDs: [String], namedBy type: String, inField field: String, on connection: Connection)
+        throws -> [String: (event: RecordedEvent, named: Bool)] {
+        guard !recordIDs.isEmpty else { return [:] }
         let result = try connection.query("""
-            SELECT i.id, e."position", e.event_type, e.data = $2::jsonb
-            FROM (SELECT reach.record_event_id($1::text) AS id) i LEFT JOIN reach.events e ON e.event_id = i.id
-            """, [recordID, PostgresJSONB(data)], prepared: true)
-        let eventID: UUID = try result.decode(row: 0, column: 0)
-        guard let position = try result.decodeIfPresent(Int64.self, row: 0, column: 1) else { return (eventID, nil) }
-        return (eventID, (position, try result.decode(row: 0, column: 2), try result.decode(row: 0, column: 3)))
-    }
-
-    /// The event recorded under a record id, if any, and whether its stream also holds an event
-    /// of `type` whose data names the record under `field` (such as a withdrawal of it), in one
-    /// round trip.
-    public static func recordedEvent(recordID: String, namedBy type: String, inField field: String, on connection: Connection)
-        throws -> (event: RecordedEvent, named: Bool)? {
-        let result = try connection.query("""
-            SELECT \(columns), EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = $2
-                                      AND w.data ->> $3 = $1)
-            FROM reach.events e WHERE e.event_id = reach.record_event_id($1)
-            """, [recordID, type, field], prepared: true)
-        guard let event = try decodeEvents(result).first else { return nil }
-        return (event, try result.decode(Bool.self, row: 0, column: 12))
+            SELECT \(columns), i.record_id,
+                   EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = $2 AND w.data ->> $3 = i.record_id)
+            FROM unnest($1::text[]) AS i(record_id),
+                 LATERAL (SELECT * FROM reach.events e WHERE e.event_id = reach.record_event_id(i.record_id)) e
+            """, [PostgresArray(recordIDs), type, field], prepared: true)
+        let events = try decodeEvents(result)
+        var found: [String: (event: RecordedEvent, named: Bool)] = [:]
+        for row in events.indices {
+            found[try result.decode(row: row, column: 12)] = (events[row], try result.decode(row: row, column: 13))
+        }
+        return found
     }
 
     /// For each of `streams` that exists, a field of its first event's data (`data ->> field`),
@@ -43,10 +36,14 @@ extension EventLog {
         return Dictionary(rows, uniquingKeysWith: { first, _ in first })
     }
 
-    /// The data of a stream's first event, as JSON text; nil when the stream has no events.
-    public static func firstEventData(of streamID: String, on connection: Connection) throws -> String? {
-        let result = try connection.query("SELECT data::text FROM reach.events WHERE stream_id = $1 AND version = 1", [streamID], prepared: true)
-        return result.rowCount == 1 ? try result.decode(row: 0, column: 0) : nil
+    /// The data of the first event of each of `streams` that has events, as JSON text.
+    public static func firstEventData(of streams: [String], on connection: Connection) throws -> [String: String] {
+        guard !streams.isEmpty else { return [:] }
+        let rows = try connection.query(
+            "SELECT stream_id, data::text FROM reach.events WHERE stream_id = ANY($1) AND version = 1",
+            [PostgresArray(streams)], prepared: true
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+        return Dictionary(rows, uniquingKeysWith: { first, _ in first })
     }
 
     /// Per stream that exists: its version, and `data ->> field` of its latest event of `type`
@@ -80,18 +77,18 @@ extension EventLog {
             """, [PostgresArray(ids)]).mapRows { try $0.decode(0, as: Int.self) }
     }
 
-    /// For events already in the log (by id): whether each holds the same type and data as
-    /// given, in the order given.
-    public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [Bool] {
+    /// For events already in the log (by id): where each is, and whether it holds the same
+    /// type and data as given, in the order given.
+    public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [(position: Int64, same: Bool)] {
         guard !events.isEmpty else { return [] }
-        let same = try connection.query("""
-            SELECT i.n, e.event_type = i.t AND e.data = i.d
+        let found = try connection.query("""
+            SELECT i.n, e."position", e.event_type = i.t AND e.data = i.d
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n),
-                LATERAL (SELECT event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
+                LATERAL (SELECT "position", event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
             """, [PostgresArray(events.map(\.id)), PostgresArray(events.map(\.type)), PostgresArray(events.map { PostgresJSONB($0.data) })]
-        ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Bool.self)) }
-        var answer = [Bool](repeating: false, count: events.count)
-        for (n, equal) in same { answer[n - 1] = equal }
+        ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+        var answer = [(position: Int64, same: Bool)](repeating: (0, false), count: events.count)
+        for (n, position, same) in found { answer[n - 1] = (position, same) }
         return answer
     }
 

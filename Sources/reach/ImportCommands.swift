@@ -119,7 +119,7 @@ struct Template: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(layout.template.utf8))
         case .failure(let refusal):
             FileHandle.standardError.write(Data("\(refusal.reason)\n".utf8))
-            emit(#"{"type":"\#(type)","id":"example-1","data":\#(Examples.data[type]!)}"#)
+            emit(#"{"type":"\#(type)","id":"example-1","data":\#(RecordType.all[type]!.example)}"#)
         }
     }
 }

@@ -59,7 +59,7 @@ struct FuzzTests {
 
     @Test("the numbers that crashed the process are refused with the field named")
     func reportedCrashes() throws {
-        let pilot = try JSONValue.parse(Examples.data["pilot_registered"]!)
+        let pilot = try JSONValue.parse(RecordType.pilotRegistered.example)
         guard case .object(var data) = pilot else { Issue.record("the example is not an object"); return }
         data["objectives"] = .array([.number(1e19)])
         guard case .failure(let refusals) = RecordType.all["pilot_registered"]!.checkFields(data, id: "p-1", today: today) else {
@@ -87,7 +87,7 @@ struct FuzzTests {
         var random = FuzzRandom(state: 20_261_130)
         var refused = 0
         for type in RecordType.all.keys.sorted() {
-            let example = try JSONValue.parse(Examples.data[type]!)
+            let example = try JSONValue.parse(RecordType.all[type]!.example)
             for _ in 0..<300 {
                 let data = mutate(example, &random)
                 let record = JSONValue.object(["type": .string(type), "id": random.pick([.string("r-1"), .string(" r-1 "), random.pick(hostileValues)]), "data": data])
@@ -114,7 +114,7 @@ struct FuzzTests {
         var random = FuzzRandom(state: 7)
         let pieces = Array("{}[]\",:0123456789.eE+-truefalsenull\\u00 \n".utf8)
         for type in RecordType.all.keys.sorted() {
-            let text = Array(#"{"type":"\#(type)","id":"x","data":\#(Examples.data[type]!)}"#.utf8)
+            let text = Array(#"{"type":"\#(type)","id":"x","data":\#(RecordType.all[type]!.example)}"#.utf8)
             for _ in 0..<200 {
                 var bytes = text
                 for _ in 0...random.below(4) {

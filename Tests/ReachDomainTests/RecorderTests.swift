@@ -284,6 +284,6 @@ struct OlderVersionTests {
         _ = try EventLog.append([NewEvent(streamID: "activities:older", type: "activity_delivered", schemaVersion: 1,
                                           data: #"{"kind":"assembly","virtual":true}"#)], on: connection)
         let older = try EventLog.readStream("activities:older", on: connection)[0]
-        #expect(try Upcaster.currentData(of: older)["mode"] == .string("virtual"))
+        #expect(try RecordType.currentData(of: older)["mode"] == .string("virtual"))
     }
 }

@@ -90,10 +90,10 @@ struct UpcastingTests {
     @Test("version 1 of activity_delivered (a virtual flag) reads as version 2 (a mode)")
     func activityVersionOne() throws {
         guard case .object(let v1) = try JSONValue.parse(#"{"kind":"assembly","virtual":true}"#) else { return }
-        let current = try #require(Upcaster.upcast(type: "activity_delivered", version: 1, data: v1))
+        let current = try #require(RecordType.activityDelivered.upcast(v1, from: 1))
         #expect(current == ["kind": .string("assembly"), "mode": .string("virtual")])
-        #expect(Upcaster.upcast(type: "activity_delivered", version: 2, data: v1) == v1)
-        #expect(Upcaster.upcast(type: "activity_delivered", version: 3, data: v1) == nil)
+        #expect(RecordType.activityDelivered.upcast(v1, from: 2) == v1)
+        #expect(RecordType.activityDelivered.upcast(v1, from: 3) == nil)
         #expect(RecordType.activityDelivered.schemaVersion == 2)
     }
 }

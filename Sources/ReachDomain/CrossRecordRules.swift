@@ -1,0 +1,286 @@
+import Foundation
+import ReachEventLog
+import ReachPostgres
+
+/// A record whose own checks passed (its fields, without asking the log), waiting for the
+/// rules between records.
+public struct Candidate: Sendable {
+    /// Where it came from (a file's line; 1 for a single record), for refusals that name another.
+    public var line: Int
+    /// The id its sender chose, and the event id derived from it.
+    public var recordID: String
+    public var eventID: UUID
+    public var type: RecordType
+    /// Its data, and the same as JSON text (which tells two records under one id apart).
+    public var data: JSONObject
+    public var dataText: String
+    /// What its own checks found: its stream, authority, date, references and stream rule.
+    public var checked: CheckedRecord
+
+    public init(line: Int, recordID: String, type: RecordType, data: JSONObject, dataText: String, checked: CheckedRecord) {
+        self.line = line
+        self.recordID = recordID
+        self.eventID = EventLog.recordEventID(recordID)
+        self.type = type
+        self.data = data
+        self.dataText = dataText
+        self.checked = checked
+    }
+}
+
+/// What the rules between records need to know from the log about a batch of candidates,
+/// loaded set-based (a few queries for a whole chunk of an import, the same for one record).
+public struct LogFacts: Sendable {
+    /// Whether ``present`` was asked; when not, every id is taken to be new (an import's first
+    /// pass, which the log's unique index on ids checks instead).
+    public var askedIDs = true
+    /// Records in the log, by event id: where, and whether with the same type and data.
+    public var present: [UUID: (position: Int64, same: Bool)] = [:]
+    /// Streams of registrations that have events.
+    public var registered: Set<String> = []
+    /// Who each registered thing referred to belongs to (nil for programme-wide things).
+    public var owners: [String: String?] = [:]
+    /// Engagement streams that exist: their version and latest stage.
+    public var stages: [String: (version: Int64, stage: EngagementStage?)] = [:]
+    /// The records amendments name, and whether each was withdrawn.
+    public var recorded: [String: (event: RecordedEvent, withdrawn: Bool)] = [:]
+    /// The action ids of safety plans, by the plan's stream.
+    public var planActions: [String: [String]] = [:]
+
+    public init() {}
+
+    /// The facts about `candidates`. `knownOwners` are owners found before (a registration
+    /// never changes), which are not asked again.
+    public static func load(for candidates: [Candidate], askIDs: Bool = true, knownOwners: [String: String?] = [:],
+                            today: PostgresDate, on connection: Connection) throws -> LogFacts {
+        var facts = LogFacts()
+        facts.askedIDs = askIDs
+        if askIDs {
+            for start in stride(from: 0, to: candidates.count, by: 50_000) {
+                let slice = candidates[start..<min(start + 50_000, candidates.count)]
+                // Ids first (usually none is in the log), then the content of those that are.
+                let present = try EventLog.presentIDs(slice.map(\.eventID), on: connection).map { slice.startIndex + $0 }
+                let found = try EventLog.sameContent(present.map { (candidates[$0].eventID, candidates[$0].type.name, candidates[$0].dataText) }, on: connection)
+                for (index, existing) in zip(present, found) { facts.present[candidates[index].eventID] = existing }
+            }
+        }
+        var registrations: [String] = [], stageStreams: Set<String> = [], amended: Set<String> = []
+        for candidate in candidates {
+            switch candidate.checked.rule {
+            case .register: registrations.append(candidate.checked.streamID)
+            case .engagementStage: stageStreams.insert(candidate.checked.streamID)
+            case .amends(let target, _, _): amended.insert(target)
+            case .none: break
+            }
+        }
+        facts.recorded = try EventLog.recordedEvents(recordIDs: Array(amended), namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection)
+            .mapValues { ($0.event, $0.named) }
+        facts.registered = try EventLog.existingStreams(registrations, on: connection)
+        facts.stages = try EventLog.streamHeads(Array(stageStreams), latest: "stage", ofType: RecordType.engagementStageReached.name, on: connection)
+            .mapValues { ($0.version, $0.latest.flatMap(EngagementStage.init(rawValue:))) }
+
+        // What is referred to: by the candidates, and by the data of the corrections among them.
+        var referenced = Set<String>(), plans = Set<String>()
+        for candidate in candidates {
+            for reference in candidate.checked.references { referenced.insert(reference.streamID) }
+            if let planAction = candidate.checked.planAction { plans.insert(Entity.plan.stream(planAction.planID)) }
+            if case .amends(let target, false, let data?) = candidate.checked.rule, let found = facts.recorded[target],
+               let type = RecordType.all[found.event.type], case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data") {
+                for reference in corrected.references { referenced.insert(reference.streamID) }
+            }
+        }
+        facts.owners = knownOwners
+        referenced.subtract(knownOwners.keys)
+        for (stream, owner) in try EventLog.firstEventField("la_id", of: Array(referenced), on: connection) {
+            facts.owners[stream] = .some(owner)
+        }
+        for (stream, text) in try EventLog.firstEventData(of: Array(plans), on: connection) {
+            if case .object(let plan)? = try? JSONValue.parse(text) { facts.planActions[stream] = CrossRecordRules.actionIDs(of: plan) }
+        }
+        return facts
+    }
+}
+
+/// What becomes of a candidate.
+public enum Verdict: Sendable {
+    /// Append it as `checked` says (for an amendment: to the stream of the record it amends),
+    /// expecting its stream at `expected` (checked again by the log when appended one by one).
+    case append(CheckedRecord, expected: ExpectedVersion)
+    /// The same record is in the log already (at this position), or earlier in the batch (nil).
+    case alreadyPresent(position: Int64?)
+    /// Refused, with every reason found; `byLog` when a reason comes from what the log holds.
+    case refused([Refusal], byLog: Bool)
+}
+
+/// The rules between records, written once: ids (a record sent again is the same record),
+/// amendments (a correction or withdrawal names a record that can take it), who may record
+/// what, references (to things registered, belonging to the authority the record names),
+/// safety-plan actions, registrations (once each) and engagement stages (forward only).
+///
+/// A pure function of the candidates, in order, and the facts the log gave about them:
+/// recording one record is a batch of one; an import judges a chunk at once. A candidate sees
+/// the log as the facts describe it plus the candidates before it that were to be appended,
+/// exactly as if each had been recorded in turn.
+public enum CrossRecordRules {
+    public static func judge(_ candidates: [Candidate], facts: LogFacts, today: PostgresDate,
+                             permits: (RecordType, CheckedRecord) -> Refusal?) -> [Verdict] {
+        var batch = Batch(facts: facts)
+        var verdicts: [Verdict] = []
+        verdicts.reserveCapacity(candidates.count)
+        for index in candidates.indices {
+            let verdict = batch.judge(candidates, index, today: today, permits: permits)
+            if case .append(let checked, _) = verdict { batch.accept(candidates[index], as: checked) }
+            verdicts.append(verdict)
+        }
+        return verdicts
+    }
+
+    /// The ids of a safety plan's actions.
+    static func actionIDs(of plan: JSONObject) -> [String] {
+        guard case .array(let actions)? = plan["actions"] else { return [] }
+        return actions.compactMap { action in
+            guard case .object(let fields) = action, case .string(let id)? = fields["action_id"] else { return nil }
+            return id
+        }
+    }
+
+    /// The log as the facts describe it, moved on by the candidates accepted so far.
+    private struct Batch {
+        var facts: LogFacts
+        /// The first candidate (index) with each event id.
+        var seen: [UUID: Int] = [:]
+        /// Records accepted in this batch, by record id.
+        var accepted: [String: (type: String, checked: CheckedRecord)] = [:]
+        var withdrawn: Set<String> = []
+        /// Verdicts on references that passed (they cannot fail later: registrations stay).
+        var passed: Set<Reference> = []
+
+        init(facts: LogFacts) { self.facts = facts }
+
+        mutating func judge(_ candidates: [Candidate], _ index: Int, today: PostgresDate,
+                            permits: (RecordType, CheckedRecord) -> Refusal?) -> Verdict {
+            let candidate = candidates[index]
+            // A record sent again is the same record; an id holds one record only.
+            if let first = seen[candidate.eventID] {
+                if candidates[first].type.name == candidate.type.name && candidates[first].dataText == candidate.dataText {
+                    return .alreadyPresent(position: nil)
+                }
+                return .refused([Refusal("id", "'\(candidate.recordID)' is used on line \(candidates[first].line) for a different record")], byLog: false)
+            }
+            seen[candidate.eventID] = index
+            if let present = facts.present[candidate.eventID] {
+                guard present.same else {
+                    return .refused([Refusal("id", "'\(candidate.recordID)' was already used for a different record; give this record an id of its own")], byLog: true)
+                }
+                return .alreadyPresent(position: present.position)
+            }
+
+            var checked = candidate.checked
+            if case .amends(let target, let withdraws, let correctedData) = checked.rule {
+                switch amendment(of: target, withdraws: withdraws, correctedData: correctedData, today: today) {
+                case .failure(let refusals): return .refused(refusals.all, byLog: true)
+                case .success(let amended): checked = amended
+                }
+            }
+            if let refusal = permits(candidate.type, checked) { return .refused([refusal], byLog: false) }
+
+            let referenceRefusals = refusals(of: checked.references)
+            guard referenceRefusals.isEmpty else { return .refused(referenceRefusals, byLog: true) }
+            if let planAction = checked.planAction {
+                let actions = facts.planActions[checked.streamID] ?? []
+                guard actions.contains(planAction.actionID) else {
+                    return .refused([Refusal("action_id", "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))")], byLog: true)
+                }
+            }
+
+            switch checked.rule {
+            case .none, .amends:
+                return .append(checked, expected: .any)
+            case .register(let what, let field):
+                guard !facts.registered.contains(checked.streamID) else {
+                    return .refused([StreamRule.alreadyRegistered(what, field: field)], byLog: true)
+                }
+                return .append(checked, expected: .noStream)
+            case .engagementStage(let stage):
+                let head = facts.stages[checked.streamID]
+                guard stage.mayFollow(head?.stage) else {
+                    return .refused([StreamRule.stageGoesBack(from: head!.stage!, to: stage)], byLog: true)
+                }
+                return .append(checked, expected: (head?.version ?? 0) > 0 ? .exactly(head!.version) : .noStream)
+            }
+        }
+
+        /// The log moved on by an accepted candidate, as the next candidates see it.
+        mutating func accept(_ candidate: Candidate, as checked: CheckedRecord) {
+            accepted[candidate.recordID] = (candidate.type.name, checked)
+            switch checked.rule {
+            case .register:
+                facts.registered.insert(checked.streamID)
+                facts.owners[checked.streamID] = .some(checked.authorityID)
+                if candidate.type.name == RecordType.safetyPlanAgreed.name {
+                    facts.planActions[checked.streamID] = CrossRecordRules.actionIDs(of: candidate.data)
+                }
+            case .engagementStage(let stage):
+                let version = facts.stages[checked.streamID]?.version ?? 0
+                facts.stages[checked.streamID] = (version + 1, stage)
+            case .amends(let target, let withdraws, _):
+                if withdraws { withdrawn.insert(target) }
+                if var stage = facts.stages[checked.streamID] { stage.version += 1; facts.stages[checked.streamID] = stage }
+            case .none:
+                break
+            }
+        }
+
+        /// What is wrong with each reference, seen from the log and the batch so far.
+        mutating func refusals(of references: [Reference]) -> [Refusal] {
+            var found: [Refusal] = []
+            for reference in references where !passed.contains(reference) {
+                if let refusal = reference.refusal(owners: facts.owners) { found.append(refusal) } else { passed.insert(reference) }
+            }
+            return found
+        }
+
+        /// The record an amendment names, checked to take it; for a correction, its data checked
+        /// as the original record type would. Where the amendment goes: the original's stream.
+        mutating func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, today: PostgresDate) -> Result<CheckedRecord, Refusals> {
+            let original: (stream: String, type: String, authority: String?, occurredOn: PostgresDate?)
+            let wasWithdrawn: Bool
+            if let found = accepted[recordID] {
+                original = (found.checked.streamID, found.type, found.checked.authorityID, found.checked.occurredOn)
+                wasWithdrawn = withdrawn.contains(recordID)
+            } else if let found = facts.recorded[recordID] {
+                original = (found.event.streamID, found.event.type, found.event.authorityID, found.event.occurredOn)
+                wasWithdrawn = found.withdrawn || withdrawn.contains(recordID)
+            } else {
+                return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
+            }
+            guard let type = RecordType.all[original.type], type.isAmendable else {
+                return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(original.type.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
+            }
+            guard !wasWithdrawn else {
+                return .failure(Refusals([Refusal("record_id", "'\(recordID)' was withdrawn; a withdrawn record cannot be \(withdraws ? "withdrawn again" : "corrected")")]))
+            }
+            guard let correctedData else {
+                return .success(CheckedRecord(streamID: original.stream, authorityID: original.authority, occurredOn: original.occurredOn,
+                                              references: [], rule: .amends(recordID: recordID, withdraws: true, correctedData: nil)))
+            }
+            let corrected: CheckedRecord
+            switch type.checkFields(correctedData, id: recordID, today: today, path: "data") {
+            case .failure(let refusals): return .failure(refusals)
+            case .success(let checked): corrected = checked
+            }
+            guard corrected.streamID == original.stream else {
+                return .failure(Refusals([Refusal("data", "a correction cannot move '\(recordID)' to another \(original.stream.split(separator: ":").first ?? "record"); withdraw it and record it anew")]))
+            }
+            let referenceRefusals = refusals(of: corrected.references.map { reference in
+                var reference = reference
+                reference.field = "data." + reference.field
+                return reference
+            })
+            guard referenceRefusals.isEmpty else { return .failure(Refusals(referenceRefusals)) }
+            return .success(CheckedRecord(streamID: original.stream, authorityID: corrected.authorityID ?? original.authority,
+                                          occurredOn: corrected.occurredOn ?? original.occurredOn,
+                                          references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
+        }
+    }
+}
