@@ -73,7 +73,7 @@ public struct ProjectionEngine: Sendable {
             // One installer at a time, across processes.
             _ = try connection.query("SELECT pg_advisory_xact_lock($1, 0)", [Self.lockClass])
             for projection in projections {
-                let definition = try digest(projection.definition, on: connection)
+                let definition = EventLog.sha256Hex(projection.definition)
                 let found = try connection.query("SELECT definition FROM projections.state WHERE name = $1", [projection.name])
                 if found.rowCount == 0 {
                     try connection.executeScript("DROP SCHEMA IF EXISTS \(try connection.quoteIdentifier(projection.schema)) CASCADE")
@@ -100,10 +100,6 @@ public struct ProjectionEngine: Sendable {
         let quoted = try connection.quoteIdentifier(schema)
         try connection.executeScript("CREATE SCHEMA \(quoted)")
         try connection.executeScript(projection.sql(projection.tablesSQL, schema: quoted))
-    }
-
-    private func digest(_ text: String, on connection: Connection) throws -> String {
-        try connection.query("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", [text]).decode(row: 0, column: 0)
     }
 
     // MARK: Locks
@@ -315,7 +311,7 @@ public struct ProjectionEngine: Sendable {
             }
             try bulkLoad(projection, schema: projection.nextSchema, upTo: horizon, on: connection)
             built = horizon
-            let definition = try digest(projection.definition, on: connection)
+            let definition = EventLog.sha256Hex(projection.definition)
             try connection.withTransaction { connection in
                 let state = try connection.query("SELECT checkpoint FROM projections.state WHERE name = $1 FOR UPDATE", [projection.name])
                 let liveCheckpoint: Int64 = state.rowCount == 1 ? try state.decode(row: 0, column: 0) : 0

@@ -489,12 +489,11 @@ public struct MetricsCalculator: Sendable {
             case .academicYear:
                 piece = Period.academicYear(cursor.month >= 9 ? cursor.year : cursor.year - 1)
             case .financialYear:
-                let year = cursor.month >= 4 ? cursor.year : cursor.year - 1
-                piece = try! Period.parse("FY\(year)/\(String(format: "%02d", (year + 1) % 100))").get()
+                piece = Period.financialYear(cursor.month >= 4 ? cursor.year : cursor.year - 1)
             case .quarter:
-                piece = try! Period.parse("\(cursor.year)-Q\((cursor.month - 1) / 3 + 1)").get()
+                piece = Period.quarter(cursor.year, (cursor.month - 1) / 3 + 1)
             default:
-                piece = try! Period.parse(String(format: "%04d-%02d", cursor.year, cursor.month)).get()
+                piece = Period.month(cursor.year, cursor.month)
             }
             out.append(Period(label: piece.label, start: max(piece.start, period.start), end: min(piece.end, period.end)))
             let next = PostgresDate(year: piece.end.month == 12 ? piece.end.year + 1 : piece.end.year,

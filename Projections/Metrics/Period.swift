@@ -1,3 +1,4 @@
+import ReachDomain
 import ReachPostgres
 
 /// A period that figures are computed for: the dates of activities (not of data entry) from
@@ -25,13 +26,32 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the period is made of whole calendar months (so monthly roll-ups answer for it).
     public var isWholeMonths: Bool {
-        start.day == 1 && end.day == Self.daysIn(month: end.month, year: end.year)
+        start.day == 1 && end.day == PostgresDate.daysIn(month: end.month, year: end.year)
     }
 
-    /// The academic year that starts in September of `year`.
+    /// The academic year that starts in September of `year` (`2024/25`).
     public static func academicYear(_ year: Int) -> Period {
-        Period(label: "\(year)/\(String(format: "%02d", (year + 1) % 100))",
+        Period(label: AcademicYear(startYear: year).description,
                start: PostgresDate(year: year, month: 9, day: 1), end: PostgresDate(year: year + 1, month: 8, day: 31))
+    }
+
+    /// The financial year that starts in April of `year` (`FY2024/25`).
+    public static func financialYear(_ year: Int) -> Period {
+        Period(label: "FY\(AcademicYear(startYear: year))",
+               start: PostgresDate(year: year, month: 4, day: 1), end: PostgresDate(year: year + 1, month: 3, day: 31))
+    }
+
+    /// A quarter of a calendar year (`2024-Q3`).
+    public static func quarter(_ year: Int, _ quarter: Int) -> Period {
+        let firstMonth = (quarter - 1) * 3 + 1
+        return Period(label: "\(year)-Q\(quarter)", start: PostgresDate(year: year, month: firstMonth, day: 1),
+                      end: PostgresDate(year: year, month: firstMonth + 2, day: PostgresDate.daysIn(month: firstMonth + 2, year: year)))
+    }
+
+    /// A calendar month (`2024-09`).
+    public static func month(_ year: Int, _ month: Int) -> Period {
+        Period(label: "\(year)-\(month < 10 ? "0" : "")\(month)", start: PostgresDate(year: year, month: month, day: 1),
+               end: PostgresDate(year: year, month: month, day: PostgresDate.daysIn(month: month, year: year)))
     }
 
     /// The academic years of the 2024-2029 strategy.
@@ -58,32 +78,18 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
             guard (year + 1) % 100 == next else {
                 return .failure(PeriodError(text, "a year such as 2024/25 names two consecutive years"))
             }
-            if financial {
-                return .success(Period(label: trimmed, start: PostgresDate(year: year, month: 4, day: 1), end: PostgresDate(year: year + 1, month: 3, day: 31)))
-            }
-            return .success(academicYear(year))
+            return .success(financial ? financialYear(year) : academicYear(year))
         }
         let dash = trimmed.split(separator: "-", omittingEmptySubsequences: false)
         if !financial, dash.count == 2, dash[0].count == 4, let year = int(dash[0]) {
             if dash[1].count == 2, dash[1].first == "Q", let quarter = int(dash[1].dropFirst()), (1...4).contains(quarter) {
-                let firstMonth = (quarter - 1) * 3 + 1
-                return .success(Period(label: trimmed, start: PostgresDate(year: year, month: firstMonth, day: 1),
-                                       end: PostgresDate(year: year, month: firstMonth + 2, day: daysIn(month: firstMonth + 2, year: year))))
+                return .success(Self.quarter(year, quarter))
             }
             if dash[1].count == 2, let month = int(dash[1]), (1...12).contains(month) {
-                return .success(Period(label: trimmed, start: PostgresDate(year: year, month: month, day: 1),
-                                       end: PostgresDate(year: year, month: month, day: daysIn(month: month, year: year))))
+                return .success(Self.month(year, month))
             }
         }
         return .failure(PeriodError(text, "write an academic year (2024/25), a financial year (FY2024/25), a quarter (2024-Q3), a month (2024-09), a range (2024-09-01..2025-08-31) or the strategy period (2024-2029)"))
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
     }
 }
 

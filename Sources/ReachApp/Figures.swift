@@ -124,7 +124,7 @@ extension ReachApplication {
             "la_id": .string(la), "period": .string(period.label), "format": .string(format.rawValue),
             "policy": .string(policy.rawValue), "rows": .number(Double(rows)), "date": .string(PostgresDate.today.description),
         ]
-        let id = "export-\(UUID().uuidString.lowercased())"
+        let id = "export-\(UUID().lowercasedString)"
         if identity.role == .laViewer {
             let checked: CheckedRecord
             switch RecordType.summaryExported.checkFields(data, id: id, today: PostgresDate.today) {

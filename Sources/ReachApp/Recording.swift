@@ -65,10 +65,7 @@ extension ReachApplication {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return [] }
         if (try? JSONValue.parse(trimmed)) != nil { return [(1, trimmed)] }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
-            let content = line.trimmingCharacters(in: .whitespaces)
-            return content.isEmpty ? nil : (index + 1, content)
-        }
+        return Importer.jsonLines(text)
     }
 
     // MARK: Importing

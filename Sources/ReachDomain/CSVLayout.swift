@@ -1,3 +1,4 @@
+import ReachEventLog
 import CSV
 import Foundation
 

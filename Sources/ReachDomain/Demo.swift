@@ -268,76 +268,76 @@ public struct DemoGenerator: Sendable {
             if number % 400 == 17 {
                 corrected += 1
                 let fixedText = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on, partner: nil, random: &random)
-                let correction = #"{"data":\#(fixedText),"reason":"head count corrected","record_id":\#(JSONText.quote("\(prefix):\(id)"))}"#
+                let correction = #"{"data":\#(fixedText),"reason":"head count corrected","record_id":\#(JSONWriter.quote("\(prefix):\(id)"))}"#
                 try emit(DemoRecord(type: corrected % 10 == 1 ? "event_withdrawn" : "event_corrected", id: "\(prefix):\(id)-fix",
-                                    data: corrected % 10 == 1 ? #"{"reason":"recorded twice","record_id":\#(JSONText.quote("\(prefix):\(id)"))}"# : correction,
+                                    data: corrected % 10 == 1 ? #"{"reason":"recorded twice","record_id":\#(JSONWriter.quote("\(prefix):\(id)"))}"# : correction,
                                     streamID: stream, authorityID: ps.authority, occurredOn: nil))
             }
         }
     }
 
-    /// An activity's data as JSON, written directly (this is the generator's hot path).
+    /// An activity's data as JSON.
     static func activityJSON(kind: ActivityKind, pilot: String, authority: String, school: String, on: PostgresDate, partner: String?, random: inout SeededGenerator) -> String {
-        var attendance: String
+        var writer = JSONWriter(.compact(sortedKeys: true), capacity: 400)
+        func count(_ key: String, _ range: ClosedRange<Int>) {
+            writer.key(key)
+            writer.number(token: String(range.count == 1 ? range.lowerBound : Int.random(in: range, using: &random)))
+        }
+        func group(_ key: String, _ counts: () -> Void) {
+            writer.key(key)
+            writer.beginObject()
+            counts()
+            writer.endObject()
+        }
+        func text(_ key: String, _ value: String) {
+            writer.key(key)
+            writer.string(value)
+        }
+        writer.beginObject()
         let duration: Int
+        writer.key("attendance")
+        writer.beginObject()
         switch kind {
         case .assembly:
             duration = [30, 45, 60][Int.random(in: 0...2, using: &random)]
-            attendance = #""pupils":{"ks3":\#(Int.random(in: 60...240, using: &random)),"ks4":\#(Int.random(in: 0...200, using: &random))},"staff":{"teaching":\#(Int.random(in: 2...10, using: &random))}"#
+            group("pupils") { count("ks3", 60...240); count("ks4", 0...200) }
+            group("staff") { count("teaching", 2...10) }
         case .staffTraining, .leadershipCoaching, .networkSession:
             duration = [90, 120, 180, 360][Int.random(in: 0...3, using: &random)]
-            attendance = #""staff":{"leadership":\#(Int.random(in: 0...4, using: &random)),"teaching":\#(Int.random(in: 2...30, using: &random)),"pastoral":\#(Int.random(in: 1...8, using: &random)),"dsl":\#(Int.random(in: 0...2, using: &random)),"support":\#(Int.random(in: 0...10, using: &random))}"#
+            group("staff") { count("leadership", 0...4); count("teaching", 2...30); count("pastoral", 1...8); count("dsl", 0...2); count("support", 0...10) }
         case .restorativeCircle, .pupilWorkshop, .peerMentorTraining, .focusGroup, .peerMapping, .safetyMapping:
             duration = [45, 60, 90][Int.random(in: 0...2, using: &random)]
-            attendance = #""pupils":{"ks3":\#(Int.random(in: 4...18, using: &random)),"ks4":\#(Int.random(in: 0...12, using: &random))},"staff":{"pastoral":\#(Int.random(in: 1...2, using: &random))}"#
+            group("pupils") { count("ks3", 4...18); count("ks4", 0...12) }
+            group("staff") { count("pastoral", 1...2) }
         case .parentGovernorWorkshop, .parentConsultation:
             duration = 90
-            attendance = #""parents_carers":\#(Int.random(in: 3...40, using: &random)),"staff":{"governor":\#(Int.random(in: 0...3, using: &random)),"leadership":1}"#
+            count("parents_carers", 3...40)
+            group("staff") { count("governor", 0...3); count("leadership", 1...1) }
         default:
             duration = [60, 90, 120][Int.random(in: 0...2, using: &random)]
-            attendance = #""staff":{"leadership":\#(Int.random(in: 1...3, using: &random)),"dsl":1},"professionals":{"social_care":\#(Int.random(in: 0...2, using: &random)),"police":\#(Int.random(in: 0...2, using: &random)),"youth_work":\#(Int.random(in: 1...3, using: &random))}"#
+            group("staff") { count("leadership", 1...3); count("dsl", 1...1) }
+            group("professionals") { count("social_care", 0...2); count("police", 0...2); count("youth_work", 1...3) }
         }
-        let deliveredBy = partner.map { #","delivered_by":{"partners":["\#($0)"],"team":"CS schools team"}"# } ?? ""
-        return #"{"attendance":{\#(attendance)},"date":"\#(on)"\#(deliveredBy),"duration_minutes":\#(duration),"kind":"\#(kind.rawValue)","la_id":"\#(authority)","mode":"\#(Int.random(in: 0..<8, using: &random) == 0 ? "virtual" : "in_person")","pilot_id":"\#(pilot)","school_id":"\#(school)"}"#
-    }
-}
-
-extension PostgresDate {
-    /// The date `days` later (or earlier, when negative).
-    public func adding(days: Int) -> PostgresDate {
-        PostgresDate(julianDay: julianDay + days)
-    }
-
-    /// Days from this date to `other`.
-    public func days(to other: PostgresDate) -> Int { other.julianDay - julianDay }
-
-    /// Days since a fixed origin (the civil-from-days algorithm).
-    var julianDay: Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    init(julianDay z0: Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
-    }
-}
-
-extension AcademicYear {
-    init(startYear: Int) {
-        self.init("\(startYear)/\(String(format: "%02d", (startYear + 1) % 100))")!
+        writer.endObject()
+        text("date", on.description)
+        if let partner {
+            writer.key("delivered_by")
+            writer.beginObject()
+            writer.key("partners")
+            writer.beginArray()
+            writer.string(partner)
+            writer.endArray()
+            text("team", "CS schools team")
+            writer.endObject()
+        }
+        count("duration_minutes", duration...duration)
+        text("kind", kind.rawValue)
+        text("la_id", authority)
+        text("mode", Int.random(in: 0..<8, using: &random) == 0 ? "virtual" : "in_person")
+        text("pilot_id", pilot)
+        text("school_id", school)
+        writer.endObject()
+        return writer.text
     }
 }
 

@@ -125,11 +125,15 @@ public struct Importer: Sendable {
     /// Reads JSON Lines: one record per line; blank lines are skipped; a `rejected_because`
     /// key (written by a rejects file) is ignored.
     public static func readJSONLines(_ text: String) -> File {
-        var rows: [Row] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if let row = jsonLineRow(line, line: index + 1) { rows.append(row) }
+        File(rows: jsonLines(text).compactMap { jsonLineRow($0.text, line: $0.line) }, csvHeader: nil)
+    }
+
+    /// The lines of JSON Lines text that are not blank, trimmed, each with its line number.
+    public static func jsonLines(_ text: String) -> [(line: Int, text: String)] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
+            let content = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            return content.isEmpty ? nil : (index + 1, content)
         }
-        return File(rows: rows, csvHeader: nil)
     }
 
     /// One line of JSON Lines as a row, or nil for a blank line.

@@ -170,11 +170,3 @@ extension Recorder {
             occurredOn: checked.occurredOn, authorityID: checked.authorityID)
     }
 }
-
-extension PostgresDate {
-    /// Today's date in UTC.
-    public static var today: PostgresDate {
-        let parts = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
-        return PostgresDate(year: parts.year!, month: parts.month!, day: parts.day!)
-    }
-}

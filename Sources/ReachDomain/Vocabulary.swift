@@ -260,6 +260,7 @@ public enum InterventionKind: String, Vocabulary {
 public struct AcademicYear: Hashable, Sendable, CustomStringConvertible {
     /// The calendar year it starts in.
     public var startYear: Int
+    public init(startYear: Int) { self.startYear = startYear }
     public init?(_ text: String) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let start = Int(parts[0]), let end = Int(parts[1]),

@@ -193,11 +193,11 @@ extension EventLog {
         let unknown = streams.filter { heads[$0] == nil }
         if !unknown.isEmpty {
             let existing = try connection.query("""
-                SELECT stream_id, version, encode(last_hash, 'hex') FROM reach.streams
+                SELECT stream_id, version, last_hash FROM reach.streams
                 WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
                 """, [PostgresArray(unknown)], prepared: true)
             for row in 0..<existing.rowCount {
-                heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), Self.bytes(hex: try existing.decode(row: row, column: 2)))
+                heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), try existing.decode(PostgresBytes.self, row: row, column: 2).bytes)
             }
         }
         let newStreams = unknown.filter { heads[$0] == nil }
@@ -333,20 +333,15 @@ extension EventLog {
         }
     }
 
+    /// SHA-256 of `text`'s UTF-8 bytes, in lower-case hex: the checksum of a migration file
+    /// or of a projection's SQL.
+    public static func sha256Hex(_ text: String) -> String {
+        Hex.encode(sha256(Array(text.utf8)))
+    }
+
     /// OpenSSL's SHA-256, looked up once (or, should the lookup fail, the one OpenSSL looks up
     /// on each use).
     private nonisolated(unsafe) static let sha256Method = EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
-
-    static func bytes(hex: String) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(hex.utf8.count / 2)
-        var high: UInt8?
-        for byte in hex.utf8 {
-            let digit = byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
-            if let h = high { out.append(h << 4 | digit); high = nil } else { high = digit }
-        }
-        return out
-    }
 
     /// The server's path for one chunk: `COPY` into the session's staging table, then
     /// `reach.append_staged`.
@@ -378,19 +373,6 @@ extension EventLog {
             appended: try result.decode(Int.self, row: 0, column: 0),
             alreadyPresent: try result.decode(Int.self, row: 0, column: 1),
             lastPosition: try result.decodeIfPresent(Int64.self, row: 0, column: 2))
-    }
-}
-
-extension PostgresDate {
-    /// Days since 2000-01-01, as `date - date '2000-01-01'` gives them.
-    var daysSince2000: Int {
-        // Days from the civil calendar (proleptic Gregorian), relative to 1970-01-01.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468 - 10_957
     }
 }
 

@@ -44,7 +44,7 @@ public enum EventLog {
             let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.eventID, $0) })
             return try events.map { event in
                 guard let result = byID[event.id] else {
-                    throw EventLogError(code: .invalidRequest, message: "the log did not answer for event \(event.id.uuidString.lowercased())")
+                    throw EventLogError(code: .invalidRequest, message: "the log did not answer for event \(event.id.lowercasedString)")
                 }
                 return result
             }
@@ -65,7 +65,7 @@ public enum EventLog {
                 version: try row.decode(3), type: try row.decode(4), schemaVersion: try row.decode(5),
                 data: try row.decode(6), metadata: try row.decode(7), occurredOn: try row.decodeIfPresent(8),
                 recordedAt: try row.decode(9, as: UTCTimestamp.self).iso8601, authorityID: try row.decodeIfPresent(10),
-                hash: try row.decode(11, as: HexText.self).hex
+                hash: try row.decode(11, as: PostgresBytes.self).hex
             )
         }
     }
@@ -181,16 +181,5 @@ struct UTCTimestamp: PostgresDecodable {
         bytes[10] = UInt8(ascii: "T")
         bytes.append(UInt8(ascii: "Z"))
         iso8601 = String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-/// A `bytea` in the server's text form (`\\x0a1b...`), kept as its hex digits.
-struct HexText: PostgresDecodable {
-    var hex: String
-    init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
-        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") else {
-            throw PostgresError(code: .decoding, message: "expected bytea in hex form")
-        }
-        hex = String(decoding: UnsafeBufferPointer(rebasing: text[2...]), as: UTF8.self)
     }
 }

@@ -32,25 +32,16 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// The metadata as jsonb prints it: keys shorter first, then by bytes, with `", "` and
     /// `": "` between items. The bulk path stores and hashes these bytes as they are.
     public var jsonbBytes: [UInt8] {
-        var out: [UInt8] = []
-        // The keys, quotes and separators take 80 bytes at most.
-        let values = (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0) + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0)
-        out.reserveCapacity(80 + values)
-        out.append(UInt8(ascii: "{"))
-        func member(_ key: StaticString, _ value: String?) {
-            guard let value else { return }
-            if out.count > 1 { out.append(contentsOf: ", ".utf8) }
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
-            out.append(contentsOf: "\": ".utf8)
-            JSONText.appendQuoted(value, to: &out)
+        var writer = JSONWriter(.jsonb, capacity: 80 + (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0)
+                                    + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0))
+        writer.beginObject()
+        for (key, value) in [("actor", actor), ("source", source), ("causation_id", causationID), ("correlation_id", correlationID)] {
+            guard let value else { continue }
+            writer.key(key)
+            writer.string(value)
         }
-        member("actor", actor)
-        member("source", source)
-        member("causation_id", causationID)
-        member("correlation_id", correlationID)
-        out.append(UInt8(ascii: "}"))
-        return out
+        writer.endObject()
+        return writer.out
     }
 }
 
@@ -195,27 +186,26 @@ public struct RecordedEvent: Sendable, Hashable {
 
     /// The event as one line of JSON (for JSON Lines output).
     public var jsonLine: String {
-        var out = [UInt8]()
-        out.reserveCapacity(data.utf8.count + metadata.utf8.count + 400)
-        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
-        func quoted(_ text: String?) {
-            guard let text else { return raw("null") }
-            JSONText.appendQuoted(text, to: &out)
+        var writer = JSONWriter(.compact(sortedKeys: false), capacity: data.utf8.count + metadata.utf8.count + 400)
+        func field(_ key: String, _ value: String?) {
+            writer.key(key)
+            if let value { writer.string(value) } else { writer.scalar(.null, in: UnsafeBufferPointer(start: nil, count: 0)) }
         }
-        raw("{\"position\":"); raw(String(position))
-        raw(",\"event_id\":"); quoted(eventID.lowercasedString)
-        raw(",\"stream_id\":"); quoted(streamID)
-        raw(",\"version\":"); raw(String(version))
-        raw(",\"type\":"); quoted(type)
-        raw(",\"schema_version\":"); raw(String(schemaVersion))
-        raw(",\"occurred_on\":"); quoted(occurredOn?.description)
-        raw(",\"recorded_at\":"); quoted(recordedAt)
-        raw(",\"authority_id\":"); quoted(authorityID)
-        raw(",\"data\":"); raw(data)
-        raw(",\"metadata\":"); raw(metadata)
-        raw(",\"hash\":"); quoted(hash)
-        raw("}")
-        return String(decoding: out, as: UTF8.self)
+        writer.beginObject()
+        writer.key("position"); writer.number(token: String(position))
+        field("event_id", eventID.lowercasedString)
+        field("stream_id", streamID)
+        writer.key("version"); writer.number(token: String(version))
+        field("type", type)
+        writer.key("schema_version"); writer.number(token: String(schemaVersion))
+        field("occurred_on", occurredOn?.description)
+        field("recorded_at", recordedAt)
+        field("authority_id", authorityID)
+        writer.key("data"); writer.raw(data)
+        writer.key("metadata"); writer.raw(metadata)
+        field("hash", hash)
+        writer.endObject()
+        return writer.text
     }
 }
 
@@ -237,114 +227,5 @@ extension UUID {
         for i in 9..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * (i - 9))) }
         return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
                            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-    }
-}
-
-/// Small JSON helpers that need no encoder.
-public enum JSONText {
-    /// Why a JSON string literal could not be read.
-    public struct StringFailure: Error, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
-    /// Reads the JSON string literal whose opening quote is at `index`: its content, unescaped,
-    /// as UTF-8 (`\u0000` included). `index` ends after the closing quote, or where reading
-    /// failed.
-    public static func readString(_ bytes: UnsafeBufferPointer<UInt8>, at index: inout Int) throws -> [UInt8] {
-        func failure(_ what: String) -> StringFailure { StringFailure(description: what) }
-        func hex4() throws -> UInt32 {
-            guard index + 4 <= bytes.count else { throw failure("unterminated escape") }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                index += 1
-                let digit: UInt8
-                switch byte {
-                case 0x30...0x39: digit = byte - 0x30
-                case 0x41...0x46: digit = byte - 0x41 + 10
-                case 0x61...0x66: digit = byte - 0x61 + 10
-                default: throw failure("invalid escape")
-                }
-                value = value << 4 | UInt32(digit)
-            }
-            return value
-        }
-        index += 1  // the opening quote
-        var out: [UInt8] = []
-        while true {
-            guard index < bytes.count else { throw failure("unterminated string") }
-            let byte = bytes[index]
-            index += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                return out
-            case UInt8(ascii: "\\"):
-                guard index < bytes.count else { throw failure("unterminated string") }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid character escape") }
-                    out.append(contentsOf: String(Character(unicode)).utf8)
-                default: throw failure("invalid escape")
-                }
-            case 0x00..<0x20:
-                throw failure("control character in a string")
-            default:
-                out.append(byte)
-            }
-        }
-    }
-
-    /// A JSON string literal for `text`.
-    public static func quote(_ text: String) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(text.utf8.count + 2)
-        appendQuoted(text, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Appends `text` as a JSON string literal, escaping quotes, backslashes and control
-    /// characters byte by byte (UTF-8 above ASCII passes through unchanged).
-    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        // Most text needs no escaping: copy it whole.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: text.utf8)
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        let hex = Array("0123456789abcdef".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
-            case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
-            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0f)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }

@@ -62,7 +62,7 @@ public struct Migrator: Sendable {
         }
         var done: [String] = []
         for migration in migrations {
-            let checksum = try self.checksum(migration.sql, on: connection)
+            let checksum = EventLog.sha256Hex(migration.sql)
             if let recorded = known[migration.name] {
                 guard recorded == checksum else {
                     throw EventLogError(code: .migration, message: """
@@ -87,10 +87,5 @@ public struct Migrator: Sendable {
         let exists = try connection.query("SELECT to_regclass('public.reach_migrations') IS NOT NULL").decode(Bool.self, row: 0, column: 0)
         guard exists else { return [] }
         return try connection.query("SELECT name FROM public.reach_migrations ORDER BY name").mapRows { try $0.decode(0) }
-    }
-
-    /// SHA-256 of the file, computed by the server so the program needs no crypto of its own.
-    private func checksum(_ sql: String, on connection: Connection) throws -> String {
-        try connection.query("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", [sql]).decode(row: 0, column: 0)
     }
 }

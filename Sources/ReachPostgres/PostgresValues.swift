@@ -124,9 +124,44 @@ extension Double: PostgresEncodable, PostgresDecodable {
     }
 }
 
-/// The lower-case hex digit of a value from 0 to 15.
-private func hexDigit(_ value: UInt8) -> UInt8 {
-    value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+/// Hexadecimal, the one codec: lower-case digits out, either case in.
+public enum Hex {
+    /// The lower-case hex digit of a value from 0 to 15.
+    @inlinable
+    public static func digit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+
+    /// The value of a hex digit, or nil for any other byte.
+    @inlinable
+    public static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return digit - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// The bytes written by `digits` (two digits a byte), or nil when they are not hex.
+    public static func decode(_ digits: some Collection<UInt8>) -> [UInt8]? {
+        guard digits.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(digits.count / 2)
+        var high: UInt8?
+        for digit in digits {
+            guard let nibble = value(digit) else { return nil }
+            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+        }
+        return out
+    }
+
+    /// `bytes` in lower-case hex.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out = [UInt8]()
+        out.appendHex(bytes)
+        return String(decoding: out, as: UTF8.self)
+    }
 }
 
 extension UUID {
@@ -147,8 +182,8 @@ extension UUID {
             var at = 0
             for (index, byte) in raw.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
-                out[at] = hexDigit(byte >> 4)
-                out[at + 1] = hexDigit(byte & 0x0f)
+                out[at] = Hex.digit(byte >> 4)
+                out[at + 1] = Hex.digit(byte & 0x0f)
                 at += 2
             }
             return at
@@ -158,10 +193,10 @@ extension UUID {
 
 extension Array where Element == UInt8 {
     /// Appends `bytes` in lower-case hex, two digits a byte.
-    public mutating func appendHex(_ bytes: [UInt8]) {
+    public mutating func appendHex(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
-            append(hexDigit(byte >> 4))
-            append(hexDigit(byte & 0x0F))
+            append(Hex.digit(byte >> 4))
+            append(Hex.digit(byte & 0x0F))
         }
     }
 
@@ -191,31 +226,23 @@ extension UUID: PostgresEncodable, PostgresDecodable {
     /// through a `String`).
     public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
         guard text.count == 36 else { throw PostgresError.decoding(UUID.self, text) }
-        var bytes = [UInt8](repeating: 0, count: 16)
-        var index = 0
-        var high: UInt8? = nil
-        for (offset, character) in text.enumerated() {
-            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
-                guard character == UInt8(ascii: "-") else { throw PostgresError.decoding(UUID.self, text) }
-                continue
-            }
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
-            default: throw PostgresError.decoding(UUID.self, text)
-            }
-            if let h = high {
-                bytes[index] = h << 4 | nibble
-                index += 1
-                high = nil
-            } else {
-                high = nibble
+        var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+            = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        try withUnsafeMutableBytes(of: &bytes) { out in
+            var offset = 0
+            for index in 0..<16 {
+                if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                    guard text[offset] == UInt8(ascii: "-") else { throw PostgresError.decoding(UUID.self, text) }
+                    offset += 1
+                }
+                guard let high = Hex.value(text[offset]), let low = Hex.value(text[offset + 1]) else {
+                    throw PostgresError.decoding(UUID.self, text)
+                }
+                out[index] = high << 4 | low
+                offset += 2
             }
         }
-        self = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        self = UUID(uuid: bytes)
     }
 }
 
@@ -226,33 +253,13 @@ public struct PostgresBytes: Hashable, Sendable, PostgresEncodable, PostgresDeco
     public var postgresBind: PostgresBind { PostgresBind(bytes: bytes, format: 1, oid: PostgresOID.bytea) }
     /// Decodes the `\x` hex text form.
     public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
-        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), text.count % 2 == 0 else {
+        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), let bytes = Hex.decode(text.dropFirst(2)) else {
             throw PostgresError.decoding(PostgresBytes.self, text)
         }
-        func nibble(_ c: UInt8) throws -> UInt8 {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-            default: throw PostgresError.decoding(PostgresBytes.self, text)
-            }
-        }
-        var out = [UInt8]()
-        out.reserveCapacity((text.count - 2) / 2)
-        var i = 2
-        while i < text.count {
-            out.append(try nibble(text[i]) << 4 | nibble(text[i + 1]))
-            i += 2
-        }
-        bytes = out
+        self.bytes = bytes
     }
     /// Lower-case hex.
-    public var hex: String {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        out.appendHex(bytes)
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
 }
 
@@ -284,12 +291,49 @@ public struct PostgresDate: Hashable, Sendable, Comparable, PostgresEncodable, P
         self = date
     }
 
-    static func daysIn(month: Int, year: Int) -> Int {
+    /// The days of a month of the (proleptic Gregorian) calendar.
+    public static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: return 30
         default: return 31
         }
+    }
+
+    /// Days since 1970-01-01 (negative before it), by the days-from-civil algorithm.
+    public var daysSince1970: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Days since 2000-01-01, as `date - date '2000-01-01'` gives them.
+    public var daysSince2000: Int { daysSince1970 - 10_957 }
+
+    /// The date `days` after 1970-01-01 (civil-from-days).
+    public init(daysSince1970 days: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153
+        let month = shifted < 10 ? shifted + 3 : shifted - 9
+        self.init(year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month: month, day: dayOfYear - (153 * shifted + 2) / 5 + 1)
+    }
+
+    /// The date `days` later (or earlier, when negative).
+    public func adding(days: Int) -> PostgresDate { PostgresDate(daysSince1970: daysSince1970 + days) }
+
+    /// Days from this date to `other`.
+    public func days(to other: PostgresDate) -> Int { other.daysSince1970 - daysSince1970 }
+
+    /// Today's date in UTC.
+    public static var today: PostgresDate {
+        PostgresDate(daysSince1970: Int((Date().timeIntervalSince1970 / 86_400).rounded(.down)))
     }
 
     public var description: String {

@@ -186,7 +186,7 @@ struct AppendBench: AsyncParsableCommand {
                 try connection.copyIn("COPY bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id) FROM STDIN") { writer in
                     for i in 0..<total {
                         let e = event(stream: "copy-\(i % 10_000)", i)
-                        try writer.appendField(e.id.uuidString)
+                        try writer.appendField(e.id.lowercasedString)
                         try writer.appendField(e.streamID)
                         try writer.appendField(String(i / 10_000 + 1))
                         try writer.appendField(e.type)

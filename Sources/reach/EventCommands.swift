@@ -57,7 +57,7 @@ struct Events: AsyncParsableCommand {
 
         func run() async throws {
             let text = data == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : data
-            guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)), parsed is [String: Any] else {
+            guard case .object? = try? JSONValue.parse(text) else {
                 throw CommandError("the event's data must be a JSON object, such as '{\"name\":\"Example Academy\"}'")
             }
             let app = try await database.application()

@@ -1,3 +1,4 @@
+import ReachEventLog
 import ReachApp
 import ReachDomain
 import ReachProjections

@@ -1,3 +1,4 @@
+import ReachEventLog
 import ReachDomain
 import ReachPostgres
 import Testing

@@ -16,6 +16,8 @@ struct BulkPathTests {
         #"[]"#,
         #"{"unicode key é":"ü","ä":1,"b":2}"#,
         #"{"deep":[[[[{"x":[{"y":{"b":"1","a":"2"}}]}]]]]}"#,
+        #"{"a\"b":1,"a":{"\u00e9":2,"z\n":3,"b\tc":[]},"":0}"#,
+        #"{"b":-0,"a":-0.0,"c":-0.50,"d":10.250,"dd":{"y":1,"x":2,"y":3}}"#,
     ]
 
     @Test("documents are written as jsonb prints them")
@@ -45,7 +47,6 @@ struct BulkPathTests {
     @Test("what it cannot print for certain is left to the server")
     func declines() {
         #expect(JSONBText.canonical(#"{"n":1e3}"#) == nil)
-        #expect(JSONBText.canonical(#"{"a\"b":1}"#) == nil)
         #expect(JSONBText.canonical(#"{"a":"\u0000"}"#) == nil)
         #expect(JSONBText.canonical(#"{"a":"\ud800"}"#) == nil)
         #expect(JSONBText.canonical("{not json") == nil)
@@ -105,7 +106,7 @@ struct BulkPathTests {
                 #expect(try placed.decode(Bool.self, row: row, column: 5))
                 var prepared = try #require(byID[try placed.decode(UUID.self, row: row, column: 0)])
                 let hash = EventLog.eventHash(
-                    previous: EventLog.bytes(hex: try placed.decode(row: row, column: 4)), &prepared,
+                    previous: try #require(Hex.decode(try placed.decode(String.self, row: row, column: 4).utf8)), &prepared,
                     version: try placed.decode(row: row, column: 1), epoch: try placed.decode(row: row, column: 2), buffer: &buffer)
                 #expect(PostgresBytes(hash).hex == (try placed.decode(String.self, row: row, column: 3)))
             }

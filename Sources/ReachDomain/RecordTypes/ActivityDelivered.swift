@@ -1,3 +1,5 @@
+import ReachEventLog
+
 extension RecordType {
     /// Version 2: `mode` replaced version 1's `virtual` flag (see `upcasts`).
     public static let activityDelivered = RecordType(

@@ -1,3 +1,5 @@
+import ReachEventLog
+
 extension RecordType {
     public static let surveyWaveRecorded = RecordType(
         "survey_wave_recorded",
