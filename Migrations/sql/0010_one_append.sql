@@ -1,7 +1,9 @@
--- One append. reach.append_events is the only SQL that places events in the log: the staged
--- bulk path and the authority's export call it, and so does the client for every append that
--- is not a bulk load. (A bulk load's chunks are placed in the client by the same rule,
--- EventLog.appendDirect, which the tests check against this function row for row.)
+-- One append. reach.append_events places a batch of events in the log, and is the only SQL
+-- that does, but for its single-event entry, reach.append_event, which places one new event on
+-- a stream that exists in one statement and hands anything else to reach.append_events. The
+-- staged bulk path, the authority's export and the client call one of the two. (A bulk load's
+-- chunks are placed in the client by the same rule, EventLog.appendDirect, which the tests
+-- check against these functions row for row.)
 --
 -- The placement rule, for each event in batch order: its version is its stream's head version
 -- plus one; its hash is reach.event_hash(the head's hash, the event, that version, the
@@ -31,7 +33,6 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     n integer := coalesce(cardinality(p_event_ids), 0);
     at timestamptz := now();
-    expected bigint;
     skipped uuid[];
     conflicting_id uuid;
     conflict record;
@@ -57,34 +58,6 @@ BEGIN
     -- Take a transaction id before any position is drawn: readers rely on every drawn
     -- position belonging to a transaction that already has an id (reach.log_horizon).
     PERFORM pg_current_xact_id();
-
-    -- The common case, one new event to a stream that exists at the version expected: the rule
-    -- applied in one statement, which moves the head (locking it) and inserts the event, or
-    -- does nothing at all when anything is unusual (then see below).
-    IF n = 1 THEN
-        expected := p_expected_versions[array_position(p_expected_streams, p_stream_ids[1])];
-        RETURN QUERY
-        WITH head AS (
-            UPDATE reach.streams s
-            SET version = s.version + 1,
-                last_hash = reach.event_hash(s.last_hash, p_event_ids[1], p_stream_ids[1], s.version + 1, p_event_types[1],
-                    p_schema_versions[1], coalesce(p_data[1], 'null'), coalesce(p_metadata[1], '{}'), p_occurred_on[1],
-                    p_authority_ids[1], at)
-            WHERE s.stream_id = p_stream_ids[1] AND (expected IS NULL OR s.version = expected)
-              AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = p_event_ids[1])
-            RETURNING s.version, s.last_hash
-        ), inserted AS (
-            INSERT INTO reach.events AS e ("position", event_id, stream_id, version, event_type, schema_version,
-                                           data, metadata, occurred_on, recorded_at, authority_id, hash)
-            SELECT nextval('reach.event_position'), p_event_ids[1], p_stream_ids[1], h.version, p_event_types[1],
-                   p_schema_versions[1], coalesce(p_data[1], 'null'), coalesce(p_metadata[1], '{}'), p_occurred_on[1],
-                   at, p_authority_ids[1], h.last_hash
-            FROM head h
-            RETURNING e.event_id, e.stream_id, e.version, e."position"
-        )
-        SELECT ins.event_id, ins.stream_id, ins.version, ins."position", false FROM inserted ins;
-        IF FOUND THEN RETURN; END IF;
-    END IF;
 
     -- Ids already in the log are not appended again, and must carry the same content.
     SELECT array_agg(e.event_id),
@@ -176,6 +149,87 @@ BEGIN
 END
 $$;
 
+-- One event: the common case (a stream that exists at the version expected, or one that must
+-- not exist yet and does not, and an id that is new) is the rule applied in one statement,
+-- which moves or makes the head (locking it) and inserts the event; writing the head gives the
+-- transaction its id before the insert draws the position.
+-- Anything else (a new stream, an id in the log, a version that does not hold) leaves that
+-- statement doing nothing, and goes to reach.append_events, which sorts it out and words the
+-- errors. Its arguments are single values and it returns one row, not a set: a function's array
+-- arguments are each copied into an expanded form on entry, and a set is gathered in a
+-- tuplestore, which together cost a single append about a tenth more.
+-- p_expected: NULL (any version), 0 (the stream must not exist yet) or N.
+CREATE FUNCTION reach.append_event(
+    p_event_id uuid, p_stream_id text, p_event_type text, p_schema_version integer, p_data jsonb,
+    p_metadata jsonb, p_occurred_on date, p_authority_id text, p_expected bigint DEFAULT NULL,
+    OUT event_id uuid, OUT stream_id text, OUT version bigint, OUT "position" bigint, OUT duplicate boolean)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    at timestamptz := now();
+BEGIN
+    WITH moved AS (
+        UPDATE reach.streams s
+        SET version = s.version + 1,
+            last_hash = reach.event_hash(s.last_hash, p_event_id, p_stream_id, s.version + 1, p_event_type, p_schema_version,
+                                         coalesce(p_data, 'null'), coalesce(p_metadata, '{}'), p_occurred_on, p_authority_id, at)
+        WHERE p_expected IS DISTINCT FROM 0 AND s.stream_id = p_stream_id AND (p_expected IS NULL OR s.version = p_expected)
+          AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = p_event_id)
+        RETURNING s.version, s.last_hash
+    ), made AS (
+        -- A stream that must not exist yet: its head, made at version 1 (nothing, should
+        -- another session make it first).
+        INSERT INTO reach.streams AS s (stream_id, version, last_hash)
+        SELECT p_stream_id, 1, reach.event_hash('\x'::bytea, p_event_id, p_stream_id, 1, p_event_type, p_schema_version,
+                                                 coalesce(p_data, 'null'), coalesce(p_metadata, '{}'), p_occurred_on, p_authority_id, at)
+        WHERE p_expected = 0 AND NOT EXISTS (SELECT FROM reach.events e WHERE e.event_id = p_event_id)
+        ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
+        RETURNING s.version, s.last_hash
+    ), head AS (
+        SELECT * FROM moved UNION ALL SELECT * FROM made
+    ), inserted AS (
+        INSERT INTO reach.events AS e ("position", event_id, stream_id, version, event_type, schema_version,
+                                       data, metadata, occurred_on, recorded_at, authority_id, hash)
+        SELECT nextval('reach.event_position'), p_event_id, p_stream_id, h.version, p_event_type, p_schema_version,
+               coalesce(p_data, 'null'), coalesce(p_metadata, '{}'), p_occurred_on, at, p_authority_id, h.last_hash
+        FROM head h
+        RETURNING e.event_id, e.stream_id, e.version, e."position"
+    )
+    SELECT ins.event_id, ins.stream_id, ins.version, ins."position", false
+      INTO event_id, stream_id, version, "position", duplicate FROM inserted ins;
+    IF FOUND THEN RETURN; END IF;
+    SELECT a.event_id, a.stream_id, a.version, a."position", a.duplicate
+      INTO event_id, stream_id, version, "position", duplicate
+    FROM reach.append_events(
+        ARRAY[p_event_id], ARRAY[p_stream_id], ARRAY[p_event_type], ARRAY[p_schema_version], ARRAY[p_data],
+        ARRAY[p_metadata], ARRAY[p_occurred_on], ARRAY[p_authority_id],
+        CASE WHEN p_expected IS NULL THEN '{}'::text[] ELSE ARRAY[p_stream_id] END,
+        CASE WHEN p_expected IS NULL THEN '{}'::bigint[] ELSE ARRAY[p_expected] END) a;
+END
+$$;
+
+-- The authority's export records its one event through reach.append_event.
+CREATE OR REPLACE FUNCTION reach.record_authority_export(p_record_id text, p_data jsonb, p_occurred_on date) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    authority text := reach.login_authority();
+    appended bigint;
+BEGIN
+    IF authority IS NULL THEN
+        RAISE EXCEPTION 'login % is not a local authority login', session_user USING ERRCODE = '42501';
+    END IF;
+    IF p_data ->> 'la_id' IS DISTINCT FROM authority THEN
+        RAISE EXCEPTION 'login % records exports of local authority % only', session_user, authority USING ERRCODE = '42501';
+    END IF;
+    SELECT a."position" INTO appended
+    FROM reach.append_event(
+        reach.record_event_id(p_record_id), 'exports:' || authority, 'summary_exported', 1, p_data,
+        jsonb_build_object('actor', session_user::text, 'correlation_id', p_record_id, 'source', 'export'),
+        p_occurred_on, authority) a;
+    RETURN appended;
+END
+$$;
+
 -- The staged bulk path places its chunk through reach.append_events.
 CREATE OR REPLACE FUNCTION reach.append_staged(p_after bigint, p_upto bigint,
     OUT appended bigint, OUT already_present bigint, OUT last_position bigint)
@@ -195,3 +249,4 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION reach.event_hash(bytea, uuid, text, bigint, text, integer, jsonb, jsonb, date, text, timestamptz) TO reach_app;
+GRANT EXECUTE ON FUNCTION reach.append_event(uuid, text, text, integer, jsonb, jsonb, date, text, bigint) TO reach_app;

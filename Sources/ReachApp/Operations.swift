@@ -132,6 +132,11 @@ public struct ProjectionRunnerService: Service {
     let runner: ProjectionRunner
     let onProgress: @Sendable (String, ProjectionEngine.Progress) -> Void
 
+    public init(runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in }) {
+        self.runner = runner
+        self.onProgress = onProgress
+    }
+
     public func run() async throws {
         let (runner, onProgress) = (runner, onProgress)
         try await withGracefulShutdownHandler {

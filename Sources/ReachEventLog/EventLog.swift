@@ -10,14 +10,16 @@ public enum EventLog {
         """
 
     /// Appends `events` (to one or several streams) all or nothing, in one round trip, through
-    /// `reach.append_events`, the one function that places events in the log (the bulk path,
-    /// ``appendBulk(_:chunkSize:idsChecked:on:)``, applies the same rule in this process).
+    /// `reach.append_events` (one event: `reach.append_event`), the SQL that places events in the
+    /// log (the bulk path, ``appendBulk(_:chunkSize:idsChecked:on:)``, applies the same rule in
+    /// this process).
     ///
     /// `expecting` maps stream ids to the version each must be at; streams not named are not
     /// checked. Events already in the log (by id, with the same content) are not appended again
     /// and come back with ``AppendResult/duplicate`` set and their original positions.
     public static func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:], on connection: Connection) throws -> [AppendResult] {
         guard !events.isEmpty else { return [] }
+        if events.count == 1 { return [try appendOne(events[0], expecting: expecting[events[0].streamID] ?? .any, on: connection)] }
         let expectations = expecting.filter { $0.value != .any }.sorted { $0.key < $1.key }
         let parameters: [any PostgresEncodable] = [
             PostgresArray(events.map(\.id)),
@@ -48,6 +50,29 @@ public enum EventLog {
                 }
                 return result
             }
+        } catch {
+            throw EventLogError.translate(error)
+        }
+    }
+
+    static let appendOneSQL = """
+        SELECT event_id, stream_id, version, "position", duplicate
+        FROM reach.append_event($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """
+
+    /// One event, through `reach.append_event` (single values, one statement in the common case).
+    static func appendOne(_ event: NewEvent, expecting: ExpectedVersion, on connection: Connection) throws -> AppendResult {
+        do {
+            let result = try connection.query(appendOneSQL, [
+                event.id, event.streamID, event.type, event.schemaVersion, PostgresJSONB(event.data),
+                PostgresJSONB(event.metadata.json), event.occurredOn, event.authorityID, expecting.sqlValue,
+            ], prepared: true)
+            guard result.rowCount == 1 else {
+                throw EventLogError(code: .invalidRequest, message: "the log did not answer for event \(event.id.lowercasedString)")
+            }
+            return AppendResult(
+                eventID: event.id, streamID: try result.decode(row: 0, column: 1), version: try result.decode(row: 0, column: 2),
+                position: try result.decode(row: 0, column: 3), duplicate: try result.decode(row: 0, column: 4))
         } catch {
             throw EventLogError.translate(error)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CSV
 import Foundation
+import Logging
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -25,6 +26,12 @@ struct ImportBench: AsyncParsableCommand {
     func run() async throws {
         let logger = makeLogger()
         let target = try await database.target(logger: logger)
+        // Blocking work (libpq, files) on a thread of its own, off the cooperative pool.
+        let rows = rows
+        try await onThreadOfItsOwn(name: "reach.bench") { try Self.measure(rows: rows, target: target, logger: logger) }
+    }
+
+    static func measure(rows: Int, target: DatabaseTarget, logger: Logger) throws {
         let scratch = "reach_bench_import_\(getpid())"
         let admin = try Connection(configuration: target.owner, logger: logger)
         try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")
@@ -98,8 +105,9 @@ struct ImportBench: AsyncParsableCommand {
         let importRate = Double(written) / seconds(importTime)
         let bulkRate = Double(written) / seconds(bulkTime)
         emit(String(format: "CSV: %d rows, %.0f MiB", written, fileMiB) + (summary.passes > 1 ? " (read twice: a record looked as if the log held it)" : ""))
-        emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   target >= 40,000/s  %@", seconds(importTime), importRate, importRate >= 40_000 ? "ok" : "MISSED"))
-        emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   import/bulk = %.2fx", seconds(bulkTime), bulkRate, importRate / bulkRate))
+        emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   baseline", seconds(bulkTime), bulkRate))
+        emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   %.2fx bulk append   target >= 0.75x  %@",
+                    seconds(importTime), importRate, importRate / bulkRate, importRate >= 0.75 * bulkRate ? "ok" : "MISSED"))
         emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB", startRSS, Double(usage.ru_maxrss) / 1024))
         let perRow = { (cpu: Double) in cpu / Double(written) * 1_000_000 }
         emit(String(format: "CPU per row during the import: this process %.1f µs", perRow(clientCPU))

@@ -6,6 +6,7 @@ import ReachApp
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
+import Synchronization
 
 /// `reach bench projections`: rebuild rate, live lag and metric query times.
 struct ProjectionBench: AsyncParsableCommand {
@@ -31,8 +32,8 @@ struct ProjectionBench: AsyncParsableCommand {
     var baselineEvents = 200_000
     @Option(help: "Seconds of steady appends for the live-lag phase.")
     var lagSeconds = 20
-    @Option(help: "Appends per second in the live-lag phase.")
-    var rate = 1_000
+    @Option(help: "Appends per second in the live-lag phase (default: half the 8-client append capacity measured first).")
+    var rate: Int?
     @Option(help: "Times each metric query is run (after warming up).")
     var repetitions = 30
     @Flag(help: "With --existing: only the metric queries (no rebuild, no live-lag phase).")
@@ -45,6 +46,12 @@ struct ProjectionBench: AsyncParsableCommand {
     func run() async throws {
         let logger = makeLogger()
         let target = try await database.target(logger: logger)
+        // Blocking work (libpq) runs on threads of its own, off the cooperative pool; the live
+        // phase's appenders, monitor and runner are tasks of one group.
+        try await onThreadOfItsOwn(name: "reach.bench", async: { try await measure(target, logger: logger) })
+    }
+
+    func measure(_ target: DatabaseTarget, logger: Logger) async throws {
         let admin = try Connection(configuration: target.owner, logger: logger)
         var scratchNames: [String] = []
         defer { for name in scratchNames { try? admin.executeScript("DROP DATABASE IF EXISTS \(name) WITH (FORCE)") } }
@@ -93,16 +100,32 @@ struct ProjectionBench: AsyncParsableCommand {
         }
         let rebuildSeconds = seconds(since: rebuildStart)
         let rebuildRate = Double(logEvents) / rebuildSeconds
-        emit(String(format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 50,000/s  %@",
-                    workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 50_000 ? "ok" : "MISSED"))
+        emit(String(format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 1.20x  %@",
+                    workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 1.2 * bulkRate ? "ok" : "MISSED"))
 
-        // 2. Live lag under steady appends, in a scratch database with the demo's default data.
+        // 2. Live lag under steady appends, in a scratch database with the demo's default data,
+        // at half the append capacity of 8 clients measured there first.
         let lagDatabase = try scratch()
         _ = try load(100_000, into: lagDatabase)
-        let lags = try liveLag(lagDatabase, logger: logger)
+        let capacity = try await appendCapacity(lagDatabase, clients: 8, logger: logger)
+        let steady = rate ?? max(1, Int(capacity / 2))
+        emit(String(format: "append capacity, 8 clients, 1 event/txn:         %8.0f events/s   the live phase appends at %d/s (%@)",
+                    capacity, steady, rate == nil ? "half of it" : "--rate"))
+        let samples = try await liveLag(lagDatabase, rate: steady, logger: logger)
+        let lags = samples.map(\.lag)
         emit(String(format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
-                    rate, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
+                    steady, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
                     percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
+        // Over time, second by second of the appends: a runner falling behind shows as a rising line.
+        let bySecond = Dictionary(grouping: samples, by: { Int($0.at) })
+        let scale = max(0.001, lags.max() ?? 0)
+        for second in bySecond.keys.sorted() {
+            let these = bySecond[second]!.map(\.lag)
+            let p95 = percentile(these, 0.95)
+            emit(String(format: "  second %3d  %5d events  p50 %5.0f ms  p95 %5.0f ms  max %5.0f ms  ", second, these.count,
+                        percentile(these, 0.5) * 1000, p95 * 1000, (these.max() ?? 0) * 1000)
+                 + String(repeating: "#", count: max(1, Int(p95 / scale * 40))))
+        }
         }
 
         // 3. Metric queries for the authority with the most activities, one academic year, once
@@ -161,50 +184,98 @@ struct ProjectionBench: AsyncParsableCommand {
                     la, readers.count, percentile(everyMetric, 0.5) * 1000, p95 * 1000, p95 < 0.05 ? "ok" : "MISSED"))
     }
 
-    /// Appends activities one per transaction at `rate` per second while a runner follows, and
-    /// returns each event's lag: from its append returning to the activities projection's
-    /// checkpoint covering it.
-    func liveLag(_ configuration: ConnectionConfiguration, logger: Logger) throws -> [Double] {
-        let setup = try Connection(configuration: configuration, logger: logger)
-        let engine = ProjectionEngine(logger: logger)
-        _ = try engine.waitUntilCaughtUp(timeout: .seconds(600), on: setup)
-        let runner = ProjectionRunner(engine: engine, configuration: configuration, logger: logger)
-        let finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { try? runner.run(); finished.signal() }
-        defer { runner.stop(); finished.wait() }
+    static let lagData = #"{"pilot_id":"bench-pilot","la_id":"bench","school_id":"bench-1","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":30},"staff":{"teaching":2}}}"#
 
-        let writer = try Connection(configuration: configuration, logger: logger)
-        let monitor = try Connection(configuration: configuration, logger: logger)
-        var appended: [(position: Int64, at: ContinuousClock.Instant)] = []
-        var covered: [(checkpoint: Int64, at: ContinuousClock.Instant)] = []
-        let total = rate * lagSeconds
-        let interval = Duration.seconds(1) / rate
+    /// Appends per second that `clients` connections reach, each appending one event per
+    /// transaction for two seconds.
+    func appendCapacity(_ configuration: ConnectionConfiguration, clients: Int, logger: Logger) async throws -> Double {
         let start = ContinuousClock.now
-        var next = start
-        let data = #"{"pilot_id":"bench-pilot","la_id":"bench","school_id":"bench-1","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":30},"staff":{"teaching":2}}}"#
-        var index = 0
-        while index < total || (covered.last?.checkpoint ?? 0) < (appended.last?.position ?? 0) {
-            let now = ContinuousClock.now
-            if index < total && now >= next {
-                let result = try EventLog.append([NewEvent(streamID: "bench-lag:\(index % 50)", type: "activity_delivered", data: data)], on: writer)
-                appended.append((result[0].position, ContinuousClock.now))
-                index += 1
-                next += interval
-            } else {
-                let checkpoint: Int64 = try monitor.query("SELECT checkpoint FROM projections.state WHERE name = 'activities'", prepared: true).decode(row: 0, column: 0)
-                covered.append((checkpoint, ContinuousClock.now))
-                Thread.sleep(forTimeInterval: index >= total ? 0.002 : 0.0005)
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    try await onThreadOfItsOwn(name: "reach.bench") {
+                        let connection = try Connection(configuration: configuration, logger: logger)
+                        var count = 0
+                        while seconds(since: start) < 2 {
+                            _ = try EventLog.append([NewEvent(streamID: "bench-capacity:\(client):\(count % 20)", type: "activity_delivered", data: Self.lagData)], on: connection)
+                            count += 1
+                        }
+                        return count
+                    }
+                }
             }
-            if seconds(since: start) > Double(lagSeconds) * 3 + 60 { break }
+            return try await group.reduce(0, +)
         }
-        var lags: [Double] = []
-        var cursor = 0
-        for event in appended {
-            while cursor < covered.count && covered[cursor].checkpoint < event.position { cursor += 1 }
-            guard cursor < covered.count else { break }
-            lags.append(max(0, seconds(covered[cursor].at - event.at)))
+        return Double(counts) / seconds(since: start)
+    }
+
+    /// Appends activities one per transaction at `rate` per second, from as many connections
+    /// as that needs, while a runner follows (the service `reach projections run` runs); each
+    /// event's lag is from its append returning to the activities projection's checkpoint
+    /// covering it, with when it was appended (seconds from the start).
+    func liveLag(_ configuration: ConnectionConfiguration, rate: Int, logger: Logger) async throws -> [(at: Double, lag: Double)] {
+        let engine = ProjectionEngine(logger: logger)
+        try await onThreadOfItsOwn(name: "reach.bench") {
+            _ = try engine.waitUntilCaughtUp(timeout: .seconds(600), on: Connection(configuration: configuration, logger: logger))
         }
-        return lags
+        let runner = ProjectionRunnerService(runner: ProjectionRunner(engine: engine, configuration: configuration, logger: logger))
+        let total = rate * lagSeconds
+        // One connection appends about 2,000 events a second here; a few more keep the pace.
+        let writers = max(1, min(8, (rate + 999) / 1000))
+        let limit = Double(lagSeconds) * 3 + 60
+        let start = ContinuousClock.now
+        // The last position appended, once every event is: the monitor then watches until the
+        // projection covers it.
+        final class Last: Sendable { let position = Atomic<Int64>(0) }
+        let lastAppended = Last()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await runner.run() }
+            defer { group.cancelAll() }
+            async let covered = onThreadOfItsOwn(name: "reach.bench") { () throws -> [(checkpoint: Int64, at: ContinuousClock.Instant)] in
+                let monitor = try Connection(configuration: configuration, logger: logger)
+                var covered: [(checkpoint: Int64, at: ContinuousClock.Instant)] = []
+                while seconds(since: start) < limit {
+                    let checkpoint: Int64 = try monitor.query("SELECT checkpoint FROM projections.state WHERE name = 'activities'", prepared: true).decode(row: 0, column: 0)
+                    covered.append((checkpoint, ContinuousClock.now))
+                    let last = lastAppended.position.load(ordering: .acquiring)
+                    if last > 0 && checkpoint >= last { break }
+                    Thread.sleep(forTimeInterval: 0.001)
+                }
+                return covered
+            }
+            let appended = try await withThrowingTaskGroup(of: [(position: Int64, at: ContinuousClock.Instant)].self) { writing in
+                for writer in 0..<writers {
+                    writing.addTask {
+                        try await onThreadOfItsOwn(name: "reach.bench") {
+                            let connection = try Connection(configuration: configuration, logger: logger)
+                            var appended: [(position: Int64, at: ContinuousClock.Instant)] = []
+                            for index in stride(from: writer, to: total, by: writers) {
+                                let due = start + .seconds(1) / rate * index
+                                if ContinuousClock.now < due { Thread.sleep(forTimeInterval: seconds(due - ContinuousClock.now)) }
+                                let result = try EventLog.append([NewEvent(streamID: "bench-lag:\(index % 50)", type: "activity_delivered", data: Self.lagData)], on: connection)
+                                appended.append((result[0].position, ContinuousClock.now))
+                            }
+                            return appended
+                        }
+                    }
+                }
+                return try await writing.reduce(into: []) { $0 += $1 }
+            }
+            lastAppended.position.store(appended.map(\.position).max() ?? 1, ordering: .releasing)
+            let samples = try await covered
+            // The first sample at which the checkpoint covers each event (checkpoints only grow).
+            var lags: [(at: Double, lag: Double)] = []
+            for event in appended {
+                var low = 0, high = samples.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if samples[middle].checkpoint >= event.position { high = middle } else { low = middle + 1 }
+                }
+                guard low < samples.count else { continue }
+                lags.append((seconds(event.at - start), max(0, seconds(samples[low].at - event.at))))
+            }
+            return lags
+        }
     }
 }
 
