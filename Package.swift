@@ -68,6 +68,14 @@ let package = Package(
             dependencies: ["ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
+        // Importing files: CSV and JSON Lines reading, the import pipeline (chunks read and
+        // checked ahead while the one before is judged and appended in bulk), and the speed
+        // work that goes with it, so that the domain reads as rules.
+        .target(
+            name: "ReachIngest",
+            dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
+            swiftSettings: strict
+        ),
         // The read side: the projection engine and one file per projection, next to its SQL.
         .target(
             name: "ReachProjections",
@@ -91,6 +99,7 @@ let package = Package(
                 "ReachPostgres",
                 "ReachEventLog",
                 "ReachDomain",
+                "ReachIngest",
                 "ReachProjections",
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,6 +115,7 @@ let package = Package(
                 "ReachPostgres",
                 "ReachEventLog",
                 "ReachDomain",
+                "ReachIngest",
                 "ReachProjections",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -128,6 +138,11 @@ let package = Package(
         .testTarget(
             name: "ReachDomainTests",
             dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachIngestTests",
+            dependencies: ["ReachIngest", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 
 /// Runs projections: installs their tables, applies the log to them in batches, follows the
 /// live log, stops a projection on an event it cannot apply, and rebuilds.
@@ -422,41 +423,49 @@ public struct ProjectionEngine: Sendable {
         }
     }
 
-    /// Rebuilds several projections at once, `workers` at a time, each on its own connection
-    /// (the largest first), so a machine's cores share the work.
+    /// Rebuilds several projections at once, `workers` at a time, each worker a child task
+    /// with a connection and a thread of its own (the largest projection first), so a
+    /// machine's cores share the work. The first failure stops the others after the
+    /// projection each is building.
     public func rebuild(_ projections: [Projection], workers: Int, configuration: ConnectionConfiguration,
-                        onDone: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }) throws {
-        let queue = WorkQueue(projections.sorted { ($0 == .activities ? 0 : 1, $0.name) < ($1 == .activities ? 0 : 1, $1.name) })
-        let group = DispatchGroup()
-        let failures = WorkQueue<String>([])
+                        onDone: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }) async throws {
+        let pending = Pending(projections.sorted { ($0 == .activities ? 0 : 1, $0.name) < ($1 == .activities ? 0 : 1, $1.name) })
+        let logger = logger
         // One horizon for all: each worker's long build must not hold the others' back.
-        let horizon: Int64
-        do {
+        let horizon = try await onThreadOfItsOwn(name: "reach.rebuild") { () throws -> Int64 in
             let connection = try Connection(configuration: configuration, logger: logger)
             guard let settled = try LogHorizon.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
                 throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
             }
-            horizon = settled
+            return settled
         }
-        for _ in 0..<max(1, min(workers, projections.count)) {
-            group.enter()
-            Thread.detachNewThread { [self] in
-                defer { group.leave() }
-                do {
-                    let connection = try Connection(configuration: configuration, logger: logger)
-                    while let projection = queue.next() {
-                        let start = ContinuousClock.now
-                        try rebuild(projection, upTo: horizon, on: connection)
-                        let elapsed = ContinuousClock.now - start
-                        onDone(projection, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(1, min(workers, projections.count)) {
+                    group.addTask {
+                        try await onThreadOfItsOwn(name: "reach.rebuild") { cancellation in
+                            let connection = try Connection(configuration: configuration, logger: logger)
+                            while !cancellation.isCancelled, let projection = pending.next() {
+                                let start = ContinuousClock.now
+                                try self.rebuild(projection, upTo: horizon, on: connection)
+                                let elapsed = ContinuousClock.now - start
+                                onDone(projection, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                            }
+                        }
                     }
-                } catch {
-                    failures.add("\(error)")
                 }
+                try await group.waitForAll()
             }
+        } catch {
+            throw PostgresError(code: .client, message: "a rebuild failed: \(error)")
         }
-        group.wait()
-        if let failure = failures.next() { throw PostgresError(code: .client, message: "a rebuild failed: \(failure)") }
+    }
+
+    /// The projections no worker has taken yet.
+    private final class Pending: Sendable {
+        private let items: Mutex<[Projection]>
+        init(_ items: [Projection]) { self.items = Mutex(items) }
+        func next() -> Projection? { items.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
     }
 
     // MARK: Status
@@ -514,14 +523,4 @@ public struct ProjectionEngine: Sendable {
                    failedError: try row.decodeIfPresent(10), rebuiltAt: try row.decodeIfPresent(11))
         }
     }
-}
-
-/// A list that threads take items from.
-final class WorkQueue<Item: Sendable>: @unchecked Sendable {
-    // @unchecked: every access goes through the lock.
-    private let lock = NSLock()
-    private var items: [Item]
-    init(_ items: [Item]) { self.items = items }
-    func next() -> Item? { lock.withLock { items.isEmpty ? nil : items.removeFirst() } }
-    func add(_ item: Item) { lock.withLock { items.append(item) } }
 }

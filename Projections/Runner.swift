@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 
 /// Keeps projections up to date with the live log: catches each up from its checkpoint, then
 /// follows the log (woken by the log's notifications, and polling as well), until told to stop.
@@ -11,30 +12,28 @@ import ReachPostgres
 /// process, and taken over if that process goes away. A projection that stops on an event it
 /// cannot apply stays stopped in this run (its failure is in `reach projections status`); a
 /// new run tries it again, so a fixed projection resumes from where it stopped.
-public final class ProjectionRunner: @unchecked Sendable {
-    // @unchecked: the runner's state is used only by the thread that calls run(); stop() only
-    // sets an atomic-like flag guarded by a lock.
+public final class ProjectionRunner: Sendable {
     let engine: ProjectionEngine
     let configuration: ConnectionConfiguration
     let logger: Logger
-    private let stopLock = NSLock()
-    private var stopped = false
+    private let stopped = Atomic<Bool>(false)
 
     /// How long to wait for a notification before looking at the log anyway.
-    public var pollInterval: Duration = .milliseconds(250)
+    public let pollInterval: Duration
 
-    public init(engine: ProjectionEngine, configuration: ConnectionConfiguration, logger: Logger) {
+    public init(engine: ProjectionEngine, configuration: ConnectionConfiguration, logger: Logger, pollInterval: Duration = .milliseconds(250)) {
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
+        self.pollInterval = pollInterval
     }
 
     /// Asks `run` to return after the batch in flight.
     public func stop() {
-        stopLock.withLock { stopped = true }
+        stopped.store(true, ordering: .relaxed)
     }
 
-    public var isStopped: Bool { stopLock.withLock { stopped } }
+    public var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// Runs until ``stop()``, or until `shouldStop` says so; `onProgress` is told after each
     /// round that applied events.

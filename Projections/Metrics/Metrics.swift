@@ -1,5 +1,6 @@
 import Foundation
 import ReachPostgres
+import Synchronization
 
 /// Computes the metrics from the `research` views (the same views researchers query), so
 /// every figure can be reproduced in SQL. Each metric's SQL is below under its name.
@@ -528,6 +529,9 @@ public enum Newcombe {
 }
 
 /// Connections handed to worker threads, one each.
+/// The connections of one computation, handed to its workers. `@unchecked`: a `Connection` is
+/// not `Sendable` (it must not be used from two threads at once), and worker `n` uses only
+/// connection `n`, from its own thread, while the caller waits for every worker to end.
 private struct UncheckedConnections: @unchecked Sendable {
     let connections: [Connection]
     init(_ connections: [Connection]) { self.connections = connections }
@@ -535,30 +539,32 @@ private struct UncheckedConnections: @unchecked Sendable {
 
 /// The jobs of one computation shared among worker threads: each takes the next job, and
 /// the results are kept in job order.
-private final class SharedJobs: @unchecked Sendable {
-    private let lock = NSLock()
-    private var taken = 0
-    private var done: [[Observation]?]
-    private var failure: (any Error)?
+private final class SharedJobs: Sendable {
+    private struct State {
+        var taken = 0
+        var done: [[Observation]?]
+        var failure: (any Error)?
+    }
+    private let state: Mutex<State>
 
-    init(count: Int) { done = Array(repeating: nil, count: count) }
+    init(count: Int) { state = Mutex(State(done: Array(repeating: nil, count: count))) }
 
     func next() -> Int? {
-        lock.withLock {
-            guard failure == nil, taken < done.count else { return nil }
-            taken += 1
-            return taken - 1
+        state.withLock { state in
+            guard state.failure == nil, state.taken < state.done.count else { return nil }
+            state.taken += 1
+            return state.taken - 1
         }
     }
 
-    func finish(_ index: Int, _ rows: [Observation]) { lock.withLock { done[index] = rows } }
+    func finish(_ index: Int, _ rows: [Observation]) { state.withLock { $0.done[index] = rows } }
 
-    func fail(_ error: any Error) { lock.withLock { if failure == nil { failure = error } } }
+    func fail(_ error: any Error) { state.withLock { if $0.failure == nil { $0.failure = error } } }
 
     func results() throws -> [Observation] {
-        try lock.withLock {
-            if let failure { throw failure }
-            return done.flatMap { $0 ?? [] }
+        try state.withLock { state in
+            if let failure = state.failure { throw failure }
+            return state.done.flatMap { $0 ?? [] }
         }
     }
 }

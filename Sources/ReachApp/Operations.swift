@@ -30,12 +30,11 @@ extension ReachApplication {
     ) async throws {
         try Access.checkMayOperate(.projectionsRebuild, for: identity)
         let (owner, logger) = (target.owner, logger)
+        let engine = ProjectionEngine(logger: logger)
         try await onThreadOfItsOwn(name: "reach.rebuild") {
-            let connection = try Connection(configuration: owner, logger: logger)
-            let engine = ProjectionEngine(logger: logger)
-            try engine.install(on: connection)
-            try engine.rebuild(projections, workers: workers, configuration: owner, onDone: onRebuilt)
+            try engine.install(on: Connection(configuration: owner, logger: logger))
         }
+        try await engine.rebuild(projections, workers: workers, configuration: owner, onDone: onRebuilt)
     }
 
     /// The projection runner as a service: it catches every projection up and follows the log

@@ -1,5 +1,6 @@
 import Foundation
 import ReachDomain
+import ReachIngest
 import ReachEventLog
 import ReachPostgres
 
@@ -82,14 +83,17 @@ extension ReachApplication {
         let recorder = Recorder(actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
                                 permits: Access.recordingRule(for: identity))
         let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.import") { cancellation in
-            var source = try Importer.open(path: path, type: type)
+        // The import's connection blocks: its task runs on a thread of its own, and reads ahead
+        // on the cooperative pool (see Importer.run).
+        return try await onThreadOfItsOwn(name: "reach.import", async: {
+            let source = try Importer.open(path: path, type: type)
+            let csvHeader = source.csvHeader
             let connection = try Connection(configuration: configuration, logger: logger)
-            let summary = try Importer(recorder: recorder).run(&source, skipInvalid: skipInvalid, on: connection) { done in
-                if cancellation.isCancelled { throw CancellationError() }
+            let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
+                try Task.checkCancellation()
                 progress(done)
             }
-            return ImportOutcome(summary: summary, csvHeader: source.csvHeader)
-        }
+            return ImportOutcome(summary: summary, csvHeader: csvHeader)
+        })
     }
 }

@@ -110,7 +110,7 @@ public struct Recorder: Sendable {
 
         /// The envelope of a row of a CSV file of one record type, at its current version:
         /// what ``parse(_:)-(JSONValue)`` answers for `{"type": type, "id": id, "data": data}`.
-        static func csvRow(type: RecordType, id: String, data: JSONObject) -> Result<Envelope, Refusals> {
+        package static func csvRow(type: RecordType, id: String, data: JSONObject) -> Result<Envelope, Refusals> {
             guard let id = recordID(id) else { return .failure(Refusals([idRefusal])) }
             return .success(Envelope(type: type, id: id, data: data))
         }
@@ -163,7 +163,7 @@ public struct Recorder: Sendable {
 
 extension Recorder {
     /// The event of an accepted candidate, as `checked` places it.
-    func event(_ candidate: Candidate, _ checked: CheckedRecord) -> NewEvent {
+    package func event(_ candidate: Candidate, _ checked: CheckedRecord) -> NewEvent {
         NewEvent(
             id: candidate.eventID, streamID: checked.streamID, type: candidate.type.name, schemaVersion: candidate.type.schemaVersion,
             data: candidate.dataText, metadata: EventMetadata(actor: actor, correlationID: candidate.recordID, source: source),

@@ -37,12 +37,19 @@ private func forEachPart(_ count: Int, minimumPart: Int, _ body: @Sendable (Int,
     }
 }
 
-/// A value handed to worker threads that only read it.
+/// A value handed to worker threads that only read it. `@unchecked Sendable`: the value (an
+/// array and a closure that are not `Sendable` as types) is only read by the workers, and
+/// `concurrentPerform` returns only once every worker has ended, before the caller can change
+/// or release it.
 struct UncheckedSendable<Value>: @unchecked Sendable {
     var value: Value
 }
 
-/// Results written by worker threads, each to slots no other thread writes.
+/// Results written by worker threads, each to slots no other thread writes. `@unchecked
+/// Sendable`: raw memory, whose slots each worker initializes in its own range only; `take`
+/// reads them after `concurrentPerform` has returned, which orders every write before it.
+/// (A task group would do the same with a result array per part and one more copy of every
+/// result; this runs on every row of an import.)
 final class ConcurrentResults<T>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<T>
     private let count: Int

@@ -280,6 +280,13 @@ public final class Connection {
 
     /// A copy handed to a thread of its own by ``copyIn(_:deferred:_:)``: the thread sends the
     /// rows while the caller goes on with other work; the connection's next call waits for it.
+    ///
+    /// `@unchecked Sendable`: libpq's handle is not thread-safe, and `parts` and `failure` are
+    /// mutable; but from the hand-over until `sent` is signalled only the sending thread
+    /// touches them (the connection refuses every other call until then by waiting on `sent`
+    /// first), and afterwards only the connection's own thread. The semaphore orders the two.
+    /// A thread rather than a task: the sending blocks in libpq, which the cooperative pool
+    /// must not.
     final class PendingCopy: @unchecked Sendable {
         let handle: OpaquePointer
         let sql: String

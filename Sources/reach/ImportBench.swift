@@ -3,6 +3,7 @@ import CSV
 import Foundation
 import Logging
 import ReachDomain
+import ReachIngest
 import ReachEventLog
 import ReachPostgres
 
@@ -28,10 +29,10 @@ struct ImportBench: AsyncParsableCommand {
         let target = try await database.target(logger: logger)
         // Blocking work (libpq, files) on a thread of its own, off the cooperative pool.
         let rows = rows
-        try await onThreadOfItsOwn(name: "reach.bench") { try Self.measure(rows: rows, target: target, logger: logger) }
+        try await onThreadOfItsOwn(name: "reach.bench", async: { try await Self.measure(rows: rows, target: target, logger: logger) })
     }
 
-    static func measure(rows: Int, target: DatabaseTarget, logger: Logger) throws {
+    static func measure(rows: Int, target: DatabaseTarget, logger: Logger) async throws {
         let scratch = "reach_bench_import_\(getpid())"
         let admin = try Connection(configuration: target.owner, logger: logger)
         try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(scratch))")
@@ -82,10 +83,9 @@ struct ImportBench: AsyncParsableCommand {
         var summary = Importer.Summary()
         let backend = try connection.query("SELECT pg_backend_pid()").decode(Int32.self, row: 0, column: 0)
         let (clientBefore, serverBefore) = (Self.processCPU(), Self.processCPU(pid: backend))
-        let importTime = try clock.measure {
-            var source = try Importer.open(path: path, type: nil)
-            summary = try importer.run(&source, skipInvalid: false, on: connection)
-        }
+        let importStart = clock.now
+        summary = try await importer.run(source: try Importer.open(path: path, type: nil), skipInvalid: false, on: connection)
+        let importTime = clock.now - importStart
         let (clientCPU, serverCPU) = (Self.processCPU() - clientBefore, Self.processCPU(pid: backend).map { $0 - (serverBefore ?? 0) })
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

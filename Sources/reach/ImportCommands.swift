@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReachApp
 import ReachDomain
+import ReachIngest
 
 /// `reach import FILE`: a file of records, all or nothing.
 struct Import: AsyncParsableCommand {

@@ -95,7 +95,7 @@ struct ProjectionBench: AsyncParsableCommand {
         if !queriesOnly {
         let workers = ProcessInfo.processInfo.activeProcessorCount
         let rebuildStart = ContinuousClock.now
-        try engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
+        try await engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
             emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
         }
         let rebuildSeconds = seconds(since: rebuildStart)

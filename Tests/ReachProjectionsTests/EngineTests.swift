@@ -111,10 +111,9 @@ struct EngineTests {
         let db = try TestDatabase.create()
         let connection = try db.ownerConnection()
         try Scenario.record(on: try db.applicationConnection())
-        let first = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner.overriding(["application_name": "first-runner"]), logger: .init(label: "first"))
-        let second = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"))
-        first.pollInterval = .milliseconds(20)
-        second.pollInterval = .milliseconds(20)
+        let first = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner.overriding(["application_name": "first-runner"]),
+                                     logger: .init(label: "first"), pollInterval: .milliseconds(20))
+        let second = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"), pollInterval: .milliseconds(20))
         let firstDone = DispatchSemaphore(value: 0), secondDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread { try? first.run(); firstDone.signal() }
         try waitFor { try caughtUp(connection) }

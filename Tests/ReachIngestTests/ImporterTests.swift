@@ -1,5 +1,6 @@
 import Foundation
 import ReachDomain
+import ReachIngest
 import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
@@ -29,19 +30,19 @@ struct ImporterTests {
         """
 
     @Test("a JSON Lines file whose rows refer to each other imports whole, and a second time appends nothing")
-    func jsonLinesIdempotent() throws {
+    func jsonLinesIdempotent() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         let path = try temporary("world.jsonl", Self.world)
-        let first = try importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
+        let first = try await importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
         #expect(first.committed && first.appended == 3 && first.refused.isEmpty)
-        let second = try importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
+        let second = try await importer.run(try Importer.read(path: path, type: nil), skipInvalid: false, on: connection)
         #expect(second.appended == 0 && second.alreadyPresent == 3)
         #expect(try count(db) == 3)
     }
 
     @Test("one bad row refuses the whole file, reporting every bad row with its line number")
-    func allOrNothing() throws {
+    func allOrNothing() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         let text = Self.world + """
@@ -49,7 +50,7 @@ struct ImporterTests {
             {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"asembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
             not json at all
             """
-        let summary = try importer.run(Importer.readJSONLines(text), skipInvalid: false, on: connection)
+        let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: false, on: connection)
         #expect(!summary.committed)
         #expect(summary.refused.map(\.line) == [5, 6])
         #expect(summary.refused[0].refusals.map(\.field) == ["kind"])
@@ -57,10 +58,10 @@ struct ImporterTests {
     }
 
     @Test("--skip-invalid keeps the good rows; the rejects file, once fixed, imports")
-    func skipInvalidAndRejects() throws {
+    func skipInvalidAndRejects() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
-        _ = try importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection)
+        _ = try await importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection)
         let csv = """
             id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching
             a1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,180,6
@@ -69,7 +70,7 @@ struct ImporterTests {
             """
         let path = try temporary("activity_delivered-autumn.csv", csv)
         let file = try Importer.read(path: path, type: nil)
-        let summary = try importer.run(file, skipInvalid: true, on: connection)
+        let summary = try await importer.run(file, skipInvalid: true, on: connection)
         #expect(summary.committed && summary.appended == 2)
         #expect(summary.refused.map(\.line) == [3])
         #expect(summary.refused[0].refusals == [Refusal("attendance.staff.teaching", "must be a whole number, not text")])
@@ -80,12 +81,12 @@ struct ImporterTests {
         #expect(rejects.hasPrefix("id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching,rejected_because"))
         let fixed = rejects.replacingOccurrences(of: ",twelve,", with: ",12,")
         let fixedPath = try temporary("activity_delivered-rejects.csv", fixed)
-        let again = try importer.run(try Importer.read(path: fixedPath, type: nil), skipInvalid: false, on: connection)
+        let again = try await importer.run(try Importer.read(path: fixedPath, type: nil), skipInvalid: false, on: connection)
         #expect(again.committed && again.appended == 1 && again.refused.isEmpty)
     }
 
     @Test("a CSV header with an unknown column is refused before any row")
-    func unknownColumn() throws {
+    func unknownColumn() async throws {
         let path = try temporary("school_registered.csv", "id,school_id,la_id,name,phase,headteacher\ns1,1,demo,X,primary,Someone\n")
         let error = #expect(throws: Refusals.self) { try Importer.read(path: path, type: nil) }
         #expect(error?.all.map(\.field) == ["headteacher"])
@@ -94,7 +95,7 @@ struct ImporterTests {
     }
 
     @Test("every record type's example passes its own checks, and every CSV-able template reads back as the example")
-    func examplesAndTemplates() throws {
+    func examplesAndTemplates() async throws {
         // Only records that hold lists of objects (or other records) have no CSV layout.
         #expect(Set(RecordType.all.keys.filter { (try? CSVLayout.of($0).get()) == nil }) == ["event_corrected", "safety_plan_agreed"])
         for (name, type) in RecordType.all where name != "event_corrected" && name != "event_withdrawn" {
@@ -113,7 +114,7 @@ struct ImporterTests {
     }
 
     @Test("the batch path and the row-by-row path give the same outcome for the same file", arguments: [false, true])
-    func bothPathsAgree(skipInvalid: Bool) throws {
+    func bothPathsAgree(skipInvalid: Bool) async throws {
         let text = Self.world + """
             {"type":"school_registered","id":"s2","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
             {"type":"school_registered","id":"s2-again","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
@@ -133,7 +134,7 @@ struct ImporterTests {
         for mode in [Importer.Mode.automatic, .rowByRow] {
             let db = try TestDatabase.create()
             let connection = try db.applicationConnection()
-            let summary = try importer.run(Importer.readJSONLines(text), skipInvalid: skipInvalid, mode: mode, on: connection)
+            let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: skipInvalid, mode: mode, on: connection)
             let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
                 .mapRows { try $0.decode(0, as: String.self) }
             outcomes.append((summary.refused.map { "\($0.line) \($0.refusals.map(\.field))" }, summary.committed ? summary.appended : 0, summary.alreadyPresent, streams))
@@ -148,7 +149,7 @@ struct ImporterTests {
     }
 
     @Test("corrections and withdrawals judged in a batch come out as when recorded one by one")
-    func amendmentsInBatches() throws {
+    func amendmentsInBatches() async throws {
         let activity = #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
         let corrected = activity.replacingOccurrences(of: #""ks3":10"#, with: #""ks3":12"#)
         let elsewhere = activity.replacingOccurrences(of: "100001", with: "100002")
@@ -166,7 +167,7 @@ struct ImporterTests {
         for mode in [Importer.Mode.automatic, .rowByRow] {
             let db = try TestDatabase.create()
             let connection = try db.applicationConnection()
-            let summary = try importer.run(Importer.readJSONLines(text), skipInvalid: true, mode: mode, on: connection)
+            let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: true, mode: mode, on: connection)
             let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
                 .mapRows { try $0.decode(0, as: String.self) }
             outcomes.append((summary.refused.map { "\($0.refusals.map(\.field))" }, summary.appended, streams))
@@ -179,7 +180,7 @@ struct ImporterTests {
     }
 
     @Test("chunks appended in bulk and chunks recorded row by row keep each stream's positions in version order")
-    func mixedPaths() throws {
+    func mixedPaths() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         func activity(_ id: String) -> String {
@@ -187,13 +188,13 @@ struct ImporterTests {
         }
         let small = Importer(recorder: importer.recorder, chunkSize: 2)
         var world = try Importer.open(path: try temporary("world.jsonl", Self.world + activity("a1") + "\n"), type: nil)
-        #expect(try small.run(&world, skipInvalid: false, on: connection).appended == 4)
+        #expect(try await small.run(source: world, skipInvalid: false, on: connection).appended == 4)
         // Chunks of 2 on one stream: a2 and a3 in bulk (positions for the next chunk drawn with
         // theirs), a4 and a withdrawal of a1 row by row, then a5 and a6 in bulk again.
         let withdrawal = #"{"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}"#
         let text = [activity("a2"), activity("a3"), activity("a4"), withdrawal, activity("a5"), activity("a6")].joined(separator: "\n") + "\n"
         var source = try Importer.open(path: try temporary("mixed.jsonl", text), type: nil)
-        let summary = try small.run(&source, skipInvalid: false, on: connection)
+        let summary = try await small.run(source: source, skipInvalid: false, on: connection)
         #expect(summary.committed && summary.appended == 6)
         let backwards = try connection.query("""
             SELECT count(*) FROM (SELECT "position" < lag("position") OVER (PARTITION BY stream_id ORDER BY version) AS back
@@ -204,7 +205,7 @@ struct ImporterTests {
     }
 
     @Test("a file read as a stream, in chunks: references and repeats across chunks, all or nothing, line numbers")
-    func chunkedStream() throws {
+    func chunkedStream() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         func activity(_ id: String, kind: String = "assembly") -> String {
@@ -216,7 +217,7 @@ struct ImporterTests {
         let good = Self.world + [activity("a1"), activity("a2"), activity("a3"), activity("a1")].joined(separator: "\n") + "\n"
         let goodPath = try temporary("good.jsonl", good)
         var source = try Importer.open(path: goodPath, type: nil)
-        let summary = try small.run(&source, skipInvalid: false, on: connection)
+        let summary = try await small.run(source: source, skipInvalid: false, on: connection)
         #expect(summary.committed && summary.read == 7 && summary.appended == 6 && summary.alreadyPresent == 1)
         #expect(try count(db) == 6)
 
@@ -225,13 +226,13 @@ struct ImporterTests {
         let otherConnection = try other.applicationConnection()
         let bad = Self.world + [activity("b1"), activity("b2"), activity("b3", kind: "asembly")].joined(separator: "\n")
         var badSource = try Importer.open(path: try temporary("bad.jsonl", bad), type: nil)
-        let refused = try small.run(&badSource, skipInvalid: false, on: otherConnection)
+        let refused = try await small.run(source: badSource, skipInvalid: false, on: otherConnection)
         #expect(!refused.committed && refused.refused.map(\.line) == [6] && refused.refused[0].refusals.map(\.field) == ["kind"])
         #expect(try count(other) == 0)
     }
 
     @Test("records already in the log, found late in a file, give the outcome of a file checked id by id")
-    func foundLate() throws {
+    func foundLate() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         func activity(_ id: String, date: String = "2024-10-03") -> String {
@@ -239,7 +240,7 @@ struct ImporterTests {
         }
         let small = Importer(recorder: importer.recorder, chunkSize: 3)
         var first = try Importer.open(path: try temporary("first.jsonl", Self.world + activity("old-1") + "\n" + activity("old-2") + "\n"), type: nil)
-        let new = try small.run(&first, skipInvalid: false, on: connection)
+        let new = try await small.run(source: first, skipInvalid: false, on: connection)
         #expect(new.appended == 5 && new.passes == 1)
 
         // New rows first; in the last chunk, one row the log holds and one that reuses an id
@@ -247,13 +248,13 @@ struct ImporterTests {
         let later = (1...7).map { activity("new-\($0)") } + [activity("old-1"), activity("old-2", date: "2024-10-04")]
         let path = try temporary("later.jsonl", later.joined(separator: "\n") + "\n")
         var source = try Importer.open(path: path, type: nil)
-        let refused = try small.run(&source, skipInvalid: false, on: connection)
+        let refused = try await small.run(source: source, skipInvalid: false, on: connection)
         #expect(!refused.committed && refused.read == 9 && refused.alreadyPresent == 1 && refused.passes == 2)
         #expect(refused.refused.map(\.line) == [9] && refused.refused[0].refusals.map(\.field) == ["id"])
         #expect(try count(db) == 5)
 
         var again = try Importer.open(path: path, type: nil)
-        let kept = try small.run(&again, skipInvalid: true, on: connection)
+        let kept = try await small.run(source: again, skipInvalid: true, on: connection)
         #expect(kept.committed && kept.appended == 7 && kept.alreadyPresent == 1 && kept.refused.map(\.line) == [9])
         #expect(try count(db) == 12)
         // The chunks' stream heads were written at the end: the next record follows them.
@@ -264,10 +265,10 @@ struct ImporterTests {
     }
 
     @Test("a file that stops being readable after some chunks appends nothing, and the error names where")
-    func unreadableMidway() throws {
+    func unreadableMidway() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
-        #expect(try importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection).committed)
+        #expect(try await importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection).committed)
         let before = try count(db)
         // Chunks of 3 rows are read ahead while earlier ones are appended; line 9's quote never closes.
         var csv = "id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3\n"
@@ -276,7 +277,7 @@ struct ImporterTests {
         var source = try Importer.open(path: try temporary("activity_delivered.csv", csv), type: nil)
         let small = Importer(recorder: importer.recorder, chunkSize: 3)
         do {
-            _ = try small.run(&source, skipInvalid: false, on: connection)
+            _ = try await small.run(source: source, skipInvalid: false, on: connection)
             Issue.record("an unreadable file was imported")
         } catch let refusals as Refusals {
             #expect(refusals.all.first?.reason.contains("after line 8") == true)
@@ -286,7 +287,7 @@ struct ImporterTests {
     }
 
     @Test("a CSV file read as a stream gives the same rows as one read whole")
-    func csvStream() throws {
+    func csvStream() async throws {
         let csv = """
             id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,staff_teaching
             a1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,180,6

@@ -1,5 +1,6 @@
 import ReachEventLog
 import ReachDomain
+import ReachIngest
 import ReachPostgres
 import Testing
 

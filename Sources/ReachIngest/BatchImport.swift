@@ -1,3 +1,4 @@
+import ReachDomain
 import Foundation
 import ReachEventLog
 import ReachPostgres

@@ -1,3 +1,4 @@
+import ReachDomain
 import CSV
 import Foundation
 import ReachEventLog
@@ -34,7 +35,7 @@ public struct Importer: Sendable {
         /// The next `count` rows, fewer only at the end of the file.
         mutating func next(upTo count: Int) throws -> [Row]
         /// The same rows again from the first, or nil when they cannot be read twice.
-        func reopened() throws -> Self?
+        func reopened() throws -> sending Self?
     }
 
     /// A file read whole into memory (small files and tests).
@@ -54,7 +55,7 @@ public struct Importer: Sendable {
             return rows[cursor]
         }
 
-        public func reopened() throws -> File? { File(rows: rows, csvHeader: csvHeader) }
+        public func reopened() throws -> sending File? { File(rows: rows, csvHeader: csvHeader) }
     }
 
     /// A refused row: where it is, why, and the row as it stands (for a rejects file).
@@ -195,7 +196,7 @@ public struct Importer: Sendable {
             try nextCells().map { Self.row($0, type: type, filler: filler, idColumn: idColumn) }
         }
 
-        func reopened() throws -> CSVRows? {
+        func reopened() throws -> sending CSVRows? {
             guard let path, let records = CSVRecords(path: path) else { return nil }
             return try CSVRows(records: records, type: type.name, path: path)
         }
@@ -237,7 +238,7 @@ public struct Importer: Sendable {
         let path: String
         var csvHeader: [String]? { nil }
 
-        func reopened() throws -> JSONLinesRows? {
+        func reopened() throws -> sending JSONLinesRows? {
             LineReader(path: path).map { JSONLinesRows(lines: $0, path: path) }
         }
 
@@ -260,34 +261,35 @@ public struct Importer: Sendable {
 
     /// Checks and records every row in one transaction; keeps them only if none was refused,
     /// unless `skipInvalid`. `progress` is told how many rows are done.
-    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) throws -> Void = { _ in }) throws -> Summary {
-        var source = file
-        return try run(&source, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
+    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+                    progress: (Int) throws -> Void = { _ in }) async throws -> Summary {
+        try await run(source: file, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
     }
 
     /// Checks and records the rows of `source`, chunk by chunk, in one transaction.
     ///
-    /// The next chunk is read, and its rows checked on their own, on a thread of its own while
-    /// the current one is checked against the log and appended.
+    /// The next chunk is read, and its rows checked on their own, by a child task on the
+    /// cooperative pool while the current one is checked against the log and appended here:
+    /// run it where blocking is allowed (`onThreadOfItsOwn(name:async:)`), since `connection`
+    /// blocks.
     ///
     /// A file that can be read twice is first imported as if its records were new to the log:
     /// the log's unique index on event ids, which every append passes through anyway, is the
     /// check. If a record may be there already (an id the index finds, or a row refused for
     /// what the log holds), that pass is rolled back and the file read again, asking the log
     /// about every id first. The outcome is the same either way.
-    public func run<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection, progress: (Int) throws -> Void = { _ in }) throws -> Summary {
-        var passes = 1
-        if mode == .automatic, let again = try source.reopened() {
+    public func run<Source: RowSource>(source: sending Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+                                       progress: (Int) throws -> Void = { _ in }) async throws -> Summary {
+        if mode == .automatic, let second = try source.reopened() {
             do {
-                return try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
+                return try await pass(source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
             } catch where Self.isRecordedAlready(error) {
-                source = again
-                passes = 2
+                var summary = try await pass(second, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+                summary.passes = 2
+                return summary
             }
         }
-        var summary = try pass(&source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
-        summary.passes = passes
-        return summary
+        return try await pass(source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
     }
 
     /// Whether a pass that did not ask the log about ids failed because a record may be in
@@ -304,38 +306,31 @@ public struct Importer: Sendable {
 
     /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
     /// before it is appended.
-    func pass<Source: RowSource>(_ source: inout Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection, progress: (Int) throws -> Void) throws -> Summary {
+    func pass<Source: RowSource>(_ source: sending Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection,
+                                 progress: (Int) throws -> Void) async throws -> Summary {
         var summary = Summary()
+        let reader = ChunkReader(source, size: chunkSize) { [self] rows in prepare(rows, mode: mode) }
         try connection.executeScript("BEGIN")
         let state = BatchState()
         do {
-            try withUnsafeMutablePointer(to: &source) { pointer in
-                let ahead = ReadAhead<Chunk>()
-                let reader = UnsafeSource(pointer: pointer)
-                let chunkSize = chunkSize
-                Thread {
-                    defer { ahead.finished.signal() }
-                    while true {
-                        let item = Result { () throws -> Chunk? in
-                            let rows = try reader.pointer.pointee.next(upTo: chunkSize)
-                            return rows.isEmpty ? nil : prepare(rows, mode: mode)
-                        }
-                        guard ahead.put(item), case .success(let chunk?) = item, chunk.rows.count == chunkSize else { return }
-                    }
-                }.start()
-                defer { ahead.stop() }
-                while var chunk = try ahead.take() {
-                    let done = summary.read
-                    if let checked = chunk.checked.take() {
-                        try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
-                    } else {
-                        // The row-by-row path reads and moves stream heads in the log itself.
-                        try state.session.finish(on: connection)
-                        try runRowByRow(chunk.rows, into: &summary, on: connection) { try progress(done + $0) }
-                    }
-                    try progress(summary.read)
-                    if chunk.rows.count < chunkSize { break }
+            var next = try await reader.next()
+            while var chunk = next {
+                // The chunk after this one, read and checked meanwhile on the cooperative pool
+                // (not on this task's thread, which blocks on the connection).
+                let more = chunk.rows.count == chunkSize
+                async let following = withTaskExecutorPreference(globalConcurrentExecutor) {
+                    more ? try await reader.next() : nil
                 }
+                let done = summary.read
+                if let checked = chunk.checked.take() {
+                    try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
+                } else {
+                    // The row-by-row path reads and moves stream heads in the log itself.
+                    try state.session.finish(on: connection)
+                    try runRowByRow(chunk.rows, into: &summary, on: connection) { try progress(done + $0) }
+                }
+                try progress(summary.read)
+                next = try await following
             }
             if summary.refused.isEmpty || skipInvalid {
                 try state.session.finish(on: connection)
@@ -413,50 +408,24 @@ extension Importer.RowSource {
     }
 }
 
-/// A source of rows read by the import's reading thread only, while the import waits for it.
-private struct UnsafeSource<Source>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Source>
-}
+/// Reads a source's rows a chunk at a time and does the work each row needs alone
+/// (``Importer/prepare(_:mode:)``), for one import pass: an actor, so that the source (a file
+/// being read) belongs to it alone while the pass reads ahead from another task.
+actor ChunkReader<Source: Importer.RowSource> {
+    private var source: Source
+    private let size: Int
+    private let prepare: @Sendable ([Importer.Row]) -> Importer.Chunk
 
-/// A hand-over of one item at a time from a thread that makes them to one that uses them: the
-/// maker waits while an item is waiting to be taken; `stop` tells it to end, and waits until
-/// it has.
-final class ReadAhead<Item: Sendable>: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var waiting: Result<Item?, any Error>?
-    private var stopped = false
-    /// Signalled by the maker when it ends.
-    let finished = DispatchSemaphore(value: 0)
-
-    /// Hands over an item (nil at the end); false when the user has stopped.
-    func put(_ item: Result<Item?, any Error>) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while waiting != nil && !stopped { condition.wait() }
-        guard !stopped else { return false }
-        waiting = item
-        condition.broadcast()
-        return true
+    init(_ source: sending Source, size: Int, prepare: @escaping @Sendable ([Importer.Row]) -> Importer.Chunk) {
+        self.source = source
+        self.size = size
+        self.prepare = prepare
     }
 
-    /// The next item, nil at the end; rethrows the maker's error.
-    func take() throws -> Item? {
-        condition.lock()
-        defer { condition.unlock() }
-        while waiting == nil { condition.wait() }
-        let item = waiting!
-        if case .success(.some) = item { waiting = nil }
-        condition.broadcast()
-        return try item.get()
-    }
-
-    /// Tells the maker to end and waits until it has.
-    func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-        finished.wait()
+    /// The next chunk, nil at the end.
+    func next() throws -> Importer.Chunk? {
+        let rows = try source.next(upTo: size)
+        return rows.isEmpty ? nil : prepare(rows)
     }
 }
 

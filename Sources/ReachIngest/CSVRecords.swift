@@ -1,3 +1,4 @@
+import ReachDomain
 import Foundation
 
 /// CSV records (RFC 4180) read from UTF-8 bytes, a block at a time: cells separated by commas,

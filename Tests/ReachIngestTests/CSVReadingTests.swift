@@ -1,5 +1,6 @@
 import Foundation
 import ReachDomain
+import ReachIngest
 import ReachEventLog
 import ReachTestSupport
 import Testing
