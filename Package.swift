@@ -87,7 +87,7 @@ let package = Package(
             ],
             path: "Projections",
             exclude: ["README.md"],
-            resources: [.copy("SQL")],
+            resources: [.copy("SQL"), .copy("Migrations")],
             swiftSettings: strict
         ),
         // The use cases: each capability one function that takes an identity, with every access
@@ -126,7 +126,7 @@ let package = Package(
         ),
         .target(
             name: "ReachTestSupport",
-            dependencies: ["ReachPostgres", "ReachEventLog"],
+            dependencies: ["ReachPostgres", "ReachEventLog", "ReachProjections"],
             path: "Tests/ReachTestSupport",
             swiftSettings: strict
         ),

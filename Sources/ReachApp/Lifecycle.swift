@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 
 /// The database's lifecycle: where it is, starting and stopping Reach's own cluster,
 /// migrating, and what it holds. These come before anyone is identified (they set up what
@@ -12,7 +13,7 @@ public enum Lifecycle {
     public static func target(url: String?, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
         if let url { return .url(url) }
         return try await onThreadOfItsOwn(name: "reach.cluster") {
-            try DatabaseTarget.local(dataDirectory: dataDirectory, logger: logger).0
+            try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).0
         }
     }
 
@@ -20,9 +21,9 @@ public enum Lifecycle {
     public static func migrate(url: String?, dataDirectory: String, logger: Logger) async throws -> [String] {
         try await onThreadOfItsOwn(name: "reach.migrate") {
             if let url {
-                return try Migrator(logger: logger).migrate(on: Connection(configuration: DatabaseTarget.url(url).owner, logger: logger))
+                return try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: DatabaseTarget.url(url).owner, logger: logger))
             }
-            return try DatabaseTarget.local(dataDirectory: dataDirectory, logger: logger).applied
+            return try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).applied
         }
     }
 

@@ -31,7 +31,9 @@ public struct DatabaseTarget: Sendable {
 
     /// Reach's own cluster in `dataDirectory`: started (and created) if needed, with the `reach`
     /// database, migrated, and a login role for the application.
-    public static func local(dataDirectory: String, settings: [String: String] = [:], logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
+    /// `migrations` adds the migrations of the parts built on the log (the read side's).
+    public static func local(dataDirectory: String, settings: [String: String] = [:], migrations: [Migrator.Migration],
+                             logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
         let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: localSettings.merging(settings) { $1 })
         try cluster.start()
         let admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
@@ -44,7 +46,7 @@ public struct DatabaseTarget: Sendable {
             }
         }
         let owner = try Connection(configuration: cluster.configuration(database: localDatabase), logger: logger)
-        let applied = try Migrator(logger: logger).migrate(on: owner)
+        let applied = try Migrator(adding: migrations, logger: logger).migrate(on: owner)
         try ensureApplicationLogin(localApplicationUser, on: owner)
         let target = DatabaseTarget(
             application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),

@@ -2,7 +2,10 @@ import Logging
 import ReachMigrations
 import ReachPostgres
 
-/// Applies the numbered SQL files of `Migrations/` in order.
+/// Applies numbered SQL files in name order: the event log's own (`Migrations/sql/`), and those
+/// of the parts of Reach built on it that a caller adds (the read side's, in
+/// `Projections/Migrations/`, for its schemas and roles). One numbering for all, so a database
+/// is always set up in the same order.
 ///
 /// Each file runs in its own transaction and is recorded in `reach_migrations` with its SHA-256
 /// checksum. A session-level advisory lock makes concurrent runs safe: the second waits, then
@@ -25,9 +28,10 @@ public struct Migrator: Sendable {
     /// An arbitrary, fixed key for the migration lock ("reach" in ASCII).
     static let lockKey: Int64 = 0x7265_6163_68
 
-    /// The migrations bundled with this program.
-    public init(logger: Logger = Logger(label: "reach.migrations")) throws {
-        self.init(migrations: try MigrationFiles.all().map { Migration(name: $0.name, sql: $0.sql) }, logger: logger)
+    /// The event log's migrations bundled with this program, and `adding` (the migrations of
+    /// the parts built on the log).
+    public init(adding: [Migration] = [], logger: Logger = Logger(label: "reach.migrations")) throws {
+        self.init(migrations: try MigrationFiles.all().map { Migration(name: $0.name, sql: $0.sql) } + adding, logger: logger)
     }
 
     /// A given list of migrations (tests use this to simulate edits).

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -70,7 +71,7 @@ struct AppendBench: AsyncParsableCommand {
     private func measure(_ owner: ConnectionConfiguration, logger: Logger) async throws {
         try await onThreadOfItsOwn(name: "reach.bench") {
             let setup = try Connection(configuration: owner, logger: logger)
-            _ = try Migrator(logger: logger).migrate(on: setup)
+            _ = try ReadSide.migrator(logger: logger).migrate(on: setup)
             // The baseline table: the log's columns and the unique keys any correct log needs
             // (position, event id, stream and version), without Reach's heads, hashes or triggers.
             try setup.executeScript("""

@@ -6,6 +6,7 @@ import ReachDomain
 import ReachIngest
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 
 /// `reach bench import`: validating and importing a large CSV of activities, beside the bulk
 /// append of the same events in the same run.
@@ -39,7 +40,7 @@ struct ImportBench: AsyncParsableCommand {
         defer { try? admin.executeScript("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(scratch)) WITH (FORCE)") }
         let configuration = target.owner.overriding(["dbname": scratch])
         let connection = try Connection(configuration: configuration, logger: logger)
-        _ = try Migrator(logger: logger).migrate(on: connection)
+        _ = try ReadSide.migrator(logger: logger).migrate(on: connection)
 
         // The world the activities refer to: the demo's fixed part.
         _ = try DemoLoader(generator: DemoGenerator(seed: 1, events: 5_000)).load(on: connection)

@@ -60,7 +60,7 @@ struct ProjectionBench: AsyncParsableCommand {
             try admin.executeScript("CREATE DATABASE \(name)")
             scratchNames.append(name)
             let configuration = target.owner.overriding(["dbname": name])
-            _ = try Migrator(logger: logger).migrate(on: try Connection(configuration: configuration, logger: logger))
+            _ = try ReadSide.migrator(logger: logger).migrate(on: try Connection(configuration: configuration, logger: logger))
             return configuration
         }
         func load(_ count: Int, into configuration: ConnectionConfiguration) throws -> (events: Int, seconds: Double) {

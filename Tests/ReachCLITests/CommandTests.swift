@@ -3,6 +3,7 @@ import Foundation
 import ReachApp
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 import ReachTestSupport
 import Testing
 
@@ -21,7 +22,7 @@ struct CommandTests {
         let db = try TestDatabase.create(migrated: false)
         let migrate = try Database.Migrate.parseAsRoot(["--database-url", url(db, user: "postgres")]) as! Database.Migrate
         try await migrate.run()
-        #expect(try Migrator.applied(on: db.ownerConnection()).count == (try Migrator().migrations.count))
+        #expect(try Migrator.applied(on: db.ownerConnection()).count == (try ReadSide.migrator().migrations.count))
         try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: db.ownerConnection())
 
         let app = url(db, user: TestCluster.applicationUser)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 
 /// A throwaway PostgreSQL cluster for the whole test process, started on first use and
 /// stopped when the process exits; each test gets a database of its own in it, so tests run
@@ -55,7 +56,7 @@ public struct TestDatabase: Sendable {
             application: cluster.configuration(database: name, user: TestCluster.applicationUser))
         if migrated {
             let connection = try Connection(configuration: database.owner)
-            _ = try Migrator().migrate(on: connection)
+            _ = try ReadSide.migrator().migrate(on: connection)
             try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: connection)
         }
         return database
