@@ -106,6 +106,23 @@ extension EventLog {
         try decodeEvents(connection.query("SELECT \(columns) FROM reach.events WHERE \"position\" = $1", [position], prepared: true)).first
     }
 
+    /// The benchmark's baseline for reading the log: the rows after position `after`, at most
+    /// `limit`, by a plain keyset `SELECT` of every column, each value read as text and nothing
+    /// decoded into events (no horizon either). How many rows, and the last position; nil when
+    /// none is left.
+    public static func readPlain(after: Int64, limit: Int, on connection: Connection) throws -> (rows: Int, last: Int64)? {
+        let result = try connection.query("""
+            SELECT "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
+                   recorded_at, authority_id, hash
+            FROM reach.events WHERE "position" > $1 ORDER BY "position" LIMIT $2
+            """, [after, limit], prepared: true)
+        guard result.rowCount > 0 else { return nil }
+        for row in 0..<result.rowCount {
+            for column in 1..<12 { _ = try result.decodeIfPresent(String.self, row: row, column: column) }
+        }
+        return (result.rowCount, try result.decode(row: result.rowCount - 1, column: 0))
+    }
+
     /// Refreshes the planner's statistics of the log (after a bulk load).
     public static func analyze(on connection: Connection) throws {
         try connection.executeScript("VACUUM (ANALYZE) reach.events")

@@ -265,24 +265,16 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     /// The baseline of reading: the same rows of the log, in position order and in batches of
-    /// the same size, by a plain keyset SELECT whose every value is read as text.
+    /// the same size, by a plain keyset SELECT whose every value is read as text
+    /// (``EventLog/readPlain(after:limit:on:)``).
     private static func rawRead(_ configuration: ConnectionConfiguration) throws -> Row {
         let connection = try Connection(configuration: configuration)
         var count = 0
         var last: Int64 = 0
         let seconds = try timedStatic {
-            while true {
-                let result = try connection.query("""
-                    SELECT "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
-                           recorded_at, authority_id, hash
-                    FROM reach.events WHERE "position" > $1 ORDER BY "position" LIMIT 5000
-                    """, [last], prepared: true)
-                if result.rowCount == 0 { break }
-                for row in 0..<result.rowCount {
-                    for column in 1..<12 { _ = try result.decodeIfPresent(String.self, row: row, column: column) }
-                }
-                last = try result.decode(row: result.rowCount - 1, column: 0)
-                count += result.rowCount
+            while let (rows, position) = try EventLog.readPlain(after: last, limit: 5_000, on: connection) {
+                count += rows
+                last = position
             }
         }
         return Row(name: "raw SELECT of the log, batches of 5,000", events: count, seconds: seconds)
