@@ -456,9 +456,13 @@ public struct ProjectionEngine: Sendable {
                 }
                 try await group.waitForAll()
             }
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw PostgresError(code: .client, message: "a rebuild failed: \(error)")
         }
+        // Cancelled workers stop between projections, leaving the rest unbuilt.
+        try Task.checkCancellation()
     }
 
     /// The projections no worker has taken yet.

@@ -1,7 +1,8 @@
 -- One append. reach.append_events places a batch of events in the log, and is the only SQL
 -- that does, but for its single-event entry, reach.append_event, which places one new event on
 -- a stream that exists in one statement and hands anything else to reach.append_events. The
--- staged bulk path, the authority's export and the client call one of the two. (A bulk load's
+-- staged bulk path, the authority's export (see Projections/Migrations/0011) and the client
+-- call one of the two. (A bulk load's
 -- chunks are placed in the client by the same rule, EventLog.appendDirect, which the tests
 -- check against these functions row for row.)
 --
@@ -205,28 +206,6 @@ BEGIN
         ARRAY[p_metadata], ARRAY[p_occurred_on], ARRAY[p_authority_id],
         CASE WHEN p_expected IS NULL THEN '{}'::text[] ELSE ARRAY[p_stream_id] END,
         CASE WHEN p_expected IS NULL THEN '{}'::bigint[] ELSE ARRAY[p_expected] END) a;
-END
-$$;
-
--- The authority's export records its one event through reach.append_event.
-CREATE OR REPLACE FUNCTION reach.record_authority_export(p_record_id text, p_data jsonb, p_occurred_on date) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    authority text := reach.login_authority();
-    appended bigint;
-BEGIN
-    IF authority IS NULL THEN
-        RAISE EXCEPTION 'login % is not a local authority login', session_user USING ERRCODE = '42501';
-    END IF;
-    IF p_data ->> 'la_id' IS DISTINCT FROM authority THEN
-        RAISE EXCEPTION 'login % records exports of local authority % only', session_user, authority USING ERRCODE = '42501';
-    END IF;
-    SELECT a."position" INTO appended
-    FROM reach.append_event(
-        reach.record_event_id(p_record_id), 'exports:' || authority, 'summary_exported', 1, p_data,
-        jsonb_build_object('actor', session_user::text, 'correlation_id', p_record_id, 'source', 'export'),
-        p_occurred_on, authority) a;
-    RETURN appended;
 END
 $$;
 

@@ -79,13 +79,17 @@ public struct LogFacts: Sendable {
         facts.stages = try EventLog.streamHeads(Array(stageStreams), latest: "stage", ofType: RecordType.engagementStageReached.name, on: connection)
             .mapValues { ($0.version, $0.latest.flatMap(EngagementStage.init(rawValue:))) }
 
-        // What is referred to: by the candidates, and by the data of the corrections among them.
+        // What is referred to: by the candidates, and by the data of the corrections among them
+        // (of records in the log, or earlier among the candidates).
         var referenced = Set<String>(), plans = Set<String>()
+        var typeOf: [String: String] = [:]
+        for candidate in candidates where typeOf[candidate.recordID] == nil { typeOf[candidate.recordID] = candidate.type.name }
         for candidate in candidates {
             for reference in candidate.checked.references { referenced.insert(reference.streamID) }
             if let planAction = candidate.checked.planAction { plans.insert(Entity.plan.stream(planAction.planID)) }
-            if case .amends(let target, false, let data?) = candidate.checked.rule, let found = facts.recorded[target],
-               let type = RecordType.all[found.event.type], case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data") {
+            if case .amends(let target, false, let data?) = candidate.checked.rule,
+               let type = (facts.recorded[target]?.event.type ?? typeOf[target]).flatMap({ RecordType.all[$0] }),
+               case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data") {
                 for reference in corrected.references { referenced.insert(reference.streamID) }
             }
         }
@@ -129,7 +133,10 @@ public enum CrossRecordRules {
         verdicts.reserveCapacity(candidates.count)
         for index in candidates.indices {
             let verdict = batch.judge(candidates, index, today: today, permits: permits)
-            if case .append(let checked, _) = verdict { batch.accept(candidates[index], as: checked) }
+            if case .append(let checked, _) = verdict {
+                batch.seen[candidates[index].eventID] = index
+                batch.accept(candidates[index], as: checked)
+            }
             verdicts.append(verdict)
         }
         return verdicts
@@ -160,18 +167,20 @@ public enum CrossRecordRules {
         mutating func judge(_ candidates: [Candidate], _ index: Int, today: PostgresDate,
                             permits: (RecordType, CheckedRecord) -> Refusal?) -> Verdict {
             let candidate = candidates[index]
-            // A record sent again is the same record; an id holds one record only.
+            // A record sent again is the same record; an id holds one record only. (Only rows
+            // appended or found in the log count: a row refused earlier is judged again, as
+            // recording the rows one by one would.)
             if let first = seen[candidate.eventID] {
                 if candidates[first].type.name == candidate.type.name && candidates[first].dataText == candidate.dataText {
                     return .alreadyPresent(position: nil)
                 }
                 return .refused([Refusal("id", "'\(candidate.recordID)' is used on line \(candidates[first].line) for a different record")], byLog: false)
             }
-            seen[candidate.eventID] = index
             if let present = facts.present[candidate.eventID] {
                 guard present.same else {
                     return .refused([Refusal("id", "'\(candidate.recordID)' was already used for a different record; give this record an id of its own")], byLog: true)
                 }
+                seen[candidate.eventID] = index
                 return .alreadyPresent(position: present.position)
             }
 
@@ -182,7 +191,13 @@ public enum CrossRecordRules {
                 case .success(let amended): checked = amended
                 }
             }
-            if let refusal = permits(candidate.type, checked) { return .refused([refusal], byLog: false) }
+            // Who may record an amendment depends on the record it amends, found in the log; and a
+            // record already in the log is not refused at all, which only a pass that asked the
+            // log about ids can tell.
+            if let refusal = permits(candidate.type, checked) {
+                let amends = if case .amends = checked.rule { true } else { false }
+                return .refused([refusal], byLog: amends || !facts.askedIDs)
+            }
 
             let referenceRefusals = refusals(of: checked.references)
             guard referenceRefusals.isEmpty else { return .refused(referenceRefusals, byLog: true) }

@@ -132,6 +132,16 @@ public struct Recorder: Sendable {
     /// between records (``CrossRecordRules``) as for a batch of one, then the append, which
     /// checks the stream's version again (someone else may record at the same moment).
     public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
+        // A record already in the log is answered first, whatever today's checks say of it:
+        // sending it again changes nothing.
+        let eventID = EventLog.recordEventID(envelope.id)
+        if try !EventLog.presentIDs([eventID], on: connection).isEmpty {
+            let found = try EventLog.sameContent([(eventID, envelope.type.name, JSONValue.object(envelope.data).text)], on: connection)[0]
+            guard found.same else {
+                return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
+            }
+            return .alreadyRecorded(position: found.position)
+        }
         let candidate: Candidate
         switch envelope.type.checkFields(envelope.data, id: envelope.id, today: today) {
         case .failure(let refusals): return .refused(refusals.all)
@@ -139,7 +149,7 @@ public struct Recorder: Sendable {
             candidate = Candidate(line: 1, recordID: envelope.id, type: envelope.type, data: envelope.data,
                                   dataText: JSONValue.object(envelope.data).text, checked: checked)
         }
-        let facts = try LogFacts.load(for: [candidate], today: today, on: connection)
+        let facts = try LogFacts.load(for: [candidate], askIDs: false, today: today, on: connection)
         let checked: CheckedRecord, expected: ExpectedVersion
         switch CrossRecordRules.judge([candidate], facts: facts, today: today, permits: permits)[0] {
         case .alreadyPresent(let position): return .alreadyRecorded(position: position ?? 0)

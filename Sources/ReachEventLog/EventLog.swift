@@ -20,6 +20,11 @@ public enum EventLog {
     public static func append(_ events: [NewEvent], expecting: [String: ExpectedVersion] = [:], on connection: Connection) throws -> [AppendResult] {
         guard !events.isEmpty else { return [] }
         if events.count == 1 { return [try appendOne(events[0], expecting: expecting[events[0].streamID] ?? .any, on: connection)] }
+        return try appendMany(events, expecting: expecting, on: connection)
+    }
+
+    /// Several events (or one that needs the general path), through `reach.append_events`.
+    static func appendMany(_ events: [NewEvent], expecting: [String: ExpectedVersion], on connection: Connection) throws -> [AppendResult] {
         let expectations = expecting.filter { $0.value != .any }.sorted { $0.key < $1.key }
         let parameters: [any PostgresEncodable] = [
             PostgresArray(events.map(\.id)),
@@ -73,6 +78,12 @@ public enum EventLog {
             return AppendResult(
                 eventID: event.id, streamID: try result.decode(row: 0, column: 1), version: try result.decode(row: 0, column: 2),
                 position: try result.decode(row: 0, column: 3), duplicate: try result.decode(row: 0, column: 4))
+        } catch let error as PostgresError where error.sqlState == PostgresError.SQLState.uniqueViolation
+                    && error.constraint == "events_event_id_key" && !connection.isInTransaction {
+            // Another session appended the same event at the same moment: the single statement
+            // checked for it before waiting for the stream's head. The batch path checks again,
+            // and answers with the event already there.
+            return try appendMany([event], expecting: [event.streamID: expecting], on: connection)[0]
         } catch {
             throw EventLogError.translate(error)
         }

@@ -424,6 +424,7 @@ actor ChunkReader<Source: Importer.RowSource> {
 
     /// The next chunk, nil at the end.
     func next() throws -> Importer.Chunk? {
+        try Task.checkCancellation()
         let rows = try source.next(upTo: size)
         return rows.isEmpty ? nil : prepare(rows)
     }

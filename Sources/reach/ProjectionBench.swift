@@ -271,9 +271,13 @@ struct ProjectionBench: AsyncParsableCommand {
                     let middle = (low + high) / 2
                     if samples[middle].checkpoint >= event.position { high = middle } else { low = middle + 1 }
                 }
-                guard low < samples.count else { continue }
-                lags.append((seconds(event.at - start), max(0, seconds(samples[low].at - event.at))))
+                // An event the projection never covered counts as late as the phase could wait.
+                let covered = low < samples.count ? samples[low].at : start + .seconds(limit)
+                lags.append((seconds(event.at - start), max(0, seconds(covered - event.at))))
             }
+            // The runner's own error, if it failed.
+            group.cancelAll()
+            try await group.waitForAll()
             return lags
         }
     }

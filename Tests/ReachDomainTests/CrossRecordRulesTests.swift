@@ -59,6 +59,16 @@ struct CrossRecordRulesTests {
         #expect(judge([try candidate(1, .schoolRegistered, "s1", school)], registered) == ["refused [\"school_id\"] log"])
     }
 
+    @Test("a row refused earlier in a batch is judged again when it comes again, as one by one")
+    func refusedThenAgain() throws {
+        let verdicts = judge([
+            try candidate(1, .activityDelivered, "a1", activity),
+            try candidate(2, .schoolRegistered, "s1", school),
+            try candidate(3, .activityDelivered, "a1", activity),
+        ], facts)
+        #expect(verdicts == ["refused [\"school_id\"] log", "append school:900001 none", "append activities:northvale-pilot:900001 any"])
+    }
+
     @Test("a record sent twice is one record; an id holds one record only")
     func ids() throws {
         let first = try candidate(1, .schoolRegistered, "s1", school)
@@ -130,7 +140,8 @@ struct CrossRecordRulesTests {
             return type.name == "event_withdrawn" ? Refusal("la_id", "not yours") : nil
         }
         #expect(asked == ["northvale", "northvale"])
-        guard case .refused(let refusals, byLog: false) = verdicts[1] else { Issue.record("\(verdicts[1])"); return }
+        // Refused for whose record it amends, which the log told.
+        guard case .refused(let refusals, byLog: true) = verdicts[1] else { Issue.record("\(verdicts[1])"); return }
         #expect(refusals.map(\.field) == ["la_id"])
     }
 }

@@ -12,6 +12,26 @@ func sampleEvent(_ stream: String, _ n: Int = 0, id: UUID = UUID(), type: String
 
 @Suite("appending")
 struct AppendTests {
+    @Test("the same event sent by two sessions at the same moment is appended once; the second gets it back")
+    func sameEventAtOnce() async throws {
+        let db = try TestDatabase.create()
+        let first = try db.applicationConnection()
+        _ = try EventLog.append([sampleEvent("race", 0)], on: first)
+        let event = sampleEvent("race", 1)
+        // The first session appends it and holds its transaction open: the second, appending
+        // the same event to the same stream, waits for the stream's head, then finds the event.
+        try first.executeScript("BEGIN")
+        let appended = try EventLog.append([event], on: first)[0]
+        let application = db.application
+        let second = Task.detached { try EventLog.append([event], on: Connection(configuration: application))[0] }
+        try await Task.sleep(for: .milliseconds(300))
+        try first.executeScript("COMMIT")
+        let answer = try await second.value
+        #expect(answer.duplicate)
+        #expect(answer.position == appended.position)
+        #expect(try EventLog.readStream("race", on: first).count == 2)
+    }
+
     @Test("events land with positions, versions from 1, and their content intact")
     func appendAndRead() throws {
         let db = try TestDatabase.create()

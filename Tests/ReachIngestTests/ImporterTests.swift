@@ -179,6 +179,24 @@ struct ImporterTests {
         #expect(outcomes[0].streams.contains { $0.hasSuffix("activity_delivered,event_corrected,event_withdrawn") })
     }
 
+    @Test("a correction of a record earlier in the same file may name things the log holds")
+    func correctionOfRecordInSameFile() async throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        let partner = #"{"type":"partner_registered","id":"p9","data":{"partner_id":"partner-9","name":"Youth work","kind":"youth_work"}}"#
+        let setup = try await importer.run(Importer.readJSONLines(Self.world + partner), skipInvalid: false, on: connection)
+        #expect(setup.committed, "\(setup.refused.map(\.refusals))")
+        let activity = #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
+        let withPartner = activity.replacingOccurrences(of: #""mode""#, with: #""delivered_by":{"partners":["partner-9"]},"mode""#)
+        let text = """
+            {"type":"activity_delivered","id":"a1","data":\(activity)}
+            {"type":"event_corrected","id":"c1","data":{"record_id":"a1","reason":"a partner came","data":\(withPartner)}}
+            """
+        let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: false, on: connection)
+        #expect(summary.refused.map(\.refusals) == [])
+        #expect(summary.committed && summary.appended == 2)
+    }
+
     @Test("chunks appended in bulk and chunks recorded row by row keep each stream's positions in version order")
     func mixedPaths() async throws {
         let db = try TestDatabase.create()
