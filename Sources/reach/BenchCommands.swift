@@ -108,7 +108,9 @@ struct AppendBench: AsyncParsableCommand {
         let (read, rss) = try await onThreadOfItsOwn(name: "reach.bench") { try Self.readAll(owner) }
 
         // Every target is a ratio to a baseline measured here, in this run; the rates are
-        // printed beside it.
+        // printed beside it. Those that replaced absolute rates are the same targets on the
+        // machine they were set on: batches 30,000/s of a raw 60,000-67,000/s (0.5x), the read
+        // 200,000/s of a raw 250,000-330,000/s (0.7x).
         func line(_ row: Row, baseline: Row?, target: Double?) {
             let ratio = baseline.map { row.rate / $0.rate }
             let verdict = target.map { wanted in "  >= \(String(format: "%.2f", wanted))x  " + ((ratio ?? 0) >= wanted ? "ok" : "MISSED") } ?? ""
@@ -125,7 +127,7 @@ struct AppendBench: AsyncParsableCommand {
         line(rawCopy, baseline: nil, target: nil)
         line(bulkRow, baseline: rawCopy, target: 0.6)
         line(rawRead, baseline: nil, target: nil)
-        line(read, baseline: rawRead, target: 0.8)
+        line(read, baseline: rawRead, target: 0.7)
         emit(String(format: "resident memory while reading: %.1f MiB at start, %.1f MiB at most (sampled every batch); process peak %.1f MiB",
                     rss.start, rss.peak, rss.processPeak))
     }
