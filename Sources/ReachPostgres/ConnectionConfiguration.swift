@@ -1,3 +1,5 @@
+import CLibPQ
+
 /// How to reach a PostgreSQL server: a URL or key/value connection string, with overrides.
 ///
 /// libpq parses the string itself (`PQconnectdbParams` with `expand_dbname`), so every form and
@@ -41,21 +43,32 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
         [("dbname", connectionString)] + overrides.map { ($0.key, $0.value) }
     }
 
-    /// The string without any password, for messages and logs.
+    /// The settings without any password, for messages and logs: the string as libpq itself
+    /// reads it (`PQconninfoParse`, so every spelling libpq accepts, quoted values and
+    /// percent-encoded URLs included, is understood), then the overrides.
     public var description: String {
-        var text = connectionString
-        if let schemeEnd = text.range(of: "://"), let at = text[schemeEnd.upperBound...].firstIndex(of: "@") {
-            let userInfo = text[schemeEnd.upperBound..<at]
-            if let colon = userInfo.firstIndex(of: ":") {
-                text.replaceSubrange(colon..<at, with: ":***")
+        var shown: [String] = []
+        var error: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &error) {
+            defer { PQconninfoFree(options) }
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if let value = option.pointee.val, value.pointee != 0 {
+                    let key = String(cString: keyword)
+                    shown.append("\(key)=\(Self.isSecret(key) ? "***" : String(cString: value))")
+                }
+                option += 1
             }
+        } else {
+            if let error { PQfreemem(error) }
+            shown.append("(a connection string libpq cannot read, not shown)")
         }
-        if let range = text.range(of: "password=") {
-            let end = text[range.upperBound...].firstIndex(of: " ") ?? text.endIndex
-            text.replaceSubrange(range.upperBound..<end, with: "***")
-        }
-        let shown = overrides.filter { $0.key != "password" }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        if shown.isEmpty { return text }
-        return text.isEmpty ? shown : text + " (" + shown + ")"
+        shown += overrides.map { "\($0.key)=\(Self.isSecret($0.key) ? "***" : $0.value)" }
+        return shown.joined(separator: " ")
+    }
+
+    /// Keywords whose values are secrets.
+    static func isSecret(_ keyword: String) -> Bool {
+        ["password", "sslpassword", "passfile", "sslkey"].contains(keyword)
     }
 }

@@ -75,7 +75,7 @@ struct Import: AsyncParsableCommand {
             for refusal in refused.refusals { emit("line \(refused.line)\(id): \(refusal)") }
         }
         if let rejects, !summary.refused.isEmpty {
-            try outcome.rejects.write(toFile: rejects, atomically: true, encoding: .utf8)
+            try PrivateFile.write(outcome.rejects, to: rejects)
             emit("wrote the \(summary.refused.count) refused rows, with reasons, to \(rejects)")
         }
         let appended = summary.committed ? summary.appended : 0

@@ -140,7 +140,7 @@ struct Export: AsyncParsableCommand {
                 as: try await app.identify(actor: actorName(actor))
             ) { text in
                 do {
-                    try (text.hasSuffix("\n") ? text : text + "\n").write(toFile: out, atomically: true, encoding: .utf8)
+                    try PrivateFile.write(text.hasSuffix("\n") ? text : text + "\n", to: out)
                 } catch {
                     throw CommandError("cannot write \(out): \(error.localizedDescription)")
                 }

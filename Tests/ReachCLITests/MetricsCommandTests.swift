@@ -93,6 +93,9 @@ struct MetricsCommandTests {
         #expect(refusedExport.contains("only"), "\(refusedExport)")
         try await (try Reach.parseAsRoot(["export", "summary", "--database-url", loginURL, "--la", "northvale", "--period", "2024/25",
                                           "--out", file]) as! Export.Summary).run()
+        // The file holds programme data: its owner alone may read it.
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
         let exported = try owner.query("SELECT metadata ->> 'actor', authority_id FROM reach.events WHERE event_type = 'summary_exported'")
         #expect(exported.rowCount == 1)
         #expect(try exported.decode(String.self, row: 0, column: 0) == login)

@@ -6,6 +6,26 @@ import Testing
 
 @Suite("libpq layer")
 struct ConnectionTests {
+    @Test("a connection string's password is never shown, however it is written")
+    func passwordsRedacted() {
+        let secrets = [
+            "host=db password=s3cret dbname=reach",
+            "host=db password = s3cret dbname=reach",
+            "host=db password='s3 cret' dbname=reach",
+            "postgresql://reach:s3cret@db/reach",
+            "postgresql://reach@db/reach?password=s3cret",
+            "postgresql://reach@db/reach?pass%77ord=s3cret",
+            "postgresql://reach@db/reach?sslpassword=s3cret",
+        ]
+        for text in secrets {
+            let shown = ConnectionConfiguration(text).description
+            #expect(!shown.contains("s3"), "\(text) -> \(shown)")
+            #expect(shown.contains("reach"), "\(text) -> \(shown)")
+        }
+        #expect(!ConnectionConfiguration("host=db").overriding(["password": "s3cret"]).description.contains("s3cret"))
+        #expect(!ConnectionConfiguration("host=db password='unterminated").description.contains("unterminated"))
+    }
+
     @Test("every parameter type binds and decodes back unchanged")
     func bindingRoundTrips() throws {
         let db = try TestDatabase.create(migrated: false)
