@@ -66,4 +66,41 @@ struct AppendOnlyTests {
         try other.executeScript("ALTER TABLE reach.events ENABLE TRIGGER events_append_only")
         #expect(try EventLog.verify(on: other).firstBroken?.position == placed[3].position)
     }
+
+    @Test("verify finds a moved head, an event at a position the log never draws, and a stream without a head")
+    func verifyChecksBeyondTheChains() throws {
+        let db = try TestDatabase.create()
+        let connection = try db.ownerConnection()
+        for n in 0..<6 { _ = try EventLog.append([sampleEvent("v-\(n % 2)", n)], on: connection) }
+        #expect(try EventLog.verify(on: connection).ok)
+
+        // A head moved back: the next honest append would look broken.
+        try connection.execute("UPDATE reach.streams SET version = 2 WHERE stream_id = 'v-1'")
+        var report = try EventLog.verify(on: connection)
+        #expect(report.firstBroken?.streamID == "v-1")
+        #expect(report.firstBroken?.reason.contains("head is at version 2") == true, "\(String(describing: report.firstBroken))")
+        try connection.execute("UPDATE reach.streams SET version = 3 WHERE stream_id = 'v-1'")
+        #expect(try EventLog.verify(on: connection).ok)
+
+        // A head whose hash is not its last event's.
+        try connection.execute("UPDATE reach.streams SET last_hash = sha256('forged') WHERE stream_id = 'v-0'")
+        report = try EventLog.verify(on: connection)
+        #expect(report.firstBroken?.streamID == "v-0")
+        #expect(report.firstBroken?.reason.contains("hash") == true)
+
+        // An event written straight into the table at position -1 with a correct hash, in a
+        // stream of its own: never read by the projections, caught here.
+        let forged = try TestDatabase.create()
+        let owner = try forged.ownerConnection()
+        _ = try EventLog.append([sampleEvent("w", 0)], on: owner)
+        try owner.executeScript("""
+            INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, data, metadata, recorded_at, hash)
+            SELECT -1, gen_random_uuid(), 'forged', 1, 'activity_delivered', '{}', '{}', '2020-01-01', '\\x'::bytea;
+            UPDATE reach.events SET hash = sha256('\\x'::bytea || reach.event_digest_input(event_id, stream_id, version, event_type,
+                schema_version, data, metadata, occurred_on, authority_id, recorded_at)) WHERE "position" = -1;
+            """.replacingOccurrences(of: "UPDATE reach.events SET hash", with: "ALTER TABLE reach.events DISABLE TRIGGER events_append_only; UPDATE reach.events SET hash") + "ALTER TABLE reach.events ENABLE TRIGGER events_append_only;")
+        report = try EventLog.verify(on: owner)
+        #expect(report.firstBroken?.position == -1)
+        #expect(report.firstBroken?.reason.contains("position") == true)
+    }
 }
