@@ -3,16 +3,19 @@
 ///
 /// - `dfe` (the default): a count of young people from 1 to 5 is shown as `c`; where a total
 ///   would let a single suppressed cell be worked out, the next smallest cell of that breakdown
-///   is suppressed too (secondary suppression); 0 stays 0; national and regional totals of
-///   young people are rounded to the nearest 10; percentages have one decimal place.
+///   is suppressed too (secondary suppression); 0 stays 0; every figure of young people at
+///   national or regional scope (the total and each category) is rounded to the nearest 10,
+///   an authority's are not; percentages have one decimal place.
 /// - `nhs`: counts of young people from 1 to 7 are shown as `*`, and every other such count is
 ///   rounded to the nearest 5; no secondary suppression.
 /// - `none`: unsuppressed, for researchers inside the programme.
 ///
 /// In every policy but `none`, a survey share is shown as `c` when its base is under
 /// ``minimumSurveyBase`` respondents, or when an area's share comes from fewer than
-/// ``minimumSurveySchools`` schools. Counts of sessions, schools, staff and partners are
-/// never suppressed.
+/// ``minimumSurveySchools`` schools. A figure derived from a count of young people (learner
+/// hours of pupils) is suppressed whenever that count would be, and takes part in secondary
+/// suppression with the cells of its breakdown. Counts of sessions, schools, staff and
+/// partners are never suppressed.
 public struct DisclosurePolicy: Sendable, Equatable {
     public enum Name: String, Sendable, CaseIterable {
         case dfe, nhs, none
@@ -33,13 +36,21 @@ public struct DisclosurePolicy: Sendable, Equatable {
 
     public init(_ name: Name) { self.name = name }
 
-    /// Applies the policy to a table of observations.
-    public func apply(_ rows: [Observation]) -> [Observation] {
+    /// Applies the policy to a table of observations. `authority` names the one authority the
+    /// table is about, if any: its whole (`all`) is then an authority's, not rounded.
+    public func apply(_ rows: [Observation], authority: String? = nil) -> [Observation] {
         guard name != .none else { return rows }
         var out = rows
         for index in out.indices where out[index].symbol == nil {
             let row = out[index]
             switch row.sensitivity {
+            case .derived:
+                // Shown only when the count it comes from would be.
+                guard let base = row.base, base > 0 else { continue }
+                if base <= (name == .nhs ? nhsThreshold : dfeThreshold) {
+                    out[index].symbol = name == .nhs ? "*" : "c"
+                    out[index].value = nil
+                }
             case .children:
                 guard let value = row.value, value > 0 else { continue }
                 switch name {
@@ -64,8 +75,8 @@ public struct DisclosurePolicy: Sendable, Equatable {
             guard let value = out[index].value else { continue }
             switch name {
             case .dfe:
-                let wide = out[index].scope == "all" || out[index].scope.hasPrefix("region:")
-                if wide && out[index].dimension == "total" && value > 0 {
+                let wide = (out[index].scope == "all" && authority == nil) || out[index].scope.hasPrefix("region:")
+                if wide && value > 0 {
                     out[index].value = (value / Double(dfeTotalRounding)).rounded() * Double(dfeTotalRounding)
                 }
             case .nhs:
@@ -87,7 +98,7 @@ public struct DisclosurePolicy: Sendable, Equatable {
         while changed {
             changed = false
             var groups: [Key: [Int]] = [:]
-            for (index, row) in out.enumerated() where row.sensitivity == .children && row.dimension != "total" {
+            for (index, row) in out.enumerated() where (row.sensitivity == .children || row.sensitivity == .derived) && row.dimension != "total" {
                 groups[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic, dimension: row.dimension), default: []].append(index)
             }
             for (key, members) in groups {

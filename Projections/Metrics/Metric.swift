@@ -68,6 +68,10 @@ public enum Sensitivity: String, Sendable, Codable {
     case count
     /// A share of survey respondents: suppressed when its base or its schools are too few.
     case share
+    /// A figure derived from a count of young people (its `base`), such as learner hours of
+    /// pupils: suppressed whenever that count would be, and with the cells of its breakdown,
+    /// since with the duration known it gives the count back.
+    case derived
     /// Anything else (hours, medians, percentages of actions): shown as it is, rounded.
     case other
 }

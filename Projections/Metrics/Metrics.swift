@@ -1,4 +1,5 @@
 import Foundation
+import ReachDomain
 import ReachPostgres
 import Synchronization
 
@@ -89,10 +90,14 @@ public struct MetricsCalculator: Sendable {
         if metric == .strategyProgress { return try strategyProgress(query, on: connection) }
         if metric == .surveyChange { return try surveyChange(query, on: connection) }
         let sql = Self.sql(metric, by: query.by, wholeMonths: query.period.isWholeMonths)
-        let rows = try run(sql, parameters(query), on: connection).mapRows { row in
+        let result = try run(sql, parameters(query), on: connection)
+        // A seventh column, where a metric has one, is the base of a derived figure.
+        let hasBase = result.columnCount > 6
+        let rows = try result.mapRows { row in
             Observation(metric: metric.rawValue, period: label, scope: try row.decode(0), dimension: try row.decode(1),
                         category: try row.decode(2), statistic: try row.decode(3), value: try row.decodeIfPresent(4),
-                        sensitivity: Sensitivity(rawValue: try row.decode(5)) ?? .other)
+                        sensitivity: Sensitivity(rawValue: try row.decode(5)) ?? .other,
+                        base: hasBase ? try row.decodeIfPresent(6, as: Int.self) : nil)
         }
         if rows.isEmpty && (query.by == nil || query.by?.isTime == true), let headline = Self.headline[metric] {
             return [Observation(metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):\(label)" } ?? "all", dimension: "total", category: "total",
@@ -231,16 +236,22 @@ public struct MetricsCalculator: Sendable {
                 SELECT scope, 'role', subgroup, 'staff_attendances', n::float8, 'count' FROM cells WHERE n > 0
                 """
         case .learnerHours:
-            // Duration x attendees, in hours: in total and by audience.
+            // Duration x attendees, in hours: in total and by audience. Hours of pupils (and the
+            // total, which holds them) are derived from the count of pupils, their base.
             let audiences = AttendanceCell.audiences
+            let pupils = AttendanceCell.all.filter { $0.audience == "pupils" }.map { "coalesce(\($0.column), 0)" }.joined(separator: " + ")
             return """
                 WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))),
-                sums AS (SELECT scope, \(audiences.map { "sum(minutes_\($0)) AS \($0)" }.joined(separator: ", ")) FROM s GROUP BY scope),
-                cells AS (SELECT sums.scope, u.audience, coalesce(u.n, 0) AS n FROM sums
+                sums AS (SELECT scope, \(audiences.map { "sum(minutes_\($0)) AS \($0)" }.joined(separator: ", ")),
+                                sum(\(pupils))::int8 AS pupil_count FROM s GROUP BY scope),
+                cells AS (SELECT sums.scope, sums.pupil_count, u.audience, coalesce(u.n, 0) AS n FROM sums
                           CROSS JOIN LATERAL (VALUES \(audiences.map { "('\($0)', sums.\($0))" }.joined(separator: ", "))) AS u(audience, n))
-                SELECT scope, 'total', 'total', 'hours', round(sum(n)::numeric / 60, 1)::float8, 'other' FROM cells GROUP BY scope
+                SELECT scope, 'total', 'total', 'hours', round(sum(n)::numeric / 60, 1)::float8,
+                       CASE WHEN max(pupil_count) > 0 THEN 'derived' ELSE 'other' END, max(pupil_count)::int8 FROM cells GROUP BY scope
                 UNION ALL
-                SELECT scope, 'audience', audience, 'hours', round(n::numeric / 60, 1)::float8, 'other' FROM cells WHERE n > 0
+                SELECT scope, 'audience', audience, 'hours', round(n::numeric / 60, 1)::float8,
+                       CASE WHEN audience = 'pupils' THEN 'derived' ELSE 'other' END,
+                       CASE WHEN audience = 'pupils' THEN pupil_count END FROM cells WHERE n > 0
                 """
         case .partnersInvolved:
             // Distinct partner organisations that delivered activities or interventions in the period.
@@ -402,8 +413,10 @@ public struct MetricsCalculator: Sendable {
             add("difference_pp", percent(interval?.difference), .share, base: min(n0, n1))
             add("difference_low_pp", percent(interval?.lower), .share, base: min(n0, n1))
             add("difference_high_pp", percent(interval?.upper), .share, base: min(n0, n1))
-            add("baseline_answering", Double(n0), .count, base: nil)
-            add("follow_up_answering", Double(n1), .count, base: nil)
+            // How many pupils answered is a count of young people.
+            let answering: Sensitivity = category.hasPrefix("\(RespondentGroup.pupils.rawValue)/") ? .children : .count
+            add("baseline_answering", Double(n0), answering, base: nil)
+            add("follow_up_answering", Double(n1), answering, base: nil)
             add("schools", Double(schools), .count, base: nil)
         }
         return out

@@ -44,7 +44,7 @@ extension ReachApplication {
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             let (readers, stale) = try Self.figureReaders(target, refresh: grant.schema == "research", logger: logger)
             let rows = try MetricsCalculator(schema: grant.schema).compute(grant.query, on: readers)
-            return Figures(rows: disclosure.policy(grant.policy).apply(rows), policy: grant.policy, staleProjections: stale)
+            return Figures(rows: disclosure.policy(grant.policy).apply(rows, authority: grant.query.la), policy: grant.policy, staleProjections: stale)
         }
     }
 
@@ -107,7 +107,7 @@ extension ReachApplication {
             byMonth.metrics = [.sessions]
             byMonth.by = .month
             rows += try calculator.compute(byMonth, on: readers).filter { $0.dimension == "total" || $0.dimension == "kind" }
-            let published = disclosure.policy(policy).apply(rows)
+            let published = disclosure.policy(policy).apply(rows, authority: la)
             try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))
             let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
                                                  as: identity, on: application)

@@ -237,6 +237,41 @@ struct CalculationTests {
         #expect(rounded[0].shownValue == "1230")
     }
 
+    @Test("dfe: every young-people figure at national or regional scope is rounded, not only the total; an authority's are not")
+    func dfeRoundsEveryWideCell() {
+        // With an authority's key stage 3 suppressed in one region, the national key stage 3
+        // minus the other region's gave it back: every such cell is rounded now.
+        let national = DisclosurePolicy(.dfe).apply([
+            cell("total", "total", 1234, scope: "all"), cell("audience", "pupils", 817, scope: "all"),
+            cell("pupils", "ks3", 402, scope: "all"), cell("pupils", "ks4", 415, scope: "all"),
+            cell("pupils", "ks3", 203, scope: "region:london"), cell("audience", "staff", 417, sensitivity: .count, scope: "all"),
+        ])
+        #expect(national.map(\.shownValue) == ["1230", "820", "400", "420", "200", "417"])
+        // One authority's figures (asked with --la) keep adding up.
+        let authority = DisclosurePolicy(.dfe).apply([
+            cell("total", "total", 88, scope: "all"), cell("audience", "pupils", 60, scope: "all"), cell("pupils", "ks3", 60, scope: "all"),
+        ], authority: "northvale")
+        #expect(authority.map(\.shownValue) == ["88", "60", "60"])
+    }
+
+    @Test("hours of pupils follow the count of pupils: suppressed with it, and with the cells of their breakdown")
+    func derivedFiguresFollowTheirCount() {
+        func hours(_ category: String, _ value: Double, base: Int?) -> Observation {
+            Observation(metric: "learner_hours", period: "2024/25", scope: "la:northvale", dimension: category == "total" ? "total" : "audience",
+                        category: category, statistic: "hours", value: value, sensitivity: base == nil ? .other : .derived, base: base)
+        }
+        // One 45-minute assembly of 3 pupils and 6 staff: pupil hours 2.3 gave 3 pupils back.
+        let table = [hours("total", 6.8, base: 3), hours("pupils", 2.3, base: 3), hours("staff", 4.5, base: nil)]
+        for policy in [DisclosurePolicy.Name.dfe, .nhs] {
+            let out = DisclosurePolicy(policy).apply(table)
+            #expect(out[1].value == nil, "\(policy)")
+            #expect(out[0].value == nil, "\(policy): the total minus staff hours would give pupil hours back")
+            #expect(out[2].shownValue == "4.5")
+        }
+        let many = DisclosurePolicy(.dfe).apply([hours("total", 157.5, base: 200), hours("pupils", 150, base: 200), hours("staff", 7.5, base: nil)])
+        #expect(many.map(\.shownValue) == ["157.5", "150", "7.5"])
+    }
+
     @Test("nhs: 1-7 shown as *, others rounded to 5; counts of staff and sessions never suppressed; none leaves all")
     func nhs() {
         let table = [cell("pupils", "ks1", 6), cell("pupils", "ks2", 43), cell("pupils", "ks3", 0), cell("staff", "dsl", 2, sensitivity: .count)]
