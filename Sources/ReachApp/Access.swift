@@ -104,6 +104,7 @@ public enum Access {
         case eventsRead = "read the raw log"
         case eventsAppend = "append raw events"
         case eventsVerify = "verify the log's hash chains"
+        case eventsSeal = "seal the log"
         case loadDemo = "load the demo data set"
     }
 

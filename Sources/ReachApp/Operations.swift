@@ -102,10 +102,44 @@ extension ReachApplication {
 
     /// Recomputes every stream's hash chain and reports the first broken event, if any.
     public func verifyLog(as identity: Identity) async throws -> VerifyReport {
+        try await verifyLog(seal: nil, as: identity)
+    }
+
+    /// Verifies the log and, with a seal (its file's text), that everything the seal covers is
+    /// still there as it was; `publicKey` (hex), when given, must be the key that signed it.
+    public func verifyLog(seal: String?, publicKey: String? = nil, as identity: Identity) async throws -> VerifyReport {
         try Access.checkMayOperate(.eventsVerify, for: identity)
         let (configuration, logger) = (target.application, logger)
+        let parsed = try seal.map(Seal.init(fileText:))
         return try await onThreadOfItsOwn(name: "reach.verify") {
-            try EventLog.verify(on: Connection(configuration: configuration, logger: logger))
+            let connection = try Connection(configuration: configuration, logger: logger)
+            if let parsed { return try EventLog.verify(against: parsed, publicKey: publicKey, on: connection) }
+            return try EventLog.verify(on: connection)
+        }
+    }
+
+    /// Seals the log: every stream's head and the last position, signed with the Ed25519 key in
+    /// the file at `keyPath` (made, readable by its owner only, when there is none). Keep the
+    /// key and the seals away from the database's server. Returns the seal and whether the key
+    /// was made now.
+    public func sealLog(keyPath: String, as identity: Identity) async throws -> (seal: Seal, newKey: Bool) {
+        try Access.checkMayOperate(.eventsSeal, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.seal") {
+            var newKey = false
+            let key: [UInt8]
+            if FileManager.default.fileExists(atPath: keyPath) {
+                let text = try String(contentsOfFile: keyPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard let bytes = Hex.decode(text.utf8), bytes.count == 32 else {
+                    throw RequestError("\(keyPath) is not a key made by reach events seal (64 hex digits)")
+                }
+                key = bytes
+            } else {
+                key = try Ed25519.newPrivateKey()
+                try PrivateFile.write(Hex.encode(key) + "\n", to: keyPath)
+                newKey = true
+            }
+            return (try EventLog.seal(privateKey: key, on: Connection(configuration: configuration, logger: logger)), newKey)
         }
     }
 

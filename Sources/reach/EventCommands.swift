@@ -8,7 +8,7 @@ struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Append to, read and verify the event log.",
-        subcommands: [Append.self, Read.self, Verify.self]
+        subcommands: [Append.self, Read.self, Verify.self, Seal.self]
     )
 
     struct Append: AsyncParsableCommand {
@@ -136,25 +136,64 @@ struct Events: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Recompute every stream's hash chain; report the first broken event, or that all hold.",
-            discussion: "Exits with status 1 when a chain is broken."
+            discussion: """
+                Also checks positions, versions and every stream's head. With --seal, checks that \
+                everything a seal (from reach events seal) covers is still there as it was: a stream's \
+                tail or a whole stream deleted, or rewritten and re-chained by whoever controls the \
+                database, is found. Exits with status 1 when anything is broken.
+                """
         )
         @OptionGroup var database: DatabaseOptions
+        @Option(help: "A seal made by reach events seal.")
+        var seal: String?
+        @Option(help: "The public key (hex) that must have signed the seal.")
+        var publicKey: String?
 
         func run() async throws {
             let app = try await database.application()
-            let report = try await app.verifyLog(as: try await app.identify(actor: actorName(nil)))
+            let sealText: String?
+            do {
+                sealText = try seal.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            } catch {
+                throw CommandError("cannot read the seal \(seal ?? ""): \(error.localizedDescription)")
+            }
+            let report = try await app.verifyLog(seal: sealText, publicKey: publicKey, as: try await app.identify(actor: actorName(nil)))
             emit(try jsonLine(report))
             if let broken = report.firstBroken {
                 FileHandle.standardError.write(Data("""
-                    the chain of stream \(broken.streamID) is broken at position \(broken.position) (version \(broken.version)): \(broken.reason)
+                    stream \(broken.streamID) is broken at position \(broken.position) (version \(broken.version)): \(broken.reason)
 
                     """.utf8))
                 throw ExitCode(1)
             }
         }
     }
-}
 
+    struct Seal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign a statement of every stream's head and the last position, to verify the log against later.",
+            discussion: """
+                The key is an Ed25519 private key in a file outside the database (made, readable \
+                by its owner only, when --key names none). Keep the key and the seals away from the \
+                database's server: reach events verify --seal FILE then finds a stream's tail or a \
+                whole stream deleted, or rewritten, even by the database's owner.
+                """
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The Ed25519 private key's file (hex).")
+        var key: String
+        @Option(help: "Where to write the seal.")
+        var out: String
+
+        func run() async throws {
+            let app = try await database.application()
+            let (seal, newKey) = try await app.sealLog(keyPath: key, as: try await app.identify(actor: actorName(nil)))
+            try PrivateFile.write(seal.fileText, to: out)
+            struct Line: Encodable { var file: String; var streams: Int; var last_position: Int64; var public_key: String; var new_key: Bool }
+            emit(try jsonLine(Line(file: out, streams: seal.heads.count, last_position: seal.lastPosition, public_key: seal.publicKey, new_key: newKey)))
+        }
+    }
+}
 
 /// The login name of the person running the tool, for an event's `actor`.
 func loginName() -> String {

@@ -53,6 +53,29 @@ struct CommandTests {
         try await verify.run()
     }
 
+    @Test("seal, then verify against the seal: a stream deleted by the database's owner fails it")
+    func sealAndVerify() async throws {
+        let db = try TestDatabase.create()
+        let owner = try db.ownerConnection()
+        _ = try EventLog.append([NewEvent(streamID: "kept", type: "t", data: "{}"), NewEvent(streamID: "gone", type: "t", data: "{}")], on: owner)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("seal-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let database = url(db, user: "postgres")
+        try await (try Events.Seal.parseAsRoot(["--database-url", database, "--key", folder + "/key", "--out", folder + "/seal.json"]) as! Events.Seal).run()
+        #expect(try FileManager.default.attributesOfItem(atPath: folder + "/key")[.posixPermissions] as? Int == 0o600)
+        try await (try Events.Verify.parseAsRoot(["--database-url", database, "--seal", folder + "/seal.json"]) as! Events.Verify).run()
+        try owner.executeScript("""
+            ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
+            DELETE FROM reach.events WHERE stream_id = 'gone'; DELETE FROM reach.streams WHERE stream_id = 'gone';
+            ALTER TABLE reach.events ENABLE TRIGGER events_append_only;
+            """)
+        try await (try Events.Verify.parseAsRoot(["--database-url", database]) as! Events.Verify).run()
+        let verify = try Events.Verify.parseAsRoot(["--database-url", database, "--seal", folder + "/seal.json"]) as! Events.Verify
+        let error = await #expect(throws: ExitCode.self) { try await verify.run() }
+        #expect(error == ExitCode(1))
+    }
+
     @Test("verify exits with status 1 when a chain is broken")
     func verifyFails() async throws {
         let db = try TestDatabase.create()
