@@ -74,7 +74,13 @@ struct AppendOnlyTests {
         for n in 0..<6 { _ = try EventLog.append([sampleEvent("v-\(n % 2)", n)], on: connection) }
         #expect(try EventLog.verify(on: connection).ok)
 
-        // A head moved back: the next honest append would look broken.
+        // A head moved back (the next honest append would look broken) is refused when the
+        // transaction commits, for the application's role and the owner alike...
+        let application = try db.applicationConnection()
+        #expect(throws: PostgresError.self) { try application.execute("UPDATE reach.streams SET version = 2 WHERE stream_id = 'v-1'") }
+        #expect(throws: PostgresError.self) { try connection.execute("UPDATE reach.streams SET version = 2 WHERE stream_id = 'v-1'") }
+        // ...and found by verify, should a superuser move it with the check turned off.
+        try connection.executeScript("ALTER TABLE reach.streams DISABLE TRIGGER streams_checked")
         try connection.execute("UPDATE reach.streams SET version = 2 WHERE stream_id = 'v-1'")
         var report = try EventLog.verify(on: connection)
         #expect(report.firstBroken?.streamID == "v-1")
@@ -88,17 +94,25 @@ struct AppendOnlyTests {
         #expect(report.firstBroken?.streamID == "v-0")
         #expect(report.firstBroken?.reason.contains("hash") == true)
 
-        // An event written straight into the table at position -1 with a correct hash, in a
-        // stream of its own: never read by the projections, caught here.
+        // An event written straight into the table, with a correct hash but a back-dated time,
+        // or at position -1 (never read by the projections): the application's role is refused...
         let forged = try TestDatabase.create()
         let owner = try forged.ownerConnection()
         _ = try EventLog.append([sampleEvent("w", 0)], on: owner)
-        try owner.executeScript("""
+        let writer = try forged.applicationConnection()
+        func forge(position: String, recordedAt: String) -> String { """
+            WITH e AS (SELECT \(position) AS p, gen_random_uuid() AS id, \(recordedAt)::timestamptz AS at)
             INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, data, metadata, recorded_at, hash)
-            SELECT -1, gen_random_uuid(), 'forged', 1, 'activity_delivered', '{}', '{}', '2020-01-01', '\\x'::bytea;
-            UPDATE reach.events SET hash = sha256('\\x'::bytea || reach.event_digest_input(event_id, stream_id, version, event_type,
-                schema_version, data, metadata, occurred_on, authority_id, recorded_at)) WHERE "position" = -1;
-            """.replacingOccurrences(of: "UPDATE reach.events SET hash", with: "ALTER TABLE reach.events DISABLE TRIGGER events_append_only; UPDATE reach.events SET hash") + "ALTER TABLE reach.events ENABLE TRIGGER events_append_only;")
+            SELECT e.p, e.id, 'forged', 1, 'activity_delivered', '{}', '{"actor":"someone else"}', e.at,
+                   sha256('\\x'::bytea || reach.event_digest_input(e.id, 'forged', 1, 'activity_delivered', 1, '{}', '{"actor":"someone else"}', NULL, NULL, e.at))
+            FROM e
+            """ }
+        for (position, at) in [("nextval('reach.event_position')", "'2020-01-01'"), ("-1", "now()")] {
+            let error = #expect(throws: PostgresError.self) { try writer.executeScript(forge(position: position, recordedAt: at)) }
+            #expect(error?.sqlState == "RX004", "\(position) \(at)")
+        }
+        // ...and verify finds one a superuser writes with the checks turned off.
+        try owner.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_checked; \(forge(position: "-1", recordedAt: "now()")); ALTER TABLE reach.events ENABLE TRIGGER events_checked")
         report = try EventLog.verify(on: owner)
         #expect(report.firstBroken?.position == -1)
         #expect(report.firstBroken?.reason.contains("position") == true)
