@@ -58,4 +58,28 @@ struct AuthorityExportTests {
         let function = try owner.query("SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'record_authority_export'")
         #expect(try function.decode(String.self, row: 0, column: 0) == "reach_exporter")
     }
+
+    @Test("no statistics view or catalogue column tells an authority login how many rows the projections hold")
+    func statisticsClosed() throws {
+        let db = try TestDatabase.create()
+        let owner = try db.ownerConnection()
+        try ProjectionEngine().install(on: owner)
+        let login = "la_stats_\(UUID().uuidString.prefix(8).lowercased())"
+        try owner.executeScript("CREATE ROLE \(login) LOGIN IN ROLE reach_authority")
+        _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
+        let authority = try Connection(configuration: db.owner.overriding(["user": login]))
+        for probe in [
+            "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'proj_contexts'",
+            "SELECT n_tup_ins FROM pg_stat_all_tables LIMIT 1",
+            "SELECT heap_blks_read FROM pg_statio_user_tables LIMIT 1",
+            "SELECT reltuples FROM pg_class WHERE relnamespace = 'proj_contexts'::regnamespace",
+            "SELECT pg_stat_get_live_tuples(oid) FROM pg_class WHERE relnamespace = 'proj_contexts'::regnamespace",
+        ] {
+            let error = #expect(throws: PostgresError.self, "\(probe)") { _ = try authority.query(probe) }
+            #expect(error?.sqlState == "42501", "\(probe)")
+        }
+        // Names can still be looked up; the owner still sees the statistics.
+        #expect(try authority.query("SELECT count(*) FROM pg_class WHERE relname = 'pg_class'").decode(Int.self, row: 0, column: 0) == 1)
+        #expect(try owner.query("SELECT count(*) FROM pg_stat_user_tables").decode(Int.self, row: 0, column: 0) > 0)
+    }
 }
