@@ -86,10 +86,16 @@ public struct LocalCluster: Sendable {
         ConnectionConfiguration("", overrides: ["host": dataDirectory, "port": "5432", "dbname": database, "user": user])
     }
 
+    /// Logins the operating-system user who runs Reach connects as without a password (peer
+    /// authentication): the superuser and Reach's own logins. Every other login needs its
+    /// password (scram-sha-256).
+    public var peerLogins: [String] = [LocalCluster.superuser, "reach"]
+
     /// Creates the cluster if needed and starts it if it is not running. Safe to call again.
     public func start() throws {
         if !isInitialised { try initialise() }
         if try isRunning() { return }
+        try writeAuthentication()
         // pg_ctl hands these options to a shell, so the path is quoted.
         let quoted = "'" + dataDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
         var options = "-c listen_addresses='' -k \(quoted) -c unix_socket_permissions=0700"
@@ -146,11 +152,43 @@ public struct LocalCluster: Sendable {
         try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory)
         let result = try runAsServerUser([
             binDirectory + "/initdb", "-D", dataDirectory, "-U", Self.superuser,
-            "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions",
+            "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-instructions",
         ])
         guard result.status == 0 else {
             throw LocalClusterError(message: "initdb failed in \(dataDirectory): \(result.output)")
         }
+    }
+
+    /// Who may connect, written before every start (a cluster made by an older Reach trusted
+    /// every local connection): the operating-system user who runs Reach, and the server's
+    /// own, as the logins of `peerLogins`, by peer authentication; every login with its
+    /// password; nothing over TCP (the server listens on its socket only).
+    func writeAuthentication() throws {
+        var users = [Self.currentUserName()]
+        if getuid() == 0 { users.append(Self.serverUserWhenRoot) }
+        let ident = "# Written by reach at each start.\n" + Set(users).sorted().flatMap { user in
+            peerLogins.map { "reach  \(user)  \($0)" }
+        }.joined(separator: "\n") + "\n"
+        let hba = """
+            # Written by reach at each start: the operating-system user who runs Reach connects as
+            # the superuser and Reach's own logins (pg_ident.conf, map reach); every login, those too,
+            # with its password otherwise.
+            local  all  \(peerLogins.joined(separator: ","))  peer  map=reach
+            local  all  all  scram-sha-256
+
+            """
+        for (name, text) in [("pg_ident.conf", ident), ("pg_hba.conf", hba)] {
+            let path = dataDirectory + "/" + name
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw LocalClusterError(message: "cannot write \(path)")
+            }
+            if getuid() == 0 { _ = try Self.run(["/bin/chown", Self.serverUserWhenRoot, path]) }
+        }
+    }
+
+    static func currentUserName() -> String {
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "root" }
+        return String(cString: name)
     }
 
     private func runAsServerUser(_ arguments: [String]) throws -> (status: Int32, output: String) {

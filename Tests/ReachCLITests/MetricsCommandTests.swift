@@ -72,9 +72,9 @@ struct MetricsCommandTests {
         let owner = try db.ownerConnection()
         let other: String = try owner.query("SELECT min(la_id) FROM research.activities WHERE la_id <> 'northvale'").decode(row: 0, column: 0)
         let login = "la_tester_\(UUID().uuidString.prefix(8).lowercased())"
-        try owner.executeScript("CREATE ROLE \(login) LOGIN IN ROLE reach_authority")
+        try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'la-secret' IN ROLE reach_authority")
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
-        let loginURL = database.replacingOccurrences(of: "user=postgres", with: "user=\(login)")
+        let loginURL = database.replacingOccurrences(of: "user=postgres", with: "user=\(login)&password=la-secret")
 
         // The application refuses another authority's figures, and scopes the rest to its own.
         func refusal(_ arguments: [String]) async -> String {
@@ -103,7 +103,7 @@ struct MetricsCommandTests {
         // Its figures are those of the application's login for the same authority.
         let calculator = MetricsCalculator()
         let query = MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale")
-        let scoped = try Connection(configuration: db.owner.overriding(["user": login]))
+        let scoped = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         #expect(try MetricsCalculator(schema: "authority").compute(query, on: scoped) == calculator.compute(query, on: owner))
 
         // PostgreSQL itself: the authority views hold its rows only; nothing else can be read or written.

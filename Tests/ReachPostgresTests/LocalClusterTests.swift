@@ -49,4 +49,24 @@ struct LocalClusterTests {
         #expect(try connection.query("SELECT n FROM kept").decode(Int.self, row: 0, column: 0) == 7)
         try cluster.stop(mode: "immediate")
     }
+
+    @Test("local connections authenticate: the user who runs Reach by peer, every other login by its password")
+    func authentication() throws {
+        let cluster = TestCluster.shared
+        let owner = try Connection(configuration: cluster.configuration(database: "postgres"))
+        let login = "auth_tester_\(UUID().uuidString.prefix(8).lowercased())"
+        try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'right-one'")
+        defer { try? owner.executeScript("DROP ROLE IF EXISTS \(login)") }
+        let base = cluster.configuration(database: "postgres", user: login)
+        // A login with its password gets in; with a wrong one, or none, it does not.
+        #expect(try Connection(configuration: base.overriding(["password": "right-one"])).query("SELECT current_user").decode(String.self, row: 0, column: 0) == login)
+        for wrong in [["password": "wrong-one"], [:]] {
+            let error = #expect(throws: PostgresError.self) { _ = try Connection(configuration: base.overriding(wrong)) }
+            #expect(error.map { "\($0)".contains("right-one") || "\($0)".contains("wrong-one") } == false, "the error shows no password")
+        }
+        // Nobody gets in as the superuser by naming it, but the operating-system user who runs Reach.
+        let hba = try String(contentsOfFile: cluster.dataDirectory + "/pg_hba.conf", encoding: .utf8)
+        #expect(!hba.contains("trust"))
+        #expect(hba.contains("scram-sha-256"))
+    }
 }

@@ -14,13 +14,13 @@ struct AuthorityExportTests {
         let db = try TestDatabase.create()
         let owner = try db.ownerConnection()
         let login = "la_probe_\(UUID().uuidString.prefix(8).lowercased())"
-        try owner.executeScript("CREATE ROLE \(login) LOGIN IN ROLE reach_authority")
+        try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'la-secret' IN ROLE reach_authority")
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
         // Another authority's record, under an id the authority's login might guess.
         let staff = try db.applicationConnection()
         _ = try EventLog.append([NewEvent(id: EventLog.recordEventID("act-s1"), streamID: "activities:x", type: "activity_delivered",
                                           data: #"{"la_id":"southmere"}"#, authorityID: "southmere")], on: staff)
-        let authority = try Connection(configuration: db.owner.overriding(["user": login]))
+        let authority = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         let today = PostgresDate.today
         func export(_ id: String, _ data: String, _ date: PostgresDate? = PostgresDate.today) -> String {
             do {
@@ -65,9 +65,9 @@ struct AuthorityExportTests {
         let owner = try db.ownerConnection()
         try ProjectionEngine().install(on: owner)
         let login = "la_stats_\(UUID().uuidString.prefix(8).lowercased())"
-        try owner.executeScript("CREATE ROLE \(login) LOGIN IN ROLE reach_authority")
+        try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'la-secret' IN ROLE reach_authority")
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
-        let authority = try Connection(configuration: db.owner.overriding(["user": login]))
+        let authority = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         for probe in [
             "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'proj_contexts'",
             "SELECT n_tup_ins FROM pg_stat_all_tables LIMIT 1",

@@ -246,10 +246,10 @@ struct EngineTests {
         _ = try ProjectionEngine().waitUntilCaughtUp(on: owner)
         try owner.executeScript("""
             DO $$ BEGIN
-                CREATE ROLE reach_research_tester LOGIN IN ROLE reach_researcher;
+                CREATE ROLE reach_research_tester LOGIN PASSWORD 'research-secret' IN ROLE reach_researcher;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
             """)
-        let researcher = try Connection(configuration: db.owner.overriding(["user": "reach_research_tester"]))
+        let researcher = try Connection(configuration: db.owner.overriding(["user": "reach_research_tester", "password": "research-secret"]))
         #expect(try researcher.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 5)
         #expect(try researcher.query("SELECT count(*) FROM research.safety_plan_actions").decode(Int.self, row: 0, column: 0) == 3)
         for forbidden in ["SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
