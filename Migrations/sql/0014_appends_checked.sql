@@ -45,21 +45,31 @@ DECLARE
 BEGIN
     -- The log's own functions computed everything they wrote.
     IF current_user = 'reach_writer' THEN RETURN NULL; END IF;
-    SELECT n."position", n.stream_id, n.version,
-           CASE WHEN n."position" <= 0 OR n."position" > (SELECT last_value FROM reach.event_position)
+    -- Each event's predecessor: the one before it in the statement, or else the stream's
+    -- event before it in the log (one index probe per stream and statement, not per event).
+    WITH n AS (
+        SELECT a.*, lag(a.version) OVER w AS previous_version, lag(a.hash) OVER w AS previous_hash
+        FROM appended a WINDOW w AS (PARTITION BY a.stream_id ORDER BY a.version)
+    ), linked AS (
+        SELECT n.*, coalesce(n.previous_version, p.version, 0) AS before_version,
+               coalesce(n.previous_hash, p.hash, '\x'::bytea) AS before_hash
+        FROM n LEFT JOIN reach.events p
+          ON n.previous_version IS NULL AND p.stream_id = n.stream_id AND p.version = n.version - 1
+    )
+    SELECT l."position", l.stream_id, l.version,
+           CASE WHEN l."position" <= 0 OR l."position" > (SELECT last_value FROM reach.event_position)
                 THEN 'its position was not drawn from the log''s sequence'
-                WHEN n.recorded_at <> now() THEN 'its recorded_at is not the time of the transaction that appends it'
-                WHEN n.version <> coalesce(p.version, 0) + 1 THEN 'its version does not follow the one before it in its stream'
+                WHEN l.recorded_at <> now() THEN 'its recorded_at is not the time of the transaction that appends it'
+                WHEN l.version <> l.before_version + 1 THEN 'its version does not follow the one before it in its stream'
                 ELSE 'its hash is not the previous event''s hash followed by its content' END AS reason
       INTO wrong
-    FROM appended n
-    LEFT JOIN reach.events p ON p.stream_id = n.stream_id AND p.version = n.version - 1
-    WHERE n."position" <= 0 OR n."position" > (SELECT last_value FROM reach.event_position)
-       OR n.recorded_at <> now()
-       OR n.version <> coalesce(p.version, 0) + 1
-       OR n.hash <> sha256(coalesce(p.hash, '\x'::bytea) || reach.event_digest_input(
-              n.event_id, n.stream_id, n.version, n.event_type, n.schema_version, n.data, n.metadata,
-              n.occurred_on, n.authority_id, n.recorded_at))
+    FROM linked l
+    WHERE l."position" <= 0 OR l."position" > (SELECT last_value FROM reach.event_position)
+       OR l.recorded_at <> now()
+       OR l.version <> l.before_version + 1
+       OR l.hash <> sha256(l.before_hash || reach.event_digest_input(
+              l.event_id, l.stream_id, l.version, l.event_type, l.schema_version, l.data, l.metadata,
+              l.occurred_on, l.authority_id, l.recorded_at))
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'event at position % (stream %, version %) is refused: %', wrong."position", wrong.stream_id, wrong.version, wrong.reason
