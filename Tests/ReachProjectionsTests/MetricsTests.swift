@@ -49,6 +49,11 @@ struct ScenarioMetricsTests {
         // 45x158 + 90x18 + 60x5 + 120x37 + 60x10 = 14,070 minutes.
         #expect(v(.learnerHours, "hours") == 234.5)
         #expect(v(.learnerHours, "hours", "audience", "pupils") == 176.5)
+        // Figures derived from pupils, and pupils answering a survey, are young-people figures.
+        let pupilHours = rows.first { $0.metric == "learner_hours" && $0.category == "pupils" }
+        #expect(pupilHours?.sensitivity == .derived && pupilHours?.base == 184, "\(String(describing: pupilHours))")
+        #expect(rows.filter { $0.metric == "survey_change" && $0.statistic.hasSuffix("_answering") }.allSatisfy { $0.sensitivity == .children })
+        #expect(rows.contains { $0.metric == "survey_change" && $0.statistic == "baseline_answering" })
         #expect(v(.partnersInvolved, "partners") == 2)
         // 10 schools implementing and 1 embedding on 31 August 2025, against the target of 11.
         #expect(v(.pilotProgress, "implementing_or_beyond") == 11)
