@@ -268,10 +268,9 @@ public struct Importer: Sendable {
 
     /// Checks and records the rows of `source`, chunk by chunk, in one transaction.
     ///
-    /// The next chunk is read, and its rows checked on their own, by a child task on the
-    /// cooperative pool while the current one is checked against the log and appended here:
-    /// run it where blocking is allowed (`onThreadOfItsOwn(name:async:)`), since `connection`
-    /// blocks.
+    /// The next chunk is read, and its rows checked on their own, by a child task on a thread of
+    /// its own while the current one is checked against the log and appended on the import's
+    /// own thread (the connection blocks, so neither runs on the cooperative pool).
     ///
     /// A file that can be read twice is first imported as if its records were new to the log:
     /// the log's unique index on event ids, which every append passes through anyway, is the
@@ -308,19 +307,29 @@ public struct Importer: Sendable {
     /// before it is appended.
     func pass<Source: RowSource>(_ source: sending Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection,
                                  progress: (Int) throws -> Void) async throws -> Summary {
-        var summary = Summary()
+        // The pass blocks on its connection: it runs on a thread of its own whoever calls it,
+        // never on the cooperative pool, which its read-ahead must not wait behind.
         let reader = ChunkReader(source, size: chunkSize) { [self] rows in prepare(rows, mode: mode) }
+        return try await onThreadOfItsOwn(name: "reach.import", async: {
+            try await passOnThisThread(reader, skipInvalid: skipInvalid, askLog: askLog, on: connection, progress: progress)
+        })
+    }
+
+    private func passOnThisThread<Source: RowSource>(_ reader: ChunkReader<Source>, skipInvalid: Bool, askLog: Bool, on connection: Connection,
+                                                     progress: (Int) throws -> Void) async throws -> Summary {
+        var summary = Summary()
         try connection.executeScript("BEGIN")
         let state = BatchState()
         do {
             var next = try await reader.next()
             while var chunk = next {
-                // The chunk after this one, read and checked meanwhile on the cooperative pool
-                // (not on this task's thread, which blocks on the connection).
+                // The chunk after this one, read and checked meanwhile by a child task on a thread
+                // of its own (this task's thread blocks on the connection, and a busy cooperative
+                // pool must not hold the read-ahead back).
                 let more = chunk.rows.count == chunkSize
-                async let following = withTaskExecutorPreference(globalConcurrentExecutor) {
+                async let following = onThreadOfItsOwn(name: "reach.import.read", async: {
                     more ? try await reader.next() : nil
-                }
+                })
                 let done = summary.read
                 if let checked = chunk.checked.take() {
                     try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
