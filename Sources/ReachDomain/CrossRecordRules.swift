@@ -142,6 +142,11 @@ public enum CrossRecordRules {
         return verdicts
     }
 
+    /// The refusal of a record whose id the log holds for a different record.
+    public static func idUsedElsewhere(_ recordID: String) -> Refusal {
+        Refusal("id", "'\(recordID)' was already used for a different record; give this record an id of its own")
+    }
+
     /// The ids of a safety plan's actions.
     static func actionIDs(of plan: JSONObject) -> [String] {
         guard case .array(let actions)? = plan["actions"] else { return [] }
@@ -178,7 +183,7 @@ public enum CrossRecordRules {
             }
             if let present = facts.present[candidate.eventID] {
                 guard present.same else {
-                    return .refused([Refusal("id", "'\(candidate.recordID)' was already used for a different record; give this record an id of its own")], byLog: true)
+                    return .refused([CrossRecordRules.idUsedElsewhere(candidate.recordID)], byLog: true)
                 }
                 seen[candidate.eventID] = index
                 return .alreadyPresent(position: present.position)

@@ -138,7 +138,7 @@ public struct Recorder: Sendable {
         if try !EventLog.presentIDs([eventID], on: connection).isEmpty {
             let found = try EventLog.sameContent([(eventID, envelope.type.name, JSONValue.object(envelope.data).text)], on: connection)[0]
             guard found.same else {
-                return .refused([Refusal("id", "'\(envelope.id)' was already used for a different record; give this record an id of its own")])
+                return .refused([CrossRecordRules.idUsedElsewhere(envelope.id)])
             }
             return .alreadyRecorded(position: found.position)
         }

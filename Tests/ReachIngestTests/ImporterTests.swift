@@ -197,7 +197,7 @@ struct ImporterTests {
         #expect(summary.committed && summary.appended == 2)
     }
 
-    @Test("chunks appended in bulk and chunks recorded row by row keep each stream's positions in version order")
+    @Test("chunks appended in bulk, a withdrawal among them, keep each stream's positions in version order")
     func mixedPaths() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
@@ -205,13 +205,13 @@ struct ImporterTests {
             #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
         }
         let small = Importer(recorder: importer.recorder, chunkSize: 2)
-        var world = try Importer.open(path: try temporary("world.jsonl", Self.world + activity("a1") + "\n"), type: nil)
+        let world = try Importer.open(path: try temporary("world.jsonl", Self.world + activity("a1") + "\n"), type: nil)
         #expect(try await small.run(source: world, skipInvalid: false, on: connection).appended == 4)
-        // Chunks of 2 on one stream: a2 and a3 in bulk (positions for the next chunk drawn with
-        // theirs), a4 and a withdrawal of a1 row by row, then a5 and a6 in bulk again.
+        // Chunks of 2 on one stream, all in bulk: a2 and a3 (positions for the next chunk drawn
+        // with theirs), a4 and a withdrawal of a1 (placed on a1's stream), then a5 and a6.
         let withdrawal = #"{"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}"#
         let text = [activity("a2"), activity("a3"), activity("a4"), withdrawal, activity("a5"), activity("a6")].joined(separator: "\n") + "\n"
-        var source = try Importer.open(path: try temporary("mixed.jsonl", text), type: nil)
+        let source = try Importer.open(path: try temporary("mixed.jsonl", text), type: nil)
         let summary = try await small.run(source: source, skipInvalid: false, on: connection)
         #expect(summary.committed && summary.appended == 6)
         let backwards = try connection.query("""
