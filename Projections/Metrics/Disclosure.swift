@@ -1,3 +1,5 @@
+import ReachDomain
+
 /// Disclosure control: how figures that leave the programme are protected (see the domain
 /// specification, "Disclosure control").
 ///
@@ -70,6 +72,7 @@ public struct DisclosurePolicy: Sendable, Equatable {
                 break
             }
         }
+        out = surveyCounts(out)
         if name == .dfe { out = secondarySuppression(out) }
         for index in out.indices where out[index].symbol == nil && out[index].sensitivity == .children {
             guard let value = out[index].value else { continue }
@@ -83,6 +86,37 @@ public struct DisclosurePolicy: Sendable, Equatable {
                 out[index].value = (value / Double(nhsRounding)).rounded() * Double(nhsRounding)
             case .none: break
             }
+        }
+        return out
+    }
+
+    /// A pupils' survey share times its base gives back how many pupils agreed (4.3% of 94 is
+    /// 4): a share is suppressed when the pupils agreeing, or those not agreeing, are a small
+    /// count; and the difference between baseline and follow-up (with its interval) goes with
+    /// either share, since with the other it gives it back.
+    func surveyCounts(_ rows: [Observation]) -> [Observation] {
+        var out = rows
+        let threshold = name == .nhs ? nhsThreshold : dfeThreshold
+        struct Key: Hashable { var period, scope, category: String }
+        var hidden = Set<Key>()
+        for index in out.indices where out[index].metric == Metric.surveyChange.rawValue && out[index].sensitivity == .share
+            && out[index].category.hasPrefix("\(RespondentGroup.pupils.rawValue)/") {
+            let row = out[index]
+            let key = Key(period: row.period, scope: row.scope, category: row.category)
+            guard row.statistic == "baseline_percent" || row.statistic == "follow_up_percent" else { continue }
+            if row.symbol != nil { hidden.insert(key); continue }
+            guard let value = row.value, let base = row.base, base > 0 else { continue }
+            let agreeing = Int((value / 100 * Double(base)).rounded())
+            if (1...threshold).contains(agreeing) || (1...threshold).contains(base - agreeing) {
+                out[index].symbol = name == .nhs ? "*" : "c"
+                out[index].value = nil
+                hidden.insert(key)
+            }
+        }
+        for index in out.indices where out[index].metric == Metric.surveyChange.rawValue && out[index].statistic.hasPrefix("difference")
+            && out[index].symbol == nil && hidden.contains(Key(period: out[index].period, scope: out[index].scope, category: out[index].category)) {
+            out[index].symbol = name == .nhs ? "*" : "c"
+            out[index].value = nil
         }
         return out
     }
@@ -101,7 +135,7 @@ public struct DisclosurePolicy: Sendable, Equatable {
             for (index, row) in out.enumerated() where (row.sensitivity == .children || row.sensitivity == .derived) && row.dimension != "total" {
                 groups[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic, dimension: row.dimension), default: []].append(index)
             }
-            for (key, members) in groups {
+            for (key, members) in groups.sorted(by: { ($0.key.metric, $0.key.period, $0.key.scope, $0.key.statistic, $0.key.dimension) < ($1.key.metric, $1.key.period, $1.key.scope, $1.key.statistic, $1.key.dimension) }) {
                 // The breakdown's total: the cell it details (pupils for key stages), else the metric's total.
                 let parent = out.firstIndex { $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
                     && $0.statistic == key.statistic && $0.dimension == "audience" && $0.category == key.dimension }

@@ -215,10 +215,12 @@ public struct MetricsCalculator: Sendable {
                 """
         case .attendances:
             // Summed attendance counts (contacts, not people): in total, by audience, and by
-            // each audience's sub-groups (key stage, role, agency). Pupils' counts are children's.
+            // each audience's sub-groups (key stage, role, agency). Pupils' counts are children's,
+            // and so is the total that holds them (a total of staff alone is not).
             return """
                 WITH s AS (\(scoped(activitiesInPeriod, pilot: true, by: by))), \(attendanceCells())
-                SELECT scope, 'total', 'total', 'attendances', sum(n)::float8, 'children' FROM cells GROUP BY scope
+                SELECT scope, 'total', 'total', 'attendances', sum(n)::float8,
+                       CASE WHEN sum(n) FILTER (WHERE audience = 'pupils') > 0 THEN 'children' ELSE 'count' END FROM cells GROUP BY scope
                 UNION ALL
                 SELECT scope, 'audience', audience, 'attendances', sum(n)::float8,
                        CASE WHEN audience = 'pupils' THEN 'children' ELSE 'count' END FROM cells GROUP BY scope, audience HAVING sum(n) > 0
@@ -494,7 +496,7 @@ public struct MetricsCalculator: Sendable {
     // MARK: Periods
 
     /// The sub-periods of `period` for a cut by time, clipped to it.
-    static func split(_ period: Period, by: ScopeDimension) -> [Period] {
+    public static func split(_ period: Period, by: ScopeDimension) -> [Period] {
         var out: [Period] = []
         var cursor = period.start
         while cursor <= period.end {

@@ -54,8 +54,8 @@ public enum Access {
     public struct FiguresGrant: Sendable {
         public var query: MetricQuery
         public var policy: DisclosurePolicy.Name
-        /// `research` (every authority), or `authority` (the views the database limits to the
-        /// login's own authority).
+        /// `research` (every authority), or `authority` (a local authority's login, which reads
+        /// its authority's published figures only).
         public var schema: String
     }
 
@@ -63,6 +63,13 @@ public enum Access {
     /// `publish` says the figures will leave the programme (then `none` is refused and `dfe`
     /// is the default).
     public static func figures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws -> FiguresGrant {
+        let grant = try grantFigures(query, policy: asked, publish: publish, for: identity)
+        // What one person outside the programme may combine: standard periods, whole authorities.
+        if grant.policy != .none, let refusal = Publication.refusal(grant.query) { throw RequestError(refusal) }
+        return grant
+    }
+
+    static func grantFigures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws -> FiguresGrant {
         if publish && asked == DisclosurePolicy.Name.none {
             throw AccessDenied("figures that leave the programme need a disclosure policy: dfe or nhs, not none")
         }

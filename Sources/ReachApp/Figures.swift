@@ -37,21 +37,59 @@ extension ReachApplication {
     /// Reach and impact figures for `query`, limited to what `identity` may see and under the
     /// disclosure policy its role gets (``Access/figures(_:policy:publish:for:)``). For askers
     /// who read every authority, the projections are first brought up to date, so a record made
-    /// a moment before shows in the figures.
+    /// a moment before shows in the figures. One authority's figures under a policy are its
+    /// published ones (``Publication``): read from `publication.summaries` by a local
+    /// authority's login, built the same way for anyone else.
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws -> Figures {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
-            let (readers, stale) = try Self.figureReaders(target, refresh: grant.schema == "research", logger: logger)
-            let rows = try MetricsCalculator(schema: grant.schema).compute(grant.query, on: readers)
-            return Figures(rows: disclosure.policy(grant.policy).apply(rows, authority: grant.query.la), policy: grant.policy, staleProjections: stale)
+            if grant.schema == "authority" {
+                let connection = try Connection(configuration: target.application, logger: logger)
+                return Figures(rows: try Self.publishedFigures(grant.query, policy: grant.policy, on: connection), policy: grant.policy, staleProjections: [])
+            }
+            let (readers, stale) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
+            let rules = disclosure.policy(grant.policy)
+            let rows: [Observation]
+            if grant.policy != .none, grant.query.la != nil {
+                rows = try Publication(policy: rules).figures(grant.query, today: .today, on: readers)
+            } else {
+                rows = rules.apply(try MetricsCalculator().compute(grant.query, on: readers), authority: grant.query.la)
+            }
+            return Figures(rows: rows, policy: grant.policy, staleProjections: stale)
         }
+    }
+
+    /// A local authority's login's figures: its published summaries of the query's period (or
+    /// of each month or year the query cuts it into), the query's metrics from each.
+    static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
+        let wanted = Set(query.metrics.map(\.rawValue))
+        let pieces: [(scope: String?, period: Period)] = query.by.map { by in
+            MetricsCalculator.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) }
+        } ?? [(nil, query.period)]
+        var out: [Observation] = []
+        for (scope, period) in pieces {
+            guard case .success(let whole) = Period.parse(period.label), whole == period else {
+                throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
+            }
+            let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
+            guard found.rowCount == 1 else {
+                throw RequestError("no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
+            }
+            out += try Publication.decode(try found.decode(String.self, row: 0, column: 0)).filter { wanted.contains($0.metric) && $0.scope == "all" }.map { row in
+                var row = row
+                if let scope { row.scope = scope; row.period = query.period.label }
+                return row
+            }
+        }
+        return out
     }
 
     /// Connections to compute figures on: one per core (up to four), so the server answers a
     /// query's independent parts side by side. With `refresh`, the projections are brought up
     /// to date first (that needs the owner's login); the names of those still behind come back.
-    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, logger: Logger) throws -> ([Connection], stale: [String]) {
+    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, disclosure: DisclosureSettings, logger: Logger,
+                              publish: Bool = true) throws -> ([Connection], stale: [String]) {
         var stale: [String] = []
         if refresh {
             let owner = try Connection(configuration: target.owner, logger: logger)
@@ -62,20 +100,60 @@ extension ReachApplication {
             try reader.executeScript(metricsSessionSettings)
             return reader
         }
+        // Authorities' logins read what is published: publish what the log has moved past.
+        if refresh && publish && stale.isEmpty {
+            _ = try publishStale(all: false, target: target, readers: readers, disclosure: disclosure, logger: logger)
+        }
         return (readers, stale)
+    }
+
+    // MARK: Publishing
+
+    /// Publishes the summaries of every authority that has a login (`reach.authority_logins`)
+    /// and has events since its summaries were last published (or `all`), under `dfe` and
+    /// `nhs`, for its logins to read. Returns the authorities published.
+    public func publishSummaries(all: Bool = false, as identity: Identity) async throws -> [String] {
+        try Access.checkMayOperate(.projectionsRun, for: identity)
+        let (target, logger, disclosure) = (target, logger, disclosure)
+        return try await onThreadOfItsOwn(name: "reach.publish") {
+            let (readers, _) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger, publish: false)
+            return try Self.publishStale(all: all, target: target, readers: readers, disclosure: disclosure, logger: logger)
+        }
+    }
+
+    /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
+    static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
+        let owner = try Connection(configuration: target.owner, logger: logger)
+        let stale = try owner.query("""
+            SELECT l.la_id, coalesce((SELECT max(e."position") FROM reach.events e WHERE e.authority_id = l.la_id), 0)
+            FROM (SELECT DISTINCT la_id FROM reach.authority_logins) l
+            WHERE $1 OR NOT EXISTS (SELECT FROM publication.summaries s WHERE s.la_id = l.la_id)
+               OR (SELECT max(e."position") FROM reach.events e WHERE e.authority_id = l.la_id)
+                  > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id)
+            ORDER BY 1
+            """, [all]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int64.self)) }
+        for (la, position) in stale {
+            var tables: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
+            for policy in [DisclosurePolicy.Name.dfe, .nhs] {
+                tables[policy] = try Publication(policy: disclosure.policy(policy)).buildAll(la: la, today: .today, on: readers)
+            }
+            try Publication.store(la: la, tables: tables, position: position, on: owner)
+            logger.info("published summaries", metadata: ["la_id": "\(la)", "periods": "\(tables[.dfe]?.count ?? 0)"])
+        }
+        return stale.map(\.0)
     }
 
     // MARK: Exports
 
-    /// The metrics of an authority's summary, in the order the export lists them.
-    static let summaryMetrics: [Metric] = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours,
-                                           .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern]
-
     /// A local authority's summary for a period, with `policy` (dfe or nhs) applied: headline
     /// reach, pilot progress by pilot, sessions by kind and by month, attendances, staff
-    /// trained, survey change, context pathways and locations of concern. `deliver` is given
-    /// the text (CSV or JSON, the policy named on every row); once it returns, the export is
-    /// recorded in the log as a `summary_exported` event, so no summary leaves unrecorded.
+    /// trained, survey change, context pathways and locations of concern, as ``Publication``
+    /// publishes it. The export is recorded in the log as a `summary_exported` event naming
+    /// the policy and the number of rows released before `deliver` is given the text (CSV or
+    /// JSON, the policy named on every row): for a local authority's login, the database hands
+    /// over the published summary and records it in one statement
+    /// (`authority.export_summary`), so no summary leaves unrecorded and the record is not the
+    /// client's word.
     public func exportSummary(
         la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name, as identity: Identity,
         deliver: @escaping @Sendable (String) throws -> Void
@@ -88,36 +166,35 @@ extension ReachApplication {
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.export") {
-            let (readers, _) = try Self.figureReaders(target, refresh: grant.schema == "research", logger: logger)
-            let application = readers[0]
-            if identity.role != .laViewer {
-                guard try EventLog.streamVersion(Entity.authority.stream(la), on: application) > 0 else {
-                    throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
+            if grant.schema == "authority" {
+                let connection = try Connection(configuration: target.application, logger: logger)
+                let result: QueryResult
+                do {
+                    result = try connection.query("SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",
+                                                  [period.label, policy.rawValue, format.rawValue])
+                } catch let error as PostgresError where error.sqlState == "P0002" {
+                    throw RequestError("no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
                 }
+                let rows = try Publication.decode(try result.decode(String.self, row: 0, column: 0))
+                let position: Int64 = try result.decode(row: 0, column: 2)
+                try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
+                return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
-            let calculator = MetricsCalculator(schema: grant.schema)
-            var headline = grant.query
-            headline.metrics = Self.summaryMetrics
-            var rows = try calculator.compute(headline, on: readers)
-            var byPilot = grant.query
-            byPilot.metrics = [.pilotProgress]
-            byPilot.by = .pilot
-            rows += try calculator.compute(byPilot, on: readers)
-            var byMonth = grant.query
-            byMonth.metrics = [.sessions]
-            byMonth.by = .month
-            rows += try calculator.compute(byMonth, on: readers).filter { $0.dimension == "total" || $0.dimension == "kind" }
-            let published = disclosure.policy(policy).apply(rows, authority: la)
-            try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))
+            let (readers, _) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
+            let application = readers[0]
+            guard try EventLog.streamVersion(Entity.authority.stream(la), on: application) > 0 else {
+                throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
+            }
+            let published = try Publication(policy: disclosure.policy(policy)).table(la: la, period: period, today: .today, on: readers)
             let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
                                                  as: identity, on: application)
+            try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))
             return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: published.count, recordedAtPosition: position)
         }
     }
 
-    /// Appends the `summary_exported` event: through the recorder for the application's login,
-    /// or, for a local authority's login (which may neither read nor write the log), through
-    /// `reach.record_authority_export`, which checks the authority again in the database.
+    /// Appends the `summary_exported` event through the recorder, before the summary is
+    /// delivered: a summary the recorder refuses to record is not delivered.
     static func recordExport(la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name, rows: Int,
                              as identity: Identity, on connection: Connection) throws -> Int64 {
         let data: JSONObject = [
@@ -125,20 +202,11 @@ extension ReachApplication {
             "policy": .string(policy.rawValue), "rows": .number(Double(rows)), "date": .string(PostgresDate.today.description),
         ]
         let id = "export-\(UUID().lowercasedString)"
-        if identity.role == .laViewer {
-            let checked: CheckedRecord
-            switch RecordType.summaryExported.checkFields(data, id: id, today: PostgresDate.today) {
-            case .success(let passed): checked = passed
-            case .failure(let refusals): throw RequestError("the summary was delivered but the export could not be recorded: \(refusals)")
-            }
-            return try connection.query("SELECT reach.record_authority_export($1, $2::jsonb, $3)",
-                                        [id, PostgresJSONB(JSONValue.object(data).text), checked.occurredOn]).decode(row: 0, column: 0)
-        }
         let recorder = Recorder(actor: identity.name, source: "export")
         let record = JSONValue.object(["type": .string("summary_exported"), "id": .string(id), "data": .object(data)]).text
         let (_, outcome) = try recorder.record(record, on: connection)
         guard case .accepted(let position) = outcome else {
-            throw RequestError("the summary was delivered but the export could not be recorded: \(outcome)")
+            throw RequestError("the export could not be recorded, so the summary was not delivered: \(outcome)")
         }
         return position
     }

@@ -4,7 +4,7 @@ import ReachApp
 import ReachProjections
 import ServiceLifecycle
 
-/// `reach projections run|status|rebuild`.
+/// `reach projections run|status|rebuild|publish`.
 struct Projections: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run, inspect and rebuild the projections behind every figure.",
@@ -13,7 +13,7 @@ struct Projections: AsyncParsableCommand {
             them up to date by itself; `reach projections run` keeps them up to date continuously \
             (several may run side by side: one takes each projection, another takes over if it stops).
             """,
-        subcommands: [Run.self, Status.self, Rebuild.self]
+        subcommands: [Run.self, Status.self, Rebuild.self, Publish.self]
     )
 
     struct Run: AsyncParsableCommand {
@@ -33,6 +33,28 @@ struct Projections: AsyncParsableCommand {
                 services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
             try await group.run()
             FileHandle.standardError.write(Data("stopped\n".utf8))
+        }
+    }
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish the summaries of the authorities with logins, for those logins to read.",
+            discussion: """
+                Brings the projections up to date, then builds each such authority's summary for every \
+                standard period under dfe and nhs (as reach export summary makes it) and stores it in \
+                publication.summaries, the only figures an authority's login can read. Authorities with \
+                nothing new since their last publication are left as they are unless --all is given. \
+                reach metrics and reach export summary by the programme publish as well.
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "Publish every authority with a login, changed or not.")
+        var all = false
+
+        func run() async throws {
+            let app = try await database.application()
+            let published = try await app.publishSummaries(all: all, as: try await app.identify(actor: actorName(nil)))
+            struct Line: Encodable { var published: [String] }
+            emit(try jsonLine(Line(published: published)))
         }
     }
 

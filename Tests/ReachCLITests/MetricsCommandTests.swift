@@ -63,20 +63,18 @@ struct MetricsCommandTests {
         try await status.run()
     }
 
-    @Test("a local authority's login reads and exports its own figures only, in the application and in PostgreSQL")
+    @Test("a local authority's login reads and exports its own published figures only, in the application and in PostgreSQL")
     func authorityLogin() async throws {
         let db = try TestDatabase.create()
         let database = url(db)
         try await (try Reach.parseAsRoot(["demo", "--events", "5000", "--database-url", database]) as! Demo).run()
-        try await (try Reach.parseAsRoot(["metrics", "--database-url", database, "--metric", "sessions"]) as! Metrics).run()
         let owner = try db.ownerConnection()
-        let other: String = try owner.query("SELECT min(la_id) FROM research.activities WHERE la_id <> 'northvale'").decode(row: 0, column: 0)
         let login = "la_tester_\(UUID().uuidString.prefix(8).lowercased())"
         try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'la-secret' IN ROLE reach_authority")
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
         let loginURL = database.replacingOccurrences(of: "user=postgres", with: "user=\(login)&password=la-secret")
 
-        // The application refuses another authority's figures, and scopes the rest to its own.
+        // Until the programme publishes, the login has nothing to read.
         func refusal(_ arguments: [String]) async -> String {
             do {
                 var command = try Reach.parseAsRoot(arguments) as! any AsyncParsableCommand
@@ -84,11 +82,24 @@ struct MetricsCommandTests {
                 return ""
             } catch { return "\(error)" }
         }
+        let early = await refusal(["metrics", "--database-url", loginURL, "--period", "2024/25"])
+        #expect(early.contains("published"), "\(early)")
+        try await (try Reach.parseAsRoot(["projections", "publish", "--database-url", database]) as! Projections.Publish).run()
+        let other: String = try owner.query("SELECT min(la_id) FROM research.activities WHERE la_id <> 'northvale'").decode(row: 0, column: 0)
+        let periods: Int = try owner.query("SELECT count(DISTINCT period) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        #expect(periods > 20)
+        #expect(try owner.query("SELECT count(*) FROM publication.summaries WHERE la_id <> 'northvale'").decode(Int.self, row: 0, column: 0) == 0)
+
+        // The application refuses another authority's figures, figures without a policy, and
+        // ranges of dates; it scopes the rest to its own.
         let refused = await refusal(["metrics", "--database-url", loginURL, "--la", other, "--period", "2024/25"])
         #expect(refused.contains("reads the figures of local authority 'northvale' only"), "\(refused)")
-        try await (try Reach.parseAsRoot(["metrics", "--database-url", loginURL, "--period", "2024/25", "--format", "csv"]) as! Metrics).run()
+        #expect(await refusal(["metrics", "--database-url", loginURL, "--period", "2024/25", "--policy", "none"]).contains("not none"))
+        #expect(await refusal(["metrics", "--database-url", loginURL, "--period", "2024-10-01..2024-10-30"]).contains("standard period"))
+        try await (try Reach.parseAsRoot(["metrics", "--database-url", loginURL, "--period", "2024/25", "--by", "month", "--format", "csv"]) as! Metrics).run()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("northvale-\(UUID().uuidString.prefix(6)).csv").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        let programmeFile = file + ".programme.csv"
+        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: programmeFile) }
         let refusedExport = await refusal(["export", "summary", "--database-url", loginURL, "--la", other, "--period", "2024/25", "--out", file])
         #expect(refusedExport.contains("only"), "\(refusedExport)")
         try await (try Reach.parseAsRoot(["export", "summary", "--database-url", loginURL, "--la", "northvale", "--period", "2024/25",
@@ -96,22 +107,23 @@ struct MetricsCommandTests {
         // The file holds programme data: its owner alone may read it.
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let exported = try owner.query("SELECT metadata ->> 'actor', authority_id FROM reach.events WHERE event_type = 'summary_exported'")
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        let exported = try owner.query("SELECT metadata ->> 'actor', authority_id, (data ->> 'rows')::int, data ->> 'policy' FROM reach.events WHERE event_type = 'summary_exported'")
         #expect(exported.rowCount == 1)
         #expect(try exported.decode(String.self, row: 0, column: 0) == login)
         #expect(try exported.decode(String.self, row: 0, column: 1) == "northvale")
-        // Its figures are those of the application's login for the same authority.
-        let calculator = MetricsCalculator()
-        let query = MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale")
-        let scoped = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
-        #expect(try MetricsCalculator(schema: "authority").compute(query, on: scoped) == calculator.compute(query, on: owner))
+        #expect(try exported.decode(Int.self, row: 0, column: 2) == lines.count - 1)
+        #expect(try exported.decode(String.self, row: 0, column: 3) == "dfe")
+        // Its figures are those the programme exports for the same authority and period.
+        try await (try Reach.parseAsRoot(["export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                                          "--out", programmeFile]) as! Export.Summary).run()
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == String(contentsOfFile: programmeFile, encoding: .utf8))
 
-        // PostgreSQL itself: the authority views hold its rows only; nothing else can be read or written.
-        #expect(try scoped.query("SELECT string_agg(DISTINCT la_id, ',') FROM authority.activities").decode(String.self, row: 0, column: 0) == "northvale")
-        #expect(try scoped.query("SELECT count(*) FROM authority.schools WHERE la_id = $1", [other]).decode(Int.self, row: 0, column: 0) == 0)
+        // PostgreSQL itself: no row-level view, nothing but the published summaries of its own.
+        let scoped = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
+        #expect(try scoped.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'authority'::regnamespace").decode(Int.self, row: 0, column: 0) == 0)
         for forbidden in ["SELECT count(*) FROM research.activities", "SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
-                          "SELECT reach.record_authority_export('x', '{\"la_id\": \"\(other)\"}', current_date)",
-                          "UPDATE reach.authority_logins SET la_id = '\(other)'"] {
+                          "SELECT count(*) FROM publication.summaries", "UPDATE reach.authority_logins SET la_id = '\(other)'"] {
             do {
                 _ = try scoped.query(forbidden)
                 Issue.record("allowed: \(forbidden)")

@@ -5,58 +5,78 @@ import ReachProjections
 import ReachTestSupport
 import Testing
 
-/// What a local authority's login can make `reach.record_authority_export` do: record its own
-/// exports, and nothing else.
+/// What a local authority's login can make `authority.export_summary` and
+/// `authority.published` do: hand over its own authority's published summaries, each export
+/// recorded with the policy and row count as published, and nothing else.
 @Suite("an authority's export record")
 struct AuthorityExportTests {
-    @Test("an authority login cannot probe ids, take an id staff need, or write anything but an export")
+    @Test("an authority login exports its published summaries only, recorded as published, never as its client says")
     func attacks() throws {
         let db = try TestDatabase.create()
         let owner = try db.ownerConnection()
+        try ProjectionEngine().install(on: owner)
         let login = "la_probe_\(UUID().uuidString.prefix(8).lowercased())"
         try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'la-secret' IN ROLE reach_authority")
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
-        // Another authority's record, under an id the authority's login might guess.
-        let staff = try db.applicationConnection()
-        _ = try EventLog.append([NewEvent(id: EventLog.recordEventID("act-s1"), streamID: "activities:x", type: "activity_delivered",
-                                          data: #"{"la_id":"southmere"}"#, authorityID: "southmere")], on: staff)
+        // Two authorities' published summaries, as the application writes them.
+        let application = try db.applicationConnection()
+        let rows = [Observation(metric: "sessions", period: "2024/25", scope: "all", dimension: "total", category: "total", statistic: "sessions", value: 12, sensitivity: .count),
+                    Observation(metric: "attendances", period: "2024/25", scope: "all", dimension: "audience", category: "pupils", statistic: "attendances", value: nil, symbol: "c", sensitivity: .children)]
+        try Publication.store(la: "northvale", tables: [.dfe: ["2024/25": rows]], position: 7, on: application)
+        try Publication.store(la: "southmere", tables: [.dfe: ["2024/26": rows, "2024/25": rows + rows]], position: 7, on: application)
         let authority = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
-        let today = PostgresDate.today
-        func export(_ id: String, _ data: String, _ date: PostgresDate? = PostgresDate.today) -> String {
+        func export(_ period: String, _ policy: String = "dfe", _ format: String = "csv") -> String {
             do {
-                let position: Int64 = try authority.query("SELECT reach.record_authority_export($1, $2::jsonb, $3)", [id, PostgresJSONB(data), date]).decode(row: 0, column: 0)
-                return "appended at \(position)"
+                let result = try authority.query("SELECT rows, recorded_at_position, figures::text FROM authority.export_summary($1, $2, $3)", [period, policy, format])
+                return "exported \(try result.decode(Int.self, row: 0, column: 0)) rows at \(try result.decode(Int64.self, row: 0, column: 1))"
             } catch let error as PostgresError {
                 return "\(error.sqlState ?? "") \(error.debugDescription)"
             } catch { return "\(error)" }
         }
-        let good = #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":12,"date":"\#(today)"}"#
 
-        // Another authority's record id answers as any new id does: nothing is revealed.
-        #expect(export("act-s1", good).hasPrefix("appended"))
-        // An id staff later use stays theirs.
-        #expect(export("act-s2", good).hasPrefix("appended"))
-        let staffRecord = try EventLog.append([NewEvent(id: EventLog.recordEventID("act-s2"), streamID: "activities:y", type: "activity_delivered",
-                                                        data: #"{"la_id":"northvale"}"#, authorityID: "northvale")], on: staff)[0]
-        #expect(!staffRecord.duplicate)
-        // Anything but an export's fields, sizes and day is refused, and nothing is written.
+        // Its own summary comes back with its export recorded: the policy and the row count
+        // are the published ones.
+        #expect(export("2024/25").hasPrefix("exported 2 rows"), "\(export("2024/25"))")
+        let recorded = try owner.query("""
+            SELECT data ->> 'la_id', data ->> 'period', data ->> 'policy', (data ->> 'rows')::int, metadata ->> 'actor', authority_id
+            FROM reach.events WHERE event_type = 'summary_exported'
+            """)
+        #expect(recorded.rowCount == 1)
+        #expect(try recorded.decode(String.self, row: 0, column: 0) == "northvale")
+        #expect(try recorded.decode(String.self, row: 0, column: 1) == "2024/25")
+        #expect(try recorded.decode(String.self, row: 0, column: 2) == "dfe")
+        #expect(try recorded.decode(Int.self, row: 0, column: 3) == 2)
+        #expect(try recorded.decode(String.self, row: 0, column: 4) == login)
+        #expect(try recorded.decode(String.self, row: 0, column: 5) == "northvale")
+
+        // Anything else is refused, and nothing is written: another authority's period, an
+        // unpublished or invented period, no policy, a policy or format of its own making.
         let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
-        for (id, data, date) in [
-            ("e1", good.replacingOccurrences(of: #""rows":12"#, with: #""rows":12,"note":"any text""#), today),
-            ("e2", good, PostgresDate(year: 1900, month: 1, day: 1)),
-            ("e3", good.replacingOccurrences(of: "2024/25", with: String(repeating: "x", count: 10_000)), today),
-            ("e4", good.replacingOccurrences(of: #""rows":12"#, with: #""rows":"12""#), today),
-            ("e5", good.replacingOccurrences(of: #""policy":"dfe""#, with: #""policy":"none""#), today),
-            (String(repeating: "i", count: 101), good, today),
-            ("e6", good.replacingOccurrences(of: "northvale", with: "southmere"), today),
-        ] as [(String, String, PostgresDate?)] {
-            let answer = export(id, data, date)
-            #expect(answer.hasPrefix("22023") || answer.hasPrefix("42501"), "\(id): \(answer)")
+        for (period, policy, format, code) in [
+            ("2024/26", "dfe", "csv", "P0002"), ("2024/25", "nhs", "csv", "P0002"), (String(repeating: "x", count: 10_000), "dfe", "csv", "P0002"),
+            ("2024/25", "none", "csv", "22023"), ("2024/25", "dfe", "xlsx; note", "22023"),
+        ] {
+            let answer = export(period, policy, format)
+            #expect(answer.hasPrefix(code), "\(period.prefix(20)) \(policy) \(format): \(answer)")
         }
         #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before)
-        // The function belongs to a role that can append to the log and nothing more.
-        let function = try owner.query("SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'record_authority_export'")
-        #expect(try function.decode(String.self, row: 0, column: 0) == "reach_exporter")
+        // It reads its own published summaries and no one else's; the table itself, the old
+        // way of recording by the client's word, and the log are closed to it.
+        #expect(try authority.query("SELECT count(*) FROM authority.published('2024/25', 'dfe')").decode(Int.self, row: 0, column: 0) == 1)
+        #expect(try authority.query("SELECT count(*) FROM authority.published('2024/26', 'dfe')").decode(Int.self, row: 0, column: 0) == 0)
+        for probe in ["SELECT count(*) FROM publication.summaries", "INSERT INTO publication.summaries VALUES ('northvale', 'x', 'dfe', '[]', 0, 0)",
+                      "SELECT count(*) FROM reach.events"] {
+            let error = #expect(throws: PostgresError.self, "\(probe)") { _ = try authority.query(probe) }
+            #expect(error?.sqlState == "42501", "\(probe): \(String(describing: error))")
+        }
+        let gone = #expect(throws: PostgresError.self) {
+            _ = try authority.query("SELECT reach.record_authority_export('e1', '{\"la_id\":\"northvale\"}', current_date)")
+        }
+        #expect(gone?.sqlState == "42883")
+        // The functions belong to a role that can read what is published and append to the log.
+        let owners = try owner.query("SELECT DISTINCT pg_get_userbyid(proowner) FROM pg_proc WHERE pronamespace = 'authority'::regnamespace")
+        #expect(owners.rowCount == 1)
+        #expect(try owners.decode(String.self, row: 0, column: 0) == "reach_exporter")
     }
 
     @Test("no statistics view or catalogue column tells an authority login how many rows the projections hold")

@@ -33,7 +33,7 @@ struct PrivilegeMatrixTests {
         let expectedFunctions: [String: Set<String>] = [
             "reach_app": appFunctions,
             "reach_researcher": [],
-            "reach_authority": ["login_authority", "record_authority_export"],
+            "reach_authority": ["login_authority"],
             "nobody": [],
         ]
         let functions = try owner.query("""
@@ -47,6 +47,18 @@ struct PrivilegeMatrixTests {
             #expect(allowed == meant, "\(role) \(allowed ? "may" : "may not") execute reach.\(function)")
         }
 
+        // In schema authority, an authority's login may read its published summaries and
+        // export them; nobody else may call them.
+        let authorityFunctions = try owner.query("""
+            SELECT p.proname, r.role, bool_or(has_function_privilege(r.role, p.oid, 'EXECUTE'))
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, unnest($1::text[]) AS r(role)
+            WHERE n.nspname IN ('authority', 'publication') GROUP BY 1, 2 ORDER BY 1, 2
+            """, [PostgresArray(Self.roles)]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
+        #expect(Set(authorityFunctions.map(\.0)) == ["export_summary", "published"])
+        for (function, role, allowed) in authorityFunctions {
+            #expect(allowed == (role == "reach_authority"), "\(role) \(allowed ? "may" : "may not") execute authority.\(function)")
+        }
+
         // Tables, views and sequences: SELECT / INSERT / UPDATE / DELETE / TRUNCATE, per schema.
         func meant(_ role: String, _ schema: String, _ table: String, _ privilege: String) -> Bool {
             switch (role, schema) {
@@ -57,8 +69,12 @@ struct PrivilegeMatrixTests {
                 case ("event_position", "SELECT"), ("event_position", "USAGE"): return true
                 default: return false
                 }
-            case ("reach_app", "research"), ("reach_researcher", "research"), ("reach_authority", "authority"):
+            case ("reach_app", "research"), ("reach_researcher", "research"):
                 return privilege == "SELECT"
+            case ("reach_app", "publication"):
+                // The application publishes authorities' summaries; nobody else reads them but
+                // through the authority functions.
+                return ["SELECT", "INSERT", "DELETE"].contains(privilege)
             case ("reach_app", "projections"):
                 return table == "state" && privilege == "SELECT"
             default:
@@ -67,7 +83,7 @@ struct PrivilegeMatrixTests {
         }
         let relations = try owner.query("""
             SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p') AND (n.nspname IN ('reach', 'projections', 'research', 'authority') OR n.nspname LIKE 'proj\\_%')
+            WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p') AND (n.nspname IN ('reach', 'projections', 'research', 'authority', 'publication') OR n.nspname LIKE 'proj\\_%')
             ORDER BY 1, 2
             """).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: String.self)) }
         #expect(relations.count > 20)
