@@ -15,7 +15,7 @@ import Synchronization
 public final class ProjectionRunner: Sendable {
     let engine: ProjectionEngine
     let configuration: ConnectionConfiguration
-    let logger: Logger
+    public let logger: Logger
     private let stopped = Atomic<Bool>(false)
 
     /// How long to wait for a notification before looking at the log anyway.

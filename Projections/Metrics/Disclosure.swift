@@ -78,7 +78,9 @@ public struct DisclosurePolicy: Sendable, Equatable {
             guard let value = out[index].value else { continue }
             switch name {
             case .dfe:
-                let wide = (out[index].scope == "all" && authority == nil) || out[index].scope.hasPrefix("region:")
+                // Every scope wider than one authority: the nation, a region, a strategy
+                // project, objective or policy goal (which span authorities), or a month of them.
+                let wide = authority == nil && !out[index].scope.hasPrefix("la:") && !out[index].scope.hasPrefix("pilot:")
                 if wide && value > 0 {
                     out[index].value = (value / Double(dfeTotalRounding)).rounded() * Double(dfeTotalRounding)
                 }

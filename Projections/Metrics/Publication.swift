@@ -41,8 +41,11 @@ public struct Publication: Sendable {
         if !query.period.isStandard {
             return "under a disclosure policy, figures are for a standard period (an academic year such as 2024/25, a financial year FY2024/25, a quarter 2024-Q3, a month 2024-09, or 2024-2029), not a range of dates: two ranges that differ by a day would give that day's small numbers back"
         }
+        if query.by == .la || query.by == .pilot || query.pilot != nil {
+            return "under a disclosure policy, an authority's own figures are its published summary: ask for one authority with --la (cut by month, quarter or year at most), not by authority or pilot"
+        }
         guard query.la != nil else { return nil }
-        if query.filtersByPilot || query.by?.needsPilot == true || query.by == .la || query.by == .region {
+        if query.filtersByPilot || query.by?.needsPilot == true || query.by == .region {
             return "under a disclosure policy, one authority's figures are for the whole authority (cut by month, quarter or year at most), not by pilot, project, objective or policy goal: a part and the whole would give the rest back"
         }
         return nil

@@ -124,14 +124,15 @@ extension ReachApplication {
     /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
     static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
         let owner = try Connection(configuration: target.owner, logger: logger)
+        // The figures reflect the log up to the projections' common checkpoint.
+        let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         let stale = try owner.query("""
-            SELECT l.la_id, coalesce((SELECT max(e."position") FROM reach.events e WHERE e.authority_id = l.la_id), 0)
-            FROM (SELECT DISTINCT la_id FROM reach.authority_logins) l
+            SELECT l.la_id FROM (SELECT DISTINCT la_id FROM reach.authority_logins) l
             WHERE $1 OR NOT EXISTS (SELECT FROM publication.summaries s WHERE s.la_id = l.la_id)
-               OR (SELECT max(e."position") FROM reach.events e WHERE e.authority_id = l.la_id)
-                  > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id)
+               OR EXISTS (SELECT FROM reach.events e WHERE e.authority_id = l.la_id AND e."position" <= $2
+                          AND e."position" > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id))
             ORDER BY 1
-            """, [all]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int64.self)) }
+            """, [all, horizon]).mapRows { (try $0.decode(0, as: String.self), horizon) }
         for (la, position) in stale {
             var tables: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
             for policy in [DisclosurePolicy.Name.dfe, .nhs] {

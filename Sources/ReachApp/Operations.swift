@@ -42,9 +42,14 @@ extension ReachApplication {
     /// flight and gives its locks back.
     public func projectionRunner(as identity: Identity, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws -> ProjectionRunnerService {
         try Access.checkMayOperate(.projectionsRun, for: identity)
+        let (target, disclosure, logger) = (target, disclosure, logger)
         return ProjectionRunnerService(
             runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger),
-            onProgress: onProgress)
+            onProgress: onProgress,
+            publish: {
+                let (readers, _) = try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger)
+                _ = try Self.publishStale(all: false, target: target, readers: readers, disclosure: disclosure, logger: logger)
+            })
     }
 
     // MARK: The log
@@ -164,17 +169,45 @@ extension ReachApplication {
 public struct ProjectionRunnerService: Service {
     let runner: ProjectionRunner
     let onProgress: @Sendable (String, ProjectionEngine.Progress) -> Void
+    /// Publishes the authorities' summaries that the log has moved past (see
+    /// ``ReachApplication/publishSummaries(all:as:)``), every ``publishInterval``.
+    let publish: (@Sendable () throws -> Void)?
+    public var publishInterval: Duration = .seconds(5)
 
-    public init(runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in }) {
+    public init(runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in },
+                publish: (@Sendable () throws -> Void)? = nil) {
         self.runner = runner
         self.onProgress = onProgress
+        self.publish = publish
     }
 
     public func run() async throws {
-        let (runner, onProgress) = (runner, onProgress)
+        let (runner, onProgress, publish, interval) = (runner, onProgress, publish, publishInterval)
         try await withGracefulShutdownHandler {
-            try await onThreadOfItsOwn(name: "reach.projections") { cancellation in
-                try runner.run(shouldStop: { cancellation.isCancelled }, onProgress: onProgress)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await onThreadOfItsOwn(name: "reach.projections") { cancellation in
+                        try runner.run(shouldStop: { cancellation.isCancelled }, onProgress: onProgress)
+                    }
+                }
+                if let publish {
+                    group.addTask {
+                        try await onThreadOfItsOwn(name: "reach.publish") { cancellation in
+                            let clock = ContinuousClock()
+                            while !cancellation.isCancelled && !runner.isStopped {
+                                let next = clock.now + interval
+                                do { try publish() } catch {
+                                    runner.logger.warning("could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
+                                }
+                                while clock.now < next && !cancellation.isCancelled && !runner.isStopped { Thread.sleep(forTimeInterval: 0.1) }
+                            }
+                        }
+                    }
+                }
+                // The runner returning (stopped) ends the publisher too.
+                try await group.next()
+                runner.stop()
+                try await group.waitForAll()
             }
         } onGracefulShutdown: {
             runner.stop()

@@ -85,7 +85,7 @@ extension EventLog {
             guard !moved.isEmpty else { return }
             let streams = moved.sorted()
             try connection.execute("""
-                UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex')
+                UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex'), last_recorded_at = now()
                 FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
                 """, [PostgresArray(streams), PostgresArray(streams.map { heads[$0]!.version }),
                       PostgresArray(streams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
@@ -193,9 +193,13 @@ extension EventLog {
         let unknown = streams.filter { heads[$0] == nil }
         if !unknown.isEmpty {
             let existing = try connection.query("""
-                SELECT stream_id, version, last_hash FROM reach.streams
+                SELECT stream_id, version, last_hash, last_recorded_at > now() FROM reach.streams
                 WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
                 """, [PostgresArray(unknown)], prepared: true)
+            // A stream whose last event is later than this transaction's clock (appended by a
+            // transaction that started after this one) is the server's path's: it takes the
+            // clock after the locks, so that no event is recorded before the one before it.
+            for row in 0..<existing.rowCount where try existing.decodeIfPresent(Bool.self, row: row, column: 3) == true { return nil }
             for row in 0..<existing.rowCount {
                 heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), try existing.decode(PostgresBytes.self, row: row, column: 2).bytes)
             }
@@ -231,8 +235,8 @@ extension EventLog {
         if !newStreams.isEmpty {
             try connection.executeScript("SAVEPOINT reach_new_heads")
             let created = try connection.query("""
-                INSERT INTO reach.streams (stream_id, version, last_hash)
-                SELECT s, v, decode(h, 'hex') FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
+                INSERT INTO reach.streams (stream_id, version, last_hash, last_recorded_at)
+                SELECT s, v, decode(h, 'hex'), now() FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
                 ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
                 RETURNING stream_id
                 """, [PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),

@@ -53,15 +53,15 @@ public struct VerifyReport: Sendable, Hashable, Codable {
 extension EventLog {
     /// Recomputes every stream's hash chain in the database, in one pass, and checks what the
     /// chains do not cover: positions are positive (the primary key makes them unique),
-    /// versions run from 1 without gaps, and every stream's head (`reach.streams`) is its last
-    /// event, version and hash (a moved head would make the next honest append look broken,
-    /// or fail). Reports the first broken event by position, else the first broken head by
+    /// versions run from 1 without gaps, no event is recorded before the event before it in
+    /// its stream, and every stream's head (`reach.streams`) is its last event, version, hash
+    /// and time (a moved head would make the next honest append look broken, or fail). Reports the first broken event by position, else the first broken head by
     /// stream, or that everything holds.
     public static func verify(on connection: Connection) throws -> VerifyReport {
         let result = try connection.query("""
             WITH checked AS (
-                SELECT "position", stream_id, version, hash,
-                       lag(version) OVER w AS previous_version,
+                SELECT "position", stream_id, version, hash, recorded_at,
+                       lag(version) OVER w AS previous_version, lag(recorded_at) OVER w AS previous_recorded_at,
                        last_value(version) OVER (PARTITION BY stream_id ORDER BY version
                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last_version,
                        sha256(coalesce(lag(hash) OVER w, '\\x'::bytea) || reach.event_digest_input(
@@ -76,22 +76,27 @@ extension EventLog {
                        CASE WHEN "position" <= 0 THEN format('position %s is not a position the log draws', "position")
                             WHEN version <> coalesce(previous_version, 0) + 1
                             THEN format('version %s follows version %s', version, coalesce(previous_version, 0))
+                            WHEN recorded_at < previous_recorded_at
+                            THEN format('it is recorded at %s, before the event before it in its stream (%s)', recorded_at, previous_recorded_at)
                             ELSE 'its hash does not match its content and the previous event''s hash' END AS reason
                 FROM checked
                 WHERE hash <> expected OR version <> coalesce(previous_version, 0) + 1 OR "position" <= 0
+                   OR recorded_at < previous_recorded_at
                 ORDER BY "position" LIMIT 1
             ), lasts AS (
-                SELECT stream_id, version, hash, "position" FROM checked WHERE version = last_version
+                SELECT stream_id, version, hash, recorded_at, "position" FROM checked WHERE version = last_version
             ), heads AS (
                 SELECT coalesce(l."position", 0) AS "position", coalesce(h.stream_id, l.stream_id) AS stream_id,
                        coalesce(l.version, 0) AS version,
                        CASE WHEN h.stream_id IS NULL THEN 'the stream has no head in reach.streams'
                             WHEN l.stream_id IS NULL THEN format('its head is at version %s, but the stream has no events', h.version)
                             WHEN h.version <> l.version THEN format('its head is at version %s, but its last event is version %s', h.version, l.version)
-                            ELSE 'its head''s hash is not its last event''s hash' END AS reason
+                            WHEN h.last_hash <> l.hash THEN 'its head''s hash is not its last event''s hash'
+                            ELSE 'its head''s time is not its last event''s recorded_at' END AS reason
                 FROM (SELECT * FROM reach.streams WHERE version > 0) h
                 FULL JOIN lasts l ON l.stream_id = h.stream_id
                 WHERE h.stream_id IS NULL OR l.stream_id IS NULL OR h.version <> l.version OR h.last_hash <> l.hash
+                   OR h.last_recorded_at IS DISTINCT FROM l.recorded_at
                 ORDER BY 2 LIMIT 1
             )
             SELECT t.events, t.streams, b."position", b.stream_id, b.version, b.reason

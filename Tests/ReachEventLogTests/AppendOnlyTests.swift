@@ -117,4 +117,54 @@ struct AppendOnlyTests {
         #expect(report.firstBroken?.position == -1)
         #expect(report.firstBroken?.reason.contains("position") == true)
     }
+
+    @Test("an event is never recorded before the event before it in its stream, by any path, and verify says where one is")
+    func recordedInOrder() throws {
+        let db = try TestDatabase.create()
+        let first = try db.applicationConnection()
+        let second = try db.applicationConnection()
+        _ = try EventLog.append([sampleEvent("ordered", 0)], on: first)
+        // A transaction that started first appends after one that started later, one event,
+        // a batch, and through the bulk path.
+        let appends: [(Connection) throws -> Void] = [
+            { _ = try EventLog.append([sampleEvent("ordered", 10)], on: $0) },
+            { _ = try EventLog.append([sampleEvent("ordered", 20), sampleEvent("other", 21)], on: $0) },
+            { _ = try EventLog.appendBulk([sampleEvent("ordered", 30), sampleEvent("ordered", 31)], on: $0) },
+        ]
+        for (index, append) in appends.enumerated() {
+            try first.executeScript("BEGIN; SELECT now()")
+            Thread.sleep(forTimeInterval: 0.05)
+            _ = try EventLog.append([sampleEvent("ordered", 100 + index)], on: second)
+            try append(first)
+            try first.executeScript("COMMIT")
+        }
+        let times = try first.query("SELECT recorded_at::text FROM reach.events WHERE stream_id = 'ordered' ORDER BY version").mapRows { try $0.decode(0, as: String.self) }
+        #expect(times.count == 8)
+        let ordered = try first.query("""
+            SELECT bool_and(recorded_at >= coalesce(previous, recorded_at)) FROM (
+                SELECT recorded_at, lag(recorded_at) OVER (PARTITION BY stream_id ORDER BY version) AS previous FROM reach.events) e
+            """).decode(Bool.self, row: 0, column: 0)
+        #expect(ordered, "\(times)")
+        #expect(try EventLog.verify(on: first).ok)
+
+        // A superuser who back-dates an event and re-chains its stream is found by verify.
+        let owner = try db.ownerConnection()
+        try owner.executeScript("""
+            ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
+            UPDATE reach.events SET recorded_at = recorded_at - interval '1 day' WHERE stream_id = 'ordered' AND version = 5;
+            UPDATE reach.events e SET hash = r.hash FROM (
+                SELECT "position", reach.chain('\\x'::bytea, reach.event_digest_input(event_id, stream_id, version, event_type, schema_version,
+                       data, metadata, occurred_on, authority_id, recorded_at)) OVER (ORDER BY version) AS hash
+                FROM reach.events WHERE stream_id = 'ordered') r
+            WHERE e."position" = r."position";
+            ALTER TABLE reach.streams DISABLE TRIGGER streams_checked;
+            UPDATE reach.streams SET last_hash = (SELECT hash FROM reach.events WHERE stream_id = 'ordered' ORDER BY version DESC LIMIT 1) WHERE stream_id = 'ordered';
+            ALTER TABLE reach.streams ENABLE TRIGGER streams_checked;
+            ALTER TABLE reach.events ENABLE TRIGGER events_append_only
+            """)
+        let report = try EventLog.verify(on: owner)
+        #expect(report.firstBroken?.streamID == "ordered")
+        #expect(report.firstBroken?.version == 5)
+        #expect(report.firstBroken?.reason.contains("before the event before it") == true, "\(String(describing: report.firstBroken))")
+    }
 }

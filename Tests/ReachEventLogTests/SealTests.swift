@@ -34,7 +34,7 @@ struct SealTests {
     @Test("a stream's tail deleted (and its head moved back to match) is found, with the stream named")
     func truncation() throws {
         let (_, owner, seal) = try sealed()
-        try tamper("DELETE FROM reach.events WHERE stream_id = 's-1' AND version > 2; UPDATE reach.streams SET version = 2, last_hash = (SELECT hash FROM reach.events WHERE stream_id = 's-1' AND version = 2) WHERE stream_id = 's-1'", on: owner)
+        try tamper("DELETE FROM reach.events WHERE stream_id = 's-1' AND version > 2; UPDATE reach.streams SET version = 2, last_hash = (SELECT hash FROM reach.events WHERE stream_id = 's-1' AND version = 2), last_recorded_at = (SELECT recorded_at FROM reach.events WHERE stream_id = 's-1' AND version = 2) WHERE stream_id = 's-1'", on: owner)
         // The chains and heads hold: only the seal tells.
         #expect(try EventLog.verify(on: owner).ok)
         let report = try EventLog.verify(against: seal, on: owner)

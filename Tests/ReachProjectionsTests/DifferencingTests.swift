@@ -150,7 +150,11 @@ struct DifferencingTests {
         #expect(Publication.refusal(try query("2024/25", by: .pilot)) != nil)
         #expect(Publication.refusal(try query("2024/25", pilot: "nv-secondary")) != nil)
         #expect(Publication.refusal(try query("2024/25", by: .month)) == nil)
-        #expect(Publication.refusal(try query("2024-2029", la: nil, by: .la)) == nil)
+        #expect(Publication.refusal(try query("2024-2029", la: nil, by: .la)) != nil)
+        #expect(Publication.refusal(try query("2024-2029", la: nil, by: .pilot)) != nil)
+        #expect(Publication.refusal(try query("2024-2029", la: nil, pilot: "nv-secondary")) != nil)
+        #expect(Publication.refusal(try query("2024-2029", la: nil, by: .region)) == nil)
+        #expect(Publication.refusal(try query("2024-2029", la: nil, by: .project)) == nil)
         for label in ["2024/25", "2024-10", "2024-2029"] { #expect(try Period.parse(label).get().isNested, "\(label)") }
         for label in ["FY2024/25", "2024-Q4", "2024-10-01..2024-10-31"] { #expect(try !Period.parse(label).get().isNested, "\(label)") }
         let crossing = Publication.crossCutting(Observation(metric: "attendances", period: "FY2024/25", scope: "all", dimension: "audience",
