@@ -218,8 +218,12 @@ BEGIN
         SELECT n.*, coalesce(n.previous_version, p.version, 0) AS before_version,
                coalesce(n.previous_hash, p.hash, '\x'::bytea) AS before_hash,
                coalesce(n.previous_recorded_at, p.recorded_at) AS before_recorded_at
-        FROM n LEFT JOIN reach.events p
-          ON n.previous_version IS NULL AND p.stream_id = n.stream_id AND p.version = n.version - 1
+        FROM n LEFT JOIN LATERAL (
+            -- Only the first event of a stream in the statement, past its first version, looks
+            -- its predecessor up: one index probe, none for a new stream.
+            SELECT p.version, p.hash, p.recorded_at FROM reach.events p
+            WHERE n.previous_version IS NULL AND n.version > 1 AND p.stream_id = n.stream_id AND p.version = n.version - 1
+        ) p ON true
     )
     SELECT l."position", l.stream_id, l.version,
            CASE WHEN l."position" <= 0 OR l."position" > (SELECT last_value FROM reach.event_position)
@@ -259,4 +263,3 @@ BEGIN
     RETURN NULL;
 END
 $$;
-
