@@ -121,6 +121,23 @@ extension ReachApplication {
         }
     }
 
+    /// After a write: brings the projections up to date and publishes the summaries the log
+    /// has moved past, so that an authority's login reads what was just recorded. Only where
+    /// some authority has a login (one query otherwise). A failure is logged, not thrown: the
+    /// records are in the log, and the runner or the next figures publish them.
+    func publishAfterWriting() async {
+        let (target, disclosure, logger) = (target, disclosure, logger)
+        do {
+            try await onThreadOfItsOwn(name: "reach.publish") {
+                let owner = try Connection(configuration: target.owner, logger: logger)
+                guard try owner.query("SELECT EXISTS (SELECT FROM reach.authority_logins)").decode(Bool.self, row: 0, column: 0) else { return }
+                _ = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
+            }
+        } catch {
+            logger.warning("recorded, but the authorities' summaries could not be published yet", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
     static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
         let owner = try Connection(configuration: target.owner, logger: logger)

@@ -153,12 +153,14 @@ extension ReachApplication {
     public func loadDemo(seed: UInt64, events: Int, as identity: Identity, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> DemoLoader.Summary {
         try Access.checkMayOperate(.loadDemo, for: identity)
         let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.demo") {
+        let summary = try await onThreadOfItsOwn(name: "reach.demo") {
             let connection = try Connection(configuration: configuration, logger: logger)
             let loader = DemoLoader(generator: DemoGenerator(seed: seed, events: events))
             try loader.checkTarget(on: connection)
             return try loader.load(on: connection, progress: progress)
         }
+        await publishAfterWriting()
+        return summary
     }
 }
 

@@ -49,7 +49,7 @@ extension ReachApplication {
         guard !documents.isEmpty else { throw RequestError("no records found") }
         let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
         let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn { cancellation in
+        let results = try await onThreadOfItsOwn { cancellation in
             let connection = try Connection(configuration: configuration, logger: logger)
             var results: [RecordResult] = []
             for (line, document) in documents {
@@ -59,6 +59,8 @@ extension ReachApplication {
             }
             return results
         }
+        if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
+        return results
     }
 
     /// One JSON document (possibly over several lines), or JSON Lines; each with its line number.
@@ -85,7 +87,7 @@ extension ReachApplication {
         let (configuration, logger) = (target.application, logger)
         // The import's connection blocks: its task runs on a thread of its own, and reads ahead
         // on the cooperative pool (see Importer.run).
-        return try await onThreadOfItsOwn(name: "reach.import", async: {
+        let outcome = try await onThreadOfItsOwn(name: "reach.import", async: {
             let source = try Importer.open(path: path, type: type)
             let csvHeader = source.csvHeader
             let connection = try Connection(configuration: configuration, logger: logger)
@@ -95,5 +97,7 @@ extension ReachApplication {
             }
             return ImportOutcome(summary: summary, csvHeader: csvHeader)
         })
+        if outcome.summary.committed && outcome.summary.appended > 0 { await publishAfterWriting() }
+        return outcome
     }
 }

@@ -11,7 +11,7 @@ extension TidyFormat: ExpressibleByArgument {}
 
 /// Filters shared by `reach metrics` and `reach export summary`.
 struct MetricFilters: ParsableArguments {
-    @Option(help: ArgumentHelp("Academic year 2024/25, financial year FY2024/25, quarter 2024-Q3, month 2024-09, range 2024-09-01..2025-08-31, or the strategy period 2024-2029.", valueName: "period"))
+    @Option(help: ArgumentHelp("Academic year 2024/25, financial year FY2024/25, quarter 2024-Q3, month 2024-09, range 2024-09-01..2025-08-31 (not under a disclosure policy), or the strategy period 2024-2029.", valueName: "period"))
     var period: String = "2024-2029"
     @Option(help: "Only this local authority (la_id).")
     var la: String?

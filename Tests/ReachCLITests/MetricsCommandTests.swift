@@ -119,6 +119,17 @@ struct MetricsCommandTests {
                                           "--out", programmeFile]) as! Export.Summary).run()
         #expect(try String(contentsOfFile: file, encoding: .utf8) == String(contentsOfFile: programmeFile, encoding: .utf8))
 
+        // A record made afterwards reaches what the login reads: recording publishes.
+        let published: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+        let record = #"{"type":"activity_delivered","id":"act-late-1","data":{"pilot_id":"\#(try fact.decode(String.self, row: 0, column: 0))","la_id":"northvale","school_id":"\#(try fact.decode(String.self, row: 0, column: 1))","kind":"assembly","date":"2025-06-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":3,"ks4":0},"staff":{"teaching":6}}}}"#
+        let recordFile = file + ".jsonl"
+        defer { try? FileManager.default.removeItem(atPath: recordFile) }
+        try record.write(toFile: recordFile, atomically: true, encoding: .utf8)
+        try await (try Reach.parseAsRoot(["record", recordFile, "--database-url", database]) as! Record).run()
+        let republished: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        #expect(republished > published)
+
         // PostgreSQL itself: no row-level view, nothing but the published summaries of its own.
         let scoped = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         #expect(try scoped.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'authority'::regnamespace").decode(Int.self, row: 0, column: 0) == 0)
