@@ -212,14 +212,31 @@ public struct Publication: Sendable {
     /// Every standard period's table of an authority (quarters and financial years with
     /// figures about young people as `x`).
     public func buildAll(la: String, today: PostgresDate, on readers: [Connection]) throws -> [String: [Observation]] {
-        let first = try Self.firstDate(of: la, on: readers[0]) ?? today
-        let all = Self.periods(from: first, through: today)
-        let nestedLabels = Set(Self.periods(from: first, through: today, nested: true).map(\.label))
-        var tables = try build(la: la, periods: all.filter { nestedLabels.contains($0.label) }, on: readers)
-        for period in all where !nestedLabels.contains(period.label) {
-            tables[period.label] = policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la).map(Self.crossCutting)
+        try Self.buildAll(la: la, today: today, policies: [policy], calculator: calculator, on: readers)[policy.name] ?? [:]
+    }
+
+    /// Every standard period's table of an authority under each of `policies`, the figures
+    /// computed once for all of them.
+    public static func buildAll(la: String, today: PostgresDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
+                                on readers: [Connection]) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
+        let first = try firstDate(of: la, on: readers[0]) ?? today
+        let nestedLabels = Set(periods(from: first, through: today, nested: true).map(\.label))
+        var raw: [(Period, [Observation])] = []
+        for period in periods(from: first, through: today) {
+            raw.append((period, try Publication(policy: policies[0], calculator: calculator).summaryRows(la: la, period: period, on: readers)))
         }
-        return tables
+        var out: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
+        for policy in policies {
+            var nested: [String: [Observation]] = [:]
+            var tables: [String: [Observation]] = [:]
+            for (period, rows) in raw {
+                let applied = policy.apply(rows, authority: la)
+                if nestedLabels.contains(period.label) { nested[period.label] = applied } else { tables[period.label] = applied.map(crossCutting) }
+            }
+            tables.merge(Publication(policy: policy, calculator: calculator).consistentOverTime(nested)) { $1 }
+            out[policy.name] = tables
+        }
+        return out
     }
 
     // MARK: Consistency

@@ -140,6 +140,13 @@ extension ReachApplication {
 
     /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
     static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
+        try publishStale(all: all, target: target, readers: { readers }, disclosure: disclosure, logger: logger)
+    }
+
+    /// The same, opening the connections to compute on (`readers`) only when something is to
+    /// be published.
+    static func publishStale(all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
+                             disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
         let owner = try Connection(configuration: target.owner, logger: logger)
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
@@ -148,13 +155,14 @@ extension ReachApplication {
             WHERE $1 OR NOT EXISTS (SELECT FROM publication.summaries s WHERE s.la_id = l.la_id)
                OR EXISTS (SELECT FROM reach.events e WHERE e.authority_id = l.la_id AND e."position" <= $2
                           AND e."position" > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id))
+               -- (A new day can begin a new month to publish.)
+               OR (SELECT min(s.published_at) FROM publication.summaries s WHERE s.la_id = l.la_id) < date_trunc('day', now())
             ORDER BY 1
             """, [all, horizon]).mapRows { (try $0.decode(0, as: String.self), horizon) }
+        guard !stale.isEmpty else { return [] }
+        let readers = try makeReaders()
         for (la, position) in stale {
-            var tables: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
-            for policy in [DisclosurePolicy.Name.dfe, .nhs] {
-                tables[policy] = try Publication(policy: disclosure.policy(policy)).buildAll(la: la, today: .today, on: readers)
-            }
+            let tables = try Publication.buildAll(la: la, today: .today, policies: [disclosure.policy(.dfe), disclosure.policy(.nhs)], on: readers)
             try Publication.store(la: la, tables: tables, position: position, on: owner)
             logger.info("published summaries", metadata: ["la_id": "\(la)", "periods": "\(tables[.dfe]?.count ?? 0)"])
         }

@@ -47,8 +47,9 @@ extension ReachApplication {
             runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger),
             onProgress: onProgress,
             publish: {
-                let (readers, _) = try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger)
-                _ = try Self.publishStale(all: false, target: target, readers: readers, disclosure: disclosure, logger: logger)
+                _ = try Self.publishStale(all: false, target: target, readers: {
+                    try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger).0
+                }, disclosure: disclosure, logger: logger)
             })
     }
 
