@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // The system C library, found through pkg-config.
@@ -104,6 +106,20 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: strict
+        ),
+        // The HTTP service: routes that authenticate, call the application layer and answer
+        // in JSON, CSV or problem+json; nothing else.
+        .target(
+            name: "ReachServer",
+            dependencies: [
+                "ReachApp",
+                "ReachDomain",
+                "ReachProjections",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -112,6 +128,8 @@ let package = Package(
             name: "reach",
             dependencies: [
                 "ReachApp",
+                "ReachServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "ReachPostgres",
                 "ReachEventLog",
                 "ReachDomain",
@@ -148,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "ReachCLITests",
             dependencies: [
-                "reach", "ReachApp", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
+                "reach", "ReachApp", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -156,6 +174,13 @@ let package = Package(
         .testTarget(
             name: "ReachProjectionsTests",
             dependencies: ["ReachProjections", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReachServerTests",
+            dependencies: ["ReachServer", "ReachApp", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -113,6 +113,7 @@ public enum Access {
         case eventsVerify = "verify the log's hash chains"
         case eventsSeal = "seal the log"
         case loadDemo = "load the demo data set"
+        case manageUsers = "manage accounts and tokens"
     }
 
     /// Admins operate the installation; researchers may also look at the projections' status

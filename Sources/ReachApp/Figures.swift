@@ -60,6 +60,12 @@ extension ReachApplication {
         }
     }
 
+    /// Whether the connection's login is a local authority's own database login (which reads
+    /// through the `authority` functions), rather than the application's acting for an account.
+    static func isAuthorityLogin(_ connection: Connection) throws -> Bool {
+        try connection.query("SELECT reach.login_authority() IS NOT NULL").decode(row: 0, column: 0)
+    }
+
     /// A local authority's login's figures: its published summaries of the query's period (or
     /// of each month or year the query cuts it into), the query's metrics from each.
     static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
@@ -72,7 +78,10 @@ extension ReachApplication {
             guard case .success(let whole) = Period.parse(period.label), whole == period else {
                 throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
             }
-            let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
+            let found = try connection.query(try Self.isAuthorityLogin(connection)
+                ? "SELECT figures::text FROM authority.published($1, $2)"
+                : "SELECT figures::text FROM publication.summaries WHERE period = $1 AND policy = $2 AND la_id = $3",
+                [period.label, policy.rawValue, query.la])
             guard found.rowCount == 1 else {
                 throw RequestError("no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
             }
@@ -109,7 +118,8 @@ extension ReachApplication {
 
     // MARK: Publishing
 
-    /// Publishes the summaries of every authority that has a login (`reach.authority_logins`)
+    /// Publishes the summaries of every authority that has a login (`reach.authority_logins`,
+    /// or a `la_viewer` account of the service)
     /// and has events since its summaries were last published (or `all`), under `dfe` and
     /// `nhs`, for its logins to read. Returns the authorities published.
     public func publishSummaries(all: Bool = false, as identity: Identity) async throws -> [String] {
@@ -130,7 +140,9 @@ extension ReachApplication {
         do {
             try await onThreadOfItsOwn(name: "reach.publish") {
                 let owner = try Connection(configuration: target.owner, logger: logger)
-                guard try owner.query("SELECT EXISTS (SELECT FROM reach.authority_logins)").decode(Bool.self, row: 0, column: 0) else { return }
+                guard try owner.query("""
+                    SELECT EXISTS (SELECT FROM reach.authority_logins) OR EXISTS (SELECT FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled)
+                    """).decode(Bool.self, row: 0, column: 0) else { return }
                 _ = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
             }
         } catch {
@@ -151,7 +163,8 @@ extension ReachApplication {
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         let stale = try owner.query("""
-            SELECT l.la_id FROM (SELECT DISTINCT la_id FROM reach.authority_logins) l
+            SELECT l.la_id FROM (SELECT la_id FROM reach.authority_logins
+                                 UNION SELECT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled) l
             WHERE $1 OR NOT EXISTS (SELECT FROM publication.summaries s WHERE s.la_id = l.la_id)
                OR EXISTS (SELECT FROM reach.events e WHERE e.authority_id = l.la_id AND e."position" <= $2
                           AND e."position" > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id))
@@ -192,6 +205,23 @@ extension ReachApplication {
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.export") {
+            if grant.schema == "authority", !(try Self.isAuthorityLogin(try Connection(configuration: target.application, logger: logger))) {
+                // An authority's lead signed in to the service: the published summary, and its
+                // record appended in the same transaction before anything is delivered.
+                let connection = try Connection(configuration: target.application, logger: logger)
+                let (rows, position) = try connection.withTransaction { connection -> ([Observation], Int64) in
+                    let found = try connection.query(
+                        "SELECT figures::text FROM publication.summaries WHERE la_id = $1 AND period = $2 AND policy = $3",
+                        [la, period.label, policy.rawValue])
+                    guard found.rowCount == 1 else {
+                        throw RequestError("no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
+                    }
+                    let rows = try Publication.decode(try found.decode(String.self, row: 0, column: 0))
+                    return (rows, try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: rows.count, as: identity, on: connection))
+                }
+                try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
+                return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
+            }
             if grant.schema == "authority" {
                 let connection = try Connection(configuration: target.application, logger: logger)
                 let result: QueryResult

@@ -53,6 +53,20 @@ extension ReachApplication {
             })
     }
 
+    /// Whether the service can answer: the database answers as the application's login and
+    /// every migration this build knows is applied. Returns the log's last position; throws
+    /// ``RequestError`` naming what is missing.
+    public func readiness() async throws -> Int64 {
+        let (configuration, logger) = (target.owner, logger)
+        return try await onThreadOfItsOwn(name: "reach.ready") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let applied = Set(try Migrator.applied(on: connection))
+            let pending = try ReadSide.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
+            guard pending.isEmpty else { throw RequestError("migrations not applied: \(pending.joined(separator: ", "))") }
+            return try connection.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
+        }
+    }
+
     // MARK: The log
 
     /// One stream's events in version order, after `afterVersion`.

@@ -15,7 +15,7 @@ struct Reach: AsyncParsableCommand {
             With no database configured, reach starts (or reuses) its own PostgreSQL cluster in \
             REACH_DATA_DIR and migrates it.
             """,
-        subcommands: [Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Projections.self, Database.self, Events.self, Bench.self]
+        subcommands: [Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Serve.self, Projections.self, Users.self, Tokens.self, Database.self, Events.self, Bench.self]
     )
 }
 

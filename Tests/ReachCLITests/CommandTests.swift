@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReachApp
+import ReachDomain
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -107,6 +108,38 @@ struct CommandTests {
         #expect(try EventLog.streamVersion("school:100002", on: connection) == 0)
         #expect(ReachApplication.split("{\"a\":\n 1}").count == 1)
         #expect(ReachApplication.split("{\"a\":1}\n\n{\"b\":2}\n").map(\.line) == [1, 3])
+    }
+
+    @Test("accounts and tokens from the command line: a made password shown once, roles checked, a token that works until revoked")
+    func accounts() async throws {
+        setenv("REACH_BCRYPT_COST", "4", 1)
+        let db = try TestDatabase.create()
+        let database = url(db, user: "postgres")
+        let connection = try db.applicationConnection()
+        _ = try EventLog.append([NewEvent(id: EventLog.recordEventID("la-acc"), streamID: Entity.authority.stream("northvale"), type: "local_authority_registered",
+                                          data: #"{"la_id":"northvale","name":"Northvale Council","region":"london","joined_on":"2024-09-01"}"#,
+                                          authorityID: "northvale")], on: connection)
+        func fails(_ arguments: [String]) async -> String {
+            do {
+                var command = try Reach.parseAsRoot(arguments + ["--database-url", database]) as! any AsyncParsableCommand
+                try await command.run()
+                return ""
+            } catch { return "\(error)" }
+        }
+        #expect(await fails(["users", "add", "sam", "--role", "staff"]).contains("at least one authority"))
+        #expect(await fails(["users", "add", "lee", "--role", "la_viewer", "--la", "nowhere"]).contains("no local authority 'nowhere'"))
+        #expect(await fails(["users", "add", "Bad Name", "--role", "researcher"]).contains("account name"))
+        #expect(await fails(["users", "add", "sam", "--role", "staff", "--la", "northvale"]) == "")
+        #expect(await fails(["users", "add", "sam", "--role", "researcher"]).contains("exists already"))
+        let stored = try db.ownerConnection().query("SELECT role, authorities::text, password_hash LIKE '$2b$%' FROM reach.accounts WHERE name = 'sam'")
+        #expect(try stored.decode(String.self, row: 0, column: 0) == "staff")
+        #expect(try stored.decode(String.self, row: 0, column: 1) == "{northvale}")
+        #expect(try stored.decode(Bool.self, row: 0, column: 2))
+        #expect(await fails(["tokens", "create", "sam"]) == "")
+        #expect(await fails(["users", "list"]) == "")
+        #expect(await fails(["users", "disable", "sam"]) == "")
+        #expect(await fails(["tokens", "create", "sam"]).contains("no account that may sign in"))
+        #expect(await fails(["tokens", "revoke", "000000000000"]).contains("no token"))
     }
 
     @Test("bad arguments are refused with a message that names the problem")

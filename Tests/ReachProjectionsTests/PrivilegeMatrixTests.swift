@@ -67,6 +67,9 @@ struct PrivilegeMatrixTests {
                 case ("events", "SELECT"), ("events", "INSERT"): return true
                 case ("streams", "SELECT"), ("streams", "INSERT"), ("streams", "UPDATE"): return true
                 case ("event_position", "SELECT"), ("event_position", "USAGE"): return true
+                // The service's accounts and tokens: made, read and disabled, never deleted.
+                case ("accounts", "SELECT"), ("accounts", "INSERT"), ("accounts", "UPDATE"): return true
+                case ("api_tokens", "SELECT"), ("api_tokens", "INSERT"), ("api_tokens", "UPDATE"): return true
                 default: return false
                 }
             case ("reach_app", "research"), ("reach_researcher", "research"):

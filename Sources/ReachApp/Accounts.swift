@@ -1,0 +1,200 @@
+import Foundation
+import HummingbirdBcrypt
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+
+/// An account of the HTTP service, as listed (never with its password).
+public struct Account: Sendable, Encodable, Equatable {
+    public var name: String
+    public var role: Identity.Role
+    public var authorities: [String]
+    public var disabled: Bool
+    public var tokens: Int
+}
+
+/// An API token as made: `token` is shown this once and kept nowhere.
+public struct IssuedToken: Sendable, Encodable {
+    public var id: String
+    public var account: String
+    public var token: String
+}
+
+/// A sign-in or token that does not let anyone in; the description is the same whatever the
+/// reason, so that it tells nothing about which accounts exist.
+public struct NotAuthenticated: Error, Sendable, CustomStringConvertible {
+    public var description: String { "the name and password, or the token, are not those of an account that may sign in" }
+    public init() {}
+}
+
+extension ReachApplication {
+    /// How hard passwords are to guess from their hashes (bcrypt's cost: 2^cost rounds).
+    /// `REACH_BCRYPT_COST` lowers it for tests.
+    static var bcryptCost: UInt8 {
+        ProcessInfo.processInfo.environment["REACH_BCRYPT_COST"].flatMap { UInt8($0) }.map { min(max($0, 4), 16) } ?? 12
+    }
+
+    // MARK: Accounts
+
+    /// Adds an account with a role of the domain's and, for staff and a local authority's lead,
+    /// its authorities (each must be registered). An admin's to do.
+    public func addUser(_ name: String, role: Identity.Role, authorities: [String], password: String, as identity: Identity) async throws -> Account {
+        try Access.checkMayOperate(.manageUsers, for: identity)
+        try Self.checkAccountName(name)
+        try Self.checkPassword(password)
+        let authorities = Array(Set(authorities)).sorted()
+        switch role {
+        case .staff where authorities.isEmpty:
+            throw RequestError("a staff account records for at least one authority: give --la")
+        case .laViewer where authorities.count != 1:
+            throw RequestError("a local authority's lead reads one authority's figures: give exactly one --la")
+        case .researcher where !authorities.isEmpty, .admin where !authorities.isEmpty:
+            throw RequestError("a \(role.rawValue) reads every authority: give no --la")
+        default: break
+        }
+        let hash = Bcrypt.hash(password, cost: Self.bcryptCost)
+        let (configuration, logger) = (target.application, logger)
+        let account = try await onThreadOfItsOwn(name: "reach.accounts") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            for authority in authorities where try EventLog.streamVersion(Entity.authority.stream(authority), on: connection) == 0 {
+                throw RequestError("no local authority '\(authority)' is registered")
+            }
+            let inserted = try connection.execute("""
+                INSERT INTO reach.accounts (name, role, authorities, password_hash) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (name) DO NOTHING
+                """, [name, role.rawValue, PostgresArray(authorities), hash])
+            guard inserted == 1 else { throw RequestError("an account named '\(name)' exists already") }
+            return Account(name: name, role: role, authorities: authorities, disabled: false, tokens: 0)
+        }
+        // An authority's lead reads its authority's published summaries: publish them now.
+        if role == .laViewer { await publishAfterWriting() }
+        return account
+    }
+
+    /// Every account, by name.
+    public func listUsers(as identity: Identity) async throws -> [Account] {
+        try Access.checkMayOperate(.manageUsers, for: identity)
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            try Connection(configuration: configuration, logger: logger).query("""
+                SELECT a.name, a.role, array_to_string(a.authorities, ','), a.disabled,
+                       (SELECT count(*) FROM reach.api_tokens t WHERE t.account = a.name AND t.revoked_at IS NULL)::int
+                FROM reach.accounts a ORDER BY a.name
+                """).mapRows { row in
+                Account(name: try row.decode(0), role: Identity.Role(rawValue: try row.decode(1)) ?? .researcher,
+                        authorities: Self.list(try row.decode(2)), disabled: try row.decode(3), tokens: try row.decode(4))
+            }
+        }
+    }
+
+    /// Disables an account: it can no longer sign in, and its tokens stop working.
+    public func disableUser(_ name: String, as identity: Identity) async throws {
+        try Access.checkMayOperate(.manageUsers, for: identity)
+        try await updateAccount(name, "UPDATE reach.accounts SET disabled = true WHERE name = $1", [name])
+    }
+
+    /// Sets an account's password: an admin for anyone, anyone for themselves.
+    public func setPassword(_ name: String, password: String, as identity: Identity) async throws {
+        if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
+        try Self.checkPassword(password)
+        try await updateAccount(name, "UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, Bcrypt.hash(password, cost: Self.bcryptCost)])
+    }
+
+    private func updateAccount(_ name: String, _ sql: String, _ parameters: [any PostgresEncodable]) async throws {
+        let (configuration, logger) = (target.application, logger)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            guard try Connection(configuration: configuration, logger: logger).execute(sql, parameters) == 1 else {
+                throw RequestError("no account is named '\(name)'")
+            }
+        }
+    }
+
+    // MARK: Tokens
+
+    /// Makes an API token for an account (an admin's to do, or the account's own): the token
+    /// is returned this once; only the sha256 of its secret is kept.
+    public func createToken(for name: String, as identity: Identity) async throws -> IssuedToken {
+        if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
+        var random = SystemRandomNumberGenerator()
+        let id = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        let secret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let (configuration, logger) = (target.application, logger)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let inserted = try connection.execute("""
+                INSERT INTO reach.api_tokens (id, account, secret_hash)
+                SELECT $1, a.name, decode($3, 'hex') FROM reach.accounts a WHERE a.name = $2 AND NOT a.disabled
+                """, [id, name, EventLog.sha256Hex(secret)])
+            guard inserted == 1 else { throw RequestError("no account that may sign in is named '\(name)'") }
+        }
+        return IssuedToken(id: id, account: name, token: "reach_\(id)_\(secret)")
+    }
+
+    /// Revokes a token by its id (an admin's to do, or the token's account's).
+    public func revokeToken(_ id: String, as identity: Identity) async throws {
+        let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
+        let (configuration, logger) = (target.application, logger)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            let revoked = try Connection(configuration: configuration, logger: logger).execute("""
+                UPDATE reach.api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL AND ($2 OR account = $3)
+                """, [id, admin, identity.name])
+            guard revoked == 1 else { throw RequestError("no token of yours with id '\(id)' is in use") }
+        }
+    }
+
+    // MARK: Signing in
+
+    /// The identity behind an API token (`reach_<id>_<secret>`), if the token is in use and its
+    /// account may sign in.
+    public func identify(token: String) async throws -> Identity {
+        let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "reach", parts[1].count == 12, parts[2].count >= 16, parts[2].count <= 100 else { throw NotAuthenticated() }
+        let (id, secret) = (String(parts[1]), String(parts[2]))
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            let found = try Connection(configuration: configuration, logger: logger).query("""
+                SELECT a.name, a.role, array_to_string(a.authorities, ',') FROM reach.api_tokens t JOIN reach.accounts a ON a.name = t.account
+                WHERE t.id = $1 AND t.revoked_at IS NULL AND NOT a.disabled AND t.secret_hash = decode($2, 'hex')
+                """, [id, EventLog.sha256Hex(secret)])
+            guard found.rowCount == 1 else { throw NotAuthenticated() }
+            return try Self.identity(found)
+        }
+    }
+
+    /// The identity behind a name and password, if they are an account's that may sign in.
+    public func identify(name: String, password: String) async throws -> Identity {
+        let (configuration, logger) = (target.application, logger)
+        let found = try await onThreadOfItsOwn(name: "reach.accounts") { () -> (Identity, String?)? in
+            let result = try Connection(configuration: configuration, logger: logger).query(
+                "SELECT name, role, array_to_string(authorities, ','), password_hash FROM reach.accounts WHERE name = $1 AND NOT disabled", [name])
+            guard result.rowCount == 1 else { return nil }
+            return (try Self.identity(result), try result.decodeIfPresent(String.self, row: 0, column: 3))
+        }
+        // (A hash is checked even for an unknown name, so that the time taken tells nothing.)
+        let verified = Bcrypt.verify(password, hash: found?.1 ?? Self.absentHash)
+        guard verified, let (identity, hash) = found, hash != nil else { throw NotAuthenticated() }
+        return identity
+    }
+
+    /// A hash no password matches, to spend a check's time on.
+    static let absentHash = Bcrypt.hash(UUID().uuidString, cost: bcryptCost)
+
+    static func identity(_ result: borrowing QueryResult) throws -> Identity {
+        guard let role = Identity.Role(rawValue: try result.decode(String.self, row: 0, column: 1)) else { throw NotAuthenticated() }
+        return Identity(name: try result.decode(row: 0, column: 0), role: role, authorities: Set(list(try result.decode(row: 0, column: 2))))
+    }
+
+    static func list(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
+
+    static func checkAccountName(_ name: String) throws {
+        guard name.range(of: "^[a-z0-9][a-z0-9._-]{0,62}$", options: .regularExpression) != nil else {
+            throw RequestError("an account name is 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+    }
+
+    static func checkPassword(_ password: String) throws {
+        guard password.count >= 12 else { throw RequestError("a password has at least 12 characters") }
+        guard password.utf8.count <= 72 else { throw RequestError("a password has at most 72 bytes (bcrypt reads no further)") }
+    }
+}

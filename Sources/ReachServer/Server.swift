@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import Logging
+import ReachApp
+import ReachDomain
+import ReachProjections
+import Synchronization
+
+/// Reach as an HTTP service: each route authenticates its caller, calls the one
+/// application-layer function for what it asks (``ReachApplication``, where every access
+/// decision is made), and answers in JSON, CSV or `application/problem+json` (RFC 9457).
+///
+/// | route | use case |
+/// | --- | --- |
+/// | `GET /health/live`, `GET /health/ready` | the process, and the database behind it |
+/// | `GET /api/v1/metrics` | ``ReachApplication/metrics(_:policy:publish:as:)`` |
+/// | `POST /api/v1/records` | ``ReachApplication/record(_:source:as:)`` |
+/// | `GET /api/v1/authorities/{la}/summary` | ``ReachApplication/exportSummary(la:period:format:policy:as:deliver:)`` |
+/// | `GET /api/v1/projections` | ``ReachApplication/projectionStatus(as:)`` |
+public enum ReachServer {
+    /// The largest JSON body a route reads.
+    public static let maximumBody = 2 * 1024 * 1024
+
+    /// The router of every route, on `app`.
+    public static func router(_ app: ReachApplication) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: SecurityHeaders())
+        router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
+        router.get("/health/ready") { _, _ in
+            do {
+                let position = try await app.readiness()
+                return json(#"{"status":"ready","last_position":\#(position)}"#)
+            } catch let error as RequestError {
+                return problem(.serviceUnavailable, "not ready", error.description)
+            } catch {
+                return problem(.serviceUnavailable, "not ready", "the database cannot be reached")
+            }
+        }
+        let api = router.group("/api/v1")
+        api.get("/metrics") { request, _ in
+            try await answer(app, request) { identity in
+                let parameters = request.uri.queryParameters
+                let query = try metricQuery(request)
+                let policy = try parameters["policy"].map { text in
+                    guard let name = DisclosurePolicy.Name(rawValue: String(text)) else { throw Invalid("policy", "is dfe, nhs or none") }
+                    return name
+                }
+                let publish = parameters["publish"].map { $0 == "true" || $0 == "1" } ?? false
+                let figures = try await app.metrics(query, policy: policy, publish: publish, as: identity)
+                let format = try tidyFormat(request, default: TidyFormat.json)
+                return text(try Tidy.render(figures.rows, format: format, policy: figures.policy), format: format)
+            }
+        }
+        api.post("/records") { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: maximumBody)
+            return try await answer(app, request) { identity in
+                guard let text = String(validating: body.readableBytesView, as: UTF8.self) else { throw Invalid("body", "is not UTF-8 text") }
+                let results = try await app.record(text, source: "api", as: identity)
+                let lines = try results.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
+                let status: HTTPResponse.Status = results.contains { $0.isRefused } ? .unprocessableContent : .ok
+                return Response(status: status, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: "[" + lines.joined(separator: ",") + "]")))
+            }
+        }
+        api.get("/authorities/:la/summary") { request, context in
+            try await answer(app, request) { identity in
+                let parameters = request.uri.queryParameters
+                let la = try context.parameters.require("la")
+                guard let periodText = parameters["period"] else { throw Invalid("period", "is required, such as 2024/25") }
+                let period = try parsePeriod(String(periodText))
+                let format = try tidyFormat(request, default: TidyFormat.csv)
+                guard format != .table else { throw Invalid("format", "is csv or json") }
+                let policy = try parameters["policy"].map { text in
+                    guard let name = DisclosurePolicy.Name(rawValue: String(text)), name != DisclosurePolicy.Name.none else { throw Invalid("policy", "is dfe or nhs") }
+                    return name
+                } ?? .dfe
+                let delivered = Delivered()
+                _ = try await app.exportSummary(la: la, period: period, format: format, policy: policy, as: identity) { text in delivered.set(text) }
+                return text(delivered.get(), format: format)
+            }
+        }
+        api.get("/projections") { request, _ in
+            try await answer(app, request) { identity in
+                let rows = try await app.projectionStatus(as: identity)
+                return json("[" + (try rows.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
+            }
+        }
+        return router
+    }
+
+    // MARK: Answering
+
+    /// Authenticates the request (`Authorization: Bearer reach_...`), runs `body` as the
+    /// identity found, and turns every refusal into a problem.
+    static func answer(_ app: ReachApplication, _ request: Request, _ body: (Identity) async throws -> Response) async throws -> Response {
+        do {
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+                return problem(.unauthorized, "not signed in", "send an API token: Authorization: Bearer reach_...",
+                               headers: [.wwwAuthenticate: #"Bearer realm="reach""#])
+            }
+            let identity = try await app.identify(token: String(header.dropFirst("Bearer ".count)))
+            return try await body(identity)
+        } catch let error as NotAuthenticated {
+            return problem(.unauthorized, "not signed in", error.description, headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
+        } catch let error as AccessDenied {
+            return problem(.forbidden, "not allowed", error.description)
+        } catch let error as Invalid {
+            return problem(.badRequest, "invalid request", "\(error.field) \(error.reason)", errors: [(error.field, error.reason)])
+        } catch let error as RequestError {
+            return problem(.badRequest, "invalid request", error.description)
+        } catch let error as PeriodError {
+            return problem(.badRequest, "invalid request", error.description, errors: [("period", error.reason)])
+        } catch let error as HTTPError {
+            return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
+        } catch {
+            app.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error.type": "\(type(of: error))"])
+            return problem(.internalServerError, "internal error", "the request could not be answered; it has been logged")
+        }
+    }
+
+    /// A problem (RFC 9457), with the fields at fault.
+    static func problem(_ status: HTTPResponse.Status, _ title: String, _ detail: String, errors: [(String, String)] = [],
+                        headers: HTTPFields = [:]) -> Response {
+        var object: [String: Any] = ["type": "about:blank", "title": title, "status": status.code, "detail": detail]
+        if !errors.isEmpty { object["errors"] = errors.map { ["field": $0.0, "reason": $0.1] } }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func text(_ text: String, format: TidyFormat) -> Response {
+        let type = format == .csv ? "text/csv; charset=utf-8" : format == .json ? "application/json" : "text/plain; charset=utf-8"
+        return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: Reading requests
+
+    /// A request parameter that is not as it must be.
+    struct Invalid: Error {
+        var field: String
+        var reason: String
+        init(_ field: String, _ reason: String) {
+            self.field = field
+            self.reason = reason
+        }
+    }
+
+    static func parsePeriod(_ text: String) throws -> Period {
+        switch Period.parse(text) {
+        case .success(let period): return period
+        case .failure(let error): throw error
+        }
+    }
+
+    static func tidyFormat(_ request: Request, default value: TidyFormat) throws -> TidyFormat {
+        guard let text = request.uri.queryParameters["format"] else { return value }
+        guard let format = TidyFormat(rawValue: String(text)) else { throw Invalid("format", "is json or csv") }
+        return format
+    }
+
+    /// The filters of `reach metrics`, from the query string.
+    static func metricQuery(_ request: Request) throws -> MetricQuery {
+        let parameters = request.uri.queryParameters
+        let period = try parsePeriod(parameters["period"].map(String.init) ?? "2024-2029")
+        var metrics: [Metric] = []
+        for text in parameters[values: "metric"] {
+            guard let metric = Metric(rawValue: String(text)) else {
+                throw Invalid("metric", "'\(text.prefix(40))' is not a metric; choose one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            metrics.append(metric)
+        }
+        var by: ScopeDimension?
+        if let text = parameters["by"] {
+            guard let dimension = ScopeDimension(rawValue: String(text)) else { throw Invalid("by", "is one of \(ScopeDimension.allCases.map(\.rawValue).joined(separator: ", "))") }
+            by = dimension
+        }
+        func number(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = parameters[Substring(name)] else { return nil }
+            guard let value = Int(text), range.contains(value) else { throw Invalid(name, "is a whole number from \(range.lowerBound) to \(range.upperBound)") }
+            return value
+        }
+        func string(_ name: Substring) -> String? { parameters[name].map { String($0) } }
+        var query = MetricQuery(period: period, by: by, metrics: metrics.isEmpty ? Metric.allCases : metrics)
+        query.la = string("la")
+        query.region = string("region")
+        query.pilot = string("pilot")
+        query.project = string("project")
+        query.objective = try number("objective", 1...4)
+        query.policyGoal = try number("policy_goal", 1...7)
+        return query
+    }
+}
+
+/// The text a summary export delivers, kept for the response.
+final class Delivered: Sendable {
+    private let text = Mutex("")
+    func set(_ value: String) { text.withLock { $0 = value } }
+    func get() -> String { text.withLock { $0 } }
+}
+
+/// Headers every answer carries: no sniffing, no framing, no referrer, no caching of figures.
+struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import Logging
+import ReachApp
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+import ReachServer
+import ReachTestSupport
+import ServiceLifecycle
+import Testing
+
+/// `reach serve` over loopback, as scripts and the web app reach it: every route against every
+/// kind of caller, and input meant to break it.
+@Suite("the HTTP service", .serialized)
+struct ServerTests {
+    /// A running service on the demo data, with an account and token per role.
+    struct Running {
+        var base: URL
+        var tokens: [String: String]
+        var app: ReachApplication
+        var group: ServiceGroup
+        var task: Task<Void, any Error>
+        var db: TestDatabase
+
+        /// Stops the service as SIGTERM would, and waits for it.
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+        }
+    }
+
+    static func start() async throws -> Running {
+        setenv("REACH_BCRYPT_COST", "4", 1)
+        let db = try TestDatabase.create()
+        var target = DatabaseTarget.url("")
+        target.application = db.application
+        target.owner = db.owner
+        var logger = Logger(label: "reach.test")
+        logger.logLevel = .warning
+        let app = ReachApplication(target: target, logger: logger)
+        let admin = Identity(name: "ops", role: .admin)
+        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
+        var tokens: [String: String] = [:]
+        for (name, role, authorities) in [("ana", Identity.Role.researcher, [String]()), ("sam", .staff, ["northvale"]),
+                                          ("lee", .laViewer, ["northvale"]), ("ops", .admin, []), ("gone", .staff, ["northvale"])] {
+            _ = try await app.addUser(name, role: role, authorities: authorities, password: "a long enough password", as: admin)
+            tokens[name] = try await app.createToken(for: name, as: admin).token
+        }
+        let revoked = try await app.createToken(for: "ana", as: admin)
+        try await app.revokeToken(revoked.id, as: admin)
+        tokens["revoked"] = revoked.token
+        try await app.disableUser("gone", as: admin)
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let task = Task { try await group.run() }
+        var port = 0
+        for await value in stream { port = value; break }
+        return Running(base: URL(string: "http://127.0.0.1:\(port)")!, tokens: tokens, app: app, group: group, task: task, db: db)
+    }
+
+    static func call(_ running: Running, _ method: String, _ path: String, as account: String?, body: String? = nil,
+                     contentType: String = "application/json") async throws -> (status: Int, body: String, type: String) {
+        var request = URLRequest(url: URL(string: running.base.absoluteString + path)!)
+        request.httpMethod = method
+        if let account { request.setValue("Bearer \(running.tokens[account] ?? account)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type") ?? "")
+    }
+
+    @Test("every role against every route: 200, 401, 403 or 400 as designed, and never another authority's figures for a lead")
+    func authorisationMatrix() async throws {
+        let running = try await Self.start()
+        let other = "southmere"
+        let metricsOwn = "/api/v1/metrics?la=northvale&period=2024/25&metric=sessions&metric=attendances"
+        let metricsOther = "/api/v1/metrics?la=\(other)&period=2024/25&metric=sessions"
+        let summaryOwn = "/api/v1/authorities/northvale/summary?period=2024/25&format=json"
+        let summaryOther = "/api/v1/authorities/\(other)/summary?period=2024/25&format=json"
+        let expected: [(String?, String, String, Int)] = [
+            // No credentials, a revoked token, a disabled account, a made-up token: 401 everywhere.
+            (nil, "GET", metricsOwn, 401), ("revoked", "GET", metricsOwn, 401), ("gone", "GET", metricsOwn, 401),
+            ("reach_0123456789ab_notarealsecretatall", "GET", metricsOwn, 401), (nil, "GET", summaryOwn, 401), (nil, "GET", "/api/v1/projections", 401),
+            // A researcher reads every authority; records nothing.
+            ("ana", "GET", metricsOther, 200), ("ana", "GET", summaryOther, 200), ("ana", "GET", "/api/v1/projections", 200),
+            // Staff read their own authority's figures, not another's.
+            ("sam", "GET", metricsOwn, 200), ("sam", "GET", metricsOther, 403), ("sam", "GET", summaryOther, 403), ("sam", "GET", "/api/v1/projections", 403),
+            // A lead: its own authority under a policy only.
+            ("lee", "GET", metricsOwn, 200), ("lee", "GET", metricsOther, 403), ("lee", "GET", metricsOwn + "&policy=none", 403),
+            ("lee", "GET", "/api/v1/metrics?period=2024-10-01..2024-10-30", 400), ("lee", "GET", summaryOwn, 200), ("lee", "GET", summaryOther, 403),
+            ("lee", "GET", "/api/v1/projections", 403),
+            // An admin operates.
+            ("ops", "GET", "/api/v1/projections", 200), ("ops", "GET", summaryOther, 200),
+        ]
+        for (account, method, path, status) in expected {
+            let answer = try await Self.call(running, method, path, as: account)
+            #expect(answer.status == status, "\(account ?? "nobody") \(method) \(path): \(answer.status) \(answer.body.prefix(200))")
+            if status >= 400 { #expect(answer.type == "application/problem+json", "\(path)") }
+        }
+        // What a lead receives is under dfe, and no count of young people from 1 to 5 is in it.
+        let lead = try await Self.call(running, "GET", metricsOwn + "&format=csv", as: "lee")
+        let rows = lead.body.split(separator: "\n").dropFirst()
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.hasSuffix(",dfe") })
+        for row in rows where row.contains(",pupils,") {
+            if let value = Int(row.split(separator: ",")[6]) { #expect(value == 0 || value > 5, "\(row)") }
+        }
+        #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
+        #expect(try await Self.call(running, "GET", "/health/ready", as: nil).status == 200)
+        await running.stop()
+    }
+
+    @Test("records: staff record for their authority, a retry changes nothing, refusals say field and reason; hostile input gets a clear 4xx")
+    func records() async throws {
+        let running = try await Self.start()
+        let owner = try running.db.ownerConnection()
+        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+        let pilot: String = try fact.decode(row: 0, column: 0)
+        let school: String = try fact.decode(row: 0, column: 1)
+        func activity(_ id: String, la: String = "northvale") -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        }
+        let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        let first = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-1"))
+        #expect(first.status == 200, "\(first.body)")
+        #expect(first.body.contains(#""status":"accepted""#))
+        let again = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-1"))
+        #expect(again.body.contains(#""status":"already_recorded""#), "\(again.body)")
+        // Another authority's record is refused with the field and the reason.
+        let elsewhere = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-2", la: "southmere"))
+        #expect(elsewhere.status == 422)
+        #expect(elsewhere.body.contains("la_id"), "\(elsewhere.body)")
+        // A researcher and a lead record nothing.
+        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "ana", body: activity("api-3")).status == 403)
+        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "lee", body: activity("api-4")).status == 403)
+        // Hostile input: each a 4xx that says what is wrong, and the service still answers.
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        for (body, allowed) in [("{not json", [422, 400]), (deep, [422, 400]), (#"{"type":"activity_delivered","id":"x'; DROP TABLE reach.events; --","data":{}}"#, [422]),
+                                (String(repeating: "x", count: ReachServer.maximumBody + 10), [413])] {
+            let answer = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: body)
+            #expect(allowed.contains(answer.status), "\(body.prefix(40)): \(answer.status) \(answer.body.prefix(200))")
+        }
+        for path in ["/api/v1/metrics?period=2024/99", "/api/v1/metrics?metric=nonsense", "/api/v1/metrics?objective=99", "/api/v1/metrics?by=la'%20OR%201=1"] {
+            let answer = try await Self.call(running, "GET", path, as: "ana")
+            #expect(answer.status == 400, "\(path): \(answer.status) \(answer.body.prefix(200))")
+            #expect(answer.type == "application/problem+json")
+        }
+        #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
+        // Only what a 2xx acknowledged is in the log, and the log holds.
+        #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 1)
+        #expect(try EventLog.verify(on: owner).ok)
+        await running.stop()
+    }
+}
