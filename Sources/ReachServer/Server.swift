@@ -18,6 +18,14 @@ import Synchronization
 /// | `GET /api/v1/authorities/{la}/summary` | ``ReachApplication/exportSummary(la:period:format:policy:as:deliver:)`` |
 /// | `GET /api/v1/projections` | ``ReachApplication/projectionStatus(as:)`` |
 public enum ReachServer {
+    /// The OpenAPI 3.1 document of every route (`Resources/openapi.yaml`), served at
+    /// `/api/openapi.yaml`; a test checks it names exactly the routes of ``router(_:)``.
+    public static let openAPIDocument: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else { return "" }
+        return text
+    }()
+
     /// The largest JSON body a route reads.
     public static let maximumBody = 2 * 1024 * 1024
 
@@ -35,6 +43,9 @@ public enum ReachServer {
             } catch {
                 return problem(.serviceUnavailable, "not ready", "the database cannot be reached")
             }
+        }
+        router.get("/api/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
         }
         let api = router.group("/api/v1")
         api.get("/metrics") { request, _ in

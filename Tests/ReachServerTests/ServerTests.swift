@@ -159,4 +159,49 @@ struct ServerTests {
         #expect(try EventLog.verify(on: owner).ok)
         await running.stop()
     }
+
+    @Test("the OpenAPI document names exactly the routes the service has, and is a valid OpenAPI 3.1 document")
+    func openAPIDocument() throws {
+        let router = ReachServer.router(ReachApplication(target: DatabaseTarget.url(""), logger: Logger(label: "reach.test")))
+        let served = Set(router.routes.map { route in
+            "\(route.method.rawValue) " + "\(route.path)".replacingOccurrences(of: #":([a-z_]+)"#, with: "{$1}", options: .regularExpression)
+        })
+        var documented = Set<String>()
+        var path: String?
+        for line in ReachServer.openAPIDocument.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("components:") { break }
+            if line.hasPrefix("  /"), line.hasSuffix(":") { path = String(line.dropFirst(2).dropLast()) }
+            for method in ["get", "post", "put", "patch", "delete"] where line == "    \(method):" {
+                if let path { documented.insert("\(method.uppercased()) \(path)") }
+            }
+        }
+        #expect(!served.isEmpty)
+        #expect(served == documented, "served only: \(served.subtracting(documented)); documented only: \(documented.subtracting(served))")
+        // The document itself, checked by openapi-spec-validator (PyPI) where Python has it.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("reach-openapi-\(UUID().uuidString.prefix(6)).yaml")
+        try ReachServer.openAPIDocument.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", """
+            import sys
+            try:
+                from openapi_spec_validator import validate
+                from openapi_spec_validator.readers import read_from_filename
+            except ImportError:
+                print("openapi-spec-validator is not installed"); sys.exit(3)
+            validate(read_from_filename(sys.argv[1])[0]); print("valid")
+            """, file.path]
+        let output = Pipe()
+        check.standardOutput = output
+        check.standardError = output
+        try check.run()
+        check.waitUntilExit()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if check.terminationStatus == 3 {
+            print("note: \(said.trimmingCharacters(in: .whitespacesAndNewlines)); only the routes were compared")
+        } else {
+            #expect(check.terminationStatus == 0, "\(said)")
+        }
+    }
 }
