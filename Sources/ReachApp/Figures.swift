@@ -140,6 +140,10 @@ extension ReachApplication {
         do {
             try await onThreadOfItsOwn(name: "reach.publish") {
                 let owner = try Connection(configuration: target.owner, logger: logger)
+                // (A login that may not publish, such as the application's alone, leaves it to
+                // the runner or to the programme's next figures.)
+                guard try owner.query("SELECT has_table_privilege('reach.authority_logins', 'SELECT') AND has_table_privilege('publication.summaries', 'INSERT')")
+                    .decode(Bool.self, row: 0, column: 0) else { return }
                 guard try owner.query("""
                     SELECT EXISTS (SELECT FROM reach.authority_logins) OR EXISTS (SELECT FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled)
                     """).decode(Bool.self, row: 0, column: 0) else { return }

@@ -91,6 +91,23 @@ public enum ReachServer {
                 return text(delivered.get(), format: format)
             }
         }
+        api.get("/catalogue") { request, _ in
+            try await answer(app, request) { _ in
+                json("[" + (try ReachApplication.catalogue().map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
+            }
+        }
+        api.get("/templates/:file") { request, context in
+            try await answer(app, request) { _ in
+                let file = try context.parameters.require("file")
+                let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
+                guard RecordType.all[type] != nil else {
+                    return problem(.notFound, "no such record type", "'\(type.prefix(60))' is not a record type; GET /api/v1/catalogue lists them")
+                }
+                let template = try ReachApplication.template(type)
+                return Response(status: .ok, headers: [.contentType: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
+                                body: .init(byteBuffer: ByteBuffer(string: template.text)))
+            }
+        }
         api.get("/projections") { request, _ in
             try await answer(app, request) { identity in
                 let rows = try await app.projectionStatus(as: identity)

@@ -115,12 +115,8 @@ struct Template: AsyncParsableCommand {
     }
 
     func run() async throws {
-        switch CSVLayout.of(type) {
-        case .success(let layout):
-            FileHandle.standardOutput.write(Data(layout.template.utf8))
-        case .failure(let refusal):
-            FileHandle.standardError.write(Data("\(refusal.reason)\n".utf8))
-            emit(#"{"type":"\#(type)","id":"example-1","data":\#(RecordType.all[type]!.example)}"#)
-        }
+        let template = try ReachApplication.template(type)
+        if let note = template.note { FileHandle.standardError.write(Data("\(note)\n".utf8)) }
+        FileHandle.standardOutput.write(Data(template.text.utf8))
     }
 }

@@ -100,6 +100,9 @@ struct ServerTests {
             ("lee", "GET", "/api/v1/projections", 403),
             // An admin operates.
             ("ops", "GET", "/api/v1/projections", 200), ("ops", "GET", summaryOther, 200),
+            // The catalogue and its templates, for anyone signed in.
+            (nil, "GET", "/api/v1/catalogue", 401), ("lee", "GET", "/api/v1/catalogue", 200), ("sam", "GET", "/api/v1/templates/activity_delivered.csv", 200),
+            ("sam", "GET", "/api/v1/templates/no_such_type.csv", 404),
         ]
         for (account, method, path, status) in expected {
             let answer = try await Self.call(running, method, path, as: account)
@@ -113,6 +116,11 @@ struct ServerTests {
         for row in rows where row.contains(",pupils,") {
             if let value = Int(row.split(separator: ",")[6]) { #expect(value == 0 || value > 5, "\(row)") }
         }
+        let template = try await Self.call(running, "GET", "/api/v1/templates/activity_delivered.csv", as: "sam")
+        #expect(template.type.hasPrefix("text/csv"))
+        #expect(template.body == (try ReachApplication.template("activity_delivered").text))
+        let catalogue = try await Self.call(running, "GET", "/api/v1/catalogue", as: "ana")
+        #expect(catalogue.body.contains(#""type":"activity_delivered""#))
         #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
         #expect(try await Self.call(running, "GET", "/health/ready", as: nil).status == 200)
         await running.stop()
