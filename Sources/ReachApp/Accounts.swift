@@ -143,6 +143,58 @@ extension ReachApplication {
         }
     }
 
+    // MARK: Sessions
+
+    /// How long a sign-in lasts (`REACH_SESSION_HOURS`, default 8).
+    static var sessionHours: Int {
+        ProcessInfo.processInfo.environment["REACH_SESSION_HOURS"].flatMap { Int($0) }.map { min(max($0, 1), 24 * 30) } ?? 8
+    }
+
+    /// A random secret of 32 bytes, URL-safe.
+    static func secret() -> String {
+        var random = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Signs an account in with its password: a new session, whose secret (for the cookie) and
+    /// CSRF token are returned this once; only the secret's sha256 is kept.
+    public func signIn(name: String, password: String) async throws -> (identity: Identity, session: String, csrfToken: String) {
+        let identity = try await identify(name: name, password: password)
+        let (session, csrf) = (Self.secret(), Self.secret())
+        let (configuration, logger, hours) = (target.application, logger, Self.sessionHours)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            _ = try Connection(configuration: configuration, logger: logger).execute(
+                "INSERT INTO reach.sessions (secret_hash, account, csrf_token, expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4))",
+                [EventLog.sha256Hex(session), identity.name, csrf, Int32(hours)])
+        }
+        return (identity, session, csrf)
+    }
+
+    /// The identity and CSRF token of a session that is open (not expired, not ended, its
+    /// account not disabled).
+    public func identify(session: String) async throws -> (identity: Identity, csrfToken: String) {
+        guard (32...64).contains(session.count) else { throw NotAuthenticated() }
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            let found = try Connection(configuration: configuration, logger: logger).query(
+                "SELECT a.name, a.role, array_to_string(a.authorities, ','), s.csrf_token FROM reach.sessions s JOIN reach.accounts a ON a.name = s.account "
+                + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
+                [EventLog.sha256Hex(session)])
+            guard found.rowCount == 1 else { throw NotAuthenticated() }
+            return (try Self.identity(found), try found.decode(String.self, row: 0, column: 3))
+        }
+    }
+
+    /// Ends a session (signing out).
+    public func signOut(session: String) async throws {
+        let (configuration, logger) = (target.application, logger)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            _ = try Connection(configuration: configuration, logger: logger).execute(
+                "UPDATE reach.sessions SET ended_at = now() WHERE secret_hash = decode($1, 'hex') AND ended_at IS NULL", [EventLog.sha256Hex(session)])
+        }
+    }
+
     // MARK: Signing in
 
     /// The identity behind an API token (`reach_<id>_<secret>`), if the token is in use and its

@@ -26,12 +26,18 @@ public enum ReachServer {
         return text
     }()
 
+    /// The cookie that holds a signed-in session's secret.
+    public static let sessionCookie = "reach_session"
+    /// The header a cookie-authenticated write carries the session's CSRF token in.
+    public static let csrfHeader = "X-CSRF-Token"
+
     /// The largest JSON body a route reads.
     public static let maximumBody = 2 * 1024 * 1024
 
     /// The router of every route, on `app`.
-    public static func router(_ app: ReachApplication) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func router(_ app: ReachApplication, secureCookies: Bool = false) -> Router<ReachRequestContext> {
+        let router = Router(context: ReachRequestContext.self)
+        let limiter = SignInLimiter()
         router.add(middleware: SecurityHeaders())
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
@@ -108,6 +114,37 @@ public enum ReachServer {
                                 body: .init(byteBuffer: ByteBuffer(string: template.text)))
             }
         }
+        api.post("/session") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024)
+            struct SignIn: Decodable { var name: String; var password: String }
+            guard let form = try? JSONDecoder().decode(SignIn.self, from: Data(body.readableBytesView)) else {
+                return problem(.badRequest, "invalid request", "send {\"name\": ..., \"password\": ...} as JSON", errors: [("body", "is not a sign-in")])
+            }
+            let address = context.remoteAddress?.ipAddress ?? "unknown"
+            if let wait = limiter.wait(account: form.name, address: address) {
+                return problem(.tooManyRequests, "too many attempts", "too many failed sign-ins; try again in \(wait) s",
+                               headers: [.retryAfter: String(wait)])
+            }
+            do {
+                let (identity, session, csrf) = try await app.signIn(name: form.name, password: form.password)
+                struct Out: Encodable { var account: String; var role: String; var csrf_token: String }
+                var response = json(String(decoding: try JSONEncoder.sorted.encode(Out(account: identity.name, role: identity.role.rawValue, csrf_token: csrf)), as: UTF8.self))
+                response.setCookie(Cookie(name: sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+                return response
+            } catch is NotAuthenticated {
+                limiter.failed(account: form.name, address: address)
+                return problem(.unauthorized, "not signed in", NotAuthenticated().description)
+            }
+        }
+        api.delete("/session") { request, _ in
+            try await answer(app, request) { _ in
+                if let session = request.cookies[sessionCookie]?.value { try await app.signOut(session: session) }
+                var response = Response(status: .noContent)
+                response.setCookie(Cookie(name: sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+                return response
+            }
+        }
         api.get("/projections") { request, _ in
             try await answer(app, request) { identity in
                 let rows = try await app.projectionStatus(as: identity)
@@ -123,11 +160,21 @@ public enum ReachServer {
     /// identity found, and turns every refusal into a problem.
     static func answer(_ app: ReachApplication, _ request: Request, _ body: (Identity) async throws -> Response) async throws -> Response {
         do {
-            guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-                return problem(.unauthorized, "not signed in", "send an API token: Authorization: Bearer reach_...",
+            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+                return try await body(try await app.identify(token: String(header.dropFirst("Bearer ".count))))
+            }
+            guard let session = request.cookies[sessionCookie]?.value, !session.isEmpty else {
+                return problem(.unauthorized, "not signed in", "sign in (POST /api/v1/session), or send an API token: Authorization: Bearer reach_...",
                                headers: [.wwwAuthenticate: #"Bearer realm="reach""#])
             }
-            let identity = try await app.identify(token: String(header.dropFirst("Bearer ".count)))
+            let (identity, csrf) = try await app.identify(session: session)
+            // A write authenticated by the cookie alone could be forged by another site: it must
+            // carry the session's CSRF token too.
+            if request.method != .get && request.method != .head {
+                guard let sent = request.headers[.init(csrfHeader)!], sent == csrf else {
+                    return problem(.forbidden, "not allowed", "a write signed in by cookie needs the session's CSRF token in the X-CSRF-Token header")
+                }
+            }
             return try await body(identity)
         } catch let error as NotAuthenticated {
             return problem(.unauthorized, "not signed in", error.description, headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])

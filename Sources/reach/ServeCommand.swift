@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
             services.append(try app.projectionRunner(as: try await app.identify(actor: actorName(nil))))
         }
         let server = Application(
-            router: ReachServer.router(app),
+            // (Behind a proxy that speaks TLS, REACH_HTTP_SECURE_COOKIES=true marks cookies Secure.)
+            router: ReachServer.router(app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true"),
             configuration: .init(address: .hostname(host, port: port), serverName: "reach"),
             onServerRunning: { channel in
                 FileHandle.standardError.write(Data("reach serve: listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))

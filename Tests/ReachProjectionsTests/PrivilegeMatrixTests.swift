@@ -70,6 +70,7 @@ struct PrivilegeMatrixTests {
                 // The service's accounts and tokens: made, read and disabled, never deleted.
                 case ("accounts", "SELECT"), ("accounts", "INSERT"), ("accounts", "UPDATE"): return true
                 case ("api_tokens", "SELECT"), ("api_tokens", "INSERT"), ("api_tokens", "UPDATE"): return true
+                case ("sessions", "SELECT"), ("sessions", "INSERT"), ("sessions", "UPDATE"): return true
                 default: return false
                 }
             case ("reach_app", "research"), ("reach_researcher", "research"):

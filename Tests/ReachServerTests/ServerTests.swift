@@ -64,18 +64,28 @@ struct ServerTests {
         return Running(base: URL(string: "http://127.0.0.1:\(port)")!, tokens: tokens, app: app, group: group, task: task, db: db)
     }
 
+    /// A client that keeps no cookies: each test sends the ones it means to.
+    static let client: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        return URLSession(configuration: configuration)
+    }()
+
     static func call(_ running: Running, _ method: String, _ path: String, as account: String?, body: String? = nil,
-                     contentType: String = "application/json") async throws -> (status: Int, body: String, type: String) {
+                     contentType: String = "application/json", headers: [String: String] = [:]) async throws -> (status: Int, body: String, type: String, headers: [String: String]) {
         var request = URLRequest(url: URL(string: running.base.absoluteString + path)!)
         request.httpMethod = method
         if let account { request.setValue("Bearer \(running.tokens[account] ?? account)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await client.data(for: request)
         let http = response as! HTTPURLResponse
-        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type") ?? "")
+        let fields = Dictionary(http.allHeaderFields.map { (String(describing: $0.key).lowercased(), String(describing: $0.value)) }) { a, _ in a }
+        return (http.statusCode, String(decoding: data, as: UTF8.self), http.value(forHTTPHeaderField: "Content-Type") ?? "", fields)
     }
 
     @Test("every role against every route: 200, 401, 403 or 400 as designed, and never another authority's figures for a lead")
@@ -211,5 +221,42 @@ struct ServerTests {
         } else {
             #expect(check.terminationStatus == 0, "\(said)")
         }
+    }
+
+    @Test("sign-in by password: a session cookie (HttpOnly, SameSite), writes need its CSRF token, sign-out ends it, and guessing is slowed to a stop")
+    func sessions() async throws {
+        let running = try await Self.start()
+        let signIn = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"sam","password":"a long enough password"}"#)
+        #expect(signIn.status == 200, "\(signIn.body)")
+        let setCookie = signIn.headers["set-cookie"] ?? ""
+        #expect(setCookie.hasPrefix("reach_session=") && setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax"), "\(setCookie)")
+        let cookie = String(setCookie.split(separator: ";")[0])
+        let csrf = try #require((try JSONSerialization.jsonObject(with: Data(signIn.body.utf8)) as? [String: Any])?["csrf_token"] as? String)
+        // Reads need the cookie alone; writes its CSRF token as well.
+        #expect(try await Self.call(running, "GET", "/api/v1/metrics?la=northvale&period=2024/25&metric=sessions", as: nil, headers: ["Cookie": cookie]).status == 200)
+        let record = #"{"type":"event_withdrawn","id":"w-1","data":{"event_id":"nothing","reason":"test"}}"#
+        let forged = try await Self.call(running, "POST", "/api/v1/records", as: nil, body: record, headers: ["Cookie": cookie])
+        #expect(forged.status == 403, "\(forged.body)")
+        #expect(forged.body.contains("CSRF"))
+        let wrong = try await Self.call(running, "POST", "/api/v1/records", as: nil, body: record, headers: ["Cookie": cookie, "X-CSRF-Token": "x" + csrf])
+        #expect(wrong.status == 403)
+        let allowed = try await Self.call(running, "POST", "/api/v1/records", as: nil, body: record, headers: ["Cookie": cookie, "X-CSRF-Token": csrf])
+        #expect(allowed.status != 401 && allowed.status != 403, "\(allowed.status) \(allowed.body)")
+        // Signing out ends the session.
+        #expect(try await Self.call(running, "DELETE", "/api/v1/session", as: nil, headers: ["Cookie": cookie, "X-CSRF-Token": csrf]).status == 204)
+        #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": cookie]).status == 401)
+        // A wrong password, a disabled account, an unknown name: the same 401. Five wrong
+        // passwords for one account, and even the right one is refused for a while.
+        for name in ["gone", "nobody-at-all"] {
+            #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(name)","password":"a long enough password"}"#).status == 401)
+        }
+        for _ in 0..<5 {
+            #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"lee","password":"not the password"}"#).status == 401)
+        }
+        let limited = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"lee","password":"a long enough password"}"#)
+        #expect(limited.status == 429)
+        #expect(Int(limited.headers["retry-after"] ?? "") ?? 0 > 0)
+        #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: "{not json").status == 400)
+        await running.stop()
     }
 }
