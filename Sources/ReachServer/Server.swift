@@ -38,6 +38,7 @@ public enum ReachServer {
     public static func router(_ app: ReachApplication, secureCookies: Bool = false) -> Router<ReachRequestContext> {
         let router = Router(context: ReachRequestContext.self)
         let limiter = SignInLimiter()
+        router.add(middleware: RequestLog(logger: app.logger))
         router.add(middleware: SecurityHeaders())
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
@@ -54,8 +55,8 @@ public enum ReachServer {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
         }
         let api = router.group("/api/v1")
-        api.get("/metrics") { request, _ in
-            try await answer(app, request) { identity in
+        api.get("/metrics") { request, context in
+            try await answer(app, request, context) { identity in
                 let parameters = request.uri.queryParameters
                 let query = try metricQuery(request)
                 let policy = try parameters["policy"].map { text in
@@ -68,10 +69,10 @@ public enum ReachServer {
                 return text(try Tidy.render(figures.rows, format: format, policy: figures.policy), format: format)
             }
         }
-        api.post("/records") { request, _ in
+        api.post("/records") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: maximumBody)
-            return try await answer(app, request) { identity in
+            return try await answer(app, request, context) { identity in
                 guard let text = String(validating: body.readableBytesView, as: UTF8.self) else { throw Invalid("body", "is not UTF-8 text") }
                 let results = try await app.record(text, source: "api", as: identity)
                 let lines = try results.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
@@ -81,7 +82,7 @@ public enum ReachServer {
             }
         }
         api.get("/authorities/:la/summary") { request, context in
-            try await answer(app, request) { identity in
+            try await answer(app, request, context) { identity in
                 let parameters = request.uri.queryParameters
                 let la = try context.parameters.require("la")
                 guard let periodText = parameters["period"] else { throw Invalid("period", "is required, such as 2024/25") }
@@ -97,13 +98,13 @@ public enum ReachServer {
                 return text(delivered.get(), format: format)
             }
         }
-        api.get("/catalogue") { request, _ in
-            try await answer(app, request) { _ in
+        api.get("/catalogue") { request, context in
+            try await answer(app, request, context) { _ in
                 json("[" + (try ReachApplication.catalogue().map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
             }
         }
         api.get("/templates/:file") { request, context in
-            try await answer(app, request) { _ in
+            try await answer(app, request, context) { _ in
                 let file = try context.parameters.require("file")
                 let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
                 guard RecordType.all[type] != nil else {
@@ -137,16 +138,16 @@ public enum ReachServer {
                 return problem(.unauthorized, "not signed in", NotAuthenticated().description)
             }
         }
-        api.delete("/session") { request, _ in
-            try await answer(app, request) { _ in
+        api.delete("/session") { request, context in
+            try await answer(app, request, context) { _ in
                 if let session = request.cookies[sessionCookie]?.value { try await app.signOut(session: session) }
                 var response = Response(status: .noContent)
                 response.setCookie(Cookie(name: sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
                 return response
             }
         }
-        api.get("/projections") { request, _ in
-            try await answer(app, request) { identity in
+        api.get("/projections") { request, context in
+            try await answer(app, request, context) { identity in
                 let rows = try await app.projectionStatus(as: identity)
                 return json("[" + (try rows.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
             }
@@ -158,7 +159,8 @@ public enum ReachServer {
 
     /// Authenticates the request (`Authorization: Bearer reach_...`), runs `body` as the
     /// identity found, and turns every refusal into a problem.
-    static func answer(_ app: ReachApplication, _ request: Request, _ body: (Identity) async throws -> Response) async throws -> Response {
+    static func answer(_ app: ReachApplication, _ request: Request, _ context: ReachRequestContext,
+                       _ body: (Identity) async throws -> Response) async throws -> Response {
         do {
             if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
                 return try await body(try await app.identify(token: String(header.dropFirst("Bearer ".count))))
@@ -189,7 +191,7 @@ public enum ReachServer {
         } catch let error as HTTPError {
             return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
         } catch {
-            app.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error.type": "\(type(of: error))"])
+            app.logger.error("request failed", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)", "error.type": "\(type(of: error))"])
             return problem(.internalServerError, "internal error", "the request could not be answered; it has been logged")
         }
     }
@@ -296,5 +298,31 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
+    }
+}
+
+/// Gives each request an id (the caller's `X-Request-Id` when it is a plain token, else a new
+/// one), returns it in the answer, and logs one line per request: method, path (never the query
+/// or the body, which may hold a record's data), status and milliseconds.
+struct RequestLog: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: ReachRequestContext, next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
+        var context = context
+        let given = request.headers[.init("X-Request-Id")!]
+        context.requestID = given.flatMap { $0.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil ? $0 : nil }
+            ?? UUID().uuidString.lowercased()
+        let start = ContinuousClock.now
+        var status = 500
+        defer {
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            logger.info("request", metadata: ["request_id": "\(context.requestID)", "method": "\(request.method.rawValue)",
+                                               "path": "\(request.uri.path)", "status": "\(status)", "ms": "\(String(format: "%.1f", milliseconds))"])
+        }
+        var response = try await next(request, context)
+        status = Int(response.status.code)
+        response.headers[.init("X-Request-Id")!] = context.requestID
+        return response
     }
 }

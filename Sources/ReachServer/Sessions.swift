@@ -9,6 +9,8 @@ import Synchronization
 public struct ReachRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The request's id, set by ``RequestLog``: in the answer's `X-Request-Id` and every log line.
+    public var requestID = ""
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -62,13 +62,21 @@ func actorName(_ option: String?) -> String {
     return option ?? environment["REACH_ACTOR"] ?? environment["USER"] ?? loginName()
 }
 
-/// Logs go to standard error at REACH_LOG_LEVEL (default `warning`). swift-log allows one
-/// bootstrap per process, so it happens once, on first use.
+/// Logs go to standard error at REACH_LOG_LEVEL (default `warning`), as text or, with
+/// REACH_LOG_FORMAT=json, as JSON Lines. swift-log allows one bootstrap per process, so it
+/// happens once, on first use.
 private let loggingBootstrap: Void = {
+    let environment = ProcessInfo.processInfo.environment
+    let level = environment["REACH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    let json = environment["REACH_LOG_FORMAT"] == "json"
     LoggingSystem.bootstrap { label in
+        if json {
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
         var handler = StreamLogHandler.standardError(label: label)
-        let level = ProcessInfo.processInfo.environment["REACH_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-        handler.logLevel = level ?? .warning
+        handler.logLevel = level
         return handler
     }
 }()

@@ -126,6 +126,11 @@ struct ServerTests {
         for row in rows where row.contains(",pupils,") {
             if let value = Int(row.split(separator: ",")[6]) { #expect(value == 0 || value > 5, "\(row)") }
         }
+        // Every answer carries a request id: the caller's when it is a plain token, else a new one.
+        let traced = try await Self.call(running, "GET", "/health/live", as: nil, headers: ["X-Request-Id": "trace-42"])
+        #expect(traced.headers["x-request-id"] == "trace-42")
+        let untraced = try await Self.call(running, "GET", "/health/live", as: nil, headers: ["X-Request-Id": "not; a token"])
+        #expect(untraced.headers["x-request-id"].map { $0 != "not; a token" && $0.count == 36 } == true)
         let template = try await Self.call(running, "GET", "/api/v1/templates/activity_delivered.csv", as: "sam")
         #expect(template.type.hasPrefix("text/csv"))
         #expect(template.body == (try ReachApplication.template("activity_delivered").text))
