@@ -38,7 +38,8 @@ public enum ReachServer {
     public static func router(_ app: ReachApplication, secureCookies: Bool = false) -> Router<ReachRequestContext> {
         let router = Router(context: ReachRequestContext.self)
         let limiter = SignInLimiter()
-        router.add(middleware: RequestLog(logger: app.logger))
+        let metrics = ServiceMetrics()
+        router.add(middleware: RequestLog(logger: app.logger, metrics: metrics))
         router.add(middleware: SecurityHeaders())
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
@@ -50,6 +51,10 @@ public enum ReachServer {
             } catch {
                 return problem(.serviceUnavailable, "not ready", "the database cannot be reached")
             }
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: await metrics.exposition(app))))
         }
         router.get("/api/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
@@ -306,6 +311,7 @@ extension JSONEncoder {
 /// or the body, which may hold a record's data), status and milliseconds.
 struct RequestLog: RouterMiddleware {
     let logger: Logger
+    let metrics: ServiceMetrics
 
     func handle(_ request: Request, context: ReachRequestContext, next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
         var context = context
@@ -319,6 +325,7 @@ struct RequestLog: RouterMiddleware {
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             logger.info("request", metadata: ["request_id": "\(context.requestID)", "method": "\(request.method.rawValue)",
                                                "path": "\(request.uri.path)", "status": "\(status)", "ms": "\(String(format: "%.1f", milliseconds))"])
+            metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status, duration: elapsed)
         }
         var response = try await next(request, context)
         status = Int(response.status.code)

@@ -138,6 +138,19 @@ struct ServerTests {
         #expect(catalogue.body.contains(#""type":"activity_delivered""#))
         #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
         #expect(try await Self.call(running, "GET", "/health/ready", as: nil).status == 200)
+        // Prometheus: requests by the route's pattern (never an authority's id), latency, the
+        // log's position and each projection's lag, in the text format.
+        let scraped = try await Self.call(running, "GET", "/metrics", as: nil)
+        #expect(scraped.status == 200 && scraped.type.hasPrefix("text/plain"))
+        #expect(scraped.body.contains(#"reach_http_requests_total{route="/api/v1/authorities/{la}/summary",method="GET",status="403"}"#)
+                || scraped.body.contains(#"route="/api/v1/authorities/{la}/summary""#), "\(scraped.body.prefix(600))")
+        #expect(!scraped.body.contains("southmere"))
+        #expect(scraped.body.contains("reach_http_request_duration_seconds_bucket"))
+        #expect(scraped.body.contains(#"reach_projection_lag_events{projection="activities"}"#))
+        #expect(scraped.body.contains("reach_log_last_position"))
+        for line in scraped.body.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.range(of: #"^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? (-?[0-9.e+-]+|\+Inf)$"#, options: .regularExpression) != nil, "\(line)")
+        }
         await running.stop()
     }
 
