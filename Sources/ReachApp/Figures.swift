@@ -136,6 +136,7 @@ extension ReachApplication {
     /// some authority has a login (one query otherwise). A failure is logged, not thrown: the
     /// records are in the log, and the runner or the next figures publish them.
     func publishAfterWriting() async {
+        guard publishesAfterWriting else { return }
         let (target, disclosure, logger) = (target, disclosure, logger)
         do {
             try await onThreadOfItsOwn(name: "reach.publish") {

@@ -22,6 +22,10 @@ public struct ReachApplication: Sendable {
     /// The disclosure policies' thresholds in force.
     public var disclosure: DisclosureSettings
     public var logger: Logger
+    /// Whether recording, importing and loading the demo publish the authorities' summaries
+    /// before they return (the command line). A service leaves it to its projection runner,
+    /// which publishes every few seconds, rather than make each request wait.
+    public var publishesAfterWriting = true
 
     public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
         self.target = target

@@ -36,7 +36,9 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let host = host ?? environment["REACH_HTTP_HOST"] ?? "127.0.0.1"
         let port = port ?? environment["REACH_HTTP_PORT"].flatMap(Int.init) ?? 8080
-        let app = try await database.application()
+        var app = try await database.application()
+        // Requests do not wait for publishing: the projection runner publishes.
+        app.publishesAfterWriting = false
         var services: [any Service] = []
         if !noRunner {
             services.append(try app.projectionRunner(as: try await app.identify(actor: actorName(nil))))

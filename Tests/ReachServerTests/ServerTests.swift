@@ -41,7 +41,7 @@ struct ServerTests {
         target.owner = db.owner
         var logger = Logger(label: "reach.test")
         logger.logLevel = .warning
-        let app = ReachApplication(target: target, logger: logger)
+        var app = ReachApplication(target: target, logger: logger)
         let admin = Identity(name: "ops", role: .admin)
         _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
         var tokens: [String: String] = [:]
@@ -54,6 +54,9 @@ struct ServerTests {
         try await app.revokeToken(revoked.id, as: admin)
         tokens["revoked"] = revoked.token
         try await app.disableUser("gone", as: admin)
+        // As reach serve runs: requests leave publishing to the runner.
+        _ = try await app.publishSummaries(as: admin)
+        app.publishesAfterWriting = false
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
@@ -276,5 +279,44 @@ struct ServerTests {
         #expect(Int(limited.headers["retry-after"] ?? "") ?? 0 > 0)
         #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: "{not json").status == 400)
         await running.stop()
+    }
+
+    @Test("shutdown under load: records keep coming while the service is told to stop; every one acknowledged is in the log exactly once")
+    func shutdownUnderLoad() async throws {
+        let running = try await Self.start()
+        let owner = try running.db.ownerConnection()
+        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+        let pilot: String = try fact.decode(row: 0, column: 0)
+        let school: String = try fact.decode(row: 0, column: 1)
+        func activity(_ id: String) -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"northvale","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        }
+        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    for n in 0..<40 {
+                        let id = "load-\(client)-\(n)"
+                        guard let answer = try? await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity(id)) else { break }
+                        if answer.status == 200 { mine.append(id) }
+                    }
+                    return mine
+                }
+            }
+            // Stop the service while the clients are posting.
+            try await Task.sleep(for: .milliseconds(700))
+            await running.group.triggerGracefulShutdown()
+            var all: [String] = []
+            for try await ids in group { all += ids }
+            return all
+        }
+        _ = try? await running.task.value
+        #expect(!acknowledged.isEmpty)
+        let stored = try owner.query(
+            "SELECT count(*), count(DISTINCT event_id) FROM reach.events WHERE event_id = ANY($1::uuid[])",
+            [PostgresArray(acknowledged.map { EventLog.recordEventID($0).uuidString })])
+        #expect(try stored.decode(Int.self, row: 0, column: 0) == acknowledged.count)
+        #expect(try stored.decode(Int.self, row: 0, column: 1) == acknowledged.count)
+        #expect(try EventLog.verify(on: owner).ok)
     }
 }
