@@ -100,7 +100,7 @@ public struct Publication: Sendable {
 
     /// The first day an authority has anything in the log about, or nil.
     public static func firstDate(of la: String, on connection: Connection) throws -> PostgresDate? {
-        try connection.query("SELECT min(occurred_on) FROM reach.events WHERE authority_id = $1", [la]).decodeIfPresent(PostgresDate.self, row: 0, column: 0)
+        try EventLog.firstOccurredOn(authority: la, on: connection)
     }
 
     /// Every standard period's summary of an authority under the policy, consistent across

@@ -167,16 +167,20 @@ extension ReachApplication {
         let owner = try Connection(configuration: target.owner, logger: logger)
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
-        let stale = try owner.query("""
-            SELECT l.la_id FROM (SELECT la_id FROM reach.authority_logins
-                                 UNION SELECT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled) l
-            WHERE $1 OR NOT EXISTS (SELECT FROM publication.summaries s WHERE s.la_id = l.la_id)
-               OR EXISTS (SELECT FROM reach.events e WHERE e.authority_id = l.la_id AND e."position" <= $2
-                          AND e."position" > (SELECT min(s.log_position) FROM publication.summaries s WHERE s.la_id = l.la_id))
-               -- (A new day can begin a new month to publish.)
-               OR (SELECT min(s.published_at) FROM publication.summaries s WHERE s.la_id = l.la_id) < date_trunc('day', now())
-            ORDER BY 1
-            """, [all, horizon]).mapRows { (try $0.decode(0, as: String.self), horizon) }
+        // The authorities with a login, and how far (and on which day) each was last published.
+        let published = try owner.query("""
+            SELECT l.la_id, min(s.log_position), coalesce(min(s.published_at) < date_trunc('day', now()), true)
+            FROM (SELECT la_id FROM reach.authority_logins
+                  UNION SELECT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled) l
+            LEFT JOIN publication.summaries s ON s.la_id = l.la_id
+            GROUP BY l.la_id ORDER BY 1
+            """).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+        var positions: [String: Int64] = [:]
+        for (la, position, _) in published { if let position { positions[la] = position } }
+        // Stale: asked for all, never published, published on an earlier day (a new day can
+        // begin a new month), or the log holds events about it since.
+        let moved = try EventLog.authoritiesWithEvents(after: positions, among: published.map(\.0), upTo: horizon, on: owner)
+        let stale = published.filter { all || $0.1 == nil || $0.2 || moved.contains($0.0) }.map { ($0.0, horizon) }
         guard !stale.isEmpty else { return [] }
         let readers = try makeReaders()
         for (la, position) in stale {
@@ -210,10 +214,10 @@ extension ReachApplication {
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.export") {
-            if grant.schema == "authority", !(try Self.isAuthorityLogin(try Connection(configuration: target.application, logger: logger))) {
+            let scoped = grant.schema == "authority" ? try Connection(configuration: target.application, logger: logger) : nil
+            if let connection = scoped, !(try Self.isAuthorityLogin(connection)) {
                 // An authority's lead signed in to the service: the published summary, and its
                 // record appended in the same transaction before anything is delivered.
-                let connection = try Connection(configuration: target.application, logger: logger)
                 let (rows, position) = try connection.withTransaction { connection -> ([Observation], Int64) in
                     let found = try connection.query(
                         "SELECT figures::text FROM publication.summaries WHERE la_id = $1 AND period = $2 AND policy = $3",
@@ -227,8 +231,7 @@ extension ReachApplication {
                 try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
-            if grant.schema == "authority" {
-                let connection = try Connection(configuration: target.application, logger: logger)
+            if let connection = scoped {
                 let result: QueryResult
                 do {
                     result = try connection.query("SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",

@@ -63,7 +63,7 @@ extension ReachApplication {
             let applied = Set(try Migrator.applied(on: connection))
             let pending = try ReadSide.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
             guard pending.isEmpty else { throw RequestError("migrations not applied: \(pending.joined(separator: ", "))") }
-            return try connection.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
+            return try EventLog.size(on: connection).lastPosition ?? 0
         }
     }
 

@@ -123,6 +123,23 @@ extension EventLog {
         return (result.rowCount, try result.decode(row: result.rowCount - 1, column: 0))
     }
 
+    /// The first day anything in the log about an authority happened on, or nil.
+    public static func firstOccurredOn(authority: String, on connection: Connection) throws -> PostgresDate? {
+        try connection.query("SELECT min(occurred_on) FROM reach.events WHERE authority_id = $1", [authority])
+            .decodeIfPresent(PostgresDate.self, row: 0, column: 0)
+    }
+
+    /// Of `authorities`, those with an event placed after the position given for it and at or
+    /// before `upTo` (an authority not given counts from the start).
+    public static func authoritiesWithEvents(after positions: [String: Int64], among authorities: [String], upTo: Int64,
+                                             on connection: Connection) throws -> Set<String> {
+        guard !authorities.isEmpty else { return [] }
+        return Set(try connection.query("""
+            SELECT a.la FROM unnest($1::text[], $2::int8[]) AS a(la, after)
+            WHERE EXISTS (SELECT FROM reach.events e WHERE e.authority_id = a.la AND e."position" > a.after AND e."position" <= $3)
+            """, [PostgresArray(authorities), PostgresArray(authorities.map { positions[$0] ?? 0 }), upTo]).mapRows { try $0.decode(0, as: String.self) })
+    }
+
     /// Refreshes the planner's statistics of the log (after a bulk load).
     public static func analyze(on connection: Connection) throws {
         try connection.executeScript("VACUUM (ANALYZE) reach.events")
