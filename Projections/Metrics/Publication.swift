@@ -59,12 +59,8 @@ public struct Publication: Sendable {
         var headline = MetricQuery(period: period, la: la)
         headline.metrics = Self.summaryMetrics
         var rows = try calculator.compute(headline, on: readers)
-        var byPilot = MetricQuery(period: period, la: la, by: .pilot, metrics: [.pilotProgress])
-        byPilot.la = la
-        rows += try calculator.compute(byPilot, on: readers)
-        var byMonth = MetricQuery(period: period, la: la, by: .month, metrics: [.sessions])
-        byMonth.la = la
-        rows += try calculator.compute(byMonth, on: readers).filter { $0.dimension == "total" || $0.dimension == "kind" }
+        rows += try calculator.compute(MetricQuery(period: period, la: la, by: .pilot, metrics: [.pilotProgress]), on: readers)
+        rows += try calculator.compute(MetricQuery(period: period, la: la, by: .month, metrics: [.sessions]), on: readers).filter { $0.dimension == "total" || $0.dimension == "kind" }
         return rows
     }
 
@@ -118,14 +114,10 @@ public struct Publication: Sendable {
     /// sub-periods' tables.
     public func figures(_ query: MetricQuery, today: PostgresDate, on readers: [Connection]) throws -> [Observation] {
         guard let la = query.la else { return [] }
-        let wanted = Set(query.metrics.map(\.rawValue))
-        let pieces: [(scope: String?, period: Period)] = query.by.map { by in
-            MetricsCalculator.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) }
-        } ?? [(nil, query.period)]
         let first = try Self.firstDate(of: la, on: readers[0]) ?? today
         let tables = try build(la: la, periods: Self.periods(from: first, through: today, nested: true), on: readers)
         var out: [Observation] = []
-        for (scope, period) in pieces {
+        for (scope, period) in Self.pieces(of: query) {
             var rows: [Observation]
             if let table = tables[period.label] {
                 rows = table
@@ -133,13 +125,26 @@ public struct Publication: Sendable {
                 rows = policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la)
                 if !period.isNested { rows = rows.map(Self.crossCutting) }
             }
-            out += rows.filter { wanted.contains($0.metric) && $0.scope == "all" }.map { row in
-                var row = row
-                if let scope { row.scope = scope; row.period = query.period.label }
-                return row
-            }
+            out += Self.answer(query, scope: scope, from: rows)
         }
         return out
+    }
+
+    /// The periods a query's figures come from: its period, or each sub-period a cut by time
+    /// makes of it, with the scope its rows take (`month:2024-10`).
+    public static func pieces(of query: MetricQuery) -> [(scope: String?, period: Period)] {
+        query.by.map { by in MetricsCalculator.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) } } ?? [(nil, query.period)]
+    }
+
+    /// The rows of a published table that answer `query`: its metrics, headline rows, labelled
+    /// with the piece's scope and the query's period when the query cuts by time.
+    public static func answer(_ query: MetricQuery, scope: String?, from rows: [Observation]) -> [Observation] {
+        let wanted = Set(query.metrics.map(\.rawValue))
+        return rows.filter { wanted.contains($0.metric) && $0.scope == "all" }.map { row in
+            var row = row
+            if let scope { row.scope = scope; row.period = query.period.label }
+            return row
+        }
     }
 
     /// A summary for a quarter or a financial year: figures about young people shown as `x`.
@@ -152,7 +157,7 @@ public struct Publication: Sendable {
         return row
     }
 
-    /// One standard period's table of an authority, as published (see ``buildAll(la:today:on:)``).
+    /// One standard period's table of an authority, as published (see ``buildAll(la:today:policies:calculator:on:)``).
     public func table(la: String, period: Period, today: PostgresDate, on readers: [Connection]) throws -> [Observation] {
         if period.isNested {
             let first = try Self.firstDate(of: la, on: readers[0]) ?? today
@@ -209,14 +214,9 @@ public struct Publication: Sendable {
         }
     }
 
-    /// Every standard period's table of an authority (quarters and financial years with
-    /// figures about young people as `x`).
-    public func buildAll(la: String, today: PostgresDate, on readers: [Connection]) throws -> [String: [Observation]] {
-        try Self.buildAll(la: la, today: today, policies: [policy], calculator: calculator, on: readers)[policy.name] ?? [:]
-    }
-
-    /// Every standard period's table of an authority under each of `policies`, the figures
-    /// computed once for all of them.
+    /// Every standard period's table of an authority under each of `policies` (quarters and
+    /// financial years with figures about young people as `x`), the figures computed once for
+    /// all of them.
     public static func buildAll(la: String, today: PostgresDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
                                 on readers: [Connection]) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
         let first = try firstDate(of: la, on: readers[0]) ?? today

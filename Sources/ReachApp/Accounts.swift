@@ -117,8 +117,7 @@ extension ReachApplication {
         if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
         var random = SystemRandomNumberGenerator()
         let id = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
-        let secret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = Self.secret()
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
             let connection = try Connection(configuration: configuration, logger: logger)

@@ -69,27 +69,19 @@ extension ReachApplication {
     /// A local authority's login's figures: its published summaries of the query's period (or
     /// of each month or year the query cuts it into), the query's metrics from each.
     static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
-        let wanted = Set(query.metrics.map(\.rawValue))
-        let pieces: [(scope: String?, period: Period)] = query.by.map { by in
-            MetricsCalculator.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) }
-        } ?? [(nil, query.period)]
+        let sql = try Self.isAuthorityLogin(connection)
+            ? "SELECT figures::text FROM authority.published($1, $2)"
+            : "SELECT figures::text FROM publication.summaries WHERE period = $1 AND policy = $2 AND la_id = $3"
         var out: [Observation] = []
-        for (scope, period) in pieces {
+        for (scope, period) in Publication.pieces(of: query) {
             guard case .success(let whole) = Period.parse(period.label), whole == period else {
                 throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
             }
-            let found = try connection.query(try Self.isAuthorityLogin(connection)
-                ? "SELECT figures::text FROM authority.published($1, $2)"
-                : "SELECT figures::text FROM publication.summaries WHERE period = $1 AND policy = $2 AND la_id = $3",
-                [period.label, policy.rawValue, query.la])
+            let found = try connection.query(sql, [period.label, policy.rawValue, query.la])
             guard found.rowCount == 1 else {
                 throw RequestError("no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
             }
-            out += try Publication.decode(try found.decode(String.self, row: 0, column: 0)).filter { wanted.contains($0.metric) && $0.scope == "all" }.map { row in
-                var row = row
-                if let scope { row.scope = scope; row.period = query.period.label }
-                return row
-            }
+            out += Publication.answer(query, scope: scope, from: try Publication.decode(try found.decode(String.self, row: 0, column: 0)))
         }
         return out
     }
