@@ -40,10 +40,36 @@ public struct ProjectionEngine: Sendable {
 
     // MARK: Installing
 
+    /// The views of the `scoped` schema for a projection's research views, where missing: each
+    /// research view limited to the rows of the request's authorities
+    /// (`reach.request_authorities()`, set by the service for a staff member's request; no rows
+    /// outside one). Views without an authority column are limited through their pilot; the
+    /// programme-wide list of partner organisations is shown whole.
+    func createScopedViews(_ projections: [Projection], on connection: Connection) throws {
+        let missing = try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL",
+                                           [PostgresArray(projections.flatMap(\.views))]).mapRows { try $0.decode(0, as: String.self) }
+        for view in missing {
+            let columns = Set(try connection.query(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'research' AND table_name = $1", [view]
+            ).mapRows { try $0.decode(0, as: String.self) })
+            let filter: String
+            if columns.contains("la_id") {
+                filter = "WHERE la_id = ANY (reach.request_authorities())"
+            } else if columns.contains("pilot_id") {
+                filter = "WHERE pilot_id IN (SELECT p.pilot_id FROM research.pilots p WHERE p.la_id = ANY (reach.request_authorities()))"
+            } else {
+                filter = ""
+            }
+            let name = try connection.quoteIdentifier(view)
+            try connection.executeScript("CREATE VIEW scoped.\(name) WITH (security_barrier) AS SELECT * FROM research.\(name) \(filter)")
+        }
+    }
+
     /// Creates each projection that has no tables yet (schema, tables, research views, state row)
     /// and rebuilds each whose definition has changed since its tables were made.
     public func install(on connection: Connection) throws {
         var changed: [Projection] = []
+        var current: [Projection] = []
         try connection.withTransaction { connection in
             // One installer at a time, across processes.
             _ = try connection.query("SELECT pg_advisory_xact_lock($1, 0)", [Self.lockClass])
@@ -54,12 +80,16 @@ public struct ProjectionEngine: Sendable {
                     try connection.executeScript("DROP SCHEMA IF EXISTS \(try connection.quoteIdentifier(projection.schema)) CASCADE")
                     try create(projection, schema: projection.schema, on: connection)
                     try connection.executeScript(projection.sql(projection.viewsSQL, schema: try connection.quoteIdentifier(projection.schema)))
+                    try createScopedViews([projection], on: connection)
                     _ = try connection.execute("INSERT INTO projections.state (name, definition) VALUES ($1, $2)", [projection.name, definition])
                     logger.info("installed projection", metadata: ["projection.name": "\(projection.name)"])
                 } else if try found.decode(String.self, row: 0, column: 0) != definition {
                     changed.append(projection)
+                } else {
+                    current.append(projection)
                 }
             }
+            try createScopedViews(current, on: connection)  // those of a log migrated since
         }
         for projection in changed {
             logger.notice("projection definition changed; rebuilding", metadata: ["projection.name": "\(projection.name)"])
@@ -294,7 +324,7 @@ public struct ProjectionEngine: Sendable {
                 // Lock the views before the tables, in the order queries lock them, so a query
                 // running during the swap waits for it rather than deadlocking with it.
                 var views: [String] = []
-                for schema in ["research"] {
+                for schema in ["scoped", "research"] {
                     views += try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass($2 || '.' || quote_ident(v)) IS NOT NULL",
                                                   [PostgresArray(projection.views), schema]).mapRows { "\(schema)." + (try connection.quoteIdentifier(try $0.decode(0, as: String.self))) }
                 }
@@ -309,6 +339,7 @@ public struct ProjectionEngine: Sendable {
                     ALTER SCHEMA \(next) RENAME TO \(live);
                     """)
                 try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
+                try createScopedViews([projection], on: connection)
                 _ = try connection.execute("""
                     INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
                     ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,

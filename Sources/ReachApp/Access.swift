@@ -10,7 +10,9 @@ public struct AccessDenied: Error, Sendable, CustomStringConvertible {
 /// Every access decision of Reach, in one place: who may record what, who sees which figures
 /// under which disclosure policy, who may export an authority's summary, and who may operate
 /// the installation. The use cases of ``ReachApplication`` ask here and nowhere else; the
-/// database enforces the same again (roles, grants and the `authority` views).
+/// database enforces the same again: each use case reads under the role of its asker
+/// (``ReachApplication/connect(_:as:reading:logger:)``), and the log refuses a staff member's
+/// request that appends for another authority.
 ///
 /// | role | records | figures | policy | exports | operates |
 /// | --- | --- | --- | --- | --- | --- |
@@ -54,7 +56,8 @@ public enum Access {
     public struct FiguresGrant: Sendable {
         public var query: MetricQuery
         public var policy: DisclosurePolicy.Name
-        /// `research` (every authority), or `authority` (a local authority's login, which reads
+        /// `research` (every authority), `scoped` (the research views limited by the database
+        /// to the asker's authorities), or `authority` (a local authority's login, which reads
         /// its authority's published figures only).
         public var schema: String
     }
@@ -86,7 +89,7 @@ public enum Access {
             return FiguresGrant(query: scoped, policy: asked ?? .dfe, schema: "authority")
         case .staff:
             scoped.la = try ownAuthority(identity, asked: query.la, what: "figures")
-            return FiguresGrant(query: scoped, policy: asked ?? (publish ? .dfe : .none), schema: "research")
+            return FiguresGrant(query: scoped, policy: asked ?? (publish ? .dfe : .none), schema: "scoped")
         }
     }
 

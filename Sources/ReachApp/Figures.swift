@@ -45,23 +45,24 @@ extension ReachApplication {
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
-                let connection = try Connection(configuration: target.application, logger: logger)
+                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
                 return Figures(rows: try Self.publishedFigures(grant.query, policy: grant.policy, on: connection), policy: grant.policy, staleProjections: [])
             }
-            let (readers, stale) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
+            let (readers, stale) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger)
             let rules = disclosure.policy(grant.policy)
+            let calculator = MetricsCalculator(schema: grant.schema)
             let rows: [Observation]
             if grant.policy != .none, grant.query.la != nil {
-                rows = try Publication(policy: rules).figures(grant.query, today: .today, on: readers)
+                rows = try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
             } else {
-                rows = rules.apply(try MetricsCalculator().compute(grant.query, on: readers), authority: grant.query.la)
+                rows = rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
             }
             return Figures(rows: rows, policy: grant.policy, staleProjections: stale)
         }
     }
 
-    /// Whether the connection's login is a local authority's own database login (which reads
-    /// through the `authority` functions), rather than the application's acting for an account.
+    /// Whether the connection reads as a local authority (its own database login, or the
+    /// service acting for a `la_viewer` account), through the `authority` functions.
     static func isAuthorityLogin(_ connection: Connection) throws -> Bool {
         try connection.query("SELECT reach.login_authority() IS NOT NULL").decode(row: 0, column: 0)
     }
@@ -69,15 +70,13 @@ extension ReachApplication {
     /// A local authority's login's figures: its published summaries of the query's period (or
     /// of each month or year the query cuts it into), the query's metrics from each.
     static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
-        let sql = try Self.isAuthorityLogin(connection)
-            ? "SELECT figures::text FROM authority.published($1, $2)"
-            : "SELECT figures::text FROM publication.summaries WHERE period = $1 AND policy = $2 AND la_id = $3"
+        guard try Self.isAuthorityLogin(connection) else { throw AccessDenied("this connection reads for no local authority") }
         var out: [Observation] = []
         for (scope, period) in Publication.pieces(of: query) {
             guard case .success(let whole) = Period.parse(period.label), whole == period else {
                 throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
             }
-            let found = try connection.query(sql, [period.label, policy.rawValue, query.la])
+            let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
             guard found.rowCount == 1 else {
                 throw RequestError("no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
             }
@@ -87,25 +86,37 @@ extension ReachApplication {
     }
 
     /// Connections to compute figures on: one per core (up to four), so the server answers a
-    /// query's independent parts side by side. With `refresh`, the projections are brought up
-    /// to date first (that needs the owner's login); the names of those still behind come back.
-    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, disclosure: DisclosureSettings, logger: Logger,
-                              publish: Bool = true) throws -> ([Connection], stale: [String]) {
+    /// query's independent parts side by side, each reading as `identity` does
+    /// (``connect(_:as:reading:logger:)``; the application's own login when nil). With
+    /// `refresh`, the projections are brought up to date first (that needs the owner's login)
+    /// and, with `publish`, the authorities' summaries the log has moved past are published (on
+    /// the application's connections, never an asker's); the names of projections still behind
+    /// come back.
+    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, disclosure: DisclosureSettings,
+                              logger: Logger, publish: Bool = true) throws -> ([Connection], stale: [String]) {
         var stale: [String] = []
         if refresh {
             let owner = try Connection(configuration: target.owner, logger: logger)
             stale = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
         }
-        let readers = try (0..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
-            let reader = try Connection(configuration: target.application, logger: logger)
-            try reader.executeScript(metricsSessionSettings)
-            return reader
+        func readers(as identity: Identity?) throws -> [Connection] {
+            try (0..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
+                let reader = try identity.map { try Self.connect(target.application, as: $0, reading: true, logger: logger) }
+                    ?? Connection(configuration: target.application, logger: logger)
+                try reader.executeScript(metricsSessionSettings)
+                return reader
+            }
         }
         // Authorities' logins read what is published: publish what the log has moved past.
         if refresh && publish && stale.isEmpty {
-            _ = try publishStale(all: false, target: target, readers: readers, disclosure: disclosure, logger: logger)
+            var own: [Connection]?
+            _ = try publishStale(all: false, target: target, readers: {
+                if own == nil { own = try readers(as: nil) }
+                return own!
+            }, disclosure: disclosure, logger: logger)
+            if identity == nil, let own { return (own, stale) }
         }
-        return (readers, stale)
+        return (try readers(as: identity), stale)
     }
 
     // MARK: Publishing
@@ -206,24 +217,8 @@ extension ReachApplication {
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
         let (target, logger, disclosure) = (target, logger, disclosure)
         return try await onThreadOfItsOwn(name: "reach.export") {
-            let scoped = grant.schema == "authority" ? try Connection(configuration: target.application, logger: logger) : nil
-            if let connection = scoped, !(try Self.isAuthorityLogin(connection)) {
-                // An authority's lead signed in to the service: the published summary, and its
-                // record appended in the same transaction before anything is delivered.
-                let (rows, position) = try connection.withTransaction { connection -> ([Observation], Int64) in
-                    let found = try connection.query(
-                        "SELECT figures::text FROM publication.summaries WHERE la_id = $1 AND period = $2 AND policy = $3",
-                        [la, period.label, policy.rawValue])
-                    guard found.rowCount == 1 else {
-                        throw RequestError("no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
-                    }
-                    let rows = try Publication.decode(try found.decode(String.self, row: 0, column: 0))
-                    return (rows, try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: rows.count, as: identity, on: connection))
-                }
-                try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
-                return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
-            }
-            if let connection = scoped {
+            if grant.schema == "authority" {
+                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
                 let result: QueryResult
                 do {
                     result = try connection.query("SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",
@@ -236,14 +231,15 @@ extension ReachApplication {
                 try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
-            let (readers, _) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
-            let application = readers[0]
-            guard try EventLog.streamVersion(Entity.authority.stream(la), on: application) > 0 else {
+            let (readers, _) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger)
+            let writer = try Self.connect(target.application, as: identity, reading: false, logger: logger)
+            guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
                 throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
             }
-            let published = try Publication(policy: disclosure.policy(policy)).table(la: la, period: period, today: .today, on: readers)
+            let published = try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
+                .table(la: la, period: period, today: .today, on: readers)
             let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
-                                                 as: identity, on: application)
+                                                 as: identity, on: writer)
             try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))
             return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: published.count, recordedAtPosition: position)
         }

@@ -50,7 +50,7 @@ extension ReachApplication {
         let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
         let (configuration, logger) = (target.application, logger)
         let results = try await onThreadOfItsOwn { cancellation in
-            let connection = try Connection(configuration: configuration, logger: logger)
+            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
             var results: [RecordResult] = []
             for (line, document) in documents {
                 if cancellation.isCancelled { throw CancellationError() }
@@ -90,7 +90,7 @@ extension ReachApplication {
         let outcome = try await onThreadOfItsOwn(name: "reach.import", async: {
             let source = try Importer.open(path: path, type: type)
             let csvHeader = source.csvHeader
-            let connection = try Connection(configuration: configuration, logger: logger)
+            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
             let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
                 try Task.checkCancellation()
                 progress(done)

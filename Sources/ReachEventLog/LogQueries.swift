@@ -125,7 +125,7 @@ extension EventLog {
 
     /// The first day anything in the log about an authority happened on, or nil.
     public static func firstOccurredOn(authority: String, on connection: Connection) throws -> PostgresDate? {
-        try connection.query("SELECT min(occurred_on) FROM reach.events WHERE authority_id = $1", [authority])
+        try connection.query("SELECT reach.first_occurred_on($1)", [authority])
             .decodeIfPresent(PostgresDate.self, row: 0, column: 0)
     }
 

@@ -10,8 +10,8 @@ import Testing
 @Suite("the privilege matrix")
 struct PrivilegeMatrixTests {
     /// The roles, by what they are: the application, a researcher, a local authority's login,
-    /// and a login with no role of Reach's at all.
-    static let roles = ["reach_app", "reach_researcher", "reach_authority", "nobody"]
+    /// programme staff's requests to the service, and a login with no role of Reach's at all.
+    static let roles = ["reach_app", "reach_researcher", "reach_authority", "reach_staff", "nobody"]
 
     @Test("every role can do exactly what it is meant to, on every function, table, view and sequence")
     func matrix() throws {
@@ -28,12 +28,15 @@ struct PrivilegeMatrixTests {
         // the trigger, without being granted).
         let appFunctions: Set<String> = [
             "append_event", "append_events", "append_staged", "chain", "chain_step", "event_digest_input", "event_hash",
-            "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "record_event_id", "xid_precedes",
+            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "record_event_id", "request_authorities", "xid_precedes",
         ]
         let expectedFunctions: [String: Set<String>] = [
             "reach_app": appFunctions,
-            "reach_researcher": [],
+            // (where an authority's standard periods begin)
+            "reach_researcher": ["first_occurred_on"],
             "reach_authority": ["login_authority"],
+            // (what the scoped views call to limit their rows)
+            "reach_staff": ["first_occurred_on", "request_authorities"],
             "nobody": [],
         ]
         let functions = try owner.query("""
@@ -81,13 +84,15 @@ struct PrivilegeMatrixTests {
                 return ["SELECT", "INSERT", "DELETE"].contains(privilege)
             case ("reach_app", "projections"):
                 return table == "state" && privilege == "SELECT"
+            case ("reach_staff", "scoped"):
+                return privilege == "SELECT"
             default:
                 return false
             }
         }
         let relations = try owner.query("""
             SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p') AND (n.nspname IN ('reach', 'projections', 'research', 'authority', 'publication') OR n.nspname LIKE 'proj\\_%')
+            WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p') AND (n.nspname IN ('reach', 'projections', 'research', 'scoped', 'authority', 'publication') OR n.nspname LIKE 'proj\\_%')
             ORDER BY 1, 2
             """).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: String.self)) }
         #expect(relations.count > 20)

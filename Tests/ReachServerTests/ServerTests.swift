@@ -157,6 +157,69 @@ struct ServerTests {
         await running.stop()
     }
 
+    @Test("each request reads under its account's role in PostgreSQL: a handler that forgets to filter still gets no other authority's rows")
+    func databaseScope() async throws {
+        let running = try await Self.start()
+        defer { Task { await running.stop() } }
+        let logger = running.app.logger
+        let configuration = running.app.target.application
+        func refused(_ connection: Connection, _ sql: String) -> Bool {
+            do { _ = try connection.query(sql); return false } catch let error as PostgresError { return error.sqlState == "42501" } catch { return false }
+        }
+        func count(_ connection: Connection, _ sql: String) throws -> Int64 { try connection.query(sql).decode(row: 0, column: 0) }
+
+        // Staff of northvale: the scoped views hold northvale's rows only, whatever is asked.
+        let sam = Identity(name: "sam", role: .staff, authorities: ["northvale"])
+        let staff = try ReachApplication.connect(configuration, as: sam, reading: true, logger: logger)
+        #expect(try count(staff, "SELECT count(*) FROM scoped.activities") > 0)
+        #expect(try count(staff, "SELECT count(*) FROM scoped.activities WHERE la_id <> 'northvale'") == 0)
+        #expect(try count(staff, "SELECT count(*) FROM scoped.authorities") == 1)
+        for sql in ["SELECT 1 FROM research.activities LIMIT 1", "SELECT 1 FROM reach.events LIMIT 1", "SELECT 1 FROM reach.accounts LIMIT 1",
+                    "SELECT 1 FROM publication.summaries LIMIT 1", "SELECT 1 FROM proj_activities.activities LIMIT 1"] {
+            #expect(refused(staff, sql), "staff: \(sql)")
+        }
+        #expect(try staff.query("SELECT reach.first_occurred_on('southmere')").decodeIfPresent(PostgresDate.self, row: 0, column: 0) == nil)
+        // A staff member's request appends for its own authorities only, whatever the path.
+        let writer = try ReachApplication.connect(configuration, as: sam, reading: false, logger: logger)
+        let stray = NewEvent(streamID: "test:stray", type: "note_made", data: "{}", occurredOn: .today, authorityID: "southmere")
+        do {
+            _ = try EventLog.append([stray], on: writer)
+            Issue.record("a staff member's request appended an event of another authority")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "42501", "\(error)")
+        }
+        #expect(try count(writer, "SELECT 1") == 1)
+
+        // A researcher reads the research views, and not the log, the accounts or what is published.
+        let ana = try ReachApplication.connect(configuration, as: Identity(name: "ana", role: .researcher), reading: true, logger: logger)
+        #expect(try count(ana, "SELECT count(DISTINCT la_id) FROM research.activities") > 1)
+        for sql in ["SELECT 1 FROM reach.events LIMIT 1", "SELECT 1 FROM reach.sessions LIMIT 1", "SELECT 1 FROM scoped.activities LIMIT 1",
+                    "SELECT 1 FROM publication.summaries LIMIT 1"] {
+            #expect(refused(ana, sql), "researcher: \(sql)")
+        }
+
+        // A lead reads its own authority's published summaries, through the authority functions only.
+        let lee = try ReachApplication.connect(configuration, as: Identity(name: "lee", role: .laViewer, authorities: ["northvale"]), reading: true, logger: logger)
+        #expect(try lee.query("SELECT reach.login_authority()").decode(String.self, row: 0, column: 0) == "northvale")
+        #expect(try count(lee, "SELECT count(*) FROM authority.published('2024/25', 'dfe')") == 1)
+        for sql in ["SELECT 1 FROM publication.summaries LIMIT 1", "SELECT 1 FROM research.activities LIMIT 1", "SELECT 1 FROM scoped.activities LIMIT 1",
+                    "SELECT 1 FROM reach.events LIMIT 1"] {
+            #expect(refused(lee, sql), "lead: \(sql)")
+        }
+        // A login that is not the service's cannot claim an authority by the setting alone.
+        let owner = try running.db.ownerConnection()
+        try owner.executeScript("""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stray_login') THEN CREATE ROLE stray_login LOGIN PASSWORD 'stray-login-pass' IN ROLE reach_authority; END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+            """)
+        let strayLogin = try Connection(configuration: running.db.owner.overriding(["user": "stray_login", "password": "stray-login-pass"]))
+        _ = try strayLogin.query("SELECT set_config('role', 'reach_authority', false), set_config('reach.authorities', 'northvale', false)")
+        #expect(try strayLogin.query("SELECT reach.login_authority()").decodeIfPresent(String.self, row: 0, column: 0) == nil)
+        #expect(try count(strayLogin, "SELECT count(*) FROM authority.published('2024/25', 'dfe')") == 0)
+        await running.stop()
+    }
+
     @Test("records: staff record for their authority, a retry changes nothing, refusals say field and reason; hostile input gets a clear 4xx")
     func records() async throws {
         let running = try await Self.start()
