@@ -118,6 +118,7 @@ let package = Package(
             dependencies: [
                 "ReachApp",
                 "ReachDomain",
+                "ReachPostgres",
                 "ReachProjections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

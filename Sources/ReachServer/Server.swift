@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import ReachApp
 import ReachDomain
+import ReachPostgres
 import ReachProjections
 import Synchronization
 
@@ -33,9 +34,14 @@ public enum ReachServer {
 
     /// The largest JSON body a route reads.
     public static let maximumBody = 2 * 1024 * 1024
+    /// The largest upload `POST /api/v1/imports` keeps (`REACH_HTTP_MAX_UPLOAD_BYTES`); it is
+    /// streamed to disk as it arrives, never held whole in memory.
+    public static let defaultMaximumUpload = 512 * 1024 * 1024
 
     /// The router of every route, on `app`.
-    public static func router(_ app: ReachApplication, secureCookies: Bool = false) -> Router<ReachRequestContext> {
+    public static func router(_ app: ReachApplication, secureCookies: Bool = false,
+                              uploads: String = FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path,
+                              maximumUpload: Int = defaultMaximumUpload) -> Router<ReachRequestContext> {
         let router = Router(context: ReachRequestContext.self)
         let limiter = SignInLimiter()
         let metrics = ServiceMetrics()
@@ -84,6 +90,70 @@ public enum ReachServer {
                 let status: HTTPResponse.Status = results.contains { $0.isRefused } ? .unprocessableContent : .ok
                 return Response(status: status, headers: [.contentType: "application/json"],
                                 body: .init(byteBuffer: ByteBuffer(string: "[" + lines.joined(separator: ",") + "]")))
+            }
+        }
+        api.post("/imports") { request, context in
+            try await answer(app, request, context) { identity in
+                try Access.checkMayRecord(identity)
+                let parameters = request.uri.queryParameters
+                let mediaType = (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+                let csv: Bool
+                switch mediaType {
+                case "text/csv": csv = true
+                case "application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-lines": csv = false
+                default:
+                    return problem(.unsupportedMediaType, "unsupported media type",
+                                   "send the file as text/csv (one record type, named by ?type= or ?name=) or application/x-ndjson (JSON Lines)",
+                                   errors: [("Content-Type", "is text/csv or application/x-ndjson")])
+                }
+                let name = try ReachApplication.uploadName(parameters["name"].map(String.init), csv: csv)
+                let type = parameters["type"].map(String.init)
+                let skipInvalid = try flag(parameters["skip_invalid"], "skip_invalid")
+                // Streamed to a directory of the upload's own, readable by this user only.
+                let directory = (uploads as NSString).appendingPathComponent(UUID().uuidString.lowercased())
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                let path = (directory as NSString).appendingPathComponent(name)
+                var started = false
+                defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+                guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+                      let handle = FileHandle(forWritingAtPath: path) else {
+                    throw RequestError("the upload could not be stored; try again")
+                }
+                var bytes = 0
+                do {
+                    defer { try? handle.close() }
+                    for try await buffer in request.body {
+                        bytes += buffer.readableBytes
+                        guard bytes <= maximumUpload else {
+                            return problem(.contentTooLarge, "upload too large", "an upload is at most \(maximumUpload) bytes; split the file",
+                                           errors: [("body", "is larger than \(maximumUpload) bytes")])
+                        }
+                        try handle.write(contentsOf: buffer.readableBytesView)
+                    }
+                }
+                guard bytes > 0 else { throw Invalid("body", "is empty: send the file's contents") }
+                let job = try await app.startImport(file: path, name: name, bytes: Int64(bytes), type: type, skipInvalid: skipInvalid, as: identity)
+                started = true
+                var response = try encoded(job, status: .accepted)
+                response.headers[.location] = "/api/v1/imports/\(job.id)"
+                return response
+            }
+        }
+        api.get("/imports") { request, context in
+            try await answer(app, request, context) { identity in
+                try encoded(try await app.importJobs(as: identity))
+            }
+        }
+        api.get("/imports/:id") { request, context in
+            try await answer(app, request, context) { identity in
+                try encoded(try await app.importJob(try context.parameters.require("id"), as: identity))
+            }
+        }
+        api.get("/imports/:id/rejects") { request, context in
+            try await answer(app, request, context) { identity in
+                let (text, isCSV) = try await app.importRejects(try context.parameters.require("id"), as: identity)
+                return Response(status: .ok, headers: [.contentType: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
+                                body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
         api.get("/authorities/:la/summary") { request, context in
@@ -183,6 +253,10 @@ public enum ReachServer {
                 }
             }
             return try await body(identity)
+        } catch let error as NotFound {
+            return problem(.notFound, "not found", error.description)
+        } catch let refusals as Refusals {
+            return problem(.badRequest, "invalid request", refusals.description, errors: refusals.all.map { ($0.field, $0.reason) })
         } catch let error as NotAuthenticated {
             return problem(.unauthorized, "not signed in", error.description, headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
         } catch let error as AccessDenied {
@@ -195,6 +269,15 @@ public enum ReachServer {
             return problem(.badRequest, "invalid request", error.description, errors: [("period", error.reason)])
         } catch let error as HTTPError {
             return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
+        } catch let error as PostgresError where error.sqlState == "57014" {
+            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
+            return problem(.serviceUnavailable, "timed out", "the request took longer than the service allows; try a narrower question, or again later",
+                           headers: [.retryAfter: "5"])
+        } catch let error as PostgresError where error.code == .connection || error.sqlState?.hasPrefix("08") == true
+            || error.sqlState == "57P01" || error.sqlState == "57P03" {
+            app.logger.warning("database unavailable", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)"])
+            return problem(.serviceUnavailable, "unavailable", "the database cannot be reached just now; try again (a record sent again with the same id is recorded once)",
+                           headers: [.retryAfter: "2"])
         } catch {
             app.logger.error("request failed", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)", "error.type": "\(type(of: error))"])
             return problem(.internalServerError, "internal error", "the request could not be answered; it has been logged")
@@ -210,6 +293,21 @@ public enum ReachServer {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A value as JSON (sorted keys).
+    static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.sorted.encode(value))))
+    }
+
+    /// A true-or-false query parameter (absent: false).
+    static func flag(_ text: Substring?, _ name: String) throws -> Bool {
+        guard let text else { return false }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw Invalid(name, "is true or false")
+        }
     }
 
     static func json(_ text: String) -> Response {

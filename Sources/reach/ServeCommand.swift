@@ -12,9 +12,16 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Listens on 127.0.0.1:8080 unless told otherwise ($REACH_HTTP_HOST, $REACH_HTTP_PORT), on \
             Reach's own cluster when no database is configured. Routes: GET /health/live, \
-            GET /health/ready, and under /api/v1 (Authorization: Bearer TOKEN, from reach tokens \
-            create): GET metrics, POST records, GET authorities/{la}/summary, GET projections. \
-            SIGINT or SIGTERM stop it cleanly.
+            GET /health/ready, GET /metrics (Prometheus), GET /api/openapi.yaml, and under /api/v1 \
+            (Authorization: Bearer TOKEN, from reach tokens create, or a session from POST \
+            /api/v1/session): metrics, records, imports, authorities/{la}/summary, catalogue, \
+            templates, projections, events, users, tokens. SIGINT or SIGTERM stop it cleanly: it \
+            stops accepting, finishes the requests in flight (up to --shutdown-seconds) and exits 0.
+
+            Limits: $REACH_HTTP_REQUEST_TIMEOUT_SECONDS (30) for each database statement of a \
+            request, $REACH_HTTP_IDLE_TIMEOUT_SECONDS (75) for an idle connection, \
+            $REACH_HTTP_MAX_UPLOAD_BYTES (536870912) for an import's upload, which is kept in \
+            $REACH_UPLOAD_DIR (a directory under the system's temporary one) while it is imported.
             """
     )
     @OptionGroup var database: DatabaseOptions
@@ -24,11 +31,24 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
     @Flag(help: "Do not run the projection runner in this process (another runs it).")
     var noRunner = false
+    @Option(help: "How long requests in flight may take to finish on SIGTERM (default: $REACH_HTTP_SHUTDOWN_SECONDS, else 30).")
+    var shutdownSeconds: Int?
+
+    /// A whole number of at least 1 from the environment, or `fallback`; anything else is refused, naming the variable.
+    static func setting(_ name: String, _ fallback: Int) throws -> Int {
+        guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return fallback }
+        guard let value = Int(text), value >= 1 else { throw ValidationError("\(name) must be a whole number from 1, not '\(text)'") }
+        return value
+    }
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port is 0 to 65535, not \(port)") }
         if let text = ProcessInfo.processInfo.environment["REACH_HTTP_PORT"], port == nil, Int(text).map({ (0...65535).contains($0) }) != true {
             throw ValidationError("REACH_HTTP_PORT must be a port number, not '\(text)'")
+        }
+        if let shutdownSeconds, shutdownSeconds < 1 { throw ValidationError("--shutdown-seconds is a whole number from 1, not \(shutdownSeconds)") }
+        for name in ["REACH_HTTP_REQUEST_TIMEOUT_SECONDS", "REACH_HTTP_IDLE_TIMEOUT_SECONDS", "REACH_HTTP_MAX_UPLOAD_BYTES", "REACH_HTTP_SHUTDOWN_SECONDS"] {
+            _ = try Self.setting(name, 1)
         }
     }
 
@@ -39,20 +59,29 @@ struct Serve: AsyncParsableCommand {
         var app = try await database.application()
         // Requests do not wait for publishing: the projection runner publishes.
         app.publishesAfterWriting = false
+        // No statement of a request runs longer than the request timeout (a 503 says so).
+        let requestTimeout = try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)
+        app.target.application = app.target.application.overriding(["options": "-c statement_timeout=\(requestTimeout * 1000)"])
+        let uploads = environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path
         var services: [any Service] = []
         if !noRunner {
             services.append(try app.projectionRunner(as: try await app.identify(actor: actorName(nil))))
         }
         let server = Application(
             // (Behind a proxy that speaks TLS, REACH_HTTP_SECURE_COOKIES=true marks cookies Secure.)
-            router: ReachServer.router(app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true"),
+            router: ReachServer.router(app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true", uploads: uploads,
+                                       maximumUpload: try Self.setting("REACH_HTTP_MAX_UPLOAD_BYTES", ReachServer.defaultMaximumUpload)),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(try Self.setting("REACH_HTTP_IDLE_TIMEOUT_SECONDS", 75))))),
             configuration: .init(address: .hostname(host, port: port), serverName: "reach"),
             onServerRunning: { channel in
                 FileHandle.standardError.write(Data("reach serve: listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
             },
             logger: app.logger)
         services.append(server)
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(try shutdownSeconds ?? Self.setting("REACH_HTTP_SHUTDOWN_SECONDS", 30))
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
     }
 }

@@ -74,6 +74,8 @@ struct PrivilegeMatrixTests {
                 case ("accounts", "SELECT"), ("accounts", "INSERT"), ("accounts", "UPDATE"): return true
                 case ("api_tokens", "SELECT"), ("api_tokens", "INSERT"), ("api_tokens", "UPDATE"): return true
                 case ("sessions", "SELECT"), ("sessions", "INSERT"), ("sessions", "UPDATE"): return true
+                // Import jobs: their progress and outcome, never deleted.
+                case ("import_jobs", "SELECT"), ("import_jobs", "INSERT"), ("import_jobs", "UPDATE"): return true
                 default: return false
                 }
             case ("reach_app", "research"), ("reach_researcher", "research"):

@@ -33,6 +33,9 @@ struct ServerTests {
         }
     }
 
+    /// The largest upload the tests' service keeps.
+    static let maximumUpload = 256 * 1024
+
     static func start() async throws -> Running {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let db = try TestDatabase.create()
@@ -58,7 +61,7 @@ struct ServerTests {
         _ = try await app.publishSummaries(as: admin)
         app.publishesAfterWriting = false
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let task = Task { try await group.run() }
@@ -259,6 +262,103 @@ struct ServerTests {
         // Only what a 2xx acknowledged is in the log, and the log holds.
         #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 1)
         #expect(try EventLog.verify(on: owner).ok)
+        await running.stop()
+    }
+
+    /// Polls an import job until it has finished.
+    static func finished(_ running: Running, _ location: String, as account: String) async throws -> [String: Any] {
+        for _ in 0..<200 {
+            let answer = try await call(running, "GET", location, as: account)
+            let job = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any] ?? [:]
+            if job["state"] as? String != "running" { return job }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the import job \(location) did not finish")
+        return [:]
+    }
+
+    @Test("imports: an upload streamed to disk becomes a job; its progress, outcome, refused rows (line, field, reason) and rejects file; all or nothing")
+    func imports() async throws {
+        let running = try await Self.start()
+        let owner = try running.db.ownerConnection()
+        let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        let header = "id,school_id,la_id,name,phase,pupils_on_roll\n"
+        let good = (1...40).map { "imp-\($0),\(990_000 + $0),northvale,Test School \($0),secondary,\(600 + $0)\n" }.joined()
+        let bad = "imp-41,990041,southmere,Test School 41,secondary,700\nimp-42,990042,northvale,Test School 42,nursery,700\n"
+
+        // All or nothing: two refused rows, nothing appended, each refusal with line, field and reason.
+        let refused = try await Self.call(running, "POST", "/api/v1/imports?name=school_registered.csv", as: "sam", body: header + good + bad, contentType: "text/csv")
+        #expect(refused.status == 202, "\(refused.body)")
+        let location = refused.headers["location"] ?? ""
+        #expect(location.hasPrefix("/api/v1/imports/"))
+        var job = try await Self.finished(running, location, as: "sam")
+        #expect(job["state"] as? String == "refused", "\(job)")
+        #expect(job["appended"] as? Int == 0 && job["refused_rows"] as? Int == 2)
+        let lines = (job["refusals"] as? [[String: Any]] ?? []).map { "\($0["line"] ?? "")|\($0["field"] ?? "")" }
+        #expect(lines.contains("42|la_id") && lines.contains("43|phase"), "\(lines)")
+        #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before)
+        let rejects = try await Self.call(running, "GET", location + "/rejects", as: "sam")
+        #expect(rejects.status == 200 && rejects.type.hasPrefix("text/csv"))
+        #expect(rejects.body.split(separator: "\n").count == 3 && rejects.body.contains("rejected_because"), "\(rejects.body)")
+
+        // With skip_invalid: the 40 that pass are appended; sending the file again appends nothing.
+        let skipping = try await Self.call(running, "POST", "/api/v1/imports?name=school_registered.csv&skip_invalid=true", as: "sam",
+                                           body: header + good + bad, contentType: "text/csv")
+        job = try await Self.finished(running, skipping.headers["location"] ?? "", as: "sam")
+        #expect(job["state"] as? String == "succeeded" && job["appended"] as? Int == 40 && job["rows_read"] as? Int == 42, "\(job)")
+        #expect(job["has_rejects"] as? Bool == true)
+        let again = try await Self.call(running, "POST", "/api/v1/imports?type=school_registered&skip_invalid=true", as: "sam",
+                                        body: header + good, contentType: "text/csv")
+        job = try await Self.finished(running, again.headers["location"] ?? "", as: "sam")
+        #expect(job["state"] as? String == "succeeded" && job["appended"] as? Int == 0 && job["already_present"] as? Int == 40, "\(job)")
+        // JSON Lines.
+        let jsonl = #"{"type":"school_registered","id":"imp-j1","data":{"school_id":"990101","la_id":"northvale","name":"Test School J","phase":"primary"}}"#
+        let lined = try await Self.call(running, "POST", "/api/v1/imports", as: "sam", body: jsonl + "\n", contentType: "application/x-ndjson")
+        job = try await Self.finished(running, lined.headers["location"] ?? "", as: "sam")
+        #expect(job["state"] as? String == "succeeded" && job["appended"] as? Int == 1, "\(job)")
+        #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 41)
+
+        // Who may: a researcher and a lead import nothing; a job is its account's (and an admin's) only.
+        for account in ["ana", "lee"] {
+            let answer = try await Self.call(running, "POST", "/api/v1/imports?type=school_registered", as: account, body: header + good, contentType: "text/csv")
+            #expect(answer.status == 403, "\(account): \(answer.status)")
+        }
+        #expect(try await Self.call(running, "GET", location, as: "ana").status == 404)
+        #expect(try await Self.call(running, "GET", location, as: "ops").status == 200)
+        #expect(try await Self.call(running, "GET", "/api/v1/imports/not-a-job", as: "sam").status == 404)
+        let listed = try await Self.call(running, "GET", "/api/v1/imports", as: "sam")
+        let jobs = try JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [Any]
+        #expect(listed.status == 200 && jobs?.count == 4)
+
+        // Hostile uploads: each a clear 4xx, nothing appended.
+        let cases: [(String, String, String, Int)] = [
+            ("/api/v1/imports?type=school_registered", String(repeating: "x", count: Self.maximumUpload + 1), "text/csv", 413),
+            ("/api/v1/imports?type=school_registered", header + good, "application/pdf", 415),
+            ("/api/v1/imports", header + good, "text/csv", 400),
+            ("/api/v1/imports?type=no_such_type", header + good, "text/csv", 400),
+            ("/api/v1/imports?name=../../etc/passwd.csv", header + good, "text/csv", 400),
+            ("/api/v1/imports?type=school_registered&skip_invalid=perhaps", header + good, "text/csv", 400),
+            ("/api/v1/imports?type=school_registered", "", "text/csv", 400),
+        ]
+        for (path, body, type, status) in cases {
+            let answer = try await Self.call(running, "POST", path, as: "sam", body: body, contentType: type)
+            #expect(answer.status == status, "\(path) \(type): \(answer.status) \(answer.body.prefix(200))")
+            #expect(answer.type == "application/problem+json")
+        }
+        // A header that is not the record type's, and invalid UTF-8: the job is refused, naming why.
+        let wrong = try await Self.call(running, "POST", "/api/v1/imports?type=school_registered", as: "sam", body: "who,what\n1,2\n", contentType: "text/csv")
+        job = try await Self.finished(running, wrong.headers["location"] ?? "", as: "sam")
+        #expect(job["state"] as? String == "refused" && !((job["refusals"] as? [Any]) ?? []).isEmpty, "\(job)")
+        // A job whose service stopped while it ran shows as failed, not running.
+        _ = try owner.execute("""
+            INSERT INTO reach.import_jobs (id, account, file_name, skip_invalid, bytes, backend_pid, backend_start)
+            VALUES ('00000000-0000-4000-8000-000000000001', 'sam', 'lost.csv', false, 10, 1, now() - interval '1 hour')
+            """)
+        job = try await Self.finished(running, "/api/v1/imports/00000000-0000-4000-8000-000000000001", as: "sam")
+        #expect(job["state"] as? String == "failed" && (job["error"] as? String)?.contains("stopped") == true, "\(job)")
+        #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 41)
+        #expect(try EventLog.verify(on: owner).ok)
+        #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
         await running.stop()
     }
 
