@@ -52,7 +52,7 @@ extension ReachApplication {
             throw RequestError("a \(role.rawValue) reads every authority: give no --la")
         default: break
         }
-        let hash = Bcrypt.hash(password, cost: Self.bcryptCost)
+        let hash = try await Self.bcryptHash(password)
         let (configuration, logger) = (target.application, logger)
         let account = try await onThreadOfItsOwn(name: "reach.accounts") {
             let connection = try Connection(configuration: configuration, logger: logger)
@@ -93,18 +93,33 @@ extension ReachApplication {
         try await updateAccount(name, "UPDATE reach.accounts SET disabled = true WHERE name = $1", [name])
     }
 
-    /// Sets an account's password: an admin for anyone, anyone for themselves.
-    public func setPassword(_ name: String, password: String, as identity: Identity) async throws {
-        if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
+    /// Sets an account's password: an admin for anyone; anyone for themselves, giving their
+    /// current password (`current`) unless they are an admin.
+    public func setPassword(_ name: String, password: String, current: String? = nil, as identity: Identity) async throws {
+        let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
+        if identity.name != name {
+            try Access.checkMayOperate(.manageUsers, for: identity)
+        } else if !admin {
+            guard let current, (try? await self.identify(name: name, password: current)) != nil else {
+                throw AccessDenied("changing your password needs your current password")
+            }
+        }
         try Self.checkPassword(password)
-        try await updateAccount(name, "UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, Bcrypt.hash(password, cost: Self.bcryptCost)])
+        try await updateAccount(name, "UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, try await Self.bcryptHash(password)])
+    }
+
+    /// A password's bcrypt hash, made on a thread of its own (it takes a quarter of a second
+    /// at the default cost, which the cooperative pool's few threads must not spend).
+    static func bcryptHash(_ password: String) async throws -> String {
+        let cost = bcryptCost
+        return try await onThreadOfItsOwn(name: "reach.bcrypt") { Bcrypt.hash(password, cost: cost) }
     }
 
     private func updateAccount(_ name: String, _ sql: String, _ parameters: [any PostgresEncodable]) async throws {
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
             guard try Connection(configuration: configuration, logger: logger).execute(sql, parameters) == 1 else {
-                throw RequestError("no account is named '\(name)'")
+                throw NotFound("no account is named '\(name.prefix(63))'")
             }
         }
     }
@@ -138,7 +153,31 @@ extension ReachApplication {
             let revoked = try Connection(configuration: configuration, logger: logger).execute("""
                 UPDATE reach.api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL AND ($2 OR account = $3)
                 """, [id, admin, identity.name])
-            guard revoked == 1 else { throw RequestError("no token of yours with id '\(id)' is in use") }
+            guard revoked == 1 else { throw NotFound("no token of yours with id '\(id.prefix(12))' is in use") }
+        }
+    }
+
+    /// An API token as listed: never its secret.
+    public struct TokenInfo: Sendable, Encodable {
+        public var id: String
+        public var account: String
+        public var createdAt: String
+        public var revokedAt: String?
+        enum CodingKeys: String, CodingKey { case id, account, createdAt = "created_at", revokedAt = "revoked_at" }
+    }
+
+    /// The asker's tokens (everyone's, for an admin), newest first.
+    public func listTokens(as identity: Identity) async throws -> [TokenInfo] {
+        let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            try Connection(configuration: configuration, logger: logger).query("""
+                SELECT id, account, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                       to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                FROM reach.api_tokens WHERE $1 OR account = $2 ORDER BY created_at DESC, id
+                """, [admin, identity.name]).mapRows { row in
+                TokenInfo(id: try row.decode(0), account: try row.decode(1), createdAt: try row.decode(2), revokedAt: try row.decodeIfPresent(3, as: String.self))
+            }
         }
     }
 
@@ -223,7 +262,8 @@ extension ReachApplication {
             return (try Self.identity(result), try result.decodeIfPresent(String.self, row: 0, column: 3))
         }
         // (A hash is checked even for an unknown name, so that the time taken tells nothing.)
-        let verified = Bcrypt.verify(password, hash: found?.1 ?? Self.absentHash)
+        let stored = found?.1 ?? Self.absentHash
+        let verified = try await onThreadOfItsOwn(name: "reach.bcrypt") { Bcrypt.verify(password, hash: stored) }
         guard verified, let (identity, hash) = found, hash != nil else { throw NotAuthenticated() }
         return identity
     }

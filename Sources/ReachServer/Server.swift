@@ -5,6 +5,7 @@ import ReachApp
 import ReachDomain
 import ReachPostgres
 import ReachProjections
+import ServiceLifecycle
 import Synchronization
 
 /// Reach as an HTTP service: each route authenticates its caller, calls the one
@@ -221,6 +222,112 @@ public enum ReachServer {
                 return response
             }
         }
+        // The raw log, for admins: a page as JSON Lines, or followed live as server-sent events.
+        api.get("/events") { request, context in
+            try await answer(app, request, context) { identity in
+                try Access.checkMayOperate(.eventsRead, for: identity)
+                let parameters = request.uri.queryParameters
+                var from: Int64 = 1
+                if let text = parameters["from"] {
+                    guard let value = Int64(text), value >= 1 else { throw Invalid("from", "is a position of the log, from 1") }
+                    from = value
+                }
+                if let last = request.headers[.init("Last-Event-ID")!], let value = Int64(last), value >= 0 { from = value + 1 }
+                if (request.headers[.accept] ?? "").contains("text/event-stream") {
+                    let start = from
+                    let body = ResponseBody { writer in
+                        // The follower hands each batch over; the stream ends when the service
+                        // begins to shut down, or the caller goes.
+                        let (stream, continuation) = AsyncStream<String>.makeStream()
+                        let follower = Task {
+                            try? await app.followLog(after: start - 1, as: identity) { events in
+                                var text = ""
+                                for event in events { text += "id: \(event.position)\nevent: event\ndata: \(event.jsonLine)\n\n" }
+                                continuation.yield(text)
+                            }
+                            continuation.finish()
+                        }
+                        defer { follower.cancel() }
+                        try await withGracefulShutdownHandler {
+                            for await chunk in stream { try await writer.write(ByteBuffer(string: chunk)) }
+                        } onGracefulShutdown: {
+                            follower.cancel()
+                        }
+                        try await writer.finish(nil)
+                    }
+                    return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+                }
+                var limit = 1000
+                if let text = parameters["limit"] {
+                    guard let value = Int(text), (1...10_000).contains(value) else { throw Invalid("limit", "is a whole number from 1 to 10000") }
+                    limit = value
+                }
+                let page = Delivered()
+                let last = Mutex<Int64?>(nil)
+                try await app.readLog(after: from - 1, limit: limit, as: identity) { events in
+                    var text = ""
+                    for event in events { text += event.jsonLine + "\n" }
+                    page.append(text)
+                    last.withLock { $0 = events.last?.position }
+                }
+                var headers: HTTPFields = [.contentType: "application/x-ndjson"]
+                if let position = last.withLock({ $0 }) { headers[.init("X-Next-From")!] = String(position + 1) }
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page.get())))
+            }
+        }
+        // Accounts and tokens: an admin's, except one's own tokens and password.
+        api.get("/users") { request, context in
+            try await answer(app, request, context) { identity in try encoded(try await app.listUsers(as: identity)) }
+        }
+        api.post("/users") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024)
+            return try await answer(app, request, context) { identity in
+                struct NewUser: Decodable { var name: String; var role: String; var authorities: [String]?; var password: String }
+                let form = try decoded(NewUser.self, body, "send {\"name\", \"role\", \"authorities\", \"password\"} as JSON")
+                guard let role = Identity.Role(rawValue: form.role) else {
+                    throw Invalid("role", "is one of \(Identity.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                let account = try await app.addUser(form.name, role: role, authorities: form.authorities ?? [], password: form.password, as: identity)
+                var response = try encoded(account, status: .created)
+                response.headers[.location] = "/api/v1/users/\(account.name)"
+                return response
+            }
+        }
+        api.post("/users/:name/disable") { request, context in
+            try await answer(app, request, context) { identity in
+                try await app.disableUser(try context.parameters.require("name"), as: identity)
+                return Response(status: .noContent)
+            }
+        }
+        api.put("/users/:name/password") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024)
+            return try await answer(app, request, context) { identity in
+                struct NewPassword: Decodable { var password: String; var current_password: String? }
+                let form = try decoded(NewPassword.self, body, "send {\"password\", \"current_password\"} as JSON")
+                try await app.setPassword(try context.parameters.require("name"), password: form.password, current: form.current_password, as: identity)
+                return Response(status: .noContent)
+            }
+        }
+        api.get("/tokens") { request, context in
+            try await answer(app, request, context) { identity in try encoded(try await app.listTokens(as: identity)) }
+        }
+        api.post("/tokens") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024)
+            return try await answer(app, request, context) { identity in
+                struct NewToken: Decodable { var account: String? }
+                let form = body.readableBytes == 0 ? NewToken() : try decoded(NewToken.self, body, "send {\"account\": ...} as JSON, or nothing for a token of your own")
+                return try encoded(try await app.createToken(for: form.account ?? identity.name, as: identity), status: .created)
+            }
+        }
+        api.delete("/tokens/:id") { request, context in
+            try await answer(app, request, context) { identity in
+                try await app.revokeToken(try context.parameters.require("id"), as: identity)
+                return Response(status: .noContent)
+            }
+        }
         api.get("/projections") { request, context in
             try await answer(app, request, context) { identity in
                 let rows = try await app.projectionStatus(as: identity)
@@ -298,6 +405,11 @@ public enum ReachServer {
     /// A value as JSON (sorted keys).
     static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.sorted.encode(value))))
+    }
+
+    /// A JSON body as `type`; anything else is refused with `expected`.
+    static func decoded<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, _ expected: String) throws -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch { throw Invalid("body", "is not as expected: \(expected)") }
     }
 
     /// A true-or-false query parameter (absent: false).
@@ -381,6 +493,7 @@ public enum ReachServer {
 final class Delivered: Sendable {
     private let text = Mutex("")
     func set(_ value: String) { text.withLock { $0 = value } }
+    func append(_ value: String) { text.withLock { $0 += value } }
     func get() -> String { text.withLock { $0 } }
 }
 

@@ -119,6 +119,14 @@ struct ServerTests {
             // The catalogue and its templates, for anyone signed in.
             (nil, "GET", "/api/v1/catalogue", 401), ("lee", "GET", "/api/v1/catalogue", 200), ("sam", "GET", "/api/v1/templates/activity_delivered.csv", 200),
             ("sam", "GET", "/api/v1/templates/no_such_type.csv", 404),
+            // Accounts and the raw log are an admin's; one's own tokens and imports are one's own.
+            (nil, "GET", "/api/v1/users", 401), ("ana", "GET", "/api/v1/users", 403), ("sam", "GET", "/api/v1/users", 403),
+            ("lee", "GET", "/api/v1/users", 403), ("ops", "GET", "/api/v1/users", 200),
+            (nil, "GET", "/api/v1/events", 401), ("ana", "GET", "/api/v1/events", 403), ("sam", "GET", "/api/v1/events", 403),
+            ("lee", "GET", "/api/v1/events", 403), ("ops", "GET", "/api/v1/events?from=1&limit=5", 200),
+            ("lee", "GET", "/api/v1/tokens", 200), ("ana", "GET", "/api/v1/imports", 403), ("lee", "GET", "/api/v1/imports", 403),
+            ("sam", "GET", "/api/v1/imports", 200), ("ops", "GET", "/api/v1/imports", 200),
+            ("sam", "POST", "/api/v1/users/ops/disable", 403), ("lee", "DELETE", "/api/v1/tokens/000000000000", 404),
         ]
         for (account, method, path, status) in expected {
             let answer = try await Self.call(running, method, path, as: account)
@@ -263,6 +271,72 @@ struct ServerTests {
         #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 1)
         #expect(try EventLog.verify(on: owner).ok)
         await running.stop()
+    }
+
+    @Test("accounts over the API: an admin adds, lists and disables accounts and makes tokens; anyone changes their own password with the current one; the raw log as JSON Lines and live events")
+    func accountsAndEvents() async throws {
+        let running = try await Self.start()
+        let added = try await Self.call(running, "POST", "/api/v1/users", as: "ops",
+                                        body: #"{"name":"kim","role":"staff","authorities":["northvale"],"password":"another long password"}"#)
+        #expect(added.status == 201 && added.body.contains(#""role":"staff""#), "\(added.body)")
+        for (body, field) in [(#"{"name":"kim","role":"staff","authorities":["northvale"],"password":"another long password"}"#, "exists"),
+                              (#"{"name":"Bad Name","role":"staff","authorities":["northvale"],"password":"another long password"}"#, "account name"),
+                              (#"{"name":"kim2","role":"chief","password":"another long password"}"#, "role"),
+                              (#"{"name":"kim3","role":"la_viewer","authorities":["northvale","southmere"],"password":"another long password"}"#, "exactly one"),
+                              (#"{"name":"kim4","role":"researcher","password":"short"}"#, "12 characters"), ("[1,2", "body")] {
+            let answer = try await Self.call(running, "POST", "/api/v1/users", as: "ops", body: body)
+            #expect(answer.status == 400 && answer.body.contains(field), "\(body): \(answer.status) \(answer.body)")
+        }
+        let token = try await Self.call(running, "POST", "/api/v1/tokens", as: "ops", body: #"{"account":"kim"}"#)
+        #expect(token.status == 201)
+        let issued = try JSONSerialization.jsonObject(with: Data(token.body.utf8)) as? [String: Any] ?? [:]
+        var tokens = running.tokens
+        tokens["kim"] = issued["token"] as? String
+        let kim = Running(base: running.base, tokens: tokens, app: running.app, group: running.group, task: running.task, db: running.db)
+        #expect(try await Self.call(kim, "GET", "/api/v1/metrics?period=2024/25&metric=sessions", as: "kim").status == 200)
+        // Their own password: with the current one only.
+        #expect(try await Self.call(kim, "PUT", "/api/v1/users/kim/password", as: "kim", body: #"{"password":"a newer long password"}"#).status == 403)
+        #expect(try await Self.call(kim, "PUT", "/api/v1/users/kim/password", as: "kim",
+                                    body: #"{"password":"a newer long password","current_password":"another long password"}"#).status == 204)
+        #expect(try await Self.call(kim, "PUT", "/api/v1/users/sam/password", as: "kim", body: #"{"password":"a newer long password"}"#).status == 403)
+        #expect(try await Self.call(kim, "PUT", "/api/v1/users/nobody-here/password", as: "ops", body: #"{"password":"a newer long password"}"#).status == 404)
+        let signIn = try await Self.call(kim, "POST", "/api/v1/session", as: nil, body: #"{"name":"kim","password":"a newer long password"}"#)
+        #expect(signIn.status == 200)
+        // Tokens listed without secrets; revoked by their owner; an admin disables the account.
+        let listed = try await Self.call(kim, "GET", "/api/v1/tokens", as: "kim")
+        #expect(listed.status == 200 && listed.body.contains(issued["id"] as? String ?? "?") && !listed.body.contains(issued["token"] as? String ?? "?"))
+        let users = try await Self.call(kim, "GET", "/api/v1/users", as: "ops")
+        #expect(users.body.contains(#""name":"kim""#) && !users.body.contains("password"))
+        #expect(try await Self.call(kim, "POST", "/api/v1/users/kim/disable", as: "ops").status == 204)
+        #expect(try await Self.call(kim, "GET", "/api/v1/tokens", as: "kim").status == 401)
+        #expect(try await Self.call(kim, "POST", "/api/v1/users/nobody-here/disable", as: "ops").status == 404)
+        let own = try await Self.call(kim, "POST", "/api/v1/tokens", as: "sam")
+        #expect(own.status == 201)
+        let ownID = (try JSONSerialization.jsonObject(with: Data(own.body.utf8)) as? [String: Any])?["id"] as? String ?? ""
+        #expect(try await Self.call(kim, "DELETE", "/api/v1/tokens/\(ownID)", as: "lee").status == 404)
+        #expect(try await Self.call(kim, "DELETE", "/api/v1/tokens/\(ownID)", as: "sam").status == 204)
+
+        // The raw log: pages of JSON Lines, and the same events followed live.
+        let page = try await Self.call(running, "GET", "/api/v1/events?from=1&limit=3", as: "ops")
+        let lines = page.body.split(separator: "\n")
+        #expect(page.type == "application/x-ndjson" && lines.count == 3 && page.headers["x-next-from"] == "4", "\(page.headers)")
+        #expect(lines.first?.contains(#""position":1"#) == true, "\(lines.first ?? "")")
+        for (path, status) in [("/api/v1/events?from=0", 400), ("/api/v1/events?limit=100000", 400), ("/api/v1/events?from=x", 400)] {
+            #expect(try await Self.call(running, "GET", path, as: "ops").status == status, "\(path)")
+        }
+        var request = URLRequest(url: URL(string: running.base.absoluteString + "/api/v1/events?from=2")!)
+        request.setValue("Bearer \(running.tokens["ops"]!)", forHTTPHeaderField: "Authorization")
+        request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
+        request.timeoutInterval = 30
+        // The stream stays open: the service's shutdown ends it, and the events given so far arrive.
+        let stream = Task { try await Self.client.data(for: request) }
+        try await Task.sleep(for: .seconds(2))
+        await running.stop()
+        let (data, response) = try await stream.value
+        let text = String(decoding: data, as: UTF8.self)
+        #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "text/event-stream")
+        #expect(text.hasPrefix("id: 2\nevent: event\ndata: {"), "\(text.prefix(200))")
+        #expect(text.contains("id: 100\n"))
     }
 
     /// Polls an import job until it has finished.
