@@ -213,12 +213,14 @@ extension ReachApplication {
     /// account not disabled).
     public func identify(session: String) async throws -> (identity: Identity, csrfToken: String) {
         guard (32...64).contains(session.count) else { throw NotAuthenticated() }
-        let (configuration, logger) = (target.application, logger)
+        let (configuration, logger, pool) = (target.application, logger, pool)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
-            let found = try Connection(configuration: configuration, logger: logger).query(
+            let connection = try Self.open(configuration, pool: pool, logger: logger)
+            let found = try connection.query(
                 "SELECT a.name, a.role, array_to_string(a.authorities, ','), s.csrf_token FROM reach.sessions s JOIN reach.accounts a ON a.name = s.account "
                 + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
                 [EventLog.sha256Hex(session)])
+            Self.release([connection], configuration, pool: pool, scoped: false)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             return (try Self.identity(found), try found.decode(String.self, row: 0, column: 3))
         }
@@ -241,12 +243,14 @@ extension ReachApplication {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "reach", parts[1].count == 12, parts[2].count >= 16, parts[2].count <= 100 else { throw NotAuthenticated() }
         let (id, secret) = (String(parts[1]), String(parts[2]))
-        let (configuration, logger) = (target.application, logger)
+        let (configuration, logger, pool) = (target.application, logger, pool)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
-            let found = try Connection(configuration: configuration, logger: logger).query("""
+            let connection = try Self.open(configuration, pool: pool, logger: logger)
+            let found = try connection.query("""
                 SELECT a.name, a.role, array_to_string(a.authorities, ',') FROM reach.api_tokens t JOIN reach.accounts a ON a.name = t.account
                 WHERE t.id = $1 AND t.revoked_at IS NULL AND NOT a.disabled AND t.secret_hash = decode($2, 'hex')
-                """, [id, EventLog.sha256Hex(secret)])
+                """, [id, EventLog.sha256Hex(secret)], prepared: true)
+            Self.release([connection], configuration, pool: pool, scoped: false)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             return try Self.identity(found)
         }

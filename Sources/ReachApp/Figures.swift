@@ -42,13 +42,16 @@ extension ReachApplication {
     /// authority's login, built the same way for anyone else.
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws -> Figures {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
-        let (target, logger, disclosure) = (target, logger, disclosure)
+        let (target, logger, disclosure, pool) = (target, logger, disclosure, pool)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
-                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
-                return Figures(rows: try Self.publishedFigures(grant.query, policy: grant.policy, on: connection), policy: grant.policy, staleProjections: [])
+                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger, pool: pool)
+                let rows = try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
+                Self.release([connection], target.application, pool: pool, scoped: true)
+                return Figures(rows: rows, policy: grant.policy, staleProjections: [])
             }
-            let (readers, stale) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger)
+            let (readers, stale) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger, pool: pool)
+            defer { Self.release(readers, target.application, pool: pool, scoped: true) }
             let rules = disclosure.policy(grant.policy)
             let calculator = MetricsCalculator(schema: grant.schema)
             let rows: [Observation]
@@ -93,16 +96,17 @@ extension ReachApplication {
     /// the application's connections, never an asker's); the names of projections still behind
     /// come back.
     static func figureReaders(_ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, disclosure: DisclosureSettings,
-                              logger: Logger, publish: Bool = true) throws -> ([Connection], stale: [String]) {
+                              logger: Logger, publish: Bool = true, pool: ConnectionPool? = nil) throws -> ([Connection], stale: [String]) {
         var stale: [String] = []
         if refresh {
-            let owner = try Connection(configuration: target.owner, logger: logger)
+            let owner = try open(target.owner, pool: pool, logger: logger)
             stale = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
+            release([owner], target.owner, pool: pool, scoped: false)
         }
         func readers(as identity: Identity?) throws -> [Connection] {
             try (0..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
-                let reader = try identity.map { try Self.connect(target.application, as: $0, reading: true, logger: logger) }
-                    ?? Connection(configuration: target.application, logger: logger)
+                let reader = try identity.map { try Self.connect(target.application, as: $0, reading: true, logger: logger, pool: pool) }
+                    ?? open(target.application, pool: pool, logger: logger)
                 try reader.executeScript(metricsSessionSettings)
                 return reader
             }
@@ -113,8 +117,9 @@ extension ReachApplication {
             _ = try publishStale(all: false, target: target, readers: {
                 if own == nil { own = try readers(as: nil) }
                 return own!
-            }, disclosure: disclosure, logger: logger)
+            }, disclosure: disclosure, logger: logger, pool: pool)
             if identity == nil, let own { return (own, stale) }
+            if let own { release(own, target.application, pool: pool, scoped: false) }
         }
         return (try readers(as: identity), stale)
     }
@@ -166,8 +171,9 @@ extension ReachApplication {
     /// The same, opening the connections to compute on (`readers`) only when something is to
     /// be published.
     static func publishStale(all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
-                             disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
-        let owner = try Connection(configuration: target.owner, logger: logger)
+                             disclosure: DisclosureSettings, logger: Logger, pool: ConnectionPool? = nil) throws -> [String] {
+        let owner = try open(target.owner, pool: pool, logger: logger)
+        defer { release([owner], target.owner, pool: pool, scoped: false) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         // The authorities with a login, and how far (and on which day) each was last published.

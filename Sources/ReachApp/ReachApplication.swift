@@ -26,6 +26,8 @@ public struct ReachApplication: Sendable {
     /// before they return (the command line). A service leaves it to its projection runner,
     /// which publishes every few seconds, rather than make each request wait.
     public var publishesAfterWriting = true
+    /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
+    public var pool: ConnectionPool?
 
     public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
         self.target = target

@@ -48,15 +48,16 @@ extension ReachApplication {
         let documents = Self.split(text)
         guard !documents.isEmpty else { throw RequestError("no records found") }
         let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
-        let (configuration, logger) = (target.application, logger)
+        let (configuration, logger, pool) = (target.application, logger, pool)
         let results = try await onThreadOfItsOwn { cancellation in
-            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
+            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger, pool: pool)
             var results: [RecordResult] = []
             for (line, document) in documents {
                 if cancellation.isCancelled { throw CancellationError() }
                 let (id, outcome) = try recorder.record(document, on: connection)
                 results.append(RecordResult(line: line, id: id, outcome: outcome))
             }
+            Self.release([connection], configuration, pool: pool, scoped: true)
             return results
         }
         if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }

@@ -21,13 +21,33 @@ extension ReachApplication {
     /// which the log's checks and the scoped views read) and, when `reading`, it takes the
     /// identity's reading role. Writes keep the application's login: the log's own checks
     /// refuse a staff member's events about another authority.
-    public static func connect(_ configuration: ConnectionConfiguration, as identity: Identity, reading: Bool, logger: Logger) throws -> Connection {
-        let connection = try Connection(configuration: configuration, logger: logger)
+    public static func connect(_ configuration: ConnectionConfiguration, as identity: Identity, reading: Bool, logger: Logger,
+                               pool: ConnectionPool? = nil) throws -> Connection {
+        let connection = try pool?.take(configuration, logger: logger) ?? Connection(configuration: configuration, logger: logger)
         let role = reading ? (readingRole(of: identity) ?? "none") : "none"
         _ = try connection.query("""
             SELECT set_config('reach.actor', $1, false), set_config('reach.request_role', $2, false),
                    set_config('reach.authorities', $3, false), set_config('role', $4, false)
             """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ","), role])
         return connection
+    }
+
+    /// A connection from the pool when there is one (else a new one), unscoped.
+    static func open(_ configuration: ConnectionConfiguration, pool: ConnectionPool?, logger: Logger) throws -> Connection {
+        try pool?.take(configuration, logger: logger) ?? Connection(configuration: configuration, logger: logger)
+    }
+
+    /// Gives connections back to the pool, if any, once no request's account is set on them.
+    static func release(_ connections: [Connection], _ configuration: ConnectionConfiguration, pool: ConnectionPool?, scoped: Bool) {
+        guard let pool else { return }
+        for connection in connections {
+            if scoped {
+                guard (try? connection.query("""
+                    SELECT set_config('role', 'none', false), set_config('reach.actor', '', false),
+                           set_config('reach.request_role', '', false), set_config('reach.authorities', '', false)
+                    """)) != nil else { continue }
+            }
+            pool.give(connection, configuration)
+        }
     }
 }

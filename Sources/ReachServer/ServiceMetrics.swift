@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import ReachApp
+import ReachPostgres
 
 /// What `GET /metrics` tells Prometheus: requests by route, method and status, their latency,
 /// and, read at each scrape, the log's last position and each projection's lag. Routes are
@@ -35,6 +36,12 @@ final class ServiceMetrics: Sendable {
         if let position = try? await app.readiness() {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "reach", subsystem: "log", metricName: "last", unitName: "position",
                                                                 helpText: "The log's last position."), labels: []).set(Double(position))
+        }
+        if let usage = app.pool?.usage {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "reach", subsystem: "pool", metricName: "idle", unitName: "connections",
+                                                                helpText: "Database connections idle in the service's pool."), labels: []).set(Double(usage.idle))
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "reach", subsystem: "pool", metricName: "opened", unitName: "connections",
+                                                                helpText: "Database connections the pool has opened since the service started."), labels: []).set(Double(usage.opened))
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

@@ -8,7 +8,7 @@ import ReachProjections
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Reach against raw libpq baselines on the same server, in the same run.",
-        subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self]
+        subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self, ServeBench.self]
     )
 }
 
@@ -61,7 +61,7 @@ struct AppendBench: AsyncParsableCommand {
         try await Self.drop(scratch, admin: admin, logger: logger)
     }
 
-    private static func drop(_ scratch: String, admin: ConnectionConfiguration, logger: Logger) async throws {
+    static func drop(_ scratch: String, admin: ConnectionConfiguration, logger: Logger) async throws {
         try await onThreadOfItsOwn(name: "reach.bench") {
             let connection = try Connection(configuration: admin, logger: logger)
             try connection.executeScript("DROP DATABASE IF EXISTS \(try connection.quoteIdentifier(scratch)) WITH (FORCE)")
@@ -145,7 +145,7 @@ struct AppendBench: AsyncParsableCommand {
         _ = try? Connection(configuration: configuration).executeScript("CHECKPOINT")
     }
 
-    private static func scratchParent(_ target: DatabaseTarget) -> String {
+    static func scratchParent(_ target: DatabaseTarget) -> String {
         // For a URL target, create the scratch database from the URL's own database.
         (try? Connection(configuration: target.owner).query("SELECT current_database()").decode(String.self, row: 0, column: 0)) ?? "postgres"
     }
@@ -153,7 +153,7 @@ struct AppendBench: AsyncParsableCommand {
     static let sampleData = #"{"school_id":"LA07-0123","kind":"assembly","duration_minutes":60,"attendance":{"pupils_ks3":120,"staff_teaching":4},"note":"synthetic benchmark event"}"#
     static let sampleMetadata = EventMetadata(actor: "bench", correlationID: "bench", source: "bench")
 
-    private func event(stream: String, _ index: Int) -> NewEvent {
+    func event(stream: String, _ index: Int) -> NewEvent {
         NewEvent(streamID: stream, type: "activity_delivered", data: Self.sampleData, metadata: Self.sampleMetadata,
                  occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
     }
@@ -165,7 +165,7 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     /// Runs `body(client)` on `clients` connections at once, each on its own thread.
-    private func parallel(_ configuration: ConnectionConfiguration, clients: Int, _ body: @escaping @Sendable (Int, Connection) throws -> Void) async throws -> Double {
+    func parallel(_ configuration: ConnectionConfiguration, clients: Int, _ body: @escaping @Sendable (Int, Connection) throws -> Void) async throws -> Double {
         var connections: [PostgresConnection] = []
         for _ in 0..<clients { connections.append(try await PostgresConnection.connect(configuration)) }
         let clock = ContinuousClock()
@@ -196,7 +196,7 @@ struct AppendBench: AsyncParsableCommand {
         return Row(name: "raw INSERT + commit, \(clients) client\(clients == 1 ? "" : "s")", events: clients * perClient, seconds: seconds)
     }
 
-    private func reachSingles(_ configuration: ConnectionConfiguration, clients: Int, perClient: Int) async throws -> Row {
+    func reachSingles(_ configuration: ConnectionConfiguration, clients: Int, perClient: Int) async throws -> Row {
         let run = UUID().uuidString.prefix(8)
         let seconds = try await parallel(configuration, clients: clients) { client, connection in
             var versions: [String: Int64] = [:]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import ReachApp
+import ReachPostgres
 import ReachServer
 import ServiceLifecycle
 
@@ -59,6 +60,7 @@ struct Serve: AsyncParsableCommand {
         var app = try await database.application()
         // Requests do not wait for publishing: the projection runner publishes.
         app.publishesAfterWriting = false
+        app.pool = ConnectionPool(maximumIdle: 32)
         // No statement of a request runs longer than the request timeout (a 503 says so).
         let requestTimeout = try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)
         app.target.application = app.target.application.overriding(["options": "-c statement_timeout=\(requestTimeout * 1000)"])

@@ -60,6 +60,7 @@ struct ServerTests {
         // As reach serve runs: requests leave publishing to the runner.
         _ = try await app.publishSummaries(as: admin)
         app.publishesAfterWriting = false
+        app.pool = ConnectionPool(maximumIdle: 8)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)

@@ -1,0 +1,263 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ReachApp
+import ReachEventLog
+import ReachPostgres
+import ReachProjections
+import ReachServer
+import ServiceLifecycle
+
+/// `reach bench serve`: the HTTP service under load from wrk, against the log's own single
+/// appends measured on the same server in the same run.
+struct ServeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Benchmark the HTTP service with wrk: records, metrics on a large log, and a mixed load.",
+        discussion: """
+            Starts the service in this process (with its projection runner) on the configured \
+            database, or on reach's own cluster, loading the demo data set first when the log is \
+            empty (--events). The load generator is wrk (Debian's wrk package), on loopback. The \
+            baseline, reach's own single appends from 8 clients, is measured in a scratch \
+            database on the same server in the same run. Build with -c release:
+              swift build -c release && .build/release/reach bench serve
+            """
+    )
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Events of the demo data set to load when the log is empty.")
+    var events = 10_000_000
+    @Option(help: "Seconds of each single-route phase.")
+    var seconds = 20
+    @Option(help: "Seconds of the mixed phase.")
+    var mixedSeconds = 60
+
+    func run() async throws {
+        guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CommandError("reach bench serve needs wrk: apt-get install wrk")
+        }
+        let logger = makeLogger()
+        var app = try await database.application()
+        app.publishesAfterWriting = false
+        let target = app.target
+        let admin = try await app.identify(actor: "bench")
+
+        // The log: the demo data set, when empty.
+        let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        if size.events == 0 {
+            emit("loading the demo data set: \(events) events")
+            let started = ContinuousClock.now
+            _ = try await app.loadDemo(seed: 1, events: events, as: admin)
+            emit("loaded in \(Self.seconds(ContinuousClock.now - started)) s")
+        }
+        let logSize = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        emit("log: \(logSize.events) events; wrk \(Self.version(wrk)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        // The baseline: reach append, one event per transaction, 8 clients, in a scratch database.
+        let baseline = try await baselineRate(target, logger: logger)
+
+        // Accounts and what the requests ask about: an authority's pilot and school with
+        // activities in 2024/25.
+        let run = String(UUID().uuidString.prefix(8)).lowercased()
+        let (la, pilot, school) = try await onThreadOfItsOwn { () -> (String, String, String) in
+            let owner = try Connection(configuration: target.owner, logger: logger)
+            _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
+            let found = try owner.query("""
+                SELECT la_id, pilot_id, school_id FROM research.activities
+                WHERE date BETWEEN '2024-09-01' AND '2025-08-31' AND school_id IS NOT NULL ORDER BY date LIMIT 1
+                """)
+            guard found.rowCount == 1 else { throw CommandError("the log holds no activity in 2024/25 to ask about") }
+            return (try found.decode(row: 0, column: 0), try found.decode(row: 0, column: 1), try found.decode(row: 0, column: 2))
+        }
+        let password = "bench password \(run)"
+        _ = try await app.addUser("bench-staff-\(run)", role: .staff, authorities: [la], password: password, as: admin)
+        _ = try await app.addUser("bench-researcher-\(run)", role: .researcher, authorities: [], password: password, as: admin)
+        let staffToken = try await app.createToken(for: "bench-staff-\(run)", as: admin).token
+        let researcherToken = try await app.createToken(for: "bench-researcher-\(run)", as: admin).token
+
+        // The service, as reach serve runs it.
+        var quiet = logger
+        quiet.logLevel = .error
+        var served = app
+        served.logger = quiet
+        served.pool = ConnectionPool(maximumIdle: 32)
+        served.target.application = served.target.application.overriding(["options": "-c statement_timeout=30000"])
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        let runner = try served.projectionRunner(as: admin)
+        let group = ServiceGroup(configuration: .init(services: [runner, server], logger: quiet))
+        let serving = Task { try await group.run() }
+        var port = 0
+        for await value in ports { port = value; break }
+        let base = "http://127.0.0.1:\(port)"
+
+        let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("reach-bench-\(run)").path
+        try FileManager.default.createDirectory(atPath: scripts, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scripts) }
+        let record = #"{"type":"activity_delivered","id":"ID","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        let metricsPath = "/api/v1/metrics?la=\(la)&period=2024/25"
+        try Self.script(at: scripts + "/records.lua", run: run, requests: [("POST", "/api/v1/records", staffToken, record)])
+        try Self.script(at: scripts + "/metrics.lua", run: run, requests: [("GET", metricsPath, researcherToken, nil)])
+        try Self.script(at: scripts + "/mixed.lua", run: run + "m", requests: [
+            ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
+            ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record), ("GET", metricsPath, researcherToken, nil),
+            ("GET", metricsPath + "&policy=dfe", researcherToken, nil), ("GET", "/api/v1/authorities/\(la)/summary?period=2024/25&format=json", researcherToken, nil),
+            ("GET", "/api/v1/projections", researcherToken, nil), ("GET", "/health/ready", researcherToken, nil),
+        ])
+
+        // Warm-up, untimed.
+        _ = try await Self.wrk(wrk, base, script: scripts + "/metrics.lua", connections: 4, seconds: 3)
+        let records = try await Self.wrk(wrk, base, script: scripts + "/records.lua", connections: 32, seconds: seconds)
+        let metrics = try await Self.wrk(wrk, base, script: scripts + "/metrics.lua", connections: 16, seconds: seconds)
+        var rss: [Double] = []
+        let sampler = Task {
+            try await Task.sleep(for: .seconds(10))
+            rss.append(Self.residentMiB())
+            try await Task.sleep(for: .seconds(max(1, mixedSeconds - 10)))
+            rss.append(Self.residentMiB())
+            return rss
+        }
+        let mixed = try await Self.wrk(wrk, base, script: scripts + "/mixed.lua", connections: 16, seconds: mixedSeconds + 1)
+        let samples = try await sampler.value
+        await group.triggerGracefulShutdown()
+        _ = try? await serving.value
+
+        func verdict(_ ok: Bool) -> String { ok ? "ok" : "MISSED" }
+        emit("")
+        emit(pad("phase", 58) + pad("requests", 10, right: true) + pad("req/s", 9, right: true) + pad("p50 ms", 8, right: true)
+             + pad("p95 ms", 8, right: true) + pad("p99 ms", 8, right: true) + pad("errors", 8, right: true))
+        emit(pad(baseline.name, 58) + pad(String(baseline.events), 10, right: true) + pad(String(format: "%.0f", baseline.rate), 9, right: true))
+        for (name, result) in [("POST /api/v1/records, 1 activity/request, 32 connections", records),
+                               ("GET /api/v1/metrics, one authority and year, 16 connections", metrics),
+                               ("mixed (records, metrics, summaries, status), 16 connections", mixed)] {
+            emit(pad(name, 58) + pad(String(result.requests), 10, right: true) + pad(String(format: "%.0f", result.rate), 9, right: true)
+                 + pad(String(format: "%.1f", result.p50), 8, right: true) + pad(String(format: "%.1f", result.p95), 8, right: true)
+                 + pad(String(format: "%.1f", result.p99), 8, right: true) + pad(String(result.errors), 8, right: true))
+        }
+        emit("")
+        let ratio = records.rate / baseline.rate
+        emit(String(format: "records: %.2fx the single-append rate (target >= 0.70x) %@; p99 %.1f ms (target < 100) %@; %d errors %@",
+                    ratio, verdict(ratio >= 0.7), records.p99, verdict(records.p99 < 100), records.errors, verdict(records.errors == 0)))
+        emit(String(format: "metrics on %d events: p95 %.1f ms (target < 100) %@; %d errors", logSize.events, metrics.p95, verdict(metrics.p95 < 100), metrics.errors))
+        if samples.count == 2 {
+            let growth = (samples[1] - samples[0]) / samples[0] * 100
+            emit(String(format: "mixed: %d errors %@; resident memory %.1f MiB at 10 s, %.1f MiB at %d s: %+.1f%% (target < 10%%) %@",
+                        mixed.errors, verdict(mixed.errors == 0), samples[0], samples[1], mixedSeconds, growth, verdict(growth < 10)))
+        }
+    }
+
+    /// What wrk measured, read from the line the scripts' `done` prints.
+    struct Result {
+        var requests: Int
+        var seconds: Double
+        var p50: Double
+        var p95: Double
+        var p99: Double
+        var errors: Int
+        var rate: Double { Double(requests) / seconds }
+    }
+
+    /// A wrk script that sends `requests` in turn, each record with a new id (`ID` in the body
+    /// becomes run, thread and counter), and prints one `RESULT` line at the end.
+    static func script(at path: String, run: String, requests: [(method: String, path: String, token: String, body: String?)]) throws {
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        let table = requests.map { "{" + quoted($0.method) + ", " + quoted($0.path) + ", " + quoted($0.token) + ", " + ($0.body.map(quoted) ?? "nil") + "}" }
+        let lua = """
+            local requests = {\(table.joined(separator: ",\n  "))}
+            local threads = 0
+            function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+            local counter = 0
+            function request()
+              counter = counter + 1
+              local r = requests[(counter % #requests) + 1]
+              local headers = {["Authorization"] = "Bearer " .. r[3], ["Content-Type"] = "application/json"}
+              local body = r[4]
+              if body then body = body:gsub("\\"ID\\"", "\\"bench-\(run)-" .. tostring(tid) .. "-" .. counter .. "\\"") end
+              return wrk.format(r[1], r[2], headers, body)
+            end
+            function done(summary, latency, requests)
+              local e = summary.errors
+              io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50),
+                latency:percentile(95), latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+            end
+            """
+        try lua.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs wrk (two threads) and reads its `RESULT` line.
+    static func wrk(_ wrk: String, _ base: String, script: String, connections: Int, seconds: Int) async throws -> Result {
+        try await onThreadOfItsOwn(name: "reach.bench") {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: wrk)
+            process.arguments = ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "10s", "-s", script, base]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) else {
+                throw CommandError("wrk gave no result: \(text.prefix(400))")
+            }
+            let numbers = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard numbers.count == 6 else { throw CommandError("wrk's result is not as expected: \(line)") }
+            return Result(requests: Int(numbers[0]), seconds: numbers[1] / 1e6, p50: numbers[2] / 1000, p95: numbers[3] / 1000,
+                          p99: numbers[4] / 1000, errors: Int(numbers[5]))
+        }
+    }
+
+    /// reach append, one event per transaction with its expected version, from 8 clients, in a
+    /// scratch database on the same server (created and dropped): the best of two runs.
+    func baselineRate(_ target: DatabaseTarget, logger: Logger) async throws -> AppendBench.Row {
+        let scratch = "reach_bench_\(getpid())"
+        let (admin, owner) = try await onThreadOfItsOwn(name: "reach.bench") { () throws -> (ConnectionConfiguration, ConnectionConfiguration) in
+            let admin = target.owner.overriding(["dbname": target.cluster == nil ? AppendBench.scratchParent(target) : "postgres"])
+            let connection = try Connection(configuration: admin, logger: logger)
+            try connection.executeScript("CREATE DATABASE \(try connection.quoteIdentifier(scratch))")
+            return (admin, target.owner.overriding(["dbname": scratch]))
+        }
+        do {
+            try await onThreadOfItsOwn(name: "reach.bench") {
+                _ = try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: owner, logger: logger))
+            }
+            let append = try AppendBench.parse([])
+            _ = try await append.reachSingles(owner, clients: 8, perClient: 200)
+            let first = try await append.reachSingles(owner, clients: 8, perClient: 1_500)
+            let second = try await append.reachSingles(owner, clients: 8, perClient: 1_500)
+            try await AppendBench.drop(scratch, admin: admin, logger: logger)
+            return first.rate >= second.rate ? first : second
+        } catch {
+            try? await AppendBench.drop(scratch, admin: admin, logger: logger)
+            throw error
+        }
+    }
+
+    static func version(_ wrk: String) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: wrk)
+        process.arguments = ["-v"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        guard (try? process.run()) != nil else { return "?" }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
+    }
+
+    /// This process's resident memory, in MiB.
+    static func residentMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kib / 1024
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+}
