@@ -5,4 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 REACH_BUILD_CONFIGURATION=debug Deploy/setup.sh
+# The HTTP service's contract tests use schemathesis and openapi-spec-validator (PyPI), kept in
+# a virtual environment of their own under .build.
+if [ ! -x .build/pytools/bin/schemathesis ]; then
+    python3 -m venv .build/pytools 2>/dev/null || {
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv .build/pytools
+    }
+    .build/pytools/bin/pip install -q --disable-pip-version-check schemathesis openapi-spec-validator >&2
+fi
+export PATH="$PWD/.build/pytools/bin:$PATH"
 swift test "$@"

@@ -90,6 +90,7 @@ extension ReachApplication {
     /// Disables an account: it can no longer sign in, and its tokens stop working.
     public func disableUser(_ name: String, as identity: Identity) async throws {
         try Access.checkMayOperate(.manageUsers, for: identity)
+        guard name != identity.name else { throw AccessDenied("an admin does not disable their own account (another admin may)") }
         try await updateAccount(name, "UPDATE reach.accounts SET disabled = true WHERE name = $1", [name])
     }
 

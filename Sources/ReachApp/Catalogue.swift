@@ -1,5 +1,6 @@
 import Foundation
 import ReachDomain
+import ReachEventLog
 
 /// A record type as the catalogue lists it: what the command line's `reach template`, the
 /// API's `/api/v1/catalogue` and its templates say about it.
@@ -13,9 +14,11 @@ public struct CatalogueEntry: Sendable, Encodable {
     public var csvColumns: [String]?
     /// An example record's `data`, as JSON text.
     public var example: String
+    /// The JSON Schema of a record of the type, its data described by the type's own checks.
+    public var schema: JSONValue
 
     enum CodingKeys: String, CodingKey {
-        case type, schemaVersion = "schema_version", amendable, csvColumns = "csv_columns", example
+        case type, schemaVersion = "schema_version", amendable, csvColumns = "csv_columns", example, schema
     }
 }
 
@@ -36,7 +39,8 @@ extension ReachApplication {
             if case .success(let layout) = CSVLayout.of(type) {
                 columns = layout.template.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) }
             }
-            return CatalogueEntry(type: type.name, schemaVersion: type.schemaVersion, amendable: type.isAmendable, csvColumns: columns, example: type.example)
+            return CatalogueEntry(type: type.name, schemaVersion: type.schemaVersion, amendable: type.isAmendable, csvColumns: columns,
+                                  example: type.example, schema: type.jsonSchema)
         }
     }
 

@@ -42,7 +42,7 @@ extension ReachApplication {
     /// authority's login, built the same way for anyone else.
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws -> Figures {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
-        let (target, logger, disclosure, pool) = (target, logger, disclosure, pool)
+        let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
                 let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger, pool: pool)
@@ -50,16 +50,20 @@ extension ReachApplication {
                 Self.release([connection], target.application, pool: pool, scoped: true)
                 return Figures(rows: rows, policy: grant.policy, staleProjections: [])
             }
-            let (readers, stale) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger, pool: pool)
-            defer { Self.release(readers, target.application, pool: pool, scoped: true) }
-            let rules = disclosure.policy(grant.policy)
-            let calculator = MetricsCalculator(schema: grant.schema)
-            let rows: [Observation]
-            if grant.policy != .none, grant.query.la != nil {
-                rows = try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
-            } else {
-                rows = rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
+            var stale: [String] = []
+            let compute = {
+                let (readers, behind) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
+                defer { Self.release(readers, target.application, pool: pool, scoped: true) }
+                stale = behind
+                let rules = disclosure.policy(grant.policy)
+                let calculator = MetricsCalculator(schema: grant.schema)
+                if grant.policy != .none, grant.query.la != nil {
+                    return try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
+                }
+                return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
             }
+            let key = FiguresCache.key("metrics", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
+            let rows = try cache.map { try $0.rows(key, compute) } ?? compute()
             return Figures(rows: rows, policy: grant.policy, staleProjections: stale)
         }
     }
@@ -221,7 +225,7 @@ extension ReachApplication {
         guard format != .table else { throw RequestError("an export is csv or json") }
         try Access.checkMayExport(la: la, for: identity)
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
-        let (target, logger, disclosure) = (target, logger, disclosure)
+        let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
         return try await onThreadOfItsOwn(name: "reach.export") {
             if grant.schema == "authority" {
                 let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
@@ -237,13 +241,18 @@ extension ReachApplication {
                 try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
-            let (readers, _) = try Self.figureReaders(target, refresh: true, as: identity, disclosure: disclosure, logger: logger)
             let writer = try Self.connect(target.application, as: identity, reading: false, logger: logger)
             guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
                 throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
             }
-            let published = try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
-                .table(la: la, period: period, today: .today, on: readers)
+            let compute = {
+                let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
+                defer { Self.release(readers, target.application, pool: pool, scoped: true) }
+                return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
+                    .table(la: la, period: period, today: .today, on: readers)
+            }
+            let key = FiguresCache.key("summary", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
+            let published = try cache.map { try $0.rows(key, compute) } ?? compute()
             let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
                                                  as: identity, on: writer)
             try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))

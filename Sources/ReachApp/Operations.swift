@@ -56,16 +56,19 @@ extension ReachApplication {
     /// Whether the service can answer: the database answers as the application's login and
     /// every migration this build knows is applied. Returns the log's last position; throws
     /// ``RequestError`` naming what is missing.
-    public func readiness() async throws -> Int64 {
+    public func readiness() async throws -> (lastPosition: Int64, projectionLag: Int64) {
         let (configuration, logger) = (target.owner, logger)
         return try await onThreadOfItsOwn(name: "reach.ready") {
             let connection = try Connection(configuration: configuration, logger: logger)
             let applied = Set(try Migrator.applied(on: connection))
             let pending = try ReadSide.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
             guard pending.isEmpty else { throw RequestError("migrations not applied: \(pending.joined(separator: ", "))") }
-            return try EventLog.size(on: connection).lastPosition ?? 0
+            let last = try EventLog.lastPosition(on: connection)
+            let slowest: Int64 = try connection.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
+            return (last, max(0, last - slowest))
         }
     }
+
 
     // MARK: The log
 

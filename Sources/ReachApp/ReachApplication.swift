@@ -26,6 +26,14 @@ public struct ReachApplication: Sendable {
     /// before they return (the command line). A service leaves it to its projection runner,
     /// which publishes every few seconds, rather than make each request wait.
     public var publishesAfterWriting = true
+    /// Whether figures first bring the projections up to date (and publish what the log moved
+    /// past), so that a record made a moment before shows (the command line). A service whose
+    /// projection runner keeps them up to date answers from them as they are, rather than make
+    /// every request wait for the log's in-flight appends to settle.
+    public var refreshesFigures = true
+    /// Figures computed a moment ago, given again for the same question (a service's; see
+    /// ``FiguresCache``); nil: every question is computed.
+    public var figuresCache: FiguresCache?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
     public var pool: ConnectionPool?
 

@@ -23,7 +23,9 @@ extension ReachApplication {
     /// refuse a staff member's events about another authority.
     public static func connect(_ configuration: ConnectionConfiguration, as identity: Identity, reading: Bool, logger: Logger,
                                pool: ConnectionPool? = nil) throws -> Connection {
-        let connection = try pool?.take(configuration, logger: logger) ?? Connection(configuration: configuration, logger: logger)
+        // Scoped connections are pooled apart (a configuration of their own): only this
+        // function takes them, and it sets every setting of the request before any query.
+        let connection = try pool?.take(scopedKey(configuration), logger: logger) ?? Connection(configuration: configuration, logger: logger)
         let role = reading ? (readingRole(of: identity) ?? "none") : "none"
         _ = try connection.query("""
             SELECT set_config('reach.actor', $1, false), set_config('reach.request_role', $2, false),
@@ -37,17 +39,16 @@ extension ReachApplication {
         try pool?.take(configuration, logger: logger) ?? Connection(configuration: configuration, logger: logger)
     }
 
-    /// Gives connections back to the pool, if any, once no request's account is set on them.
+    /// The pool's key for connections that have been scoped to a request (the same server and
+    /// login; the application name tells them apart).
+    static func scopedKey(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
+        configuration.overriding(["application_name": "reach-request"])
+    }
+
+    /// Gives connections back to the pool, if any: those scoped to a request (`scoped`) to the
+    /// scoped connections, which only ``connect(_:as:reading:logger:pool:)`` takes.
     static func release(_ connections: [Connection], _ configuration: ConnectionConfiguration, pool: ConnectionPool?, scoped: Bool) {
         guard let pool else { return }
-        for connection in connections {
-            if scoped {
-                guard (try? connection.query("""
-                    SELECT set_config('role', 'none', false), set_config('reach.actor', '', false),
-                           set_config('reach.request_role', '', false), set_config('reach.authorities', '', false)
-                    """)) != nil else { continue }
-            }
-            pool.give(connection, configuration)
-        }
+        for connection in connections { pool.give(connection, scoped ? scopedKey(configuration) : configuration) }
     }
 }

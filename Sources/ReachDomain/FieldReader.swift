@@ -24,12 +24,15 @@ public struct FieldReader {
     private var readBeyond: [Bool]
     /// What was wrong so far.
     public internal(set) var refusals: [Refusal] = []
+    /// When set, every rule that reads a field also describes it there (see ``SchemaDescriber``).
+    var describer: SchemaDescriber?
 
     public init(_ fields: JSONObject, path: String = "", today: PostgresDate) {
         self.init(fields, parentPath: path, key: "", today: today)
     }
 
-    private init(_ fields: JSONObject, parentPath: String, key: String, today: PostgresDate) {
+    private init(_ fields: JSONObject, parentPath: String, key: String, today: PostgresDate, describer: SchemaDescriber? = nil) {
+        self.describer = describer
         self.fields = fields
         self.readBeyond = fields.count > 64 ? Array(repeating: false, count: fields.count - 64) : []
         self.parentPath = parentPath
@@ -38,6 +41,11 @@ public struct FieldReader {
     }
 
     func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// Describes the field `key` to the describer, if any.
+    private func describe(_ key: String, _ schema: @autoclosure () -> JSONObject, required: Bool) {
+        describer?.field(name(key), schema(), required: required)
+    }
 
     /// Records a refusal about `key`.
     public mutating func refuse(_ key: String, _ reason: String) {
@@ -58,6 +66,11 @@ public struct FieldReader {
 
     /// Short text: an identifier or a label, trimmed, from 1 to `maxLength` characters.
     public mutating func text(_ key: String, required: Bool = true, maxLength: Int = FieldReader.maximumTextLength) -> String? {
+        describe(key, ["type": "string", "minLength": 1, "maxLength": .number(Double(maxLength))], required: required)
+        return plainText(key, required: required, maxLength: maxLength)
+    }
+
+    private mutating func plainText(_ key: String, required: Bool, maxLength: Int) -> String? {
         guard let value = value(key, required: required) else { return nil }
         guard case .string(let raw) = value else {
             refuse(key, "must be text, not \(value.kindName)")
@@ -100,7 +113,8 @@ public struct FieldReader {
 
     /// An identifier: letters, digits, `-` and `_`, up to 60 characters.
     public mutating func identifier(_ key: String, required: Bool = true) -> String? {
-        guard let text = text(key, required: required, maxLength: 60) else { return nil }
+        describe(key, ["type": "string", "pattern": "^[A-Za-z0-9_-]{1,60}$"], required: required)
+        guard let text = plainText(key, required: required, maxLength: 60) else { return nil }
         guard text.utf8.allSatisfy({ byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
@@ -116,7 +130,8 @@ public struct FieldReader {
 
     /// One word of a vocabulary.
     public mutating func word<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> V? {
-        guard let text = text(key, required: required, maxLength: 100) else { return nil }
+        describe(key, ["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) }), "description": .string("a \(V.listName)")], required: required)
+        guard let text = plainText(key, required: required, maxLength: 100) else { return nil }
         guard let word = V(rawValue: text) else {
             refuse(key, "'\(text)' is not a known \(V.listName); choose one of \(V.choices)")
             return nil
@@ -126,6 +141,7 @@ public struct FieldReader {
 
     /// A count: a whole number from 0 up (or from `minimum`, or up to `maximum`).
     public mutating func count(_ key: String, required: Bool = true, minimum: Int = 0, maximum: Int = 10_000_000) -> Int? {
+        describe(key, ["type": "integer", "minimum": .number(Double(minimum)), "maximum": .number(Double(maximum))], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .number(let number) = value else {
             refuse(key, "must be a whole number, not \(value.kindName)")
@@ -148,7 +164,9 @@ public struct FieldReader {
 
     /// A calendar date as `YYYY-MM-DD`: a real date, not in the future, not before 2017-01-01.
     public mutating func date(_ key: String, required: Bool = true, allowFuture: Bool = false) -> PostgresDate? {
-        guard let text = text(key, required: required, maxLength: 10) else { return nil }
+        describe(key, ["type": "string", "format": "date",
+                       "description": .string("YYYY-MM-DD, from \(Self.earliestDate)\(allowFuture ? "" : ", not in the future")")], required: required)
+        guard let text = plainText(key, required: required, maxLength: 10) else { return nil }
         guard let date = PostgresDate(iso: text) else {
             refuse(key, "'\(text)' is not a real date written as YYYY-MM-DD")
             return nil
@@ -166,6 +184,7 @@ public struct FieldReader {
 
     /// A number (not necessarily whole) within a range.
     public mutating func number(_ key: String, in range: ClosedRange<Double>, required: Bool = true) -> Double? {
+        describe(key, ["type": "number", "minimum": .number(range.lowerBound), "maximum": .number(range.upperBound)], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .number(let number) = value, range.contains(number) else {
             refuse(key, "must be a number from \(range.lowerBound) to \(range.upperBound)")
@@ -176,6 +195,7 @@ public struct FieldReader {
 
     /// true or false.
     public mutating func flag(_ key: String, required: Bool = false) -> Bool? {
+        describe(key, ["type": "boolean"], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .bool(let flag) = value else {
             refuse(key, "must be true or false, not \(value.kindName)")
@@ -186,6 +206,8 @@ public struct FieldReader {
 
     /// A list of whole numbers within a range, without repeats.
     public mutating func numbers(_ key: String, in range: ClosedRange<Int>, required: Bool = true) -> [Int]? {
+        describe(key, ["type": "array", "minItems": 1, "uniqueItems": true,
+                       "items": .object(["type": "integer", "minimum": .number(Double(range.lowerBound)), "maximum": .number(Double(range.upperBound))])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value, !items.isEmpty else {
             refuse(key, "must be a list of numbers from \(range.lowerBound) to \(range.upperBound), such as [\(range.lowerBound)]")
@@ -206,6 +228,8 @@ public struct FieldReader {
 
     /// A non-empty list of vocabulary words, without repeats.
     public mutating func words<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> [V]? {
+        describe(key, ["type": "array", "minItems": 1, "uniqueItems": true,
+                       "items": .object(["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) })])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value, !items.isEmpty else {
             refuse(key, "must be a list of one or more of \(V.choices)")
@@ -228,6 +252,7 @@ public struct FieldReader {
 
     /// An object taken whole (a correction's replacement data, checked by its own type).
     public mutating func rawObject(_ key: String) -> JSONObject? {
+        describe(key, ["type": "object"], required: true)
         guard let value = value(key, required: true) else { return nil }
         guard case .object(let fields) = value else {
             refuse(key, "must be an object, not \(value.kindName)")
@@ -238,6 +263,7 @@ public struct FieldReader {
 
     /// A list of objects, each read with a reader of its own (`key.0`, `key.1`...).
     public mutating func objects(_ key: String, required: Bool = false) -> [FieldReader]? {
+        describe(key, ["type": "array", "items": .object(["type": "object"])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value else {
             refuse(key, "must be a list of objects")
@@ -249,13 +275,14 @@ public struct FieldReader {
                 refuse("\(key).\(index)", "must be an object, not \(item.kindName)")
                 return nil
             }
-            out.append(FieldReader(fields, path: name("\(key).\(index)"), today: today))
+            out.append(FieldReader(fields, parentPath: name("\(key).\(index)"), key: "", today: today, describer: describer))
         }
         return out
     }
 
     /// A list of identifiers, without repeats.
     public mutating func identifiers(_ key: String, required: Bool = false) -> [String]? {
+        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "minLength": 1, "maxLength": 60])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value else {
             refuse(key, "must be a list of ids, such as [\"id-1\"]")
@@ -274,12 +301,13 @@ public struct FieldReader {
 
     /// A nested object, read with a reader of its own; call ``finish(_:)`` with it afterwards.
     public mutating func object(_ key: String, required: Bool = true) -> FieldReader? {
+        describe(key, ["type": "object"], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .object(let fields) = value else {
             refuse(key, "must be an object, not \(value.kindName)")
             return nil
         }
-        return FieldReader(fields, parentPath: path, key: key, today: today)
+        return FieldReader(fields, parentPath: path, key: key, today: today, describer: describer)
     }
 
     /// Takes a nested reader's refusals (and its unknown fields) into this one.

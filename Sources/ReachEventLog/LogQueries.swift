@@ -123,6 +123,11 @@ extension EventLog {
         return (result.rowCount, try result.decode(row: result.rowCount - 1, column: 0))
     }
 
+    /// The log's last position (0 when empty), from its index: no count of the whole log.
+    public static func lastPosition(on connection: Connection) throws -> Int64 {
+        try connection.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events", prepared: true).decode(row: 0, column: 0)
+    }
+
     /// The first day anything in the log about an authority happened on, or nil.
     public static func firstOccurredOn(authority: String, on connection: Connection) throws -> PostgresDate? {
         try connection.query("SELECT reach.first_occurred_on($1)", [authority])

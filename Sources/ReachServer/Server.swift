@@ -51,8 +51,8 @@ public enum ReachServer {
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
             do {
-                let position = try await app.readiness()
-                return json(#"{"status":"ready","last_position":\#(position)}"#)
+                let (position, lag) = try await app.readiness()
+                return json(#"{"status":"ready","last_position":\#(position),"projection_lag":\#(lag)}"#)
             } catch let error as RequestError {
                 return problem(.serviceUnavailable, "not ready", error.description)
             } catch {

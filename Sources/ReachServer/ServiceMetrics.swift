@@ -33,7 +33,7 @@ final class ServiceMetrics: Sendable {
                                    labels: [("projection", status.name)]).set(Double(status.checkpoint))
             }
         }
-        if let position = try? await app.readiness() {
+        if let (position, _) = try? await app.readiness() {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "reach", subsystem: "log", metricName: "last", unitName: "position",
                                                                 helpText: "The log's last position."), labels: []).set(Double(position))
         }

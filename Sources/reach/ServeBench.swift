@@ -81,6 +81,8 @@ struct ServeBench: AsyncParsableCommand {
         var served = app
         served.logger = quiet
         served.pool = ConnectionPool(maximumIdle: 32)
+        served.refreshesFigures = false
+        served.figuresCache = FiguresCache(lifetime: .seconds(5))
         served.target.application = served.target.application.overriding(["options": "-c statement_timeout=30000"])
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -178,6 +180,13 @@ struct ServeBench: AsyncParsableCommand {
               if body then body = body:gsub("\\"ID\\"", "\\"bench-\(run)-" .. tostring(tid) .. "-" .. counter .. "\\"") end
               return wrk.format(r[1], r[2], headers, body)
             end
+            local shown = 0
+            function response(status, headers, body)
+              if status >= 400 and shown < 3 then
+                shown = shown + 1
+                io.write("REFUSED " .. status .. " " .. string.sub(body or "", 1, 160) .. "\\n")
+              end
+            end
             function done(summary, latency, requests)
               local e = summary.errors
               io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50),
@@ -200,6 +209,7 @@ struct ServeBench: AsyncParsableCommand {
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             let text = String(decoding: data, as: UTF8.self)
+            for refused in text.split(separator: "\n") where refused.hasPrefix("REFUSED ") { emit("  " + refused) }
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) else {
                 throw CommandError("wrk gave no result: \(text.prefix(400))")
             }

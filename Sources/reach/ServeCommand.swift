@@ -22,7 +22,9 @@ struct Serve: AsyncParsableCommand {
             Limits: $REACH_HTTP_REQUEST_TIMEOUT_SECONDS (30) for each database statement of a \
             request, $REACH_HTTP_IDLE_TIMEOUT_SECONDS (75) for an idle connection, \
             $REACH_HTTP_MAX_UPLOAD_BYTES (536870912) for an import's upload, which is kept in \
-            $REACH_UPLOAD_DIR (a directory under the system's temporary one) while it is imported.
+            $REACH_UPLOAD_DIR (a directory under the system's temporary one) while it is imported. \
+            Figures come from the projections as the runner keeps them, and the same question \
+            within $REACH_HTTP_FIGURES_SECONDS (5; 0 for never) gets the same answer.
             """
     )
     @OptionGroup var database: DatabaseOptions
@@ -36,9 +38,9 @@ struct Serve: AsyncParsableCommand {
     var shutdownSeconds: Int?
 
     /// A whole number of at least 1 from the environment, or `fallback`; anything else is refused, naming the variable.
-    static func setting(_ name: String, _ fallback: Int) throws -> Int {
+    static func setting(_ name: String, _ fallback: Int, minimum: Int = 1) throws -> Int {
         guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return fallback }
-        guard let value = Int(text), value >= 1 else { throw ValidationError("\(name) must be a whole number from 1, not '\(text)'") }
+        guard let value = Int(text), value >= minimum else { throw ValidationError("\(name) must be a whole number from \(minimum), not '\(text)'") }
         return value
     }
 
@@ -51,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         for name in ["REACH_HTTP_REQUEST_TIMEOUT_SECONDS", "REACH_HTTP_IDLE_TIMEOUT_SECONDS", "REACH_HTTP_MAX_UPLOAD_BYTES", "REACH_HTTP_SHUTDOWN_SECONDS"] {
             _ = try Self.setting(name, 1)
         }
+        _ = try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0)
     }
 
     func run() async throws {
@@ -61,6 +64,11 @@ struct Serve: AsyncParsableCommand {
         // Requests do not wait for publishing: the projection runner publishes.
         app.publishesAfterWriting = false
         app.pool = ConnectionPool(maximumIdle: 32)
+        // Figures come from the projections as the runner keeps them (unless --no-runner).
+        app.refreshesFigures = noRunner
+        // The same question within a few seconds gets the same answer (0: always computed).
+        let figuresSeconds = try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0)
+        if figuresSeconds > 0 { app.figuresCache = FiguresCache(lifetime: .seconds(figuresSeconds)) }
         // No statement of a request runs longer than the request timeout (a 503 says so).
         let requestTimeout = try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)
         app.target.application = app.target.application.overriding(["options": "-c statement_timeout=\(requestTimeout * 1000)"])

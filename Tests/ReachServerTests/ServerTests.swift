@@ -166,6 +166,23 @@ struct ServerTests {
         for line in scraped.body.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.range(of: #"^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? (-?[0-9.e+-]+|\+Inf)$"#, options: .regularExpression) != nil, "\(line)")
         }
+        #expect(scraped.body.contains("reach_pool_opened_connections"))
+        // And by Prometheus's own linter, where Debian's prometheus package provides it.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let promtool = Process()
+            promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+            promtool.arguments = ["check", "metrics"]
+            let (input, output) = (Pipe(), Pipe())
+            promtool.standardInput = input
+            promtool.standardOutput = output
+            promtool.standardError = output
+            try promtool.run()
+            input.fileHandleForWriting.write(Data(scraped.body.utf8))
+            try input.fileHandleForWriting.close()
+            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            promtool.waitUntilExit()
+            #expect(promtool.terminationStatus == 0, "promtool check metrics: \(said)")
+        }
         await running.stop()
     }
 
@@ -338,6 +355,105 @@ struct ServerTests {
         #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "text/event-stream")
         #expect(text.hasPrefix("id: 2\nevent: event\ndata: {"), "\(text.prefix(200))")
         #expect(text.contains("id: 100\n"))
+    }
+
+    /// schemathesis (PyPI): from REACH_PYTHON_TOOLS, the venv Deploy/test.sh makes in .build/pytools, or the PATH.
+    static func schemathesisPath() -> String? {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let environment = ProcessInfo.processInfo.environment
+        var candidates = [root + "/.build/pytools/bin/schemathesis"]
+        if let tools = environment["REACH_PYTHON_TOOLS"] { candidates.insert(tools + "/schemathesis", at: 0) }
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { $0 + "/schemathesis" }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test("schemathesis runs every operation against a live service for each role: no 5xx, every response as documented; then verify holds and every new event is one a request acknowledged")
+    func schemathesis() async throws {
+        guard let tool = Self.schemathesisPath() else {
+            Issue.record("schemathesis is not installed: Deploy/test.sh (the README's test command) installs it in .build/pytools")
+            return
+        }
+        let running = try await Self.start()
+        let owner = try running.db.ownerConnection()
+        let before: Int64 = try owner.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
+        // An admin's run comes last: its stateful phase may disable the accounts it lists.
+        for account in ["lee", "ana", "sam", "ops"] {
+            let output = try await onThreadOfItsOwn { () -> (Int32, String) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: tool)
+                process.arguments = ["run", running.base.absoluteString + "/api/openapi.yaml", "--url", running.base.absoluteString,
+                                     "-H", "Authorization: Bearer \(running.tokens[account]!)", "--max-examples", "5", "--request-timeout", "20",
+                                     "--seed", "20261130", "--no-color",
+                                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"]
+                process.currentDirectoryURL = FileManager.default.temporaryDirectory
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = pipe
+                try process.run()
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(output.0 == 0, "schemathesis as \(account): \(output.1.suffix(3000))")
+            #expect(output.1.contains("passed"), "\(output.1.suffix(500))")
+        }
+        #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
+        await running.stop()
+        // The log holds: and every event since is a record, import or export of one of the accounts.
+        #expect(try EventLog.verify(on: owner).ok)
+        let strays: Int = try owner.query("""
+            SELECT count(*) FROM reach.events WHERE "position" > $1
+              AND NOT (metadata ->> 'actor' = ANY ('{ana,sam,lee,ops}') AND (metadata ->> 'source' IN ('api', 'export') OR metadata ->> 'source' LIKE 'import:%'))
+            """, [before]).decode(row: 0, column: 0)
+        #expect(strays == 0)
+    }
+
+    @Test("the catalogue's JSON Schema of each record type accepts the type's example and refuses a record without its required data (checked by Python's jsonschema)")
+    func catalogueSchemas() throws {
+        let catalogue = ReachApplication.catalogue()
+        let activity = try #require(catalogue.first { $0.type == "activity_delivered" })
+        guard case .object(let schema) = activity.schema, case .object(let properties)? = schema["properties"],
+              case .object(let data)? = properties["data"], case .array(let required)? = data["required"],
+              case .object(let fields)? = data["properties"], case .object(let kind)? = fields["kind"], case .array(let kinds)? = kind["enum"] else {
+            Issue.record("activity_delivered's schema is not as expected: \(activity.schema.text.prefix(400))")
+            return
+        }
+        #expect(required.contains("pilot_id") && required.contains("la_id") && required.contains("date"))
+        #expect(kinds.contains("assembly"))
+        let encoded = try JSONEncoder.init().encode(catalogue)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("reach-catalogue-\(getpid()).json")
+        try encoded.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        guard let tool = Self.schemathesisPath() else {
+            Issue.record("Python's tools are not installed: Deploy/test.sh (the README's test command) installs them in .build/pytools")
+            return
+        }
+        let python = (tool as NSString).deletingLastPathComponent + "/python"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3")
+        process.arguments = ["-c", """
+            import json, sys
+            from jsonschema import Draft202012Validator
+            bad = []
+            for entry in json.load(open(sys.argv[1])):
+                Draft202012Validator.check_schema(entry["schema"])
+                validator = Draft202012Validator(entry["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+                record = {"type": entry["type"], "id": "example-1", "data": json.loads(entry["example"])}
+                errors = [e.message for e in validator.iter_errors(record)]
+                if errors: bad.append(entry["type"] + ": example refused: " + "; ".join(errors))
+                required = entry["schema"]["properties"]["data"].get("required", [])
+                if required and validator.is_valid({"type": entry["type"], "id": "x", "data": {}}): bad.append(entry["type"] + ": empty data accepted")
+                if validator.is_valid({"type": "not_" + entry["type"], "id": "x", "data": record["data"]}): bad.append(entry["type"] + ": another type accepted")
+            print("\\n".join(bad) if bad else "ok")
+            sys.exit(1 if bad else 0)
+            """, file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0 && output.hasPrefix("ok"), "\(output.suffix(2000))")
     }
 
     /// Polls an import job until it has finished.
