@@ -11,6 +11,7 @@ import ReachProjections
 import ReachServer
 import ReachTestSupport
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// `reach serve` over loopback, as scripts and the web app reach it: every route against every
@@ -454,6 +455,107 @@ struct ServerTests {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0 && output.hasPrefix("ok"), "\(output.suffix(2000))")
+    }
+
+    @Test("SIGTERM to a running reach serve while clients post records: it exits 0 within its limit, and every record acknowledged is in the log exactly once")
+    func sigterm() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let binary = root + "/.build/debug/reach"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
+            return
+        }
+        setenv("REACH_BCRYPT_COST", "4", 1)
+        let db = try TestDatabase.create()
+        var target = DatabaseTarget.url("")
+        target.application = db.application
+        target.owner = db.owner
+        var logger = Logger(label: "reach.test")
+        logger.logLevel = .warning
+        let app = ReachApplication(target: target, logger: logger)
+        let admin = Identity(name: "ops", role: .admin)
+        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
+        _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
+        let token = try await app.createToken(for: "sam", as: admin).token
+        _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
+        let owner = try db.ownerConnection()
+        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+        let (pilot, school): (String, String) = (try fact.decode(row: 0, column: 0), try fact.decode(row: 0, column: 1))
+
+        // The service as a process of its own, told its database by URL, on a port it picks.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--no-runner", "--port", "0", "--shutdown-seconds", "20",
+                             "--database-url", "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["REACH_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let said = Mutex("")
+        let port: Int = try await onThreadOfItsOwn {
+            var text = ""
+            let handle = errors.fileHandleForReading
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+                if let range = text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                   let port = Int(text[range].split(separator: ":").last ?? "") {
+                    said.withLock { $0 = text }
+                    return port
+                }
+            }
+            said.withLock { $0 = text }
+            return 0
+        }
+        guard port > 0 else {
+            Issue.record("reach serve did not start: \(said.withLock { $0 })")
+            process.terminate()
+            return
+        }
+        let base = "http://127.0.0.1:\(port)"
+        func post(_ id: String) async -> Int? {
+            var request = URLRequest(url: URL(string: base + "/api/v1/records")!)
+            request.httpMethod = "POST"
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            request.httpBody = Data(#"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"northvale","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#.utf8)
+            guard let (_, response) = try? await Self.client.data(for: request) else { return nil }
+            return (response as? HTTPURLResponse)?.statusCode
+        }
+        let started = ContinuousClock.now
+        let acknowledged = await withTaskGroup(of: [String].self) { group in
+            for client in 0..<8 {
+                group.addTask {
+                    var mine: [String] = []
+                    for n in 0..<400 {
+                        let id = "term-\(client)-\(n)"
+                        guard let status = await post(id) else { break }
+                        if status == 200 { mine.append(id) }
+                    }
+                    return mine
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(1500))
+            kill(process.processIdentifier, SIGTERM)
+            var all: [String] = []
+            for await ids in group { all += ids }
+            return all
+        }
+        try await onThreadOfItsOwn { process.waitUntilExit() }
+        let took = ContinuousClock.now - started
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
+        #expect(took < .seconds(25), "\(took)")
+        print("SIGTERM under load: \(acknowledged.count) records acknowledged; the process exited \(process.terminationStatus) \(took) after the clients began")
+        #expect(!acknowledged.isEmpty && acknowledged.count < 3200, "\(acknowledged.count) acknowledged")
+        let stored = try owner.query(
+            "SELECT count(*), count(DISTINCT event_id) FROM reach.events WHERE event_id = ANY($1::uuid[])",
+            [PostgresArray(acknowledged.map { EventLog.recordEventID($0).uuidString })])
+        #expect(try stored.decode(Int.self, row: 0, column: 0) == acknowledged.count)
+        #expect(try stored.decode(Int.self, row: 0, column: 1) == acknowledged.count)
+        #expect(try EventLog.verify(on: owner).ok)
     }
 
     /// Polls an import job until it has finished.
