@@ -34,6 +34,9 @@ public struct ReachApplication: Sendable {
     /// Figures computed a moment ago, given again for the same question (a service's; see
     /// ``FiguresCache``); nil: every question is computed.
     public var figuresCache: FiguresCache?
+    /// Checks and appends the records of requests that arrive together in one transaction (a
+    /// service's; see ``RecordBatcher``); nil: each request records on its own.
+    public var recordBatcher: RecordBatcher?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
     public var pool: ConnectionPool?
 

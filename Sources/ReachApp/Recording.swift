@@ -47,8 +47,14 @@ extension ReachApplication {
         try Access.checkMayRecord(identity)
         let documents = Self.split(text)
         guard !documents.isEmpty else { throw RequestError("no records found") }
-        let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
         let (configuration, logger, pool) = (target.application, logger, pool)
+        // A service checks and appends the records of requests arriving together in one batch.
+        if let batcher = recordBatcher,
+           let results = try await batcher.submit(documents, source: source, as: identity, configuration: configuration, logger: logger) {
+            if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
+            return results
+        }
+        let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
         let results = try await onThreadOfItsOwn { cancellation in
             let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger, pool: pool)
             var results: [RecordResult] = []

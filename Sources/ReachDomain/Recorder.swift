@@ -172,6 +172,58 @@ public struct Recorder: Sendable {
 }
 
 extension Recorder {
+    /// Checks records together and appends those that pass in one statement, on a connection
+    /// whose transaction the caller holds: the records' own checks, then the rules between
+    /// records for all of them at once (as the lines of a file are: a few queries in all), then
+    /// one append. Each outcome is the one ``record(_:on:)-(Envelope,_)`` would give if they were
+    /// sent one after another. Throws when the log moved under a stream meanwhile (the caller
+    /// rolls back and records them one by one).
+    public func recordAll(_ envelopes: [(line: Int, envelope: Envelope)], on connection: Connection) throws -> [RecordOutcome] {
+        var outcomes = [RecordOutcome?](repeating: nil, count: envelopes.count)
+        var candidates: [Candidate] = []
+        var places: [Int] = []
+        for (index, item) in envelopes.enumerated() {
+            switch item.envelope.type.checkFields(item.envelope.data, id: item.envelope.id, today: today) {
+            case .failure(let refusals): outcomes[index] = .refused(refusals.all)
+            case .success(let checked):
+                candidates.append(Candidate(line: item.line, recordID: item.envelope.id, type: item.envelope.type, data: item.envelope.data,
+                                            dataText: JSONValue.object(item.envelope.data).text, checked: checked))
+                places.append(index)
+            }
+        }
+        guard !candidates.isEmpty else { return outcomes.map { $0! } }
+        let facts = try LogFacts.load(for: candidates, askIDs: true, today: today, on: connection)
+        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: today, permits: permits)
+        var events: [NewEvent] = []
+        var appending: [Int] = []
+        var expecting: [String: ExpectedVersion] = [:]
+        var earlier: [(place: Int, eventID: UUID)] = []
+        var positions: [UUID: Int64] = [:]
+        for (number, verdict) in verdicts.enumerated() {
+            let place = places[number]
+            switch verdict {
+            case .refused(let refusals, _): outcomes[place] = .refused(refusals)
+            case .alreadyPresent(let position?):
+                outcomes[place] = .alreadyRecorded(position: position)
+                positions[candidates[number].eventID] = position
+            case .alreadyPresent(nil): earlier.append((place, candidates[number].eventID))
+            case .append(let checked, let expected):
+                events.append(event(candidates[number], checked))
+                appending.append(place)
+                if expecting[checked.streamID] == nil { expecting[checked.streamID] = expected }
+            }
+        }
+        if !events.isEmpty {
+            let results = try EventLog.append(events, expecting: expecting, on: connection)
+            for (place, result) in zip(appending, results) {
+                outcomes[place] = result.duplicate ? .alreadyRecorded(position: result.position) : .accepted(position: result.position)
+                positions[result.eventID] = result.position
+            }
+        }
+        for (place, eventID) in earlier { outcomes[place] = .alreadyRecorded(position: positions[eventID] ?? 0) }
+        return outcomes.map { $0! }
+    }
+
     /// The event of an accepted candidate, as `checked` places it.
     package func event(_ candidate: Candidate, _ checked: CheckedRecord) -> NewEvent {
         NewEvent(

@@ -81,6 +81,7 @@ struct ServeBench: AsyncParsableCommand {
         var served = app
         served.logger = quiet
         served.pool = ConnectionPool(maximumIdle: 32)
+        served.recordBatcher = RecordBatcher()
         served.refreshesFigures = false
         served.figuresCache = FiguresCache(lifetime: .seconds(5))
         served.target.application = served.target.application.overriding(["options": "-c statement_timeout=30000"])

@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
         // Requests do not wait for publishing: the projection runner publishes.
         app.publishesAfterWriting = false
         app.pool = ConnectionPool(maximumIdle: 32)
+        app.recordBatcher = RecordBatcher()
         // Figures come from the projections as the runner keeps them (unless --no-runner).
         app.refreshesFigures = noRunner
         // The same question within a few seconds gets the same answer (0: always computed).

@@ -62,6 +62,7 @@ struct ServerTests {
         _ = try await app.publishSummaries(as: admin)
         app.publishesAfterWriting = false
         app.pool = ConnectionPool(maximumIdle: 8)
+        app.recordBatcher = RecordBatcher()
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
@@ -556,6 +557,54 @@ struct ServerTests {
         #expect(try stored.decode(Int.self, row: 0, column: 0) == acknowledged.count)
         #expect(try stored.decode(Int.self, row: 0, column: 1) == acknowledged.count)
         #expect(try EventLog.verify(on: owner).ok)
+    }
+
+    @Test("records of requests arriving together are checked and appended in one transaction, each request answered with its own outcomes as if alone")
+    func batching() async throws {
+        let running = try await Self.start()
+        let owner = try running.db.ownerConnection()
+        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+        let (pilot, school): (String, String) = (try fact.decode(row: 0, column: 0), try fact.decode(row: 0, column: 1))
+        func activity(_ id: String, la: String = "northvale") -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        }
+        var shared = false
+        for round in 0..<3 {
+            // 12 records of their own, one sent twice at once, one another authority's and one
+            // that is not JSON, all at the same moment.
+            var bodies: [(String, String)] = (0..<12).map { ("own-\($0)", activity("batch-\(round)-\($0)")) }
+            bodies += [("twice", activity("batch-\(round)-twice")), ("twice", activity("batch-\(round)-twice")),
+                       ("elsewhere", activity("batch-\(round)-x", la: "southmere")), ("broken", "{not json")]
+            let answers = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
+                for (kind, body) in bodies {
+                    group.addTask { let answer = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: body); return (kind, answer.status, answer.body) }
+                }
+                var all: [(String, Int, String)] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            for (kind, status, body) in answers {
+                switch kind {
+                case "own": #expect(status == 200 && body.contains(#""status":"accepted""#), "\(body)")
+                case "twice": #expect(status == 200, "\(body)")
+                case "elsewhere": #expect(status == 422 && body.contains("la_id"), "\(body)")
+                case "broken": #expect(status == 422 && body.contains("not valid JSON"), "\(body)")
+                default: break
+                }
+            }
+            let twice = answers.filter { $0.0 == "twice" }.map(\.2)
+            #expect(twice.filter { $0.contains(#""status":"accepted""#) }.count == 1 && twice.filter { $0.contains("already_recorded") }.count == 1, "\(twice)")
+            let stored = try owner.query("""
+                SELECT count(*), count(DISTINCT recorded_at) FROM reach.events WHERE metadata ->> 'correlation_id' LIKE $1
+                """, ["batch-\(round)-%"])
+            let (count, times): (Int, Int) = (try stored.decode(row: 0, column: 0), try stored.decode(row: 0, column: 1))
+            #expect(count == 13)
+            if times < count { shared = true }
+        }
+        // Some records of different requests went in one transaction (they share its time).
+        #expect(shared)
+        #expect(try EventLog.verify(on: owner).ok)
+        await running.stop()
     }
 
     /// Polls an import job until it has finished.

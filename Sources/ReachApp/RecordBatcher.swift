@@ -1,0 +1,120 @@
+import Foundation
+import Logging
+import ReachDomain
+import ReachEventLog
+import ReachPostgres
+
+/// Records sent to a service at the same moment, checked and appended together: one thread
+/// takes every request waiting, checks each account's records as the lines of one file are
+/// checked (``Recorder/recordAll(_:on:)``) and appends them in one transaction, then answers
+/// each request with its own results. A record is answered only once its transaction has
+/// committed. Anything unexpected rolls the batch back, and each request then records alone
+/// (``ReachApplication/record(_:source:as:)`` without the batcher), so a batch never changes an
+/// outcome, only the number of round trips and commits behind it.
+public final class RecordBatcher: @unchecked Sendable {
+    struct Request {
+        var identity: Identity
+        var source: String
+        var documents: [(line: Int, text: String)]
+        var answer: (Result<[RecordResult]?, any Error>) -> Void
+    }
+
+    private let condition = NSCondition()
+    private var waiting: [Request] = []
+    private var started = false
+    /// The most records one batch takes.
+    public let maximumRecords: Int
+
+    public init(maximumRecords: Int = 500) {
+        self.maximumRecords = max(1, maximumRecords)
+    }
+
+    /// Queues a request's records; nil comes back when the batch failed and the request should
+    /// record alone.
+    func submit(_ documents: [(line: Int, text: String)], source: String, as identity: Identity,
+                configuration: ConnectionConfiguration, logger: Logger) async throws -> [RecordResult]? {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            waiting.append(Request(identity: identity, source: source, documents: documents) { continuation.resume(with: $0) })
+            if !started {
+                started = true
+                let thread = Thread { [self] in run(configuration: configuration, logger: logger) }
+                thread.name = "reach.records"
+                thread.stackSize = 8 << 20
+                thread.start()
+            }
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// The batcher's thread: forever, the requests waiting, as one batch.
+    private func run(configuration: ConnectionConfiguration, logger: Logger) {
+        var connection: Connection?
+        while true {
+            condition.lock()
+            while waiting.isEmpty { condition.wait() }
+            var batch: [Request] = []
+            var records = 0
+            while let next = waiting.first, batch.isEmpty || records + next.documents.count <= maximumRecords {
+                batch.append(waiting.removeFirst())
+                records += next.documents.count
+            }
+            condition.unlock()
+            do {
+                if connection == nil || connection?.isHealthy == false {
+                    connection = try Connection(configuration: configuration, logger: logger)
+                }
+                let results = try Self.record(batch, on: connection!)
+                for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }
+            } catch {
+                if connection?.isInTransaction == true { try? connection?.executeScript("ROLLBACK") }
+                if connection?.isHealthy == false { connection = nil }
+                logger.debug("a batch of records went back to recording one request at a time", metadata: ["error.type": "\(type(of: error))"])
+                for request in batch { request.answer(.success(nil)) }
+            }
+        }
+    }
+
+    /// One batch, in one transaction: each account's records checked together and appended in
+    /// one statement, under that account's request settings (which the log's checks read).
+    static func record(_ batch: [Request], on connection: Connection) throws -> [[RecordResult]] {
+        var results = batch.map { request in [RecordResult?](repeating: nil, count: request.documents.count) }
+        var groups: [String: [Int]] = [:]
+        var order: [String] = []
+        for (index, request) in batch.enumerated() {
+            let key = [request.identity.name, request.identity.role.rawValue, request.identity.authorities.sorted().joined(separator: ","), request.source]
+                .joined(separator: "\u{1F}")
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(index)
+        }
+        try connection.executeScript("BEGIN")
+        for key in order {
+            let members = groups[key]!
+            let identity = batch[members[0]].identity
+            _ = try connection.query("""
+                SELECT set_config('reach.actor', $1, true), set_config('reach.request_role', $2, true), set_config('reach.authorities', $3, true)
+                """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ",")])
+            let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, permits: Access.recordingRule(for: identity))
+            var envelopes: [(line: Int, envelope: Recorder.Envelope)] = []
+            var places: [(request: Int, document: Int, id: String)] = []
+            for request in members {
+                for (number, document) in batch[request].documents.enumerated() {
+                    switch Recorder.Envelope.parse(document.text) {
+                    case .failure(let refusals):
+                        results[request][number] = RecordResult(line: document.line, id: nil, outcome: .refused(refusals.all))
+                    case .success(let envelope):
+                        envelopes.append((document.line, envelope))
+                        places.append((request, number, envelope.id))
+                    }
+                }
+            }
+            let outcomes = try recorder.recordAll(envelopes, on: connection)
+            for (place, outcome) in zip(places, outcomes) {
+                results[place.request][place.document] = RecordResult(line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)
+            }
+        }
+        try connection.executeScript("COMMIT")
+        return results.map { $0.map { $0! } }
+    }
+}
