@@ -87,6 +87,7 @@ public enum ReachServer {
             return try await answer(app, request, context) { identity in
                 guard let text = String(validating: body.readableBytesView, as: UTF8.self) else { throw Invalid("body", "is not UTF-8 text") }
                 let results = try await app.record(text, source: "api", as: identity)
+                metrics.records(results)
                 let lines = try results.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
                 let status: HTTPResponse.Status = results.contains { $0.isRefused } ? .unprocessableContent : .ok
                 return Response(status: status, headers: [.contentType: "application/json"],

@@ -21,6 +21,17 @@ final class ServiceMetrics: Sendable {
                                        labels: [("route", route), ("method", method)], buckets: Self.buckets).record(duration)
     }
 
+    /// Records answered by `POST /api/v1/records`, by outcome (`accepted` ones were appended).
+    func records(_ results: [RecordResult]) {
+        for outcome in ["accepted", "already_recorded", "refused"] {
+            let count = results.count { $0.status == outcome }
+            guard count > 0 else { continue }
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "reach", subsystem: "records", metricName: "answered", unitName: "total",
+                                                                  helpText: "Records sent to the service, by outcome (accepted ones were appended to the log)."),
+                                 labels: [("outcome", outcome)]).increment(by: Int64(count))
+        }
+    }
+
     /// The exposition text, with the log's and the projections' figures read now.
     func exposition(_ app: ReachApplication) async -> String {
         if let statuses = try? await app.projectionStatus(as: Identity(name: "metrics", role: .admin)) {

@@ -281,12 +281,36 @@ struct ServerTests {
             let answer = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: body)
             #expect(allowed.contains(answer.status), "\(body.prefix(40)): \(answer.status) \(answer.body.prefix(200))")
         }
+        // Invalid UTF-8, and a body that is not what the route reads.
+        var raw = URLRequest(url: URL(string: running.base.absoluteString + "/api/v1/records")!)
+        raw.httpMethod = "POST"
+        raw.setValue("Bearer \(running.tokens["sam"]!)", forHTTPHeaderField: "Authorization")
+        raw.httpBody = Data([0x7B, 0x22, 0xFF, 0xFE, 0xC3, 0x28, 0x22, 0x7D])
+        let (invalidBody, invalidResponse) = try await Self.client.data(for: raw)
+        #expect((invalidResponse as? HTTPURLResponse)?.statusCode == 400, "\(String(decoding: invalidBody, as: UTF8.self))")
+        #expect(String(decoding: invalidBody, as: UTF8.self).contains("UTF-8"))
+        // SQL-looking text in every parameter of the figures and the summary: a 4xx, or figures
+        // about nothing; never a 5xx, and the log unchanged.
+        let sql = "x'%20OR%20'1'='1;%20DROP%20TABLE%20reach.events;--"
+        for parameter in ["period", "la", "region", "pilot", "project", "objective", "policy_goal", "metric", "by", "policy", "format", "publish"] {
+            let answer = try await Self.call(running, "GET", "/api/v1/metrics?\(parameter)=\(sql)", as: "ana")
+            #expect((200..<500).contains(answer.status), "\(parameter): \(answer.status) \(answer.body.prefix(200))")
+        }
+        for path in ["/api/v1/authorities/\(sql)/summary?period=2024/25", "/api/v1/authorities/northvale/summary?period=\(sql)",
+                     "/api/v1/imports/\(sql)", "/api/v1/templates/\(sql)", "/api/v1/events?from=\(sql)"] {
+            let answer = try await Self.call(running, "GET", path, as: "ops")
+            #expect((400..<500).contains(answer.status), "\(path): \(answer.status) \(answer.body.prefix(200))")
+        }
         for path in ["/api/v1/metrics?period=2024/99", "/api/v1/metrics?metric=nonsense", "/api/v1/metrics?objective=99", "/api/v1/metrics?by=la'%20OR%201=1"] {
             let answer = try await Self.call(running, "GET", path, as: "ana")
             #expect(answer.status == 400, "\(path): \(answer.status) \(answer.body.prefix(200))")
             #expect(answer.type == "application/problem+json")
         }
         #expect(try await Self.call(running, "GET", "/health/live", as: nil).status == 200)
+        // Prometheus counts the records by outcome.
+        let scraped = try await Self.call(running, "GET", "/metrics", as: nil).body
+        #expect(scraped.contains(#"reach_records_answered_total{outcome="accepted"} 1"#), "\(scraped.prefix(400))")
+        #expect(scraped.contains(#"reach_records_answered_total{outcome="already_recorded"} 1"#))
         // Only what a 2xx acknowledged is in the log, and the log holds.
         #expect(try owner.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0) == before + 1)
         #expect(try EventLog.verify(on: owner).ok)
@@ -768,6 +792,12 @@ struct ServerTests {
         #expect(wrong.status == 403)
         let allowed = try await Self.call(running, "POST", "/api/v1/records", as: nil, body: record, headers: ["Cookie": cookie, "X-CSRF-Token": csrf])
         #expect(allowed.status != 401 && allowed.status != 403, "\(allowed.status) \(allowed.body)")
+        // An expired session lets nobody in.
+        let second = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ana","password":"a long enough password"}"#)
+        let secondCookie = String((second.headers["set-cookie"] ?? "").split(separator: ";")[0])
+        #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": secondCookie]).status == 200)
+        _ = try running.db.ownerConnection().execute("UPDATE reach.sessions SET expires_at = now() - interval '1 minute' WHERE account = 'ana'")
+        #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": secondCookie]).status == 401)
         // Signing out ends the session.
         #expect(try await Self.call(running, "DELETE", "/api/v1/session", as: nil, headers: ["Cookie": cookie, "X-CSRF-Token": csrf]).status == 204)
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": cookie]).status == 401)
