@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HummingbirdBcrypt
 import ReachDomain
 import ReachEventLog
@@ -91,6 +92,7 @@ extension ReachApplication {
     public func disableUser(_ name: String, as identity: Identity) async throws {
         try Access.checkMayOperate(.manageUsers, for: identity)
         guard name != identity.name else { throw AccessDenied("an admin does not disable their own account (another admin may)") }
+        defer { tokenCache?.forgetAll() }
         try await updateAccount(name, "UPDATE reach.accounts SET disabled = true WHERE name = $1", [name])
     }
 
@@ -148,6 +150,7 @@ extension ReachApplication {
 
     /// Revokes a token by its id (an admin's to do, or the token's account's).
     public func revokeToken(_ id: String, as identity: Identity) async throws {
+        defer { tokenCache?.forgetAll() }
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
@@ -244,7 +247,8 @@ extension ReachApplication {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "reach", parts[1].count == 12, parts[2].count >= 16, parts[2].count <= 100 else { throw NotAuthenticated() }
         let (id, secret) = (String(parts[1]), String(parts[2]))
-        let (configuration, logger, pool) = (target.application, logger, pool)
+        if let known = tokenCache?.identity(for: token) { return known }
+        let (configuration, logger, pool, cache) = (target.application, logger, pool, tokenCache)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
             let connection = try Self.open(configuration, pool: pool, logger: logger)
             let found = try connection.query("""
@@ -253,7 +257,9 @@ extension ReachApplication {
                 """, [id, EventLog.sha256Hex(secret)], prepared: true)
             Self.release([connection], configuration, pool: pool, scoped: false)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
-            return try Self.identity(found)
+            let identity = try Self.identity(found)
+            cache?.keep(identity, for: token)
+            return identity
         }
     }
 
@@ -292,5 +298,38 @@ extension ReachApplication {
     static func checkPassword(_ password: String) throws {
         guard password.count >= 12 else { throw RequestError("a password has at least 12 characters") }
         guard password.utf8.count <= 72 else { throw RequestError("a password has at most 72 bytes (bcrypt reads no further)") }
+    }
+}
+
+/// Tokens a service has checked a moment ago, and whose they are, so that a script's every
+/// request does not look its token up again. A token revoked (or its account disabled) through
+/// the same service stops working at once; through another process, within ``lifetime``.
+public final class TokenCache: Sendable {
+    private let entries = Mutex<[String: (made: ContinuousClock.Instant, identity: Identity)]>([:])
+    public let lifetime: Duration
+
+    public init(lifetime: Duration = .seconds(2)) {
+        self.lifetime = lifetime
+    }
+
+    func identity(for token: String) -> Identity? {
+        let key = EventLog.sha256Hex(token)
+        return entries.withLock { entries in
+            guard let kept = entries[key], ContinuousClock.now - kept.made < lifetime else { return nil }
+            return kept.identity
+        }
+    }
+
+    func keep(_ identity: Identity, for token: String) {
+        let key = EventLog.sha256Hex(token)
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            if entries.count > 10_000 { entries = entries.filter { now - $0.value.made < lifetime } }
+            entries[key] = (now, identity)
+        }
+    }
+
+    func forgetAll() {
+        entries.withLock { $0 = [:] }
     }
 }

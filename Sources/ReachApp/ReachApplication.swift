@@ -37,6 +37,9 @@ public struct ReachApplication: Sendable {
     /// Checks and appends the records of requests that arrive together in one transaction (a
     /// service's; see ``RecordBatcher``); nil: each request records on its own.
     public var recordBatcher: RecordBatcher?
+    /// Tokens checked a moment ago (a service's; see ``TokenCache``); nil: every request's
+    /// token is looked up.
+    public var tokenCache: TokenCache?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
     public var pool: ConnectionPool?
 

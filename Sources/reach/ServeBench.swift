@@ -82,6 +82,7 @@ struct ServeBench: AsyncParsableCommand {
         served.logger = quiet
         served.pool = ConnectionPool(maximumIdle: 32)
         served.recordBatcher = RecordBatcher()
+        served.tokenCache = TokenCache(lifetime: .seconds(2))
         served.refreshesFigures = false
         served.figuresCache = FiguresCache(lifetime: .seconds(5))
         served.target.application = served.target.application.overriding(["options": "-c statement_timeout=30000"])
@@ -202,7 +203,8 @@ struct ServeBench: AsyncParsableCommand {
         try await onThreadOfItsOwn(name: "reach.bench") {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: wrk)
-            process.arguments = ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "10s", "-s", script, base]
+            // (No answer within the service's own request limit, 30 s, counts as an error.)
+            process.arguments = ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "30s", "-s", script, base]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output

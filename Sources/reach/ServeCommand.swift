@@ -65,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         app.publishesAfterWriting = false
         app.pool = ConnectionPool(maximumIdle: 32)
         app.recordBatcher = RecordBatcher()
+        app.tokenCache = TokenCache(lifetime: .seconds(2))
         // Figures come from the projections as the runner keeps them (unless --no-runner).
         app.refreshesFigures = noRunner
         // The same question within a few seconds gets the same answer (0: always computed).

@@ -63,6 +63,7 @@ struct ServerTests {
         app.publishesAfterWriting = false
         app.pool = ConnectionPool(maximumIdle: 8)
         app.recordBatcher = RecordBatcher()
+        app.tokenCache = TokenCache(lifetime: .seconds(2))
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
