@@ -243,7 +243,7 @@ extension ReachApplication {
             }
             let writer = try Self.connect(target.application, as: identity, reading: false, logger: logger)
             guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
-                throw RequestError("no local authority '\(la)' is registered; see reach metrics --by la for the authorities with figures")
+                throw NotFound("no local authority '\(la.prefix(60))' is registered; see reach metrics --by la for the authorities with figures")
             }
             let compute = {
                 let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)

@@ -28,6 +28,22 @@ public enum ReachServer {
         return text
     }()
 
+    /// Every route of the OpenAPI document: its path as a pattern, and its methods.
+    static let documentedRoutes: [(pattern: String, methods: [String])] = {
+        var routes: [(String, [String])] = []
+        for line in openAPIDocument.split(separator: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                let path = line.dropFirst(2).dropLast()
+                let pattern = "^" + path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "[^/]+", options: .regularExpression)
+                    .replacingOccurrences(of: ".", with: "\\.") + "$"
+                routes.append((pattern, []))
+            } else if !routes.isEmpty, let match = line.firstMatch(of: /^    (get|post|put|delete|patch):$/) {
+                routes[routes.count - 1].1.append(match.1.uppercased())
+            }
+        }
+        return routes
+    }()
+
     /// The cookie that holds a signed-in session's secret.
     public static let sessionCookie = "reach_session"
     /// The header a cookie-authenticated write carries the session's CSRF token in.
@@ -48,6 +64,7 @@ public enum ReachServer {
         let metrics = ServiceMetrics()
         router.add(middleware: RequestLog(logger: app.logger, metrics: metrics))
         router.add(middleware: SecurityHeaders())
+        router.add(middleware: NoSuchRoute(routes: documentedRoutes))
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
             do {
@@ -543,5 +560,26 @@ struct RequestLog: RouterMiddleware {
         status = Int(response.status.code)
         response.headers[.init("X-Request-Id")!] = context.requestID
         return response
+    }
+}
+
+/// What no route answers: a path the service has, asked with a method it does not take, gets
+/// 405 with the methods it does take (`Allow`); any other path, 404; both as problems.
+struct NoSuchRoute<Context: RequestContext>: RouterMiddleware {
+    let routes: [(pattern: String, methods: [String])]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            if let route = routes.first(where: { path.range(of: $0.pattern, options: .regularExpression) != nil }),
+               !route.methods.contains(request.method.rawValue) {
+                return ReachServer.problem(.methodNotAllowed, "method not allowed",
+                                           "\(path) takes \(route.methods.joined(separator: ", ")), not \(request.method.rawValue.prefix(20))",
+                                           headers: [.allow: route.methods.joined(separator: ", ")])
+            }
+            return ReachServer.problem(.notFound, "not found", "no route is \(path.prefix(100)); GET /api/openapi.yaml lists them")
+        }
     }
 }

@@ -131,12 +131,17 @@ struct ServerTests {
             ("lee", "GET", "/api/v1/tokens", 200), ("ana", "GET", "/api/v1/imports", 403), ("lee", "GET", "/api/v1/imports", 403),
             ("sam", "GET", "/api/v1/imports", 200), ("ops", "GET", "/api/v1/imports", 200),
             ("sam", "POST", "/api/v1/users/ops/disable", 403), ("lee", "DELETE", "/api/v1/tokens/000000000000", 404),
+            // What no route answers: a method a path does not take, a path there is not, an authority there is not.
+            ("ana", "PUT", "/api/v1/catalogue", 405), (nil, "DELETE", "/health/live", 405), ("ana", "GET", "/api/v1/nothing-here", 404),
+            ("ana", "GET", "/api/v1/authorities/nowhere/summary?period=2024/25", 404),
         ]
         for (account, method, path, status) in expected {
             let answer = try await Self.call(running, method, path, as: account)
             #expect(answer.status == status, "\(account ?? "nobody") \(method) \(path): \(answer.status) \(answer.body.prefix(200))")
             if status >= 400 { #expect(answer.type == "application/problem+json", "\(path)") }
         }
+        let wrongMethod = try await Self.call(running, "PATCH", "/api/v1/records", as: "sam")
+        #expect(wrongMethod.status == 405 && wrongMethod.headers["allow"] == "POST", "\(wrongMethod.headers)")
         // What a lead receives is under dfe, and no count of young people from 1 to 5 is in it.
         let lead = try await Self.call(running, "GET", metricsOwn + "&format=csv", as: "lee")
         let rows = lead.body.split(separator: "\n").dropFirst()
@@ -411,7 +416,7 @@ struct ServerTests {
                 process.arguments = ["run", running.base.absoluteString + "/api/openapi.yaml", "--url", running.base.absoluteString,
                                      "-H", "Authorization: Bearer \(running.tokens[account]!)", "--max-examples", "5", "--request-timeout", "20",
                                      "--seed", "20261130", "--no-color",
-                                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"]
+                                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,ignored_auth"]
                 process.currentDirectoryURL = FileManager.default.temporaryDirectory
                 let pipe = Pipe()
                 process.standardOutput = pipe
