@@ -216,6 +216,15 @@ struct ServerTests {
             #expect(refused(staff, sql), "staff: \(sql)")
         }
         #expect(try staff.query("SELECT reach.first_occurred_on('southmere')").decodeIfPresent(PostgresDate.self, row: 0, column: 0) == nil)
+        // Read through the scoped views, a staff member's figures for their authority are the
+        // research views' figures for it, cut by anything, with or without a policy.
+        let year = try Period.parse("2024/25").get()
+        for (by, policy) in [(ScopeDimension?.none, DisclosurePolicy.Name?.none), (.month, nil), (.pilot, nil), (nil, .dfe)] {
+            let query = MetricQuery(period: year, la: "northvale", by: by)
+            let asStaff = try await running.app.metrics(query, policy: policy, as: sam)
+            let asResearcher = try await running.app.metrics(query, policy: policy, as: Identity(name: "ana", role: .researcher))
+            #expect(!asStaff.rows.isEmpty && asStaff.rows == asResearcher.rows, "by \(by?.rawValue ?? "nothing"), policy \(policy?.rawValue ?? "default")")
+        }
         // A staff member's request appends for its own authorities only, whatever the path.
         let writer = try ReachApplication.connect(configuration, as: sam, reading: false, logger: logger)
         let stray = NewEvent(streamID: "test:stray", type: "note_made", data: "{}", occurredOn: .today, authorityID: "southmere")
