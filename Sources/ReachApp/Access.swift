@@ -11,7 +11,7 @@ public struct AccessDenied: Error, Sendable, CustomStringConvertible {
 /// under which disclosure policy, who may export an authority's summary, and who may operate
 /// the installation. The use cases of ``ReachApplication`` ask here and nowhere else; the
 /// database enforces the same again: each use case reads under the role of its asker
-/// (``ReachApplication/connect(_:as:reading:logger:)``), and the log refuses a staff member's
+/// (``ReachApplication/connect(_:as:reading:logger:pool:)``), and the log refuses a staff member's
 /// request that appends for another authority.
 ///
 /// | role | records | figures | policy | exports | operates |

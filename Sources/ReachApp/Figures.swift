@@ -94,7 +94,7 @@ extension ReachApplication {
 
     /// Connections to compute figures on: one per core (up to four), so the server answers a
     /// query's independent parts side by side, each reading as `identity` does
-    /// (``connect(_:as:reading:logger:)``; the application's own login when nil). With
+    /// (``connect(_:as:reading:logger:pool:)``; the application's own login when nil). With
     /// `refresh`, the projections are brought up to date first (that needs the owner's login)
     /// and, with `publish`, the authorities' summaries the log has moved past are published (on
     /// the application's connections, never an asker's); the names of projections still behind
