@@ -37,7 +37,8 @@ struct ServerTests {
     /// The largest upload the tests' service keeps.
     static let maximumUpload = 256 * 1024
 
-    static func start() async throws -> Running {
+    /// A new database with the demo data set, and the application on it.
+    static func demo() async throws -> (TestDatabase, ReachApplication) {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let db = try TestDatabase.create()
         var target = DatabaseTarget.url("")
@@ -45,9 +46,14 @@ struct ServerTests {
         target.owner = db.owner
         var logger = Logger(label: "reach.test")
         logger.logLevel = .warning
-        var app = ReachApplication(target: target, logger: logger)
+        let app = ReachApplication(target: target, logger: logger)
+        _ = try await app.loadDemo(seed: 7, events: 3000, as: Identity(name: "ops", role: .admin))
+        return (db, app)
+    }
+
+    static func start() async throws -> Running {
+        var (db, app) = try await demo()
         let admin = Identity(name: "ops", role: .admin)
-        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
         var tokens: [String: String] = [:]
         for (name, role, authorities) in [("ana", Identity.Role.researcher, [String]()), ("sam", .staff, ["northvale"]),
                                           ("lee", .laViewer, ["northvale"]), ("ops", .admin, []), ("gone", .staff, ["northvale"])] {
@@ -66,8 +72,8 @@ struct ServerTests {
         app.tokenCache = TokenCache(lifetime: .seconds(2))
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: app.logger)
+        let group = ServiceGroup(configuration: .init(services: [server], logger: app.logger))
         let task = Task { try await group.run() }
         var port = 0
         for await value in stream { port = value; break }
@@ -505,16 +511,8 @@ struct ServerTests {
             Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
             return
         }
-        setenv("REACH_BCRYPT_COST", "4", 1)
-        let db = try TestDatabase.create()
-        var target = DatabaseTarget.url("")
-        target.application = db.application
-        target.owner = db.owner
-        var logger = Logger(label: "reach.test")
-        logger.logLevel = .warning
-        let app = ReachApplication(target: target, logger: logger)
+        let (db, app) = try await Self.demo()
         let admin = Identity(name: "ops", role: .admin)
-        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
         _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
         let token = try await app.createToken(for: "sam", as: admin).token
         _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
