@@ -192,6 +192,9 @@ extension ReachApplication {
         ProcessInfo.processInfo.environment["REACH_SESSION_HOURS"].flatMap { Int($0) }.map { min(max($0, 1), 24 * 30) } ?? 8
     }
 
+    /// A random secret of 32 bytes, URL-safe (for a form's token, say).
+    public static func newSecret() -> String { secret() }
+
     /// A random secret of 32 bytes, URL-safe.
     static func secret() -> String {
         var random = SystemRandomNumberGenerator()

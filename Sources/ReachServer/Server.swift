@@ -83,6 +83,8 @@ public enum ReachServer {
         router.get("/api/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
         }
+        // The web app's pages (text/html; not part of the API's document).
+        WebPages.add(to: router, app: app, limiter: limiter, secureCookies: secureCookies)
         let api = router.group("/api/v1")
         api.get("/metrics") { request, context in
             try await answer(app, request, context) { identity in
@@ -523,6 +525,9 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
         response.headers[.init("X-Frame-Options")!] = "DENY"
         response.headers[.init("Referrer-Policy")!] = "no-referrer"
         response.headers[.cacheControl] = "no-store"
+        // Pages carry no script and take styles and images from the service alone.
+        response.headers[.init("Content-Security-Policy")!] =
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         return response
     }
 }

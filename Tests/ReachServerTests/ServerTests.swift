@@ -88,8 +88,31 @@ struct ServerTests {
         return URLSession(configuration: configuration)
     }()
 
-    static func call(_ running: Running, _ method: String, _ path: String, as account: String?, body: String? = nil,
+    /// Stops a session from following redirects, so that a test sees the 303 and its cookies.
+    final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+            completionHandler(nil)
+        }
+    }
+
+    /// A page of the web app, as a browser without cookies of its own would ask for it.
+    static func page(_ running: Running, _ method: String, _ path: String, as account: String?, body: String? = nil,
                      contentType: String = "application/json", headers: [String: String] = [:]) async throws -> (status: Int, body: String, type: String, headers: [String: String]) {
+        try await call(running, method, path, as: account, body: body, contentType: contentType, headers: headers, client: browserless)
+    }
+
+    /// A client that keeps no cookies and follows no redirects (for the web app's pages).
+    static let browserless: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        return URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+    }()
+
+    static func call(_ running: Running, _ method: String, _ path: String, as account: String?, body: String? = nil,
+                     contentType: String = "application/json", headers: [String: String] = [:],
+                     client: URLSession = client) async throws -> (status: Int, body: String, type: String, headers: [String: String]) {
         var request = URLRequest(url: URL(string: running.base.absoluteString + path)!)
         request.httpMethod = method
         if let account { request.setValue("Bearer \(running.tokens[account] ?? account)", forHTTPHeaderField: "Authorization") }
@@ -644,6 +667,80 @@ struct ServerTests {
         await running.stop()
     }
 
+    @Test("the web app's first pages: sign in and out with forms (labels, error summary, kept input, CSRF), an authority's page under the role's policy with an SVG chart, its table and its CSV; another authority's page refused")
+    func webPages() async throws {
+        let running = try await Self.start()
+        func cookie(_ headers: [String: String], _ name: String) -> String? {
+            (headers["set-cookie"] ?? "").components(separatedBy: ", ").flatMap { $0.components(separatedBy: ",") }
+                .first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + "=") }
+                .map { String($0.trimmingCharacters(in: .whitespaces).split(separator: ";")[0]) }
+        }
+        func form(_ fields: [(String, String)]) -> String {
+            fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        }
+        let formType = "application/x-www-form-urlencoded"
+        let start = try await Self.page(running, "GET", "/", as: nil)
+        #expect(start.status == 303 && start.headers["location"] == "/sign-in")
+        let signIn = try await Self.page(running, "GET", "/sign-in", as: nil)
+        #expect(signIn.status == 200 && signIn.type.hasPrefix("text/html"))
+        #expect(signIn.body.contains(#"<label for="name">"#) && signIn.body.contains(#"<label for="password">"#))
+        #expect(signIn.headers["content-security-policy"]?.contains("default-src 'none'") == true)
+        #expect(!signIn.body.contains("<script"))
+        let formCookie = try #require(cookie(signIn.headers, "reach_form"))
+        let token = try #require(signIn.body.range(of: #"name="form_token" value="[^"]+""#, options: .regularExpression)
+            .map { String(signIn.body[$0].dropFirst(#"name="form_token" value=""#.count).dropLast()) })
+        // Without the form's token (a sign-in forged by another site): refused.
+        let forged = try await Self.page(running, "POST", "/sign-in", as: nil, body: form([("name", "lee"), ("password", "a long enough password")]), contentType: formType)
+        #expect(forged.status == 400 && forged.body.contains("There is a problem"))
+        // Empty fields, then a wrong password: an error summary linking to the field, what was typed kept (escaped).
+        let empty = try await Self.page(running, "POST", "/sign-in", as: nil, body: form([("form_token", token), ("name", ""), ("password", "")]),
+                                        contentType: formType, headers: ["Cookie": formCookie])
+        #expect(empty.status == 422 && empty.body.contains(##"<a href="#name">Enter your account name</a>"##) && empty.body.contains(##"<a href="#password">Enter your password</a>"##))
+        let wrong = try await Self.page(running, "POST", "/sign-in", as: nil, body: form([("form_token", token), ("name", "<b>lee</b>"), ("password", "not it")]),
+                                        contentType: formType, headers: ["Cookie": formCookie])
+        #expect(wrong.status == 401 && wrong.body.contains("&lt;b&gt;lee&lt;/b&gt;") && !wrong.body.contains("<b>lee</b>"))
+        #expect(wrong.body.contains(#"aria-describedby="name-error""#))
+        // The lead signs in, sees its authority's page under dfe, and no other's.
+        let signedIn = try await Self.page(running, "POST", "/sign-in", as: nil, body: form([("form_token", token), ("name", "lee"), ("password", "a long enough password")]),
+                                           contentType: formType, headers: ["Cookie": formCookie])
+        #expect(signedIn.status == 303 && signedIn.headers["location"] == "/")
+        let session = try #require(cookie(signedIn.headers, "reach_session"))
+        let home = try await Self.page(running, "GET", "/", as: nil, headers: ["Cookie": session])
+        #expect(home.status == 200 && home.body.contains(#"href="/authorities/northvale""#))
+        let page = try await Self.page(running, "GET", "/authorities/northvale?period=2024/25", as: nil, headers: ["Cookie": session])
+        #expect(page.status == 200 && page.body.contains("<strong>dfe</strong>"))
+        #expect(page.body.contains("<svg") && page.body.contains("<title id=\"chart-title\">") && page.body.contains("<desc id=\"chart-desc\">"))
+        #expect(page.body.contains("<summary>Show as table</summary>"))
+        for row in page.body.components(separatedBy: "<tr>") where row.contains("pupils") {
+            if let cell = row.range(of: #"<td class="number">[0-9]+</td>"#, options: .regularExpression) {
+                let value = Int(row[cell].filter(\.isNumber)) ?? 0
+                #expect(value == 0 || value > 5, "a small number about pupils is shown: \(row.prefix(200))")
+            }
+        }
+        let csv = try await Self.page(running, "GET", "/authorities/northvale/figures.csv?period=2024/25", as: nil, headers: ["Cookie": session])
+        let lines = csv.body.split(separator: "\n").dropFirst()
+        #expect(csv.type.hasPrefix("text/csv") && !lines.isEmpty && lines.allSatisfy { $0.hasSuffix(",dfe") })
+        #expect(lines.contains { $0.contains("month:2024-10") })
+        let other = try await Self.page(running, "GET", "/authorities/southmere", as: nil, headers: ["Cookie": session])
+        #expect(other.status == 403 && other.body.contains("You cannot see this page") && !other.body.contains("<svg"))
+        let badPeriod = try await Self.page(running, "GET", "/authorities/northvale?period=someday", as: nil, headers: ["Cookie": session])
+        #expect(badPeriod.status == 400 && badPeriod.body.contains("period"))
+        // Signing out needs the session's CSRF token, then ends the session.
+        let csrf = try #require(page.body.range(of: #"name="csrf_token" value="[^"]+""#, options: .regularExpression)
+            .map { String(page.body[$0].dropFirst(#"name="csrf_token" value=""#.count).dropLast()) })
+        #expect(try await Self.page(running, "POST", "/sign-out", as: nil, body: "csrf_token=wrong", contentType: formType, headers: ["Cookie": session]).status == 403)
+        let out = try await Self.page(running, "POST", "/sign-out", as: nil, body: "csrf_token=\(csrf)", contentType: formType, headers: ["Cookie": session])
+        #expect(out.status == 303 && out.headers["location"] == "/sign-in")
+        let after = try await Self.page(running, "GET", "/authorities/northvale", as: nil, headers: ["Cookie": session])
+        #expect(after.status == 303 && after.headers["location"] == "/sign-in")
+        // Staff see their authority's page unsuppressed.
+        let staffSignIn = try await Self.page(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"sam","password":"a long enough password"}"#)
+        let staffSession = try #require(cookie(staffSignIn.headers, "reach_session"))
+        let staffPage = try await Self.page(running, "GET", "/authorities/northvale", as: nil, headers: ["Cookie": staffSession])
+        #expect(staffPage.status == 200 && staffPage.body.contains("<strong>none</strong>"))
+        await running.stop()
+    }
+
     /// Polls an import job until it has finished.
     static func finished(_ running: Running, _ location: String, as account: String) async throws -> [String: Any] {
         for _ in 0..<200 {
@@ -744,7 +841,11 @@ struct ServerTests {
     @Test("the OpenAPI document names exactly the routes the service has, and is a valid OpenAPI 3.1 document")
     func openAPIDocument() throws {
         let router = ReachServer.router(ReachApplication(target: DatabaseTarget.url(""), logger: Logger(label: "reach.test")))
-        let served = Set(router.routes.map { route in
+        // (The web app's pages, text/html for people, are not the API's.)
+        let served = Set(router.routes.filter { route in
+            let path = "\(route.path)"
+            return path.hasPrefix("/api") || path.hasPrefix("/health") || path == "/metrics"
+        }.map { route in
             "\(route.method.rawValue) " + "\(route.path)".replacingOccurrences(of: #":([a-z_]+)"#, with: "{$1}", options: .regularExpression)
         })
         var documented = Set<String>()
