@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 REACH_BUILD_CONFIGURATION=debug Deploy/setup.sh
-# The HTTP service's contract tests use schemathesis and openapi-spec-validator (PyPI), kept in
-# a virtual environment of their own under .build.
+# The HTTP service's contract tests use schemathesis and openapi-spec-validator, and the web
+# app's browser tests Selenium and axe-core (axe-selenium-python), from PyPI, kept in a virtual
+# environment of their own under .build.
 if [ ! -x .build/pytools/bin/schemathesis ]; then
     python3 -m venv .build/pytools 2>/dev/null || {
         sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -14,6 +15,14 @@ if [ ! -x .build/pytools/bin/schemathesis ]; then
         python3 -m venv .build/pytools
     }
     .build/pytools/bin/pip install -q --disable-pip-version-check schemathesis openapi-spec-validator >&2
+fi
+.build/pytools/bin/python -c 'import selenium, axe_selenium_python' 2>/dev/null ||
+    .build/pytools/bin/pip install -q --disable-pip-version-check selenium axe-selenium-python >&2
+# The web app's browser tests drive Debian's Chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: chromium chromium-driver" >&2
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 export PATH="$PWD/.build/pytools/bin:$PATH"
 swift test "$@"

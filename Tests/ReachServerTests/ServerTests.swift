@@ -741,6 +741,31 @@ struct ServerTests {
         await running.stop()
     }
 
+    @Test("the web app in a real browser (headless Chromium, Selenium, axe-core): sign in with errors shown and typing kept, the lead's page under dfe with its chart's table, keyboard and WCAG 2 AA checks, another authority refused, sign out")
+    func browser() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        guard let tool = Self.schemathesisPath(), FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") else {
+            Issue.record("Chromium, its driver or Selenium is not installed: Deploy/test.sh (the README's test command) installs them")
+            return
+        }
+        let running = try await Self.start()
+        let output = try await onThreadOfItsOwn { () -> (Int32, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: (tool as NSString).deletingLastPathComponent + "/python")
+            process.arguments = [root + "/Tests/Browser/web_app.py", running.base.absoluteString, "lee", "a long enough password", "northvale", "southmere"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        #expect(output.0 == 0, "\(output.1.suffix(3000))")
+        #expect(output.1.contains("[]"), "\(output.1.suffix(500))")
+        await running.stop()
+    }
+
     /// Polls an import job until it has finished.
     static func finished(_ running: Running, _ location: String, as account: String) async throws -> [String: Any] {
         for _ in 0..<200 {
