@@ -12,7 +12,7 @@ enum WebPages {
     /// The templates, by name.
     static let library: MustacheLibrary = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["layout", "sign-in", "home", "authority", "refusal"] {
+        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal"] {
             guard let url = Bundle.module.url(forResource: "web/\(name)", withExtension: "mustache"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -110,6 +110,29 @@ enum WebPages {
                 ])
             }
         }
+        router.get("/programme") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            return await answering(identity, csrf) {
+                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
+                let (byAuthority, byProject) = try await programme(app, period: period, as: identity)
+                return page("programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf, [
+                    "period": period.label, "policy": byAuthority.policy.rawValue, "suppressed": byAuthority.policy != .none,
+                    "authorities": table(byAuthority.rows, prefix: "la:", period: period.label),
+                    "projects": table(byProject.rows, prefix: "project:", period: period.label),
+                ])
+            }
+        }
+        router.get("/programme/figures.csv") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            return await answering(identity, csrf) {
+                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
+                let (byAuthority, byProject) = try await programme(app, period: period, as: identity)
+                let text = try Tidy.render(byAuthority.rows + byProject.rows, format: .csv, policy: byAuthority.policy)
+                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
+                                                       .contentDisposition: "attachment; filename=\"programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv\""],
+                                body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
         router.get("/authorities/:la/figures.csv") { request, context in
             guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
             let la = try context.parameters.require("la")
@@ -130,6 +153,35 @@ enum WebPages {
         var months = try await app.metrics(MetricQuery(period: period, la: la, by: .month, metrics: [.sessions]), as: identity)
         months.rows = months.rows.filter { $0.dimension == "total" }
         return (headline, months)
+    }
+
+    /// The programme's figures by authority and by strategy project (the researchers' and
+    /// admins' page; the others are refused by the same access decision as the API's).
+    static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (Figures, Figures) {
+        guard identity.role == .researcher || identity.role == .admin else {
+            throw AccessDenied("the programme's page is for researchers and admins; your authority's page is on the start page")
+        }
+        let byAuthority = try await app.metrics(MetricQuery(period: period, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances]), as: identity)
+        let byProject = try await app.metrics(MetricQuery(period: period, by: .project, metrics: [.sessions, .attendances]), as: identity)
+        return (byAuthority, byProject)
+    }
+
+    /// One row per scope (`la:...`, `project:...`) of the headline figures.
+    static func table(_ rows: [Observation], prefix: String, period: String) -> [[String: Any]] {
+        var out: [String: [String: Any]] = [:]
+        for row in rows where row.scope.hasPrefix(prefix) {
+            let id = String(row.scope.dropFirst(prefix.count))
+            var entry = out[id] ?? ["id": id, "period": period, "schools": "", "sessions": "", "attendances": "", "pupils": ""]
+            switch (row.metric, row.dimension, row.category) {
+            case ("schools_engaged", "total", _): entry["schools"] = shown(row)
+            case ("sessions", "total", _): entry["sessions"] = shown(row)
+            case ("attendances", "total", _): entry["attendances"] = shown(row)
+            case ("attendances", "audience", "pupils"): entry["pupils"] = shown(row)
+            default: break
+            }
+            out[id] = entry
+        }
+        return out.keys.sorted().map { out[$0]! }
     }
 
     /// A bar chart of sessions by month, drawn as SVG: bars, month labels and values, and a

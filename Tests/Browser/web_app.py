@@ -2,7 +2,7 @@
 driven by Selenium, checked by axe-core (the copy bundled in axe-selenium-python) for WCAG 2
 A and AA. Run by the Swift test `browser` against a live service:
 
-    python web_app.py BASE_URL NAME PASSWORD AUTHORITY OTHER_AUTHORITY
+    python web_app.py BASE_URL NAME PASSWORD AUTHORITY OTHER_AUTHORITY RESEARCHER
 
 Prints the failures as JSON and exits 1 if there are any.
 """
@@ -19,7 +19,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-base, name, password, authority, other = sys.argv[1:6]
+base, name, password, authority, other, researcher = sys.argv[1:7]
 failures = []
 
 
@@ -106,6 +106,16 @@ try:
     check(driver.current_url.endswith("/sign-in"), "signing out leads back to the sign-in page")
     driver.get(base + "/authorities/" + authority)
     check(driver.current_url.endswith("/sign-in"), "after signing out, pages need signing in again")
+
+    # A researcher: the programme's page, by authority and by strategy project.
+    driver.find_element(By.ID, "name").send_keys(researcher)
+    driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    settle(expected_conditions.url_to_be(base + "/"))
+    driver.find_element(By.PARTIAL_LINK_TEXT, "The programme").click()
+    settle(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "table.figures")))
+    check(len(driver.find_elements(By.CSS_SELECTOR, "table.figures tbody tr")) > 5, "the programme's page lists the authorities")
+    check(len(driver.find_elements(By.LINK_TEXT, authority)) == 1, "each authority links to its page")
+    accessible("the programme's page")
 finally:
     driver.quit()
 

@@ -738,6 +738,15 @@ struct ServerTests {
         let staffSession = try #require(cookie(staffSignIn.headers, "reach_session"))
         let staffPage = try await Self.page(running, "GET", "/authorities/northvale", as: nil, headers: ["Cookie": staffSession])
         #expect(staffPage.status == 200 && staffPage.body.contains("<strong>none</strong>"))
+        // The programme's page: a researcher's, by authority and by strategy project; not a lead's or staff's.
+        let researcherSignIn = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ana","password":"a long enough password"}"#)
+        let researcherSession = try #require(cookie(researcherSignIn.headers, "reach_session"))
+        let programme = try await Self.page(running, "GET", "/programme?period=2024/25", as: nil, headers: ["Cookie": researcherSession])
+        #expect(programme.status == 200 && programme.body.contains(#"<a href="/authorities/northvale?period=2024/25">northvale</a>"#))
+        #expect(programme.body.contains("Strategy 2024-2029 progress by project"))
+        let programmeCSV = try await Self.page(running, "GET", "/programme/figures.csv?period=2024/25", as: nil, headers: ["Cookie": researcherSession])
+        #expect(programmeCSV.body.contains("la:southmere") && programmeCSV.body.contains(",project:"))
+        #expect(try await Self.page(running, "GET", "/programme", as: nil, headers: ["Cookie": staffSession]).status == 403)
         await running.stop()
     }
 
@@ -752,7 +761,7 @@ struct ServerTests {
         let output = try await onThreadOfItsOwn { () -> (Int32, String) in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: (tool as NSString).deletingLastPathComponent + "/python")
-            process.arguments = [root + "/Tests/Browser/web_app.py", running.base.absoluteString, "lee", "a long enough password", "northvale", "southmere"]
+            process.arguments = [root + "/Tests/Browser/web_app.py", running.base.absoluteString, "lee", "a long enough password", "northvale", "southmere", "ana"]
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
