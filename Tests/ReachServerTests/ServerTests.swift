@@ -299,25 +299,20 @@ struct ServerTests {
     func records() async throws {
         let running = try await Self.start()
         let owner = try running.db.ownerConnection()
-        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
-        let pilot: String = try fact.decode(row: 0, column: 0)
-        let school: String = try fact.decode(row: 0, column: 1)
-        func activity(_ id: String, la: String = "northvale") -> String {
-            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
-        }
+        let assembly = try Assembly(owner)
         let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
-        let first = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-1"))
+        let first = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: assembly.record("api-1"))
         #expect(first.status == 200, "\(first.body)")
         #expect(first.body.contains(#""status":"accepted""#))
-        let again = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-1"))
+        let again = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: assembly.record("api-1"))
         #expect(again.body.contains(#""status":"already_recorded""#), "\(again.body)")
         // Another authority's record is refused with the field and the reason.
-        let elsewhere = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity("api-2", la: "southmere"))
+        let elsewhere = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: assembly.record("api-2", la: "southmere"))
         #expect(elsewhere.status == 422)
         #expect(elsewhere.body.contains("la_id"), "\(elsewhere.body)")
         // A researcher and a lead record nothing.
-        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "ana", body: activity("api-3")).status == 403)
-        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "lee", body: activity("api-4")).status == 403)
+        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "ana", body: assembly.record("api-3")).status == 403)
+        #expect(try await Self.call(running, "POST", "/api/v1/records", as: "lee", body: assembly.record("api-4")).status == 403)
         // Hostile input: each a 4xx that says what is wrong, and the service still answers.
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         for (body, allowed) in [("{not json", [422, 400]), (deep, [422, 400]), (#"{"type":"activity_delivered","id":"x'; DROP TABLE reach.events; --","data":{}}"#, [422]),
@@ -540,8 +535,7 @@ struct ServerTests {
         let token = try await app.createToken(for: "sam", as: admin).token
         _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
         let owner = try db.ownerConnection()
-        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
-        let (pilot, school): (String, String) = (try fact.decode(row: 0, column: 0), try fact.decode(row: 0, column: 1))
+        let assembly = try Assembly(owner)
 
         // The service as a process of its own, told its database by URL, on a port it picks.
         let process = Process()
@@ -582,7 +576,7 @@ struct ServerTests {
             var request = URLRequest(url: URL(string: base + "/api/v1/records")!)
             request.httpMethod = "POST"
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            request.httpBody = Data(#"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"northvale","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#.utf8)
+            request.httpBody = Data(assembly.record(id).utf8)
             guard let (_, response) = try? await Self.client.data(for: request) else { return nil }
             return (response as? HTTPURLResponse)?.statusCode
         }
@@ -623,18 +617,14 @@ struct ServerTests {
     func batching() async throws {
         let running = try await Self.start()
         let owner = try running.db.ownerConnection()
-        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
-        let (pilot, school): (String, String) = (try fact.decode(row: 0, column: 0), try fact.decode(row: 0, column: 1))
-        func activity(_ id: String, la: String = "northvale") -> String {
-            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
-        }
+        let assembly = try Assembly(owner)
         var shared = false
         for round in 0..<3 {
             // 12 records of their own, one sent twice at once, one another authority's and one
             // that is not JSON, all at the same moment.
-            var bodies: [(String, String)] = (0..<12).map { ("own-\($0)", activity("batch-\(round)-\($0)")) }
-            bodies += [("twice", activity("batch-\(round)-twice")), ("twice", activity("batch-\(round)-twice")),
-                       ("elsewhere", activity("batch-\(round)-x", la: "southmere")), ("broken", "{not json")]
+            var bodies: [(String, String)] = (0..<12).map { ("own-\($0)", assembly.record("batch-\(round)-\($0)")) }
+            bodies += [("twice", assembly.record("batch-\(round)-twice")), ("twice", assembly.record("batch-\(round)-twice")),
+                       ("elsewhere", assembly.record("batch-\(round)-x", la: "southmere")), ("broken", "{not json")]
             let answers = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
                 for (kind, body) in bodies {
                     group.addTask { let answer = try await Self.call(running, "POST", "/api/v1/records", as: "sam", body: body); return (kind, answer.status, answer.body) }
@@ -773,6 +763,22 @@ struct ServerTests {
         #expect(output.0 == 0, "\(output.1.suffix(3000))")
         #expect(output.1.contains("[]"), "\(output.1.suffix(500))")
         await running.stop()
+    }
+
+    /// An assembly of northvale's, at one of its pilots' schools, as a record with any id.
+    struct Assembly {
+        var pilot: String
+        var school: String
+
+        /// Northvale's first pilot and school with activities on the demo data set.
+        init(_ owner: Connection) throws {
+            let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
+            (pilot, school) = (try fact.decode(row: 0, column: 0), try fact.decode(row: 0, column: 1))
+        }
+
+        func record(_ id: String, la: String = "northvale") -> String {
+            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        }
     }
 
     /// Polls an import job until it has finished.
@@ -968,19 +974,14 @@ struct ServerTests {
     func shutdownUnderLoad() async throws {
         let running = try await Self.start()
         let owner = try running.db.ownerConnection()
-        let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
-        let pilot: String = try fact.decode(row: 0, column: 0)
-        let school: String = try fact.decode(row: 0, column: 1)
-        func activity(_ id: String) -> String {
-            #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"\#(pilot)","la_id":"northvale","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
-        }
+        let assembly = try Assembly(owner)
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for client in 0..<8 {
                 group.addTask {
                     var mine: [String] = []
                     for n in 0..<40 {
                         let id = "load-\(client)-\(n)"
-                        guard let answer = try? await Self.call(running, "POST", "/api/v1/records", as: "sam", body: activity(id)) else { break }
+                        guard let answer = try? await Self.call(running, "POST", "/api/v1/records", as: "sam", body: assembly.record(id)) else { break }
                         if answer.status == 200 { mine.append(id) }
                     }
                     return mine
