@@ -34,6 +34,28 @@ public enum TestCluster {
             fatalError("the test cluster could not start: \(error)")
         }
     }()
+
+    /// A database migrated once, that every migrated test database is copied from. Migrating
+    /// once, rather than in each test, also keeps the migrations' cluster-wide role creation
+    /// from racing itself across databases migrated at the same moment.
+    public static let migratedTemplate: String = {
+        let name = "reach_template"
+        do {
+            let cluster = shared
+            let admin = try Connection(configuration: cluster.configuration(database: "postgres"))
+            try admin.executeScript("CREATE DATABASE \(name)")
+            do {
+                let connection = try Connection(configuration: cluster.configuration(database: name))
+                _ = try ReadSide.migrator().migrate(on: connection)
+                try DatabaseTarget.ensureApplicationLogin(applicationUser, on: connection)
+            }
+            // No session may stay connected to a template while it is copied.
+            try admin.executeScript("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false IS_TEMPLATE true")
+            return name
+        } catch {
+            fatalError("the test template database could not be made: \(error)")
+        }
+    }()
 }
 
 /// A database of one test's own.
@@ -45,22 +67,19 @@ public struct TestDatabase: Sendable {
     /// Connects as a member of `reach_app`, as the application does.
     public let application: ConnectionConfiguration
 
-    /// Creates an empty database and, unless `migrated` is false, applies the migrations.
+    /// Creates a database: a copy of the migrated template, or, when `migrated` is false, an empty one.
     public static func create(migrated: Bool = true) throws -> TestDatabase {
         let cluster = TestCluster.shared
         let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         let admin = try Connection(configuration: cluster.configuration(database: "postgres"))
-        try admin.executeScript("CREATE DATABASE \(name)")
-        let database = TestDatabase(
+        // The template is made first even for an empty database: the cluster's roles then exist
+        // before any test migrates a database of its own.
+        let template = TestCluster.migratedTemplate
+        try admin.executeScript(migrated ? "CREATE DATABASE \(name) TEMPLATE \(template)" : "CREATE DATABASE \(name)")
+        return TestDatabase(
             name: name,
             owner: cluster.configuration(database: name),
             application: cluster.configuration(database: name, user: TestCluster.applicationUser))
-        if migrated {
-            let connection = try Connection(configuration: database.owner)
-            _ = try ReadSide.migrator().migrate(on: connection)
-            try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: connection)
-        }
-        return database
     }
 
     /// A connection as the owner.
