@@ -2,7 +2,9 @@
 # The README's first command: install what is missing, build, and run the main job on reach's
 # own PostgreSQL cluster (or on REACH_DATABASE_URL when set): load the demo data set, record an
 # assembly by hand, import a spreadsheet made from a template, compute figures, export a local
-# authority's summary with small numbers suppressed, and verify the log.
+# authority's summary with small numbers suppressed, and verify the log. It ends with the web app
+# and API running on the demo data (`reach serve`), printing the address and one demo sign-in
+# per role; Ctrl-C stops it. `Deploy/quickstart.sh --no-serve` stops before serving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Deploy/setup.sh
@@ -46,3 +48,28 @@ say "reach events verify"
 
 say "reach db status"
 "$reach" db status
+
+[ "${1:-}" = "--no-serve" ] && exit 0
+
+say "reach users add   (one demo account per role, each with a new random password)"
+host="${REACH_HTTP_HOST:-127.0.0.1}"
+port="${REACH_HTTP_PORT:-8080}"
+signins=""
+for account in "demo-staff staff northvale" "demo-researcher researcher" "demo-lead la_viewer northvale" "demo-admin admin"; do
+    set -- $account
+    password=$(head -c 64 /dev/urandom | tr -dc 'a-km-np-z2-9' | head -c 16)
+    if "$reach" users list | awk '{print $1}' | grep -qx "$1"; then
+        printf '%s\n' "$password" | "$reach" users passwd "$1" --password-stdin >/dev/null
+    else
+        printf '%s\n' "$password" | "$reach" users add "$1" --role "$2" ${3:+--la "$3"} --password-stdin >/dev/null
+    fi
+    signins+=$(printf '  %-16s %-22s password %s' "$1" "$2${3:+ of $3}" "$password")$'\n'
+done
+
+say "reach serve   (the web app and the API, on the demo data)"
+cat <<EOF
+Open http://$host:$port/ in a browser and sign in as one of these demo accounts:
+$signins
+The API's contract is at http://$host:$port/api/openapi.yaml. Ctrl-C stops the service.
+EOF
+exec "$reach" serve --host "$host" --port "$port"

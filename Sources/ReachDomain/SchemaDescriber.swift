@@ -83,3 +83,35 @@ extension RecordType {
         ])
     }
 }
+
+/// A field of a record type's data as its checks read it, in the order they read it: what a
+/// form for the type is made from (`reach serve`'s record pages), so that the form asks for
+/// exactly what the checks read.
+public struct FieldDescription: Sendable {
+    /// The field's key; `[]` for the items of a list of objects.
+    public var key: String
+    /// Its JSON Schema keywords of its own (`type`, `enum`, `format`, `minimum`...).
+    public var schema: JSONObject
+    public var required: Bool
+    /// The fields inside it (an object's, or a list's items'), in the order they are read.
+    public var children: [FieldDescription]
+}
+
+extension SchemaDescriber.Node {
+    var description: [FieldDescription] {
+        children.map { FieldDescription(key: $0.key, schema: $0.node.schema, required: $0.node.required, children: $0.node.description) }
+    }
+}
+
+extension RecordType {
+    /// The data's fields, in the order the type's checks read them as they read its example.
+    public var fieldDescriptions: [FieldDescription] {
+        let describer = SchemaDescriber()
+        if case .object(let example) = (try? JSONValue.parse(self.example)) ?? .null {
+            var reader = FieldReader(example, today: PostgresDate.today)
+            reader.describer = describer
+            _ = check(&reader, "example-1")
+        }
+        return describer.root.description
+    }
+}

@@ -84,7 +84,7 @@ public enum ReachServer {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
         }
         // The web app's pages (text/html; not part of the API's document).
-        WebPages.add(to: router, app: app, limiter: limiter, secureCookies: secureCookies)
+        WebPages.add(to: router, app: app, limiter: limiter, secureCookies: secureCookies, uploads: uploads, maximumUpload: maximumUpload)
         let api = router.group("/api/v1")
         api.get("/metrics") { request, context in
             try await answer(app, request, context) { identity in
@@ -131,26 +131,13 @@ public enum ReachServer {
                 let type = parameters["type"].map(String.init)
                 let skipInvalid = try flag(parameters["skip_invalid"], "skip_invalid")
                 // Streamed to a directory of the upload's own, readable by this user only.
-                let directory = (uploads as NSString).appendingPathComponent(UUID().uuidString.lowercased())
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                let directory = try Uploads.directory(in: uploads)
                 let path = (directory as NSString).appendingPathComponent(name)
                 var started = false
                 defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
-                guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-                      let handle = FileHandle(forWritingAtPath: path) else {
-                    throw RequestError("the upload could not be stored; try again")
-                }
-                var bytes = 0
-                do {
-                    defer { try? handle.close() }
-                    for try await buffer in request.body {
-                        bytes += buffer.readableBytes
-                        guard bytes <= maximumUpload else {
-                            return problem(.contentTooLarge, "upload too large", "an upload is at most \(maximumUpload) bytes; split the file",
-                                           errors: [("body", "is larger than \(maximumUpload) bytes")])
-                        }
-                        try handle.write(contentsOf: buffer.readableBytesView)
-                    }
+                guard let bytes = try await Uploads.store(request.body, at: path, maximum: maximumUpload) else {
+                    return problem(.contentTooLarge, "upload too large", "an upload is at most \(maximumUpload) bytes; split the file",
+                                   errors: [("body", "is larger than \(maximumUpload) bytes")])
                 }
                 guard bytes > 0 else { throw Invalid("body", "is empty: send the file's contents") }
                 let job = try await app.startImport(file: path, name: name, bytes: Int64(bytes), type: type, skipInvalid: skipInvalid, as: identity)

@@ -12,7 +12,7 @@ enum WebPages {
     /// The templates, by name.
     static let library: MustacheLibrary = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal"] {
+        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job"] {
             guard let url = Bundle.module.url(forResource: "web/\(name)", withExtension: "mustache"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -34,7 +34,10 @@ enum WebPages {
     /// The headline figures of an authority's page.
     static let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress]
 
-    static func add(to router: Router<ReachRequestContext>, app: ReachApplication, limiter: SignInLimiter, secureCookies: Bool) {
+    static func add(to router: Router<ReachRequestContext>, app: ReachApplication, limiter: SignInLimiter, secureCookies: Bool,
+                    uploads: String, maximumUpload: Int) {
+        addRecording(to: router, app: app)
+        addImports(to: router, app: app, uploads: uploads, maximumUpload: maximumUpload)
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
@@ -251,7 +254,12 @@ enum WebPages {
     static func page(_ name: String, title: String, status: HTTPResponse.Status, identity: Identity?, csrf: String?, _ values: [String: Any]) -> Response {
         var context = values
         context["title"] = title
-        if let identity, let csrf { context["who"] = ["name": identity.name, "role": identity.role.rawValue, "csrf": csrf] }
+        if let identity, let csrf {
+            context["who"] = ["name": identity.name, "role": identity.role.rawValue, "csrf": csrf,
+                              "records": identity.role == .staff || identity.role == .admin,
+                              "reads_programme": identity.role == .researcher || identity.role == .admin,
+                              "admin": identity.role == .admin]
+        }
         let html = library.render(context, withTemplate: name) ?? "<!DOCTYPE html><title>Reach</title><p>The page could not be drawn.</p>"
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
