@@ -38,6 +38,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libxlsxwriter (Debian's libxlsxwriter-dev), for an authority's summary as a spreadsheet.
+        .systemLibrary(
+            name: "CXlsxWriter",
+            pkgConfig: "xlsxwriter",
+            providers: [.apt(["libxlsxwriter-dev"])]
+        ),
         // A small, safe Swift API over libpq, and the local cluster manager.
         .target(
             name: "ReachPostgres",
@@ -105,6 +111,7 @@ let package = Package(
                 "ReachDomain",
                 "ReachIngest",
                 "ReachProjections",
+                "CXlsxWriter",
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Reach needs on Debian (libpq-dev to build, postgresql for reach's own cluster)
+# Installs what Reach needs on Debian (libpq-dev and libxlsxwriter-dev to build, postgresql for reach's own cluster)
 # when it is missing, then builds. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ need=()
 dpkg -s libpq-dev >/dev/null 2>&1 || need+=(libpq-dev)
 [ -x "$(ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1)" ] || need+=(postgresql)
 pkg-config --exists libpq 2>/dev/null || need+=(pkg-config)
+dpkg -s libxlsxwriter-dev >/dev/null 2>&1 || need+=(libxlsxwriter-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}" >&2
     sudo=""

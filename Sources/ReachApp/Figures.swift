@@ -13,6 +13,15 @@ public struct Figures: Sendable {
     public var staleProjections: [String]
 }
 
+/// The formats a summary leaves the programme in, each recorded with its export.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    case csv, json, xlsx
+    /// The printable report.
+    case html
+    /// The printable report as a PDF.
+    case pdf
+}
+
 /// An export of an authority's summary, made and recorded.
 public struct SummaryExport: Sendable, Encodable {
     public var laID: String
@@ -219,10 +228,22 @@ extension ReachApplication {
         la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name, as identity: Identity,
         deliver: @escaping @Sendable (String) throws -> Void
     ) async throws -> SummaryExport {
+        guard format != .table else { throw RequestError("an export is csv or json") }
+        return try await exportSummaryRows(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { rows in
+            try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
+        }
+    }
+
+    /// A local authority's summary as ``exportSummary(la:period:format:policy:as:deliver:)``
+    /// gives it, for a file made from its rows (a spreadsheet, a printable report, a PDF):
+    /// recorded as an export in `format` before `deliver` is given the rows.
+    public func exportSummaryRows(
+        la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, as identity: Identity,
+        deliver: @escaping @Sendable ([Observation]) throws -> Void
+    ) async throws -> SummaryExport {
         guard policy != DisclosurePolicy.Name.none else {
             throw AccessDenied("an export leaves the programme: its policy is dfe or nhs, not none")
         }
-        guard format != .table else { throw RequestError("an export is csv or json") }
         try Access.checkMayExport(la: la, for: identity)
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
         let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
@@ -238,7 +259,7 @@ extension ReachApplication {
                 }
                 let rows = try Publication.decode(try result.decode(String.self, row: 0, column: 0))
                 let position: Int64 = try result.decode(row: 0, column: 2)
-                try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
+                try deliver(rows)
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
             let writer = try Self.connect(target.application, as: identity, reading: false, logger: logger)
@@ -255,14 +276,14 @@ extension ReachApplication {
             let published = try cache.map { try $0.rows(key, compute) } ?? compute()
             let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
                                                  as: identity, on: writer)
-            try deliver(try Tidy.render(published, format: format, policy: policy, extra: ["la_id": la]))
+            try deliver(published)
             return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: published.count, recordedAtPosition: position)
         }
     }
 
     /// Appends the `summary_exported` event through the recorder, before the summary is
     /// delivered: a summary the recorder refuses to record is not delivered.
-    static func recordExport(la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name, rows: Int,
+    static func recordExport(la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, rows: Int,
                              as identity: Identity, on connection: Connection) throws -> Int64 {
         let data: JSONObject = [
             "la_id": .string(la), "period": .string(period.label), "format": .string(format.rawValue),

@@ -234,10 +234,20 @@ extension RecordForm {
                 let name = prefix + key
                 var inner: [[String: Any]] = []
                 draw(children, prefix: name + ".", values: values, errors: &errors, extraRows: extraRows, into: &inner)
+                if grid {
+                    // A grid's counts share the group's hint: each is labelled by its name alone.
+                    inner = inner.map { part in
+                        guard var field = part["field"] as? [String: Any], let id = field["id"] as? String else { return part }
+                        field["hint"] = false
+                        field["required"] = true
+                        field["describedby"] = field["error"] is String ? "\(id)-error" : false
+                        return Self.part(field: field)
+                    }
+                }
                 // An error about the group, or about a field of it the form does not show.
                 let error = groupError(name, &errors)
                 parts.append(part(open: ["id": id(name), "legend": label(key) + (required ? "" : " (optional)"), "grid": grid,
-                                         "hint": grid ? "Leave blank what does not apply." : false, "error": RecordForm.orFalse(error)]))
+                                         "hint": grid ? "Counts of people, 0 or more. Leave blank what does not apply." : false, "error": RecordForm.orFalse(error)]))
                 parts += inner
                 parts.append(part(close: true))
             case .rows(let key, let required, let item):

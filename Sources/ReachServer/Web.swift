@@ -12,7 +12,7 @@ enum WebPages {
     /// The templates, by name.
     static let library: MustacheLibrary = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job"] {
+        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job", "summary", "report"] {
             guard let url = Bundle.module.url(forResource: "web/\(name)", withExtension: "mustache"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -31,13 +31,12 @@ enum WebPages {
     /// The cookie a sign-in form's token is kept in (against a sign-in forged by another site).
     static let formCookie = "reach_form"
 
-    /// The headline figures of an authority's page.
-    static let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress]
-
     static func add(to router: Router<ReachRequestContext>, app: ReachApplication, limiter: SignInLimiter, secureCookies: Bool,
                     uploads: String, maximumUpload: Int) {
         addRecording(to: router, app: app)
         addImports(to: router, app: app, uploads: uploads, maximumUpload: maximumUpload)
+        addDashboards(to: router, app: app)
+        addSummaries(to: router, app: app)
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
@@ -95,78 +94,86 @@ enum WebPages {
             response.setCookie(Cookie(name: ReachServer.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
             return response
         }
-        router.get("/authorities/:la") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
-            let la = try context.parameters.require("la")
-            return await answering(identity, csrf) {
-                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
-                let (headline, months) = try await figures(app, la: la, period: period, as: identity)
-                return page("authority", title: "\(la), \(period.label)", status: .ok, identity: identity, csrf: csrf, [
-                    "la": la, "period": period.label, "policy": headline.policy.rawValue, "suppressed": headline.policy != .none,
-                    "headline": headline.rows.map { row -> [String: Any] in
-                        ["label": row.metric.replacingOccurrences(of: "_", with: " ").capitalizedFirst,
-                         "breakdown": row.dimension == "total" ? row.statistic.replacingOccurrences(of: "_", with: " ")
-                            : "\(row.dimension.replacingOccurrences(of: "_", with: " ")): \(row.category.replacingOccurrences(of: "_", with: " "))",
-                         "shown": shown(row)]
-                    },
-                    "chart": chart(months.rows, la: la, period: period.label), "has_bars": !months.rows.isEmpty,
-                ])
-            }
-        }
         router.get("/programme") { request, _ in
             guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
             return await answering(identity, csrf) {
-                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
-                let (byAuthority, byProject) = try await programme(app, period: period, as: identity)
+                let parameters = parameters(request)
+                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+                let measure = parameters["measure"].flatMap { $0.isEmpty ? nil : $0 } ?? "sessions"
+                guard let chosen = strategyMeasures.first(where: { $0.0 == measure }) else {
+                    throw RequestError("'\(measure.prefix(40))' is not a strategy measure; choose one of \(strategyMeasures.map(\.0).joined(separator: ", "))")
+                }
+                let figures = try await programme(app, period: period, as: identity)
+                let regions = figures.byRegion.rows.filter { $0.scope.hasPrefix("region:") && $0.metric == "sessions" && $0.dimension == "total" }
                 return page("programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf, [
-                    "period": period.label, "policy": byAuthority.policy.rawValue, "suppressed": byAuthority.policy != .none,
-                    "authorities": table(byAuthority.rows, prefix: "la:", period: period.label),
-                    "projects": table(byProject.rows, prefix: "project:", period: period.label),
+                    "period": period.label, "policy": figures.byAuthority.policy.rawValue, "suppressed": figures.byAuthority.policy != .none,
+                    "authorities": table(figures.byAuthority.rows, prefix: "la:", period: period.label),
+                    "regions": table(figures.byRegion.rows, prefix: "region:", period: period.label),
+                    "region_chart": regions.isEmpty ? false : barChart(regions, title: "Sessions by region, \(period.label)", id: "sessions-by-region") {
+                        RecordForm.label(String($0.scope.dropFirst("region:".count)))
+                    },
+                    "measure_label": chosen.1,
+                    "measures": strategyMeasures.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == measure] as [String: Any] },
+                    "strategy": [("project:", "By strategy project"), ("objective:", "By strategic objective"), ("policy_goal:", "By policy goal")].map { prefix, heading in
+                        strategyTable(figures.strategy.rows, prefix: prefix, heading: heading, measure: chosen)
+                    },
+                    "years": strategyYears.map { ["year": $0] },
+                    "measure": measure,
                 ])
             }
         }
         router.get("/programme/figures.csv") { request, _ in
             guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
             return await answering(identity, csrf) {
-                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
-                let (byAuthority, byProject) = try await programme(app, period: period, as: identity)
-                let text = try Tidy.render(byAuthority.rows + byProject.rows, format: .csv, policy: byAuthority.policy)
-                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
-                                                       .contentDisposition: "attachment; filename=\"programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv\""],
-                                body: .init(byteBuffer: ByteBuffer(string: text)))
-            }
-        }
-        router.get("/authorities/:la/figures.csv") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
-            let la = try context.parameters.require("la")
-            return await answering(identity, csrf) {
-                let period = try ReachServer.parsePeriod(String(request.uri.queryParameters["period"] ?? "2024/25"))
-                let (headline, months) = try await figures(app, la: la, period: period, as: identity)
-                let text = try Tidy.render(headline.rows + months.rows, format: .csv, policy: headline.policy)
-                return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
-                                                       .contentDisposition: "attachment; filename=\"\(la)-\(period.label.replacingOccurrences(of: "/", with: "-")).csv\""],
-                                body: .init(byteBuffer: ByteBuffer(string: text)))
+                let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+                let figures = try await programme(app, period: period, as: identity)
+                let rows = figures.byAuthority.rows + figures.byRegion.rows + figures.strategy.rows
+                return download(try Tidy.render(rows, format: .csv, policy: figures.byAuthority.policy), type: "text/csv; charset=utf-8",
+                                name: "programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv")
             }
         }
     }
 
-    /// An authority's headline figures and its sessions by month, as the asker may see them.
-    static func figures(_ app: ReachApplication, la: String, period: Period, as identity: Identity) async throws -> (headline: Figures, months: Figures) {
-        let headline = try await app.metrics(MetricQuery(period: period, la: la, metrics: Self.headline), as: identity)
-        var months = try await app.metrics(MetricQuery(period: period, la: la, by: .month, metrics: [.sessions]), as: identity)
-        months.rows = months.rows.filter { $0.dimension == "total" }
-        return (headline, months)
+    /// The academic years of the strategy 2024-2029.
+    static let strategyYears = ["2024/25", "2025/26", "2026/27", "2027/28", "2028/29"]
+
+    /// What the strategy's tables can show: (the metric, its name, the statistic shown).
+    static let strategyMeasures: [(String, String, String)] = [
+        ("sessions", "Sessions", "sessions"), ("schools_engaged", "Schools engaged", "schools"), ("attendances", "Attendances", "attendances"),
+        ("staff_trained", "Staff trained", "staff_attendances"), ("learner_hours", "Learner hours", "hours"),
+        ("partners_involved", "Partners involved", "partners"), ("pilot_progress", "Schools implementing or beyond", "implementing_or_beyond"),
+    ]
+
+    /// One table of the strategy's progress: a row per project (or objective, or policy goal),
+    /// a column per academic year, each cell the chosen measure.
+    static func strategyTable(_ rows: [Observation], prefix: String, heading: String, measure: (String, String, String)) -> [String: Any] {
+        var scopes: [String] = []
+        var cells: [String: String] = [:]
+        for row in rows where row.scope.hasPrefix(prefix) && row.dimension == measure.0 && row.statistic == measure.2 {
+            let scope = String(row.scope.dropFirst(prefix.count))
+            if !scopes.contains(scope) { scopes.append(scope) }
+            cells["\(scope)|\(row.period)"] = shown(row)
+        }
+        return ["heading": heading, "caption": "\(measure.1) \(heading.lowercased()), each academic year of the strategy",
+                "rows": scopes.sorted { $0.localizedStandardCompare($1) == .orderedAscending }.map { scope -> [String: Any] in
+                    ["name": prefix == "project:" ? RecordForm.label(scope) : "\(prefix == "objective:" ? "Objective" : "Policy goal") \(scope)",
+                     "cells": strategyYears.map { ["text": cells["\(scope)|\($0)"] ?? ""] }]
+                },
+                "has_rows": !scopes.isEmpty]
     }
 
-    /// The programme's figures by authority and by strategy project (the researchers' and
-    /// admins' page; the others are refused by the same access decision as the API's).
-    static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (Figures, Figures) {
+    /// The programme's figures by authority, by region, and the strategy's progress by project,
+    /// objective and policy goal per academic year (the researchers' and admins' page; the
+    /// others are refused by the same access decision as the API's).
+    static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (byAuthority: Figures, byRegion: Figures, strategy: Figures) {
         guard identity.role == .researcher || identity.role == .admin else {
             throw AccessDenied("the programme's page is for researchers and admins; your authority's page is on the start page")
         }
-        let byAuthority = try await app.metrics(MetricQuery(period: period, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances]), as: identity)
-        let byProject = try await app.metrics(MetricQuery(period: period, by: .project, metrics: [.sessions, .attendances]), as: identity)
-        return (byAuthority, byProject)
+        let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances]
+        let byAuthority = try await app.metrics(MetricQuery(period: period, by: .la, metrics: headline), as: identity)
+        let byRegion = try await app.metrics(MetricQuery(period: period, by: .region, metrics: headline), as: identity)
+        let strategy = try await app.metrics(MetricQuery(period: try ReachServer.parsePeriod("2024-2029"), metrics: [.strategyProgress]), as: identity)
+        return (byAuthority, byRegion, strategy)
     }
 
     /// One row per scope (`la:...`, `project:...`) of the headline figures.
@@ -174,7 +181,7 @@ enum WebPages {
         var out: [String: [String: Any]] = [:]
         for row in rows where row.scope.hasPrefix(prefix) {
             let id = String(row.scope.dropFirst(prefix.count))
-            var entry = out[id] ?? ["id": id, "period": period, "schools": "", "sessions": "", "attendances": "", "pupils": ""]
+            var entry = out[id] ?? ["id": id, "name": RecordForm.label(id), "period": period, "schools": "", "sessions": "", "attendances": "", "pupils": ""]
             switch (row.metric, row.dimension, row.category) {
             case ("schools_engaged", "total", _): entry["schools"] = shown(row)
             case ("sessions", "total", _): entry["sessions"] = shown(row)
@@ -185,26 +192,6 @@ enum WebPages {
             out[id] = entry
         }
         return out.keys.sorted().map { out[$0]! }
-    }
-
-    /// A bar chart of sessions by month, drawn as SVG: bars, month labels and values, and a
-    /// description for screen readers.
-    static func chart(_ rows: [Observation], la: String, period: String) -> [String: Any] {
-        let (width, height, top, bottom) = (720.0, 260.0, 20.0, 40.0)
-        let step = rows.isEmpty ? 0 : width / Double(rows.count)
-        let largest = max(1, rows.compactMap(\.value).max() ?? 1)
-        var bars: [[String: Any]] = []
-        for (index, row) in rows.enumerated() {
-            let month = row.scope.hasPrefix("month:") ? String(row.scope.dropFirst("month:".count)) : row.scope
-            let barHeight = (row.value ?? 0) / largest * (height - top - bottom)
-            let x = Double(index) * step
-            bars.append(["x": format(x + step * 0.15), "width": format(step * 0.7), "y": format(height - bottom - barHeight), "height": format(barHeight),
-                         "label_x": format(x + step / 2), "label_y": format(height - bottom + 16), "value_y": format(height - bottom - barHeight - 4),
-                         "label": month, "shown": shown(row)])
-        }
-        let described = rows.map { row in "\(row.scope.replacingOccurrences(of: "month:", with: "")): \(shown(row))" }.joined(separator: "; ")
-        return ["width": format(width), "height": format(height), "bars": bars,
-                "description": rows.isEmpty ? "No sessions." : "Sessions in each month of \(period) for \(la): \(described)."]
     }
 
     static func format(_ value: Double) -> String { String(format: "%.1f", value) }

@@ -8,8 +8,8 @@ extension RecordType {
     ) { reader, _ in
         let authority = reader.identifier("la_id")
         _ = reader.text("period", maxLength: 30)
-        if let format = reader.text("format", maxLength: 10), !["csv", "json"].contains(format) {
-            reader.refuse("format", "'\(format)' is not an export format; choose csv or json")
+        if let format = reader.text("format", maxLength: 10), !["csv", "json", "xlsx", "html", "pdf"].contains(format) {
+            reader.refuse("format", "'\(format)' is not an export format; choose csv, json, xlsx, html or pdf")
         }
         if let policy = reader.text("policy", maxLength: 10), !["dfe", "nhs"].contains(policy) {
             reader.refuse("policy", "'\(policy)' is not a disclosure policy for an export; choose dfe or nhs")

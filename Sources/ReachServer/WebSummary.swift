@@ -1,0 +1,152 @@
+import Foundation
+import Hummingbird
+import ReachApp
+import ReachPostgres
+import ReachProjections
+import Synchronization
+
+/// An authority's summary to take away: CSV, a spreadsheet (XLSX), a printable report (HTML
+/// with print styles for A4, charts included) and, where WeasyPrint is installed, a PDF of the
+/// report. Each is an export through ``ReachApplication/exportSummaryRows(la:period:format:policy:as:deliver:)``,
+/// recorded in the log (`summary_exported`, with its format) before it is handed over, under
+/// the dfe or nhs policy as chosen.
+extension WebPages {
+    /// WeasyPrint, where Debian's package put it.
+    static let weasyprint: String? = ["/usr/bin/weasyprint", "/usr/local/bin/weasyprint"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func addSummaries(to router: Router<ReachRequestContext>, app: ReachApplication) {
+        router.get("/authorities/:la/summary") { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            let la = try context.parameters.require("la")
+            return await answering(identity, csrf) {
+                try Access.checkMayExport(la: la, for: identity)
+                let parameters = parameters(request)
+                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+                let formats: [(String, String, String)] = [
+                    ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
+                    ("xlsx", "Spreadsheet (XLSX)", "one sheet per section, numbers as numbers"),
+                    ("html", "Printable report", "a page to print or save, with its charts"),
+                ] + (weasyprint == nil ? [] : [("pdf", "PDF", "the printable report as a PDF file")])
+                return page("summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf, [
+                    "la": la, "la_path": percentEncoded(la), "period": period.label,
+                    "formats": formats.enumerated().map { index, format in
+                        ["value": format.0, "label": format.1, "hint": format.2, "checked": index == 0, "id": index == 0 ? "format" : "format-\(format.0)"]
+                    },
+                ])
+            }
+        }
+        router.get("/authorities/:la/summary/download") { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            let la = try context.parameters.require("la")
+            return await answering(identity, csrf) {
+                let parameters = parameters(request)
+                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+                guard let policy = DisclosurePolicy.Name(rawValue: parameters["policy"] ?? "dfe"), policy != DisclosurePolicy.Name.none else {
+                    throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")
+                }
+                guard let format = ExportFormat(rawValue: parameters["format"] ?? "csv") else {
+                    throw RequestError("choose csv, xlsx, html or pdf")
+                }
+                let stem = "\(la)-\(period.label.replacingOccurrences(of: "/", with: "-"))-\(policy.rawValue)"
+                switch format {
+                case .csv, .json:
+                    let delivered = Delivered()
+                    _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { delivered.set($0) }
+                    return download(delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
+                case .xlsx:
+                    let made = DeliveredData()
+                    _ = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows in
+                        made.set(try SummaryWorkbook.make(la: la, period: period.label, policy: policy.rawValue, rows: rows))
+                    }
+                    return Response(status: .ok, headers: [.contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                                           .contentDisposition: "attachment; filename=\"\(stem).xlsx\""],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+                case .html:
+                    let delivered = Delivered()
+                    _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows in
+                        delivered.set(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: false))
+                    }
+                    return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: delivered.get())))
+                case .pdf:
+                    guard let weasyprint else { throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead") }
+                    let made = DeliveredData()
+                    _ = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows in
+                        made.set(try pdf(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: true), tool: weasyprint))
+                    }
+                    return Response(status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+                }
+            }
+        }
+    }
+
+    /// The printable report of a summary's rows: each section a table, the time series and
+    /// breakdowns drawn as charts too; print styles lay it out on A4.
+    static func report(la: String, period: String, policy: String, rows: [Observation], inlineStyles: Bool) -> String {
+        func label(_ text: String) -> String { RecordForm.label(text) }
+        var order: [String] = []
+        var byMetric: [String: [Observation]] = [:]
+        for row in rows {
+            if byMetric[row.metric] == nil { order.append(row.metric) }
+            byMetric[row.metric, default: []].append(row)
+        }
+        let months = rows.filter { $0.metric == "sessions" && $0.scope.hasPrefix("month:") && $0.dimension == "total" }
+        let charts: [String: [String: Any]] = [
+            "sessions": columnChart(months, title: "Sessions by month, \(la), \(period)", id: "report-sessions") { $0.scope.replacingOccurrences(of: "month:", with: "") },
+            "attendances": barChart(rows.filter { $0.metric == "attendances" && $0.scope == "all" && $0.dimension == "audience" },
+                                    title: "Attendances by audience, \(la), \(period)", id: "report-attendances") { label($0.category) },
+            "staff_trained": barChart(rows.filter { $0.metric == "staff_trained" && $0.scope == "all" && $0.dimension == "role" },
+                                      title: "Staff trained by role, \(la), \(period)", id: "report-staff") { label($0.category) },
+            "pilot_progress": barChart(rows.filter { $0.metric == "pilot_progress" && $0.scope == "all" && $0.dimension == "stage" }
+                                        .sorted { AuthorityDashboard.stageOrder($0.category) < AuthorityDashboard.stageOrder($1.category) },
+                                       title: "Schools by engagement stage, \(la), \(period)", id: "report-stages") { label($0.category) },
+        ]
+        let sections = order.map { metric -> [String: Any] in
+            let found = byMetric[metric] ?? []
+            let chart = charts[metric].flatMap { ($0["items"] as? [Any])?.isEmpty == false ? $0 : nil }
+            return [
+                "heading": label(metric), "columns": metric == "sessions" ? AuthorityDashboard.orFalse(chart) : false,
+                "bars": metric != "sessions" ? AuthorityDashboard.orFalse(chart) : false,
+                "rows": found.map { row -> [String: Any] in
+                    ["scope": row.scope == "all" ? la : row.scope, "breakdown": row.dimension == "total" ? "" : "\(label(row.dimension)): \(label(row.category))",
+                     "statistic": label(row.statistic), "shown": shown(row)]
+                },
+            ]
+        }
+        let context: [String: Any] = [
+            "la": la, "period": period, "policy": policy, "sections": sections, "made": ISO8601DateFormatter().string(from: Date()),
+            "symbols": SummaryWorkbook.symbols.map { ["symbol": $0.0, "meaning": $0.1] },
+            "inline_css": inlineStyles ? styles : false, "linked_css": !inlineStyles,
+        ]
+        return library.render(context, withTemplate: "report") ?? "<!DOCTYPE html><title>Reach</title><p>The report could not be drawn.</p>"
+    }
+
+    /// The report as a PDF, made by WeasyPrint in a process of its own.
+    static func pdf(_ html: String, tool: String) throws -> Data {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reach-pdf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("report.html"), output = directory.appendingPathComponent("report.pdf")
+        try Data(html.utf8).write(to: input)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = ["--quiet", input.path, output.path]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let data = try? Data(contentsOf: output) else {
+            throw RequestError("the PDF could not be made (\(String(decoding: message.prefix(200), as: UTF8.self))); print the report instead")
+        }
+        return data
+    }
+}
+
+/// Bytes handed over by an export's delivery.
+final class DeliveredData: Sendable {
+    private let bytes = Mutex(Data())
+    func set(_ data: Data) { bytes.withLock { $0 = data } }
+    func get() -> Data { bytes.withLock { $0 } }
+}
