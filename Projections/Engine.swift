@@ -72,9 +72,10 @@ public struct ProjectionEngine: Sendable {
         // (every figures request asks, and taking the lock made them wait for one another).
         let check = try connection.query("""
             SELECT (SELECT coalesce(jsonb_object_agg(name, definition), '{}'::jsonb) FROM projections.state)::text,
-                   (SELECT count(*) FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL)
-            """, [PostgresArray(projections.flatMap(\.views))], prepared: true)
-        if try check.decode(Int64.self, row: 0, column: 1) == 0,
+                   (SELECT count(*) FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL),
+                   obj_description('research'::regnamespace, 'pg_namespace') IS NOT DISTINCT FROM $2
+            """, [PostgresArray(projections.flatMap(\.views)), ResearchColumns.schemaComment], prepared: true)
+        if try check.decode(Int64.self, row: 0, column: 1) == 0, try check.decode(Bool.self, row: 0, column: 2),
            case .object(let installed) = try JSONValue.parse(try check.decode(String.self, row: 0, column: 0)),
            projections.allSatisfy({ installed[$0.name] == .string(EventLog.sha256Hex($0.definition)) }) {
             return
@@ -101,6 +102,7 @@ public struct ProjectionEngine: Sendable {
                 }
             }
             try createScopedViews(current, on: connection)  // those of a log migrated since
+            try ResearchColumns.apply(on: connection)
         }
         for projection in changed {
             logger.notice("projection definition changed; rebuilding", metadata: ["projection.name": "\(projection.name)"])
@@ -351,6 +353,7 @@ public struct ProjectionEngine: Sendable {
                     """)
                 try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
                 try createScopedViews([projection], on: connection)
+                try ResearchColumns.apply(on: connection)
                 _ = try connection.execute("""
                     INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
                     ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,

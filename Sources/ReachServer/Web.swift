@@ -12,7 +12,7 @@ enum WebPages {
     /// The templates, by name.
     static let library: MustacheLibrary = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job", "summary", "report"] {
+        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job", "summary", "report", "account", "users", "research"] {
             guard let url = Bundle.module.url(forResource: "web/\(name)", withExtension: "mustache"),
                   let text = try? String(contentsOf: url, encoding: .utf8),
                   let template = try? MustacheTemplate(string: text) else { continue }
@@ -37,42 +37,48 @@ enum WebPages {
         addImports(to: router, app: app, uploads: uploads, maximumUpload: maximumUpload)
         addDashboards(to: router, app: app)
         addSummaries(to: router, app: app)
+        addAccounts(to: router, app: app)
+        addResearch(to: router, app: app)
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
         router.get("/") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let authorities = identity.authorities.sorted().map { ["id": $0] }
             return page("home", title: "Start", status: .ok, identity: identity, csrf: csrf,
                         ["authorities": authorities, "has_authorities": !authorities.isEmpty, "role_name": roleName(identity.role)])
         }
         router.get("/sign-in") { request, _ in
-            if await signedIn(app, request) != nil { return redirect("/") }
-            return signInPage(name: "", errors: [], status: .ok, secureCookies: secureCookies)
+            let parameters = parameters(request)
+            let next = safeNext(parameters["next"])
+            if await signedIn(app, request) != nil { return redirect(next ?? "/") }
+            return signInPage(name: "", errors: [], status: .ok, secureCookies: secureCookies, next: next,
+                              notice: parameters["ended"] == "1" ? "Your sign-in has ended. Sign in again to carry on." : nil)
         }
         router.post("/sign-in") { request, context in
             var request = request
             let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            let next = safeNext(form["next"])
             guard let token = form["form_token"], !token.isEmpty, token == request.cookies[formCookie]?.value else {
                 return signInPage(name: form["name"] ?? "", errors: [("name", "The sign-in form has expired. Sign in again.")],
-                                  status: .badRequest, secureCookies: secureCookies)
+                                  status: .badRequest, secureCookies: secureCookies, next: next)
             }
             let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
             let password = form["password"] ?? ""
             var errors: [(String, String)] = []
             if name.isEmpty { errors.append(("name", "Enter your account name")) }
             if password.isEmpty { errors.append(("password", "Enter your password")) }
-            guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies) }
+            guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next) }
             let address = context.remoteAddress?.ipAddress ?? "unknown"
             if let wait = limiter.wait(account: name, address: address) {
                 var response = signInPage(name: name, errors: [("name", "Too many failed sign-ins. Try again in \(wait) seconds.")],
-                                          status: .tooManyRequests, secureCookies: secureCookies)
+                                          status: .tooManyRequests, secureCookies: secureCookies, next: next)
                 response.headers[.retryAfter] = String(wait)
                 return response
             }
             do {
                 let (_, session, _) = try await app.signIn(name: name, password: password)
-                var response = redirect("/")
+                var response = redirect(next ?? "/")
                 response.setCookie(Cookie(name: ReachServer.sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies,
                                           httpOnly: true, sameSite: .lax))
                 response.setCookie(Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
@@ -80,7 +86,7 @@ enum WebPages {
             } catch is NotAuthenticated {
                 limiter.failed(account: name, address: address)
                 return signInPage(name: name, errors: [("name", "The account name or the password is not right")],
-                                  status: .unauthorized, secureCookies: secureCookies)
+                                  status: .unauthorized, secureCookies: secureCookies, next: next)
             }
         }
         router.post("/sign-out") { request, _ in
@@ -95,7 +101,7 @@ enum WebPages {
             return response
         }
         router.get("/programme") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 let parameters = parameters(request)
                 let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
@@ -123,7 +129,7 @@ enum WebPages {
             }
         }
         router.get("/programme/figures.csv") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
                 let figures = try await programme(app, period: period, as: identity)
@@ -255,14 +261,33 @@ enum WebPages {
         page("refusal", title: heading, status: status, identity: identity, csrf: csrf, ["heading": heading, "detail": detail])
     }
 
-    static func signInPage(name: String, errors: [(String, String)], status: HTTPResponse.Status, secureCookies: Bool) -> Response {
+    static func signInPage(name: String, errors: [(String, String)], status: HTTPResponse.Status, secureCookies: Bool,
+                           next: String? = nil, notice: String? = nil) -> Response {
         let token = ReachApplication.newSecret()
         var values: [String: Any] = ["name": name, "form_token": token, "errors": errors.map { ["field": $0.0, "message": $0.1] },
-                                     "has_errors": !errors.isEmpty]
+                                     "has_errors": !errors.isEmpty, "next": RecordForm.orFalse(next), "notice": RecordForm.orFalse(notice)]
         for (field, message) in errors where values["\(field)_error"] == nil { values["\(field)_error"] = message }
         var response = page("sign-in", title: errors.isEmpty ? "Sign in" : "Error: sign in", status: status, identity: nil, csrf: nil, values)
         response.setCookie(Cookie(name: formCookie, value: token, maxAge: 3600, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
+    }
+
+    /// Where a sign-in may lead back to: a path of this site only (never another site's address).
+    static func safeNext(_ next: String?) -> String? {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), next.count <= 500,
+              !next.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+        return next
+    }
+
+    /// The answer to a page asked for without a sign-in (or after it ended): the sign-in page,
+    /// which leads back to the page asked for.
+    static func signInAgain(_ request: Request) -> Response {
+        let ended = !(request.cookies[ReachServer.sessionCookie]?.value ?? "").isEmpty
+        let path = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+        var query: [String] = []
+        if request.method == .get, path != "/" { query.append("next=" + percentEncoded(path)) }
+        if ended { query.append("ended=1") }
+        return redirect(query.isEmpty ? "/sign-in" : "/sign-in?" + query.joined(separator: "&"))
     }
 
     static func redirect(_ location: String) -> Response {

@@ -198,7 +198,7 @@ struct AuthorityDashboard {
 extension WebPages {
     static func addDashboards(to router: Router<ReachRequestContext>, app: ReachApplication) {
         router.get("/authorities/:la") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let la = try context.parameters.require("la")
             return await answering(identity, csrf) {
                 let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters(request), as: identity)
@@ -207,7 +207,7 @@ extension WebPages {
             }
         }
         router.get("/authorities/:la/figures.csv") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let la = try context.parameters.require("la")
             return await answering(identity, csrf) {
                 let parameters = parameters(request)

@@ -14,13 +14,13 @@ extension WebPages {
 
     static func addImports(to router: Router<ReachRequestContext>, app: ReachApplication, uploads: String, maximumUpload: Int) {
         router.get("/imports") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 try await importsPage(app, identity: identity, csrf: csrf, errors: [], type: "", skipInvalid: false, status: .ok)
             }
         }
         router.post("/imports") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 try Access.checkMayRecord(identity)
                 guard let boundary = Uploads.boundary(request.headers[.contentType] ?? "") else {
@@ -78,7 +78,7 @@ extension WebPages {
             }
         }
         router.get("/imports/:id") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try context.parameters.require("id")
             return await answering(identity, csrf) {
                 try Access.checkMayRecord(identity)
@@ -106,7 +106,7 @@ extension WebPages {
             }
         }
         router.get("/imports/:id/rejects") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try context.parameters.require("id")
             return await answering(identity, csrf) {
                 try Access.checkMayRecord(identity)
@@ -118,7 +118,7 @@ extension WebPages {
             }
         }
         router.get("/templates/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let file = try context.parameters.require("type")
             return await answering(identity, csrf) {
                 let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file

@@ -16,7 +16,7 @@ extension WebPages {
 
     static func addRecording(to router: Router<ReachRequestContext>, app: ReachApplication) {
         router.get("/record") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 try Access.checkMayRecord(identity)
                 let types = RecordType.all.keys.filter { !typesNotOnForms.contains($0) }.sorted()
@@ -25,7 +25,7 @@ extension WebPages {
             }
         }
         router.get("/record/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let name = try context.parameters.require("type")
             return await answering(identity, csrf) {
                 let (type, form) = try recordForm(name, identity)
@@ -39,7 +39,7 @@ extension WebPages {
             }
         }
         router.post("/record/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let name = try context.parameters.require("type")
             var request = request
             let values = parseFormValues(try await request.collectBody(upTo: 1024 * 1024))
@@ -59,7 +59,7 @@ extension WebPages {
             }
         }
         router.get("/records") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             return await answering(identity, csrf) {
                 let limit = 50
                 let records = try await app.recentRecords(limit: limit, as: identity)
@@ -83,7 +83,7 @@ extension WebPages {
             }
         }
         router.get("/records/:id/correct") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try recordIDParameter(context)
             return await answering(identity, csrf) {
                 let (record, form) = try await amendable(app, id, identity)
@@ -92,7 +92,7 @@ extension WebPages {
             }
         }
         router.post("/records/:id/correct") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try recordIDParameter(context)
             var request = request
             let values = parseFormValues(try await request.collectBody(upTo: 1024 * 1024))
@@ -122,7 +122,7 @@ extension WebPages {
             }
         }
         router.get("/records/:id/withdraw") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try recordIDParameter(context)
             return await answering(identity, csrf) {
                 let (record, _) = try await amendable(app, id, identity)
@@ -130,7 +130,7 @@ extension WebPages {
             }
         }
         router.post("/records/:id/withdraw") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let id = try recordIDParameter(context)
             var request = request
             let values = parseFormValues(try await request.collectBody(upTo: 64 * 1024))

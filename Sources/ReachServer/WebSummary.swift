@@ -16,7 +16,7 @@ extension WebPages {
 
     static func addSummaries(to router: Router<ReachRequestContext>, app: ReachApplication) {
         router.get("/authorities/:la/summary") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let la = try context.parameters.require("la")
             return await answering(identity, csrf) {
                 try Access.checkMayExport(la: la, for: identity)
@@ -36,7 +36,7 @@ extension WebPages {
             }
         }
         router.get("/authorities/:la/summary/download") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return redirect("/sign-in") }
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let la = try context.parameters.require("la")
             return await answering(identity, csrf) {
                 let parameters = parameters(request)

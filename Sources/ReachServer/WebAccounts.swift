@@ -1,0 +1,184 @@
+import Foundation
+import Hummingbird
+import ReachApp
+
+/// The web app's account pages: your own (change your password, make and revoke your API
+/// tokens) and, for admins, every account (add one with its role and authorities, disable it,
+/// set its password, make or revoke its tokens). Each action calls the function the command
+/// line's `reach users` and `reach tokens` and the API's admin routes call, where the same
+/// access decisions are made.
+extension WebPages {
+    static func addAccounts(to router: Router<ReachRequestContext>, app: ReachApplication) {
+        router.get("/account") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            return await answering(identity, csrf) {
+                try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
+            }
+        }
+        router.post("/account/password") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            var request = request
+            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
+                let current = form["current"] ?? "", new = form["new"] ?? "", again = form["again"] ?? ""
+                var errors: [(String, String)] = []
+                if current.isEmpty { errors.append(("current", "Enter your current password")) }
+                if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
+                if errors.isEmpty {
+                    do {
+                        try await app.setPassword(identity.name, password: new, current: current, as: identity)
+                        return redirect("/account?done=password")
+                    } catch is AccessDenied {
+                        errors.append(("current", "Your current password is not right"))
+                    } catch let error as RequestError {
+                        errors.append(("new", "The new password is not allowed: \(error.description)"))
+                    }
+                }
+                return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, status: .unprocessableContent)
+            }
+        }
+        router.post("/account/tokens") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            var request = request
+            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
+                let issued = try await app.createToken(for: identity.name, as: identity)
+                return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], status: .ok, issued: issued)
+            }
+        }
+        router.post("/tokens/:id/revoke") { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            let id = try context.parameters.require("id")
+            var request = request
+            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
+                try await app.revokeToken(id, as: identity)
+                return redirect((form["back"] == "users" ? "/admin/users" : "/account") + "?done=revoked")
+            }
+        }
+        router.get("/admin/users") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            return await answering(identity, csrf) {
+                try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
+            }
+        }
+        router.post("/admin/users") { request, _ in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            var request = request
+            let values = parseFormValues(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
+                let name = (values["name"]?.first ?? "").trimmingCharacters(in: .whitespaces)
+                let role = Identity.Role(rawValue: values["role"]?.first ?? "")
+                let authorities = (values["authorities"]?.first ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
+                let password = values["password"]?.first ?? ""
+                var errors: [(String, String)] = []
+                if name.isEmpty { errors.append(("name", "Enter the account's name")) }
+                if role == nil { errors.append(("role", "Choose the account's role")) }
+                if password.isEmpty { errors.append(("password", "Enter a first password for the account")) }
+                if errors.isEmpty, let role {
+                    do {
+                        _ = try await app.addUser(name, role: role, authorities: authorities, password: password, as: identity)
+                        return redirect("/admin/users?done=added")
+                    } catch let error as RequestError {
+                        let text = error.description.replacingOccurrences(of: "give --la", with: "give its authorities")
+                            .replacingOccurrences(of: "give exactly one --la", with: "give exactly one authority")
+                            .replacingOccurrences(of: "give no --la", with: "give no authorities")
+                        let field = text.contains("password") ? "password" : text.contains("authorit") ? "authorities" : "name"
+                        errors.append((field, text.capitalizedFirst))
+                    }
+                }
+                let typed = ["name": name, "role": values["role"]?.first ?? "", "authorities": values["authorities"]?.first ?? ""]
+                return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, typed: typed, status: .unprocessableContent)
+            }
+        }
+        router.post("/admin/users/:name/disable") { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            let name = try context.parameters.require("name")
+            var request = request
+            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
+                try await app.disableUser(name, as: identity)
+                return redirect("/admin/users?done=disabled")
+            }
+        }
+        router.post("/admin/users/:name/tokens") { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            let name = try context.parameters.require("name")
+            var request = request
+            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
+            return await answering(identity, csrf) {
+                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
+                let issued = try await app.createToken(for: name, as: identity)
+                return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], typed: [:], status: .ok, issued: issued)
+            }
+        }
+    }
+
+    /// What the last action did, from the page's address.
+    static func notice(_ request: Request) -> String? {
+        switch request.uri.queryParameters["done"].map(String.init) {
+        case "password": "Your password is changed. Your other sign-ins stay signed in until they end."
+        case "revoked": "The token is revoked: it no longer works."
+        case "added": "The account is added. Give its name and first password to its owner, who can change the password under Your account."
+        case "disabled": "The account is disabled: it can no longer sign in, and its tokens no longer work."
+        default: nil
+        }
+    }
+
+    static func formErrors(_ errors: [(String, String)], into values: inout [String: Any]) {
+        values["errors"] = errors.map { ["id": "f-\($0.0)", "message": $0.1] }
+        values["has_errors"] = !errors.isEmpty
+        for (field, message) in errors where values["\(field)_error"] == nil { values["\(field)_error"] = message }
+    }
+
+    static func accountPage(_ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
+                            status: HTTPResponse.Status, issued: IssuedToken? = nil) async throws -> Response {
+        let tokens = try await app.listTokens(as: identity).filter { $0.account == identity.name }
+        var values: [String: Any] = [
+            "notice": RecordForm.orFalse(notice), "role_name": roleName(identity.role),
+            "authorities": identity.authorities.sorted().joined(separator: ", "), "has_authorities": !identity.authorities.isEmpty,
+            "issued": issued.map { ["token": $0.token, "id": $0.id] as [String: Any] } ?? false,
+            "tokens": tokens.map { ["id": $0.id, "created_at": $0.createdAt, "revoked_at": RecordForm.orFalse($0.revokedAt), "active": $0.revokedAt == nil] as [String: Any] },
+            "has_tokens": !tokens.isEmpty,
+        ]
+        formErrors(errors, into: &values)
+        return page("account", title: (errors.isEmpty ? "" : "Error: ") + "Your account", status: status, identity: identity, csrf: csrf, values)
+    }
+
+    static func usersPage(_ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
+                          typed: [String: String], status: HTTPResponse.Status, issued: IssuedToken? = nil) async throws -> Response {
+        let users = try await app.listUsers(as: identity)
+        let tokens = try await app.listTokens(as: identity).filter { $0.revokedAt == nil }
+        var values: [String: Any] = [
+            "notice": RecordForm.orFalse(notice),
+            "issued": issued.map { ["token": $0.token, "id": $0.id, "account": $0.account] as [String: Any] } ?? false,
+            "users": users.map { user -> [String: Any] in
+                ["name": user.name, "path": percentEncoded(user.name), "role": user.role.rawValue, "authorities": user.authorities.joined(separator: ", "),
+                 "disabled": user.disabled, "tokens": user.tokens, "self": user.name == identity.name]
+            },
+            "tokens": tokens.map { ["id": $0.id, "account": $0.account, "created_at": $0.createdAt] },
+            "has_tokens": !tokens.isEmpty,
+            "name": typed["name"] ?? "", "authorities": typed["authorities"] ?? "",
+            "roles": [["value": "", "label": "Choose a role", "selected": (typed["role"] ?? "").isEmpty]]
+                + Identity.Role.allCases.map { role in
+                    ["value": role.rawValue, "label": "\(role.rawValue): \(roleDescription(role))", "selected": typed["role"] == role.rawValue] as [String: Any]
+                },
+        ]
+        formErrors(errors, into: &values)
+        return page("users", title: (errors.isEmpty ? "" : "Error: ") + "Accounts", status: status, identity: identity, csrf: csrf, values)
+    }
+
+    static func roleDescription(_ role: Identity.Role) -> String {
+        switch role {
+        case .staff: "programme staff, who record for their authorities"
+        case .researcher: "reads every authority's figures"
+        case .laViewer: "a local authority's lead: its own figures, small numbers suppressed"
+        case .admin: "runs Reach: accounts and operations"
+        }
+    }
+}
