@@ -16,13 +16,17 @@ if [ ! -x .build/pytools/bin/schemathesis ]; then
     }
     .build/pytools/bin/pip install -q --disable-pip-version-check schemathesis openapi-spec-validator >&2
 fi
-.build/pytools/bin/python -c 'import selenium, axe_selenium_python' 2>/dev/null ||
-    .build/pytools/bin/pip install -q --disable-pip-version-check selenium axe-selenium-python >&2
-# The web app's browser tests drive Debian's Chromium (never a downloaded browser).
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+.build/pytools/bin/python -c 'import selenium, axe_selenium_python, openpyxl' 2>/dev/null ||
+    .build/pytools/bin/pip install -q --disable-pip-version-check selenium axe-selenium-python openpyxl >&2
+# The web app's browser tests drive Debian's Chromium (never a downloaded browser); its PDF
+# reports are made by Debian's WeasyPrint.
+missing=()
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
+[ -x /usr/bin/weasyprint ] || missing+=(weasyprint)
+if [ ${#missing[@]} -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing: chromium chromium-driver" >&2
-    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 export PATH="$PWD/.build/pytools/bin:$PATH"
 swift test "$@"

@@ -91,6 +91,7 @@ extension WebPages {
                         "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
                         "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
                         "skip_invalid": job.skipInvalid,
+                        "appended_summary": (job.appended ?? 0) == 1 ? "1 record recorded" : "\(job.appended ?? 0) records recorded",
                         "refused_summary": (job.refusedRows ?? 0) == 1 ? "1 row was refused" : "\(job.refusedRows ?? 0) rows were refused", "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
                         "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
                     ] as [String: Any],
