@@ -8,7 +8,7 @@ import ReachProjections
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Reach against raw libpq baselines on the same server, in the same run.",
-        subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self, ServeBench.self]
+        subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self, ServeBench.self, WebBench.self]
     )
 }
 
