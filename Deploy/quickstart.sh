@@ -57,7 +57,7 @@ port="${REACH_HTTP_PORT:-8080}"
 signins=""
 for account in "demo-staff staff northvale" "demo-researcher researcher" "demo-lead la_viewer northvale" "demo-admin admin"; do
     set -- $account
-    password=$(head -c 64 /dev/urandom | tr -dc 'a-km-np-z2-9' | head -c 16)
+    password=$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')
     if "$reach" users list | awk '{print $1}' | grep -qx "$1"; then
         printf '%s\n' "$password" | "$reach" users passwd "$1" --password-stdin >/dev/null
     else
