@@ -28,15 +28,15 @@ struct PrivilegeMatrixTests {
         // the trigger, without being granted).
         let appFunctions: Set<String> = [
             "append_event", "append_events", "append_staged", "chain", "chain_step", "event_digest_input", "event_hash",
-            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "record_event_id", "request_authorities", "xid_precedes",
+            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "recent_records", "record_event_id", "request_authorities", "xid_precedes",
         ]
         let expectedFunctions: [String: Set<String>] = [
             "reach_app": appFunctions,
             // (where an authority's standard periods begin)
             "reach_researcher": ["first_occurred_on"],
             "reach_authority": ["login_authority"],
-            // (what the scoped views call to limit their rows)
-            "reach_staff": ["first_occurred_on", "request_authorities"],
+            // (what the scoped views call to limit their rows; the records staff may correct)
+            "reach_staff": ["first_occurred_on", "recent_records", "request_authorities"],
             "nobody": [],
         ]
         let functions = try owner.query("""
