@@ -17,8 +17,8 @@ public struct RecentRecord: Sendable {
     public var actor: String?
     /// `recorded`, `corrected` or `withdrawn`.
     public var status: String
-    /// The data as it stands: its latest correction's, else its own, read by the current
-    /// version of its type.
+    /// The data as it stands: its latest correction's (as the correction recorded it), else
+    /// its own, read by the current version of its type.
     public var data: JSONObject
     /// Whether a correction or withdrawal of it may be sent (its type is amendable and it is
     /// not withdrawn).
@@ -47,6 +47,7 @@ extension ReachApplication {
         let (configuration, logger, pool) = (target.application, logger, pool)
         return try await onThreadOfItsOwn { _ in
             let connection = try Self.connect(configuration, as: identity, reading: true, logger: logger, pool: pool)
+            defer { Self.release([connection], configuration, pool: pool, scoped: true) }
             let found = try connection.query("""
                 SELECT "position", record_id, event_type, schema_version, authority_id, occurred_on::text,
                        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), actor, data::text, status, corrected_data::text
@@ -70,7 +71,6 @@ extension ReachApplication {
                     recordedAt: try found.decode(row: row, column: 6), actor: try found.decodeIfPresent(row: row, column: 7),
                     status: status, data: data, amendable: status != "withdrawn" && (RecordType.all[type]?.isAmendable ?? false)))
             }
-            Self.release([connection], configuration, pool: pool, scoped: true)
             return records
         }
     }

@@ -135,7 +135,7 @@ struct RecordForm {
             let words = typed.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return words.isEmpty ? nil : .array(words.map { .string($0) })
         case .list(let numeric):
-            let items = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "," })
+            let items = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             guard !items.isEmpty else { return nil }
             return .array(items.map { item in numeric ? Double(item).map(JSONValue.number) ?? .string(item) : .string(item) })
@@ -151,12 +151,19 @@ struct RecordForm {
         }
     }
 
-    /// How many rows of a list the values hold (one past the highest row with a value).
+    /// The most rows of a list a form holds (a plan's actions, say); values for rows beyond
+    /// it are not read.
+    static let maximumRows = 100
+
+    /// How many rows of a list the values hold (one past the highest row with a value, at
+    /// most ``maximumRows``).
     static func rowCount(_ name: String, _ values: [String: [String]]) -> Int {
         let prefix = name + "."
         var count = 0
         for key in values.keys where key.hasPrefix(prefix) {
-            if let row = Int(key.dropFirst(prefix.count).prefix(while: { $0 != "." })) { count = max(count, row + 1) }
+            if let row = Int(key.dropFirst(prefix.count).prefix(while: { $0 != "." })), row >= 0, row < maximumRows {
+                count = max(count, row + 1)
+            }
         }
         return count
     }
@@ -210,7 +217,8 @@ extension JSONValue {
 
 extension RecordForm {
     /// The form's parts in order, for the template: each a dictionary holding every key the
-    /// template asks for (`open`, `close`, `field`, `add`), so that none is looked up in the page.
+    /// template asks for (`open`, `close`, `field`, `add`), so that none is looked up in the page
+    /// (a checkbox's option takes its `name` from its field on purpose).
     /// `errors` are the refusals by field name; each is shown at its field, or at the nearest
     /// group holding it, and taken out of `errors` (what is left belongs to no field).
     func parts(values: [String: [String]], errors: inout [String: String], extraRows: Set<String> = []) -> [[String: Any]] {
@@ -253,7 +261,7 @@ extension RecordForm {
             case .rows(let key, let required, let item):
                 let name = prefix + key
                 var inner: [[String: Any]] = []
-                let count = max(1, rowCount(name, values) + (extraRows.contains(name) ? 1 : 0))
+                let count = min(maximumRows, max(1, rowCount(name, values) + (extraRows.contains(name) ? 1 : 0)))
                 for row in 0..<count {
                     let rowName = "\(name).\(row)"
                     var fields: [[String: Any]] = []

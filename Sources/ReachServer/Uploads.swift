@@ -43,12 +43,14 @@ enum Uploads {
         guard var cursor = body.range(of: delimiter)?.upperBound else { throw RequestError("the form's body is not multipart/form-data") }
         let next = Data("\r\n--".utf8) + Data(boundary.utf8)
         while cursor + 2 <= body.endIndex, body[cursor..<cursor + 2] != Data("--".utf8) {
+            // Each part: CRLF, its header lines, an empty line, its content, then CRLF and the
+            // delimiter. (A part with no header lines has an empty header block.)
             guard body[cursor..<min(cursor + 2, body.endIndex)] == crlf,
                   let headers = body.range(of: headerEnd, in: cursor..<body.endIndex),
                   let end = body.range(of: next, in: headers.upperBound..<body.endIndex) else {
                 throw RequestError("the form's body is cut short; send the form again")
             }
-            let head = String(decoding: body[(cursor + 2)..<headers.lowerBound], as: UTF8.self)
+            let head = headers.lowerBound >= cursor + 2 ? String(decoding: body[(cursor + 2)..<headers.lowerBound], as: UTF8.self) : ""
             let content = headers.upperBound..<end.lowerBound
             let disposition = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-disposition:") }.map(String.init) ?? ""
             if let field = parameter("name", in: disposition) {

@@ -4,7 +4,7 @@ import ReachApp
 
 /// The web app's account pages: your own (change your password, make and revoke your API
 /// tokens) and, for admins, every account (add one with its role and authorities, disable it,
-/// set its password, make or revoke its tokens). Each action calls the function the command
+/// make or revoke its tokens). Each action calls the function the command
 /// line's `reach users` and `reach tokens` and the API's admin routes call, where the same
 /// access decisions are made.
 extension WebPages {
@@ -25,6 +25,11 @@ extension WebPages {
                 var errors: [(String, String)] = []
                 if current.isEmpty { errors.append(("current", "Enter your current password")) }
                 if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
+                // The current password is asked of everyone here, admins too: a browser left
+                // signed in does not give its account away.
+                if errors.isEmpty, (try? await app.identify(name: identity.name, password: current)) == nil {
+                    errors.append(("current", "Your current password is not right"))
+                }
                 if errors.isEmpty {
                     do {
                         try await app.setPassword(identity.name, password: new, current: current, as: identity)

@@ -90,13 +90,13 @@ extension WebPages {
                         "running": job.state == "running", "succeeded": job.state == "succeeded", "refused": job.state == "refused",
                         "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
                         "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
-                        "skip_invalid": job.skipInvalid,
-                        "appended_summary": (job.appended ?? 0) == 1 ? "1 record recorded" : "\(job.appended ?? 0) records recorded",
-                        "refused_summary": (job.refusedRows ?? 0) == 1 ? "1 row was refused" : "\(job.refusedRows ?? 0) rows were refused", "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
+                        "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
+                        "appended_summary": Self.appendedSummary(job),
+                        "refused_summary": Self.refusedSummary(job),
                         "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
                     ] as [String: Any],
                     "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
-                        ["line": line.line, "id": line.id ?? "", "field": line.field, "reason": line.reason]
+                        ["line": line.line == 0 ? "the file" : String(line.line), "id": line.id ?? "", "field": line.field, "reason": line.reason]
                     },
                     "has_refusals": !refusals.isEmpty, "more_refusals": refusals.count > refusalsShown, "shown": refusalsShown,
                     "refusal_count": refusals.count,
@@ -131,6 +131,24 @@ extension WebPages {
         }
     }
 
+    /// What a finished import recorded, in words.
+    static func appendedSummary(_ job: ImportJob) -> String {
+        func count(_ value: Int64, _ one: String, _ many: String) -> String { value == 1 ? "1 \(one)" : "\(value) \(many)" }
+        var text = count(job.appended ?? 0, "record recorded", "records recorded")
+        if let present = job.alreadyPresent, present > 0 { text += ", " + count(present, "was in the log already", "were in the log already") }
+        if let refused = job.refusedRows, refused > 0 { text += ", " + count(refused, "row left out", "rows left out") }
+        return text + "."
+    }
+
+    /// Why a refused import recorded nothing, in words.
+    static func refusedSummary(_ job: ImportJob) -> String {
+        guard let refused = job.refusedRows, refused > 0 else {
+            return "The file was refused before any row was recorded: see why below, fix the file and import it again."
+        }
+        return (refused == 1 ? "1 row was refused" : "\(refused) rows were refused")
+            + ", so no row of the file was recorded. Fix them and import the whole file again, or import it again choosing to leave out the rows that do not pass."
+    }
+
     /// A file to download, named.
     static func download(_ text: String, type: String, name: String) -> Response {
         Response(status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""],
@@ -141,7 +159,8 @@ extension WebPages {
                             skipInvalid: Bool, status: HTTPResponse.Status) async throws -> Response {
         try Access.checkMayRecord(identity)
         let jobs = try await app.importJobs(limit: 20, as: identity)
-        let types = RecordType.all.keys.sorted()
+        // (An export's record is Reach's own to make, not a spreadsheet's.)
+        let types = RecordType.all.keys.filter { $0 != "summary_exported" }.sorted()
         var values: [String: Any] = [
             "errors": errors.map { ["id": "f-\($0.0)", "message": $0.1] }, "has_errors": !errors.isEmpty,
             "skip_invalid": skipInvalid,

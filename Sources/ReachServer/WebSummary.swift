@@ -9,7 +9,8 @@ import Synchronization
 /// with print styles for A4, charts included) and, where WeasyPrint is installed, a PDF of the
 /// report. Each is an export through ``ReachApplication/exportSummaryRows(la:period:format:policy:as:deliver:)``,
 /// recorded in the log (`summary_exported`, with its format) before it is handed over, under
-/// the dfe or nhs policy as chosen.
+/// the dfe or nhs policy as chosen. (Recorded first: a file that then fails to be made, which
+/// the asker is told of, still shows in the log as asked for.)
 extension WebPages {
     /// WeasyPrint, where Debian's package put it.
     static let weasyprint: String? = ["/usr/bin/weasyprint", "/usr/local/bin/weasyprint"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -35,11 +36,15 @@ extension WebPages {
                 ])
             }
         }
-        router.get("/authorities/:la/summary/download") { request, context in
+        // A download is recorded in the log, so it is asked for with the session's CSRF token
+        // (a POST): another site cannot make an export in someone's name.
+        router.post("/authorities/:la/summary/download") { request, context in
             guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             let la = try context.parameters.require("la")
+            var request = request
+            let parameters = parseForm(try await request.collectBody(upTo: 16 * 1024))
             return await answering(identity, csrf) {
-                let parameters = parameters(request)
+                guard parameters["csrf_token"] == csrf else { return expired(identity, csrf) }
                 let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
                 guard let policy = DisclosurePolicy.Name(rawValue: parameters["policy"] ?? "dfe"), policy != DisclosurePolicy.Name.none else {
                     throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")

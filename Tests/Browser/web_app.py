@@ -32,6 +32,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 base, password, lead, authority, other, researcher, staff, admin, pilot, school, screenshots = sys.argv[1:12]
 os.makedirs(screenshots, exist_ok=True)
+for old in os.listdir(screenshots):
+    if old.endswith(".png"):
+        os.remove(os.path.join(screenshots, old))
 failures = []
 pages_checked = []
 
@@ -167,8 +170,11 @@ try:
     settle(expected_conditions.presence_of_element_located((By.ID, "format")))
     accessible("summary download (lead)")
     web = session()
-    figures = web.get(base + "/authorities/%s/summary/download" % authority, params={"period": "2024/25", "policy": "dfe", "format": "csv"})
-    sheet = web.get(base + "/authorities/%s/summary/download" % authority, params={"period": "2024/25", "policy": "dfe", "format": "xlsx"})
+    token = driver.find_element(By.NAME, "csrf_token").get_attribute("value")
+    download = base + "/authorities/%s/summary/download" % authority
+    figures = web.post(download, data={"period": "2024/25", "policy": "dfe", "format": "csv", "csrf_token": token})
+    sheet = web.post(download, data={"period": "2024/25", "policy": "dfe", "format": "xlsx", "csrf_token": token})
+    check(web.post(download, data={"period": "2024/25", "policy": "dfe", "format": "csv"}).status_code == 403, "a download without the form's token is refused")
     check(figures.status_code == 200 and sheet.status_code == 200, "the CSV and the spreadsheet download")
     rows = list(csv.DictReader(io.StringIO(figures.text)))
     book = openpyxl.load_workbook(io.BytesIO(sheet.content))
@@ -267,7 +273,9 @@ try:
     refused = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in driver.find_elements(By.CSS_SELECTOR, "table.figures tbody tr")]
     check(len(refused) == 1 and refused[0][:3] == ["3", "browser-import-2", "kind"], "the refused row's line, id and field: %s" % refused)
     accessible("import refused")
-    rejects_link = driver.find_element(By.PARTIAL_LINK_TEXT, "Download the refused rows").get_attribute("href")
+    found = driver.find_elements(By.PARTIAL_LINK_TEXT, "Download the refused rows")
+    check(found, "the refused import's page offers its rejects: %s" % driver.find_element(By.TAG_NAME, "main").text[:600])
+    rejects_link = found[0].get_attribute("href") if found else base + "/imports"
     rejects = session().get(rejects_link)
     check(rejects.status_code == 200 and "browser-import-2" in rejects.text and "browser-import-1," not in rejects.text, "the rejects file holds the refused row")
     fixed = os.path.join(folder, "activity_delivered-fixed.csv")

@@ -169,6 +169,11 @@ extension ServerTests {
         #expect(try await running.app.recentRecords(limit: 500, as: sam).allSatisfy { $0.authority == "northvale" })
         #expect(try await staff.get("/records/\(WebUser.encoded(elsewhere.recordID))/correct").status == 404)
         #expect(try await staff.get("/records/\(WebUser.encoded(elsewhere.recordID))/withdraw").status == 404)
+        // Row numbers no form makes: read no further than the form's rows, and the service carries on.
+        let plan = try await staff.post("/record/safety_plan_agreed", [("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1"),
+                                                                        ("actions.5000000.action_id", "a2"), ("add_row", "actions")])
+        #expect(plan.status == 200 && plan.body.utf8.count < 200_000)
+        #expect(try await staff.post("/record/safety_plan_agreed", [("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1")]).status == 422)
         // Researchers and leads record nothing.
         for name in ["ana", "lee"] {
             let other = try await WebUser(running, name)
@@ -211,7 +216,8 @@ extension ServerTests {
             job = try await staff.get(location)
         }
         #expect(job.status == 200 && job.body.contains("Nothing was imported") && job.body.contains("1 row was refused"))
-        #expect(job.body.contains("<td class=\"number\">4</td><td>web-import-3</td><td><code>kind</code></td>"), "the refused row's line, id and field")
+        #expect(job.body.contains("<td>4</td><td>web-import-3</td><td><code>kind</code></td>"), "the refused row's line, id and field")
+        #expect(job.body.contains("<a href=\"\(location)/rejects\""), "the job's page links to its rejects")
         let rejects = try await staff.get(location + "/rejects")
         #expect(rejects.status == 200 && rejects.headers["content-disposition"]?.contains("activity_delivered-week-rejects.csv") == true)
         #expect(rejects.body.contains("web-import-3") && !rejects.body.contains("web-import-1,"))
@@ -233,6 +239,24 @@ extension ServerTests {
         let unnamed = try await staff.upload("/imports", [("type", "")], file: ("week.csv", fixed))
         #expect(unnamed.status == 422 && unnamed.body.contains(##"<a href="#f-type">"##))
         #expect(try await staff.upload("/imports", [("type", "")], file: ("", "")).body.contains("Choose a file to import"))
+        // A file refused as a whole (its header): said so, with the reason.
+        let wrongHeader = try await staff.upload("/imports", [("type", "activity_delivered")], file: ("header.csv", "id,nothing\nx,1\n"))
+        let wrongLocation = try #require(wrongHeader.headers["location"])
+        var wrongJob = try await staff.get(wrongLocation)
+        for _ in 0..<50 where wrongJob.headers["refresh"] != nil {
+            try await Task.sleep(for: .milliseconds(200))
+            wrongJob = try await staff.get(wrongLocation)
+        }
+        #expect(wrongJob.body.contains("The file was refused before any row was recorded") && wrongJob.body.contains("<td>the file</td>"), "\(wrongJob.body.prefix(1500))")
+        #expect(!wrongJob.body.contains("false"))
+        // A body no browser sends (a part without headers, a cut-off body): refused, and the service carries on.
+        let boundary = "----broken"
+        for body in ["--\(boundary)\r\n\r\nx\r\n--\(boundary)--\r\n", "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nid"] {
+            let broken = try await Self.page(running, "POST", "/imports", as: nil, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
+                                             headers: ["Cookie": staff.cookie])
+            #expect([400, 403, 422].contains(broken.status), "a broken upload: \(broken.status)")
+        }
+        #expect(try await staff.get("/imports").status == 200)
         // Researchers import nothing.
         #expect(try await WebUser(running, "ana").get("/imports").status == 403)
         await running.stop()
@@ -294,20 +318,20 @@ extension ServerTests {
         // The summary: each format a download, each recorded with its format.
         let summary = try await lead.get("/authorities/northvale/summary?period=2024/25")
         #expect(summary.status == 200 && summary.body.contains(#"value="xlsx""#))
-        let csv = try await lead.get("/authorities/northvale/summary/download?period=2024/25&policy=dfe&format=csv")
+        let csv = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "csv")])
         #expect(csv.status == 200 && csv.type.hasPrefix("text/csv"))
-        let xlsx = try await lead.get("/authorities/northvale/summary/download?period=2024/25&policy=dfe&format=xlsx")
+        let xlsx = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "xlsx")])
         #expect(xlsx.status == 200 && xlsx.type.contains("spreadsheetml") && xlsx.body.hasPrefix("PK"))
-        let report = try await lead.get("/authorities/northvale/summary/download?period=2024/25&policy=nhs&format=html")
+        let report = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "nhs"), ("format", "html")])
         #expect(report.status == 200 && report.body.contains("<strong>nhs</strong>") && report.body.contains("<svg") && !report.body.contains("<style>"))
         var formats = ["csv", "xlsx", "html"]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/weasyprint") {
-            let pdf = try await lead.get("/authorities/northvale/summary/download?period=2024/25&policy=dfe&format=pdf")
+            let pdf = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "pdf")])
             #expect(pdf.status == 200 && pdf.type == "application/pdf" && pdf.body.hasPrefix("%PDF"))
             formats.append("pdf")
         }
-        #expect(try await lead.get("/authorities/northvale/summary/download?period=2024/25&policy=none&format=csv").status == 400)
-        #expect(try await lead.get("/authorities/southmere/summary/download?period=2024/25&policy=dfe&format=xlsx").status == 403)
+        #expect(try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "none"), ("format", "csv")]).status == 400)
+        #expect(try await lead.post("/authorities/southmere/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "xlsx")]).status == 403)
         let exports = try running.db.ownerConnection().query("""
             SELECT data ->> 'format', data ->> 'policy', metadata ->> 'actor' FROM reach.events
             WHERE event_type = 'summary_exported' AND authority_id = 'northvale' ORDER BY "position"
@@ -333,6 +357,10 @@ extension ServerTests {
         // Kim changes the password: the current one is needed, the new one twice.
         let wrong = try await kim.post("/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
         #expect(wrong.status == 422 && wrong.body.contains(##"<a href="#f-current">"##))
+        // An admin too gives the current password here.
+        let adminWrong = try await admin.post("/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
+        #expect(adminWrong.status == 422 && adminWrong.body.contains(##"<a href="#f-current">"##))
+        _ = try await running.app.identify(name: "ops", password: "a long enough password")
         let mismatch = try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another")])
         #expect(mismatch.status == 422 && mismatch.body.contains(##"<a href="#f-again">"##))
         #expect(try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another long password")]).status == 303)
