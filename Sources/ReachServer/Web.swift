@@ -100,43 +100,37 @@ enum WebPages {
             response.setCookie(Cookie(name: ReachServer.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
             return response
         }
-        router.get("/programme") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                let parameters = parameters(request)
-                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-                let measure = parameters["measure"].flatMap { $0.isEmpty ? nil : $0 } ?? "sessions"
-                guard let chosen = strategyMeasures.first(where: { $0.0 == measure }) else {
-                    throw RequestError("'\(measure.prefix(40))' is not a strategy measure; choose one of \(strategyMeasures.map(\.0).joined(separator: ", "))")
-                }
-                let figures = try await programme(app, period: period, as: identity)
-                let regions = figures.byRegion.rows.filter { $0.scope.hasPrefix("region:") && $0.metric == "sessions" && $0.dimension == "total" }
-                return page("programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf, [
-                    "period": period.label, "policy": figures.byAuthority.policy.rawValue, "suppressed": figures.byAuthority.policy != .none,
-                    "authorities": table(figures.byAuthority.rows, prefix: "la:", period: period.label),
-                    "regions": table(figures.byRegion.rows, prefix: "region:", period: period.label),
-                    "region_chart": regions.isEmpty ? false : barChart(regions, title: "Sessions by region, \(period.label)", id: "sessions-by-region") {
-                        RecordForm.label(String($0.scope.dropFirst("region:".count)))
-                    },
-                    "measure_label": chosen.1,
-                    "measures": strategyMeasures.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == measure] as [String: Any] },
-                    "strategy": [("project:", "By strategy project"), ("objective:", "By strategic objective"), ("policy_goal:", "By policy goal")].map { prefix, heading in
-                        strategyTable(figures.strategy.rows, prefix: prefix, heading: heading, measure: chosen)
-                    },
-                    "years": strategyYears.map { ["year": $0] },
-                    "measure": measure,
-                ])
+        pageRoute(router, "/programme", app) { identity, csrf, request, context in
+            let parameters = parameters(request)
+            let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+            let measure = parameters["measure"].flatMap { $0.isEmpty ? nil : $0 } ?? "sessions"
+            guard let chosen = strategyMeasures.first(where: { $0.0 == measure }) else {
+                throw RequestError("'\(measure.prefix(40))' is not a strategy measure; choose one of \(strategyMeasures.map(\.0).joined(separator: ", "))")
             }
+            let figures = try await programme(app, period: period, as: identity)
+            let regions = figures.byRegion.rows.filter { $0.scope.hasPrefix("region:") && $0.metric == "sessions" && $0.dimension == "total" }
+            return page("programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf, [
+                "period": period.label, "policy": figures.byAuthority.policy.rawValue, "suppressed": figures.byAuthority.policy != .none,
+                "authorities": table(figures.byAuthority.rows, prefix: "la:", period: period.label),
+                "regions": table(figures.byRegion.rows, prefix: "region:", period: period.label),
+                "region_chart": regions.isEmpty ? false : barChart(regions, title: "Sessions by region, \(period.label)", id: "sessions-by-region") {
+                    RecordForm.label(String($0.scope.dropFirst("region:".count)))
+                },
+                "measure_label": chosen.1,
+                "measures": strategyMeasures.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == measure] as [String: Any] },
+                "strategy": [("project:", "By strategy project"), ("objective:", "By strategic objective"), ("policy_goal:", "By policy goal")].map { prefix, heading in
+                    strategyTable(figures.strategy.rows, prefix: prefix, heading: heading, measure: chosen)
+                },
+                "years": strategyYears.map { ["year": $0] },
+                "measure": measure,
+            ])
         }
-        router.get("/programme/figures.csv") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-                let figures = try await programme(app, period: period, as: identity)
-                let rows = figures.byAuthority.rows + figures.byRegion.rows + figures.strategy.rows
-                return download(try Tidy.render(rows, format: .csv, policy: figures.byAuthority.policy), type: "text/csv; charset=utf-8",
-                                name: "programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv")
-            }
+        pageRoute(router, "/programme/figures.csv", app) { identity, csrf, request, context in
+            let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+            let figures = try await programme(app, period: period, as: identity)
+            let rows = figures.byAuthority.rows + figures.byRegion.rows + figures.strategy.rows
+            return download(try Tidy.render(rows, format: .csv, policy: figures.byAuthority.policy), type: "text/csv; charset=utf-8",
+                            name: "programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv")
         }
     }
 
@@ -219,6 +213,32 @@ enum WebPages {
     }
 
     // MARK: Answering
+
+    /// A page's route: the asker signed in (else the sign-in page, which leads back), and each
+    /// refusal the page that says what to do (``answering(_:_:_:)``).
+    static func pageRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, method: HTTPRequest.Method = .get,
+                          _ answer: @escaping @Sendable (Identity, String, Request, ReachRequestContext) async throws -> Response) {
+        router.on(path, method: method) { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            return await answering(identity, csrf) { try await answer(identity, csrf, request, context) }
+        }
+    }
+
+    /// A form's route (POST, `application/x-www-form-urlencoded`): the asker signed in, the form
+    /// read (up to `limit` bytes), the session's CSRF token checked before anything is done,
+    /// and each refusal a page.
+    static func formRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, limit: Int = 16 * 1024,
+                          _ answer: @escaping @Sendable (Identity, String, [String: [String]], ReachRequestContext) async throws -> Response) {
+        router.post(path) { request, context in
+            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            var request = request
+            let values = parseFormValues(try await request.collectBody(upTo: limit))
+            return await answering(identity, csrf) {
+                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
+                return try await answer(identity, csrf, values, context)
+            }
+        }
+    }
 
     /// The signed-in account and its CSRF token, from the session cookie.
     static func signedIn(_ app: ReachApplication, _ request: Request) async -> (Identity, String)? {

@@ -9,118 +9,76 @@ import ReachApp
 /// access decisions are made.
 extension WebPages {
     static func addAccounts(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        router.get("/account") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
-            }
+        pageRoute(router, "/account", app) { identity, csrf, request, context in
+            try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
         }
-        router.post("/account/password") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
-                let current = form["current"] ?? "", new = form["new"] ?? "", again = form["again"] ?? ""
-                var errors: [(String, String)] = []
-                if current.isEmpty { errors.append(("current", "Enter your current password")) }
-                if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
-                // The current password is asked of everyone here, admins too: a browser left
-                // signed in does not give its account away.
-                if errors.isEmpty, (try? await app.identify(name: identity.name, password: current)) == nil {
+        formRoute(router, "/account/password", app) { identity, csrf, values, context in
+            let current = values["current"]?.first ?? "", new = values["new"]?.first ?? "", again = values["again"]?.first ?? ""
+            var errors: [(String, String)] = []
+            if current.isEmpty { errors.append(("current", "Enter your current password")) }
+            if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
+            // The current password is asked of everyone here, admins too: a browser left
+            // signed in does not give its account away.
+            if errors.isEmpty, (try? await app.identify(name: identity.name, password: current)) == nil {
+                errors.append(("current", "Your current password is not right"))
+            }
+            if errors.isEmpty {
+                do {
+                    try await app.setPassword(identity.name, password: new, current: current, as: identity)
+                    return redirect("/account?done=password")
+                } catch is AccessDenied {
                     errors.append(("current", "Your current password is not right"))
+                } catch let error as RequestError {
+                    errors.append(("new", "The new password is not allowed: \(error.description)"))
                 }
-                if errors.isEmpty {
-                    do {
-                        try await app.setPassword(identity.name, password: new, current: current, as: identity)
-                        return redirect("/account?done=password")
-                    } catch is AccessDenied {
-                        errors.append(("current", "Your current password is not right"))
-                    } catch let error as RequestError {
-                        errors.append(("new", "The new password is not allowed: \(error.description)"))
-                    }
-                }
-                return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, status: .unprocessableContent)
             }
+            return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, status: .unprocessableContent)
         }
-        router.post("/account/tokens") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
-                let issued = try await app.createToken(for: identity.name, as: identity)
-                return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], status: .ok, issued: issued)
-            }
+        formRoute(router, "/account/tokens", app) { identity, csrf, values, context in
+            let issued = try await app.createToken(for: identity.name, as: identity)
+            return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], status: .ok, issued: issued)
         }
-        router.post("/tokens/:id/revoke") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/tokens/:id/revoke", app) { identity, csrf, values, context in
             let id = try context.parameters.require("id")
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
-                try await app.revokeToken(id, as: identity)
-                return redirect((form["back"] == "users" ? "/admin/users" : "/account") + "?done=revoked")
-            }
+            try await app.revokeToken(id, as: identity)
+            return redirect((values["back"]?.first == "users" ? "/admin/users" : "/account") + "?done=revoked")
         }
-        router.get("/admin/users") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
-            }
+        pageRoute(router, "/admin/users", app) { identity, csrf, request, context in
+            try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
         }
-        router.post("/admin/users") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            var request = request
-            let values = parseFormValues(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                let name = (values["name"]?.first ?? "").trimmingCharacters(in: .whitespaces)
-                let role = Identity.Role(rawValue: values["role"]?.first ?? "")
-                let authorities = (values["authorities"]?.first ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
-                let password = values["password"]?.first ?? ""
-                var errors: [(String, String)] = []
-                if name.isEmpty { errors.append(("name", "Enter the account's name")) }
-                if role == nil { errors.append(("role", "Choose the account's role")) }
-                if password.isEmpty { errors.append(("password", "Enter a first password for the account")) }
-                if errors.isEmpty, let role {
-                    do {
-                        _ = try await app.addUser(name, role: role, authorities: authorities, password: password, as: identity)
-                        return redirect("/admin/users?done=added")
-                    } catch let error as RequestError {
-                        let text = error.description.replacingOccurrences(of: "give --la", with: "give its authorities")
-                            .replacingOccurrences(of: "give exactly one --la", with: "give exactly one authority")
-                            .replacingOccurrences(of: "give no --la", with: "give no authorities")
-                        let field = text.contains("password") ? "password" : text.contains("authorit") ? "authorities" : "name"
-                        errors.append((field, text.capitalizedFirst))
-                    }
+        formRoute(router, "/admin/users", app) { identity, csrf, values, context in
+            let name = (values["name"]?.first ?? "").trimmingCharacters(in: .whitespaces)
+            let role = Identity.Role(rawValue: values["role"]?.first ?? "")
+            let authorities = (values["authorities"]?.first ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
+            let password = values["password"]?.first ?? ""
+            var errors: [(String, String)] = []
+            if name.isEmpty { errors.append(("name", "Enter the account's name")) }
+            if role == nil { errors.append(("role", "Choose the account's role")) }
+            if password.isEmpty { errors.append(("password", "Enter a first password for the account")) }
+            if errors.isEmpty, let role {
+                do {
+                    _ = try await app.addUser(name, role: role, authorities: authorities, password: password, as: identity)
+                    return redirect("/admin/users?done=added")
+                } catch let error as RequestError {
+                    let text = error.description.replacingOccurrences(of: "give --la", with: "give its authorities")
+                        .replacingOccurrences(of: "give exactly one --la", with: "give exactly one authority")
+                        .replacingOccurrences(of: "give no --la", with: "give no authorities")
+                    let field = text.contains("password") ? "password" : text.contains("authorit") ? "authorities" : "name"
+                    errors.append((field, text.capitalizedFirst))
                 }
-                let typed = ["name": name, "role": values["role"]?.first ?? "", "authorities": values["authorities"]?.first ?? ""]
-                return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, typed: typed, status: .unprocessableContent)
             }
+            let typed = ["name": name, "role": values["role"]?.first ?? "", "authorities": values["authorities"]?.first ?? ""]
+            return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, typed: typed, status: .unprocessableContent)
         }
-        router.post("/admin/users/:name/disable") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/admin/users/:name/disable", app) { identity, csrf, values, context in
             let name = try context.parameters.require("name")
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
-                try await app.disableUser(name, as: identity)
-                return redirect("/admin/users?done=disabled")
-            }
+            try await app.disableUser(name, as: identity)
+            return redirect("/admin/users?done=disabled")
         }
-        router.post("/admin/users/:name/tokens") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/admin/users/:name/tokens", app) { identity, csrf, values, context in
             let name = try context.parameters.require("name")
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard form["csrf_token"] == csrf else { return expired(identity, csrf) }
-                let issued = try await app.createToken(for: name, as: identity)
-                return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], typed: [:], status: .ok, issued: issued)
-            }
+            let issued = try await app.createToken(for: name, as: identity)
+            return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], typed: [:], status: .ok, issued: issued)
         }
     }
 

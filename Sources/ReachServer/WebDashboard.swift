@@ -197,32 +197,26 @@ struct AuthorityDashboard {
 
 extension WebPages {
     static func addDashboards(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        router.get("/authorities/:la") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/authorities/:la", app) { identity, csrf, request, context in
             let la = try context.parameters.require("la")
-            return await answering(identity, csrf) {
-                let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters(request), as: identity)
-                return page("authority", title: "\(la), \(dashboard.period.label)", status: .ok, identity: identity, csrf: csrf,
-                            dashboardValues(dashboard, identity: identity))
-            }
+            let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters(request), as: identity)
+            return page("authority", title: "\(la), \(dashboard.period.label)", status: .ok, identity: identity, csrf: csrf,
+                        dashboardValues(dashboard, identity: identity))
         }
-        router.get("/authorities/:la/figures.csv") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/authorities/:la/figures.csv", app) { identity, csrf, request, context in
             let la = try context.parameters.require("la")
-            return await answering(identity, csrf) {
-                let parameters = parameters(request)
-                let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters, as: identity)
-                var rows = dashboard.allRows
-                var name = "\(la)-\(dashboard.period.label.replacingOccurrences(of: "/", with: "-"))"
-                if let chart = parameters["chart"] {
-                    guard let drawn = dashboard.chartRows().first(where: { $0.id == chart }) else {
-                        throw RequestError("there is no chart '\(chart.prefix(40))' on the page; choose one of \(dashboard.chartRows().map(\.id).joined(separator: ", "))")
-                    }
-                    rows = drawn.rows
-                    name += "-\(chart)"
+            let parameters = parameters(request)
+            let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters, as: identity)
+            var rows = dashboard.allRows
+            var name = "\(la)-\(dashboard.period.label.replacingOccurrences(of: "/", with: "-"))"
+            if let chart = parameters["chart"] {
+                guard let drawn = dashboard.chartRows().first(where: { $0.id == chart }) else {
+                    throw RequestError("there is no chart '\(chart.prefix(40))' on the page; choose one of \(dashboard.chartRows().map(\.id).joined(separator: ", "))")
                 }
-                return download(try Tidy.render(rows, format: .csv, policy: dashboard.figures.policy), type: "text/csv; charset=utf-8", name: name + ".csv")
+                rows = drawn.rows
+                name += "-\(chart)"
             }
+            return download(try Tidy.render(rows, format: .csv, policy: dashboard.figures.policy), type: "text/csv; charset=utf-8", name: name + ".csv")
         }
     }
 

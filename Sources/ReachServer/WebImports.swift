@@ -13,121 +13,107 @@ extension WebPages {
     static let refusalsShown = 200
 
     static func addImports(to router: Router<ReachRequestContext>, app: ReachApplication, uploads: String, maximumUpload: Int) {
-        router.get("/imports") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                try await importsPage(app, identity: identity, csrf: csrf, errors: [], type: "", skipInvalid: false, status: .ok)
+        pageRoute(router, "/imports", app) { identity, csrf, request, context in
+            try await importsPage(app, identity: identity, csrf: csrf, errors: [], type: "", skipInvalid: false, status: .ok)
+        }
+        // (A multipart form: its CSRF token is read from the stored body below.)
+        pageRoute(router, "/imports", app, method: .post) { identity, csrf, request, context in
+            try Access.checkMayRecord(identity)
+            guard let boundary = Uploads.boundary(request.headers[.contentType] ?? "") else {
+                throw RequestError("send the import form as it is on the page (multipart/form-data)")
+            }
+            let directory = try Uploads.directory(in: uploads)
+            var started = false
+            defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+            let raw = (directory as NSString).appendingPathComponent("form.multipart")
+            guard try await Uploads.store(request.body, at: raw, maximum: maximumUpload + 64 * 1024) != nil else {
+                return try await importsPage(app, identity: identity, csrf: csrf,
+                                             errors: [("file", "The file is larger than \(maximumUpload / 1024 / 1024) MB; split it into smaller files")],
+                                             type: "", skipInvalid: false, status: .contentTooLarge)
+            }
+            var nameError: String?
+            let parsed = Result { try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory) { given in
+                let lower = given.lowercased()
+                let csv = lower.hasSuffix(".csv")
+                guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
+                    nameError = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
+                    throw RequestError("wrong kind of file")
+                }
+                // A name the service can keep (letters, digits, '.', '_', '-'), of the same kind.
+                var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
+                if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
+                if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
+                return try ReachApplication.uploadName(kept, csv: csv)
+            } }
+            try? FileManager.default.removeItem(atPath: raw)
+            if let nameError {
+                return try await importsPage(app, identity: identity, csrf: csrf, errors: [("file", nameError)], type: "", skipInvalid: false,
+                                             status: .unprocessableContent)
+            }
+            let form = try parsed.get()
+            guard form.fields["csrf_token"] == csrf else { return expired(identity, csrf) }
+            let type = (form.fields["type"] ?? "").trimmingCharacters(in: .whitespaces)
+            let skipInvalid = form.fields["skip_invalid"] == "yes"
+            guard let file = form.file, file.bytes > 0 else {
+                let errors = [("file", form.file == nil ? "Choose a file to import" : "The file chosen is empty")]
+                return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
+                                             status: .unprocessableContent)
+            }
+            do {
+                let job = try await app.startImport(file: file.path, name: file.name, bytes: Int64(file.bytes), type: type.isEmpty ? nil : type,
+                                                    skipInvalid: skipInvalid, as: identity)
+                started = true
+                return redirect("/imports/\(job.id)")
+            } catch let refusals as Refusals {
+                let errors = refusals.all.map { refusal in
+                    (refusal.field == "type" ? "type" : "file", refusal.field == "type" ? "Record type " + refusal.reason : "File " + refusal.reason)
+                }
+                return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
+                                             status: .unprocessableContent)
             }
         }
-        router.post("/imports") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                try Access.checkMayRecord(identity)
-                guard let boundary = Uploads.boundary(request.headers[.contentType] ?? "") else {
-                    throw RequestError("send the import form as it is on the page (multipart/form-data)")
-                }
-                let directory = try Uploads.directory(in: uploads)
-                var started = false
-                defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
-                let raw = (directory as NSString).appendingPathComponent("form.multipart")
-                guard try await Uploads.store(request.body, at: raw, maximum: maximumUpload + 64 * 1024) != nil else {
-                    return try await importsPage(app, identity: identity, csrf: csrf,
-                                                 errors: [("file", "The file is larger than \(maximumUpload / 1024 / 1024) MB; split it into smaller files")],
-                                                 type: "", skipInvalid: false, status: .contentTooLarge)
-                }
-                var nameError: String?
-                let parsed = Result { try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory) { given in
-                    let lower = given.lowercased()
-                    let csv = lower.hasSuffix(".csv")
-                    guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
-                        nameError = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
-                        throw RequestError("wrong kind of file")
-                    }
-                    // A name the service can keep (letters, digits, '.', '_', '-'), of the same kind.
-                    var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
-                    if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
-                    if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
-                    return try ReachApplication.uploadName(kept, csv: csv)
-                } }
-                try? FileManager.default.removeItem(atPath: raw)
-                if let nameError {
-                    return try await importsPage(app, identity: identity, csrf: csrf, errors: [("file", nameError)], type: "", skipInvalid: false,
-                                                 status: .unprocessableContent)
-                }
-                let form = try parsed.get()
-                guard form.fields["csrf_token"] == csrf else { return expired(identity, csrf) }
-                let type = (form.fields["type"] ?? "").trimmingCharacters(in: .whitespaces)
-                let skipInvalid = form.fields["skip_invalid"] == "yes"
-                guard let file = form.file, file.bytes > 0 else {
-                    let errors = [("file", form.file == nil ? "Choose a file to import" : "The file chosen is empty")]
-                    return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
-                                                 status: .unprocessableContent)
-                }
-                do {
-                    let job = try await app.startImport(file: file.path, name: file.name, bytes: Int64(file.bytes), type: type.isEmpty ? nil : type,
-                                                        skipInvalid: skipInvalid, as: identity)
-                    started = true
-                    return redirect("/imports/\(job.id)")
-                } catch let refusals as Refusals {
-                    let errors = refusals.all.map { refusal in
-                        (refusal.field == "type" ? "type" : "file", refusal.field == "type" ? "Record type " + refusal.reason : "File " + refusal.reason)
-                    }
-                    return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
-                                                 status: .unprocessableContent)
-                }
-            }
-        }
-        router.get("/imports/:id") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/imports/:id", app) { identity, csrf, request, context in
             let id = try context.parameters.require("id")
-            return await answering(identity, csrf) {
-                try Access.checkMayRecord(identity)
-                let job = try await app.importJob(id, as: identity)
-                let refusals = job.refusals ?? []
-                var response = page("import-job", title: "Import of \(job.file)", status: .ok, identity: identity, csrf: csrf, [
-                    "job": [
-                        "id": job.id, "file": job.file, "type": job.type ?? "named in the file", "state": job.state,
-                        "running": job.state == "running", "succeeded": job.state == "succeeded", "refused": job.state == "refused",
-                        "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
-                        "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
-                        "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
-                        "appended_summary": Self.appendedSummary(job),
-                        "refused_summary": Self.refusedSummary(job),
-                        "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
-                    ] as [String: Any],
-                    "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
-                        ["line": line.line == 0 ? "the file" : String(line.line), "id": line.id ?? "", "field": line.field, "reason": line.reason]
-                    },
-                    "has_refusals": !refusals.isEmpty, "more_refusals": refusals.count > refusalsShown, "shown": refusalsShown,
-                    "refusal_count": refusals.count,
-                ])
-                // While it runs, the page reloads itself every two seconds (no script needed).
-                if job.state == "running" { response.headers[.init("Refresh")!] = "2" }
-                return response
-            }
+            try Access.checkMayRecord(identity)
+            let job = try await app.importJob(id, as: identity)
+            let refusals = job.refusals ?? []
+            var response = page("import-job", title: "Import of \(job.file)", status: .ok, identity: identity, csrf: csrf, [
+                "job": [
+                    "id": job.id, "file": job.file, "type": job.type ?? "named in the file", "state": job.state,
+                    "running": job.state == "running", "succeeded": job.state == "succeeded", "refused": job.state == "refused",
+                    "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
+                    "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
+                    "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
+                    "appended_summary": Self.appendedSummary(job),
+                    "refused_summary": Self.refusedSummary(job),
+                    "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
+                ] as [String: Any],
+                "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
+                    ["line": line.line == 0 ? "the file" : String(line.line), "id": line.id ?? "", "field": line.field, "reason": line.reason]
+                },
+                "has_refusals": !refusals.isEmpty, "more_refusals": refusals.count > refusalsShown, "shown": refusalsShown,
+                "refusal_count": refusals.count,
+            ])
+            // While it runs, the page reloads itself every two seconds (no script needed).
+            if job.state == "running" { response.headers[.init("Refresh")!] = "2" }
+            return response
         }
-        router.get("/imports/:id/rejects") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/imports/:id/rejects", app) { identity, csrf, request, context in
             let id = try context.parameters.require("id")
-            return await answering(identity, csrf) {
-                try Access.checkMayRecord(identity)
-                let job = try await app.importJob(id, as: identity)
-                let (text, isCSV) = try await app.importRejects(id, as: identity)
-                let stem = (job.file as NSString).deletingPathExtension
-                return download(text, type: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                                name: "\(stem)-rejects.\(isCSV ? "csv" : "jsonl")")
-            }
+            try Access.checkMayRecord(identity)
+            let job = try await app.importJob(id, as: identity)
+            let (text, isCSV) = try await app.importRejects(id, as: identity)
+            let stem = (job.file as NSString).deletingPathExtension
+            return download(text, type: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                            name: "\(stem)-rejects.\(isCSV ? "csv" : "jsonl")")
         }
-        router.get("/templates/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/templates/:type", app) { identity, csrf, request, context in
             let file = try context.parameters.require("type")
-            return await answering(identity, csrf) {
-                let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
-                guard RecordType.all[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }
-                let template = try ReachApplication.template(type)
-                return download(template.text, type: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                                name: "\(type).\(template.isCSV ? "csv" : "jsonl")")
-            }
+            let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
+            guard RecordType.all[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }
+            let template = try ReachApplication.template(type)
+            return download(template.text, type: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                            name: "\(type).\(template.isCSV ? "csv" : "jsonl")")
         }
     }
 

@@ -15,139 +15,106 @@ extension WebPages {
     static let typesNotOnForms: Set<String> = ["event_corrected", "event_withdrawn", "summary_exported"]
 
     static func addRecording(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        router.get("/record") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                try Access.checkMayRecord(identity)
-                let types = RecordType.all.keys.filter { !typesNotOnForms.contains($0) }.sorted()
-                    .map { ["name": $0, "label": RecordForm.label($0)] }
-                return page("record-types", title: "Record what happened", status: .ok, identity: identity, csrf: csrf, ["types": types])
-            }
+        pageRoute(router, "/record", app) { identity, csrf, request, context in
+            try Access.checkMayRecord(identity)
+            let types = RecordType.all.keys.filter { !typesNotOnForms.contains($0) }.sorted()
+                .map { ["name": $0, "label": RecordForm.label($0)] }
+            return page("record-types", title: "Record what happened", status: .ok, identity: identity, csrf: csrf, ["types": types])
         }
-        router.get("/record/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/record/:type", app) { identity, csrf, request, context in
             let name = try context.parameters.require("type")
-            return await answering(identity, csrf) {
-                let (type, form) = try recordForm(name, identity)
-                var values: [String: [String]] = [:]
-                // The one authority a staff member records for is filled in.
-                if identity.authorities.count == 1, type.fieldDescriptions.contains(where: { $0.key == "la_id" }) {
-                    values["la_id"] = [identity.authorities.first!]
-                }
-                return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
-                                recordID: newRecordID(), heading: RecordForm.label(type.name))
+            let (type, form) = try recordForm(name, identity)
+            var values: [String: [String]] = [:]
+            // The one authority a staff member records for is filled in.
+            if identity.authorities.count == 1, type.fieldDescriptions.contains(where: { $0.key == "la_id" }) {
+                values["la_id"] = [identity.authorities.first!]
             }
+            return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
+                            recordID: newRecordID(), heading: RecordForm.label(type.name))
         }
-        router.post("/record/:type") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/record/:type", app, limit: 1024 * 1024) { identity, csrf, values, context in
             let name = try context.parameters.require("type")
-            var request = request
-            let values = parseFormValues(try await request.collectBody(upTo: 1024 * 1024))
-            return await answering(identity, csrf) {
-                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                let (type, form) = try recordForm(name, identity)
-                let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
-                if let more = values["add_row"]?.first {
-                    return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok, recordID: recordID,
-                                    heading: RecordForm.label(type.name), extraRows: [more])
-                }
-                let record = JSONValue.object(["type": .string(type.name), "id": .string(recordID), "data": .object(form.data(from: values))])
-                let result = try await app.record(record.text, source: "web", as: identity)[0]
-                guard result.isRefused else { return redirect("/records?recorded=\(percentEncoded(recordID))") }
-                return formPage(form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
-                                status: .unprocessableContent, recordID: recordID, heading: RecordForm.label(type.name))
+            let (type, form) = try recordForm(name, identity)
+            let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
+            if let more = values["add_row"]?.first {
+                return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok, recordID: recordID,
+                                heading: RecordForm.label(type.name), extraRows: [more])
             }
+            let record = JSONValue.object(["type": .string(type.name), "id": .string(recordID), "data": .object(form.data(from: values))])
+            let result = try await app.record(record.text, source: "web", as: identity)[0]
+            guard result.isRefused else { return redirect("/records?recorded=\(percentEncoded(recordID))") }
+            return formPage(form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
+                            status: .unprocessableContent, recordID: recordID, heading: RecordForm.label(type.name))
         }
-        router.get("/records") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) {
-                let limit = 50
-                let records = try await app.recentRecords(limit: limit, as: identity)
-                var values: [String: Any] = [
-                    "limit": limit, "has_records": !records.isEmpty,
-                    "scope": identity.role == .admin ? "every authority" : identity.authorities.sorted().joined(separator: ", "),
-                    "records": records.map { record -> [String: Any] in
-                        ["recorded_at": record.recordedAt, "type": RecordForm.label(record.type), "authority": record.authority ?? "",
-                         "occurred_on": record.occurredOn ?? "", "id": record.recordID, "path": percentEncoded(record.recordID), "status": record.status, "amendable": record.amendable]
-                    },
-                ]
-                let query = request.uri.queryParameters
-                if let id = query["recorded"] {
-                    values["notice"] = ["heading": "Recorded", "detail": "Record \(id) is in the log. Its figures follow within seconds."]
-                } else if let id = query["corrected"] {
-                    values["notice"] = ["heading": "Corrected", "detail": "The correction of record \(id) is in the log."]
-                } else if let id = query["withdrawn"] {
-                    values["notice"] = ["heading": "Withdrawn", "detail": "Record \(id) is withdrawn; it no longer counts in any figure."]
-                }
-                return page("records", title: "Recent records", status: .ok, identity: identity, csrf: csrf, values)
+        pageRoute(router, "/records", app) { identity, csrf, request, context in
+            let limit = 50
+            let records = try await app.recentRecords(limit: limit, as: identity)
+            var values: [String: Any] = [
+                "limit": limit, "has_records": !records.isEmpty,
+                "scope": identity.role == .admin ? "every authority" : identity.authorities.sorted().joined(separator: ", "),
+                "records": records.map { record -> [String: Any] in
+                    ["recorded_at": record.recordedAt, "type": RecordForm.label(record.type), "authority": record.authority ?? "",
+                     "occurred_on": record.occurredOn ?? "", "id": record.recordID, "path": percentEncoded(record.recordID), "status": record.status, "amendable": record.amendable]
+                },
+            ]
+            let query = request.uri.queryParameters
+            if let id = query["recorded"] {
+                values["notice"] = ["heading": "Recorded", "detail": "Record \(id) is in the log. Its figures follow within seconds."]
+            } else if let id = query["corrected"] {
+                values["notice"] = ["heading": "Corrected", "detail": "The correction of record \(id) is in the log."]
+            } else if let id = query["withdrawn"] {
+                values["notice"] = ["heading": "Withdrawn", "detail": "Record \(id) is withdrawn; it no longer counts in any figure."]
             }
+            return page("records", title: "Recent records", status: .ok, identity: identity, csrf: csrf, values)
         }
-        router.get("/records/:id/correct") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/records/:id/correct", app) { identity, csrf, request, context in
             let id = try recordIDParameter(context)
-            return await answering(identity, csrf) {
-                let (record, form) = try await amendable(app, id, identity)
-                return correctionPage(form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
-                                      refusals: [], status: .ok, recordID: newRecordID())
-            }
+            let (record, form) = try await amendable(app, id, identity)
+            return correctionPage(form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
+                                  refusals: [], status: .ok, recordID: newRecordID())
         }
-        router.post("/records/:id/correct") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/records/:id/correct", app, limit: 1024 * 1024) { identity, csrf, values, context in
             let id = try recordIDParameter(context)
-            var request = request
-            let values = parseFormValues(try await request.collectBody(upTo: 1024 * 1024))
-            return await answering(identity, csrf) {
-                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                let (record, form) = try await amendable(app, id, identity)
-                let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
-                if let more = values["add_row"]?.first {
-                    return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
-                                          recordID: recordID, extraRows: [more])
-                }
-                var data: JSONObject = ["record_id": .string(record.recordID), "data": .object(form.data(from: values))]
-                if let reason = values[correctionReason]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
-                    data["reason"] = .string(reason)
-                }
-                let correction = JSONValue.object(["type": "event_corrected", "id": .string(recordID), "data": .object(data)])
-                let result = try await app.record(correction.text, source: "web", as: identity)[0]
-                guard result.isRefused else { return redirect("/records?corrected=\(percentEncoded(record.recordID))") }
-                // The correction's own fields, and the corrected data's (under `data.`), at their fields.
-                let refusals = (result.refusals ?? []).map { refusal -> Refusal in
-                    if refusal.field == "reason" { return Refusal(correctionReason, refusal.reason) }
-                    if refusal.field.hasPrefix("data.") { return Refusal(String(refusal.field.dropFirst(5)), refusal.reason) }
-                    return refusal
-                }
-                return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: refusals,
-                                      status: .unprocessableContent, recordID: recordID)
+            let (record, form) = try await amendable(app, id, identity)
+            let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
+            if let more = values["add_row"]?.first {
+                return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
+                                      recordID: recordID, extraRows: [more])
             }
+            var data: JSONObject = ["record_id": .string(record.recordID), "data": .object(form.data(from: values))]
+            if let reason = values[correctionReason]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
+                data["reason"] = .string(reason)
+            }
+            let correction = JSONValue.object(["type": "event_corrected", "id": .string(recordID), "data": .object(data)])
+            let result = try await app.record(correction.text, source: "web", as: identity)[0]
+            guard result.isRefused else { return redirect("/records?corrected=\(percentEncoded(record.recordID))") }
+            // The correction's own fields, and the corrected data's (under `data.`), at their fields.
+            let refusals = (result.refusals ?? []).map { refusal -> Refusal in
+                if refusal.field == "reason" { return Refusal(correctionReason, refusal.reason) }
+                if refusal.field.hasPrefix("data.") { return Refusal(String(refusal.field.dropFirst(5)), refusal.reason) }
+                return refusal
+            }
+            return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: refusals,
+                                  status: .unprocessableContent, recordID: recordID)
         }
-        router.get("/records/:id/withdraw") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/records/:id/withdraw", app) { identity, csrf, request, context in
             let id = try recordIDParameter(context)
-            return await answering(identity, csrf) {
-                let (record, _) = try await amendable(app, id, identity)
-                return withdrawalPage(record, identity: identity, csrf: csrf, values: [:], refusals: [], status: .ok, recordID: newRecordID())
-            }
+            let (record, _) = try await amendable(app, id, identity)
+            return withdrawalPage(record, identity: identity, csrf: csrf, values: [:], refusals: [], status: .ok, recordID: newRecordID())
         }
-        router.post("/records/:id/withdraw") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/records/:id/withdraw", app, limit: 64 * 1024) { identity, csrf, values, context in
             let id = try recordIDParameter(context)
-            var request = request
-            let values = parseFormValues(try await request.collectBody(upTo: 64 * 1024))
-            return await answering(identity, csrf) {
-                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                let (record, _) = try await amendable(app, id, identity)
-                let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
-                var data: JSONObject = ["record_id": .string(record.recordID)]
-                if let reason = values["reason"]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
-                    data["reason"] = .string(reason)
-                }
-                let withdrawal = JSONValue.object(["type": "event_withdrawn", "id": .string(recordID), "data": .object(data)])
-                let result = try await app.record(withdrawal.text, source: "web", as: identity)[0]
-                guard result.isRefused else { return redirect("/records?withdrawn=\(percentEncoded(record.recordID))") }
-                return withdrawalPage(record, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
-                                      status: .unprocessableContent, recordID: recordID)
+            let (record, _) = try await amendable(app, id, identity)
+            let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
+            var data: JSONObject = ["record_id": .string(record.recordID)]
+            if let reason = values["reason"]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
+                data["reason"] = .string(reason)
             }
+            let withdrawal = JSONValue.object(["type": "event_withdrawn", "id": .string(recordID), "data": .object(data)])
+            let result = try await app.record(withdrawal.text, source: "web", as: identity)[0]
+            guard result.isRefused else { return redirect("/records?withdrawn=\(percentEncoded(record.recordID))") }
+            return withdrawalPage(record, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
+                                  status: .unprocessableContent, recordID: recordID)
         }
     }
 

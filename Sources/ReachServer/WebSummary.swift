@@ -16,71 +16,62 @@ extension WebPages {
     static let weasyprint: String? = ["/usr/bin/weasyprint", "/usr/local/bin/weasyprint"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     static func addSummaries(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        router.get("/authorities/:la/summary") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/authorities/:la/summary", app) { identity, csrf, request, context in
             let la = try context.parameters.require("la")
-            return await answering(identity, csrf) {
-                try Access.checkMayExport(la: la, for: identity)
-                let parameters = parameters(request)
-                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-                let formats: [(String, String, String)] = [
-                    ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
-                    ("xlsx", "Spreadsheet (XLSX)", "one sheet per section, numbers as numbers"),
-                    ("html", "Printable report", "a page to print or save, with its charts"),
-                ] + (weasyprint == nil ? [] : [("pdf", "PDF", "the printable report as a PDF file")])
-                return page("summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf, [
-                    "la": la, "la_path": percentEncoded(la), "period": period.label,
-                    "formats": formats.enumerated().map { index, format in
-                        ["value": format.0, "label": format.1, "hint": format.2, "checked": index == 0, "id": index == 0 ? "format" : "format-\(format.0)"]
-                    },
-                ])
-            }
+            try Access.checkMayExport(la: la, for: identity)
+            let parameters = parameters(request)
+            let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+            let formats: [(String, String, String)] = [
+                ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
+                ("xlsx", "Spreadsheet (XLSX)", "one sheet per section, numbers as numbers"),
+                ("html", "Printable report", "a page to print or save, with its charts"),
+            ] + (weasyprint == nil ? [] : [("pdf", "PDF", "the printable report as a PDF file")])
+            return page("summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf, [
+                "la": la, "la_path": percentEncoded(la), "period": period.label,
+                "formats": formats.enumerated().map { index, format in
+                    ["value": format.0, "label": format.1, "hint": format.2, "checked": index == 0, "id": index == 0 ? "format" : "format-\(format.0)"]
+                },
+            ])
         }
         // A download is recorded in the log, so it is asked for with the session's CSRF token
         // (a POST): another site cannot make an export in someone's name.
-        router.post("/authorities/:la/summary/download") { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        formRoute(router, "/authorities/:la/summary/download", app) { identity, csrf, values, context in
             let la = try context.parameters.require("la")
-            var request = request
-            let parameters = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            return await answering(identity, csrf) {
-                guard parameters["csrf_token"] == csrf else { return expired(identity, csrf) }
-                let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-                guard let policy = DisclosurePolicy.Name(rawValue: parameters["policy"] ?? "dfe"), policy != DisclosurePolicy.Name.none else {
-                    throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")
+            let period = try ReachServer.parsePeriod(values["period"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+            guard let policy = DisclosurePolicy.Name(rawValue: values["policy"]?.first ?? "dfe"), policy != DisclosurePolicy.Name.none else {
+                throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")
+            }
+            guard let format = ExportFormat(rawValue: values["format"]?.first ?? "csv") else {
+                throw RequestError("choose csv, xlsx, html or pdf")
+            }
+            let stem = "\(la)-\(period.label.replacingOccurrences(of: "/", with: "-"))-\(policy.rawValue)"
+            switch format {
+            case .csv, .json:
+                let delivered = Delivered()
+                _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { delivered.set($0) }
+                return download(delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
+            case .xlsx:
+                let made = DeliveredData()
+                _ = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows in
+                    made.set(try SummaryWorkbook.make(la: la, period: period.label, policy: policy.rawValue, rows: rows))
                 }
-                guard let format = ExportFormat(rawValue: parameters["format"] ?? "csv") else {
-                    throw RequestError("choose csv, xlsx, html or pdf")
+                return Response(status: .ok, headers: [.contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                                       .contentDisposition: "attachment; filename=\"\(stem).xlsx\""],
+                                body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+            case .html:
+                let delivered = Delivered()
+                _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows in
+                    delivered.set(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: false))
                 }
-                let stem = "\(la)-\(period.label.replacingOccurrences(of: "/", with: "-"))-\(policy.rawValue)"
-                switch format {
-                case .csv, .json:
-                    let delivered = Delivered()
-                    _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { delivered.set($0) }
-                    return download(delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
-                case .xlsx:
-                    let made = DeliveredData()
-                    _ = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows in
-                        made.set(try SummaryWorkbook.make(la: la, period: period.label, policy: policy.rawValue, rows: rows))
-                    }
-                    return Response(status: .ok, headers: [.contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                                           .contentDisposition: "attachment; filename=\"\(stem).xlsx\""],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
-                case .html:
-                    let delivered = Delivered()
-                    _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows in
-                        delivered.set(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: false))
-                    }
-                    return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: delivered.get())))
-                case .pdf:
-                    guard let weasyprint else { throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead") }
-                    let made = DeliveredData()
-                    _ = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows in
-                        made.set(try pdf(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: true), tool: weasyprint))
-                    }
-                    return Response(status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
-                                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: delivered.get())))
+            case .pdf:
+                guard let weasyprint else { throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead") }
+                let made = DeliveredData()
+                _ = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows in
+                    made.set(try pdf(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: true), tool: weasyprint))
                 }
+                return Response(status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
+                                body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
             }
         }
     }
