@@ -43,14 +43,7 @@ struct ServeBench: AsyncParsableCommand {
         let admin = try await app.identify(actor: "bench")
 
         // The log: the demo data set, when empty.
-        let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
-        if size.events == 0 {
-            emit("loading the demo data set: \(events) events")
-            let started = ContinuousClock.now
-            _ = try await app.loadDemo(seed: 1, events: events, as: admin)
-            emit("loaded in \(Self.seconds(ContinuousClock.now - started)) s")
-        }
-        let logSize = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        let logSize = try await Self.demoLog(app, events: events, as: admin, logger: logger)
         emit("log: \(logSize.events) events; wrk \(Self.version(wrk)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
         // The baseline: reach append, one event per transaction, 8 clients, in a scratch database.
@@ -149,6 +142,18 @@ struct ServeBench: AsyncParsableCommand {
             emit(String(format: "mixed: %d errors %@; resident memory %.1f MiB at 10 s, %.1f MiB at %d s: %+.1f%% (target < 10%%) %@",
                         mixed.errors, verdict(mixed.errors == 0), samples[0], samples[1], mixedSeconds, growth, verdict(growth < 10)))
         }
+    }
+
+    /// The log's size, after loading the demo data set (`events` of it) when the log is empty.
+    static func demoLog(_ app: ReachApplication, events: Int, as admin: Identity, logger: Logger) async throws -> (events: Int, lastPosition: Int64?) {
+        let target = app.target
+        let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        guard size.events == 0 else { return size }
+        emit("loading the demo data set: \(events) events")
+        let started = ContinuousClock.now
+        _ = try await app.loadDemo(seed: 1, events: events, as: admin)
+        emit("loaded in \(Self.seconds(ContinuousClock.now - started)) s")
+        return try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
     }
 
     /// What wrk measured, read from the line the scripts' `done` prints.

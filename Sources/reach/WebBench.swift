@@ -42,11 +42,7 @@ struct WebBench: AsyncParsableCommand {
         app.publishesAfterWriting = false
         let target = app.target
         let admin = try await app.identify(actor: "bench")
-        let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
-        if size.events == 0 {
-            emit("loading the demo data set: \(events) events")
-            _ = try await app.loadDemo(seed: 1, events: events, as: admin)
-        }
+        let logSize = try await ServeBench.demoLog(app, events: events, as: admin, logger: logger)
         let la = try await onThreadOfItsOwn { () -> String in
             let owner = try Connection(configuration: target.owner, logger: logger)
             _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
@@ -57,7 +53,6 @@ struct WebBench: AsyncParsableCommand {
             guard found.rowCount == 1 else { throw CommandError("the log holds no activity in 2024/25 to show") }
             return try found.decode(row: 0, column: 0)
         }
-        let logSize = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
         _ = try await app.publishSummaries(as: admin)
         let run = String(UUID().uuidString.prefix(8)).lowercased()
         let password = "bench password \(run)"
