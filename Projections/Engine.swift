@@ -353,7 +353,7 @@ public struct ProjectionEngine: Sendable {
                     """)
                 try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
                 try createScopedViews([projection], on: connection)
-                try ResearchColumns.apply(on: connection)
+                try ResearchColumns.apply(on: connection, views: projection.views)
                 _ = try connection.execute("""
                     INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
                     ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,

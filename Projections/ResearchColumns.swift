@@ -128,17 +128,20 @@ enum ResearchColumns {
         return "Read-only views over the projection tables, for researchers (role reach_researcher). Columns described: \(digest.prefix(12))."
     }
 
-    /// Writes every research view's column comments, and the schema's comment.
-    static func apply(on connection: Connection) throws {
+    /// Writes the column comments of the research views (of `views` only, when given: a
+    /// rebuild's swap comments its own views, and touches no other projection's, which another
+    /// rebuild may be swapping at the same moment), and the schema's comment.
+    static func apply(on connection: Connection, views: [String]? = nil) throws {
         let columns = try connection.query("""
             SELECT table_name::text, column_name::text FROM information_schema.columns
-            WHERE table_schema = 'research' ORDER BY table_name, ordinal_position
-            """).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            WHERE table_schema = 'research' AND ($1::text[] IS NULL OR table_name::text = ANY ($1::text[]))
+            ORDER BY table_name, ordinal_position
+            """, [views.map { PostgresArray($0) }]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
         var script = ""
         for (view, column) in columns {
             script += "COMMENT ON COLUMN research.\(try connection.quoteIdentifier(view)).\(try connection.quoteIdentifier(column)) IS \(literal(describe(view: view, column: column)));\n"
         }
-        script += "COMMENT ON SCHEMA research IS \(literal(schemaComment));\n"
+        if views == nil { script += "COMMENT ON SCHEMA research IS \(literal(schemaComment));\n" }
         try connection.executeScript(script)
     }
 

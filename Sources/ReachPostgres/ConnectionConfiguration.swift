@@ -67,6 +67,34 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
         return shown.joined(separator: " ")
     }
 
+    /// Every setting as libpq reads it (the connection string expanded, then the overrides),
+    /// for a PostgreSQL program run as a process of its own (`pg_dump`, `pg_restore`): its
+    /// connection string without the password (`keywords`), and the password, if any, to hand
+    /// over in the environment (`PGPASSWORD`) rather than on a command line others can read.
+    public var forProgram: (keywords: String, password: String?) {
+        var settings: [(String, String)] = []
+        var error: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &error) {
+            defer { PQconninfoFree(options) }
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if let value = option.pointee.val, value.pointee != 0 { settings.append((String(cString: keyword), String(cString: value))) }
+                option += 1
+            }
+        } else if let error {
+            PQfreemem(error)
+        }
+        for override in overrides {
+            settings.removeAll { $0.0 == override.key }
+            settings.append((override.key, override.value))
+        }
+        let password = settings.first { $0.0 == "password" }?.1
+        let quoted = settings.filter { $0.0 != "password" }.map { key, value in
+            "\(key)='" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        return (quoted.joined(separator: " "), password)
+    }
+
     /// Keywords whose values are secrets.
     static func isSecret(_ keyword: String) -> Bool {
         ["password", "sslpassword", "passfile", "sslkey"].contains(keyword)

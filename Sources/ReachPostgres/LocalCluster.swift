@@ -61,7 +61,7 @@ public struct LocalCluster: Sendable {
         return base + "/reach/postgres"
     }
 
-    static func findBinaries() -> String? {
+    public static func findBinaries() -> String? {
         if let dir = ProcessInfo.processInfo.environment["REACH_PG_BINDIR"], !dir.isEmpty { return dir }
         let root = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
