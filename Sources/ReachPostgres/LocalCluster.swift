@@ -120,10 +120,39 @@ public struct LocalCluster: Sendable {
         guard result.status == 0 else { throw LocalClusterError(message: "PostgreSQL did not stop: \(result.output)") }
     }
 
-    /// Whether a server is running on this directory.
+    /// Whether a server is running on this directory. A postmaster killed outright that its
+    /// parent has not reaped yet (a zombie, which an init that reaps late leaves for a while)
+    /// still has its PID, so pg_ctl takes it for running: it is not, and its lock files are
+    /// stale (they are removed, so that the server can start again).
     public func isRunning() throws -> Bool {
         guard isInitialised else { return false }
-        return try runAsServerUser([binDirectory + "/pg_ctl", "-D", dataDirectory, "status"]).status == 0
+        guard try runAsServerUser([binDirectory + "/pg_ctl", "-D", dataDirectory, "status"]).status == 0 else { return false }
+        if let pid = postmasterPID, Self.isZombie(pid) {
+            removeStaleLockFiles(of: pid)
+            return false
+        }
+        return true
+    }
+
+    /// The PID the server's lock file names.
+    var postmasterPID: pid_t? {
+        (try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first.flatMap { pid_t($0) }
+    }
+
+    /// Whether a process has ended and waits only to be reaped (`Z` in /proc/PID/stat).
+    static func isZombie(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: end)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// Removes the lock files (the data directory's and the socket's) that name `pid`.
+    private func removeStaleLockFiles(of pid: pid_t) {
+        for file in [dataDirectory + "/postmaster.pid", dataDirectory + "/.s.PGSQL.5432.lock"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                  text.split(separator: "\n").first.flatMap({ pid_t($0) }) == pid else { continue }
+            try? FileManager.default.removeItem(atPath: file)
+        }
     }
 
     private func initialise() throws {
