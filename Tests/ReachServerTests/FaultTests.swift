@@ -118,3 +118,84 @@ extension ServerTests {
         #expect(try EventLog.verify(on: owner).ok)
     }
 }
+
+extension ServerTests {
+    @Test("kill -9 of reach serve in the middle of an import job: nothing of the import is in the log, and the job shows as failed, not running")
+    func serveKilledDuringImport() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let binary = root + "/.build/debug/reach"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
+            return
+        }
+        let (db, app) = try await Self.demo()
+        let admin = Identity(name: "ops", role: .admin)
+        _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
+        let token = try await app.createToken(for: "sam", as: admin).token
+        let owner = try db.ownerConnection()
+        let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--no-runner", "--port", "0",
+                             "--database-url", "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["REACH_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let port: Int = try await onThreadOfItsOwn {
+            var text = ""
+            while true {
+                let data = errors.fileHandleForReading.availableData
+                if data.isEmpty { return 0 }
+                text += String(decoding: data, as: UTF8.self)
+                if let range = text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                    return Int(text[range].split(separator: ":").last ?? "") ?? 0
+                }
+            }
+        }
+        try #require(port > 0, "reach serve did not start")
+        let base = "http://127.0.0.1:\(port)"
+
+        // An import big enough to be killed in the middle of: 300,000 new schools.
+        let rows = (1...300_000).map { "kill-\($0),\(1_000_000 + $0),northvale,Test School \($0),secondary,600\n" }.joined()
+        var upload = URLRequest(url: URL(string: base + "/api/v1/imports?name=school_registered.csv")!)
+        upload.httpMethod = "POST"
+        upload.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        upload.setValue("text/csv", forHTTPHeaderField: "Content-Type")
+        upload.httpBody = Data(("id,school_id,la_id,name,phase,pupils_on_roll\n" + rows).utf8)
+        let (body, response) = try await Self.client.data(for: upload)
+        #expect((response as? HTTPURLResponse)?.statusCode == 202)
+        struct Job: Decodable { var id: String; var state: String; var rows_read: Int }
+        let job = try JSONDecoder().decode(Job.self, from: body)
+        // Killed once the job has read rows, before it can finish.
+        var seen = job
+        for _ in 0..<200 where seen.rows_read == 0 && seen.state == "running" {
+            try await Task.sleep(for: .milliseconds(50))
+            var status = URLRequest(url: URL(string: base + "/api/v1/imports/\(job.id)")!)
+            status.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            seen = try JSONDecoder().decode(Job.self, from: try await Self.client.data(for: status).0)
+        }
+        #expect(seen.state == "running" && seen.rows_read > 0, "the job was \(seen.state) with \(seen.rows_read) rows read")
+        kill(process.processIdentifier, SIGKILL)
+        try await onThreadOfItsOwn { process.waitUntilExit() }
+        #expect(process.terminationReason == .uncaughtSignal)
+
+        // Nothing of it in the log; the job, read again, has failed.
+        try await Task.sleep(for: .milliseconds(500))
+        let after: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        #expect(after == before, "\(after - before) events appended by a killed import")
+        var failed = try await app.importJob(job.id, as: admin)
+        for _ in 0..<40 where failed.state == "running" {
+            try await Task.sleep(for: .milliseconds(250))
+            failed = try await app.importJob(job.id, as: admin)
+        }
+        print("kill -9 of reach serve during an import: \(seen.rows_read) of 300000 rows read when killed; events before \(before), after \(after); the job is \(failed.state): \(failed.error ?? "")")
+        #expect(failed.state == "failed" && failed.error?.contains("stopped") == true)
+        #expect(try EventLog.verify(on: owner).ok)
+    }
+}
