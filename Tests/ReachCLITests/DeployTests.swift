@@ -1,4 +1,5 @@
 import Foundation
+import ReachTestSupport
 import Testing
 
 /// What `Deploy/` gives an operator, checked where it cannot be run: the systemd unit's exposure
@@ -7,20 +8,6 @@ import Testing
 @Suite("deployment files")
 struct DeployTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// Runs a program and gives its exit status and output.
-    static func run(_ program: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 
     @Test("the systemd unit of reach serve is hardened: systemd-analyze rates its exposure 2.0 or below")
     func systemdUnit() throws {
@@ -31,7 +18,7 @@ struct DeployTests {
             #expect(text.contains(setting), "the unit lacks \(setting)")
         }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
-        let (status, output) = try Self.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", unit])
+        let (status, output) = try Programs.run("/usr/bin/systemd-analyze", ["security", "--offline=yes", unit])
         let exposure = output.range(of: #"Overall exposure level for reach\.service: [0-9.]+"#, options: .regularExpression)
             .flatMap { Double(output[$0].split(separator: " ").last ?? "") }
         #expect(status == 0 && exposure != nil, "\(output.suffix(400))")
@@ -42,7 +29,7 @@ struct DeployTests {
     func manifests() throws {
         let venv = Self.root + "/.build/pytools/bin/python"
         let python = FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3"
-        let (status, output) = try Self.run(python, [Self.root + "/Tests/Deploy/check_manifests.py", Self.root + "/Deploy"])
+        let (status, output) = try Programs.run(python, [Self.root + "/Tests/Deploy/check_manifests.py", Self.root + "/Deploy"])
         #expect(status == 0 && output.contains("[]"), "\(output.suffix(2000))")
     }
 }

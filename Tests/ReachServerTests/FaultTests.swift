@@ -61,17 +61,9 @@ extension ServerTests {
             return
         }
         let clients = Task {
-            try await onThreadOfItsOwn { () -> (Int32, String) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: (tool as NSString).deletingLastPathComponent + "/python")
-                process.arguments = [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "8", "32"]
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            try await onThreadOfItsOwn {
+                try Programs.run((tool as NSString).deletingLastPathComponent + "/python",
+                                 [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "8", "32"], errors: false)
             }
         }
         try await Task.sleep(for: .milliseconds(1500))
@@ -135,30 +127,8 @@ extension ServerTests {
         let owner = try db.ownerConnection()
         let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--no-runner", "--port", "0",
-                             "--database-url", "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["REACH_LOG_LEVEL"] = "warning"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let (process, port) = try await Self.serveProcess(binary, db: db)
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let port: Int = try await onThreadOfItsOwn {
-            var text = ""
-            while true {
-                let data = errors.fileHandleForReading.availableData
-                if data.isEmpty { return 0 }
-                text += String(decoding: data, as: UTF8.self)
-                if let range = text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                    return Int(text[range].split(separator: ":").last ?? "") ?? 0
-                }
-            }
-        }
-        try #require(port > 0, "reach serve did not start")
         let base = "http://127.0.0.1:\(port)"
 
         // An import big enough to be killed in the middle of: 300,000 new schools.

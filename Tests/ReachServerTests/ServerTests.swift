@@ -206,19 +206,8 @@ struct ServerTests {
         #expect(scraped.body.contains("reach_pool_opened_connections"))
         // And by Prometheus's own linter, where Debian's prometheus package provides it.
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
-            let promtool = Process()
-            promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-            promtool.arguments = ["check", "metrics"]
-            let (input, output) = (Pipe(), Pipe())
-            promtool.standardInput = input
-            promtool.standardOutput = output
-            promtool.standardError = output
-            try promtool.run()
-            input.fileHandleForWriting.write(Data(scraped.body.utf8))
-            try input.fileHandleForWriting.close()
-            let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            promtool.waitUntilExit()
-            #expect(promtool.terminationStatus == 0, "promtool check metrics: \(said)")
+            let (status, said) = try Programs.run("/usr/bin/promtool", ["check", "metrics"], input: scraped.body)
+            #expect(status == 0, "promtool check metrics: \(said)")
         }
         await running.stop()
     }
@@ -443,21 +432,12 @@ struct ServerTests {
         let before: Int64 = try owner.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
         // An admin's run comes last: its stateful phase may disable the accounts it lists.
         for account in ["lee", "ana", "sam", "ops"] {
-            let output = try await onThreadOfItsOwn { () -> (Int32, String) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: tool)
-                process.arguments = ["run", running.base.absoluteString + "/api/openapi.yaml", "--url", running.base.absoluteString,
-                                     "-H", "Authorization: Bearer \(running.tokens[account]!)", "--max-examples", "5", "--request-timeout", "20",
-                                     "--seed", "20261130", "--no-color",
-                                     "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,ignored_auth"]
-                process.currentDirectoryURL = FileManager.default.temporaryDirectory
-                let pipe = Pipe()
-                process.standardOutput = pipe
-                process.standardError = pipe
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let output = try await onThreadOfItsOwn {
+                try Programs.run(tool, ["run", running.base.absoluteString + "/api/openapi.yaml", "--url", running.base.absoluteString,
+                                        "-H", "Authorization: Bearer \(running.tokens[account]!)", "--max-examples", "5", "--request-timeout", "20",
+                                        "--seed", "20261130", "--no-color",
+                                        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method,ignored_auth"],
+                                 directory: FileManager.default.temporaryDirectory)
             }
             #expect(output.0 == 0, "schemathesis as \(account): \(output.1.suffix(3000))")
             #expect(output.1.contains("passed"), "\(output.1.suffix(500))")
@@ -494,9 +474,7 @@ struct ServerTests {
             return
         }
         let python = (tool as NSString).deletingLastPathComponent + "/python"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3")
-        process.arguments = ["-c", """
+        let (status, output) = try Programs.run(FileManager.default.isExecutableFile(atPath: python) ? python : "/usr/bin/python3", ["-c", """
             import json, sys
             from jsonschema import Draft202012Validator
             bad = []
@@ -511,14 +489,8 @@ struct ServerTests {
                 if validator.is_valid({"type": "not_" + entry["type"], "id": "x", "data": record["data"]}): bad.append(entry["type"] + ": another type accepted")
             print("\\n".join(bad) if bad else "ok")
             sys.exit(1 if bad else 0)
-            """, file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && output.hasPrefix("ok"), "\(output.suffix(2000))")
+            """, file.path])
+        #expect(status == 0 && output.hasPrefix("ok"), "\(output.suffix(2000))")
     }
 
     @Test("SIGTERM to a running reach serve while clients post records: it exits 0 within its limit, and every record acknowledged is in the log exactly once")
@@ -538,39 +510,8 @@ struct ServerTests {
         let assembly = try Assembly(owner)
 
         // The service as a process of its own, told its database by URL, on a port it picks.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--no-runner", "--port", "0", "--shutdown-seconds", "20",
-                             "--database-url", "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["REACH_LOG_LEVEL"] = "warning"
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let said = Mutex("")
-        let port: Int = try await onThreadOfItsOwn {
-            var text = ""
-            let handle = errors.fileHandleForReading
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                text += String(decoding: data, as: UTF8.self)
-                if let range = text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
-                   let port = Int(text[range].split(separator: ":").last ?? "") {
-                    said.withLock { $0 = text }
-                    return port
-                }
-            }
-            said.withLock { $0 = text }
-            return 0
-        }
-        guard port > 0 else {
-            Issue.record("reach serve did not start: \(said.withLock { $0 })")
-            process.terminate()
-            return
-        }
+        let (process, port) = try await Self.serveProcess(binary, db: db, ["--shutdown-seconds", "20"])
+
         let base = "http://127.0.0.1:\(port)"
         func post(_ id: String) async -> Int? {
             var request = URLRequest(url: URL(string: base + "/api/v1/records")!)
@@ -749,22 +690,52 @@ struct ServerTests {
         }
         let running = try await Self.start()
         let assembly = try Assembly(try running.db.ownerConnection())
-        let output = try await onThreadOfItsOwn { () -> (Int32, String) in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: (tool as NSString).deletingLastPathComponent + "/python")
-            process.arguments = [root + "/Tests/Browser/web_app.py", running.base.absoluteString, "a long enough password", "lee", "northvale", "southmere",
-                                 "ana", "sam", "ops", assembly.pilot, assembly.school, root + "/.build/screenshots"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let output = try await onThreadOfItsOwn {
+            try Programs.run((tool as NSString).deletingLastPathComponent + "/python",
+                             [root + "/Tests/Browser/web_app.py", running.base.absoluteString, "a long enough password", "lee", "northvale", "southmere",
+                              "ana", "sam", "ops", assembly.pilot, assembly.school, root + "/.build/screenshots"])
         }
         #expect(output.0 == 0, "\(output.1.suffix(3000))")
         #expect(output.1.contains(#""failures": []"#), "\(output.1.suffix(500))")
         await running.stop()
+    }
+
+    /// `reach serve` as a process of its own (no runner), on `db` by URL and a port it picks:
+    /// the process, and the port it said it listens on.
+    static func serveProcess(_ binary: String, db: TestDatabase, _ options: [String] = []) async throws -> (Process, port: Int) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--no-runner", "--port", "0"] + options
+            + ["--database-url", "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["REACH_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let (port, said): (Int, String) = try await onThreadOfItsOwn {
+            var text = ""
+            while true {
+                let data = errors.fileHandleForReading.availableData
+                if data.isEmpty { return (0, text) }
+                text += String(decoding: data, as: UTF8.self)
+                if let range = text.range(of: #"listening on http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                   let port = Int(text[range].split(separator: ":").last ?? "") {
+                    return (port, text)
+                }
+            }
+        }
+        guard port > 0 else {
+            process.terminate()
+            throw ServeDidNotStart(said: said)
+        }
+        return (process, port)
+    }
+
+    struct ServeDidNotStart: Error, CustomStringConvertible {
+        var said: String
+        var description: String { "reach serve did not start: \(said.suffix(1000))" }
     }
 
     /// An assembly of northvale's, at one of its pilots' schools, as a record with any id.
@@ -905,9 +876,7 @@ struct ServerTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("reach-openapi-\(UUID().uuidString.prefix(6)).yaml")
         try ReachServer.openAPIDocument.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", """
+        let (status, said) = try Programs.run("/usr/bin/env", ["python3", "-c", """
             import sys
             try:
                 from openapi_spec_validator import validate
@@ -915,17 +884,11 @@ struct ServerTests {
             except ImportError:
                 print("openapi-spec-validator is not installed"); sys.exit(3)
             validate(read_from_filename(sys.argv[1])[0]); print("valid")
-            """, file.path]
-        let output = Pipe()
-        check.standardOutput = output
-        check.standardError = output
-        try check.run()
-        check.waitUntilExit()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if check.terminationStatus == 3 {
+            """, file.path])
+        if status == 3 {
             print("note: \(said.trimmingCharacters(in: .whitespacesAndNewlines)); only the routes were compared")
         } else {
-            #expect(check.terminationStatus == 0, "\(said)")
+            #expect(status == 0, "\(said)")
         }
     }
 
