@@ -227,7 +227,7 @@ extension ReachApplication {
                 "SELECT a.name, a.role, array_to_string(a.authorities, ','), s.csrf_token FROM reach.sessions s JOIN reach.accounts a ON a.name = s.account "
                 + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
                 [EventLog.sha256Hex(session)])
-            Self.release([connection], configuration, pool: pool, scoped: false)
+            Self.release([connection], pool: pool)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             return (try Self.identity(found), try found.decode(String.self, row: 0, column: 3))
         }
@@ -258,7 +258,7 @@ extension ReachApplication {
                 SELECT a.name, a.role, array_to_string(a.authorities, ',') FROM reach.api_tokens t JOIN reach.accounts a ON a.name = t.account
                 WHERE t.id = $1 AND t.revoked_at IS NULL AND NOT a.disabled AND t.secret_hash = decode($2, 'hex')
                 """, [id, EventLog.sha256Hex(secret)], prepared: true)
-            Self.release([connection], configuration, pool: pool, scoped: false)
+            Self.release([connection], pool: pool)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             let identity = try Self.identity(found)
             cache?.keep(identity, for: token)

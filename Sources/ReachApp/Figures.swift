@@ -54,15 +54,16 @@ extension ReachApplication {
         let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
-                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger, pool: pool)
+                let source = Self.readSource(target, for: identity, refreshing: refresh)
+                let connection = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
                 let rows = try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
-                Self.release([connection], target.application, pool: pool, scoped: true)
+                Self.release([connection], pool: pool)
                 return Figures(rows: rows, policy: grant.policy, staleProjections: [])
             }
             var stale: [String] = []
             let compute = {
                 let (readers, behind) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
-                defer { Self.release(readers, target.application, pool: pool, scoped: true) }
+                defer { Self.release(readers, pool: pool) }
                 stale = behind
                 let rules = disclosure.policy(grant.policy)
                 let calculator = MetricsCalculator(schema: grant.schema)
@@ -103,7 +104,8 @@ extension ReachApplication {
 
     /// Connections to compute figures on: one per core (up to four), so the server answers a
     /// query's independent parts side by side, each reading as `identity` does
-    /// (``connect(_:as:reading:logger:pool:)``; the application's own login when nil). With
+    /// (``connect(_:as:reading:logger:pool:)``; the application's own login when nil), from
+    /// where ``readSource(_:for:refreshing:)`` sends `identity`'s reads. With
     /// `refresh`, the projections are brought up to date first (that needs the owner's login)
     /// and, with `publish`, the authorities' summaries the log has moved past are published (on
     /// the application's connections, never an asker's); the names of projections still behind
@@ -114,12 +116,11 @@ extension ReachApplication {
         if refresh {
             let owner = try open(target.owner, pool: pool, logger: logger)
             stale = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
-            release([owner], target.owner, pool: pool, scoped: false)
+            release([owner], pool: pool)
         }
-        func readers(as identity: Identity?) throws -> [Connection] {
+        func readers(as identity: Identity?, from source: ConnectionConfiguration = target.application) throws -> [Connection] {
             try (0..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
-                let reader = try identity.map { try Self.connect(target.application, as: $0, reading: true, logger: logger, pool: pool) }
-                    ?? open(target.application, pool: pool, logger: logger)
+                let reader = try openReading(source, target, as: identity, logger: logger, pool: pool)
                 try reader.executeScript(metricsSessionSettings)
                 return reader
             }
@@ -132,9 +133,21 @@ extension ReachApplication {
                 return own!
             }, disclosure: disclosure, logger: logger, pool: pool)
             if identity == nil, let own { return (own, stale) }
-            if let own { release(own, target.application, pool: pool, scoped: false) }
+            if let own { release(own, pool: pool) }
         }
-        return (try readers(as: identity), stale)
+        var source = readSource(target, for: identity, refreshing: refresh)
+        if refresh && source != target.application {
+            // What was just brought up to date (and published) is read once the replica has it.
+            let owner = try open(target.owner, pool: pool, logger: logger)
+            let position = try primaryPosition(on: owner)
+            release([owner], pool: pool)
+            let first = try readers(as: identity, from: source)
+            if try hasReplayed(position, on: first[0], within: replayWait) { return (first, stale) }
+            logger.warning("the read replica has not replayed the figures just brought up to date; reading from the primary")
+            release(first, pool: pool)
+            source = target.application
+        }
+        return (try readers(as: identity, from: source), stale)
     }
 
     // MARK: Publishing
@@ -186,7 +199,7 @@ extension ReachApplication {
     static func publishStale(all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
                              disclosure: DisclosureSettings, logger: Logger, pool: ConnectionPool? = nil) throws -> [String] {
         let owner = try open(target.owner, pool: pool, logger: logger)
-        defer { release([owner], target.owner, pool: pool, scoped: false) }
+        defer { release([owner], pool: pool) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         // The authorities with a login, and how far (and on which day) each was last published.
@@ -268,7 +281,7 @@ extension ReachApplication {
             }
             let compute = {
                 let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
-                defer { Self.release(readers, target.application, pool: pool, scoped: true) }
+                defer { Self.release(readers, pool: pool) }
                 return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
                     .table(la: la, period: period, today: .today, on: readers)
             }

@@ -9,11 +9,12 @@ import ReachProjections
 /// identities are checked against), so they are for whoever runs the installation.
 public enum Lifecycle {
     /// The database in force: the server `url` names, or else Reach's own cluster in
-    /// `dataDirectory`, started (and created and migrated) if needed.
-    public static func target(url: String?, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
-        if let url { return .url(url) }
+    /// `dataDirectory`, started (and created and migrated) if needed; with reads sent to the
+    /// replica `readURL` names, if any (see ``ReachApplication/readSource(_:for:refreshing:)``).
+    public static func target(url: String?, readURL: String? = nil, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
+        if let url { return DatabaseTarget.url(url).reading(from: readURL) }
         return try await onThreadOfItsOwn(name: "reach.cluster") {
-            try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).0
+            try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).0.reading(from: readURL)
         }
     }
 

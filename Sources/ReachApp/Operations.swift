@@ -57,7 +57,7 @@ extension ReachApplication {
     /// every migration this build knows is applied. Returns the log's last position; throws
     /// ``RequestError`` naming what is missing.
     public func readiness() async throws -> (lastPosition: Int64, projectionLag: Int64) {
-        let (configuration, logger) = (target.owner, logger)
+        let (configuration, logger) = (target.owner.answering(within: readinessTimeout), logger)
         return try await onThreadOfItsOwn(name: "reach.ready") {
             let connection = try Connection(configuration: configuration, logger: logger)
             let applied = Set(try Migrator.applied(on: connection))

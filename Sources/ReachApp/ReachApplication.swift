@@ -42,11 +42,29 @@ public struct ReachApplication: Sendable {
     public var tokenCache: TokenCache?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
     public var pool: ConnectionPool?
+    /// How long the readiness check waits for the database (``readiness()``).
+    public var readinessTimeout: Duration = .seconds(5)
 
     public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
         self.target = target
         self.disclosure = disclosure
         self.logger = logger
+    }
+
+    /// Bounds every request's database work by `seconds`: the server cancels a statement past
+    /// it (`statement_timeout`), and a server that does not answer at all (hung, stopped) is
+    /// given up on at the same limit (``ConnectionConfiguration/answerTimeout``), so a request
+    /// fails as unavailable rather than waiting for ever. The readiness check waits at most
+    /// five seconds, or `seconds` if less. The owner's connections (the projection runner's,
+    /// the migrations') are left unbounded: they wait, and go on where they were once the
+    /// server answers again.
+    public mutating func limitRequests(to seconds: Int) {
+        func limited(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
+            configuration.overriding(["options": "-c statement_timeout=\(seconds * 1000)"]).answering(within: .seconds(seconds))
+        }
+        target.application = limited(target.application)
+        target.reader = target.reader.map(limited)
+        readinessTimeout = .seconds(min(5, seconds))
     }
 
     /// Who the configured database login is, as an identity: a local authority's login

@@ -47,7 +47,7 @@ extension ReachApplication {
         let (configuration, logger, pool) = (target.application, logger, pool)
         return try await onThreadOfItsOwn { _ in
             let connection = try Self.connect(configuration, as: identity, reading: true, logger: logger, pool: pool)
-            defer { Self.release([connection], configuration, pool: pool, scoped: true) }
+            defer { Self.release([connection], pool: pool) }
             let found = try connection.query("""
                 SELECT "position", record_id, event_type, schema_version, authority_id, occurred_on::text,
                        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), actor, data::text, status, corrected_data::text

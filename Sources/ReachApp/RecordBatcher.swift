@@ -10,7 +10,8 @@ import ReachPostgres
 /// each request with its own results. A record is answered only once its transaction has
 /// committed. Anything unexpected rolls the batch back, and each request then records alone
 /// (``ReachApplication/record(_:source:as:)`` without the batcher), so a batch never changes an
-/// outcome, only the number of round trips and commits behind it.
+/// outcome, only the number of round trips and commits behind it. A database that cannot be
+/// reached, or does not answer in time, fails the batch and every request waiting behind it.
 public final class RecordBatcher: @unchecked Sendable {
     struct Request {
         var identity: Identity
@@ -67,6 +68,17 @@ public final class RecordBatcher: @unchecked Sendable {
                 }
                 let results = try Self.record(batch, on: connection!)
                 for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }
+            } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
+                // The database cannot be reached, or did not answer in time: neither this batch
+                // nor the requests waiting behind it can record now. Each is told at once (a
+                // service answers 503, and a record sent again with its id is recorded once),
+                // rather than each waiting its turn for the same answer.
+                connection = nil
+                condition.lock()
+                let behind = waiting
+                waiting.removeAll()
+                condition.unlock()
+                for request in batch + behind { request.answer(.failure(error)) }
             } catch {
                 if connection?.isInTransaction == true { try? connection?.executeScript("ROLLBACK") }
                 if connection?.isHealthy == false { connection = nil }

@@ -63,7 +63,7 @@ extension ReachApplication {
                 let (id, outcome) = try recorder.record(document, on: connection)
                 results.append(RecordResult(line: line, id: id, outcome: outcome))
             }
-            Self.release([connection], configuration, pool: pool, scoped: true)
+            Self.release([connection], pool: pool)
             return results
         }
         if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }

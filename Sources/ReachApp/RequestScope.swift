@@ -45,10 +45,11 @@ extension ReachApplication {
         configuration.overriding(["application_name": "reach-request"])
     }
 
-    /// Gives connections back to the pool, if any: those scoped to a request (`scoped`) to the
-    /// scoped connections, which only ``connect(_:as:reading:logger:pool:)`` takes.
-    static func release(_ connections: [Connection], _ configuration: ConnectionConfiguration, pool: ConnectionPool?, scoped: Bool) {
+    /// Gives connections back to the pool, if any, each under the configuration it was opened
+    /// with: those scoped to a request to the scoped connections, which only
+    /// ``connect(_:as:reading:logger:pool:)`` takes.
+    static func release(_ connections: [Connection], pool: ConnectionPool?) {
         guard let pool else { return }
-        for connection in connections { pool.give(connection, scoped ? scopedKey(configuration) : configuration) }
+        for connection in connections { pool.give(connection) }
     }
 }

@@ -20,10 +20,10 @@ extension ReachApplication {
         guard identity.role == .researcher || identity.role == .admin else {
             throw AccessDenied("the research views are for researchers and admins")
         }
-        let (configuration, logger, pool) = (target.application, logger, pool)
+        let (target, logger, pool, source) = (target, logger, pool, Self.readSource(target, for: identity, refreshing: refreshesFigures))
         return try await onThreadOfItsOwn(name: "reach.research") {
-            let connection = try Self.connect(configuration, as: identity, reading: true, logger: logger, pool: pool)
-            defer { Self.release([connection], configuration, pool: pool, scoped: true) }
+            let connection = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
+            defer { Self.release([connection], pool: pool) }
             let rows = try connection.query("""
                 SELECT c.relname::text, coalesce(obj_description(c.oid, 'pg_class'), ''), a.attname::text,
                        format_type(a.atttypid, a.atttypmod), coalesce(col_description(c.oid, a.attnum), '')

@@ -12,11 +12,21 @@ public struct DatabaseTarget: Sendable {
     public var owner: ConnectionConfiguration
     /// The local cluster, when Reach runs its own.
     public var cluster: LocalCluster?
+    /// A read replica (a hot standby of this database, `REACH_READ_DATABASE_URL`) that answers
+    /// reads which need not see a write of the asker's own at once; nil: the primary answers all.
+    public var reader: ConnectionConfiguration?
 
     /// The database the local cluster holds Reach's data in.
     public static let localDatabase = "reach"
     /// The login role the tool uses on the local cluster; a member of `reach_app`.
     public static let localApplicationUser = "reach"
+
+    /// A copy that sends reads to the replica `url` names (nil: none).
+    public func reading(from url: String?) -> DatabaseTarget {
+        var copy = self
+        copy.reader = url.map { ConnectionConfiguration($0, overrides: ["application_name": "reach"]) }
+        return copy
+    }
 
     /// An existing server named by a URL or connection string: used for everything.
     public static func url(_ url: String) -> DatabaseTarget {

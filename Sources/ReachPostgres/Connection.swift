@@ -37,6 +37,14 @@ public final class Connection {
     private var preparedStatements: [String: String] = [:]
     /// The logger that receives the server's notices and warnings.
     public let logger: Logger
+    /// The configuration the connection was opened with.
+    public let configuration: ConnectionConfiguration
+    /// How long a call waits for the server's answer (``ConnectionConfiguration/answerTimeout``).
+    var answerTimeout: Duration? { configuration.answerTimeout }
+    /// Calls in progress on this connection (a call may make another), and whether one
+    /// outlived its deadline, after which the connection is given up.
+    private var callDepth = 0
+    private var gaveUp = false
 
     /// Connects, throwing a ``PostgresError`` with code `.connection` if the server cannot be reached.
     public init(configuration: ConnectionConfiguration, logger: Logger = Logger(label: "reach.postgres")) throws {
@@ -59,6 +67,7 @@ public final class Connection {
         }
         self.handle = conn
         self.logger = logger
+        self.configuration = configuration
         self.noticeSink = Unmanaged.passRetained(NoticeSink(logger: logger))
         PQsetNoticeReceiver(conn, { context, result in
             guard let context, let result else { return }
@@ -74,7 +83,32 @@ public final class Connection {
     }
 
     /// Whether the connection is still usable.
-    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+    public var isHealthy: Bool { !gaveUp && PQstatus(handle) == CONNECTION_OK }
+
+    /// Runs a call that waits on the server, within the connection's answer timeout: past it,
+    /// the socket is shut (``AnswerDeadlines``) and the call throws a ``PostgresError`` with code
+    /// `.noAnswer`, whatever libpq made of the shut socket.
+    func answered<T: ~Copyable>(_ call: () throws -> T) throws -> T {
+        guard let answerTimeout, callDepth == 0 else {
+            callDepth += 1
+            defer { callDepth -= 1 }
+            return try call()
+        }
+        let noAnswer = PostgresError(code: .noAnswer, message: "the database did not answer within \(answerTimeout); the connection was given up")
+        if gaveUp { throw noAnswer }
+        callDepth += 1
+        defer { callDepth -= 1 }
+        let watch = AnswerDeadlines.shared.begin(socket: PQsocket(handle), timeout: answerTimeout)
+        let value: T
+        do {
+            value = try call()
+        } catch {
+            if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer }
+            throw error
+        }
+        if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer }
+        return value
+    }
 
     /// Whether the connection is inside a transaction block (or a failed one).
     public var isInTransaction: Bool {
@@ -103,6 +137,10 @@ public final class Connection {
 
     /// Runs one statement with already-encoded parameters.
     public func query(_ sql: String, binds: [PostgresBind], prepared: Bool = false) throws -> QueryResult {
+        try answered { try runQuery(sql, binds: binds, prepared: prepared) }
+    }
+
+    private func runQuery(_ sql: String, binds: [PostgresBind], prepared: Bool) throws -> QueryResult {
         try settle()
         if prepared {
             let name = try preparedName(for: sql, binds: binds)
@@ -127,14 +165,16 @@ public final class Connection {
     public func executeScript(_ sql: String) throws {
         // A rollback discards whatever a deferred copy did, so its outcome no longer matters.
         if sql.hasPrefix("ROLLBACK") { try? settle() } else { try settle() }
-        _ = try check(PQexec(handle, sql), query: sql)
+        _ = try answered { try check(PQexec(handle, sql), query: sql) }
     }
 
     /// Prepares `sql` under `name` on this connection.
     public func prepare(_ name: String, _ sql: String, types: [Oid] = []) throws {
         try settle()
-        let raw = types.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
-        _ = try check(raw, query: sql)
+        _ = try answered {
+            let raw = types.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
+            return try check(raw, query: sql)
+        }
         preparedStatements[sql] = name
     }
 
@@ -142,10 +182,12 @@ public final class Connection {
     public func executePrepared(_ name: String, _ parameters: [any PostgresEncodable] = []) throws -> QueryResult {
         try settle()
         let binds = parameters.map(\.postgresBind)
-        let raw = Self.withParameters(binds) { _, values, lengths, formats in
-            PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
+        return try answered {
+            let raw = Self.withParameters(binds) { _, values, lengths, formats in
+                PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
+            }
+            return try check(raw, query: name)
         }
-        return try check(raw, query: name)
     }
 
     private func preparedName(for sql: String, binds: [PostgresBind]) throws -> String {
@@ -175,7 +217,7 @@ public final class Connection {
             try? executeScript("ROLLBACK")
             throw error
         }
-        let commit = try check(PQexec(handle, "COMMIT"), query: "COMMIT")
+        let commit = try answered { try check(PQexec(handle, "COMMIT"), query: "COMMIT") }
         if String(cString: PQcmdStatus(commit.handle)) == "ROLLBACK" {
             throw PostgresError(code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
         }
@@ -190,6 +232,10 @@ public final class Connection {
     /// The statements run in one implicit transaction unless they say `BEGIN`/`COMMIT`
     /// themselves; after a failure the rest are skipped and the first error is thrown.
     public func pipeline(_ statements: [PipelineStatement], prepared: Bool = false, _ handle: (Int, borrowing QueryResult) throws -> Void = { _, _ in }) throws {
+        try answered { try runPipeline(statements, prepared: prepared, handle) }
+    }
+
+    private func runPipeline(_ statements: [PipelineStatement], prepared: Bool, _ handle: (Int, borrowing QueryResult) throws -> Void) throws {
         try settle()
         var names: [String?] = []
         if prepared {
@@ -228,6 +274,8 @@ public final class Connection {
             let result = QueryResult(handle: raw, tracker: tracker)
             if PQresultStatus(result.handle) == PGRES_PIPELINE_SYNC { break }
         }
+        // The server ended the session (shutdown, terminated backend): the connection is gone.
+        if var lost = firstError as? PostgresError, !isHealthy { lost.code = .connection; throw lost }
         if let firstError { throw firstError }
     }
 
@@ -245,6 +293,12 @@ public final class Connection {
     /// any (see ``settle()``).
     @discardableResult
     public func copyIn(_ sql: String, deferred: Bool = false, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
+        // (A deferred copy's rows are sent by a thread of their own after this returns; its
+        // outcome is read, within the deadline, by the connection's next call.)
+        try answered { try runCopyIn(sql, deferred: deferred, write) }
+    }
+
+    private func runCopyIn(_ sql: String, deferred: Bool, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
         try settle()
         let start = try check(PQexec(handle, sql), query: sql, accepting: PGRES_COPY_IN)
         _ = consume start

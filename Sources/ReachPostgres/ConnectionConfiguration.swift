@@ -15,6 +15,10 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
     public var connectionString: String
     /// Keywords that override what the string says, applied in order.
     public var overrides: [KeyValuePairs]
+    /// How long a call may wait for the server's answer before the connection is given up
+    /// (see ``Connection``); nil: as long as it takes. It also bounds connecting
+    /// (libpq's `connect_timeout`), unless the settings name their own.
+    public var answerTimeout: Duration?
 
     /// One keyword and its value.
     public struct KeyValuePairs: Sendable, Hashable {
@@ -37,10 +41,22 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
         return copy
     }
 
+    /// A copy whose calls wait at most `timeout` for the server's answer.
+    public func answering(within timeout: Duration?) -> ConnectionConfiguration {
+        var copy = self
+        copy.answerTimeout = timeout
+        return copy
+    }
+
     /// The keyword and value lists for `PQconnectdbParams`; `dbname` comes first so that
     /// libpq expands the connection string, and later keywords override it.
     var keywordsAndValues: [(String, String)] {
-        [("dbname", connectionString)] + overrides.map { ($0.key, $0.value) }
+        var pairs = [("dbname", connectionString)] + overrides.map { ($0.key, $0.value) }
+        if let answerTimeout, !overrides.contains(where: { $0.key == "connect_timeout" }), !connectionString.contains("connect_timeout") {
+            // Whole seconds, at least 2 (libpq's own minimum).
+            pairs.append(("connect_timeout", String(max(2, Int(answerTimeout.components.seconds)))))
+        }
+        return pairs
     }
 
     /// The settings without any password, for messages and logs: the string as libpq itself

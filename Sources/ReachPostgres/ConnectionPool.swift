@@ -9,7 +9,7 @@ import Logging
 /// ```swift
 /// let pool = ConnectionPool(maximumIdle: 32)
 /// let connection = try pool.take(configuration, logger: logger)
-/// defer { pool.give(connection, configuration) }
+/// defer { pool.give(connection) }
 /// ```
 public final class ConnectionPool: @unchecked Sendable {
     private let lock = NSLock()
@@ -32,10 +32,11 @@ public final class ConnectionPool: @unchecked Sendable {
         return connection
     }
 
-    /// Gives a connection back for reuse (or lets it close, when it is unhealthy, in a
+    /// Gives a connection back for reuse, under the configuration it was opened with (or lets it close, when it is unhealthy, in a
     /// transaction, or the pool holds enough).
-    public func give(_ connection: Connection, _ configuration: ConnectionConfiguration) {
+    public func give(_ connection: Connection) {
         guard connection.isHealthy && !connection.isInTransaction else { return }
+        let configuration = connection.configuration
         lock.withLock {
             if idle[configuration, default: []].count < maximumIdle { idle[configuration, default: []].append(connection) }
         }

@@ -113,6 +113,32 @@ public struct LocalCluster: Sendable {
         }
     }
 
+    /// Makes `dataDirectory` (which must not hold a cluster) a hot standby of `primary`, which
+    /// must be running: a base backup taken over its socket with `pg_basebackup -R` (streaming
+    /// the WAL written meanwhile, and writing `standby.signal` and `primary_conninfo`), as the
+    /// server's user. The standby is not started: ``start()`` starts it, and it then follows the
+    /// primary by streaming replication and answers reads. ``promote()`` makes it a primary.
+    public static func standby(of primary: LocalCluster, in dataDirectory: String, settings: [String: String] = [:]) throws -> LocalCluster {
+        let standby = try LocalCluster(dataDirectory: dataDirectory, settings: settings, binDirectory: primary.binDirectory)
+        guard !standby.isInitialised else { throw LocalClusterError(message: "\(dataDirectory) already holds a cluster") }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        if getuid() == 0 { _ = try Self.run(["/bin/chown", Self.serverUserWhenRoot, dataDirectory]) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory)
+        let result = try standby.runAsServerUser([
+            primary.binDirectory + "/pg_basebackup", "-D", dataDirectory, "-h", primary.dataDirectory, "-p", "5432",
+            "-U", Self.superuser, "-R", "-X", "stream", "-c", "fast", "--no-password",
+        ])
+        guard result.status == 0 else { throw LocalClusterError(message: "pg_basebackup failed: \(result.output)") }
+        // (The primary's lock and log files are not copied; its settings made at start are not either.)
+        return standby
+    }
+
+    /// Promotes a running standby to a primary that accepts writes, and waits until it does.
+    public func promote() throws {
+        let result = try runAsServerUser([binDirectory + "/pg_ctl", "-D", dataDirectory, "-w", "-t", "60", "promote"])
+        guard result.status == 0 else { throw LocalClusterError(message: "the standby could not be promoted: \(result.output)") }
+    }
+
     /// Stops the server (fast shutdown: open sessions are ended, data is safe).
     public func stop(mode: String = "fast") throws {
         guard isInitialised, try isRunning() else { return }
@@ -204,6 +230,7 @@ public struct LocalCluster: Sendable {
             # with its password otherwise.
             local  all  \(peerLogins.joined(separator: ","))  peer  map=reach
             local  all  all  scram-sha-256
+            local  replication  \(Self.superuser)  peer  map=reach
 
             """
         for (name, text) in [("pg_ident.conf", ident), ("pg_hba.conf", hba)] {

@@ -16,6 +16,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         let base: String
         /// The connection could not be made or was lost.
         public static let connection = Code(base: "connection")
+        /// The server did not answer within the connection's answer timeout (it may be hung),
+        /// and the connection was given up.
+        public static let noAnswer = Code(base: "no answer")
         /// The server refused a statement; ``PostgresError/sqlState`` says why.
         public static let server = Code(base: "server")
         /// A value could not be decoded into the requested Swift type.

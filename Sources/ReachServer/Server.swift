@@ -69,7 +69,8 @@ public enum ReachServer {
         router.get("/health/ready") { _, _ in
             do {
                 let (position, lag) = try await app.readiness()
-                return json(#"{"status":"ready","last_position":\#(position),"projection_lag":\#(lag)}"#)
+                let replica = try await app.readReplicaState().map { #","read_replica":"# + String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) } ?? ""
+                return json(#"{"status":"ready","last_position":\#(position),"projection_lag":\#(lag)\#(replica)}"#)
             } catch let error as RequestError {
                 return problem(.serviceUnavailable, "not ready", error.description)
             } catch {
@@ -383,8 +384,9 @@ public enum ReachServer {
             return problem(.badRequest, "invalid request", error.description, errors: [("period", error.reason)])
         } catch let error as HTTPError {
             return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
-        } catch let error as PostgresError where error.sqlState == "57014" {
-            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
+        } catch let error as PostgresError where error.sqlState == "57014" || error.code == .noAnswer {
+            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long;
+            // or the database did not answer at all within that limit (hung).
             return problem(.serviceUnavailable, "timed out", "the request took longer than the service allows; try a narrower question, or again later",
                            headers: [.retryAfter: "5"])
         } catch let error as PostgresError where error.code == .connection || error.sqlState?.hasPrefix("08") == true

@@ -31,11 +31,21 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "path"))
     var dataDirectory: String?
 
+    @Option(name: .customLong("read-database-url"), help: ArgumentHelp(
+        "A read replica's URL or connection string, for reads that need not see the asker's own writes at once (default: $REACH_READ_DATABASE_URL, else none).",
+        valueName: "url"))
+    var readDatabaseURL: String?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// The URL in force, if any: the option, else `REACH_DATABASE_URL`.
     var url: String? {
         databaseURL ?? environment["REACH_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The read replica's URL in force, if any: the option, else `REACH_READ_DATABASE_URL`.
+    var readURL: String? {
+        readDatabaseURL ?? environment["REACH_READ_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var localDataDirectory: String {
@@ -44,7 +54,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Resolves the database, starting and migrating reach's own cluster when no URL is given.
     func target(logger: Logger) async throws -> DatabaseTarget {
-        try await Lifecycle.target(url: url, dataDirectory: localDataDirectory, logger: logger)
+        try await Lifecycle.target(url: url, readURL: readURL, dataDirectory: localDataDirectory, logger: logger)
     }
 
     /// The application on the database in force, with the disclosure thresholds of the

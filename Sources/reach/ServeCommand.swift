@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
         if figuresSeconds > 0 { app.figuresCache = FiguresCache(lifetime: .seconds(figuresSeconds)) }
         // No statement of a request runs longer than the request timeout (a 503 says so).
         let requestTimeout = try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)
-        app.target.application = app.target.application.overriding(["options": "-c statement_timeout=\(requestTimeout * 1000)"])
+        app.limitRequests(to: requestTimeout)
         let uploads = environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path
         var services: [any Service] = []

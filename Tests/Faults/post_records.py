@@ -1,10 +1,11 @@
 """Clients that post records to a running reach serve while a fault is made, each retrying a
-record with the same id until it is acknowledged. Run by the Swift test `postgresKilled`:
+record with the same id until it is acknowledged. Run by the fault tests (FaultTests.swift):
 
     python post_records.py BASE_URL TOKEN PILOT SCHOOL SECONDS CLIENTS
 
-Prints JSON: the ids acknowledged, the answers that were not 200 (503, none, other), and the
-longest time without any acknowledgement (how long the clients saw the service down).
+Prints JSON: the ids acknowledged, the answers that were not 200 (503, none, other), the
+longest time without any acknowledgement (how long the clients saw the service down), and the
+longest any one request took to be answered.
 """
 import json
 import sys
@@ -20,6 +21,7 @@ counts = {"unavailable": 0, "no_answer": 0, "other": 0}
 others = []
 acknowledged_at = []
 deadline = time.monotonic() + seconds
+slowest = [0.0]
 
 
 def record(ident):
@@ -38,11 +40,13 @@ def client(number):
         ident = "fault-%d-%d" % (number, n)
         # The same id until it is acknowledged (or 60 s past the end): a retry records nothing twice.
         while time.monotonic() < deadline + 60:
+            sent = time.monotonic()
             try:
                 status = session.post(base + "/api/v1/records", json=record(ident), timeout=60).status_code
             except requests.RequestException:
                 status = None
             with lock:
+                slowest[0] = max(slowest[0], time.monotonic() - sent)
                 if status == 200:
                     acknowledged.append(ident)
                     acknowledged_at.append(time.monotonic())
@@ -64,4 +68,4 @@ for thread in threads:
     thread.join()
 times = sorted(acknowledged_at)
 longest = max((b - a for a, b in zip(times, times[1:])), default=None)
-print(json.dumps({"acknowledged": acknowledged, "counts": counts, "other_statuses": others[:10], "longest_gap": longest}))
+print(json.dumps({"acknowledged": acknowledged, "counts": counts, "other_statuses": others[:10], "longest_gap": longest, "slowest": slowest[0]}))

@@ -14,60 +14,167 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
+/// A service in this process on a database cluster of a fault test's own, set up as `reach serve`
+/// sets itself up, with a staff member's and a researcher's tokens, and 32 clients (a Python
+/// process of their own, Tests/Faults/post_records.py) to post records at it.
+struct FaultRig {
+    static let logger: Logger = {
+        var logger = Logger(label: "reach.test")
+        logger.logLevel = .critical
+        return logger
+    }()
+    static let admin = Identity(name: "ops", role: .admin)
+
+    /// A directory for the test's clusters, removed (with its clusters stopped) by ``remove(_:)``.
+    static func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("reach-fault-\(UUID().uuidString.prefix(8))").path
+    }
+
+    static func remove(_ directory: String, clusters: [String]) {
+        for data in clusters { try? LocalCluster(dataDirectory: data).stop(mode: "immediate") }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The demo data set, a staff member of northvale (`sam`) and a researcher (`rita`), on the
+    /// database `app` writes to, its projections up to date; their tokens.
+    static func prepare(_ app: ReachApplication) async throws -> (staff: String, researcher: String) {
+        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
+        _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
+        _ = try await app.addUser("rita", role: .researcher, authorities: [], password: "a long enough password", as: admin)
+        let tokens = (try await app.createToken(for: "sam", as: admin).token, try await app.createToken(for: "rita", as: admin).token)
+        _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
+        return tokens
+    }
+
+    var app: ReachApplication
+    let base: String
+    let group: ServiceGroup
+    let serving: Task<Void, any Error>
+
+    /// Serves `app` as `reach serve` does: pooled connections, records batched, tokens kept a
+    /// moment, requests limited to `requestSeconds`, and with `runner` the projection runner in
+    /// the same service group (figures read as it keeps them).
+    static func serve(_ app: ReachApplication, requestSeconds: Int = 30, runner: Bool = false) async throws -> FaultRig {
+        var app = app
+        app.publishesAfterWriting = false
+        app.refreshesFigures = !runner
+        app.pool = ConnectionPool(maximumIdle: 8)
+        app.recordBatcher = RecordBatcher()
+        app.tokenCache = TokenCache(lifetime: .seconds(30))
+        app.limitRequests(to: requestSeconds)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        var services: [any Service] = [server]
+        if runner { services.append(try app.projectionRunner(as: admin)) }
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let serving = Task { try await group.run() }
+        var port = 0
+        for await value in ports { port = value; break }
+        return FaultRig(app: app, base: "http://127.0.0.1:\(port)", group: group, serving: serving)
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await serving.value
+    }
+
+    /// What the clients saw.
+    struct Outcome: Decodable {
+        var acknowledged: [String]
+        var counts: [String: Int]
+        var other_statuses: [Int]
+        var longest_gap: Double?
+        /// The longest one request took to be answered, in seconds.
+        var slowest: Double
+    }
+
+    /// `count` clients posting records for `seconds` as the staff member `token` is, each
+    /// retrying a record with the same id until it is acknowledged.
+    func clients(token: String, seconds: Int, count: Int = 32) throws -> Task<Outcome, any Error> {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        guard let tool = ServerTests.schemathesisPath() else {
+            throw Programs.Missing("the tests' Python tools are not installed: Deploy/test.sh (the README's test command) installs them")
+        }
+        let (base, app) = (base, app)
+        return Task {
+            let owner = try Connection(configuration: app.target.owner)
+            let assembly = try ServerTests.Assembly(owner)
+            let (status, output) = try await onThreadOfItsOwn {
+                try Programs.run((tool as NSString).deletingLastPathComponent + "/python",
+                                 [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"], errors: false)
+            }
+            guard let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(output.utf8)) else {
+                throw Programs.Missing("the clients said: \(status) \(output.suffix(500))")
+            }
+            return outcome
+        }
+    }
+
+    /// How many of `ids` are in the log, and how many distinct.
+    static func stored(_ ids: [String], on connection: Connection) throws -> (count: Int, distinct: Int) {
+        let found = try connection.query(
+            "SELECT count(*), count(DISTINCT event_id) FROM reach.events WHERE event_id = ANY($1::uuid[])",
+            [PostgresArray(ids.map { EventLog.recordEventID($0).uuidString })])
+        return (try found.decode(row: 0, column: 0), try found.decode(row: 0, column: 1))
+    }
+
+    /// The postmaster of the cluster in `data`, from its lock file.
+    static func postmaster(_ data: String) -> pid_t {
+        (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first.flatMap { pid_t($0) } ?? 0
+    }
+
+    /// Sends `signal` to the postmaster of `data` and every process it started (the whole server).
+    static func signalServer(_ data: String, _ signal: Int32) {
+        let postmaster = postmaster(data)
+        guard postmaster > 0 else { return }
+        var pids = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let end = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        for pid in pids { kill(pid, signal) }
+    }
+
+    /// `GET url` with `token`: the status (0 when no answer came), the seconds it took and the
+    /// body. It blocks its thread: call it on a thread of its own.
+    static func get(_ url: String, token: String? = nil, timeout: Double = 60) -> (status: Int, seconds: Double, body: String) {
+        var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let started = ContinuousClock.now
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var answer = (0, "")
+        ServerTests.client.dataTask(with: request) { data, response, _ in
+            answer = ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self))
+            done.signal()
+        }.resume()
+        done.wait()
+        let took = ContinuousClock.now - started
+        return (answer.0, Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, answer.1)
+    }
+}
+
 /// Faults on purpose, on a cluster of the test's own: what the service's clients see, and that
 /// no acknowledged record is lost or doubled.
 extension ServerTests {
     @Test("kill -9 of PostgreSQL while 32 clients post records: they get 503 and retry with the same ids; after PostgreSQL restarts every acknowledged record is in the log exactly once and the log verifies")
     func postgresKilled() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
-        let logger: Logger = {
-            var logger = Logger(label: "reach.test")
-            logger.logLevel = .critical
-            return logger
-        }()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reach-fault-\(UUID().uuidString.prefix(8))").path
+        let directory = FaultRig.directory()
         let data = directory + "/data"
-        defer {
-            try? LocalCluster(dataDirectory: data).stop(mode: "immediate")
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: logger).0 }
-        var app = ReachApplication(target: target, logger: logger)
-        let admin = Identity(name: "ops", role: .admin)
-        _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
-        _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
-        let token = try await app.createToken(for: "sam", as: admin).token
-        _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
-        let assembly = try Assembly(try Connection(configuration: target.owner))
-        app.publishesAfterWriting = false
-        app.pool = ConnectionPool(maximumIdle: 8)
-        app.recordBatcher = RecordBatcher()
-        app.tokenCache = TokenCache(lifetime: .seconds(30))
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
-        let serving = Task { try await group.run() }
-        var port = 0
-        for await value in ports { port = value; break }
-        let base = "http://127.0.0.1:\(port)"
+        defer { FaultRig.remove(directory, clusters: [data]) }
+        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let app = ReachApplication(target: target, logger: FaultRig.logger)
+        let token = try await FaultRig.prepare(app).staff
+        let rig = try await FaultRig.serve(app)
 
-        // 32 clients, in a process of their own (Python's requests, each client a thread),
-        // post records for 8 seconds, each retrying a record with the same id until it is
-        // acknowledged; meanwhile PostgreSQL's postmaster is killed outright, then started again.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        guard let tool = Self.schemathesisPath() else {
-            Issue.record("the tests' Python tools are not installed: Deploy/test.sh (the README's test command) installs them")
-            return
-        }
-        let clients = Task {
-            try await onThreadOfItsOwn {
-                try Programs.run((tool as NSString).deletingLastPathComponent + "/python",
-                                 [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "8", "32"], errors: false)
-            }
-        }
+        // 32 clients post records for 8 seconds; 1.5 s in, PostgreSQL's postmaster is killed
+        // outright, then started again a second later.
+        let clients = try rig.clients(token: token, seconds: 8)
         try await Task.sleep(for: .milliseconds(1500))
-        let pid = (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first.flatMap { pid_t($0) } ?? 0
+        let pid = FaultRig.postmaster(data)
         #expect(pid > 0)
         kill(pid, SIGKILL)
         let killed = ContinuousClock.now
@@ -79,34 +186,89 @@ extension ServerTests {
         }
         let down = ContinuousClock.now - killed
         #expect(restarted, "PostgreSQL started again")
-        let (status, output) = try await clients.value
-        struct Outcome: Decodable {
-            var acknowledged: [String]
-            var counts: [String: Int]
-            var other_statuses: [Int]
-            var longest_gap: Double?
-        }
-        let outcome = try #require(try? JSONDecoder().decode(Outcome.self, from: Data(output.utf8)), "the clients said: \(status) \(output.suffix(500))")
+        let outcome = try await clients.value
         let acknowledged = outcome.acknowledged
-        await group.triggerGracefulShutdown()
-        _ = try? await serving.value
+        await rig.stop()
 
         let owner = try Connection(configuration: target.owner)
-        let stored = try owner.query(
-            "SELECT count(*), count(DISTINCT event_id) FROM reach.events WHERE event_id = ANY($1::uuid[])",
-            [PostgresArray(acknowledged.map { EventLog.recordEventID($0).uuidString })])
+        let stored = try FaultRig.stored(acknowledged, on: owner)
         print("""
-            kill -9 of PostgreSQL under 32 clients: \(acknowledged.count) records acknowledged, \(try stored.decode(Int.self, row: 0, column: 0)) in the log \
-            (\(try stored.decode(Int.self, row: 0, column: 1)) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), \
+            kill -9 of PostgreSQL under 32 clients: \(acknowledged.count) records acknowledged, \(stored.count) in the log \
+            (\(stored.distinct) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), \
             no answer: \(outcome.counts["no_answer"] ?? 0), other answers: \(outcome.counts["other"] ?? 0) \(outcome.other_statuses); \
             PostgreSQL down for \(down); the clients saw no acknowledgement for \(outcome.longest_gap.map { String(format: "%.1f s", $0) } ?? "-") at most
             """)
         #expect(acknowledged.count > 32)
-        #expect(try stored.decode(Int.self, row: 0, column: 0) == acknowledged.count, "every acknowledged record is in the log once")
-        #expect(try stored.decode(Int.self, row: 0, column: 1) == acknowledged.count)
+        #expect(stored.count == acknowledged.count, "every acknowledged record is in the log once")
+        #expect(stored.distinct == acknowledged.count)
         #expect((outcome.counts["unavailable"] ?? 0) > 0, "clients were told the service was unavailable")
         #expect((outcome.counts["other"] ?? 0) == 0, "no record was refused for any other reason: \(outcome.other_statuses)")
         #expect((outcome.longest_gap ?? 99) < 15, "the service recovered without a restart of its own")
+        #expect(try EventLog.verify(on: owner).ok)
+    }
+
+    @Test("PostgreSQL hangs (every server process stopped with SIGSTOP) while 32 clients post records: requests fail within the request limit, /health/ready turns unready, and on SIGCONT everything recovers without a restart of the service; every acknowledged record is in the log exactly once")
+    func postgresStopped() async throws {
+        setenv("REACH_BCRYPT_COST", "4", 1)
+        let directory = FaultRig.directory()
+        let data = directory + "/data"
+        defer {
+            FaultRig.signalServer(data, SIGCONT)
+            FaultRig.remove(directory, clusters: [data])
+        }
+        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let app = ReachApplication(target: target, logger: FaultRig.logger)
+        let token = try await FaultRig.prepare(app).staff
+        // The limit REACH_HTTP_REQUEST_TIMEOUT_SECONDS sets, at 2 s; the projection runner runs too.
+        let limit = 2.0
+        let rig = try await FaultRig.serve(app, requestSeconds: Int(limit), runner: true)
+        #expect(try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").status } == 200)
+
+        // 32 clients post records for 10 s; 2 s in, every process of the server is stopped for 5 s.
+        let clients = try rig.clients(token: token, seconds: 10)
+        try await Task.sleep(for: .seconds(2))
+        FaultRig.signalServer(data, SIGSTOP)
+        let stopped = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(500))
+        let unready = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready") }
+        try await Task.sleep(until: stopped + .seconds(5))
+        FaultRig.signalServer(data, SIGCONT)
+        let resumed = ContinuousClock.now
+        var ready = (status: 0, seconds: 0.0, body: "")
+        while ready.status != 200 && ContinuousClock.now < resumed + .seconds(20) {
+            ready = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready") }
+            if ready.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let recovery = ContinuousClock.now - resumed
+        let outcome = try await clients.value
+        let acknowledged = outcome.acknowledged
+        // The runner went on where it was: the projections catch up with the log.
+        var lag = -1
+        for _ in 0..<100 where lag != 0 {
+            let body = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").body }
+            lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
+            if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        await rig.stop()
+
+        let owner = try Connection(configuration: target.owner)
+        let stored = try FaultRig.stored(acknowledged, on: owner)
+        print("""
+            SIGSTOP of PostgreSQL for 5 s under 32 clients, request limit \(limit) s: \(acknowledged.count) records acknowledged, \
+            \(stored.count) in the log (\(stored.distinct) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), \
+            no answer: \(outcome.counts["no_answer"] ?? 0), other: \(outcome.counts["other"] ?? 0); slowest answer \
+            \(String(format: "%.2f", outcome.slowest)) s; /health/ready while stopped: \(unready.status) in \(String(format: "%.2f", unready.seconds)) s; \
+            ready again \(recovery) after SIGCONT; projection lag afterwards \(lag)
+            """)
+        #expect(unready.status == 503, "/health/ready is unready while PostgreSQL hangs")
+        #expect(unready.seconds < limit + 1.5, "the readiness check answered within the limit")
+        #expect(ready.status == 200, "ready again after SIGCONT, without a restart")
+        #expect(outcome.slowest < limit + 1.5, "every request was answered within the limit (\(outcome.slowest) s)")
+        #expect((outcome.counts["unavailable"] ?? 0) > 0, "clients were told the service was unavailable")
+        #expect((outcome.counts["other"] ?? 0) == 0 && (outcome.counts["no_answer"] ?? 0) == 0, "\(outcome.counts) \(outcome.other_statuses)")
+        #expect(acknowledged.count > 32)
+        #expect(stored.count == acknowledged.count && stored.distinct == acknowledged.count, "every acknowledged record is in the log once")
+        #expect(lag == 0, "the projection runner caught up after SIGCONT")
         #expect(try EventLog.verify(on: owner).ok)
     }
 }

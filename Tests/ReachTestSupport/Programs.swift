@@ -26,3 +26,11 @@ public enum Programs {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+extension Programs {
+    /// A program a test needs is missing, or said something other than what was expected.
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Closes the socket of a connection whose server has not answered in time.
+///
+/// libpq's blocking calls wait on the socket with no limit. A server that is hung (stopped with
+/// SIGSTOP, a frozen virtual machine, a network path that drops packets silently) never answers
+/// and never applies its own `statement_timeout`, so a caller would wait forever. A connection
+/// with an ``ConnectionConfiguration/answerTimeout`` registers each blocking call here; one
+/// thread watches the deadlines and shuts the socket of a call that outlives its deadline
+/// (`shutdown(2)`, which wakes the blocked `poll` in libpq: the call fails as a lost
+/// connection, and the connection is never used again). A server that answers normally, even
+/// slowly, is cancelled by its own `statement_timeout` first.
+final class AnswerDeadlines: @unchecked Sendable {
+    static let shared = AnswerDeadlines()
+
+    /// A watched call: the socket, when it must have answered by, and whether it was cut.
+    final class Watch: @unchecked Sendable {
+        let socket: Int32
+        let deadline: ContinuousClock.Instant
+        var expired = false
+        init(socket: Int32, deadline: ContinuousClock.Instant) {
+            self.socket = socket
+            self.deadline = deadline
+        }
+    }
+
+    private let lock = NSLock()
+    private var watches: [ObjectIdentifier: Watch] = [:]
+    private var started = false
+
+    /// Watches `socket` until ``end(_:)``; past `timeout`, the socket is shut.
+    func begin(socket: Int32, timeout: Duration) -> Watch {
+        let watch = Watch(socket: socket, deadline: .now + timeout)
+        let start = lock.withLock {
+            watches[ObjectIdentifier(watch)] = watch
+            defer { started = true }
+            return !started
+        }
+        if start {
+            let thread = Thread { [unowned self] in self.watchForever() }
+            thread.name = "reach.answer-deadlines"
+            thread.start()
+        }
+        return watch
+    }
+
+    /// Stops watching; returns whether the deadline had passed (and the socket was shut).
+    func end(_ watch: Watch) -> Bool {
+        lock.withLock {
+            watches[ObjectIdentifier(watch)] = nil
+            return watch.expired
+        }
+    }
+
+    private func watchForever() {
+        while true {
+            Thread.sleep(forTimeInterval: 0.05)
+            let now = ContinuousClock.now
+            lock.withLock {
+                for watch in watches.values where !watch.expired && watch.deadline <= now {
+                    watch.expired = true
+                    // Under the lock, so the call cannot end (and libpq close the socket, whose
+                    // number could then be reused) while it is shut.
+                    shutdown(watch.socket, Int32(SHUT_RDWR))
+                }
+            }
+        }
+    }
+}
