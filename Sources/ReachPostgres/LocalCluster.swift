@@ -129,7 +129,8 @@ public struct LocalCluster: Sendable {
             "-U", Self.superuser, "-R", "-X", "stream", "-c", "fast", "--no-password",
         ])
         guard result.status == 0 else { throw LocalClusterError(message: "pg_basebackup failed: \(result.output)") }
-        // (The primary's lock and log files are not copied; its settings made at start are not either.)
+        // The primary's socket lives in its data directory, so its lock file came with the copy.
+        try? FileManager.default.removeItem(atPath: dataDirectory + "/.s.PGSQL.5432.lock")
         return standby
     }
 
