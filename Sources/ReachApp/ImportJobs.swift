@@ -142,6 +142,7 @@ extension ReachApplication {
         } catch {
             logger.error("an import job failed", metadata: ["job": "\(book.id)", "error.type": "\(type(of: error))"])
             let reason = (error as? RequestError)?.description ?? (error as? AccessDenied)?.description
+                ?? (error as? PostgresError)?.operatorReason.map { "the import could not finish: \($0); nothing of it was appended, so it can be imported again as it is" }
                 ?? "the import could not finish (\(type(of: error))); nothing of it was appended"
             finish("UPDATE reach.import_jobs SET state = 'failed', appended = 0, error = $2, finished_at = now() WHERE id = $1::uuid", [book.id, reason])
         }

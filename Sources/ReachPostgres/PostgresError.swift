@@ -68,10 +68,28 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         if let sqlState, sqlState.hasPrefix("23") {
             text += Self.integrityViolations[sqlState] ?? "an integrity constraint was violated"
             if let constraint { text += " (constraint \(constraint))" }
+        } else if let sqlState, sqlState.hasPrefix("53"), let reason = operatorReason {
+            // Insufficient resources: the server's state, in words an operator acts on.
+            text += reason
         } else {
             text += message
         }
         return text
+    }
+
+    /// What an operator can act on, in words, for the failures that are the server's state
+    /// rather than the request's: nil for the others.
+    public var operatorReason: String? {
+        switch sqlState {
+        case "53100": return "the database server is out of disk space (\(message))"
+        case "53200": return "the database server is out of memory"
+        case "53300": return "the database server has no connection to spare"
+        case "57014": return "a statement took longer than it may"
+        default: break
+        }
+        if code == .noAnswer { return "the database did not answer in time" }
+        if code == .connection || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true { return "the database could not be reached" }
+        return nil
     }
 
     /// Everything known, detail, hint and query included: for debug-level logs only, since the

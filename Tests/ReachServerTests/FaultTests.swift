@@ -331,3 +331,83 @@ extension ServerTests {
         #expect(try EventLog.verify(on: owner).ok)
     }
 }
+
+extension ServerTests {
+    /// Whether a small tmpfs can be mounted here (root, with the right to mount).
+    static let canMountTmpfs: Bool = {
+        guard getuid() == 0 else { return false }
+        let point = FileManager.default.temporaryDirectory.appendingPathComponent("reach-mount-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: point) }
+        guard (try? FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)) != nil,
+              (try? Programs.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", point]))?.status == 0 else { return false }
+        _ = try? Programs.run("/bin/umount", [point])
+        return true
+    }()
+
+    @Test("the disk fills during an import (the log's table on a small tmpfs): a clear error, nothing of the import in the log, the job failed; once space is freed the log verifies and the same import succeeds",
+          .enabled(if: canMountTmpfs, "mounting a small tmpfs needs root and the right to mount"))
+    func diskFull() async throws {
+        setenv("REACH_BCRYPT_COST", "4", 1)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let binary = root + "/.build/debug/reach"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
+            return
+        }
+        let directory = FaultRig.directory()
+        let (data, small) = (directory + "/data", directory + "/small")
+        defer {
+            try? LocalCluster(dataDirectory: data).stop(mode: "immediate")
+            _ = try? Programs.run("/bin/umount", [small])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let app = ReachApplication(target: target, logger: FaultRig.logger)
+        _ = try await FaultRig.prepare(app)
+        let sam = Identity(name: "sam", role: .staff, authorities: ["northvale"])
+
+        // The log's table moves to a tablespace on a tmpfs with 2 MiB to spare.
+        try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
+        #expect(try Programs.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", small]).status == 0)
+        _ = try Programs.run("/bin/chown", [LocalCluster.serverUserWhenRoot, small])
+        let owner = try Connection(configuration: target.owner)
+        try owner.executeScript("CREATE TABLESPACE small LOCATION '\(small)'")
+        try owner.executeScript("ALTER TABLE reach.events SET TABLESPACE small")
+        let space = try FileManager.default.attributesOfFileSystem(forPath: small)
+        let usedBytes = ((space[.systemSize] as? NSNumber)?.intValue ?? 0) - ((space[.systemFreeSize] as? NSNumber)?.intValue ?? 0)
+        #expect(try Programs.run("/bin/mount", ["-o", "remount,size=\(usedBytes + (2 << 20))", small]).status == 0)
+        let before: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+
+        // 20,000 new schools: several times the space left.
+        let file = directory + "/school_registered.csv"
+        let rows = (1...20_000).map { "full-\($0),\(2_000_000 + $0),northvale,Test School \($0),secondary,600\n" }.joined()
+        try ("id,school_id,la_id,name,phase,pupils_on_roll\n" + rows).write(toFile: file, atomically: false, encoding: .utf8)
+        let url = "postgresql:///reach?host=\(data)&user=\(LocalCluster.superuser)"
+
+        // The command line: exit 1, saying the disk is full.
+        let (status, said) = try Programs.run(binary, ["import", file, "--database-url", url])
+        #expect(status == 1 && said.contains("No space left on device"), "reach import said (\(status)): \(said.suffix(600))")
+        // The service's import job: failed, saying so.
+        let upload = directory + "/upload"
+        try FileManager.default.createDirectory(atPath: upload, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: file, toPath: upload + "/school_registered.csv")
+        var job = try await app.startImport(file: upload + "/school_registered.csv", name: "school_registered.csv", bytes: 0, type: nil, skipInvalid: false, as: sam)
+        for _ in 0..<300 where job.state == "running" {
+            try await Task.sleep(for: .milliseconds(100))
+            job = try await app.importJob(job.id, as: sam)
+        }
+        #expect(job.state == "failed" && job.error?.contains("out of disk space") == true, "\(job.state): \(job.error ?? "")")
+        let afterFull: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        #expect(afterFull == before, "nothing of the import is in the log (\(afterFull - before) events)")
+        #expect(try EventLog.verify(on: owner).ok)
+
+        // Space freed: the same import, as it was, succeeds.
+        #expect(try Programs.run("/bin/mount", ["-o", "remount,size=256m", small]).status == 0)
+        let (again, saidAgain) = try Programs.run(binary, ["import", file, "--database-url", url])
+        let after: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
+        print("disk full during an import of 20000 rows: reach import exited \(status) with \(said.split(separator: "\n").last ?? ""); the job \(job.state): \(job.error ?? ""); events before \(before), after the failures \(afterFull); after freeing space the import exited \(again) and the log holds \(after)")
+        #expect(again == 0, "\(saidAgain.suffix(600))")
+        #expect(after == before + 20_000)
+        #expect(try EventLog.verify(on: owner).ok)
+    }
+}
