@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ReachMigrations
 import ReachPostgres
@@ -10,6 +11,12 @@ import ReachPostgres
 /// Each file runs in its own transaction and is recorded in `reach_migrations` with its SHA-256
 /// checksum. A session-level advisory lock makes concurrent runs safe: the second waits, then
 /// finds nothing left to do. An applied file that was edited since is refused.
+///
+/// Migrations run while the service runs (see Deploy/README.md, "Upgrades"). A migration that
+/// needs a lock a long query holds waits at most ``lockTimeout`` for it, then rolls back and
+/// tries again a moment later (up to ``attempts`` times): while it waits, every statement that
+/// needs a conflicting lock (appends, for a lock on the log's table) queues behind it, so the
+/// wait is kept short rather than lasting as long as the long query.
 public struct Migrator: Sendable {
     /// A migration: its file name and SQL.
     public struct Migration: Sendable, Hashable {
@@ -24,6 +31,10 @@ public struct Migrator: Sendable {
     /// The migrations to apply, in order.
     public let migrations: [Migration]
     private let logger: Logger
+    /// How long a migration waits for a lock before giving way (`lock_timeout`).
+    public var lockTimeout: Duration = .seconds(2)
+    /// How many times a migration that gave way is tried.
+    public var attempts = 60
 
     /// An arbitrary, fixed key for the migration lock ("reach" in ASCII).
     static let lockKey: Int64 = 0x7265_6163_68
@@ -76,9 +87,21 @@ public struct Migrator: Sendable {
                 }
                 continue
             }
-            try connection.withTransaction { connection in
-                try connection.executeScript(migration.sql)
-                try connection.execute("INSERT INTO public.reach_migrations (name, checksum) VALUES ($1, $2)", [migration.name, checksum])
+            let milliseconds = Int(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+            for attempt in 1...max(1, attempts) {
+                do {
+                    try connection.withTransaction { connection in
+                        try connection.executeScript("SET LOCAL lock_timeout = \(max(1, milliseconds))")
+                        try connection.executeScript(migration.sql)
+                        try connection.execute("INSERT INTO public.reach_migrations (name, checksum) VALUES ($1, $2)", [migration.name, checksum])
+                    }
+                    break
+                } catch let error as PostgresError where error.sqlState == "55P03" && attempt < attempts {
+                    // lock_not_available: a long query holds a lock it needs. Give way, and try again.
+                    logger.warning("a migration gave way to a query holding a lock it needs; trying again",
+                                   metadata: ["migration.name": "\(migration.name)", "attempt": "\(attempt)"])
+                    Thread.sleep(forTimeInterval: min(2.0, 0.1 * Double(attempt)))
+                }
             }
             logger.info("applied migration", metadata: ["migration.name": "\(migration.name)"])
             done.append(migration.name)
