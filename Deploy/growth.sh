@@ -14,6 +14,7 @@ events=${1:?how many events: Deploy/growth.sh EVENTS DATA_DIR}
 directory=${2:?where: Deploy/growth.sh EVENTS DATA_DIR}
 reach=${REACH_BIN:-$(cd "$(dirname "$0")/.." && pwd)/.build/release/reach}
 [ -x "$reach" ] || { echo "no $reach: swift build -c release first" >&2; exit 1; }
+command -v bc > /dev/null || { echo "growth.sh needs bc: apt-get install bc" >&2; exit 1; }
 [ ! -e "$directory" ] || { echo "$directory exists: give a new directory" >&2; exit 1; }
 export REACH_DATA_DIR=$directory
 unset REACH_DATABASE_URL
@@ -37,4 +38,4 @@ timed rebuild "rebuild (projections rebuild all)" "$reach" projections rebuild a
 bytes=$(du -sb "$directory" | cut -f1)
 wal=$(du -sb "$directory/pg_wal" | cut -f1)
 echo "disk: $bytes bytes in all, $wal of them WAL"
-echo "per million events: $(echo "scale=1; ($bytes - $wal) / 1048576 / ($events / 1000000)" | bc) MiB without WAL, $(echo "scale=1; $bytes / 1048576 / ($events / 1000000)" | bc) MiB with it"
+echo "per million events: $(echo "scale=1; ($bytes - $wal) * 1000000 / $events / 1048576" | bc) MiB without WAL, $(echo "scale=1; $bytes * 1000000 / $events / 1048576" | bc) MiB with it"

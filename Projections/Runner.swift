@@ -74,7 +74,7 @@ public final class ProjectionRunner: Sendable {
                 }
                 backoff = .milliseconds(200)
                 _ = try listener.waitForNotifications(timeout: pollInterval)
-            } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
+            } catch let error as PostgresError where error.meansUnavailable {
                 // Start again with new connections; locks went with the old ones.
                 logger.warning("lost the database connection; reconnecting", metadata: ["error": "\(error)"])
                 connections.removeAll()

@@ -51,26 +51,36 @@ extension ReachApplication {
     /// authority's login, built the same way for anyone else.
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws -> Figures {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
+        let (target, logger, disclosure, pool, refresh, cache, service) = (target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests)
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
-                let source = Self.readSource(target, for: identity, refreshing: refresh)
-                let connection = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
-                let rows = try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
-                Self.release([connection], pool: pool)
-                return Figures(rows: rows, policy: grant.policy, staleProjections: [])
+                let source = Self.readSource(target, for: identity, service: service)
+                let (connection, _) = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
+                do {
+                    let rows = try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
+                    Self.release([connection], pool: pool)
+                    return Figures(rows: rows, policy: grant.policy, staleProjections: [])
+                } catch {
+                    Self.noteReadFailure(error, on: [connection], target, logger: logger)
+                    throw error
+                }
             }
             var stale: [String] = []
             let compute = {
-                let (readers, behind) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
+                let (readers, behind) = try Self.figureReaders(target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
                 defer { Self.release(readers, pool: pool) }
                 stale = behind
                 let rules = disclosure.policy(grant.policy)
                 let calculator = MetricsCalculator(schema: grant.schema)
-                if grant.policy != .none, grant.query.la != nil {
-                    return try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
+                do {
+                    if grant.policy != .none, grant.query.la != nil {
+                        return try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
+                    }
+                    return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
+                } catch {
+                    Self.noteReadFailure(error, on: readers, target, logger: logger)
+                    throw error
                 }
-                return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
             }
             let key = FiguresCache.key("metrics", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
             let rows = try cache.map { try $0.rows(key, compute) } ?? compute()
@@ -105,13 +115,15 @@ extension ReachApplication {
     /// Connections to compute figures on: one per core (up to four), so the server answers a
     /// query's independent parts side by side, each reading as `identity` does
     /// (``connect(_:as:reading:logger:pool:)``; the application's own login when nil), from
-    /// where ``readSource(_:for:refreshing:)`` sends `identity`'s reads. With
+    /// where ``readSource(_:for:service:)`` sends `identity`'s reads (all of them from one
+    /// server). With
     /// `refresh`, the projections are brought up to date first (that needs the owner's login)
     /// and, with `publish`, the authorities' summaries the log has moved past are published (on
     /// the application's connections, never an asker's); the names of projections still behind
     /// come back.
-    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, disclosure: DisclosureSettings,
-                              logger: Logger, publish: Bool = true, pool: ConnectionPool? = nil) throws -> ([Connection], stale: [String]) {
+    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
+                              disclosure: DisclosureSettings, logger: Logger, publish: Bool = true,
+                              pool: ConnectionPool? = nil) throws -> ([Connection], stale: [String]) {
         var stale: [String] = []
         if refresh {
             let owner = try open(target.owner, pool: pool, logger: logger)
@@ -119,11 +131,23 @@ extension ReachApplication {
             release([owner], pool: pool)
         }
         func readers(as identity: Identity?, from source: ConnectionConfiguration = target.application) throws -> [Connection] {
-            try (0..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))).map { _ in
-                let reader = try openReading(source, target, as: identity, logger: logger, pool: pool)
-                try reader.executeScript(metricsSessionSettings)
-                return reader
+            // The first decides the server (the replica's, unless it cannot be reached), and the
+            // others read on the same one.
+            var (first, server) = try openReading(source, target, as: identity, logger: logger, pool: pool)
+            var all = [first]
+            do {
+                try first.executeScript(metricsSessionSettings)
+                for _ in 1..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) {
+                    (first, server) = try openReading(server, target, as: identity, logger: logger, pool: pool)
+                    all.append(first)
+                    try first.executeScript(metricsSessionSettings)
+                }
+            } catch {
+                noteReadFailure(error, on: all, target, logger: logger)
+                release(all, pool: pool)
+                throw error
             }
+            return all
         }
         // Authorities' logins read what is published: publish what the log has moved past.
         if refresh && publish && stale.isEmpty {
@@ -135,15 +159,20 @@ extension ReachApplication {
             if identity == nil, let own { return (own, stale) }
             if let own { release(own, pool: pool) }
         }
-        var source = readSource(target, for: identity, refreshing: refresh)
+        var source = readSource(target, for: identity, service: service)
         if refresh && source != target.application {
             // What was just brought up to date (and published) is read once the replica has it.
             let owner = try open(target.owner, pool: pool, logger: logger)
             let position = try primaryPosition(on: owner)
             release([owner], pool: pool)
             let first = try readers(as: identity, from: source)
-            if try hasReplayed(position, on: first[0], within: replayWait) { return (first, stale) }
-            logger.warning("the read replica has not replayed the figures just brought up to date; reading from the primary")
+            do {
+                if try hasReplayed(position, on: first[0], within: replayWait) { return (first, stale) }
+                logger.warning("the read replica has not replayed the figures just brought up to date; reading from the primary")
+            } catch {
+                noteReadFailure(error, on: first, target, logger: logger)
+                guard (error as? PostgresError)?.meansUnavailable == true else { release(first, pool: pool); throw error }
+            }
             release(first, pool: pool)
             source = target.application
         }
@@ -259,7 +288,7 @@ extension ReachApplication {
         }
         try Access.checkMayExport(la: la, for: identity)
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache) = (target, logger, disclosure, pool, refreshesFigures, figuresCache)
+        let (target, logger, disclosure, pool, refresh, cache, service) = (target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests)
         return try await onThreadOfItsOwn(name: "reach.export") {
             if grant.schema == "authority" {
                 let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
@@ -280,10 +309,15 @@ extension ReachApplication {
                 throw NotFound("no local authority '\(la.prefix(60))' is registered; see reach metrics --by la for the authorities with figures")
             }
             let compute = {
-                let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, disclosure: disclosure, logger: logger, pool: pool)
+                let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
                 defer { Self.release(readers, pool: pool) }
-                return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
-                    .table(la: la, period: period, today: .today, on: readers)
+                do {
+                    return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
+                        .table(la: la, period: period, today: .today, on: readers)
+                } catch {
+                    Self.noteReadFailure(error, on: readers, target, logger: logger)
+                    throw error
+                }
             }
             let key = FiguresCache.key("summary", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
             let published = try cache.map { try $0.rows(key, compute) } ?? compute()

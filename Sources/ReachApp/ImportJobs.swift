@@ -142,7 +142,14 @@ extension ReachApplication {
         } catch {
             logger.error("an import job failed", metadata: ["job": "\(book.id)", "error.type": "\(type(of: error))"])
             let reason = (error as? RequestError)?.description ?? (error as? AccessDenied)?.description
-                ?? (error as? PostgresError)?.operatorReason.map { "the import could not finish: \($0); nothing of it was appended, so it can be imported again as it is" }
+                ?? (error as? PostgresError).flatMap { error in
+                    error.operatorReason.map { reason in
+                        error.meansUnavailable
+                            // The connection went while the import ran: its commit may or may not have happened.
+                            ? "the import could not finish: \(reason); if it was appended, importing the file again appends nothing twice"
+                            : "the import could not finish: \(reason); nothing of it was appended, so it can be imported again as it is"
+                    }
+                }
                 ?? "the import could not finish (\(type(of: error))); nothing of it was appended"
             finish("UPDATE reach.import_jobs SET state = 'failed', appended = 0, error = $2, finished_at = now() WHERE id = $1::uuid", [book.id, reason])
         }

@@ -10,7 +10,7 @@ import ReachProjections
 public enum Lifecycle {
     /// The database in force: the server `url` names, or else Reach's own cluster in
     /// `dataDirectory`, started (and created and migrated) if needed; with reads sent to the
-    /// replica `readURL` names, if any (see ``ReachApplication/readSource(_:for:refreshing:)``).
+    /// replica `readURL` names, if any (see ``ReachApplication/readSource(_:for:service:)``).
     public static func target(url: String?, readURL: String? = nil, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
         if let url { return DatabaseTarget.url(url).reading(from: readURL) }
         return try await onThreadOfItsOwn(name: "reach.cluster") {

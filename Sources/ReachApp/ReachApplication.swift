@@ -44,6 +44,10 @@ public struct ReachApplication: Sendable {
     public var pool: ConnectionPool?
     /// How long the readiness check waits for the database (``readiness()``).
     public var readinessTimeout: Duration = .seconds(5)
+    /// Whether this application answers requests (a service): staff's and admins' reads then
+    /// go to the primary even when a read replica is configured, so that their own records
+    /// show at once (see ``readSource(_:for:service:)``).
+    public var servesRequests = false
 
     public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
         self.target = target
@@ -53,18 +57,19 @@ public struct ReachApplication: Sendable {
 
     /// Bounds every request's database work by `seconds`: the server cancels a statement past
     /// it (`statement_timeout`), and a server that does not answer at all (hung, stopped) is
-    /// given up on at the same limit (``ConnectionConfiguration/answerTimeout``), so a request
-    /// fails as unavailable rather than waiting for ever. The readiness check waits at most
-    /// five seconds, or `seconds` if less. The owner's connections (the projection runner's,
-    /// the migrations') are left unbounded: they wait, and go on where they were once the
-    /// server answers again.
+    /// given up on a second later (``ConnectionConfiguration/answerTimeout``; a server that
+    /// answers has cancelled the statement itself by then), so a request fails as unavailable
+    /// rather than waiting for ever. The readiness check waits at most two seconds, or
+    /// `seconds` if less. The owner's connections (the projection runner's, the migrations',
+    /// and the catch-up a service without its own runner makes before figures) are left
+    /// unbounded: they wait, and go on where they were once the server answers again.
     public mutating func limitRequests(to seconds: Int) {
         func limited(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
-            configuration.overriding(["options": "-c statement_timeout=\(seconds * 1000)"]).answering(within: .seconds(seconds))
+            configuration.overriding(["options": "-c statement_timeout=\(seconds * 1000)"]).answering(within: .seconds(seconds + 1))
         }
         target.application = limited(target.application)
         target.reader = target.reader.map(limited)
-        readinessTimeout = .seconds(min(5, seconds))
+        readinessTimeout = .seconds(min(2, seconds))
     }
 
     /// Who the configured database login is, as an identity: a local authority's login

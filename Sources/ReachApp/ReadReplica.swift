@@ -10,12 +10,14 @@ import ReachPostgres
 /// - Researchers' and local authorities' reads (figures, published summaries, the research
 ///   views) go to the replica. They never record, so there is nothing of their own they must
 ///   see at once.
-/// - Staff's and admins' reads in a service go to the primary: what they have just recorded
-///   shows in their next figures, with no wait for the replica.
-/// - Where figures are first brought up to date (the command line), everyone's go to the
-///   replica once it has replayed as far as the primary had written after the catch-up (up to
-///   ``replayWait``); a replica further behind than that is passed over for the primary.
-/// - A replica that cannot be reached is passed over for the primary, and the log says so.
+/// - Staff's and admins' reads in a service (``ReachApplication/servesRequests``) go to the
+///   primary: what they have just recorded shows in their next figures, with no wait.
+/// - Where figures are first brought up to date (the command line, a service without its own
+///   runner), reads go to the replica once it has replayed as far as the primary had written
+///   after the catch-up (up to ``ReachApplication/replayWait``); a replica further behind is
+///   passed over for the primary.
+/// - A replica that cannot be reached, or does not answer in time, is passed over for the
+///   primary for ``ReplicaHealth/restPeriod``, and the log says so.
 ///
 /// Writes (records, imports, exports' records, publishing) always go to the primary.
 extension ReachApplication {
@@ -23,27 +25,37 @@ extension ReachApplication {
     static let replayWait: Duration = .seconds(10)
 
     /// Where `identity`'s reads go (nil: the application's own, such as publishing: the primary).
-    static func readSource(_ target: DatabaseTarget, for identity: Identity?, refreshing: Bool) -> ConnectionConfiguration {
+    static func readSource(_ target: DatabaseTarget, for identity: Identity?, service: Bool) -> ConnectionConfiguration {
         guard let reader = target.reader, let identity else { return target.application }
-        if !refreshing && (identity.role == .staff || identity.role == .admin) { return target.application }
+        if service && (identity.role == .staff || identity.role == .admin) { return target.application }
+        if ReplicaHealth.shared.isResting(reader) { return target.application }
         return reader
     }
 
     /// A connection to read on from `source`, as `identity` reads (``connect(_:as:reading:logger:pool:)``;
-    /// unscoped when nil). When `source` is the replica and it cannot be reached, the primary's.
+    /// unscoped when nil), and where it is. When `source` is the replica and it cannot be
+    /// reached, the primary's (and the replica rests).
     static func openReading(_ source: ConnectionConfiguration, _ target: DatabaseTarget, as identity: Identity?,
-                            logger: Logger, pool: ConnectionPool?) throws -> Connection {
+                            logger: Logger, pool: ConnectionPool?) throws -> (Connection, ConnectionConfiguration) {
         func open(_ configuration: ConnectionConfiguration) throws -> Connection {
             try identity.map { try connect(configuration, as: $0, reading: true, logger: logger, pool: pool) }
                 ?? Self.open(configuration, pool: pool, logger: logger)
         }
-        guard source != target.application else { return try open(source) }
+        guard source != target.application else { return (try open(source), source) }
         do {
-            return try open(source)
-        } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
-            logger.warning("the read replica cannot be reached; reading from the primary", metadata: ["error": "\(error)"])
-            return try open(target.application)
+            return (try open(source), source)
+        } catch let error as PostgresError where error.meansUnavailable {
+            ReplicaHealth.shared.failed(source, error, logger: logger)
+            return (try open(target.application), target.application)
         }
+    }
+
+    /// Notes that reading on `connections` failed with `error`: when they are the replica's and
+    /// it is unavailable, the replica rests. The error is for the caller to throw.
+    static func noteReadFailure(_ error: any Error, on connections: [Connection], _ target: DatabaseTarget, logger: Logger) {
+        guard let reader = target.reader, let error = error as? PostgresError, error.meansUnavailable,
+              connections.contains(where: { $0.configuration.connectionString == reader.connectionString }) else { return }
+        ReplicaHealth.shared.failed(reader, error, logger: logger)
     }
 
     /// Whether the server behind `connection` has replayed the primary's WAL up to `position`
@@ -69,20 +81,30 @@ extension ReachApplication {
     /// behind (for `/health/ready`). The replica's state is reported, never a reason to be
     /// unready: reads pass over a replica that cannot be reached for the primary.
     public struct ReadReplicaState: Sendable, Encodable {
-        /// `ok`, or what is wrong (`unreachable`, `not a standby`).
+        /// `ok`; or `resting` (it failed a moment ago, and reads go to the primary for now),
+        /// `unreachable`, `not a standby`.
         public var state: String
         /// Seconds since the last transaction it replayed was committed on the primary, while
-        /// the primary writes (0 when it has replayed everything it received).
+        /// the primary writes (0 when it has replayed everything it received); null when unknown.
         public var replay_lag_seconds: Double?
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(state, forKey: .state)
+            try container.encode(replay_lag_seconds, forKey: .replay_lag_seconds)
+        }
+
+        enum CodingKeys: String, CodingKey { case state, replay_lag_seconds }
     }
 
-    /// The read replica's state, if one is configured.
+    /// The read replica's state, if one is configured, found within a second.
     public func readReplicaState() async -> ReadReplicaState? {
         guard let reader = target.reader else { return nil }
-        let (logger, timeout) = (logger, readinessTimeout)
+        if ReplicaHealth.shared.isResting(reader) { return ReadReplicaState(state: "resting") }
+        let logger = logger
         return (try? await onThreadOfItsOwn(name: "reach.ready") {
             do {
-                let connection = try Connection(configuration: reader.answering(within: timeout), logger: logger)
+                let connection = try Connection(configuration: reader.overriding(["connect_timeout": "2"]).answering(within: .seconds(1)), logger: logger)
                 let found = try connection.query("""
                     SELECT pg_is_in_recovery(),
                            CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
@@ -94,5 +116,31 @@ extension ReachApplication {
                 return ReadReplicaState(state: "unreachable")
             }
         }) ?? ReadReplicaState(state: "unreachable")
+    }
+}
+
+/// Replicas that failed a moment ago, which reads pass over for the primary until they have
+/// rested, so that each request does not wait on a replica that is down or hung.
+final class ReplicaHealth: @unchecked Sendable {
+    static let shared = ReplicaHealth()
+    /// How long a replica that failed is passed over.
+    static let restPeriod: Duration = .seconds(15)
+
+    private let lock = NSLock()
+    private var failedAt: [String: ContinuousClock.Instant] = [:]
+
+    func isResting(_ replica: ConnectionConfiguration) -> Bool {
+        lock.withLock { failedAt[replica.connectionString].map { ContinuousClock.now < $0 + Self.restPeriod } ?? false }
+    }
+
+    func failed(_ replica: ConnectionConfiguration, _ error: PostgresError, logger: Logger) {
+        let first = lock.withLock {
+            let resting = failedAt[replica.connectionString].map { ContinuousClock.now < $0 + Self.restPeriod } ?? false
+            failedAt[replica.connectionString] = .now
+            return !resting
+        }
+        if first {
+            logger.warning("the read replica cannot be reached or did not answer; reading from the primary for a while", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -63,10 +63,21 @@ public final class RecordBatcher: @unchecked Sendable {
             }
             condition.unlock()
             do {
+                var reused = true
                 if connection == nil || connection?.isHealthy == false {
                     connection = try Connection(configuration: configuration, logger: logger)
+                    reused = false
                 }
-                let results = try Self.record(batch, on: connection!)
+                let results: [[RecordResult]]
+                do {
+                    results = try Self.record(batch, on: connection!)
+                } catch let error as PostgresError where reused && error.code == .connection {
+                    // The connection kept from before was found gone (the server restarted, or
+                    // failed over, since): once more on a new one. Records are kept by their
+                    // ids, so a batch that did commit before the loss is not recorded twice.
+                    connection = try Connection(configuration: configuration, logger: logger)
+                    results = try Self.record(batch, on: connection!)
+                }
                 for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }
             } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
                 // The database cannot be reached, or did not answer in time: neither this batch

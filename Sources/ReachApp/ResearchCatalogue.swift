@@ -20,9 +20,9 @@ extension ReachApplication {
         guard identity.role == .researcher || identity.role == .admin else {
             throw AccessDenied("the research views are for researchers and admins")
         }
-        let (target, logger, pool, source) = (target, logger, pool, Self.readSource(target, for: identity, refreshing: refreshesFigures))
+        let (target, logger, pool, source) = (target, logger, pool, Self.readSource(target, for: identity, service: servesRequests))
         return try await onThreadOfItsOwn(name: "reach.research") {
-            let connection = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
+            let (connection, _) = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
             defer { Self.release([connection], pool: pool) }
             let rows = try connection.query("""
                 SELECT c.relname::text, coalesce(obj_description(c.oid, 'pg_class'), ''), a.attname::text,

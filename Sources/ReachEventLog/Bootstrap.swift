@@ -21,10 +21,14 @@ public struct DatabaseTarget: Sendable {
     /// The login role the tool uses on the local cluster; a member of `reach_app`.
     public static let localApplicationUser = "reach"
 
-    /// A copy that sends reads to the replica `url` names (nil: none).
+    /// A copy that sends reads to the replica `url` names (nil: none). Connecting to it waits
+    /// 2 s at most unless the URL says otherwise: reads pass over a replica that does not
+    /// answer for the primary, and should find out soon.
     public func reading(from url: String?) -> DatabaseTarget {
         var copy = self
-        copy.reader = url.map { ConnectionConfiguration($0, overrides: ["application_name": "reach"]) }
+        copy.reader = url.map { url in
+            ConnectionConfiguration(url, overrides: url.contains("connect_timeout") ? ["application_name": "reach"] : ["application_name": "reach", "connect_timeout": "2"])
+        }
         return copy
     }
 

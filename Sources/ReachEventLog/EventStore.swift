@@ -114,7 +114,7 @@ public struct EventStore: Sendable {
                     let wait = delivered ? min(pollInterval, .milliseconds(50)) : pollInterval
                     _ = try await listener!.run { [wait] in try $0.waitForNotifications(timeout: wait) }
                 }
-            } catch let error as PostgresError where error.code == .connection {
+            } catch let error as PostgresError where error.meansUnavailable {
                 logger.warning("lost the connection while following the log; reconnecting", metadata: [
                     "event.position": "\(reader.checkpoint)", "error": "\(error)",
                 ])

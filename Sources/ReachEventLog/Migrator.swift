@@ -14,9 +14,11 @@ import ReachPostgres
 ///
 /// Migrations run while the service runs (see Deploy/README.md, "Upgrades"). A migration that
 /// needs a lock a long query holds waits at most ``lockTimeout`` for it, then rolls back and
-/// tries again a moment later (up to ``attempts`` times): while it waits, every statement that
-/// needs a conflicting lock (appends, for a lock on the log's table) queues behind it, so the
-/// wait is kept short rather than lasting as long as the long query.
+/// tries again a moment later (up to ``attempts`` times, about three and a half minutes with
+/// the defaults; a deadlock with the service's own statements is tried again the same way):
+/// while it waits, every statement that needs a conflicting lock (appends, for a lock on the
+/// log's table) queues behind it, so the wait is kept short rather than lasting as long as the
+/// long query.
 public struct Migrator: Sendable {
     /// A migration: its file name and SQL.
     public struct Migration: Sendable, Hashable {
@@ -96,8 +98,15 @@ public struct Migrator: Sendable {
                         try connection.execute("INSERT INTO public.reach_migrations (name, checksum) VALUES ($1, $2)", [migration.name, checksum])
                     }
                     break
-                } catch let error as PostgresError where error.sqlState == "55P03" && attempt < attempts {
-                    // lock_not_available: a long query holds a lock it needs. Give way, and try again.
+                } catch let error as PostgresError where error.sqlState == "55P03" || error.sqlState == "40P01" {
+                    // lock_not_available: a long query holds a lock it needs (or a deadlock with
+                    // the service's statements). Give way, and try again.
+                    guard attempt < attempts else {
+                        throw EventLogError(code: .migration, message: """
+                            migration \(migration.name) waited for its locks \(attempts) times and gave way each time to queries \
+                            holding them (\(error.message)); run reach db migrate again when they have ended
+                            """)
+                    }
                     logger.warning("a migration gave way to a query holding a lock it needs; trying again",
                                    metadata: ["migration.name": "\(migration.name)", "attempt": "\(attempt)"])
                     Thread.sleep(forTimeInterval: min(2.0, 0.1 * Double(attempt)))

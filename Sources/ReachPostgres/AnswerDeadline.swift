@@ -13,7 +13,9 @@ import Foundation
 final class AnswerDeadlines: @unchecked Sendable {
     static let shared = AnswerDeadlines()
 
-    /// A watched call: the socket, when it must have answered by, and whether it was cut.
+    /// A watched call: a duplicate of its socket (so that the number stays the socket's even
+    /// if libpq closes its own while the call ends), when it must have answered by, and whether
+    /// it was cut.
     final class Watch: @unchecked Sendable {
         let socket: Int32
         let deadline: ContinuousClock.Instant
@@ -30,7 +32,7 @@ final class AnswerDeadlines: @unchecked Sendable {
 
     /// Watches `socket` until ``end(_:)``; past `timeout`, the socket is shut.
     func begin(socket: Int32, timeout: Duration) -> Watch {
-        let watch = Watch(socket: socket, deadline: .now + timeout)
+        let watch = Watch(socket: dup(socket), deadline: .now + timeout)
         let start = lock.withLock {
             watches[ObjectIdentifier(watch)] = watch
             defer { started = true }
@@ -46,10 +48,12 @@ final class AnswerDeadlines: @unchecked Sendable {
 
     /// Stops watching; returns whether the deadline had passed (and the socket was shut).
     func end(_ watch: Watch) -> Bool {
-        lock.withLock {
+        let expired = lock.withLock {
             watches[ObjectIdentifier(watch)] = nil
             return watch.expired
         }
+        if watch.socket >= 0 { close(watch.socket) }
+        return expired
     }
 
     private func watchForever() {
@@ -59,9 +63,10 @@ final class AnswerDeadlines: @unchecked Sendable {
             lock.withLock {
                 for watch in watches.values where !watch.expired && watch.deadline <= now {
                     watch.expired = true
-                    // Under the lock, so the call cannot end (and libpq close the socket, whose
-                    // number could then be reused) while it is shut.
-                    shutdown(watch.socket, Int32(SHUT_RDWR))
+                    // The duplicate is closed only once the call has ended (``end(_:)``), so
+                    // this shuts the call's socket and nothing else; shutting it wakes libpq's
+                    // own descriptor too, since both are the one socket.
+                    if watch.socket >= 0 { shutdown(watch.socket, Int32(SHUT_RDWR)) }
                 }
             }
         }

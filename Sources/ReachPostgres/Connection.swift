@@ -94,8 +94,10 @@ public final class Connection {
             defer { callDepth -= 1 }
             return try call()
         }
-        let noAnswer = PostgresError(code: .noAnswer, message: "the database did not answer within \(answerTimeout); the connection was given up")
-        if gaveUp { throw noAnswer }
+        func noAnswer() -> PostgresError {
+            PostgresError(code: .noAnswer, message: "the database did not answer within \(answerTimeout); the connection was given up")
+        }
+        if gaveUp { throw noAnswer() }
         callDepth += 1
         defer { callDepth -= 1 }
         let watch = AnswerDeadlines.shared.begin(socket: PQsocket(handle), timeout: answerTimeout)
@@ -103,10 +105,10 @@ public final class Connection {
         do {
             value = try call()
         } catch {
-            if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer }
+            if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer() }
             throw error
         }
-        if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer }
+        if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer() }
         return value
     }
 
@@ -164,14 +166,16 @@ public final class Connection {
     /// Runs a script of one or more statements with no parameters (migrations, set-up).
     public func executeScript(_ sql: String) throws {
         // A rollback discards whatever a deferred copy did, so its outcome no longer matters.
-        if sql.hasPrefix("ROLLBACK") { try? settle() } else { try settle() }
-        _ = try answered { try check(PQexec(handle, sql), query: sql) }
+        _ = try answered {
+            if sql.hasPrefix("ROLLBACK") { try? settle() } else { try settle() }
+            return try check(PQexec(handle, sql), query: sql)
+        }
     }
 
     /// Prepares `sql` under `name` on this connection.
     public func prepare(_ name: String, _ sql: String, types: [Oid] = []) throws {
-        try settle()
         _ = try answered {
+            try settle()
             let raw = types.withUnsafeBufferPointer { PQprepare(handle, name, sql, Int32(types.count), $0.baseAddress) }
             return try check(raw, query: sql)
         }
@@ -180,9 +184,9 @@ public final class Connection {
 
     /// Runs a statement prepared with ``prepare(_:_:types:)``.
     public func executePrepared(_ name: String, _ parameters: [any PostgresEncodable] = []) throws -> QueryResult {
-        try settle()
         let binds = parameters.map(\.postgresBind)
         return try answered {
+            try settle()
             let raw = Self.withParameters(binds) { _, values, lengths, formats in
                 PQexecPrepared(handle, name, Int32(binds.count), values, lengths, formats, 0)
             }
@@ -213,7 +217,7 @@ public final class Connection {
             if isHealthy { try? executeScript("ROLLBACK") }
             throw error
         }
-        do { try settle() } catch {
+        do { try answered { try settle() } } catch {
             try? executeScript("ROLLBACK")
             throw error
         }
@@ -294,7 +298,8 @@ public final class Connection {
     @discardableResult
     public func copyIn(_ sql: String, deferred: Bool = false, _ write: (inout CopyWriter) throws -> Void) throws -> Int {
         // (A deferred copy's rows are sent by a thread of their own after this returns; its
-        // outcome is read, within the deadline, by the connection's next call.)
+        // outcome is read, within the deadline, by the connection's next call, which settles
+        // it first.)
         try answered { try runCopyIn(sql, deferred: deferred, write) }
     }
 

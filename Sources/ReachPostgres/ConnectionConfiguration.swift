@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 
 /// How to reach a PostgreSQL server: a URL or key/value connection string, with overrides.
 ///
@@ -52,8 +53,9 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
     /// libpq expands the connection string, and later keywords override it.
     var keywordsAndValues: [(String, String)] {
         var pairs = [("dbname", connectionString)] + overrides.map { ($0.key, $0.value) }
-        if let answerTimeout, !overrides.contains(where: { $0.key == "connect_timeout" }), !connectionString.contains("connect_timeout") {
-            // Whole seconds, at least 2 (libpq's own minimum).
+        if let answerTimeout, !overrides.contains(where: { $0.key == "connect_timeout" }), !connectionString.contains("connect_timeout"),
+           ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            // Whole seconds, at least 2 (libpq's own minimum), for each server the settings name.
             pairs.append(("connect_timeout", String(max(2, Int(answerTimeout.components.seconds)))))
         }
         return pairs

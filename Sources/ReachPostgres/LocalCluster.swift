@@ -162,7 +162,7 @@ public struct LocalCluster: Sendable {
     }
 
     /// The PID the server's lock file names.
-    var postmasterPID: pid_t? {
+    public var postmasterPID: pid_t? {
         (try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first.flatMap { pid_t($0) }
     }
 

@@ -77,6 +77,16 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         return text
     }
 
+    /// Whether the database could not be reached, was lost, or did not answer in time: the
+    /// server's state, not the request's, and worth trying again (a connection refused or
+    /// ended, SQLSTATE classes 08 and 57P, a standby's recovery conflict, no connection to
+    /// spare).
+    public var meansUnavailable: Bool {
+        if code == .connection || code == .noAnswer { return true }
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState == "53300" || sqlState == "40001" && message.contains("recovery")
+    }
+
     /// What an operator can act on, in words, for the failures that are the server's state
     /// rather than the request's: nil for the others.
     public var operatorReason: String? {
@@ -88,7 +98,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         default: break
         }
         if code == .noAnswer { return "the database did not answer in time" }
-        if code == .connection || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true { return "the database could not be reached" }
+        if meansUnavailable { return "the database could not be reached" }
         return nil
     }
 

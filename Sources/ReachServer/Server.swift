@@ -68,8 +68,11 @@ public enum ReachServer {
         router.get("/health/live") { _, _ in json(#"{"status":"live"}"#) }
         router.get("/health/ready") { _, _ in
             do {
+                // The replica is looked at beside the primary (within a second), and never makes
+                // the service unready.
+                async let replicaState = app.readReplicaState()
                 let (position, lag) = try await app.readiness()
-                let replica = try await app.readReplicaState().map { #","read_replica":"# + String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) } ?? ""
+                let replica = try await replicaState.map { #","read_replica":"# + String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) } ?? ""
                 return json(#"{"status":"ready","last_position":\#(position),"projection_lag":\#(lag)\#(replica)}"#)
             } catch let error as RequestError {
                 return problem(.serviceUnavailable, "not ready", error.description)
@@ -384,13 +387,12 @@ public enum ReachServer {
             return problem(.badRequest, "invalid request", error.description, errors: [("period", error.reason)])
         } catch let error as HTTPError {
             return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
-        } catch let error as PostgresError where error.sqlState == "57014" || error.code == .noAnswer {
-            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long;
-            // or the database did not answer at all within that limit (hung).
+        } catch let error as PostgresError where error.sqlState == "57014" {
+            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
             return problem(.serviceUnavailable, "timed out", "the request took longer than the service allows; try a narrower question, or again later",
                            headers: [.retryAfter: "5"])
-        } catch let error as PostgresError where error.code == .connection || error.sqlState?.hasPrefix("08") == true
-            || error.sqlState == "57P01" || error.sqlState == "57P03" {
+        } catch let error as PostgresError where error.meansUnavailable {
+            // Not reached, lost, or no answer within the request limit (a hung server).
             app.logger.warning("database unavailable", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)"])
             return problem(.serviceUnavailable, "unavailable", "the database cannot be reached just now; try again (a record sent again with the same id is recorded once)",
                            headers: [.retryAfter: "2"])

@@ -63,6 +63,8 @@ struct Serve: AsyncParsableCommand {
         var app = try await database.application()
         // Requests do not wait for publishing: the projection runner publishes.
         app.publishesAfterWriting = false
+        // Staff's and admins' reads go to the primary, even with a read replica.
+        app.servesRequests = true
         app.pool = ConnectionPool(maximumIdle: 32)
         app.recordBatcher = RecordBatcher()
         app.tokenCache = TokenCache(lifetime: .seconds(2))

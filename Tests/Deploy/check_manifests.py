@@ -63,6 +63,7 @@ check((container.get("securityContext") or {}).get("capabilities", {}).get("drop
 check(pod.get("terminationGracePeriodSeconds", 30) >= 35, "pods get time to finish requests in flight on SIGTERM")
 env = {e["name"]: e for e in container.get("env") or []}
 check("reach-db-rw" in env.get("REACH_DATABASE_URL", {}).get("value", ""), "the service writes through reach-db-rw")
+check("reach-db-ro" in env.get("REACH_READ_DATABASE_URL", {}).get("value", ""), "researchers' reads go through reach-db-ro")
 check(all("value" not in e or "PASSWORD" not in name for name, e in env.items()), "no password is written in the manifest")
 service = objects.get(("Service", "reach"), {}).get("spec", {})
 check(service.get("selector") == (deployment.get("selector") or {}).get("matchLabels"), "the Service selects the Deployment's pods")

@@ -45,8 +45,9 @@ def client(number):
                 status = session.post(base + "/api/v1/records", json=record(ident), timeout=60).status_code
             except requests.RequestException:
                 status = None
+            took = time.monotonic() - sent
             with lock:
-                slowest[0] = max(slowest[0], time.monotonic() - sent)
+                slowest[0] = max(slowest[0], took)
                 if status == 200:
                     acknowledged.append(ident)
                     acknowledged_at.append(time.monotonic())

@@ -10,7 +10,7 @@ import Testing
 
 /// Upgrading while the service runs: the newer migrations applied to a database an older
 /// service is appending to (Deploy/README.md, "Upgrades").
-@Suite("upgrades")
+@Suite("upgrades", .serialized)
 struct UpgradeTests {
     /// What the appenders did.
     final class Counts: Sendable {
@@ -45,6 +45,7 @@ struct UpgradeTests {
                                 counts.appended.add(1, ordering: .relaxed)
                             } catch {
                                 counts.failed.add(1, ordering: .relaxed)
+                                Thread.sleep(forTimeInterval: 0.05)
                             }
                             let took = ContinuousClock.now - started
                             counts.slowest.max(Int(took.components.seconds) * 1_000_000 + Int(took.components.attoseconds / 1_000_000_000_000), ordering: .relaxed)
@@ -84,6 +85,7 @@ struct UpgradeTests {
 
         // The older service appends while the newer migrations are applied.
         let appenders = Appenders(db.application)
+        defer { appenders.counts.running.store(false, ordering: .relaxed) }
         try await Task.sleep(for: .milliseconds(300))
         let before = appenders.appended
         let started = ContinuousClock.now
@@ -118,6 +120,7 @@ struct UpgradeTests {
         try reader.executeScript("BEGIN")
         _ = try reader.query("SELECT count(*) FROM reach.events")
         let appenders = Appenders(db.application)
+        defer { appenders.counts.running.store(false, ordering: .relaxed) }
         try await Task.sleep(for: .milliseconds(200))
         // A migration that alters the log's table (ACCESS EXCLUSIVE): it must wait for the reader.
         let alter = Migrator.Migration(name: "9999_test_alter.sql", sql: "ALTER TABLE reach.events ADD COLUMN upgrade_test int")

@@ -56,6 +56,7 @@ struct FaultRig {
     /// the same service group (figures read as it keeps them).
     static func serve(_ app: ReachApplication, requestSeconds: Int = 30, runner: Bool = false) async throws -> FaultRig {
         var app = app
+        app.servesRequests = true
         app.publishesAfterWriting = false
         app.refreshesFigures = !runner
         app.pool = ConnectionPool(maximumIdle: 8)
@@ -121,28 +122,43 @@ struct FaultRig {
 
     /// The postmaster of the cluster in `data`, from its lock file.
     static func postmaster(_ data: String) -> pid_t {
-        (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8))?.split(separator: "\n").first.flatMap { pid_t($0) } ?? 0
+        ((try? LocalCluster(dataDirectory: data))?.postmasterPID) ?? 0
     }
 
-    /// Sends `signal` to the postmaster of `data` and every process it started (the whole server).
+    /// Sends `signal` to the postmaster of `data` and every process it started (the whole
+    /// server): the postmaster first, so that it starts no process the signal misses, then its
+    /// children, looked for again until no new one turns up.
     static func signalServer(_ data: String, _ signal: Int32) {
         let postmaster = postmaster(data)
         guard postmaster > 0 else { return }
-        var pids = [postmaster]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let end = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: end)...].split(separator: " ")
-            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        kill(postmaster, signal)
+        var signalled: Set<pid_t> = [postmaster]
+        while true {
+            var children: [pid_t] = []
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = pid_t(entry), !signalled.contains(pid),
+                      let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let end = stat.lastIndex(of: ")") else { continue }
+                let fields = stat[stat.index(after: end)...].split(separator: " ")
+                if fields.count > 1, pid_t(fields[1]) == postmaster { children.append(pid) }
+            }
+            guard !children.isEmpty else { return }
+            for pid in children { kill(pid, signal) }
+            signalled.formUnion(children)
         }
-        for pid in pids { kill(pid, signal) }
     }
 
-    /// `GET url` with `token`: the status (0 when no answer came), the seconds it took and the
-    /// body. It blocks its thread: call it on a thread of its own.
-    static func get(_ url: String, token: String? = nil, timeout: Double = 60) -> (status: Int, seconds: Double, body: String) {
+    /// `GET url` (or `POST` with `body`, as JSON) with `token`: the status (0 when no answer
+    /// came), the seconds it took and the body. It blocks its thread: call it on a thread of
+    /// its own.
+    static func get(_ url: String, token: String? = nil, post body: String? = nil, timeout: Double = 60) -> (status: Int, seconds: Double, body: String) {
         var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(body.utf8)
+        }
         let started = ContinuousClock.now
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var answer = (0, "")
@@ -219,7 +235,8 @@ extension ServerTests {
         let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         let token = try await FaultRig.prepare(app).staff
-        // The limit REACH_HTTP_REQUEST_TIMEOUT_SECONDS sets, at 2 s; the projection runner runs too.
+        // The limit REACH_HTTP_REQUEST_TIMEOUT_SECONDS sets, at 2 s (a database that does not
+        // answer is given up on a second after it); the projection runner runs too.
         let limit = 2.0
         let rig = try await FaultRig.serve(app, requestSeconds: Int(limit), runner: true)
         #expect(try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").status } == 200)
@@ -263,7 +280,7 @@ extension ServerTests {
         #expect(unready.status == 503, "/health/ready is unready while PostgreSQL hangs")
         #expect(unready.seconds < limit + 1.5, "the readiness check answered within the limit")
         #expect(ready.status == 200, "ready again after SIGCONT, without a restart")
-        #expect(outcome.slowest < limit + 1.5, "every request was answered within the limit (\(outcome.slowest) s)")
+        #expect(outcome.slowest < limit + 2.5, "every request was answered within the limit and a second (\(outcome.slowest) s)")
         #expect((outcome.counts["unavailable"] ?? 0) > 0, "clients were told the service was unavailable")
         #expect((outcome.counts["other"] ?? 0) == 0 && (outcome.counts["no_answer"] ?? 0) == 0, "\(outcome.counts) \(outcome.other_statuses)")
         #expect(acknowledged.count > 32)
