@@ -20,11 +20,14 @@ struct Serve: AsyncParsableCommand {
             stops accepting, finishes the requests in flight (up to --shutdown-seconds) and exits 0.
 
             Limits: $REACH_HTTP_REQUEST_TIMEOUT_SECONDS (30) for each database statement of a \
-            request, $REACH_HTTP_IDLE_TIMEOUT_SECONDS (75) for an idle connection, \
+            request (and a second more for a database that does not answer at all), \
+            $REACH_HTTP_IDLE_TIMEOUT_SECONDS (75) for an idle connection, \
             $REACH_HTTP_MAX_UPLOAD_BYTES (536870912) for an import's upload, which is kept in \
             $REACH_UPLOAD_DIR (a directory under the system's temporary one) while it is imported. \
             Figures come from the projections as the runner keeps them, and the same question \
-            within $REACH_HTTP_FIGURES_SECONDS (5; 0 for never) gets the same answer.
+            within $REACH_HTTP_FIGURES_SECONDS (5; 0 for never) gets the same answer. With \
+            $REACH_READ_DATABASE_URL, researchers' and local authorities' reads go to that replica \
+            (staff's and admins' to the primary).
             """
     )
     @OptionGroup var database: DatabaseOptions

@@ -35,15 +35,26 @@ struct FaultRig {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The demo data set, a staff member of northvale (`sam`) and a researcher (`rita`), on the
-    /// database `app` writes to, its projections up to date; their tokens.
-    static func prepare(_ app: ReachApplication) async throws -> (staff: String, researcher: String) {
+    /// The demo data set, a staff member of northvale (`sam`), a researcher (`rita`) and an
+    /// admin (`ops`), on the database `app` writes to, its projections up to date; their tokens.
+    static func prepare(_ app: ReachApplication) async throws -> (staff: String, researcher: String, admin: String) {
         _ = try await app.loadDemo(seed: 7, events: 3000, as: admin)
         _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
         _ = try await app.addUser("rita", role: .researcher, authorities: [], password: "a long enough password", as: admin)
-        let tokens = (try await app.createToken(for: "sam", as: admin).token, try await app.createToken(for: "rita", as: admin).token)
+        _ = try await app.addUser("ops", role: .admin, authorities: [], password: "a long enough password", as: admin)
+        let tokens = (try await app.createToken(for: "sam", as: admin).token, try await app.createToken(for: "rita", as: admin).token,
+                      try await app.createToken(for: "ops", as: admin).token)
         _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
         return tokens
+    }
+
+    /// The Python of the tests' tools (Deploy/test.sh installs them), and the repository's root.
+    static func python() throws -> (python: String, root: String) {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        guard let tool = ServerTests.schemathesisPath() else {
+            throw Programs.Missing("the tests' Python tools are not installed: Deploy/test.sh (the README's test command) installs them")
+        }
+        return ((tool as NSString).deletingLastPathComponent + "/python", root)
     }
 
     var app: ReachApplication
@@ -93,22 +104,36 @@ struct FaultRig {
     /// `count` clients posting records for `seconds` as the staff member `token` is, each
     /// retrying a record with the same id until it is acknowledged.
     func clients(token: String, seconds: Int, count: Int = 32) throws -> Task<Outcome, any Error> {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        guard let tool = ServerTests.schemathesisPath() else {
-            throw Programs.Missing("the tests' Python tools are not installed: Deploy/test.sh (the README's test command) installs them")
-        }
+        let (python, root) = try Self.python()
         let (base, app) = (base, app)
         return Task {
             let owner = try Connection(configuration: app.target.owner)
             let assembly = try ServerTests.Assembly(owner)
             let (status, output) = try await onThreadOfItsOwn {
-                try Programs.run((tool as NSString).deletingLastPathComponent + "/python",
-                                 [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"], errors: false)
+                try Programs.run(python, [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"],
+                                 errors: false)
             }
             guard let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(output.utf8)) else {
                 throw Programs.Missing("the clients said: \(status) \(output.suffix(500))")
             }
             return outcome
+        }
+    }
+
+    /// A follower of the log through the service's event stream from `position`, for `seconds`,
+    /// reconnecting from the last event it got whenever the stream ends: the positions it got.
+    func follower(token: String, from position: Int64, seconds: Int) throws -> Task<(positions: [Int64], reconnects: Int), any Error> {
+        let (python, root) = try Self.python()
+        let base = base
+        return Task {
+            let (status, output) = try await onThreadOfItsOwn {
+                try Programs.run(python, [root + "/Tests/Faults/follow_events.py", base, token, "\(position)", "\(seconds)"], errors: false)
+            }
+            struct Followed: Decodable { var positions: [Int64]; var reconnects: Int }
+            guard let followed = try? JSONDecoder().decode(Followed.self, from: Data(output.utf8)) else {
+                throw Programs.Missing("the follower said: \(status) \(output.suffix(500))")
+            }
+            return (followed.positions, followed.reconnects)
         }
     }
 

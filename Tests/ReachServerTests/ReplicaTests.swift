@@ -14,7 +14,7 @@ import Testing
 /// and a hot standby made from it with `pg_basebackup -R` that follows it by streaming
 /// replication, synchronously (a commit is acknowledged once the standby has it).
 extension ServerTests {
-    @Test("a read replica: researchers' figures come from it and equal the primary's, staff see their own records at once; then the replica is promoted while 32 clients post records through the service, which follows it: every acknowledged record is in the log once, and the projection runner goes on")
+    @Test("a read replica: researchers' figures come from it and equal the primary's, staff see their own records at once; then the replica is promoted while 32 clients post records through the service, which follows it: every acknowledged record is in the log once, the projection runner goes on, and a follower of the event stream gets every event once")
     func replicaAndFailover() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let logger = FaultRig.logger
@@ -101,8 +101,11 @@ extension ServerTests {
         let replicaState = ((try? JSONSerialization.jsonObject(with: Data(ready.body.utf8))) as? [String: Any])?["read_replica"] as? [String: Any]
         #expect(ready.status == 200 && replicaState?["state"] as? String == "ok", "\(ready.body)")
 
-        // Failover: 32 clients post records for 10 s; 2 s in, the primary is killed outright
-        // and the standby promoted. The service finds the new primary by itself.
+        // Failover: 32 clients post records for 10 s, and a follower reads the log's event
+        // stream; 2 s in, the primary is killed outright and the standby promoted. The service
+        // finds the new primary by itself.
+        let followedFrom: Int64 = try primaryAdmin.query("SELECT max(\"position\") + 1 FROM reach.events").decode(row: 0, column: 0)
+        let follower = try rig.follower(token: tokens.admin, from: followedFrom, seconds: 16)
         let clients = try rig.clients(token: tokens.staff, seconds: 10)
         try await Task.sleep(for: .seconds(2))
         let lastOnPrimary: Int64 = try primaryAdmin.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
@@ -120,6 +123,7 @@ extension ServerTests {
             lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
             if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
         }
+        let followed = try await follower.value
         await rig.stop()
         let newPrimary = try Connection(configuration: standby.configuration(database: "reach"))
         #expect(try !newPrimary.query("SELECT pg_is_in_recovery()").decode(Bool.self, row: 0, column: 0))
@@ -137,6 +141,11 @@ extension ServerTests {
         #expect((outcome.counts["other"] ?? 0) == 0, "\(outcome.other_statuses)")
         #expect(last > lastOnPrimary, "records were appended on the new primary")
         #expect(lag == 0, "the projection runner went on, on the new primary")
+        // The follower got every event of the new primary's log from where it began, in order,
+        // none twice.
+        let logged = try newPrimary.query("SELECT \"position\" FROM reach.events WHERE \"position\" >= $1 ORDER BY 1", [followedFrom]).mapRows { try $0.decode(0, as: Int64.self) }
+        print("the log's follower through the failover: \(followed.positions.count) events received (\(Set(followed.positions).count) distinct), \(logged.count) in the new primary's log from position \(followedFrom); it reconnected \(followed.reconnects) times")
+        #expect(followed.positions == logged, "the follower got the new primary's log from \(followedFrom), in order, none skipped or twice")
         #expect(try EventLog.verify(on: newPrimary).ok)
         // Its figures, resumed from the checkpoints, are a full rebuild's.
         var promotedTarget = target
