@@ -50,7 +50,26 @@ public struct DatabaseTarget: Sendable {
                              logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
         let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: localSettings.merging(settings) { $1 })
         try cluster.start()
-        let admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
+        var admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
+        if try admin.query("SELECT pg_is_in_recovery()").decode(Bool.self, row: 0, column: 0) {
+            let target = DatabaseTarget(
+                application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
+                owner: cluster.configuration(database: localDatabase),
+                cluster: cluster)
+            // A standby: it is read, never migrated (its primary is).
+            if cluster.recoveryKind.standby { return (target, []) }
+            // Being recovered to a point in time (a restore by pgBackRest or from archived WAL):
+            // it accepts connections while it replays, and takes writes once it is promoted.
+            logger.warning("the cluster is recovering; waiting until it is promoted", metadata: ["data_dir": "\(dataDirectory)"])
+            let deadline = ContinuousClock.now + .seconds(600)
+            while try admin.query("SELECT pg_is_in_recovery()").decode(Bool.self, row: 0, column: 0) {
+                guard ContinuousClock.now < deadline else {
+                    throw EventLogError(code: .migration, message: "\(dataDirectory) is still recovering after 10 minutes; see its server.log")
+                }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+            admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
+        }
         let exists = try admin.query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [localDatabase]).decode(Bool.self, row: 0, column: 0)
         if !exists {
             do {

@@ -95,6 +95,10 @@ public struct LocalCluster: Sendable {
     public func start() throws {
         if !isInitialised { try initialise() }
         if try isRunning() { return }
+        // The socket lives in the data directory, so a physical copy of it (pg_basebackup,
+        // pgBackRest) brings the socket's lock file along. No server runs on this directory
+        // (its own lock file says so), so no server uses that socket: the lock is stale.
+        try? FileManager.default.removeItem(atPath: dataDirectory + "/.s.PGSQL.5432.lock")
         try writeAuthentication()
         // pg_ctl hands these options to a shell, so the path is quoted.
         let quoted = "'" + dataDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
@@ -129,9 +133,14 @@ public struct LocalCluster: Sendable {
             "-U", Self.superuser, "-R", "-X", "stream", "-c", "fast", "--no-password",
         ])
         guard result.status == 0 else { throw LocalClusterError(message: "pg_basebackup failed: \(result.output)") }
-        // The primary's socket lives in its data directory, so its lock file came with the copy.
-        try? FileManager.default.removeItem(atPath: dataDirectory + "/.s.PGSQL.5432.lock")
         return standby
+    }
+
+    /// Whether the cluster is a standby (it follows a primary: `standby.signal`), or is being
+    /// recovered to a point and will then be promoted (`recovery.signal`).
+    public var recoveryKind: (standby: Bool, recoveringToPromote: Bool) {
+        (FileManager.default.fileExists(atPath: dataDirectory + "/standby.signal"),
+         FileManager.default.fileExists(atPath: dataDirectory + "/recovery.signal"))
     }
 
     /// Promotes a running standby to a primary that accepts writes, and waits until it does.
