@@ -50,14 +50,14 @@ public struct DatabaseTarget: Sendable {
                              logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
         let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: localSettings.merging(settings) { $1 })
         try cluster.start()
+        let target = DatabaseTarget(
+            application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
+            owner: cluster.configuration(database: localDatabase),
+            cluster: cluster)
         var admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
         if try admin.query("SELECT pg_is_in_recovery()").decode(Bool.self, row: 0, column: 0) {
-            let target = DatabaseTarget(
-                application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
-                owner: cluster.configuration(database: localDatabase),
-                cluster: cluster)
             // A standby: it is read, never migrated (its primary is).
-            if cluster.recoveryKind.standby { return (target, []) }
+            if cluster.isStandby { return (target, []) }
             // Being recovered to a point in time (a restore by pgBackRest or from archived WAL):
             // it accepts connections while it replays, and takes writes once it is promoted.
             logger.warning("the cluster is recovering; waiting until it is promoted", metadata: ["data_dir": "\(dataDirectory)"])
@@ -81,10 +81,6 @@ public struct DatabaseTarget: Sendable {
         let owner = try Connection(configuration: cluster.configuration(database: localDatabase), logger: logger)
         let applied = try Migrator(adding: migrations, logger: logger).migrate(on: owner)
         try ensureApplicationLogin(localApplicationUser, on: owner)
-        let target = DatabaseTarget(
-            application: cluster.configuration(database: localDatabase, user: localApplicationUser).overriding(["application_name": "reach"]),
-            owner: cluster.configuration(database: localDatabase),
-            cluster: cluster)
         return (target, applied)
     }
 

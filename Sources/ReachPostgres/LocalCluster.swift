@@ -136,11 +136,10 @@ public struct LocalCluster: Sendable {
         return standby
     }
 
-    /// Whether the cluster is a standby (it follows a primary: `standby.signal`), or is being
-    /// recovered to a point and will then be promoted (`recovery.signal`).
-    public var recoveryKind: (standby: Bool, recoveringToPromote: Bool) {
-        (FileManager.default.fileExists(atPath: dataDirectory + "/standby.signal"),
-         FileManager.default.fileExists(atPath: dataDirectory + "/recovery.signal"))
+    /// Whether the cluster is a standby (it follows a primary: `standby.signal`), rather than
+    /// a primary or a cluster being recovered to a moment and then promoted.
+    public var isStandby: Bool {
+        FileManager.default.fileExists(atPath: dataDirectory + "/standby.signal")
     }
 
     /// Promotes a running standby to a primary that accepts writes, and waits until it does.

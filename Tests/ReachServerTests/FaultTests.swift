@@ -91,6 +91,19 @@ struct FaultRig {
         _ = try? await serving.value
     }
 
+    /// The projection lag `/health/ready` reports once it is 0, or its last answer (-1: none)
+    /// after `seconds`.
+    func projectionLag(within seconds: Int) async throws -> Int {
+        var lag = -1
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while lag != 0 && ContinuousClock.now < deadline {
+            let body = try await onThreadOfItsOwn { FaultRig.get(base + "/health/ready").body }
+            lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
+            if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        return lag
+    }
+
     /// What the clients saw.
     struct Outcome: Decodable {
         var acknowledged: [String]
@@ -285,12 +298,7 @@ extension ServerTests {
         let outcome = try await clients.value
         let acknowledged = outcome.acknowledged
         // The runner went on where it was: the projections catch up with the log.
-        var lag = -1
-        for _ in 0..<100 where lag != 0 {
-            let body = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").body }
-            lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
-            if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let lag = try await rig.projectionLag(within: 10)
         await rig.stop()
 
         let owner = try Connection(configuration: target.owner)

@@ -117,12 +117,7 @@ extension ServerTests {
         let acknowledged = outcome.acknowledged
 
         // The projection runner went on, on the new primary, from its checkpoints.
-        var lag = -1
-        for _ in 0..<150 where lag != 0 {
-            let body = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").body }
-            lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
-            if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let lag = try await rig.projectionLag(within: 15)
         let followed = try await follower.value
         await rig.stop()
         let newPrimary = try Connection(configuration: standby.configuration(database: "reach"))
