@@ -326,12 +326,7 @@ extension ServerTests {
 extension ServerTests {
     @Test("kill -9 of reach serve in the middle of an import job: nothing of the import is in the log, and the job shows as failed, not running")
     func serveKilledDuringImport() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let binary = root + "/.build/debug/reach"
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
-            return
-        }
+        guard let binary = Self.builtReach() else { return }
         let (db, app) = try await Self.demo()
         let admin = Identity(name: "ops", role: .admin)
         _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
@@ -398,12 +393,7 @@ extension ServerTests {
           .enabled(if: canMountTmpfs, "mounting a small tmpfs needs root and the right to mount"))
     func diskFull() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let binary = root + "/.build/debug/reach"
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
-            return
-        }
+        guard let binary = Self.builtReach() else { return }
         let directory = FaultRig.directory()
         let (data, small) = (directory + "/data", directory + "/small")
         defer {

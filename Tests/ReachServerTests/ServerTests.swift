@@ -495,12 +495,7 @@ struct ServerTests {
 
     @Test("SIGTERM to a running reach serve while clients post records: it exits 0 within its limit, and every record acknowledged is in the log exactly once")
     func sigterm() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        let binary = root + "/.build/debug/reach"
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
-            return
-        }
+        guard let binary = Self.builtReach() else { return }
         let (db, app) = try await Self.demo()
         let admin = Identity(name: "ops", role: .admin)
         _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
@@ -702,6 +697,18 @@ struct ServerTests {
 
     /// `reach serve` as a process of its own (no runner), on `db` by URL and a port it picks:
     /// the process, and the port it said it listens on.
+    /// The debug build of `reach` that the README's test command (Deploy/test.sh) makes before
+    /// the tests; nil, with the test's issue recorded, when it is not there.
+    static func builtReach() -> String? {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let binary = root + "/.build/debug/reach"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("\(binary) is not built: the README's test command (Deploy/test.sh) builds it before the tests")
+            return nil
+        }
+        return binary
+    }
+
     static func serveProcess(_ binary: String, db: TestDatabase, _ options: [String] = []) async throws -> (Process, port: Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
