@@ -117,6 +117,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
+            exclude: ["Resources/README.md"],
+            // The list of common and breached passwords no account may have (Resources/README.md).
+            resources: [.copy("Resources/common-passwords.txt")],
             swiftSettings: strict
         ),
         // The HTTP service: routes that authenticate, call the application layer and answer
@@ -192,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReachServerTests",
-            dependencies: ["ReachServer", "ReachApp", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
+            dependencies: ["ReachServer", "ReachApp", "ReachDomain", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict

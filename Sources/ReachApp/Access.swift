@@ -34,19 +34,26 @@ public enum Access {
 
     /// The rule each record must pass, once its own checks pass, for this identity: staff
     /// record for their authorities only, and programme-wide reference data (partners) is an
-    /// admin's to record.
-    public static func recordingRule(for identity: Identity) -> @Sendable (RecordType, CheckedRecord) -> Refusal? {
-        guard identity.role == .staff else { return { _, _ in nil } }
+    /// admin's to record; staff know of their authorities' records and things only (and of
+    /// programme-wide ones), so another authority's record or school is answered as one that
+    /// does not exist. Admins record and see everything.
+    public static func recordingRule(for identity: Identity) -> RecordingRule {
+        guard identity.role == .staff else { return .unrestricted }
         let authorities = identity.authorities
-        return { type, checked in
+        return RecordingRule(permits: { type, checked in
             guard let authority = checked.authorityID else {
+                if case .amends = checked.rule {
+                    return Refusal("record_id", "programme-wide reference data (a partner) is corrected or withdrawn by an admin")
+                }
                 return Refusal("record", "\(type.name) records are programme-wide; an admin records them")
             }
             guard authorities.contains(authority) else {
                 return Refusal("la_id", "you record for \(authorities.sorted().joined(separator: ", ")), not for '\(authority)'")
             }
             return nil
-        }
+        }, sees: { authority in
+            authority.map(authorities.contains) ?? true
+        })
     }
 
     // MARK: Figures

@@ -28,6 +28,42 @@ public struct NotAuthenticated: Error, Sendable, CustomStringConvertible {
     public init() {}
 }
 
+/// A password check put off, to slow guessing: the account, or the address it came from, has
+/// failed too often of late. The password was not checked; try again after ``seconds``.
+public struct TooManyAttempts: Error, Sendable, CustomStringConvertible {
+    public var seconds: Int
+    public var description: String {
+        "too many wrong passwords for this account, or from this address, of late; try again in \(seconds) s"
+    }
+}
+
+/// How password guessing is slowed, without locking anyone out.
+///
+/// Every password check (signing in, and the current password asked to change it) counts,
+/// until it succeeds, against the account's name and the address it came from, over
+/// ``window``. Past ``freePerAccount`` failures for an account (or ``freePerAddress`` from an
+/// address), each check must wait after the last failure: 1 s, then 2, 4, 8... up to
+/// ``longestWait``. A check asked for sooner is refused without looking at the password
+/// (`TooManyAttempts`, 429 with `Retry-After`) and is not counted. So the right password always
+/// gets in after at most ``longestWait``; a guesser gets about two tries a minute per account;
+/// and failures against one account slow that account only, failures from one address that
+/// address only. A success clears the account's failures.
+public struct SignInLimits: Sendable {
+    public var window: Duration = .seconds(15 * 60)
+    public var freePerAccount = 5
+    public var freePerAddress = 20
+    public var longestWait: Duration = .seconds(30)
+
+    public init() {}
+
+    /// How long after the last failure the next check waits, given `failures` in the window.
+    func wait(after failures: Int, free: Int) -> Duration {
+        guard failures >= free else { return .zero }
+        let doubling = min(failures - free, 20)
+        return min(.seconds(1 << doubling), longestWait)
+    }
+}
+
 extension ReachApplication {
     /// How hard passwords are to guess from their hashes (bcrypt's cost: 2^cost rounds).
     /// `REACH_BCRYPT_COST` lowers it for tests.
@@ -42,7 +78,7 @@ extension ReachApplication {
     public func addUser(_ name: String, role: Identity.Role, authorities: [String], password: String, as identity: Identity) async throws -> Account {
         try Access.checkMayOperate(.manageUsers, for: identity)
         try Self.checkAccountName(name)
-        try Self.checkPassword(password)
+        try Self.checkPassword(password, account: name)
         let authorities = Array(Set(authorities)).sorted()
         switch role {
         case .staff where authorities.isEmpty:
@@ -96,19 +132,71 @@ extension ReachApplication {
         try await updateAccount(name, "UPDATE reach.accounts SET disabled = true WHERE name = $1", [name])
     }
 
+    /// What changing a password did to the account's other ways in.
+    public struct PasswordChanged: Sendable, Encodable {
+        /// Sign-ins (sessions) of the account that were ended.
+        public var sessionsEnded: Int
+        /// Its API tokens still in use (they do not depend on the password), or revoked now.
+        public var tokensInUse: Int
+        public var tokensRevoked: Int
+        enum CodingKeys: String, CodingKey { case sessionsEnded = "sessions_ended", tokensInUse = "tokens_in_use", tokensRevoked = "tokens_revoked" }
+    }
+
     /// Sets an account's password: an admin for anyone; anyone for themselves, giving their
-    /// current password (`current`) unless they are an admin.
-    public func setPassword(_ name: String, password: String, current: String? = nil, as identity: Identity) async throws {
+    /// current password (`current`, checked under the limits of signing in, from `address`),
+    /// which an admin changing their own password must give too when `current` is given.
+    /// Every other sign-in of the account ends (all of them when an admin resets someone
+    /// else's): the session `keeping` (the asker's own, by its secret) stays. Its API tokens
+    /// keep working unless `revokeTokens`.
+    @discardableResult
+    public func setPassword(_ name: String, password: String, current: String? = nil, from address: String = "local",
+                            keeping session: String? = nil, revokeTokens: Bool = false, as identity: Identity) async throws -> PasswordChanged {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         if identity.name != name {
             try Access.checkMayOperate(.manageUsers, for: identity)
-        } else if !admin {
-            guard let current, (try? await self.identify(name: name, password: current)) != nil else {
-                throw AccessDenied("changing your password needs your current password")
+        } else if !admin || current != nil {
+            guard let current else { throw AccessDenied("changing your password needs your current password") }
+            do {
+                _ = try await checkPassword(name: name, password: current, from: address)
+            } catch is NotAuthenticated {
+                throw AccessDenied("changing your password needs your current password, and the one given is not right")
             }
         }
-        try Self.checkPassword(password)
-        try await updateAccount(name, "UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, try await Self.bcryptHash(password)])
+        try Self.checkPassword(password, account: name)
+        let hash = try await Self.bcryptHash(password)
+        let (configuration, logger) = (target.application, logger)
+        let keep = session.map(EventLog.sha256Hex) ?? ""
+        defer { tokenCache?.forgetAll() }
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            return try connection.withTransaction { connection in
+                guard try connection.execute("UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, hash]) == 1 else {
+                    throw NotFound("no account is named '\(name.prefix(63))'")
+                }
+                let ended = try connection.execute("""
+                    UPDATE reach.sessions SET ended_at = now()
+                    WHERE account = $1 AND ended_at IS NULL AND ($2 = '' OR secret_hash <> decode($2, 'hex'))
+                    """, [name, keep])
+                let revoked = revokeTokens
+                    ? try connection.execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name]) : 0
+                let inUse: Int = try connection.query("SELECT count(*)::int FROM reach.api_tokens WHERE account = $1 AND revoked_at IS NULL", [name])
+                    .decode(row: 0, column: 0)
+                return PasswordChanged(sessionsEnded: ended, tokensInUse: inUse, tokensRevoked: revoked)
+            }
+        }
+    }
+
+    /// Revokes every API token of an account still in use (the account's own, or an admin's to
+    /// do); returns how many.
+    @discardableResult
+    public func revokeAllTokens(of name: String, as identity: Identity) async throws -> Int {
+        if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
+        defer { tokenCache?.forgetAll() }
+        let (configuration, logger) = (target.application, logger)
+        return try await onThreadOfItsOwn(name: "reach.accounts") {
+            try Connection(configuration: configuration, logger: logger)
+                .execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name])
+        }
     }
 
     /// A password's bcrypt hash, made on a thread of its own (it takes a quarter of a second
@@ -202,10 +290,11 @@ extension ReachApplication {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    /// Signs an account in with its password: a new session, whose secret (for the cookie) and
-    /// CSRF token are returned this once; only the secret's sha256 is kept.
-    public func signIn(name: String, password: String) async throws -> (identity: Identity, session: String, csrfToken: String) {
-        let identity = try await identify(name: name, password: password)
+    /// Signs an account in with its password, checked under ``SignInLimits`` for the account
+    /// and `address` (where the attempt came from): a new session, whose secret (for the
+    /// cookie) and CSRF token are returned this once; only the secret's sha256 is kept.
+    public func signIn(name: String, password: String, from address: String) async throws -> (identity: Identity, session: String, csrfToken: String) {
+        let identity = try await checkPassword(name: name, password: password, from: address)
         let (session, csrf) = (Self.secret(), Self.secret())
         let (configuration, logger, hours) = (target.application, logger, Self.sessionHours)
         try await onThreadOfItsOwn(name: "reach.accounts") {
@@ -266,8 +355,48 @@ extension ReachApplication {
         }
     }
 
-    /// The identity behind a name and password, if they are an account's that may sign in.
-    public func identify(name: String, password: String) async throws -> Identity {
+    /// The identity behind a name and password, checked under ``SignInLimits``: refused with
+    /// ``TooManyAttempts`` (the password not looked at) while the account or the address must
+    /// wait; else the check counts as a failure until it succeeds (so that checks made at the
+    /// same moment see each other), and a success clears the account's failures.
+    public func checkPassword(name: String, password: String, from address: String) async throws -> Identity {
+        let (configuration, logger, limits) = (target.application, logger, signInLimits)
+        let account = String(name.prefix(100)).isEmpty ? "-" : String(name.prefix(100))
+        let place = String(address.prefix(100)).isEmpty ? "-" : String(address.prefix(100))
+        let attempt: Int64 = try await onThreadOfItsOwn(name: "reach.accounts") {
+            let connection = try Connection(configuration: configuration, logger: logger)
+            let window = Double(limits.window.components.seconds)
+            let counts = try connection.query("""
+                SELECT (SELECT count(*)::int FROM reach.sign_in_failures WHERE account = $1 AND at > now() - make_interval(secs => $3)),
+                       (SELECT extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures WHERE account = $1 AND at > now() - make_interval(secs => $3)),
+                       (SELECT count(*)::int FROM reach.sign_in_failures WHERE address = $2 AND at > now() - make_interval(secs => $3)),
+                       (SELECT extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures WHERE address = $2 AND at > now() - make_interval(secs => $3))
+                """, [account, place, window])
+            var wait = 0.0
+            for (count, since, free) in [(try counts.decode(Int.self, row: 0, column: 0), try counts.decodeIfPresent(Double.self, row: 0, column: 1), limits.freePerAccount),
+                                         (try counts.decode(Int.self, row: 0, column: 2), try counts.decodeIfPresent(Double.self, row: 0, column: 3), limits.freePerAddress)] {
+                let needed = limits.wait(after: count, free: free)
+                if let since, needed > .zero {
+                    wait = max(wait, Double(needed.components.seconds) + Double(needed.components.attoseconds) / 1e18 - since)
+                }
+            }
+            if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
+            _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
+            return try connection.query("INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, place])
+                .decode(row: 0, column: 0)
+        }
+        let identity = try await identify(name: name, password: password)
+        try await onThreadOfItsOwn(name: "reach.accounts") {
+            _ = try Connection(configuration: configuration, logger: logger)
+                .execute("DELETE FROM reach.sign_in_failures WHERE id = $1 OR account = $2", [attempt, account])
+        }
+        return identity
+    }
+
+    /// The identity behind a name and password, if they are an account's that may sign in:
+    /// the bare check, without the limits of ``checkPassword(name:password:from:)``, which
+    /// every front asks instead.
+    func identify(name: String, password: String) async throws -> Identity {
         let (configuration, logger) = (target.application, logger)
         let found = try await onThreadOfItsOwn(name: "reach.accounts") { () -> (Identity, String?)? in
             let result = try Connection(configuration: configuration, logger: logger).query(
@@ -298,9 +427,23 @@ extension ReachApplication {
         }
     }
 
-    static func checkPassword(_ password: String) throws {
-        guard password.count >= 12 else { throw RequestError("a password has at least 12 characters") }
+    /// The rules for a new password, as the NCSC advises: long enough (12 characters), not a
+    /// common or breached password (a list of 145,062 shipped with Reach, ``CommonPasswords``),
+    /// not the account's own name, and not spaces or one character over and over; no rules on
+    /// which kinds of characters it holds. Three or four random words make a good one.
+    static func checkPassword(_ password: String, account: String? = nil) throws {
+        guard password.count >= 12 else { throw RequestError("a password has at least 12 characters; three or four random words make a good one") }
         guard password.utf8.count <= 72 else { throw RequestError("a password has at most 72 bytes (bcrypt reads no further)") }
+        guard !password.allSatisfy(\.isWhitespace) else { throw RequestError("a password of spaces alone is not allowed") }
+        guard Set(password.lowercased()).count >= 4 else {
+            throw RequestError("a password that repeats a few characters over and over is too easy to guess; three or four random words make a good one")
+        }
+        if let account, account.count >= 4, password.lowercased().contains(account.lowercased()) {
+            throw RequestError("a password must not contain the account's name")
+        }
+        guard !CommonPasswords.contains(password) else {
+            throw RequestError("that password is on a list of common or breached passwords, which guessers try first; choose another, such as three or four random words")
+        }
     }
 }
 

@@ -34,7 +34,7 @@ public struct RecordTemplate: Sendable {
 extension ReachApplication {
     /// Every record type, by name.
     public static func catalogue() -> [CatalogueEntry] {
-        RecordType.all.values.sorted { $0.name < $1.name }.map { type in
+        RecordType.recordable.values.sorted { $0.name < $1.name }.map { type in
             var columns: [String]?
             if case .success(let layout) = CSVLayout.of(type) {
                 columns = layout.template.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) }
@@ -46,8 +46,8 @@ extension ReachApplication {
 
     /// The template of a record type; an unknown type is refused, naming the types there are.
     public static func template(_ type: String) throws -> RecordTemplate {
-        guard let recordType = RecordType.all[type] else {
-            throw RequestError("'\(type.prefix(60))' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))")
+        guard let recordType = RecordType.recordable[type] else {
+            throw RequestError(RecordType.unknown(String(type.prefix(60))).reason)
         }
         switch CSVLayout.of(recordType) {
         case .success(let layout):

@@ -328,21 +328,13 @@ extension ReachApplication {
         }
     }
 
-    /// Appends the `summary_exported` event through the recorder, before the summary is
-    /// delivered: a summary the recorder refuses to record is not delivered.
+    /// Records the export in the log (`summary_exported`) before the summary is delivered,
+    /// through `reach.append_export`, the only way such a record enters the log: a summary
+    /// whose export cannot be recorded is not delivered.
     static func recordExport(la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, rows: Int,
                              as identity: Identity, on connection: Connection) throws -> Int64 {
-        let data: JSONObject = [
-            "la_id": .string(la), "period": .string(period.label), "format": .string(format.rawValue),
-            "policy": .string(policy.rawValue), "rows": .number(Double(rows)), "date": .string(PostgresDate.today.description),
-        ]
-        let id = "export-\(UUID().lowercasedString)"
-        let recorder = Recorder(actor: identity.name, source: "export")
-        let record = JSONValue.object(["type": .string("summary_exported"), "id": .string(id), "data": .object(data)]).text
-        let (_, outcome) = try recorder.record(record, on: connection)
-        guard case .accepted(let position) = outcome else {
-            throw RequestError("the export could not be recorded, so the summary was not delivered: \(outcome)")
-        }
-        return position
+        let result = try connection.query("SELECT reach.append_export($1, $2, $3, $4, $5, $6)",
+                                          [la, period.label, format.rawValue, policy.rawValue, Int32(rows), identity.name])
+        return try result.decode(row: 0, column: 0)
     }
 }

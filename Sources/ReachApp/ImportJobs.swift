@@ -84,12 +84,12 @@ extension ReachApplication {
     /// directory is removed when the job ends. Staff import for their authorities; admins for any.
     public func startImport(file: String, name: String, bytes: Int64, type: String?, skipInvalid: Bool, as identity: Identity) async throws -> ImportJob {
         try Access.checkMayRecord(identity)
-        if let type, RecordType.all[type] == nil {
-            throw Refusals([Refusal("type", "'\(type.prefix(60))' is not a record type; GET /api/v1/catalogue lists them")])
+        if let type, RecordType.recordable[type] == nil {
+            throw Refusals([RecordType.unknown(String(type.prefix(60)))])
         }
         if name.lowercased().hasSuffix(".csv"), type == nil {
             let stem = (name as NSString).deletingPathExtension
-            guard RecordType.all.keys.contains(where: { stem.hasPrefix($0) }) else {
+            guard RecordType.recordable.keys.contains(where: { stem.hasPrefix($0) }) else {
                 throw Refusals([Refusal("type", "is needed for a CSV file: name the record type (such as activity_delivered), or the file after it")])
             }
         }

@@ -44,6 +44,8 @@ public struct ReachApplication: Sendable {
     public var pool: ConnectionPool?
     /// How long the readiness check waits for the database (``readiness()``).
     public var readinessTimeout: Duration = .seconds(5)
+    /// How password guessing is slowed (``SignInLimits``).
+    public var signInLimits = SignInLimits()
     /// Whether this application answers requests (a service): staff's and admins' reads then
     /// go to the primary even when a read replica is configured, so that their own records
     /// show at once (see ``readSource(_:for:service:)``).

@@ -35,7 +35,7 @@ extension ReachApplication {
 
     /// One record of the asker's scope by its id; ``NotFound`` when there is none the asker may see.
     public func recentRecord(id: String, as identity: Identity) async throws -> RecentRecord {
-        guard let id = Recorder.Envelope.recordID(id),
+        guard let id = Recorder.Envelope.existingRecordID(id),
               let found = try await recentRecords(limit: 1, eventID: EventLog.recordEventID(id), as: identity).first else {
             throw NotFound("no record '\(id.prefix(100))' of your authorities")
         }

@@ -118,7 +118,7 @@ public final class RecordBatcher: @unchecked Sendable {
             _ = try connection.query("""
                 SELECT set_config('reach.actor', $1, true), set_config('reach.request_role', $2, true), set_config('reach.authorities', $3, true)
                 """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ",")])
-            let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, permits: Access.recordingRule(for: identity))
+            let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, rule: Access.recordingRule(for: identity))
             var envelopes: [(line: Int, envelope: Recorder.Envelope)] = []
             var places: [(request: Int, document: Int, id: String)] = []
             for request in members {

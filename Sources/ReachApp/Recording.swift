@@ -54,7 +54,7 @@ extension ReachApplication {
             if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
             return results
         }
-        let recorder = Recorder(actor: identity.name, source: source, permits: Access.recordingRule(for: identity))
+        let recorder = Recorder(actor: identity.name, source: source, rule: Access.recordingRule(for: identity))
         let results = try await onThreadOfItsOwn { cancellation in
             let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger, pool: pool)
             var results: [RecordResult] = []
@@ -90,7 +90,7 @@ extension ReachApplication {
     ) async throws -> ImportOutcome {
         try Access.checkMayRecord(identity)
         let recorder = Recorder(actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
-                                permits: Access.recordingRule(for: identity))
+                                rule: Access.recordingRule(for: identity))
         let (configuration, logger) = (target.application, logger)
         // The import's connection blocks: its task runs on a thread of its own, and reads ahead
         // on the cooperative pool (see Importer.run).

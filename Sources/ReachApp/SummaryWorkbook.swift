@@ -19,9 +19,18 @@ public enum SummaryWorkbook {
 
     /// The workbook's bytes.
     public static func make(la: String, period: String, policy: String, rows: [Observation]) throws -> Data {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reach-summary-\(UUID().uuidString).xlsx").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        guard let workbook = workbook_new(path) else { throw RequestError("the spreadsheet could not be made") }
+        // Made in a directory of this process's user alone (0700), as a file of mode 0600, and
+        // removed once read: an authority's figures are never readable by anyone else here.
+        let directory = try PrivateFile.temporaryDirectory(prefix: "reach-summary")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = (directory as NSString).appendingPathComponent("summary.xlsx")
+        try PrivateFile.create(path)
+        var options = lxw_workbook_options()
+        let workbook = directory.withCString { tmpdir in
+            options.tmpdir = UnsafeMutablePointer(mutating: tmpdir)
+            return workbook_new_opt(path, &options)
+        }
+        guard let workbook else { throw RequestError("the spreadsheet could not be made") }
         let bold = workbook_add_format(workbook)
         format_set_bold(bold)
         let wrapped = workbook_add_format(workbook)

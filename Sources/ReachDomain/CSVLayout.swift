@@ -30,6 +30,28 @@ public struct CSVLayout: Sendable {
     /// A column the importer ignores, written by `--rejects` with the reasons a row was refused.
     public static let reasonColumn = "rejected_because"
 
+    /// A cell a spreadsheet would take for a formula (one starting with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return), written with a `'` before it, as OWASP advises against CSV
+    /// injection, so that it shows as text; any other cell as it is.
+    public static func neutralised(_ cell: String) -> String {
+        guard let first = cell.utf8.first, formulaStarts.contains(first) else { return cell }
+        return "'" + cell
+    }
+
+    /// Whether a cell was written by ``neutralised(_:)``.
+    public static func isNeutralised(_ cell: String) -> Bool {
+        let bytes = cell.utf8
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "'") else { return false }
+        return formulaStarts.contains(bytes[bytes.index(after: bytes.startIndex)])
+    }
+
+    /// A cell as it was before ``neutralised(_:)``.
+    public static func unneutralised(_ cell: String) -> String {
+        isNeutralised(cell) ? String(cell.dropFirst()) : cell
+    }
+
+    private static let formulaStarts: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
+
     /// A number cell as JSON: a finite decimal number, else the text itself, which the record
     /// type's checks then refuse with the field's name (`inf`, `nan`, `0x10` and `1e400` are
     /// text here).
@@ -45,7 +67,7 @@ public struct CSVLayout: Sendable {
     /// The layout of `type`, or a refusal saying why it has none (its records hold lists of
     /// objects, which one row cannot).
     public static func of(_ type: String) -> Result<CSVLayout, Refusal> {
-        guard let recordType = RecordType.all[type] else { return .failure(RecordType.unknown(type)) }
+        guard let recordType = RecordType.recordable[type] else { return .failure(RecordType.unknown(type)) }
         return of(recordType)
     }
 

@@ -43,10 +43,11 @@ public struct Reference: Sendable, Hashable {
     public var streamID: String { entity.stream(id) }
 
     /// What is wrong with this reference, given the owners of registered things (stream id to
-    /// the authority it belongs to; absent when not registered).
-    public func refusal(owners: [String: String?]) -> Refusal? {
+    /// the authority it belongs to; absent when not registered). A thing of an authority the
+    /// one recording may not see (`sees`) is answered as one that is not registered.
+    public func refusal(owners: [String: String?], sees: (String?) -> Bool = { _ in true }) -> Refusal? {
         var what: String { "\(entity.name) '\(id)'" }
-        guard let owner = owners[streamID] else { return Refusal(field, "\(what) is not registered; register it first") }
+        guard let owner = owners[streamID], sees(owner) else { return Refusal(field, "\(what) is not registered; register it first") }
         if let authority, owner != authority {
             return Refusal(field, "\(what) belongs to \(owner ?? "no authority"), not to \(authority) as la_id says")
         }

@@ -126,13 +126,12 @@ public enum Verdict: Sendable {
 /// the log as the facts describe it plus the candidates before it that were to be appended,
 /// exactly as if each had been recorded in turn.
 public enum CrossRecordRules {
-    public static func judge(_ candidates: [Candidate], facts: LogFacts, today: PostgresDate,
-                             permits: (RecordType, CheckedRecord) -> Refusal?) -> [Verdict] {
-        var batch = Batch(facts: facts)
+    public static func judge(_ candidates: [Candidate], facts: LogFacts, today: PostgresDate, rule: RecordingRule) -> [Verdict] {
+        var batch = Batch(facts: facts, rule: rule)
         var verdicts: [Verdict] = []
         verdicts.reserveCapacity(candidates.count)
         for index in candidates.indices {
-            let verdict = batch.judge(candidates, index, today: today, permits: permits)
+            let verdict = batch.judge(candidates, index, today: today)
             if case .append(let checked, _) = verdict {
                 batch.seen[candidates[index].eventID] = index
                 batch.accept(candidates[index], as: checked)
@@ -145,6 +144,28 @@ public enum CrossRecordRules {
     /// The refusal of a record whose id the log holds for a different record.
     public static func idUsedElsewhere(_ recordID: String) -> Refusal {
         Refusal("id", "'\(recordID)' was already used for a different record; give this record an id of its own")
+    }
+
+    /// The refusal of an amendment naming a record that is not in the log, or that the one
+    /// recording may not see (another authority's): the same words for both.
+    public static func noRecord(_ recordID: String) -> Refusal {
+        Refusal("record_id", "no record with id '\(recordID)' has been recorded")
+    }
+
+    /// Why a record already in the log is not answered as `already_recorded` to this recorder:
+    /// it belongs to an authority the recorder may not see, so it is answered as the same
+    /// record sent anew would be (refused for its authority), or, for an amendment, as one
+    /// naming a record that does not exist. `targetAuthority` is the authority of the record an
+    /// amendment names (nil: programme-wide, or unknown).
+    public static func hiddenPresent(_ type: RecordType, _ checked: CheckedRecord, targetAuthority: String??, rule: RecordingRule) -> Refusal? {
+        if case .amends(let target, _, _) = checked.rule {
+            // (A present amendment's record is in the log; should it not be found, nothing is
+            // told of any authority by answering it as recorded.)
+            guard let authority = targetAuthority else { return nil }
+            return rule.sees(authority) ? nil : noRecord(target)
+        }
+        guard !rule.sees(checked.authorityID) else { return nil }
+        return rule.permits(type, checked) ?? Refusal("la_id", "you may not record for '\(checked.authorityID ?? "the whole programme")'")
     }
 
     /// The ids of a safety plan's actions.
@@ -166,11 +187,22 @@ public enum CrossRecordRules {
         var withdrawn: Set<String> = []
         /// Verdicts on references that passed (they cannot fail later: registrations stay).
         var passed: Set<Reference> = []
+        let rule: RecordingRule
 
-        init(facts: LogFacts) { self.facts = facts }
+        init(facts: LogFacts, rule: RecordingRule) {
+            self.facts = facts
+            self.rule = rule
+        }
 
-        mutating func judge(_ candidates: [Candidate], _ index: Int, today: PostgresDate,
-                            permits: (RecordType, CheckedRecord) -> Refusal?) -> Verdict {
+        /// The authority of the record with this id, as the log and the batch so far know it:
+        /// nil when there is no such record, `.some(nil)` for a programme-wide one.
+        func authority(ofRecord recordID: String) -> String?? {
+            if let found = accepted[recordID] { return .some(found.checked.authorityID) }
+            if let found = facts.recorded[recordID] { return .some(found.event.authorityID) }
+            return nil
+        }
+
+        mutating func judge(_ candidates: [Candidate], _ index: Int, today: PostgresDate) -> Verdict {
             let candidate = candidates[index]
             // A record sent again is the same record; an id holds one record only. (Only rows
             // appended or found in the log count: a row refused earlier is judged again, as
@@ -184,6 +216,11 @@ public enum CrossRecordRules {
             if let present = facts.present[candidate.eventID] {
                 guard present.same else {
                     return .refused([CrossRecordRules.idUsedElsewhere(candidate.recordID)], byLog: true)
+                }
+                var target: String?? = nil
+                if case .amends(let recordID, _, _) = candidate.checked.rule { target = authority(ofRecord: recordID) }
+                if let hidden = CrossRecordRules.hiddenPresent(candidate.type, candidate.checked, targetAuthority: target, rule: rule) {
+                    return .refused([hidden], byLog: true)
                 }
                 seen[candidate.eventID] = index
                 return .alreadyPresent(position: present.position)
@@ -199,7 +236,7 @@ public enum CrossRecordRules {
             // Who may record an amendment depends on the record it amends, found in the log; and a
             // record already in the log is not refused at all, which only a pass that asked the
             // log about ids can tell.
-            if let refusal = permits(candidate.type, checked) {
+            if let refusal = rule.permits(candidate.type, checked) {
                 let amends = if case .amends = checked.rule { true } else { false }
                 return .refused([refusal], byLog: amends || !facts.askedIDs)
             }
@@ -255,7 +292,7 @@ public enum CrossRecordRules {
         mutating func refusals(of references: [Reference]) -> [Refusal] {
             var found: [Refusal] = []
             for reference in references where !passed.contains(reference) {
-                if let refusal = reference.refusal(owners: facts.owners) { found.append(refusal) } else { passed.insert(reference) }
+                if let refusal = reference.refusal(owners: facts.owners, sees: rule.sees) { found.append(refusal) } else { passed.insert(reference) }
             }
             return found
         }
@@ -272,8 +309,10 @@ public enum CrossRecordRules {
                 original = (found.event.streamID, found.event.type, found.event.authorityID, found.event.occurredOn)
                 wasWithdrawn = found.withdrawn || withdrawn.contains(recordID)
             } else {
-                return .failure(Refusals([Refusal("record_id", "no record with id '\(recordID)' has been recorded")]))
+                return .failure(Refusals([CrossRecordRules.noRecord(recordID)]))
             }
+            // Another authority's record is answered as one that does not exist.
+            guard rule.sees(original.authority) else { return .failure(Refusals([CrossRecordRules.noRecord(recordID)])) }
             guard let type = RecordType.all[original.type], type.isAmendable else {
                 return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(original.type.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
             }
@@ -289,6 +328,10 @@ public enum CrossRecordRules {
             case .failure(let refusals): return .failure(refusals)
             case .success(let checked): corrected = checked
             }
+            // A correction keeps the authority of the record it corrects.
+            guard corrected.authorityID == original.authority else {
+                return .failure(Refusals([Refusal("data.la_id", "a correction keeps the authority of the record it corrects ('\(original.authority ?? "the whole programme")'), not '\(corrected.authorityID ?? "none")'; to record it for another authority, withdraw it and record it anew")]))
+            }
             guard corrected.streamID == original.stream else {
                 return .failure(Refusals([Refusal("data", "a correction cannot move '\(recordID)' to another \(original.stream.split(separator: ":").first ?? "record"); withdraw it and record it anew")]))
             }
@@ -298,7 +341,7 @@ public enum CrossRecordRules {
                 return reference
             })
             guard referenceRefusals.isEmpty else { return .failure(Refusals(referenceRefusals)) }
-            return .success(CheckedRecord(streamID: original.stream, authorityID: corrected.authorityID ?? original.authority,
+            return .success(CheckedRecord(streamID: original.stream, authorityID: original.authority,
                                           occurredOn: corrected.occurredOn ?? original.occurredOn,
                                           references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
         }

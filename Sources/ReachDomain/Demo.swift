@@ -64,7 +64,7 @@ public struct DemoGenerator: Sendable {
         let prefix = "demo-\(seed)"
         var emitted = 0
         func record(_ type: String, _ id: String, _ data: JSONValue, stream: String, authority: String?, on date: PostgresDate?) throws {
-            try emit(DemoRecord(type: type, id: "\(prefix):\(id)", data: data.text, streamID: stream, authorityID: authority, occurredOn: date))
+            try emit(DemoRecord(type: type, id: "\(prefix).\(id)", data: data.text, streamID: stream, authorityID: authority, occurredOn: date))
             emitted += 1
         }
         func s(_ text: String) -> JSONValue { .string(text) }
@@ -264,13 +264,13 @@ public struct DemoGenerator: Sendable {
             let text = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on,
                                          partner: Int.random(in: 0..<4, using: &random) == 0 ? partners[number % partners.count] : nil, random: &random)
             let stream = Streams.activities(pilot: ps.pilot, school: ps.school)
-            try emit(DemoRecord(type: "activity_delivered", id: "\(prefix):\(id)", data: text, streamID: stream, authorityID: ps.authority, occurredOn: on))
+            try emit(DemoRecord(type: "activity_delivered", id: "\(prefix).\(id)", data: text, streamID: stream, authorityID: ps.authority, occurredOn: on))
             if number % 400 == 17 {
                 corrected += 1
                 let fixedText = Self.activityJSON(kind: kind, pilot: ps.pilot, authority: ps.authority, school: ps.school, on: on, partner: nil, random: &random)
-                let correction = #"{"data":\#(fixedText),"reason":"head count corrected","record_id":\#(JSONWriter.quote("\(prefix):\(id)"))}"#
-                try emit(DemoRecord(type: corrected % 10 == 1 ? "event_withdrawn" : "event_corrected", id: "\(prefix):\(id)-fix",
-                                    data: corrected % 10 == 1 ? #"{"reason":"recorded twice","record_id":\#(JSONWriter.quote("\(prefix):\(id)"))}"# : correction,
+                let correction = #"{"data":\#(fixedText),"reason":"head count corrected","record_id":\#(JSONWriter.quote("\(prefix).\(id)"))}"#
+                try emit(DemoRecord(type: corrected % 10 == 1 ? "event_withdrawn" : "event_corrected", id: "\(prefix).\(id)-fix",
+                                    data: corrected % 10 == 1 ? #"{"reason":"recorded twice","record_id":\#(JSONWriter.quote("\(prefix).\(id)"))}"# : correction,
                                     streamID: stream, authorityID: ps.authority, occurredOn: nil))
             }
         }

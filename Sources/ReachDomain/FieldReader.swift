@@ -89,6 +89,10 @@ public struct FieldReader {
             refuse(key, "must not contain control characters such as line breaks or tabs")
             return nil
         }
+        if let forbidden = TextRules.forbiddenCharacter(in: text) {
+            refuse(key, TextRules.describe(forbidden))
+            return nil
+        }
         return text
     }
 
@@ -111,18 +115,13 @@ public struct FieldReader {
         return false
     }
 
-    /// An identifier: letters, digits, `-` and `_`, up to 60 characters.
+    /// An identifier: ASCII letters, digits, `-`, `_` and `.`, up to 60 characters (the one
+    /// rule for ids, ``TextRules/isIdentifier(_:maxLength:)``).
     public mutating func identifier(_ key: String, required: Bool = true) -> String? {
-        describe(key, ["type": "string", "pattern": "^[A-Za-z0-9_-]{1,60}$"], required: required)
+        describe(key, ["type": "string", "pattern": .string(TextRules.identifierPattern(maxLength: 60))], required: required)
         guard let text = plainText(key, required: required, maxLength: 60) else { return nil }
-        guard text.utf8.allSatisfy({ byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"): true
-            default: false
-            }
-        }) else {
-            refuse(key, "'\(text)' may hold only letters, digits, - and _")
+        guard TextRules.isIdentifier(text, maxLength: 60) else {
+            refuse(key, "'\(text)' may hold only ASCII letters, digits, -, _ and . (no spaces)")
             return nil
         }
         return text
@@ -282,7 +281,7 @@ public struct FieldReader {
 
     /// A list of identifiers, without repeats.
     public mutating func identifiers(_ key: String, required: Bool = false) -> [String]? {
-        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "minLength": 1, "maxLength": 60])], required: required)
+        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "pattern": .string(TextRules.identifierPattern(maxLength: 60))])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value else {
             refuse(key, "must be a list of ids, such as [\"id-1\"]")
@@ -290,8 +289,8 @@ public struct FieldReader {
         }
         var out: [String] = []
         for item in items {
-            guard case .string(let id) = item, !id.isEmpty, id.count <= 60, !out.contains(id) else {
-                refuse(key, "must list different ids of at most 60 characters")
+            guard case .string(let id) = item, TextRules.isIdentifier(id, maxLength: 60), !out.contains(id) else {
+                refuse(key, "must list different ids, each of at most 60 ASCII letters, digits, -, _ and .")
                 return nil
             }
             out.append(id)

@@ -21,6 +21,10 @@ public struct RecordType: Sendable {
     public let csv: CSVRows
     /// Whether its records can be corrected or withdrawn.
     public let isAmendable: Bool
+    /// Whether only Reach itself writes its records (the audit of exports): no one records
+    /// them, through any front; they are in ``all`` (the log holds them) but not in
+    /// ``recordable``.
+    public let isWrittenBySystem: Bool
     /// Brings data of an older schema version up: `upcasts[n]` reads version n and writes n + 1.
     /// Pure functions; the log itself is never rewritten.
     let upcasts: [Int32: @Sendable (JSONObject) -> JSONObject]
@@ -36,7 +40,7 @@ public struct RecordType: Sendable {
         case unavailable
     }
 
-    init(_ name: String, version: Int32 = 1, example: String, csv: CSVRows = .rows(), amendable: Bool = true,
+    init(_ name: String, version: Int32 = 1, example: String, csv: CSVRows = .rows(), amendable: Bool = true, system: Bool = false,
          upcasts: [Int32: @Sendable (JSONObject) -> JSONObject] = [:],
          check: @escaping @Sendable (_ reader: inout FieldReader, _ recordID: String) -> CheckedRecord?) {
         self.name = name
@@ -44,6 +48,7 @@ public struct RecordType: Sendable {
         self.example = example
         self.csv = csv
         self.isAmendable = amendable
+        self.isWrittenBySystem = system
         self.upcasts = upcasts
         self.check = check
     }
@@ -59,9 +64,19 @@ public struct RecordType: Sendable {
         pilotTargetChanged, summaryExported,
     ].map { ($0.name, $0) })
 
-    /// The refusal of a type name that is not one of ``all``.
-    static func unknown(_ name: String) -> Refusal {
-        Refusal("type", "'\(name)' is not a record type; choose one of \(all.keys.sorted().joined(separator: ", "))")
+    /// The record types people and scripts record (every type but those only Reach writes).
+    public static let recordable: [String: RecordType] = all.filter { !$0.value.isWrittenBySystem }
+
+    /// The names of ``recordable``, sorted, for a list of choices.
+    public static var recordableNames: String { recordable.keys.sorted().joined(separator: ", ") }
+
+    /// The refusal of a type name that is not one of ``recordable``: unknown, or written by
+    /// Reach alone.
+    public static func unknown(_ name: String) -> Refusal {
+        if let type = all[name], type.isWrittenBySystem {
+            return Refusal("type", "\(name) records are written by Reach itself when a summary is exported (reach export summary); no one records them")
+        }
+        return Refusal("type", "'\(name)' is not a record type; choose one of \(recordableNames)")
     }
 
     /// Runs the checks of the data alone, which need no database.

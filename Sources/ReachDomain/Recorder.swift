@@ -27,17 +27,16 @@ public struct Recorder: Sendable {
     public var source: String
     /// Today, for "not in the future".
     public var today: PostgresDate
-    /// Whether the one recording may record this (for example, only for the authorities they
-    /// are assigned to): a refusal, or nil to let it through. Given by the application layer's
-    /// access rules; asked of every record once its own checks pass, on every path.
-    public var permits: @Sendable (RecordType, CheckedRecord) -> Refusal?
+    /// What the one recording may record, and whose records it may know of (for example,
+    /// staff record for, and see, the authorities they are assigned to). Given by the
+    /// application layer's access rules; asked of every record on every path.
+    public var rule: RecordingRule
 
-    public init(actor: String, source: String, today: PostgresDate = .today,
-                permits: @escaping @Sendable (RecordType, CheckedRecord) -> Refusal? = { _, _ in nil }) {
+    public init(actor: String, source: String, today: PostgresDate = .today, rule: RecordingRule = .unrestricted) {
         self.actor = actor
         self.source = source
         self.today = today
-        self.permits = permits
+        self.rule = rule
     }
 
     /// Checks one record (JSON text) and appends it if it passes.
@@ -76,10 +75,8 @@ public struct Recorder: Sendable {
             }
             var type: RecordType?
             if case .string(let name)? = fields["type"] {
-                type = RecordType.all[name]
-                if type == nil {
-                    refusals.append(Refusal("type", "'\(name)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))"))
-                }
+                type = RecordType.recordable[name]
+                if type == nil { refusals.append(RecordType.unknown(name)) }
             } else {
                 refusals.append(Refusal("type", "is required: the kind of record, such as activity_delivered"))
             }
@@ -105,27 +102,47 @@ public struct Recorder: Sendable {
             }
             guard refusals.isEmpty, let type, let id, let data,
                   let current = type.upcast(data, from: version) else { return .failure(Refusals(refusals)) }
-            return .success(Envelope(type: type, id: id, data: current))
+            return .success(Envelope(type: type, id: id, data: TextRules.composed(current)))
         }
 
         /// The envelope of a row of a CSV file of one record type, at its current version:
         /// what ``parse(_:)-(JSONValue)`` answers for `{"type": type, "id": id, "data": data}`.
         package static func csvRow(type: RecordType, id: String, data: JSONObject) -> Result<Envelope, Refusals> {
             guard let id = recordID(id) else { return .failure(Refusals([idRefusal])) }
-            return .success(Envelope(type: type, id: id, data: data))
+            return .success(Envelope(type: type, id: id, data: TextRules.composed(data)))
         }
 
-        /// The one rule for a record's id, wherever it comes from (JSON, a CSV cell, the
-        /// `record_id` a correction names): surrounding spaces are not part of it, so `" act-1"`
-        /// and `act-1` are one record; what is left is 1 to 100 characters with no control
-        /// characters. Nil when the text is not a valid id.
+        /// The one rule for a new record's id, wherever it comes from (JSON, a CSV cell):
+        /// surrounding spaces are not part of it, so `" act-1"` and `act-1` are one record; what
+        /// is left is 1 to 100 ASCII letters, digits, `-`, `_` and `.` (the rule for every id,
+        /// ``TextRules/isIdentifier(_:maxLength:)``). Nil when the text is not a valid id.
         public static func recordID(_ text: String) -> String? {
+            let id = FieldReader.trimmed(text)
+            return TextRules.isIdentifier(id, maxLength: 100) ? id : nil
+        }
+
+        /// The id of a record already in the log, as someone names it (to look it up): trimmed,
+        /// 1 to 100 characters with no control characters. Ids recorded before the rule of
+        /// ``recordID(_:)`` may hold other characters, and can still be named.
+        public static func existingRecordID(_ text: String) -> String? {
             let id = FieldReader.trimmed(text)
             guard !id.isEmpty, id.count <= 100, !FieldReader.hasControlCharacters(id) else { return nil }
             return id
         }
 
-        static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, up to 100 characters, so that sending it again changes nothing")
+        static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, 1 to 100 ASCII letters, digits, -, _ or . (no spaces), so that sending it again changes nothing")
+    }
+
+    /// The refusal of a record already in the log that belongs to an authority the recorder may
+    /// not see: what the same record sent anew gets (refused for its authority), or, for an
+    /// amendment, what one naming a record that does not exist gets.
+    private func hidden(_ envelope: Envelope, authority: String?) -> Refusal {
+        if [RecordType.eventCorrected.name, RecordType.eventWithdrawn.name].contains(envelope.type.name),
+           case .string(let target)? = envelope.data["record_id"] {
+            return CrossRecordRules.noRecord(Envelope.existingRecordID(target) ?? target)
+        }
+        let checked = CheckedRecord(streamID: "", authorityID: authority, occurredOn: nil, references: [], rule: .none)
+        return rule.permits(envelope.type, checked) ?? CrossRecordRules.noRecord(envelope.id)
     }
 
     /// Checks one parsed record and appends it if it passes: its own checks, then the rules
@@ -140,6 +157,10 @@ public struct Recorder: Sendable {
             guard found.same else {
                 return .refused([CrossRecordRules.idUsedElsewhere(envelope.id)])
             }
+            // Another authority's record is answered as the same record sent anew would be.
+            if let stored = try EventLog.event(at: found.position, on: connection), !rule.sees(stored.authorityID) {
+                return .refused([hidden(envelope, authority: stored.authorityID)])
+            }
             return .alreadyRecorded(position: found.position)
         }
         let candidate: Candidate
@@ -151,7 +172,7 @@ public struct Recorder: Sendable {
         }
         let facts = try LogFacts.load(for: [candidate], askIDs: false, today: today, on: connection)
         let checked: CheckedRecord, expected: ExpectedVersion
-        switch CrossRecordRules.judge([candidate], facts: facts, today: today, permits: permits)[0] {
+        switch CrossRecordRules.judge([candidate], facts: facts, today: today, rule: rule)[0] {
         case .alreadyPresent(let position): return .alreadyRecorded(position: position ?? 0)
         case .refused(let refusals, _): return .refused(refusals)
         case .append(let accepted, let expecting): (checked, expected) = (accepted, expecting)
@@ -193,7 +214,7 @@ extension Recorder {
         }
         guard !candidates.isEmpty else { return outcomes.map { $0! } }
         let facts = try LogFacts.load(for: candidates, askIDs: true, today: today, on: connection)
-        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: today, permits: permits)
+        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: today, rule: rule)
         var events: [NewEvent] = []
         var appending: [Int] = []
         var expecting: [String: ExpectedVersion] = [:]

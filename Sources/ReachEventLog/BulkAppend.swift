@@ -206,8 +206,10 @@ extension EventLog {
         }
         let newStreams = unknown.filter { heads[$0] == nil }
         if session.positions.count < prepared.count {
+            // Drawn by the log's function, which notes them for this transaction: the check on
+            // appended events refuses a position the appending transaction did not draw.
             let drawn = try connection.query(
-                "SELECT nextval('reach.event_position') FROM generate_series(1, $1::int4)",
+                "SELECT reach.draw_positions($1::int4)",
                 [Int32(prepared.count - session.positions.count + drawAhead)], prepared: true
             ).mapRows { try $0.decode(0, as: Int64.self) }.sorted()
             session.positions = ArraySlice(Array(session.positions) + drawn)

@@ -115,7 +115,23 @@ public struct Migrator: Sendable {
             logger.info("applied migration", metadata: ["migration.name": "\(migration.name)"])
             done.append(migration.name)
         }
+        try Self.settleDatabase(on: connection)
         return done
+    }
+
+    /// Applies the settings of the database itself (`reach.settle_database`, migration 0025),
+    /// which a copy of the database or a restore into a new one does not carry, when they are
+    /// not in force: so they hold wherever the log is, after every run of the migrations.
+    public static func settleDatabase(on connection: Connection) throws {
+        let settled = try connection.query("""
+            SELECT to_regprocedure('reach.settle_database()') IS NULL
+                OR (NOT has_database_privilege('public', current_database(), 'TEMPORARY')
+                    AND (current_setting('server_version_num')::int < 140000
+                         OR EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+                                    WHERE d.datname = current_database() AND s.setrole = 0
+                                      AND 'client_connection_check_interval=2s' = ANY (s.setconfig))))
+            """).decode(Bool.self, row: 0, column: 0)
+        if !settled { try connection.execute("SELECT reach.settle_database()") }
     }
 
     /// The names of the migrations already applied.

@@ -2,13 +2,20 @@ import COpenSSL
 import Foundation
 import ReachPostgres
 
-/// A signed statement of the log as it stood: every stream's head (its version and the hash of
-/// its last event) and the last position, signed with an Ed25519 key kept outside the database.
+/// A signed statement of the log as it stood at a settled position: every event up to that
+/// position (a digest of each event's position and hash, by blocks of positions), every
+/// stream's head (its version and the hash of its last event), and the position, signed with
+/// an Ed25519 key kept outside the database.
 ///
 /// The hash chains show any change to an event that was not re-chained, but whoever controls
-/// the database (its owner, a superuser) can delete a stream's tail or a whole stream, or
-/// rewrite and re-chain it, and the chains then hold. A seal kept elsewhere catches that: what
-/// it covers must still be there, byte for byte (`EventLog.verify(against:on:)`).
+/// the database (its owner, a superuser) can delete a stream's tail or a whole stream, rewrite
+/// and re-chain it, or insert an event, in a stream of its own, at a position below the last
+/// one, and the chains then hold. A seal kept elsewhere catches each: every event it covers
+/// must still be there, at its position, byte for byte, and no other event may have joined
+/// them (`EventLog.verify(against:on:)`).
+///
+/// The seal is taken at a settled position (``LogHorizon``): no transaction still running can
+/// place an event below it, so an honest append never breaks a seal.
 public struct Seal: Sendable, Hashable {
     /// A stream as sealed.
     public struct Head: Sendable, Hashable {
@@ -18,9 +25,24 @@ public struct Seal: Sendable, Hashable {
         public var hash: String
     }
 
+    /// The events of a block of positions, `(upTo - blockSize, upTo]` (the last block ends at
+    /// the seal's position): how many there are, and the SHA-256 of each one's position (eight
+    /// bytes, big-endian) followed by its hash, in position order, in hex.
+    public struct Block: Sendable, Hashable {
+        public var upTo: Int64
+        public var events: Int64
+        public var digest: String
+    }
+
+    /// How many positions a block covers.
+    public static let blockSize: Int64 = 100_000
+
     public var sealedAt: String
     public var lastPosition: Int64
     public var heads: [Head]
+    /// Every event up to ``lastPosition``, block by block; nil in a seal made before seals
+    /// covered every event (which covers the heads only).
+    public var blocks: [Block]?
     /// The Ed25519 public key that signed it, and the signature, in hex.
     public var publicKey: String
     public var signature: String
@@ -42,6 +64,19 @@ public struct Seal: Sendable, Hashable {
             writer.endArray()
         }
         writer.endArray()
+        if let blocks {
+            writer.key("block_size"); writer.number(token: String(Self.blockSize))
+            writer.key("blocks")
+            writer.beginArray()
+            for block in blocks {
+                writer.beginArray()
+                writer.number(token: String(block.upTo))
+                writer.number(token: String(block.events))
+                writer.string(block.digest)
+                writer.endArray()
+            }
+            writer.endArray()
+        }
         writer.endObject()
         return writer.out
     }
@@ -70,11 +105,24 @@ public struct Seal: Sendable, Hashable {
             heads.append(Head(streamID: id, version: whole, hash: hash))
         }
         guard let lastPosition = Int64(exactly: last) else { throw SealError("the file is not a seal of the log") }
-        self.init(sealedAt: sealedAt, lastPosition: lastPosition, heads: heads, publicKey: publicKey, signature: signature)
+        var blocks: [Block]?
+        if let listed = fields["blocks"] {
+            guard case .array(let items) = listed, case .number(let size)? = fields["block_size"], size == Double(Self.blockSize) else {
+                throw SealError("the file is not a seal of the log: its blocks are not [up_to, events, digest] of \(Self.blockSize) positions")
+            }
+            blocks = try items.map { item in
+                guard case .array(let parts) = item, parts.count == 3, case .number(let upTo) = parts[0], case .number(let events) = parts[1],
+                      case .string(let digest) = parts[2], let whole = Int64(exactly: upTo), let count = Int64(exactly: events) else {
+                    throw SealError("the file is not a seal of the log: a block is not [up_to, events, digest]")
+                }
+                return Block(upTo: whole, events: count, digest: digest)
+            }
+        }
+        self.init(sealedAt: sealedAt, lastPosition: lastPosition, heads: heads, blocks: blocks, publicKey: publicKey, signature: signature)
     }
 
-    init(sealedAt: String, lastPosition: Int64, heads: [Head], publicKey: String, signature: String) {
-        (self.sealedAt, self.lastPosition, self.heads, self.publicKey, self.signature) = (sealedAt, lastPosition, heads, publicKey, signature)
+    init(sealedAt: String, lastPosition: Int64, heads: [Head], blocks: [Block]?, publicKey: String, signature: String) {
+        (self.sealedAt, self.lastPosition, self.heads, self.blocks, self.publicKey, self.signature) = (sealedAt, lastPosition, heads, blocks, publicKey, signature)
     }
 
     /// Whether the signature is the key's over the statement; `publicKey`, when given, must be
@@ -154,27 +202,56 @@ public enum Ed25519 {
 }
 
 extension EventLog {
-    /// A seal of the log as it stands now, signed with `privateKey`.
-    public static func seal(privateKey: [UInt8], on connection: Connection) throws -> Seal {
-        try connection.withTransaction(isolation: "REPEATABLE READ") { connection in
-            let top = try connection.query("""
-                SELECT coalesce(max("position"), 0), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM reach.events
-                """)
+    /// A seal of the log as it stands now, up to its settled position, signed with
+    /// `privateKey`. Waits (up to `maxWait`) for transactions that hold the horizon back.
+    public static func seal(privateKey: [UInt8], maxWait: Duration = .seconds(30), on connection: Connection) throws -> Seal {
+        let deadline = ContinuousClock.now + maxWait
+        var horizon = LogHorizon()
+        var settled: Int64?
+        while settled == nil {
+            settled = try horizon.settled(maxWaitMilliseconds: 1_000, on: connection)
+            if settled == nil && ContinuousClock.now > deadline {
+                throw SealError("a transaction of the log has been running for longer than \(maxWait): the log has no settled position to seal; try again once it ends")
+            }
+        }
+        let position = settled!
+        return try connection.withTransaction(isolation: "REPEATABLE READ") { connection in
+            let now = try connection.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
             let heads = try connection.query("""
                 SELECT DISTINCT ON (stream_id) stream_id, version, encode(hash, 'hex')
-                FROM reach.events ORDER BY stream_id, version DESC
-                """).mapRows { Seal.Head(streamID: try $0.decode(0), version: try $0.decode(1), hash: try $0.decode(2)) }
-            var seal = Seal(sealedAt: try top.decode(row: 0, column: 1), lastPosition: try top.decode(row: 0, column: 0), heads: heads,
+                FROM reach.events WHERE "position" <= $1 ORDER BY stream_id, version DESC
+                """, [position]).mapRows { Seal.Head(streamID: try $0.decode(0), version: try $0.decode(1), hash: try $0.decode(2)) }
+            var seal = Seal(sealedAt: try now.decode(row: 0, column: 0), lastPosition: position, heads: heads,
+                            blocks: try blocks(upTo: position, on: connection),
                             publicKey: Hex.encode(try Ed25519.publicKey(of: privateKey)), signature: "")
             seal.signature = Hex.encode(try Ed25519.sign(seal.statement, privateKey: privateKey))
             return seal
         }
     }
 
+    /// The log's events up to `position`, block by block (see ``Seal/Block``).
+    static func blocks(upTo position: Int64, on connection: Connection) throws -> [Seal.Block] {
+        var blocks: [Seal.Block] = []
+        var start: Int64 = 0
+        while start < position {
+            let end = min(start + Seal.blockSize, position)
+            let result = try connection.query("""
+                SELECT count(*), encode(sha256(coalesce(string_agg(int8send("position") || hash, ''::bytea ORDER BY "position"), ''::bytea)), 'hex')
+                FROM reach.events WHERE "position" > $1 AND "position" <= $2
+                """, [start, end], prepared: true)
+            blocks.append(Seal.Block(upTo: end, events: try result.decode(row: 0, column: 0), digest: try result.decode(row: 0, column: 1)))
+            start = end
+        }
+        return blocks
+    }
+
     /// Verifies the log (``verify(on:)``) and, with a seal, that everything it covers is still
     /// there as it was: each sealed stream still holds its sealed version with the sealed hash
     /// (so nothing up to it was deleted, truncated or rewritten, the chains holding the rest),
-    /// and the log still reaches the sealed last position. The seal's signature is checked first.
+    /// every block of positions up to the sealed position holds exactly the events it held,
+    /// each at its position with its hash (so no event was inserted, deleted or changed below
+    /// the seal, in any stream), and the log still reaches the sealed position. The seal's
+    /// signature is checked first.
     public static func verify(against seal: Seal, publicKey: String? = nil, on connection: Connection) throws -> VerifyReport {
         try seal.verified(publicKey: publicKey)
         var report = try verify(on: connection)
@@ -206,6 +283,23 @@ extension EventLog {
         if last < seal.lastPosition {
             report.firstBroken = VerifyReport.BrokenEvent(position: last, streamID: "", version: 0,
                                                          reason: "sealed at position \(seal.lastPosition), the log now ends at \(last)")
+            return report
+        }
+        if let sealed = seal.blocks {
+            let now = try connection.withTransaction(isolation: "REPEATABLE READ") { try blocks(upTo: seal.lastPosition, on: $0) }
+            guard sealed.count == now.count else {
+                report.firstBroken = VerifyReport.BrokenEvent(position: seal.lastPosition, streamID: "", version: 0,
+                                                             reason: "the seal's blocks do not cover its position \(seal.lastPosition)")
+                return report
+            }
+            if let (was, current) = zip(sealed, now).first(where: { $0.0 != $0.1 }) {
+                let from = max(was.upTo - Seal.blockSize, 0) + 1
+                let change = current.events > was.events ? "an event was inserted"
+                    : current.events < was.events ? "an event was deleted" : "an event was changed, or replaced by another"
+                report.firstBroken = VerifyReport.BrokenEvent(
+                    position: from, streamID: "", version: 0,
+                    reason: "the events at positions \(from) to \(was.upTo) are not those sealed (\(was.events) then, \(current.events) now): \(change) below the seal")
+            }
         }
         return report
     }

@@ -93,7 +93,7 @@ extension Importer {
         // are kept for later chunks), then the rules between records, in file order.
         let facts = try LogFacts.load(for: candidates, askIDs: askLog, knownOwners: state.owners, today: recorder.today, on: connection)
         state.owners = facts.owners
-        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: recorder.today, permits: recorder.permits)
+        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: recorder.today, rule: recorder.rule)
         var live: [Int] = []
         live.reserveCapacity(candidates.count)
         var refusedByLog = false

@@ -11,7 +11,14 @@ import Foundation
 final class CSVRecords {
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        /// The place of the cell at fault in its record (from 0), when one is.
+        var cell: Int?
     }
+
+    /// The longest cell read, in bytes: far beyond any field's (text is at most 500
+    /// characters), so that a quote never closed, or a file that is not CSV, is refused rather
+    /// than read whole into memory.
+    static let maximumCell = 64 * 1024
 
     private let file: UnsafeMutablePointer<FILE>?
     private var block: [UInt8]
@@ -77,7 +84,7 @@ final class CSVRecords {
         func text(_ bytes: UnsafeBufferPointer<UInt8>) throws -> String {
             // ASCII needs no validating (and validating looks up generic metadata on every call).
             guard let text = bytes.allSatisfy({ $0 < 0x80 }) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self) else {
-                throw Failure(description: "record \(records + 1) is not UTF-8 text (save the file as CSV UTF-8)")
+                throw Failure(description: "the text is not UTF-8 (save the file as CSV UTF-8)", cell: cells.count)
             }
             return text
         }
@@ -85,6 +92,10 @@ final class CSVRecords {
             cells.append(try cell.withUnsafeBufferPointer { try text($0) })
             cell.removeAll(keepingCapacity: true)
             atCellStart = true
+        }
+        func tooLong() -> Failure {
+            Failure(description: "the cell is longer than \(Self.maximumCell / 1024) KiB\(quoted ? " (does a quote that opens it never close?)" : ""): no field is so long; check the file is CSV",
+                    cell: cells.count)
         }
         func endRecord() -> [String] {
             records += 1
@@ -99,6 +110,7 @@ final class CSVRecords {
                     guard index < bytes.count, bytes[index] != quote else { return nil }
                     var end = index
                     while end < bytes.count, bytes[end] != comma, bytes[end] != lf, bytes[end] != cr { end += 1 }
+                    guard end - index <= Self.maximumCell else { throw tooLong() }
                     guard end < bytes.count else { return nil }
                     cells.append(try text(UnsafeBufferPointer(rebasing: bytes[index..<end])))
                     index = end + 1
@@ -117,7 +129,7 @@ final class CSVRecords {
                 }
             }
             if index == block.count && !refill() {
-                if quoted { throw Failure(description: "a quoted cell that starts in record \(records + 1) is never closed") }
+                if quoted { throw Failure(description: "a cell opens a quote that is never closed", cell: cells.count) }
                 guard started else { return nil }
                 try finish()
                 return endRecord()
@@ -126,6 +138,7 @@ final class CSVRecords {
             index += 1
             started = true
             atCellStart = false
+            if cell.count >= Self.maximumCell { throw tooLong() }
             if quoted {
                 guard byte == quote else { cell.append(byte); continue }
                 // A doubled quote is a quote; a single one closes the cell.

@@ -101,7 +101,7 @@ public struct Importer: Sendable {
         }
         if path.lowercased().hasSuffix(".csv") || type != nil {
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            guard let type = type ?? RecordType.all.keys.sorted(by: { $0.count > $1.count }).first(where: { name.hasPrefix($0) }) else {
+            guard let type = type ?? RecordType.recordable.keys.sorted(by: { $0.count > $1.count }).first(where: { name.hasPrefix($0) }) else {
                 throw Refusals([Refusal("type", "cannot tell the record type of \(path): name the file after it (such as activity_delivered.csv) or give --type")])
             }
             guard let records = CSVRecords(path: path) else {
@@ -146,7 +146,7 @@ public struct Importer: Sendable {
         }
         fields.removeValue(forKey: CSVLayout.reasonColumn)
         var id: String?
-        if case .string(let text)? = fields["id"] { id = Recorder.Envelope.recordID(text) ?? text }
+        if case .string(let text)? = fields["id"] { id = Recorder.Envelope.existingRecordID(text) ?? text }
         return Row(line: number, id: id, envelope: Recorder.Envelope.parse(JSONValue.object(fields)), original: [content])
     }
 
@@ -177,11 +177,9 @@ public struct Importer: Sendable {
             case .failure(let refusal): throw Refusals([refusal])
             case .success(let found): layout = found
             }
-            guard let recordType = RecordType.all[type] else {
-                throw Refusals([Refusal("type", "'\(type)' is not a record type")])
-            }
+            guard let recordType = RecordType.recordable[type] else { throw Refusals([RecordType.unknown(type)]) }
             let header: [String]?
-            do { header = try records.next() } catch { throw Refusals([Refusal("file", "is not readable CSV: \(error)")]) }
+            do { header = try records.next() } catch { throw Refusals([Refusal("file", "is not readable CSV: its header (line 1): \(error)")]) }
             guard let header, header != [""] else { throw Refusals([Refusal("file", "is empty: a CSV file needs a header row")]) }
             switch layout.match(header: header) {
             case .failure(let refusals): throw refusals
@@ -214,7 +212,15 @@ public struct Importer: Sendable {
         private mutating func nextCells() throws -> (line: Int, cells: [String])? {
             while true {
                 let read: [String]?
-                do { read = try records.next() } catch { throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")]) }
+                do {
+                    read = try records.next()
+                } catch let failure as CSVRecords.Failure {
+                    // Named by the line (row) and the column it is in.
+                    let column = failure.cell.map { $0 < (csvHeader?.count ?? 0) ? csvHeader![$0] : "column \($0 + 1)" }
+                    throw Refusals([Refusal(column ?? "file", "on line \(line + 1)\(column.map { ", column \($0)," } ?? ""): \(failure.description)")])
+                } catch {
+                    throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")])
+                }
                 guard let cells = read else { return nil }
                 line += 1
                 if cells.allSatisfy({ $0.utf8.allSatisfy { $0 == 0x20 || $0 == 0x09 } }) { continue }
@@ -223,11 +229,13 @@ public struct Importer: Sendable {
         }
 
         private static func row(_ read: (line: Int, cells: [String]), type: RecordType, filler: CSVLayout.Filler, idColumn: Int) -> Row {
-            let cells = read.cells
+            // A cell a rejects file neutralised (so that a spreadsheet does not take it for a
+            // formula) reads as it was.
+            let cells = read.cells.contains(where: CSVLayout.isNeutralised) ? read.cells.map(CSVLayout.unneutralised) : read.cells
             let cell = idColumn < cells.count ? cells[idColumn] : ""
             // A CSV file holds one record type, known to exist, at its current version.
             let envelope = Recorder.Envelope.csvRow(type: type, id: cell, data: filler.data(of: cells))
-            let id = Recorder.Envelope.recordID(cell)
+            let id = Recorder.Envelope.existingRecordID(cell)
             return Row(line: read.line, id: id, envelope: envelope, original: cells)
         }
     }
@@ -394,9 +402,12 @@ public struct Importer: Sendable {
         if let header = csvHeader {
             let writer = try! CSVWriter(stream: .toMemory())
             let keep = header.enumerated().filter { $0.element.trimmingCharacters(in: .whitespaces) != CSVLayout.reasonColumn }.map(\.offset)
-            try! writer.write(row: keep.map { header[$0] } + [CSVLayout.reasonColumn])
+            // Every cell a spreadsheet would take for a formula is neutralised (OWASP's advice
+            // on CSV injection): the rejects file is opened in one to be fixed, and its cells are
+            // what someone typed. An import reads them back as they were.
+            try! writer.write(row: (keep.map { header[$0] } + [CSVLayout.reasonColumn]).map(CSVLayout.neutralised))
             for row in summary.refused {
-                try! writer.write(row: keep.map { $0 < row.original.count ? row.original[$0] : "" } + [reason(row)])
+                try! writer.write(row: (keep.map { $0 < row.original.count ? row.original[$0] : "" } + [reason(row)]).map(CSVLayout.neutralised))
             }
             writer.stream.close()
             return String(decoding: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as! Data, as: UTF8.self) + "\n"
@@ -452,10 +463,18 @@ struct LineReader {
         self.handle = handle
     }
 
+    /// The longest line read, in bytes: beyond any record's (a request's body is at most 2 MiB).
+    static let maximumLine = 2 * 1024 * 1024
+
+    private func tooLong() -> Refusals {
+        Refusals([Refusal("file", "line \(number + 1) is longer than \(Self.maximumLine / 1024 / 1024) MiB: no record is so long; check the file is JSON Lines, one record per line")])
+    }
+
     /// The next line (without its newline) and its number, or nil at the end of the file.
     mutating func next() throws -> (Int, String)? {
         while true {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                guard newline - start <= Self.maximumLine else { throw tooLong() }
                 let line = String(decoding: buffer[start..<newline], as: UTF8.self)
                 start = newline + 1
                 number += 1
@@ -463,11 +482,14 @@ struct LineReader {
             }
             if atEnd {
                 guard start < buffer.count else { return nil }
+                guard buffer.count - start <= Self.maximumLine else { throw tooLong() }
                 let line = String(decoding: buffer[start...], as: UTF8.self)
                 start = buffer.count
                 number += 1
                 return (number, line)
             }
+            // No line break in what is left: it is one line so far.
+            if buffer.count - start > Self.maximumLine { throw tooLong() }
             buffer.removeFirst(start)
             start = 0
             let more = try handle.read(upToCount: 1 << 20) ?? Data()

@@ -58,9 +58,8 @@ public enum ReachServer {
     /// The router of every route, on `app`.
     public static func router(_ app: ReachApplication, secureCookies: Bool = false,
                               uploads: String = FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path,
-                              maximumUpload: Int = defaultMaximumUpload) -> Router<ReachRequestContext> {
+                              maximumUpload: Int = defaultMaximumUpload, trustedProxies: TrustedProxies = .none) -> Router<ReachRequestContext> {
         let router = Router(context: ReachRequestContext.self)
-        let limiter = SignInLimiter()
         let metrics = ServiceMetrics()
         router.add(middleware: RequestLog(logger: app.logger, metrics: metrics))
         router.add(middleware: SecurityHeaders())
@@ -88,7 +87,7 @@ public enum ReachServer {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
         }
         // The web app's pages (text/html; not part of the API's document).
-        WebPages.add(to: router, app: app, limiter: limiter, secureCookies: secureCookies, uploads: uploads, maximumUpload: maximumUpload)
+        WebPages.add(to: router, app: app, proxies: trustedProxies, secureCookies: secureCookies, uploads: uploads, maximumUpload: maximumUpload)
         let api = router.group("/api/v1")
         api.get("/metrics") { request, context in
             try await answer(app, request, context) { identity in
@@ -168,8 +167,10 @@ public enum ReachServer {
                                 body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
+        // An export is recorded in the log: signed in by cookie, it needs the CSRF token as a
+        // write does, so that a link on another site cannot make one in someone's name.
         api.get("/authorities/:la/summary") { request, context in
-            try await answer(app, request, context) { identity in
+            try await answer(app, request, context, writes: true) { identity in
                 let parameters = request.uri.queryParameters
                 let la = try context.parameters.require("la")
                 guard let periodText = parameters["period"] else { throw Invalid("period", "is required, such as 2024/25") }
@@ -194,7 +195,7 @@ public enum ReachServer {
             try await answer(app, request, context) { _ in
                 let file = try context.parameters.require("file")
                 let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
-                guard RecordType.all[type] != nil else {
+                guard RecordType.recordable[type] != nil else {
                     return problem(.notFound, "no such record type", "'\(type.prefix(60))' is not a record type; GET /api/v1/catalogue lists them")
                 }
                 let template = try ReachApplication.template(type)
@@ -204,25 +205,33 @@ public enum ReachServer {
         }
         api.post("/session") { request, context in
             var request = request
+            // Against a sign-in forged by another site (a login CSRF): JSON only (a form or
+            // text/plain is what another site's page can send without asking), and no foreign
+            // Origin.
+            guard mediaType(request) == "application/json" else {
+                return problem(.unsupportedMediaType, "unsupported media type", "send {\"name\": ..., \"password\": ...} as application/json",
+                               errors: [("Content-Type", "is application/json")])
+            }
+            if isForeignOrigin(request) {
+                return problem(.forbidden, "not allowed", "a sign-in is accepted from this service's own pages or from a script, not from another site",
+                               errors: [("Origin", "is not this service's")])
+            }
             let body = try await request.collectBody(upTo: 16 * 1024)
             struct SignIn: Decodable { var name: String; var password: String }
             guard let form = try? JSONDecoder().decode(SignIn.self, from: Data(body.readableBytesView)) else {
                 return problem(.badRequest, "invalid request", "send {\"name\": ..., \"password\": ...} as JSON", errors: [("body", "is not a sign-in")])
             }
-            let address = context.remoteAddress?.ipAddress ?? "unknown"
-            if let wait = limiter.wait(account: form.name, address: address) {
-                return problem(.tooManyRequests, "too many attempts", "too many failed sign-ins; try again in \(wait) s",
-                               headers: [.retryAfter: String(wait)])
-            }
+            let address = clientAddress(request, context, trustedProxies)
             do {
-                let (identity, session, csrf) = try await app.signIn(name: form.name, password: form.password)
+                let (identity, session, csrf) = try await app.signIn(name: form.name, password: form.password, from: address)
                 struct Out: Encodable { var account: String; var role: String; var csrf_token: String }
                 var response = json(String(decoding: try JSONEncoder.sorted.encode(Out(account: identity.name, role: identity.role.rawValue, csrf_token: csrf)), as: UTF8.self))
                 response.setCookie(Cookie(name: sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
                 return response
             } catch is NotAuthenticated {
-                limiter.failed(account: form.name, address: address)
                 return problem(.unauthorized, "not signed in", NotAuthenticated().description)
+            } catch let error as TooManyAttempts {
+                return problem(.tooManyRequests, "too many attempts", error.description, headers: [.retryAfter: String(error.seconds)])
             }
         }
         api.delete("/session") { request, context in
@@ -315,10 +324,15 @@ public enum ReachServer {
             var request = request
             let body = try await request.collectBody(upTo: 16 * 1024)
             return try await answer(app, request, context) { identity in
-                struct NewPassword: Decodable { var password: String; var current_password: String? }
-                let form = try decoded(NewPassword.self, body, "send {\"password\", \"current_password\"} as JSON")
-                try await app.setPassword(try context.parameters.require("name"), password: form.password, current: form.current_password, as: identity)
-                return Response(status: .noContent)
+                struct NewPassword: Decodable { var password: String; var current_password: String?; var revoke_tokens: Bool? }
+                let form = try decoded(NewPassword.self, body, "send {\"password\", \"current_password\", \"revoke_tokens\"} as JSON")
+                // Every other sign-in of the account ends; the asker's own session, if it asked
+                // by cookie, stays.
+                let changed = try await app.setPassword(try context.parameters.require("name"), password: form.password, current: form.current_password,
+                                                        from: clientAddress(request, context, trustedProxies),
+                                                        keeping: request.headers[.authorization] == nil ? request.cookies[sessionCookie]?.value : nil,
+                                                        revokeTokens: form.revoke_tokens ?? false, as: identity)
+                return try encoded(changed)
             }
         }
         api.get("/tokens") { request, context in
@@ -351,8 +365,10 @@ public enum ReachServer {
     // MARK: Answering
 
     /// Authenticates the request (`Authorization: Bearer reach_...`), runs `body` as the
-    /// identity found, and turns every refusal into a problem.
-    static func answer(_ app: ReachApplication, _ request: Request, _ context: ReachRequestContext,
+    /// identity found, and turns every refusal into a problem. A request that `writes` (by
+    /// default, any but GET and HEAD) and is signed in by the session cookie must carry the
+    /// session's CSRF token.
+    static func answer(_ app: ReachApplication, _ request: Request, _ context: ReachRequestContext, writes: Bool? = nil,
                        _ body: (Identity) async throws -> Response) async throws -> Response {
         do {
             if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
@@ -365,7 +381,7 @@ public enum ReachServer {
             let (identity, csrf) = try await app.identify(session: session)
             // A write authenticated by the cookie alone could be forged by another site: it must
             // carry the session's CSRF token too.
-            if request.method != .get && request.method != .head {
+            if writes ?? (request.method != .get && request.method != .head) {
                 guard let sent = request.headers[.init(csrfHeader)!], sent == csrf else {
                     return problem(.forbidden, "not allowed", "a write signed in by cookie needs the session's CSRF token in the X-CSRF-Token header")
                 }
@@ -377,6 +393,8 @@ public enum ReachServer {
             return problem(.badRequest, "invalid request", refusals.description, errors: refusals.all.map { ($0.field, $0.reason) })
         } catch let error as NotAuthenticated {
             return problem(.unauthorized, "not signed in", error.description, headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
+        } catch let error as TooManyAttempts {
+            return problem(.tooManyRequests, "too many attempts", error.description, headers: [.retryAfter: String(error.seconds)])
         } catch let error as AccessDenied {
             return problem(.forbidden, "not allowed", error.description)
         } catch let error as Invalid {
@@ -443,6 +461,39 @@ public enum ReachServer {
     }
 
     // MARK: Reading requests
+
+    /// The address the request came from (see ``TrustedProxies``).
+    static func clientAddress(_ request: Request, _ context: ReachRequestContext, _ proxies: TrustedProxies) -> String {
+        proxies.client(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
+    }
+
+    /// The body's media type, lower-cased, without its parameters.
+    static func mediaType(_ request: Request) -> String {
+        (request.headers[.contentType] ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    }
+
+    /// Whether the request says it comes from a page of another site: an `Origin` (which
+    /// browsers send with every POST) that is not this service's own address as the request
+    /// names it (`Host`), or `null`. A request without one (a script) is not foreign.
+    static func isForeignOrigin(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return false }
+        guard let url = URL(string: origin), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return true }
+        let defaultPort = scheme == "https" ? 443 : 80
+        let originPort = url.port ?? defaultPort
+        guard let authority = request.head.authority?.lowercased() else { return true }
+        // The Host header: a name or an address (IPv6 in brackets), and a port if not the default.
+        var hostPart = Substring(authority), port: Int?
+        if let close = authority.lastIndex(of: "]") {
+            hostPart = authority[...close]
+            if authority[close...].contains(":") { port = Int(authority[authority.index(after: authority.index(after: close))...]) }
+        } else if let colon = authority.lastIndex(of: ":") {
+            hostPart = authority[..<colon]
+            port = Int(authority[authority.index(after: colon)...])
+        }
+        let name = hostPart.hasPrefix("[") ? String(hostPart.dropFirst().dropLast()) : String(hostPart)
+        let originName = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        return name != originName || (port ?? defaultPort) != originPort
+    }
 
     /// A request parameter that is not as it must be.
     struct Invalid: Error {

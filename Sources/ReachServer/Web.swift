@@ -31,13 +31,13 @@ enum WebPages {
     /// The cookie a sign-in form's token is kept in (against a sign-in forged by another site).
     static let formCookie = "reach_form"
 
-    static func add(to router: Router<ReachRequestContext>, app: ReachApplication, limiter: SignInLimiter, secureCookies: Bool,
+    static func add(to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies, secureCookies: Bool,
                     uploads: String, maximumUpload: Int) {
         addRecording(to: router, app: app)
         addImports(to: router, app: app, uploads: uploads, maximumUpload: maximumUpload)
         addDashboards(to: router, app: app)
         addSummaries(to: router, app: app)
-        addAccounts(to: router, app: app)
+        addAccounts(to: router, app: app, proxies: proxies)
         addResearch(to: router, app: app)
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
@@ -69,24 +69,21 @@ enum WebPages {
             if name.isEmpty { errors.append(("name", "Enter your account name")) }
             if password.isEmpty { errors.append(("password", "Enter your password")) }
             guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next) }
-            let address = context.remoteAddress?.ipAddress ?? "unknown"
-            if let wait = limiter.wait(account: name, address: address) {
-                var response = signInPage(name: name, errors: [("name", "Too many failed sign-ins. Try again in \(wait) seconds.")],
-                                          status: .tooManyRequests, secureCookies: secureCookies, next: next)
-                response.headers[.retryAfter] = String(wait)
-                return response
-            }
             do {
-                let (_, session, _) = try await app.signIn(name: name, password: password)
+                let (_, session, _) = try await app.signIn(name: name, password: password, from: ReachServer.clientAddress(request, context, proxies))
                 var response = redirect(next ?? "/")
                 response.setCookie(Cookie(name: ReachServer.sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies,
                                           httpOnly: true, sameSite: .lax))
                 response.setCookie(Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
                 return response
             } catch is NotAuthenticated {
-                limiter.failed(account: name, address: address)
                 return signInPage(name: name, errors: [("name", "The account name or the password is not right")],
                                   status: .unauthorized, secureCookies: secureCookies, next: next)
+            } catch let error as TooManyAttempts {
+                var response = signInPage(name: name, errors: [("name", "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then sign in again.")],
+                                          status: .tooManyRequests, secureCookies: secureCookies, next: next)
+                response.headers[.retryAfter] = String(error.seconds)
+                return response
             }
         }
         router.post("/sign-out") { request, _ in
@@ -228,14 +225,14 @@ enum WebPages {
     /// read (up to `limit` bytes), the session's CSRF token checked before anything is done,
     /// and each refusal a page.
     static func formRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, limit: Int = 16 * 1024,
-                          _ answer: @escaping @Sendable (Identity, String, [String: [String]], ReachRequestContext) async throws -> Response) {
+                          _ answer: @escaping @Sendable (Identity, String, [String: [String]], Request, ReachRequestContext) async throws -> Response) {
         router.post(path) { request, context in
             guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
             var request = request
             let values = parseFormValues(try await request.collectBody(upTo: limit))
             return await answering(identity, csrf) {
                 guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                return try await answer(identity, csrf, values, context)
+                return try await answer(identity, csrf, values, request, context)
             }
         }
     }

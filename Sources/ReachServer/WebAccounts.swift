@@ -8,37 +8,43 @@ import ReachApp
 /// line's `reach users` and `reach tokens` and the API's admin routes call, where the same
 /// access decisions are made.
 extension WebPages {
-    static func addAccounts(to router: Router<ReachRequestContext>, app: ReachApplication) {
+    static func addAccounts(to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies) {
         pageRoute(router, "/account", app) { identity, csrf, request, context in
             try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
         }
-        formRoute(router, "/account/password", app) { identity, csrf, values, context in
+        formRoute(router, "/account/password", app) { identity, csrf, values, request, context in
             let current = values["current"]?.first ?? "", new = values["new"]?.first ?? "", again = values["again"]?.first ?? ""
             var errors: [(String, String)] = []
             if current.isEmpty { errors.append(("current", "Enter your current password")) }
             if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
-            // The current password is asked of everyone here, admins too: a browser left
-            // signed in does not give its account away.
-            if errors.isEmpty, (try? await app.identify(name: identity.name, password: current)) == nil {
-                errors.append(("current", "Your current password is not right"))
-            }
+            // The current password is asked of everyone here, admins too (a browser left signed
+            // in does not give its account away), and checked under the limits of signing in.
+            // Every other sign-in of the account ends; this one stays.
             if errors.isEmpty {
                 do {
-                    try await app.setPassword(identity.name, password: new, current: current, as: identity)
-                    return redirect("/account?done=password")
+                    let changed = try await app.setPassword(identity.name, password: new, current: current,
+                                                            from: ReachServer.clientAddress(request, context, proxies),
+                                                            keeping: request.cookies[ReachServer.sessionCookie]?.value, as: identity)
+                    return redirect("/account?done=password&ended=\(changed.sessionsEnded)&tokens=\(changed.tokensInUse)")
                 } catch is AccessDenied {
                     errors.append(("current", "Your current password is not right"))
+                } catch let error as TooManyAttempts {
+                    errors.append(("current", "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then try again."))
                 } catch let error as RequestError {
                     errors.append(("new", "The new password is not allowed: \(error.description)"))
                 }
             }
             return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, status: .unprocessableContent)
         }
-        formRoute(router, "/account/tokens", app) { identity, csrf, values, context in
+        formRoute(router, "/account/tokens/revoke-all", app) { identity, csrf, values, request, context in
+            let revoked = try await app.revokeAllTokens(of: identity.name, as: identity)
+            return redirect("/account?done=revoked-all&tokens=\(revoked)")
+        }
+        formRoute(router, "/account/tokens", app) { identity, csrf, values, request, context in
             let issued = try await app.createToken(for: identity.name, as: identity)
             return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], status: .ok, issued: issued)
         }
-        formRoute(router, "/tokens/:id/revoke", app) { identity, csrf, values, context in
+        formRoute(router, "/tokens/:id/revoke", app) { identity, csrf, values, request, context in
             let id = try context.parameters.require("id")
             try await app.revokeToken(id, as: identity)
             return redirect((values["back"]?.first == "users" ? "/admin/users" : "/account") + "?done=revoked")
@@ -46,7 +52,7 @@ extension WebPages {
         pageRoute(router, "/admin/users", app) { identity, csrf, request, context in
             try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
         }
-        formRoute(router, "/admin/users", app) { identity, csrf, values, context in
+        formRoute(router, "/admin/users", app) { identity, csrf, values, request, context in
             let name = (values["name"]?.first ?? "").trimmingCharacters(in: .whitespaces)
             let role = Identity.Role(rawValue: values["role"]?.first ?? "")
             let authorities = (values["authorities"]?.first ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
@@ -70,12 +76,12 @@ extension WebPages {
             let typed = ["name": name, "role": values["role"]?.first ?? "", "authorities": values["authorities"]?.first ?? ""]
             return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, typed: typed, status: .unprocessableContent)
         }
-        formRoute(router, "/admin/users/:name/disable", app) { identity, csrf, values, context in
+        formRoute(router, "/admin/users/:name/disable", app) { identity, csrf, values, request, context in
             let name = try context.parameters.require("name")
             try await app.disableUser(name, as: identity)
             return redirect("/admin/users?done=disabled")
         }
-        formRoute(router, "/admin/users/:name/tokens", app) { identity, csrf, values, context in
+        formRoute(router, "/admin/users/:name/tokens", app) { identity, csrf, values, request, context in
             let name = try context.parameters.require("name")
             let issued = try await app.createToken(for: name, as: identity)
             return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], typed: [:], status: .ok, issued: issued)
@@ -84,12 +90,18 @@ extension WebPages {
 
     /// What the last action did, from the page's address.
     static func notice(_ request: Request) -> String? {
-        switch request.uri.queryParameters["done"].map(String.init) {
-        case "password": "Your password is changed. Your other sign-ins stay signed in until they end."
-        case "revoked": "The token is revoked: it no longer works."
-        case "added": "The account is added. Give its name and first password to its owner, who can change the password under Your account."
-        case "disabled": "The account is disabled: it can no longer sign in, and its tokens no longer work."
-        default: nil
+        let parameters = request.uri.queryParameters
+        func count(_ name: String) -> Int { parameters[Substring(name)].flatMap { Int($0) } ?? 0 }
+        switch parameters["done"].map(String.init) {
+        case "password":
+            let ended = count("ended"), tokens = count("tokens")
+            return "Your password is changed. " + (ended == 0 ? "You were signed in nowhere else. " : "Your other sign-ins (\(ended)) have ended. ")
+                + (tokens == 0 ? "" : "Your API tokens (\(tokens)) do not use your password and still work: if someone else may know one, revoke it below, or revoke them all.")
+        case "revoked-all": return "Your API tokens (\(count("tokens"))) are revoked: they no longer work."
+        case "revoked": return "The token is revoked: it no longer works."
+        case "added": return "The account is added. Give its name and first password to its owner, who can change the password under Your account."
+        case "disabled": return "The account is disabled: it can no longer sign in, and its tokens no longer work."
+        default: return nil
         }
     }
 
@@ -108,6 +120,7 @@ extension WebPages {
             "issued": issued.map { ["token": $0.token, "id": $0.id] as [String: Any] } ?? false,
             "tokens": tokens.map { ["id": $0.id, "created_at": $0.createdAt, "revoked_at": RecordForm.orFalse($0.revokedAt), "active": $0.revokedAt == nil] as [String: Any] },
             "has_tokens": !tokens.isEmpty,
+            "has_active_tokens": tokens.contains { $0.revokedAt == nil },
         ]
         formErrors(errors, into: &values)
         return page("account", title: (errors.isEmpty ? "" : "Error: ") + "Your account", status: status, identity: identity, csrf: csrf, values)

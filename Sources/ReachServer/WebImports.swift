@@ -110,7 +110,7 @@ extension WebPages {
         pageRoute(router, "/templates/:type", app) { identity, csrf, request, context in
             let file = try context.parameters.require("type")
             let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
-            guard RecordType.all[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }
+            guard RecordType.recordable[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }
             let template = try ReachApplication.template(type)
             return download(template.text, type: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
                             name: "\(type).\(template.isCSV ? "csv" : "jsonl")")
@@ -146,7 +146,7 @@ extension WebPages {
         try Access.checkMayRecord(identity)
         let jobs = try await app.importJobs(limit: 20, as: identity)
         // (An export's record is Reach's own to make, not a spreadsheet's.)
-        let types = RecordType.all.keys.filter { $0 != "summary_exported" }.sorted()
+        let types = RecordType.recordable.keys.sorted()
         var values: [String: Any] = [
             "errors": errors.map { ["id": "f-\($0.0)", "message": $0.1] }, "has_errors": !errors.isEmpty,
             "skip_invalid": skipInvalid,

@@ -12,12 +12,12 @@ import ReachEventLog
 extension WebPages {
     /// The types recorded through other pages (corrections and withdrawals, from the list of
     /// recent records) or by Reach itself (an export's record).
-    static let typesNotOnForms: Set<String> = ["event_corrected", "event_withdrawn", "summary_exported"]
+    static let typesNotOnForms: Set<String> = ["event_corrected", "event_withdrawn"]
 
     static func addRecording(to router: Router<ReachRequestContext>, app: ReachApplication) {
         pageRoute(router, "/record", app) { identity, csrf, request, context in
             try Access.checkMayRecord(identity)
-            let types = RecordType.all.keys.filter { !typesNotOnForms.contains($0) }.sorted()
+            let types = RecordType.recordable.keys.filter { !typesNotOnForms.contains($0) }.sorted()
                 .map { ["name": $0, "label": RecordForm.label($0)] }
             return page("record-types", title: "Record what happened", status: .ok, identity: identity, csrf: csrf, ["types": types])
         }
@@ -32,7 +32,7 @@ extension WebPages {
             return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
                             recordID: newRecordID(), heading: RecordForm.label(type.name))
         }
-        formRoute(router, "/record/:type", app, limit: 1024 * 1024) { identity, csrf, values, context in
+        formRoute(router, "/record/:type", app, limit: 1024 * 1024) { identity, csrf, values, request, context in
             let name = try context.parameters.require("type")
             let (type, form) = try recordForm(name, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -73,7 +73,7 @@ extension WebPages {
             return correctionPage(form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
                                   refusals: [], status: .ok, recordID: newRecordID())
         }
-        formRoute(router, "/records/:id/correct", app, limit: 1024 * 1024) { identity, csrf, values, context in
+        formRoute(router, "/records/:id/correct", app, limit: 1024 * 1024) { identity, csrf, values, request, context in
             let id = try recordIDParameter(context)
             let (record, form) = try await amendable(app, id, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -102,7 +102,7 @@ extension WebPages {
             let (record, _) = try await amendable(app, id, identity)
             return withdrawalPage(record, identity: identity, csrf: csrf, values: [:], refusals: [], status: .ok, recordID: newRecordID())
         }
-        formRoute(router, "/records/:id/withdraw", app, limit: 64 * 1024) { identity, csrf, values, context in
+        formRoute(router, "/records/:id/withdraw", app, limit: 64 * 1024) { identity, csrf, values, request, context in
             let id = try recordIDParameter(context)
             let (record, _) = try await amendable(app, id, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -129,7 +129,7 @@ extension WebPages {
 
     static func recordForm(_ name: String, _ identity: Identity) throws -> (RecordType, RecordForm) {
         try Access.checkMayRecord(identity)
-        guard let type = RecordType.all[name], !typesNotOnForms.contains(name) else {
+        guard let type = RecordType.recordable[name], !typesNotOnForms.contains(name) else {
             throw NotFound("there is no form for '\(name.prefix(60))'; choose one on the page Record what happened")
         }
         return (type, RecordForm(type: type))

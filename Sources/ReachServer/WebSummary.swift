@@ -35,7 +35,7 @@ extension WebPages {
         }
         // A download is recorded in the log, so it is asked for with the session's CSRF token
         // (a POST): another site cannot make an export in someone's name.
-        formRoute(router, "/authorities/:la/summary/download", app) { identity, csrf, values, context in
+        formRoute(router, "/authorities/:la/summary/download", app) { identity, csrf, values, request, context in
             let la = try context.parameters.require("la")
             let period = try ReachServer.parsePeriod(values["period"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             guard let policy = DisclosurePolicy.Name(rawValue: values["policy"]?.first ?? "dfe"), policy != DisclosurePolicy.Name.none else {
@@ -119,8 +119,7 @@ extension WebPages {
 
     /// The report as a PDF, made by WeasyPrint in a process of its own.
     static func pdf(_ html: String, tool: String) throws -> Data {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reach-pdf-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let directory = URL(fileURLWithPath: try PrivateFile.temporaryDirectory(prefix: "reach-pdf"))
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("report.html"), output = directory.appendingPathComponent("report.pdf")
         try Data(html.utf8).write(to: input)

@@ -75,18 +75,29 @@ struct Users: AsyncParsableCommand {
     }
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set an account's password.")
+        static let configuration = CommandConfiguration(
+            abstract: "Set an account's password.",
+            discussion: """
+                A password has at least 12 characters and is not on Reach's list of common and breached \
+                passwords. Every sign-in of the account ends; its API tokens keep working unless \
+                --revoke-tokens.
+                """)
         @OptionGroup var database: DatabaseOptions
         @Argument var name: String
         @Flag(help: "Read the password from the first line of standard input.")
         var passwordStdin = false
+        @Flag(help: "Revoke the account's API tokens as well.")
+        var revokeTokens = false
 
         func run() async throws {
             let app = try await database.application()
             let (secret, generated) = try password(fromStandardInput: passwordStdin)
-            try await app.setPassword(name, password: secret, as: try await app.identify(actor: actorName(nil)))
-            struct Line: Encodable { var name: String; var password: String? }
-            emit(try jsonLine(Line(name: name, password: generated ? secret : nil)))
+            let changed = try await app.setPassword(name, password: secret, revokeTokens: revokeTokens, as: try await app.identify(actor: actorName(nil)))
+            struct Line: Encodable {
+                var name: String; var password: String?; var sessions_ended: Int; var tokens_in_use: Int; var tokens_revoked: Int
+            }
+            emit(try jsonLine(Line(name: name, password: generated ? secret : nil, sessions_ended: changed.sessionsEnded,
+                                   tokens_in_use: changed.tokensInUse, tokens_revoked: changed.tokensRevoked)))
         }
     }
 }

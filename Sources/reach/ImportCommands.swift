@@ -37,8 +37,8 @@ struct Import: AsyncParsableCommand {
 
     func validate() throws {
         if rejects != nil && !skipInvalid { throw ValidationError("--rejects goes with --skip-invalid") }
-        if let type, RecordType.all[type] == nil {
-            throw ValidationError("--type '\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))")
+        if let type, RecordType.recordable[type] == nil {
+            throw ValidationError("--type: \(RecordType.unknown(type).reason)")
         }
     }
 
@@ -109,8 +109,8 @@ struct Template: AsyncParsableCommand {
     var type: String
 
     func validate() throws {
-        guard RecordType.all[type] != nil else {
-            throw ValidationError("'\(type)' is not a record type; choose one of \(RecordType.all.keys.sorted().joined(separator: ", "))")
+        guard RecordType.recordable[type] != nil else {
+            throw ValidationError(RecordType.unknown(type).reason)
         }
     }
 

@@ -14,7 +14,7 @@ struct Record: AsyncParsableCommand {
             already_recorded or refused, with the field and the reason) and exits with status 1 \
             when any record was refused.
 
-            Record types: \(RecordType.all.keys.sorted().joined(separator: ", ")).
+            Record types: \(RecordType.recordableNames).
 
             Example:
               echo '{"type":"local_authority_registered","id":"la-demo","data":{"la_id":"demo","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}' | reach record

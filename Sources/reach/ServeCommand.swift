@@ -19,6 +19,9 @@ struct Serve: AsyncParsableCommand {
             templates, projections, events, users, tokens. SIGINT or SIGTERM stop it cleanly: it \
             stops accepting, finishes the requests in flight (up to --shutdown-seconds) and exits 0.
 
+            Behind a proxy, $REACH_TRUSTED_PROXIES (addresses or networks, such as 127.0.0.1 or \
+            10.0.0.0/8) names the proxies whose X-Forwarded-For gives the client's address, for the \
+            limits on password guessing. \
             Limits: $REACH_HTTP_REQUEST_TIMEOUT_SECONDS (30) for each database statement of a \
             request (and a second more for a database that does not answer at all), \
             $REACH_HTTP_IDLE_TIMEOUT_SECONDS (75) for an idle connection, \
@@ -57,6 +60,16 @@ struct Serve: AsyncParsableCommand {
             _ = try Self.setting(name, 1)
         }
         _ = try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0)
+        _ = try Self.trustedProxies()
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed (`REACH_TRUSTED_PROXIES`); none when unset.
+    static func trustedProxies() throws -> TrustedProxies {
+        do {
+            return try TrustedProxies(ProcessInfo.processInfo.environment["REACH_TRUSTED_PROXIES"] ?? "")
+        } catch let error as TrustedProxiesError {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
@@ -88,7 +101,9 @@ struct Serve: AsyncParsableCommand {
         let server = Application(
             // (Behind a proxy that speaks TLS, REACH_HTTP_SECURE_COOKIES=true marks cookies Secure.)
             router: ReachServer.router(app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true", uploads: uploads,
-                                       maximumUpload: try Self.setting("REACH_HTTP_MAX_UPLOAD_BYTES", ReachServer.defaultMaximumUpload)),
+                                       maximumUpload: try Self.setting("REACH_HTTP_MAX_UPLOAD_BYTES", ReachServer.defaultMaximumUpload),
+                                       // (Behind a proxy, REACH_TRUSTED_PROXIES names it, so that sign-in limits count each client.)
+                                       trustedProxies: try Self.trustedProxies()),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(try Self.setting("REACH_HTTP_IDLE_TIMEOUT_SECONDS", 75))))),
             configuration: .init(address: .hostname(host, port: port), serverName: "reach"),
             onServerRunning: { channel in

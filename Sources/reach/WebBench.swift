@@ -59,8 +59,8 @@ struct WebBench: AsyncParsableCommand {
         _ = try await app.addUser("bench-lead-\(run)", role: .laViewer, authorities: [la], password: password, as: admin)
         _ = try await app.addUser("bench-staff-\(run)", role: .staff, authorities: [la], password: password, as: admin)
         _ = try await app.addUser("bench-researcher-\(run)", role: .researcher, authorities: [], password: password, as: admin)
-        let lead = try await app.signIn(name: "bench-lead-\(run)", password: password).session
-        let staff = try await app.signIn(name: "bench-staff-\(run)", password: password).session
+        let lead = try await app.signIn(name: "bench-lead-\(run)", password: password, from: "bench").session
+        let staff = try await app.signIn(name: "bench-staff-\(run)", password: password, from: "bench").session
         let token = try await app.createToken(for: "bench-researcher-\(run)", as: admin).token
         emit("log: \(logSize.events) events; the dashboard of \(la), 2024/25; \(requests) requests per case, one at a time")
 

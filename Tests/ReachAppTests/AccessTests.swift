@@ -50,11 +50,14 @@ struct AccessTests {
             Issue.record("the example school did not pass its own checks")
             return
         }
-        #expect(rule(RecordType.all["school_registered"]!, other)?.field == "la_id")
+        #expect(rule.permits(RecordType.all["school_registered"]!, other)?.field == "la_id")
         var own = other
         own.authorityID = "eastmoor"
-        #expect(rule(RecordType.all["school_registered"]!, own) == nil)
-        #expect(Access.recordingRule(for: admin)(RecordType.all["school_registered"]!, other) == nil)
+        #expect(rule.permits(RecordType.all["school_registered"]!, own) == nil)
+        #expect(Access.recordingRule(for: admin).permits(RecordType.all["school_registered"]!, other) == nil)
+        // Staff know of their authorities' records (and the programme's), no other's.
+        #expect(rule.sees("eastmoor") && rule.sees(nil) && !rule.sees("westfield"))
+        #expect(Access.recordingRule(for: admin).sees("westfield"))
         // Two authorities: the one asked for must be named, and be theirs.
         #expect(throws: AccessDenied.self) { try Access.figures(MetricQuery(period: year), policy: nil, publish: false, for: staff) }
         #expect(try Access.figures(MetricQuery(period: year, la: "eastmoor"), policy: nil, publish: false, for: staff).query.la == "eastmoor")

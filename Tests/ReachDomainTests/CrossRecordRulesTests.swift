@@ -2,6 +2,7 @@ import Foundation
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 import Testing
 
 /// The rules between records, judged from facts given by hand: no database.
@@ -16,9 +17,8 @@ struct CrossRecordRulesTests {
         return Candidate(line: line, recordID: id, type: type, data: fields, dataText: JSONValue.object(fields).text, checked: checked)
     }
 
-    func judge(_ candidates: [Candidate], _ facts: LogFacts = LogFacts(),
-               permits: (RecordType, CheckedRecord) -> Refusal? = { _, _ in nil }) -> [String] {
-        CrossRecordRules.judge(candidates, facts: facts, today: Self.today, permits: permits).map { verdict in
+    func judge(_ candidates: [Candidate], _ facts: LogFacts = LogFacts(), rule: RecordingRule = .unrestricted) -> [String] {
+        CrossRecordRules.judge(candidates, facts: facts, today: Self.today, rule: rule).map { verdict in
             switch verdict {
             case .append(let checked, let expected): "append \(checked.streamID) \(expected)"
             case .alreadyPresent(let position): "present \(position.map(String.init) ?? "in batch")"
@@ -131,17 +131,61 @@ struct CrossRecordRulesTests {
         var facts = self.facts
         facts.registered = ["school:900001"]
         facts.owners["school:900001"] = "northvale"
-        var asked: [String?] = []
+        let asked = Mutex<[String?]>([])
         let verdicts = CrossRecordRules.judge([
             try candidate(1, .activityDelivered, "a1", activity),
             try candidate(2, .eventWithdrawn, "w1", #"{"record_id":"a1","reason":"twice"}"#),
-        ], facts: facts, today: Self.today) { type, checked in
-            asked.append(checked.authorityID)
+        ], facts: facts, today: Self.today, rule: RecordingRule(permits: { type, checked in
+            asked.withLock { $0.append(checked.authorityID) }
             return type.name == "event_withdrawn" ? Refusal("la_id", "not yours") : nil
-        }
-        #expect(asked == ["northvale", "northvale"])
+        }, sees: { _ in true }))
+        #expect(asked.withLock { $0 } == ["northvale", "northvale"])
         // Refused for whose record it amends, which the log told.
         guard case .refused(let refusals, byLog: true) = verdicts[1] else { Issue.record("\(verdicts[1])"); return }
         #expect(refusals.map(\.field) == ["la_id"])
+    }
+
+    @Test("to a recorder who may not see another authority, its records and things do not exist: amendments, references and records sent again")
+    func otherAuthoritiesUnseen() throws {
+        var facts = self.facts
+        facts.registered = ["school:900001", "school:900002"]
+        facts.owners["school:900001"] = "northvale"
+        facts.owners["school:900002"] = "southmere"
+        let theirs = RecordedEvent(position: 5, eventID: EventLog.recordEventID("s-b"), streamID: "school:900002", version: 1,
+                                   type: "school_registered", schemaVersion: 1, data: "{}", metadata: "{}", occurredOn: nil,
+                                   recordedAt: "2026-01-01T00:00:00Z", authorityID: "southmere", hash: "")
+        facts.recorded["s-b"] = (theirs, false)
+        let northvaleOnly = RecordingRule(permits: { _, checked in
+            checked.authorityID.map { $0 == "northvale" } == false ? Refusal("la_id", "not yours") : nil
+        }, sees: { $0.map { $0 == "northvale" } ?? true })
+        let other = #"{"school_id":"900002","la_id":"southmere","name":"B","phase":"primary"}"#
+        let ours = #"{"school_id":"900002","la_id":"northvale","name":"B","phase":"primary"}"#
+        func reasons(_ candidates: [Candidate], _ facts: LogFacts) -> [[Refusal]] {
+            CrossRecordRules.judge(candidates, facts: facts, today: Self.today, rule: northvaleOnly).map { verdict in
+                if case .refused(let refusals, _) = verdict { return refusals }
+                return []
+            }
+        }
+        let verdicts = reasons([
+            try candidate(1, .eventCorrected, "c1", #"{"record_id":"s-b","reason":"ours","data":\#(ours)}"#),
+            try candidate(2, .eventWithdrawn, "w1", #"{"record_id":"s-b","reason":"gone"}"#),
+            try candidate(3, .eventWithdrawn, "w2", #"{"record_id":"s-none","reason":"gone"}"#),
+            try candidate(4, .activityDelivered, "a1", activity.replacingOccurrences(of: "900001", with: "900002")),
+            try candidate(5, .activityDelivered, "a2", activity.replacingOccurrences(of: "900001", with: "900009")),
+        ], facts)
+        #expect(verdicts[0] == [CrossRecordRules.noRecord("s-b")] && verdicts[1] == [CrossRecordRules.noRecord("s-b")])
+        #expect(verdicts[2] == [CrossRecordRules.noRecord("s-none")])
+        #expect(verdicts[3].map(\.reason) == ["school '900002' is not registered; register it first"])
+        #expect(verdicts[3].map(\.reason) == verdicts[4].map { $0.reason.replacingOccurrences(of: "900009", with: "900002") })
+        // Their record sent again: refused as a new one naming their authority, not "already recorded".
+        var present = facts
+        let again = try candidate(1, .schoolRegistered, "s-b", other)
+        present.present[again.eventID] = (5, true)
+        #expect(reasons([again], present) == [[Refusal("la_id", "not yours")]])
+        // An admin sees all, and may amend, but never moves a record to another authority.
+        let moved = CrossRecordRules.judge([try candidate(1, .eventCorrected, "c1", #"{"record_id":"s-b","reason":"ours","data":\#(ours)}"#)],
+                                           facts: facts, today: Self.today, rule: .unrestricted)
+        guard case .refused(let refusals, _) = moved[0] else { Issue.record("\(moved)"); return }
+        #expect(refusals.map(\.field) == ["data.la_id"])
     }
 }

@@ -116,3 +116,36 @@ struct JSONTests {
         }
     }
 }
+
+/// The one rule for ids and the rules for text.
+@Suite("ids and text")
+struct TextRulesTests {
+    @Test("an id is ASCII letters, digits, -, _ and . only: no spaces, look-alike letters or invisible characters")
+    func identifiers() {
+        for good in ["northvale", "900001", "demo-7.la-northvale", "a_b"] { #expect(TextRules.isIdentifier(good, maxLength: 100), "\(good)") }
+        for bad in ["", "north vale", "northv\u{0430}le", "9000\u{200B}01", "a:b", "\u{FEFF}x", "é", String(repeating: "a", count: 101)] {
+            #expect(!TextRules.isIdentifier(bad, maxLength: 100), "\(bad)")
+        }
+        #expect(Recorder.Envelope.recordID(" act-1 ") == "act-1")
+        #expect(Recorder.Envelope.recordID("act 1") == nil && Recorder.Envelope.existingRecordID("demo-7:old") == "demo-7:old")
+    }
+
+    @Test("text may hold no format, private-use or unassigned character; it is kept composed")
+    func text() throws {
+        for bad in ["a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b", "a\u{00AD}b", "a\u{E000}b"] {
+            #expect(TextRules.forbiddenCharacter(in: bad) != nil, "\(bad.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+        for good in ["Café", "Ysgol Gymraeg", "Zürich", "東京", "ok"] { #expect(TextRules.forbiddenCharacter(in: good) == nil) }
+        let decomposed: JSONObject = ["name": .string("Cafe\u{0301}"), "list": .array([.string("e\u{0301}")]), "n": .number(1)]
+        let composed = TextRules.composed(decomposed)
+        guard case .string(let name)? = composed["name"], case .array(let list)? = composed["list"], case .string(let item)? = list.first else {
+            Issue.record("\(composed)")
+            return
+        }
+        #expect(Array(name.utf8) == Array("Caf\u{00E9}".utf8) && Array(item.utf8) == [0xC3, 0xA9])
+        // Read as a record: a label with a direction override is refused, naming the field.
+        var reader = FieldReader(["label": .string("Park \u{202E}krap")], today: PostgresDate(year: 2026, month: 1, day: 1))
+        #expect(reader.text("label") == nil)
+        #expect(reader.refusals.first?.field == "label" && reader.refusals.first?.reason.contains("U+202E") == true)
+    }
+}

@@ -107,7 +107,7 @@ struct AppendOnlyTests {
                    sha256('\\x'::bytea || reach.event_digest_input(e.id, 'forged', 1, 'activity_delivered', 1, '{}', '{"actor":"someone else"}', NULL, NULL, e.at))
             FROM e
             """ }
-        for (position, at) in [("nextval('reach.event_position')", "'2020-01-01'"), ("-1", "now()")] {
+        for (position, at) in [("(SELECT reach.draw_positions(1))", "'2020-01-01'"), ("-1", "now()")] {
             let error = #expect(throws: PostgresError.self) { try writer.executeScript(forge(position: position, recordedAt: at)) }
             #expect(error?.sqlState == "RX004", "\(position) \(at)")
         }

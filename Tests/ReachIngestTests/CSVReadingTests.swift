@@ -48,7 +48,7 @@ struct CSVReadingTests {
             Issue.record("a file that is not UTF-8 was read")
         } catch let refusals as Refusals {
             #expect(refusals.all.first?.reason.contains("not UTF-8") == true)
-            #expect(refusals.all.first?.reason.contains("line 1") == true)
+            #expect(refusals.all.first?.reason.contains("on line 2") == true)
         }
     }
 

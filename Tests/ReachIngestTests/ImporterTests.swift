@@ -85,6 +85,56 @@ struct ImporterTests {
         #expect(again.committed && again.appended == 1 && again.refused.isEmpty)
     }
 
+    @Test("a rejects file neutralises every cell a spreadsheet would take for a formula, and imports back as the cells were typed")
+    func rejectsNeutralised() async throws {
+        let db = try TestDatabase.create()
+        let connection = try db.applicationConnection()
+        _ = try await importer.run(Importer.readJSONLines(Self.world), skipInvalid: false, on: connection)
+        // A refused row whose text cell starts as a formula would (and its count as a negative number).
+        let csv = """
+            id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,accredited_by
+            f1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,-5,"=HYPERLINK(""http://evil.example"",""click"")"
+            f2,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,@SUM(1+1)
+            """
+        let file = try Importer.read(path: try temporary("activity_delivered.csv", csv), type: nil)
+        let summary = try await importer.run(file, skipInvalid: true, on: connection)
+        #expect(summary.refused.map(\.line) == [2])
+        let rejects = Importer.rejects(of: file, summary: summary)
+        let cells = try Importer.readCSV(rejects, type: "activity_delivered").rows.first?.original ?? []
+        #expect(rejects.contains(#"'=HYPERLINK("#) && rejects.contains(",'-5,"), "\(rejects)")
+        #expect(!rejects.split(separator: "\n").dropFirst().contains { line in line.split(separator: ",").contains { ["=", "+", "-", "@"].contains($0.first) } })
+        #expect(cells.count == 11)
+        // Fixed and imported again: the cells read as they were typed, not with the quote.
+        let fixed = rejects.replacingOccurrences(of: ",'-5,", with: ",5,")
+        let again = try await importer.run(try Importer.read(path: try temporary("activity_delivered-rejects.csv", fixed), type: nil), skipInvalid: false, on: connection)
+        #expect(again.committed && again.appended == 1, "\(again.refused)")
+        let stored = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), on: connection).map(\.data)
+        #expect(stored.contains { $0.contains(#""accredited_by": "=HYPERLINK(\"http://evil.example\",\"click\")""#) }, "\(stored)")
+        #expect(CSVLayout.unneutralised(CSVLayout.neutralised("+44 20")) == "+44 20" && CSVLayout.neutralised("plain") == "plain")
+    }
+
+    @Test("a cell or a line longer than any record's (a quote never closed) is refused with its line and column, not read into memory")
+    func oversizedCells() async throws {
+        let header = "id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,accredited_by"
+        let unclosed = header + "\nb1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,ok\nb2,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,\"" + String(repeating: "x", count: 200_000) + "\n"
+        var source = try Importer.open(path: try temporary("activity_delivered.csv", unclosed), type: nil)
+        do {
+            while try source.next() != nil {}
+            Issue.record("a 200 kB cell was read")
+        } catch let refusals as Refusals {
+            #expect(refusals.all.first?.field == "accredited_by", "\(refusals)")
+            #expect(refusals.all.first?.reason.contains("on line 3") == true && refusals.all.first?.reason.contains("64 KiB") == true, "\(refusals)")
+        }
+        let plain = header + "\nb1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5," + String(repeating: "y", count: 70_000) + "\n"
+        var second = try Importer.open(path: try temporary("activity_delivered.csv", plain), type: nil)
+        let error = #expect(throws: Refusals.self) { while try second.next() != nil {} }
+        #expect(error?.all.first?.field == "accredited_by")
+        let line = #"{"type":"school_registered","id":"x","data":{"name":""# + String(repeating: "z", count: 3_000_000) + "\"}}\n"
+        var lines = try Importer.open(path: try temporary("big.jsonl", line), type: nil)
+        let lineError = #expect(throws: Refusals.self) { while try lines.next() != nil {} }
+        #expect(lineError?.all.first?.reason.contains("line 1 is longer than 2 MiB") == true, "\(String(describing: lineError))")
+    }
+
     @Test("a CSV header with an unknown column is refused before any row")
     func unknownColumn() async throws {
         let path = try temporary("school_registered.csv", "id,school_id,la_id,name,phase,headteacher\ns1,1,demo,X,primary,Someone\n")
@@ -97,7 +147,9 @@ struct ImporterTests {
     @Test("every record type's example passes its own checks, and every CSV-able template reads back as the example")
     func examplesAndTemplates() async throws {
         // Only records that hold lists of objects (or other records) have no CSV layout.
-        #expect(Set(RecordType.all.keys.filter { (try? CSVLayout.of($0).get()) == nil }) == ["event_corrected", "safety_plan_agreed"])
+        #expect(Set(RecordType.recordable.keys.filter { (try? CSVLayout.of($0).get()) == nil }) == ["event_corrected", "safety_plan_agreed"])
+        // Records only Reach writes have no template: no one records them.
+        #expect((try? CSVLayout.of("summary_exported").get()) == nil)
         for (name, type) in RecordType.all where name != "event_corrected" && name != "event_withdrawn" {
             guard case .object(let fields) = try JSONValue.parse(RecordType.all[name]!.example) else { continue }
             var reader = FieldReader(fields, today: PostgresDate(year: 2026, month: 11, day: 22))
@@ -298,7 +350,7 @@ struct ImporterTests {
             _ = try await small.run(source: source, skipInvalid: false, on: connection)
             Issue.record("an unreadable file was imported")
         } catch let refusals as Refusals {
-            #expect(refusals.all.first?.reason.contains("after line 8") == true)
+            #expect(refusals.all.first?.reason.contains("on line 9") == true, "\(refusals)")
         }
         #expect(!connection.isInTransaction)
         #expect(try count(db) == before)

@@ -38,33 +38,42 @@ struct RandomLog {
     mutating func append(_ count: Int, on connection: Connection) throws {
         var live: [String] = []
         var withdrawn = Set<String>()
-        var events: [(String, String, String)] = []  // record id, type, data
+        // Where each record is, and whose: an amendment goes to its record's stream and keeps
+        // its authority, as the log requires.
+        var placed: [String: (stream: String, la: String)] = [:]
+        var events: [(String, String, String, String, String)] = []  // record id, type, data, stream, authority
         for index in 0..<count {
             let roll = next(10)
             if roll < 6 || live.isEmpty {
                 let id = "r\(state % 1_000_000)-\(index)"
+                let la = "la\(next(2))", stream = "random:\(next(7))"
                 live.append(id)
-                events.append((id, "activity_delivered", activity(index)))
+                placed[id] = (stream, la)
+                events.append((id, "activity_delivered", activity(index, la: la), stream, la))
             } else if roll < 8 {
                 let target = live[next(live.count)]
-                events.append(("c\(index)", "event_corrected", #"{"record_id":"\#(target)","reason":"fix","data":\#(activity(index + 1000))}"#))
+                let (stream, la) = placed[target]!
+                events.append(("c\(index)", "event_corrected", #"{"record_id":"\#(target)","reason":"fix","data":\#(activity(index + 1000, la: la))}"#, stream, la))
             } else if roll < 9 {
                 let target = live.remove(at: next(live.count))
                 withdrawn.insert(target)
-                events.append(("w\(index)", "event_withdrawn", #"{"record_id":"\#(target)","reason":"twice"}"#))
+                let (stream, la) = placed[target]!
+                events.append(("w\(index)", "event_withdrawn", #"{"record_id":"\#(target)","reason":"twice"}"#, stream, la))
             } else {
+                let la = "la\(next(2))"
                 events.append(("s\(index)", "engagement_stage_reached",
-                               #"{"pilot_id":"p\#(next(3))","school_id":"\#(100 + next(5))","la_id":"la\#(next(2))","stage":"scoping","date":"2024-10-0\#(1 + next(9))"}"#))
+                               #"{"pilot_id":"p\#(next(3))","school_id":"\#(100 + next(5))","la_id":"\#(la)","stage":"scoping","date":"2024-10-0\#(1 + next(9))"}"#,
+                               "random:\(next(7))", la))
             }
         }
-        for (id, type, data) in events {
+        for (id, type, data, stream, la) in events {
             let eventID = try connection.query("SELECT reach.record_event_id($1)", [id]).decode(UUID.self, row: 0, column: 0)
-            _ = try EventLog.append([NewEvent(id: eventID, streamID: "random:\(next(7))", type: type, data: data)], on: connection)
+            _ = try EventLog.append([NewEvent(id: eventID, streamID: stream, type: type, data: data, authorityID: la)], on: connection)
         }
     }
 
-    mutating func activity(_ index: Int) -> String {
-        #"{"pilot_id":"p\#(next(3))","la_id":"la\#(next(2))","school_id":"\#(100 + next(5))","kind":"assembly","date":"2024-10-\#(10 + next(9))","duration_minutes":\#(10 + next(50)),"mode":"in_person","attendance":{"pupils":{"ks3":\#(next(40))},"staff":{"teaching":\#(1 + next(5))}}}"#
+    mutating func activity(_ index: Int, la: String) -> String {
+        #"{"pilot_id":"p\#(next(3))","la_id":"\#(la)","school_id":"\#(100 + next(5))","kind":"assembly","date":"2024-10-\#(10 + next(9))","duration_minutes":\#(10 + next(50)),"mode":"in_person","attendance":{"pupils":{"ks3":\#(next(40))},"staff":{"teaching":\#(1 + next(5))}}}"#
     }
 }
 

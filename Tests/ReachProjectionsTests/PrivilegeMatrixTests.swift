@@ -27,8 +27,9 @@ struct PrivilegeMatrixTests {
         // What each role may execute in schema reach (trigger functions run for whoever fires
         // the trigger, without being granted).
         let appFunctions: Set<String> = [
-            "append_event", "append_events", "append_staged", "chain", "chain_step", "event_digest_input", "event_hash",
-            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "recent_records", "record_event_id", "request_authorities", "xid_precedes",
+            "append_event", "append_events", "append_export", "append_staged", "chain", "chain_step", "draw_positions", "event_digest_input", "event_hash",
+            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "recent_records", "record_event_id", "request_authorities",
+            "system_record_types", "xid_precedes",
         ]
         let expectedFunctions: [String: Set<String>] = [
             "reach_app": appFunctions,
@@ -69,7 +70,11 @@ struct PrivilegeMatrixTests {
                 switch (table, privilege) {
                 case ("events", "SELECT"), ("events", "INSERT"): return true
                 case ("streams", "SELECT"), ("streams", "INSERT"), ("streams", "UPDATE"): return true
-                case ("event_position", "SELECT"), ("event_position", "USAGE"): return true
+                // Positions are drawn by the log's functions only (reach.draw_positions); the
+                // application reads the sequence's last value, and what its transaction drew.
+                case ("event_position", "SELECT"), ("position_draws", "SELECT"): return true
+                // Failed password checks, counted for the limits on guessing; kept a day.
+                case ("sign_in_failures", "SELECT"), ("sign_in_failures", "INSERT"), ("sign_in_failures", "DELETE"): return true
                 // The service's accounts and tokens: made, read and disabled, never deleted.
                 case ("accounts", "SELECT"), ("accounts", "INSERT"), ("accounts", "UPDATE"): return true
                 case ("api_tokens", "SELECT"), ("api_tokens", "INSERT"), ("api_tokens", "UPDATE"): return true
@@ -111,5 +116,51 @@ struct PrivilegeMatrixTests {
             }
         }
         #expect(cells > 400)
+
+        // Side channels of the server itself: sizes of tables and databases, database-wide
+        // statistics, large objects and temporary tables are the owner's alone (and, for
+        // temporary tables, the application's, whose bulk path stages chunks in one).
+        let people = ["reach_researcher", "reach_authority", "reach_staff", "nobody"]
+        let closedFunctions = try owner.query("""
+            SELECT p.oid::regprocedure::text, r.role, has_function_privilege(r.role, p.oid, 'EXECUTE')
+            FROM pg_proc p, unnest($1::text[]) AS r(role)
+            WHERE p.pronamespace = 'pg_catalog'::regnamespace
+              AND p.proname IN ('pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_database_size',
+                                'pg_tablespace_size', 'lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import')
+            """, [PostgresArray(people + ["reach_app"])]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
+        #expect(closedFunctions.count >= 5 * 12)
+        for (function, role, allowed) in closedFunctions {
+            #expect(!allowed, "\(role) may execute \(function)")
+        }
+        for view in ["pg_stat_database", "pg_stat_database_conflicts", "pg_stat_user_tables", "pg_statio_user_tables"] {
+            for role in people {
+                let allowed: Bool = try owner.query("SELECT has_table_privilege($1, $2, 'SELECT')", [role, "pg_catalog.\(view)"]).decode(row: 0, column: 0)
+                #expect(!allowed, "\(role) may read \(view)")
+            }
+        }
+        for role in Self.roles {
+            let allowed: Bool = try owner.query("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')", [role]).decode(row: 0, column: 0)
+            #expect(allowed == (role == "reach_app"), "\(role) \(allowed ? "may" : "may not") make temporary tables")
+        }
+    }
+
+    @Test("a researcher's and an authority's logins cannot learn a table's size, make large objects or temporary tables")
+    func sideChannels() throws {
+        let db = try TestDatabase.create()
+        let owner = try db.ownerConnection()
+        try ProjectionEngine().install(on: owner)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        for (login, role) in [("alex_\(suffix)", "reach_researcher"), ("lead_\(suffix)", "reach_authority")] {
+            try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'probe-secret' IN ROLE \(role)")
+            let connection = try Connection(configuration: db.owner.overriding(["user": login, "password": "probe-secret"]))
+            for sql in ["SELECT pg_relation_size('reach.events')", "SELECT pg_total_relation_size('reach.events')",
+                        "SELECT pg_table_size('reach.events')", "SELECT pg_indexes_size('reach.events')",
+                        "SELECT pg_database_size(current_database())", "SELECT pg_tablespace_size('pg_default')",
+                        "SELECT tup_inserted FROM pg_stat_database", "SELECT lo_from_bytea(0, 'x'::bytea)", "SELECT lo_creat(-1)",
+                        "SELECT lo_create(0)", "CREATE TEMP TABLE spy (x int)"] {
+                let error = #expect(throws: PostgresError.self, "\(login): \(sql)") { try connection.execute(sql) }
+                #expect(error?.sqlState == "42501", "\(login): \(sql): \(String(describing: error))")
+            }
+        }
     }
 }

@@ -360,11 +360,11 @@ extension ServerTests {
         // An admin too gives the current password here.
         let adminWrong = try await admin.post("/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
         #expect(adminWrong.status == 422 && adminWrong.body.contains(##"<a href="#f-current">"##))
-        _ = try await running.app.identify(name: "ops", password: "a long enough password")
+        _ = try await running.app.checkPassword(name: "ops", password: "a long enough password", from: "test")
         let mismatch = try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another")])
         #expect(mismatch.status == 422 && mismatch.body.contains(##"<a href="#f-again">"##))
         #expect(try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another long password")]).status == 303)
-        _ = try await running.app.identify(name: "kim", password: "another long password")
+        _ = try await running.app.checkPassword(name: "kim", password: "another long password", from: "test")
         // A token, shown once, then revoked.
         let made = try await kim.post("/account/tokens", [])
         let token = try #require(Self.first(#"<code class="token">([^<]+)</code>"#, in: made.body))

@@ -76,6 +76,8 @@ public struct TestDatabase: Sendable {
         // before any test migrates a database of its own.
         let template = TestCluster.migratedTemplate
         try admin.executeScript(migrated ? "CREATE DATABASE \(name) TEMPLATE \(template)" : "CREATE DATABASE \(name)")
+        // A copy does not carry the settings of the database itself: applied as a migration does.
+        if migrated { try Migrator.settleDatabase(on: Connection(configuration: cluster.configuration(database: name))) }
         return TestDatabase(
             name: name,
             owner: cluster.configuration(database: name),

@@ -1,10 +1,13 @@
 extension RecordType {
     /// A local authority's summary left the programme: who (the event's actor), for which
-    /// authority and period, in which format, under which disclosure policy.
+    /// authority and period, in which format, under which disclosure policy. Only the export
+    /// writes it (the log refuses it from any other append); its checks describe it.
     public static let summaryExported = RecordType(
         "summary_exported",
         example: #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":120,"date":"2025-09-15"}"#,
-        amendable: false
+        amendable: false,
+        // Written by the export itself (reach.append_export), never recorded.
+        system: true
     ) { reader, _ in
         let authority = reader.identifier("la_id")
         _ = reader.text("period", maxLength: 30)
