@@ -9,8 +9,12 @@
 --    did not draw. The application's role can no longer call nextval on the log's sequence.
 --    (The log's own functions draw for themselves, as before.) So every event's position was
 --    drawn after its transaction took its id, which is what readers rely on (reach.log_horizon).
--- 2. A stream's head is its last event: a head moved back to an earlier event of its stream
---    (version, hash and time all matching that event) is refused at commit.
+-- 2. A stream's head is its last event, whoever writes to the log: a head moved back to an
+--    earlier event of its stream (version, hash and time all matching that event), a head
+--    renamed to another stream, a placeholder head with a hash or time of its own, and events
+--    appended without moving their stream's head are all refused at commit. (The application's
+--    role may now change only a head's version, hash and time; every stream its statements
+--    append to is noted in reach.streams_appended, whose check runs at commit.)
 -- 3. An amendment keeps the authority of the record it amends. A correction or withdrawal goes
 --    to the stream of the record it names, with that record's authority, and a correction's
 --    new data names no other authority (la_id): staff of one authority could otherwise take
@@ -71,6 +75,24 @@ COMMENT ON FUNCTION reach.draw_positions(integer) IS
 REVOKE USAGE, UPDATE ON SEQUENCE reach.event_position FROM reach_app;
 GRANT SELECT ON SEQUENCE reach.event_position TO reach_app;
 
+-- 2. What the application's role may change of a head: its version, hash and time, never
+--    which stream it is the head of.
+REVOKE UPDATE ON reach.streams FROM reach_app;
+GRANT UPDATE (version, last_hash, last_recorded_at) ON reach.streams TO reach_app;
+
+-- The streams a transaction appended to other than through the log's functions, checked at
+-- its commit (reach.check_stream_appended): the rows last only until then.
+CREATE UNLOGGED TABLE reach.streams_appended (
+    xid       xid8 NOT NULL,
+    stream_id text NOT NULL,
+    PRIMARY KEY (xid, stream_id)
+);
+COMMENT ON TABLE reach.streams_appended IS
+    'Streams a transaction appended to other than through the log''s functions (the bulk path), each checked when it commits: its head must be its last event. A row lasts until its transaction commits.';
+REVOKE ALL ON reach.streams_appended FROM PUBLIC;
+-- (The check on appended events runs as whoever appends.)
+GRANT INSERT ON reach.streams_appended TO reach_app;
+
 -- 4. Transactions in which Reach's own export function appends a record only it may write.
 CREATE TABLE reach.system_appends (
     xid xid8 PRIMARY KEY
@@ -122,16 +144,20 @@ BEGIN
     -- correction's new data names no other authority.
     SELECT a."position", a.stream_id, a.data ->> 'record_id' AS record_id,
            CASE WHEN o.event_id IS NULL THEN 'it names no record in the log'
+                WHEN o.event_type IN ('event_corrected', 'event_withdrawn') OR o.event_type = ANY (reach.system_record_types())
+                THEN 'the record it names cannot be amended'
                 WHEN o.stream_id <> a.stream_id THEN 'it is not in the stream of the record it names'
                 WHEN o.authority_id IS DISTINCT FROM a.authority_id THEN 'its authority is not that of the record it names'
-                ELSE 'its new data names another authority than the record''s' END AS reason
+                ELSE 'its new data does not name the authority of the record it corrects' END AS reason
       INTO wrong
     FROM appended a
     LEFT JOIN reach.events o ON o.event_id = reach.record_event_id(a.data ->> 'record_id')
     WHERE a.event_type IN ('event_corrected', 'event_withdrawn')
       AND (o.event_id IS NULL OR o.stream_id <> a.stream_id OR o.authority_id IS DISTINCT FROM a.authority_id
-           OR (a.event_type = 'event_corrected' AND jsonb_typeof(a.data -> 'data') = 'object' AND (a.data -> 'data') ? 'la_id'
-               AND (a.data -> 'data' ->> 'la_id') IS DISTINCT FROM o.authority_id))
+           OR o.event_type IN ('event_corrected', 'event_withdrawn') OR o.event_type = ANY (reach.system_record_types())
+           OR (a.event_type = 'event_corrected'
+               AND (jsonb_typeof(a.data -> 'data') IS DISTINCT FROM 'object'
+                    OR (a.data -> 'data' ->> 'la_id') IS DISTINCT FROM o.authority_id)))
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'amendment at position % (stream %) is refused: %', wrong."position", wrong.stream_id, wrong.reason
@@ -140,8 +166,14 @@ BEGIN
 
     -- The log's own functions computed everything they wrote.
     IF current_user = 'reach_writer' THEN RETURN NULL; END IF;
+    -- Each stream appended to is checked when the transaction commits: its head must then be
+    -- its last event (reach.check_stream_appended).
+    INSERT INTO reach.streams_appended (xid, stream_id)
+    SELECT DISTINCT pg_current_xact_id(), a.stream_id FROM appended a
+    ON CONFLICT DO NOTHING;
     -- Each event's predecessor: the one before it in the statement, or else the stream's
-    -- event before it in the log (one index probe per stream and statement, not per event).
+    -- event before it in the log (one index probe per stream and statement, not per event);
+    -- and the run of positions this transaction drew that holds it (one index probe).
     WITH n AS (
         SELECT a.*, lag(a.version) OVER w AS previous_version, lag(a.hash) OVER w AS previous_hash,
                lag(a.recorded_at) OVER w AS previous_recorded_at
@@ -150,14 +182,18 @@ BEGIN
         SELECT n.*, coalesce(n.previous_version, p.version, 0) AS before_version,
                coalesce(n.previous_hash, p.hash, '\x'::bytea) AS before_hash,
                coalesce(n.previous_recorded_at, p.recorded_at) AS before_recorded_at,
-               EXISTS (SELECT FROM reach.position_draws d
-                       WHERE d.xid = pg_current_xact_id() AND n."position" BETWEEN d.first_position AND d.last_position) AS drawn_here
+               coalesce(d.last_position >= n."position", false) AS drawn_here
         FROM n LEFT JOIN LATERAL (
             -- Only the first event of a stream in the statement, past its first version, looks
             -- its predecessor up: one index probe, none for a new stream.
             SELECT p.version, p.hash, p.recorded_at FROM reach.events p
             WHERE n.previous_version IS NULL AND n.version > 1 AND p.stream_id = n.stream_id AND p.version = n.version - 1
         ) p ON true
+        LEFT JOIN LATERAL (
+            SELECT d.last_position FROM reach.position_draws d
+            WHERE d.xid = pg_current_xact_id() AND d.first_position <= n."position"
+            ORDER BY d.first_position DESC LIMIT 1
+        ) d ON true
     )
     SELECT l."position", l.stream_id, l.version,
            CASE WHEN NOT l.drawn_here
@@ -184,37 +220,68 @@ BEGIN
 END
 $$;
 
--- 2. A head is the stream's last event, not only one of its events. Checked when the
+-- 2. A head is the stream's last event, not only one of its events: checked when the
 --    transaction commits, against the head as it then stands (a transaction may move a head
---    several times, as the bulk path does chunk by chunk).
-CREATE OR REPLACE FUNCTION reach.check_head() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+--    several times, as the bulk path does chunk by chunk), for every head written and every
+--    stream appended to other than by the log's functions.
+CREATE FUNCTION reach.head_problem(p_stream_id text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     head record;
     last record;
 BEGIN
-    SELECT s.version, s.last_hash, s.last_recorded_at INTO head FROM reach.streams s WHERE s.stream_id = NEW.stream_id;
-    IF NOT FOUND THEN RETURN NULL; END IF;
+    SELECT s.version, s.last_hash, s.last_recorded_at INTO head FROM reach.streams s WHERE s.stream_id = p_stream_id;
     SELECT e.version, e.hash, e.recorded_at INTO last FROM reach.events e
-    WHERE e.stream_id = NEW.stream_id ORDER BY e.version DESC LIMIT 1;
-    IF NOT FOUND THEN
-        IF head.version > 0 THEN
-            RAISE EXCEPTION 'the head of stream % (version %) is not an event of the stream: it has none', NEW.stream_id, head.version
-                USING ERRCODE = 'RX004';
+    WHERE e.stream_id = p_stream_id ORDER BY e.version DESC LIMIT 1;
+    IF last.version IS NULL THEN
+        -- No events: at most a placeholder, as the log's functions make one.
+        IF head.version IS NOT NULL AND (head.version <> 0 OR head.last_hash <> '\x'::bytea OR head.last_recorded_at IS NOT NULL) THEN
+            RETURN format('the head of stream %s (version %s) is not a placeholder, and the stream has no events', p_stream_id, head.version);
         END IF;
         RETURN NULL;
     END IF;
+    IF head.version IS NULL THEN
+        RETURN format('stream %s has events but no head', p_stream_id);
+    END IF;
     IF last.version <> head.version THEN
-        RAISE EXCEPTION 'the head of stream % (version %) is not its last event (version %)', NEW.stream_id, head.version, last.version
-            USING ERRCODE = 'RX004';
+        RETURN format('the head of stream %s (version %s) is not its last event (version %s)', p_stream_id, head.version, last.version);
     END IF;
     IF last.hash <> head.last_hash OR last.recorded_at IS DISTINCT FROM head.last_recorded_at THEN
-        RAISE EXCEPTION 'the head of stream % (version %) is not the event of the stream at that version (its hash and time)', NEW.stream_id, head.version
-            USING ERRCODE = 'RX004';
+        RETURN format('the head of stream %s (version %s) is not the event of the stream at that version (its hash and time)', p_stream_id, head.version);
     END IF;
     RETURN NULL;
 END
 $$;
+REVOKE ALL ON FUNCTION reach.head_problem(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION reach.check_head() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := reach.head_problem(NEW.stream_id);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem USING ERRCODE = 'RX004';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION reach.check_stream_appended() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problem text := reach.head_problem(NEW.stream_id);
+BEGIN
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'events were appended to stream % without moving its head: %', NEW.stream_id, problem USING ERRCODE = 'RX004';
+    END IF;
+    DELETE FROM reach.streams_appended WHERE xid = NEW.xid AND stream_id = NEW.stream_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER streams_appended_checked AFTER INSERT ON reach.streams_appended
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION reach.check_stream_appended();
 
 -- 5. Settings of the database itself, which a copy of the database (CREATE DATABASE ...
 --    TEMPLATE) or a restore into a new one does not carry: reach db migrate applies them at

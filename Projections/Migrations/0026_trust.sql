@@ -27,11 +27,16 @@ DECLARE
     id text := gen_random_uuid()::text;
     appended bigint;
 BEGIN
-    IF p_la IS NULL OR p_la !~ '^[A-Za-z0-9._-]{1,60}$' THEN
-        RAISE EXCEPTION 'an export is of a local authority, named by its id' USING ERRCODE = '22023';
+    -- A registered authority (or the authority of the login exporting, whose summary is
+    -- published for it).
+    IF p_la IS NULL OR p_la !~ '^[A-Za-z0-9._-]{1,60}$'
+       OR NOT (EXISTS (SELECT FROM reach.streams s WHERE s.stream_id = 'authority:' || p_la AND s.version > 0)
+               OR p_la IS NOT DISTINCT FROM reach.login_authority()) THEN
+        RAISE EXCEPTION 'an export is of a registered local authority, named by its id' USING ERRCODE = '22023';
     END IF;
-    IF p_period IS NULL OR length(p_period) NOT BETWEEN 1 AND 30 OR p_period ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'an export''s period is text of 1 to 30 characters' USING ERRCODE = '22023';
+    -- A period as Reach writes one: 2024/25, FY2024/25, 2024-Q3, 2024-09, 2024-2029 or a range of dates.
+    IF p_period IS NULL OR p_period !~ '^([0-9]{4}/[0-9]{2}|FY[0-9]{4}/[0-9]{2}|[0-9]{4}-Q[1-4]|[0-9]{4}-[0-9]{2}|2024-2029|[0-9]{4}-[0-9]{2}-[0-9]{2}\.\.[0-9]{4}-[0-9]{2}-[0-9]{2})$' THEN
+        RAISE EXCEPTION 'an export''s period is one Reach writes, such as 2024/25, FY2024/25, 2024-Q3 or 2024-09' USING ERRCODE = '22023';
     END IF;
     IF p_format IS NULL OR p_format NOT IN ('csv', 'json', 'xlsx', 'html', 'pdf') THEN
         RAISE EXCEPTION 'an export''s format is csv, json, xlsx, html or pdf' USING ERRCODE = '22023';
@@ -42,8 +47,12 @@ BEGIN
     IF p_rows IS NULL OR p_rows NOT BETWEEN 0 AND 9999999 THEN
         RAISE EXCEPTION 'an export''s rows is a whole number from 0 to 9,999,999' USING ERRCODE = '22023';
     END IF;
-    IF p_actor IS NULL OR length(p_actor) NOT BETWEEN 1 AND 100 OR p_actor ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION 'an export names who made it (1 to 100 characters)' USING ERRCODE = '22023';
+    -- Who made it: a name of 1 to 100 characters with no control, invisible or
+    -- direction-changing character.
+    IF p_actor IS NULL OR length(p_actor) NOT BETWEEN 1 AND 100
+       OR p_actor ~ '[[:cntrl:]\u00AD\u061C\u180E\u200B-\u200F\u2028-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]' THEN
+        RAISE EXCEPTION 'an export names who made it, in 1 to 100 characters with no control, invisible or direction-changing character'
+            USING ERRCODE = '22023';
     END IF;
     INSERT INTO reach.system_appends (xid) VALUES (me);
     SELECT a."position" INTO appended

@@ -148,16 +148,20 @@ extension ReachApplication {
     /// Every other sign-in of the account ends (all of them when an admin resets someone
     /// else's): the session `keeping` (the asker's own, by its secret) stays. Its API tokens
     /// keep working unless `revokeTokens`.
+    /// `ownNeedsCurrent` (the service's fronts) asks the current password of anyone changing
+    /// their own, admins too: a session or token left open does not give the account away. The
+    /// command line, the installation's own login, may reset any password.
     @discardableResult
     public func setPassword(_ name: String, password: String, current: String? = nil, from address: String = "local",
-                            keeping session: String? = nil, revokeTokens: Bool = false, as identity: Identity) async throws -> PasswordChanged {
+                            keeping session: String? = nil, revokeTokens: Bool = false, ownNeedsCurrent: Bool = false,
+                            device: String? = nil, as identity: Identity) async throws -> PasswordChanged {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         if identity.name != name {
             try Access.checkMayOperate(.manageUsers, for: identity)
-        } else if !admin || current != nil {
+        } else if !admin || current != nil || ownNeedsCurrent {
             guard let current else { throw AccessDenied("changing your password needs your current password") }
             do {
-                _ = try await checkPassword(name: name, password: current, from: address)
+                _ = try await checkPassword(name: name, password: current, from: address, device: device)
             } catch is NotAuthenticated {
                 throw AccessDenied("changing your password needs your current password, and the one given is not right")
             }
@@ -290,19 +294,42 @@ extension ReachApplication {
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
+    /// What signing in gives: who, the session's secret (for the cookie) and CSRF token, and
+    /// the secret of the device (browser) it was made from, for its own cookie, when it was not
+    /// known to this account yet (nil: the device's cookie stands).
+    public struct SignedIn: Sendable {
+        public var identity: Identity
+        public var session: String
+        public var csrfToken: String
+        public var newDevice: String?
+    }
+
     /// Signs an account in with its password, checked under ``SignInLimits`` for the account
-    /// and `address` (where the attempt came from): a new session, whose secret (for the
-    /// cookie) and CSRF token are returned this once; only the secret's sha256 is kept.
-    public func signIn(name: String, password: String, from address: String) async throws -> (identity: Identity, session: String, csrfToken: String) {
-        let identity = try await checkPassword(name: name, password: password, from: address)
-        let (session, csrf) = (Self.secret(), Self.secret())
-        let (configuration, logger, hours) = (target.application, logger, Self.sessionHours)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            _ = try Connection(configuration: configuration, logger: logger).execute(
+    /// and `address` (where the attempt came from), or for `device` alone when it has signed
+    /// in to this account before: a new session, whose secret (for the cookie) and CSRF token
+    /// are returned this once, and a device secret when the device was not known; only the
+    /// secrets' sha256 are kept.
+    public func signIn(name: String, password: String, from address: String, device: String? = nil) async throws -> SignedIn {
+        let identity = try await checkPassword(name: name, password: password, from: address, device: device)
+        let (session, csrf, newDevice) = (Self.secret(), Self.secret(), Self.secret())
+        let (configuration, logger, hours, pool) = (target.application, logger, Self.sessionHours, pool)
+        let known = try await onThreadOfItsOwn(name: "reach.accounts") {
+            let connection = try Self.open(configuration, pool: pool, logger: logger)
+            defer { Self.release([connection], pool: pool) }
+            _ = try connection.execute(
                 "INSERT INTO reach.sessions (secret_hash, account, csrf_token, expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4))",
                 [EventLog.sha256Hex(session), identity.name, csrf, Int32(hours)])
+            if let device, try connection.execute(
+                "UPDATE reach.sign_in_devices SET last_used_at = now() WHERE secret_hash = decode($1, 'hex') AND account = $2",
+                [EventLog.sha256Hex(device), identity.name]) == 1 {
+                return true
+            }
+            _ = try connection.execute("DELETE FROM reach.sign_in_devices WHERE last_used_at < now() - interval '400 days'")
+            _ = try connection.execute("INSERT INTO reach.sign_in_devices (secret_hash, account) VALUES (decode($1, 'hex'), $2)",
+                                       [EventLog.sha256Hex(newDevice), identity.name])
+            return false
         }
-        return (identity, session, csrf)
+        return SignedIn(identity: identity, session: session, csrfToken: csrf, newDevice: known ? nil : newDevice)
     }
 
     /// The identity and CSRF token of a session that is open (not expired, not ended, its
@@ -358,37 +385,51 @@ extension ReachApplication {
     /// The identity behind a name and password, checked under ``SignInLimits``: refused with
     /// ``TooManyAttempts`` (the password not looked at) while the account or the address must
     /// wait; else the check counts as a failure until it succeeds (so that checks made at the
-    /// same moment see each other), and a success clears the account's failures.
-    public func checkPassword(name: String, password: String, from address: String) async throws -> Identity {
-        let (configuration, logger, limits) = (target.application, logger, signInLimits)
+    /// same moment see each other: each account's and address's checks are counted one at a
+    /// time), and a success clears the account's failures.
+    ///
+    /// `device` is the secret of a browser (or script) that has signed in to this account
+    /// before (``signIn(name:password:from:device:)`` gives one): its checks are counted apart,
+    /// against that device alone, so that no stranger's failures can make the owner wait.
+    public func checkPassword(name: String, password: String, from address: String, device: String? = nil) async throws -> Identity {
+        let (configuration, logger, limits, pool) = (target.application, logger, signInLimits, pool)
         let account = String(name.prefix(100)).isEmpty ? "-" : String(name.prefix(100))
         let place = String(address.prefix(100)).isEmpty ? "-" : String(address.prefix(100))
         let attempt: Int64 = try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Connection(configuration: configuration, logger: logger)
-            let window = Double(limits.window.components.seconds)
-            let counts = try connection.query("""
-                SELECT (SELECT count(*)::int FROM reach.sign_in_failures WHERE account = $1 AND at > now() - make_interval(secs => $3)),
-                       (SELECT extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures WHERE account = $1 AND at > now() - make_interval(secs => $3)),
-                       (SELECT count(*)::int FROM reach.sign_in_failures WHERE address = $2 AND at > now() - make_interval(secs => $3)),
-                       (SELECT extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures WHERE address = $2 AND at > now() - make_interval(secs => $3))
-                """, [account, place, window])
-            var wait = 0.0
-            for (count, since, free) in [(try counts.decode(Int.self, row: 0, column: 0), try counts.decodeIfPresent(Double.self, row: 0, column: 1), limits.freePerAccount),
-                                         (try counts.decode(Int.self, row: 0, column: 2), try counts.decodeIfPresent(Double.self, row: 0, column: 3), limits.freePerAddress)] {
-                let needed = limits.wait(after: count, free: free)
-                if let since, needed > .zero {
-                    wait = max(wait, Double(needed.components.seconds) + Double(needed.components.attoseconds) / 1e18 - since)
+            let connection = try Self.open(configuration, pool: pool, logger: logger)
+            defer { Self.release([connection], pool: pool) }
+            return try connection.withTransaction { connection in
+                // A device that signed in to this account before is counted on its own.
+                let known = try device.map { device in
+                    try connection.query("SELECT 'device:' || left(encode(secret_hash, 'hex'), 16) FROM reach.sign_in_devices WHERE secret_hash = decode($1, 'hex') AND account = $2",
+                                         [EventLog.sha256Hex(device), account]).mapRows { try $0.decode(0, as: String.self) }.first
+                } ?? nil
+                let keys: [(column: String, value: String, free: Int)] = known.map { [("address", $0, limits.freePerAccount)] }
+                    ?? [("account", account, limits.freePerAccount), ("address", place, limits.freePerAddress)]
+                let window = Double(limits.window.components.seconds)
+                var wait = 0.0
+                for key in keys {
+                    try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["reach-sign-in:\(key.column):\(key.value)"])
+                    let counted = try connection.query("""
+                        SELECT count(*)::int, extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures
+                        WHERE \(key.column) = $1 AND at > now() - make_interval(secs => $2)\(known == nil ? "" : " AND account = $3")
+                        """, known == nil ? [key.value, window] : [key.value, window, account])
+                    let needed = limits.wait(after: try counted.decode(Int.self, row: 0, column: 0), free: key.free)
+                    if needed > .zero, let since = try counted.decodeIfPresent(Double.self, row: 0, column: 1) {
+                        wait = max(wait, Double(needed.components.seconds) + Double(needed.components.attoseconds) / 1e18 - since)
+                    }
                 }
+                if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
+                _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
+                return try connection.query("INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, known ?? place])
+                    .decode(row: 0, column: 0)
             }
-            if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
-            _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
-            return try connection.query("INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, place])
-                .decode(row: 0, column: 0)
         }
         let identity = try await identify(name: name, password: password)
         try await onThreadOfItsOwn(name: "reach.accounts") {
-            _ = try Connection(configuration: configuration, logger: logger)
-                .execute("DELETE FROM reach.sign_in_failures WHERE id = $1 OR account = $2", [attempt, account])
+            let connection = try Self.open(configuration, pool: pool, logger: logger)
+            defer { Self.release([connection], pool: pool) }
+            _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE id = $1 OR account = $2", [attempt, account])
         }
         return identity
     }

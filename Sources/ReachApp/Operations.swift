@@ -141,11 +141,12 @@ extension ReachApplication {
         }
     }
 
-    /// Seals the log: every stream's head and the last position, signed with the Ed25519 key in
+    /// Seals the log up to its settled position (every event's position and hash, by blocks,
+    /// and every stream's head; waiting up to `maxWait` for appends in flight), signed with the Ed25519 key in
     /// the file at `keyPath` (made, readable by its owner only, when there is none). Keep the
     /// key and the seals away from the database's server. Returns the seal and whether the key
     /// was made now.
-    public func sealLog(keyPath: String, as identity: Identity) async throws -> (seal: Seal, newKey: Bool) {
+    public func sealLog(keyPath: String, maxWait: Duration = .seconds(300), as identity: Identity) async throws -> (seal: Seal, newKey: Bool) {
         try Access.checkMayOperate(.eventsSeal, for: identity)
         let (configuration, logger) = (target.application, logger)
         return try await onThreadOfItsOwn(name: "reach.seal") {
@@ -162,7 +163,7 @@ extension ReachApplication {
                 try PrivateFile.write(Hex.encode(key) + "\n", to: keyPath)
                 newKey = true
             }
-            return (try EventLog.seal(privateKey: key, on: Connection(configuration: configuration, logger: logger)), newKey)
+            return (try EventLog.seal(privateKey: key, maxWait: maxWait, on: Connection(configuration: configuration, logger: logger)), newKey)
         }
     }
 

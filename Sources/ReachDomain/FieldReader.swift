@@ -118,7 +118,7 @@ public struct FieldReader {
     /// An identifier: ASCII letters, digits, `-`, `_` and `.`, up to 60 characters (the one
     /// rule for ids, ``TextRules/isIdentifier(_:maxLength:)``).
     public mutating func identifier(_ key: String, required: Bool = true) -> String? {
-        describe(key, ["type": "string", "pattern": .string(TextRules.identifierPattern(maxLength: 60))], required: required)
+        describe(key, ["type": "string", "pattern": .string(TextRules.identifierPattern), "maxLength": 60], required: required)
         guard let text = plainText(key, required: required, maxLength: 60) else { return nil }
         guard TextRules.isIdentifier(text, maxLength: 60) else {
             refuse(key, "'\(text)' may hold only ASCII letters, digits, -, _ and . (no spaces)")
@@ -281,7 +281,7 @@ public struct FieldReader {
 
     /// A list of identifiers, without repeats.
     public mutating func identifiers(_ key: String, required: Bool = false) -> [String]? {
-        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "pattern": .string(TextRules.identifierPattern(maxLength: 60))])], required: required)
+        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "pattern": .string(TextRules.identifierPattern), "maxLength": 60])], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value else {
             refuse(key, "must be a list of ids, such as [\"id-1\"]")

@@ -12,33 +12,49 @@ import ReachEventLog
 ///   or a byte-order mark; private-use and unassigned characters), which make two labels look
 ///   alike or text read differently from what it holds.
 public enum TextRules {
-    /// Whether `text` is an id of 1 to `maxLength` ASCII letters, digits, `-`, `_` or `.`.
+    /// Whether `text` is an id of 1 to `maxLength` ASCII letters, digits, `-`, `_` or `.`,
+    /// with at least one letter or digit (so that `.` and `..` are not ids).
     public static func isIdentifier(_ text: some StringProtocol, maxLength: Int) -> Bool {
         let bytes = text.utf8
         guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
-        return bytes.allSatisfy { byte in
+        var alphanumeric = false
+        for byte in bytes {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
-            default: false
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                alphanumeric = true
+            case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                continue
+            default:
+                return false
             }
         }
+        return alphanumeric
     }
 
-    /// The pattern of ``isIdentifier(_:maxLength:)``, for JSON Schema.
-    public static func identifierPattern(maxLength: Int) -> String { "^[A-Za-z0-9._-]{1,\(maxLength)}$" }
+    /// The pattern of ``isIdentifier(_:maxLength:)``, for JSON Schema (its length is the
+    /// schema's `maxLength`).
+    public static let identifierPattern = "^[A-Za-z0-9._-]*[A-Za-z0-9][A-Za-z0-9._-]*$"
 
     /// The first character of `text` that text may not hold: a format character (invisible, or
-    /// changing direction), a private-use or an unassigned one. Nil when there is none.
+    /// changing direction), a line or paragraph separator, a private-use or an unassigned one,
+    /// or one of the characters that show as nothing though they are letters or marks (Hangul
+    /// fillers, the combining grapheme joiner, variation selectors, the blank Braille pattern).
+    /// Nil when there is none.
     public static func forbiddenCharacter(in text: String) -> Unicode.Scalar? {
         guard !text.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         return text.unicodeScalars.first { scalar in
             switch scalar.properties.generalCategory {
-            case .format, .privateUse, .unassigned, .surrogate: true
-            default: false
+            case .format, .privateUse, .unassigned, .surrogate, .lineSeparator, .paragraphSeparator: return true
+            default: return invisible.contains(where: { $0.contains(scalar.value) })
             }
         }
     }
+
+    /// Characters that are letters or marks but show as nothing.
+    private static let invisible: [ClosedRange<UInt32>] = [
+        0x034F...0x034F, 0x115F...0x1160, 0x17B4...0x17B5, 0x180B...0x180F, 0x2800...0x2800, 0x3164...0x3164,
+        0xFE00...0xFE0F, 0xFFA0...0xFFA0, 0xE0100...0xE01EF,
+    ]
 
     /// What is wrong with a forbidden character, in words: its code point and name.
     public static func describe(_ scalar: Unicode.Scalar) -> String {

@@ -81,6 +81,9 @@ public struct DatabaseTarget: Sendable {
         let owner = try Connection(configuration: cluster.configuration(database: localDatabase), logger: logger)
         let applied = try Migrator(adding: migrations, logger: logger).migrate(on: owner)
         try ensureApplicationLogin(localApplicationUser, on: owner)
+        // The cluster's other databases are its superuser's: a researcher's or an authority's
+        // login could otherwise read the server-wide statistics (pg_stat_database) there.
+        try admin.executeScript("REVOKE CONNECT ON DATABASE postgres FROM PUBLIC; REVOKE CONNECT ON DATABASE template1 FROM PUBLIC")
         return (target, applied)
     }
 

@@ -102,11 +102,34 @@ extension EventLog {
             SELECT t.events, t.streams, b."position", b.stream_id, b.version, b.reason
             FROM totals t LEFT JOIN (SELECT * FROM broken UNION ALL SELECT * FROM heads WHERE NOT EXISTS (SELECT FROM broken)) b ON true
             """)
-        let broken: VerifyReport.BrokenEvent? = try result.decodeIfPresent(String.self, row: 0, column: 3).map { stream in
+        var broken: VerifyReport.BrokenEvent? = try result.decodeIfPresent(String.self, row: 0, column: 3).map { stream in
             VerifyReport.BrokenEvent(
                 position: try result.decode(row: 0, column: 2), streamID: stream,
                 version: try result.decode(row: 0, column: 4), reason: try result.decode(row: 0, column: 5))
         }
+        if broken == nil { broken = try misplacedAmendment(on: connection) }
         return VerifyReport(events: try result.decode(row: 0, column: 0), streams: try result.decode(row: 0, column: 1), firstBroken: broken)
+    }
+
+    /// The first amendment that is not where its record is, or does not keep its record's
+    /// authority: one the log refuses now (migration 0025), appended before it did.
+    static func misplacedAmendment(on connection: Connection) throws -> VerifyReport.BrokenEvent? {
+        let found = try connection.query("""
+            SELECT a."position", a.stream_id, a.version,
+                   CASE WHEN o.event_id IS NULL THEN format('the amendment names record %s, which is not in the log', a.data ->> 'record_id')
+                        WHEN o.stream_id <> a.stream_id THEN format('the amendment of record %s is not in its record''s stream (%s)', a.data ->> 'record_id', o.stream_id)
+                        ELSE format('the amendment of record %s, of authority %s, is recorded for or names authority %s: a correction must keep its record''s authority; correct or withdraw it',
+                                    a.data ->> 'record_id', coalesce(o.authority_id, 'none'),
+                                    coalesce(CASE WHEN a.authority_id IS DISTINCT FROM o.authority_id THEN a.authority_id ELSE a.data -> 'data' ->> 'la_id' END, 'none')) END
+            FROM reach.events a
+            LEFT JOIN reach.events o ON o.event_id = reach.record_event_id(a.data ->> 'record_id')
+            WHERE a.event_type IN ('event_corrected', 'event_withdrawn')
+              AND (o.event_id IS NULL OR o.stream_id <> a.stream_id OR o.authority_id IS DISTINCT FROM a.authority_id
+                   OR (a.event_type = 'event_corrected' AND (a.data -> 'data' ->> 'la_id') IS DISTINCT FROM o.authority_id))
+            ORDER BY a."position" LIMIT 1
+            """)
+        guard found.rowCount > 0 else { return nil }
+        return VerifyReport.BrokenEvent(position: try found.decode(row: 0, column: 0), streamID: try found.decode(row: 0, column: 1),
+                                        version: try found.decode(row: 0, column: 2), reason: try found.decode(row: 0, column: 3))
     }
 }

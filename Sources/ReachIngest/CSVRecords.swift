@@ -19,6 +19,9 @@ final class CSVRecords {
     /// characters), so that a quote never closed, or a file that is not CSV, is refused rather
     /// than read whole into memory.
     static let maximumCell = 64 * 1024
+    /// The most cells a record may have (far beyond any record type's columns), so that a line
+    /// of commas is refused rather than made into millions of cells.
+    static let maximumCells = 1_000
 
     private let file: UnsafeMutablePointer<FILE>?
     private var block: [UInt8]
@@ -89,9 +92,13 @@ final class CSVRecords {
             return text
         }
         func finish() throws {
+            guard cells.count < Self.maximumCells else { throw tooMany() }
             cells.append(try cell.withUnsafeBufferPointer { try text($0) })
             cell.removeAll(keepingCapacity: true)
             atCellStart = true
+        }
+        func tooMany() -> Failure {
+            Failure(description: "the line has more than \(Self.maximumCells) cells: no record type has so many columns; check the file is CSV")
         }
         func tooLong() -> Failure {
             Failure(description: "the cell is longer than \(Self.maximumCell / 1024) KiB\(quoted ? " (does a quote that opens it never close?)" : ""): no field is so long; check the file is CSV",
@@ -112,6 +119,7 @@ final class CSVRecords {
                     while end < bytes.count, bytes[end] != comma, bytes[end] != lf, bytes[end] != cr { end += 1 }
                     guard end - index <= Self.maximumCell else { throw tooLong() }
                     guard end < bytes.count else { return nil }
+                    guard cells.count < Self.maximumCells else { throw tooMany() }
                     cells.append(try text(UnsafeBufferPointer(rebasing: bytes[index..<end])))
                     index = end + 1
                     return bytes[end]

@@ -67,17 +67,36 @@ public struct TrustedProxies: Sendable, Hashable {
         return networks.contains { $0.contains(bytes) }
     }
 
-    /// The client's address: the peer's, or, when the peer is a listed proxy, the last address
-    /// in `X-Forwarded-For` that is not a listed proxy's.
+    /// The client's address, as the limits on guessing count it: the peer's, or, when the peer
+    /// is a listed proxy, the last address in `X-Forwarded-For` that is not a listed proxy's.
+    /// An IPv4 address is counted as it is; an IPv6 one by its /64 network (one host is given
+    /// a whole /64 to choose addresses from). A port or brackets around an entry are dropped.
     public func client(peer: String?, forwardedFor: [String]) -> String {
-        guard let peer else { return "unknown" }
-        guard trusts(peer) else { return peer }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let peer, let peerBytes = Self.bytes(of: Self.bare(peer)) else { return "unknown" }
+        guard networks.contains(where: { $0.contains(peerBytes) }) else { return Self.counted(peerBytes) }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { Self.bare($0.trimmingCharacters(in: .whitespaces)) }
+        var client = peerBytes
         for hop in hops.reversed() {
-            guard Self.bytes(of: hop) != nil else { return peer }  // not an address: the header is not to be believed
-            if !trusts(hop) { return hop }
+            guard let bytes = Self.bytes(of: hop) else { break }  // not an address: nothing left of it is to be believed
+            client = bytes
+            if !networks.contains(where: { $0.contains(bytes) }) { break }
         }
-        return hops.first ?? peer
+        return Self.counted(client)
+    }
+
+    /// An entry without the brackets or port a proxy may write around an address
+    /// (`[2001:db8::1]:443`, `192.0.2.1:5678`).
+    static func bare(_ text: String) -> String {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") { return String(text[text.index(after: text.startIndex)..<close]) }
+        if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") { return String(text[..<colon]) }
+        return text
+    }
+
+    /// How an address is counted: IPv4 as it is, IPv6 by its /64.
+    static func counted(_ bytes: [UInt8]) -> String {
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
     }
 
     /// An address's bytes (4 for IPv4, 16 for IPv6; an IPv4 address mapped into IPv6 is taken

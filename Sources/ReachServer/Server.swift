@@ -48,6 +48,14 @@ public enum ReachServer {
     public static let sessionCookie = "reach_session"
     /// The header a cookie-authenticated write carries the session's CSRF token in.
     public static let csrfHeader = "X-CSRF-Token"
+    /// The cookie of a device that has signed in before: its password checks are counted
+    /// apart from strangers' (``ReachApplication/checkPassword(name:password:from:device:)``).
+    public static let deviceCookie = "reach_device"
+
+    /// The device cookie, kept 400 days, sent to this service's own pages only.
+    static func deviceCookie(_ secret: String, secure: Bool) -> Cookie {
+        Cookie(name: deviceCookie, value: secret, maxAge: 400 * 24 * 3600, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
+    }
 
     /// The largest JSON body a route reads.
     public static let maximumBody = 2 * 1024 * 1024
@@ -223,10 +231,12 @@ public enum ReachServer {
             }
             let address = clientAddress(request, context, trustedProxies)
             do {
-                let (identity, session, csrf) = try await app.signIn(name: form.name, password: form.password, from: address)
+                let signedIn = try await app.signIn(name: form.name, password: form.password, from: address, device: request.cookies[deviceCookie]?.value)
                 struct Out: Encodable { var account: String; var role: String; var csrf_token: String }
-                var response = json(String(decoding: try JSONEncoder.sorted.encode(Out(account: identity.name, role: identity.role.rawValue, csrf_token: csrf)), as: UTF8.self))
-                response.setCookie(Cookie(name: sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+                var response = json(String(decoding: try JSONEncoder.sorted.encode(Out(account: signedIn.identity.name, role: signedIn.identity.role.rawValue,
+                                                                                          csrf_token: signedIn.csrfToken)), as: UTF8.self))
+                response.setCookie(Cookie(name: sessionCookie, value: signedIn.session, maxAge: 8 * 3600, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+                if let device = signedIn.newDevice { response.setCookie(deviceCookie(device, secure: secureCookies)) }
                 return response
             } catch is NotAuthenticated {
                 return problem(.unauthorized, "not signed in", NotAuthenticated().description)
@@ -331,7 +341,7 @@ public enum ReachServer {
                 let changed = try await app.setPassword(try context.parameters.require("name"), password: form.password, current: form.current_password,
                                                         from: clientAddress(request, context, trustedProxies),
                                                         keeping: request.headers[.authorization] == nil ? request.cookies[sessionCookie]?.value : nil,
-                                                        revokeTokens: form.revoke_tokens ?? false, as: identity)
+                                                        revokeTokens: form.revoke_tokens ?? false, ownNeedsCurrent: true, as: identity)
                 return try encoded(changed)
             }
         }

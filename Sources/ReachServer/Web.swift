@@ -70,10 +70,12 @@ enum WebPages {
             if password.isEmpty { errors.append(("password", "Enter your password")) }
             guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next) }
             do {
-                let (_, session, _) = try await app.signIn(name: name, password: password, from: ReachServer.clientAddress(request, context, proxies))
+                let signedIn = try await app.signIn(name: name, password: password, from: ReachServer.clientAddress(request, context, proxies),
+                                                    device: request.cookies[ReachServer.deviceCookie]?.value)
                 var response = redirect(next ?? "/")
-                response.setCookie(Cookie(name: ReachServer.sessionCookie, value: session, maxAge: 8 * 3600, path: "/", secure: secureCookies,
+                response.setCookie(Cookie(name: ReachServer.sessionCookie, value: signedIn.session, maxAge: 8 * 3600, path: "/", secure: secureCookies,
                                           httpOnly: true, sameSite: .lax))
+                if let device = signedIn.newDevice { response.setCookie(ReachServer.deviceCookie(device, secure: secureCookies)) }
                 response.setCookie(Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
                 return response
             } catch is NotAuthenticated {

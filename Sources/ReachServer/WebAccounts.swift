@@ -24,7 +24,8 @@ extension WebPages {
                 do {
                     let changed = try await app.setPassword(identity.name, password: new, current: current,
                                                             from: ReachServer.clientAddress(request, context, proxies),
-                                                            keeping: request.cookies[ReachServer.sessionCookie]?.value, as: identity)
+                                                            keeping: request.cookies[ReachServer.sessionCookie]?.value, ownNeedsCurrent: true,
+                                                            device: request.cookies[ReachServer.deviceCookie]?.value, as: identity)
                     return redirect("/account?done=password&ended=\(changed.sessionsEnded)&tokens=\(changed.tokensInUse)")
                 } catch is AccessDenied {
                     errors.append(("current", "Your current password is not right"))

@@ -171,12 +171,15 @@ struct Events: AsyncParsableCommand {
 
     struct Seal: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign a statement of every stream's head and the last position, to verify the log against later.",
+            abstract: "Sign a statement of every event up to the log's settled position, to verify the log against later.",
             discussion: """
-                The key is an Ed25519 private key in a file outside the database (made, readable \
-                by its owner only, when --key names none). Keep the key and the seals away from the \
-                database's server: reach events verify --seal FILE then finds a stream's tail or a \
-                whole stream deleted, or rewritten, even by the database's owner.
+                The statement holds a digest of every event's position and hash (by blocks of 100,000 \
+                positions) and every stream's last event, up to the settled position (waiting, up to \
+                --wait seconds, for appends in flight). The key is an Ed25519 private key in a file \
+                outside the database (made, readable by its owner only, when --key names none). Keep \
+                the key and the seals away from the database's server: reach events verify --seal FILE \
+                then finds any event inserted, deleted or changed at or below the sealed position, in \
+                any stream, even by the database's owner.
                 """
         )
         @OptionGroup var database: DatabaseOptions
@@ -184,10 +187,16 @@ struct Events: AsyncParsableCommand {
         var key: String
         @Option(help: "Where to write the seal.")
         var out: String
+        @Option(help: "How long to wait for appends in flight (seconds; default 300).")
+        var wait: Int = 300
+
+        func validate() throws {
+            guard wait >= 1 else { throw ValidationError("--wait is a whole number of seconds from 1, not \(wait)") }
+        }
 
         func run() async throws {
             let app = try await database.application()
-            let (seal, newKey) = try await app.sealLog(keyPath: key, as: try await app.identify(actor: actorName(nil)))
+            let (seal, newKey) = try await app.sealLog(keyPath: key, maxWait: .seconds(wait), as: try await app.identify(actor: actorName(nil)))
             try PrivateFile.write(seal.fileText, to: out)
             struct Line: Encodable { var file: String; var streams: Int; var last_position: Int64; var public_key: String; var new_key: Bool }
             emit(try jsonLine(Line(file: out, streams: seal.heads.count, last_position: seal.lastPosition, public_key: seal.publicKey, new_key: newKey)))

@@ -123,7 +123,7 @@ struct TextRulesTests {
     @Test("an id is ASCII letters, digits, -, _ and . only: no spaces, look-alike letters or invisible characters")
     func identifiers() {
         for good in ["northvale", "900001", "demo-7.la-northvale", "a_b"] { #expect(TextRules.isIdentifier(good, maxLength: 100), "\(good)") }
-        for bad in ["", "north vale", "northv\u{0430}le", "9000\u{200B}01", "a:b", "\u{FEFF}x", "é", String(repeating: "a", count: 101)] {
+        for bad in ["", "north vale", "northv\u{0430}le", "9000\u{200B}01", "a:b", "\u{FEFF}x", "é", ".", "..", "-_", String(repeating: "a", count: 101)] {
             #expect(!TextRules.isIdentifier(bad, maxLength: 100), "\(bad)")
         }
         #expect(Recorder.Envelope.recordID(" act-1 ") == "act-1")
@@ -132,7 +132,8 @@ struct TextRulesTests {
 
     @Test("text may hold no format, private-use or unassigned character; it is kept composed")
     func text() throws {
-        for bad in ["a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b", "a\u{00AD}b", "a\u{E000}b"] {
+        for bad in ["a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b", "a\u{00AD}b", "a\u{E000}b", "a\u{2028}b", "a\u{3164}b",
+                    "a\u{034F}b", "a\u{FE0F}b", "a\u{2800}b", "a\u{115F}b"] {
             #expect(TextRules.forbiddenCharacter(in: bad) != nil, "\(bad.unicodeScalars.map { String($0.value, radix: 16) })")
         }
         for good in ["Café", "Ysgol Gymraeg", "Zürich", "東京", "ok"] { #expect(TextRules.forbiddenCharacter(in: good) == nil) }

@@ -89,7 +89,7 @@ struct TrustTests {
         try second.executeScript("""
             ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
             DELETE FROM reach.events WHERE stream_id = 'alone';
-            UPDATE reach.streams SET version = 0, last_hash = '\\x' WHERE stream_id = 'alone';
+            UPDATE reach.streams SET version = 0, last_hash = '\\x', last_recorded_at = NULL WHERE stream_id = 'alone';
             ALTER TABLE reach.events ENABLE TRIGGER events_append_only;
             """)
         let deleted = try EventLog.verify(against: sealed, on: second)
@@ -109,6 +109,29 @@ struct TrustTests {
             let error = #expect(throws: PostgresError.self) { try application.executeScript(sql) }
             #expect(error?.sqlState == "RX004", "\(String(describing: error))")
         }
+        // Nor renamed to another stream (the application's role may change a head's version,
+        // hash and time only), nor a placeholder planted with a hash or time of its own.
+        let renamed = #expect(throws: PostgresError.self) { try application.executeScript("UPDATE reach.streams SET stream_id = 'x-long' WHERE stream_id = 'long'") }
+        #expect(renamed?.sqlState == "42501")
+        let planted = #expect(throws: PostgresError.self) {
+            try application.executeScript("INSERT INTO reach.streams (stream_id, version, last_hash, last_recorded_at) VALUES ('school:999999', 0, '\\xdead', '2999-01-01')")
+        }
+        #expect(planted?.sqlState == "RX004")
+        // Nor an event appended without moving its stream's head: its position drawn here, its
+        // hash right, its head left behind.
+        let behind = #expect(throws: PostgresError.self) {
+            try application.withTransaction { connection in
+                try connection.executeScript("""
+                    WITH e AS (SELECT (SELECT reach.draw_positions(1)) AS p, gen_random_uuid() AS id, now() AS at),
+                         h AS (SELECT last_hash FROM reach.streams WHERE stream_id = 'long')
+                    INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, data, metadata, recorded_at, hash, authority_id)
+                    SELECT e.p, e.id, 'long', 8, 'activity_delivered', '{"n":8}', '{}', e.at,
+                           reach.event_hash(h.last_hash, e.id, 'long', 8, 'activity_delivered', 1, '{"n":8}', '{}', NULL, 'LA01', e.at), 'LA01'
+                    FROM e, h
+                    """)
+            }
+        }
+        #expect(behind?.sqlState == "RX004" && behind?.description.contains("without moving its head") == true, "\(String(describing: behind))")
         // The next honest append still works.
         #expect(try EventLog.append([sampleEvent("long", 8)], expecting: ["long": .exactly(7)], on: application)[0].version == 8)
         #expect(try EventLog.verify(on: application).ok)
@@ -142,9 +165,39 @@ struct TrustTests {
             #expect(bulk?.sqlState == "RX005", "\(String(describing: bulk))")
         }
         #expect(try EventLog.readStream("school:900002", on: application).count == 1)
+        // Nor a correction whose data names no authority, nor an amendment of what cannot be amended.
+        let unnamed = #"{"data":{"name":"B","phase":"primary","school_id":"900002"},"reason":"x","record_id":"school-b"}"#
+        let noData = #"{"data":"nothing","reason":"x","record_id":"school-b"}"#
+        for data in [unnamed, noData] {
+            let error = #expect(throws: PostgresError.self) { try EventLog.append([amendment("event_corrected", authority: "southmere", data: data)], on: application) }
+            #expect(error?.sqlState == "RX005")
+        }
+        _ = try EventLog.append([NewEvent(streamID: "authority:southmere", type: "local_authority_registered",
+                                          data: #"{"la_id":"southmere","name":"Southmere","region":"london","joined_on":"2024-09-01"}"#, authorityID: "southmere")],
+                                on: application)
+        let exportPosition: Int64 = try application.query("SELECT reach.append_export('southmere', '2024/25', 'csv', 'dfe', 3, 'ops')").decode(row: 0, column: 0)
+        let export = try #require(try EventLog.event(at: exportPosition, on: application))
+        let exportID: String = try db.ownerConnection().query("SELECT metadata->>'correlation_id' FROM reach.events WHERE \"position\" = $1", [exportPosition])
+            .decode(row: 0, column: 0)
+        // (An export's record id, as the export function makes it.)
+        let auditWithdrawn = #expect(throws: PostgresError.self) {
+            try application.execute("""
+                SELECT * FROM reach.append_event(gen_random_uuid(), $1, 'event_withdrawn', 1,
+                    jsonb_build_object('record_id', 'export' || chr(31) || 'southmere' || chr(31) || $2, 'reason', 'hide it'), '{}', NULL, 'southmere')
+                """, [export.streamID, exportID])
+        }
+        #expect(auditWithdrawn?.sqlState == "RX005" && auditWithdrawn?.description.contains("cannot be amended") == true, "\(String(describing: auditWithdrawn))")
         // The right amendment goes in.
         _ = try EventLog.append([amendment("event_corrected", authority: "southmere", data: keeps)], on: application)
         #expect(try EventLog.readStream("school:900002", on: application).count == 2)
+        // One the log refused, written with its checks off (as before they existed): verify names it.
+        let owner = try db.ownerConnection()
+        try owner.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_checked")
+        _ = try EventLog.append([amendment("event_corrected", authority: "northvale", data: takeover)], on: owner)
+        try owner.executeScript("ALTER TABLE reach.events ENABLE TRIGGER events_checked")
+        let report = try EventLog.verify(on: owner)
+        #expect(report.firstBroken?.streamID == "school:900002" && report.firstBroken?.reason.contains("keep its record's authority") == true,
+                "\(String(describing: report.firstBroken))")
     }
 
     @Test("records only Reach writes (the audit of exports) enter the log through its export function alone")
@@ -160,12 +213,18 @@ struct TrustTests {
         #expect(bulk?.sqlState == "42501", "\(String(describing: bulk))")
         #expect(throws: PostgresError.self) { try application.execute("INSERT INTO reach.system_appends VALUES (pg_current_xact_id())") }
         // The export function records one, with the server's date, and checks what it is given.
+        _ = try EventLog.append([NewEvent(streamID: "authority:northvale", type: "local_authority_registered",
+                                          data: #"{"la_id":"northvale","name":"Northvale","region":"london","joined_on":"2024-09-01"}"#, authorityID: "northvale")],
+                                on: application)
         let position: Int64 = try application.query("SELECT reach.append_export('northvale', '2024/25', 'csv', 'dfe', 12, 'sam')").decode(row: 0, column: 0)
         let recorded = try #require(try EventLog.event(at: position, on: application))
         #expect(recorded.type == "summary_exported" && recorded.authorityID == "northvale" && recorded.data.contains(#""rows": 12"#))
         for call in ["SELECT reach.append_export('northvale', '2024/25', 'exe', 'dfe', 12, 'sam')",
                      "SELECT reach.append_export('northvale', '2024/25', 'csv', 'none', 12, 'sam')",
-                     "SELECT reach.append_export('north vale', '2024/25', 'csv', 'dfe', 12, 'sam')"] {
+                     "SELECT reach.append_export('north vale', '2024/25', 'csv', 'dfe', 12, 'sam')",
+                     "SELECT reach.append_export('nowhere', '2024/25', 'csv', 'dfe', 12, 'sam')",
+                     "SELECT reach.append_export('northvale', 'all of it, honest', 'csv', 'dfe', 12, 'sam')",
+                     "SELECT reach.append_export('northvale', '2024/25', 'csv', 'dfe', 12, E'sam\\u202Eops')"] {
             let error = #expect(throws: PostgresError.self) { try application.execute(call) }
             #expect(error?.sqlState == "22023")
         }

@@ -129,6 +129,10 @@ struct ImporterTests {
         var second = try Importer.open(path: try temporary("activity_delivered.csv", plain), type: nil)
         let error = #expect(throws: Refusals.self) { while try second.next() != nil {} }
         #expect(error?.all.first?.field == "accredited_by")
+        let commas = header + "\n" + String(repeating: ",", count: 200_000) + "\n"
+        var wide = try Importer.open(path: try temporary("activity_delivered.csv", commas), type: nil)
+        let wideError = #expect(throws: Refusals.self) { while try wide.next() != nil {} }
+        #expect(wideError?.all.first?.reason.contains("more than 1000 cells") == true, "\(String(describing: wideError))")
         let line = #"{"type":"school_registered","id":"x","data":{"name":""# + String(repeating: "z", count: 3_000_000) + "\"}}\n"
         var lines = try Importer.open(path: try temporary("big.jsonl", line), type: nil)
         let lineError = #expect(throws: Refusals.self) { while try lines.next() != nil {} }

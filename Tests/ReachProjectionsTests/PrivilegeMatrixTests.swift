@@ -69,7 +69,10 @@ struct PrivilegeMatrixTests {
             case ("reach_app", "reach"):
                 switch (table, privilege) {
                 case ("events", "SELECT"), ("events", "INSERT"): return true
-                case ("streams", "SELECT"), ("streams", "INSERT"), ("streams", "UPDATE"): return true
+                // (and UPDATE of a head's version, hash and time only: checked below)
+                case ("streams", "SELECT"), ("streams", "INSERT"): return true
+                case ("streams_appended", "INSERT"): return true
+                case ("sign_in_devices", "SELECT"), ("sign_in_devices", "INSERT"), ("sign_in_devices", "UPDATE"), ("sign_in_devices", "DELETE"): return true
                 // Positions are drawn by the log's functions only (reach.draw_positions); the
                 // application reads the sequence's last value, and what its transaction drew.
                 case ("event_position", "SELECT"), ("position_draws", "SELECT"): return true
@@ -116,6 +119,11 @@ struct PrivilegeMatrixTests {
             }
         }
         #expect(cells > 400)
+        // A head's version, hash and time are the application's to move; which stream it heads is not.
+        for (column, meant) in [("version", true), ("last_hash", true), ("last_recorded_at", true), ("stream_id", false)] {
+            let allowed: Bool = try owner.query("SELECT has_column_privilege('reach_app', 'reach.streams', $1, 'UPDATE')", [column]).decode(row: 0, column: 0)
+            #expect(allowed == meant, "reach_app \(allowed ? "may" : "may not") UPDATE reach.streams.\(column)")
+        }
 
         // Side channels of the server itself: sizes of tables and databases, database-wide
         // statistics, large objects and temporary tables are the owner's alone (and, for

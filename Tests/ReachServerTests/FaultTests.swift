@@ -220,6 +220,11 @@ extension ServerTests {
         let data = directory + "/data"
         defer { FaultRig.remove(directory, clusters: [data]) }
         let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        // (Reach's own cluster: its other databases are its superuser's alone, so that no login
+        // reads the server-wide statistics there.)
+        let connectable: Bool = try Connection(configuration: target.owner).query(
+            "SELECT has_database_privilege('public', 'postgres', 'CONNECT') OR has_database_privilege('public', 'template1', 'CONNECT')").decode(row: 0, column: 0)
+        #expect(!connectable)
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         let token = try await FaultRig.prepare(app).staff
         let rig = try await FaultRig.serve(app)
