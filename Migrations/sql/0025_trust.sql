@@ -5,8 +5,9 @@
 --    there in a later transaction: the check only asked that the position had been drawn at
 --    some time. Now positions the application places itself (the bulk path's COPY) are drawn by
 --    reach.draw_positions, which takes the transaction's id first and notes what it drew for
---    that transaction (reach.position_draws); the check refuses a position this transaction
---    did not draw. The application's role can no longer call nextval on the log's sequence.
+--    that transaction (reach.position_draws); the check refuses a position outside what this
+--    transaction drew (below its first position or above its last). The application's role
+--    can no longer call nextval on the log's sequence.
 --    (The log's own functions draw for themselves, as before.) So every event's position was
 --    drawn after its transaction took its id, which is what readers rely on (reach.log_horizon).
 -- 2. A stream's head is its last event, whoever writes to the log: a head moved back to an
@@ -115,6 +116,8 @@ CREATE OR REPLACE FUNCTION reach.check_appended() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     wrong record;
+    lowest bigint;
+    highest bigint;
 BEGIN
     -- A request of programme staff appends for the staff member's authorities only, whatever
     -- path it takes to the log.
@@ -171,9 +174,13 @@ BEGIN
     INSERT INTO reach.streams_appended (xid, stream_id)
     SELECT DISTINCT pg_current_xact_id(), a.stream_id FROM appended a
     ON CONFLICT DO NOTHING;
+    -- The positions this transaction drew. Every event's position lies between the first and
+    -- the last: drawn after the transaction took its id, so no reader or seal has passed it
+    -- (one that had would have waited for this transaction), and not beyond what was drawn.
+    SELECT min(d.first_position), max(d.last_position) INTO lowest, highest
+    FROM reach.position_draws d WHERE d.xid = pg_current_xact_id();
     -- Each event's predecessor: the one before it in the statement, or else the stream's
-    -- event before it in the log (one index probe per stream and statement, not per event);
-    -- and the run of positions this transaction drew that holds it (one index probe).
+    -- event before it in the log (one index probe per stream and statement, not per event).
     WITH n AS (
         SELECT a.*, lag(a.version) OVER w AS previous_version, lag(a.hash) OVER w AS previous_hash,
                lag(a.recorded_at) OVER w AS previous_recorded_at
@@ -182,18 +189,13 @@ BEGIN
         SELECT n.*, coalesce(n.previous_version, p.version, 0) AS before_version,
                coalesce(n.previous_hash, p.hash, '\x'::bytea) AS before_hash,
                coalesce(n.previous_recorded_at, p.recorded_at) AS before_recorded_at,
-               coalesce(d.last_position >= n."position", false) AS drawn_here
+               coalesce(n."position" BETWEEN lowest AND highest, false) AS drawn_here
         FROM n LEFT JOIN LATERAL (
             -- Only the first event of a stream in the statement, past its first version, looks
             -- its predecessor up: one index probe, none for a new stream.
             SELECT p.version, p.hash, p.recorded_at FROM reach.events p
             WHERE n.previous_version IS NULL AND n.version > 1 AND p.stream_id = n.stream_id AND p.version = n.version - 1
         ) p ON true
-        LEFT JOIN LATERAL (
-            SELECT d.last_position FROM reach.position_draws d
-            WHERE d.xid = pg_current_xact_id() AND d.first_position <= n."position"
-            ORDER BY d.first_position DESC LIMIT 1
-        ) d ON true
     )
     SELECT l."position", l.stream_id, l.version,
            CASE WHEN NOT l.drawn_here

@@ -217,7 +217,7 @@ public struct Importer: Sendable {
                 } catch let failure as CSVRecords.Failure {
                     // Named by the line (row) and the column it is in.
                     let column = failure.cell.map { $0 < (csvHeader?.count ?? 0) ? csvHeader![$0] : "column \($0 + 1)" }
-                    throw Refusals([Refusal(column ?? "file", "on line \(line + 1)\(column.map { ", column \($0)," } ?? ""): \(failure.description)")])
+                    throw Refusals([Refusal(column ?? "file", "on line \(line + 1): \(failure.description)")])
                 } catch {
                     throw Refusals([Refusal("file", "stops being readable CSV after line \(line): \(error)")])
                 }

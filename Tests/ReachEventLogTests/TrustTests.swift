@@ -39,6 +39,14 @@ struct TrustTests {
         let late = #expect(throws: PostgresError.self) { try application.executeScript(Self.forged(at: String(drawn), stream: "late")) }
         #expect(late?.sqlState == "RX004")
         #expect(late?.description.contains("not drawn by the transaction") == true, "\(String(describing: late))")
+        // Nor with positions of its own drawn first: the old one is below them all.
+        let below = #expect(throws: PostgresError.self) {
+            try application.withTransaction { connection in
+                _ = try connection.query("SELECT reach.draw_positions(3)")
+                try connection.executeScript(Self.forged(at: String(drawn), stream: "late"))
+            }
+        }
+        #expect(below?.sqlState == "RX004")
         // A position drawn by the transaction that places it is the bulk path's, and is let in.
         try application.withTransaction { connection in
             try connection.executeScript(Self.forged(at: "(SELECT reach.draw_positions(1))", stream: "own-draw"))
