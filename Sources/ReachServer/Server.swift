@@ -240,8 +240,8 @@ public enum ReachServer {
                 return response
             } catch is NotAuthenticated {
                 return problem(.unauthorized, "not signed in", NotAuthenticated().description)
-            } catch let error as TooManyAttempts {
-                return problem(.tooManyRequests, "too many attempts", error.description, headers: [.retryAfter: String(error.seconds)])
+            } catch {
+                return problem(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path))
             }
         }
         api.delete("/session") { request, context in
@@ -397,37 +397,14 @@ public enum ReachServer {
                 }
             }
             return try await body(identity)
-        } catch let error as NotFound {
-            return problem(.notFound, "not found", error.description)
-        } catch let refusals as Refusals {
-            return problem(.badRequest, "invalid request", refusals.description, errors: refusals.all.map { ($0.field, $0.reason) })
-        } catch let error as NotAuthenticated {
-            return problem(.unauthorized, "not signed in", error.description, headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
-        } catch let error as TooManyAttempts {
-            return problem(.tooManyRequests, "too many attempts", error.description, headers: [.retryAfter: String(error.seconds)])
-        } catch let error as AccessDenied {
-            return problem(.forbidden, "not allowed", error.description)
-        } catch let error as Invalid {
-            return problem(.badRequest, "invalid request", "\(error.field) \(error.reason)", errors: [(error.field, error.reason)])
-        } catch let error as RequestError {
-            return problem(.badRequest, "invalid request", error.description)
-        } catch let error as PeriodError {
-            return problem(.badRequest, "invalid request", error.description, errors: [("period", error.reason)])
-        } catch let error as HTTPError {
-            return problem(error.status, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
-        } catch let error as PostgresError where error.sqlState == "57014" {
-            // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
-            return problem(.serviceUnavailable, "timed out", "the request took longer than the service allows; try a narrower question, or again later",
-                           headers: [.retryAfter: "5"])
-        } catch let error as PostgresError where error.meansUnavailable {
-            // Not reached, lost, or no answer within the request limit (a hung server).
-            app.logger.warning("database unavailable", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)"])
-            return problem(.serviceUnavailable, "unavailable", "the database cannot be reached just now; try again (a record sent again with the same id is recorded once)",
-                           headers: [.retryAfter: "2"])
         } catch {
-            app.logger.error("request failed", metadata: ["request_id": "\(context.requestID)", "path": "\(request.uri.path)", "error.type": "\(type(of: error))"])
-            return problem(.internalServerError, "internal error", "the request could not be answered; it has been logged")
+            return problem(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path))
         }
+    }
+
+    /// The problem of a failure (``Failure``).
+    static func problem(_ failure: Failure) -> Response {
+        problem(failure.status, failure.title, failure.detail, errors: failure.fields, headers: failure.headers)
     }
 
     /// A problem (RFC 9457), with the fields at fault.

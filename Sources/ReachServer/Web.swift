@@ -42,8 +42,7 @@ enum WebPages {
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
-        router.get("/") { request, _ in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+        pageRoute(router, "/", app) { identity, csrf, _, _ in
             let authorities = identity.authorities.sorted().map { ["id": $0] }
             return page("home", title: "Start", status: .ok, identity: identity, csrf: csrf,
                         ["authorities": authorities, "has_authorities": !authorities.isEmpty, "role_name": roleName(identity.role)])
@@ -51,7 +50,11 @@ enum WebPages {
         router.get("/sign-in") { request, _ in
             let parameters = parameters(request)
             let next = safeNext(parameters["next"])
-            if await signedIn(app, request) != nil { return redirect(next ?? "/") }
+            do {
+                if try await signedIn(app, request) != nil { return redirect(next ?? "/") }
+            } catch {
+                return refusal(Failure(error, logger: app.logger, path: request.uri.path))
+            }
             return signInPage(name: "", errors: [], status: .ok, secureCookies: secureCookies, next: next,
                               notice: parameters["ended"] == "1" ? "Your sign-in has ended. Sign in again to carry on." : nil)
         }
@@ -91,9 +94,13 @@ enum WebPages {
         router.post("/sign-out") { request, _ in
             var request = request
             let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            if let (_, csrf) = await signedIn(app, request), let session = request.cookies[ReachServer.sessionCookie]?.value {
-                guard form["csrf_token"] == csrf else { return refusal(.forbidden, "The form has expired", "Go back, reload the page and try again.") }
-                try await app.signOut(session: session)
+            do {
+                if let (_, csrf) = try await signedIn(app, request), let session = request.cookies[ReachServer.sessionCookie]?.value {
+                    guard form["csrf_token"] == csrf else { return refusal(.forbidden, "The form has expired", "Go back, reload the page and try again.") }
+                    try await app.signOut(session: session)
+                }
+            } catch {
+                return refusal(Failure(error, logger: app.logger, path: request.uri.path))
             }
             var response = redirect("/sign-in")
             response.setCookie(Cookie(name: ReachServer.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
@@ -218,8 +225,10 @@ enum WebPages {
     static func pageRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, method: HTTPRequest.Method = .get,
                           _ answer: @escaping @Sendable (Identity, String, Request, ReachRequestContext) async throws -> Response) {
         router.on(path, method: method) { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
-            return await answering(identity, csrf) { try await answer(identity, csrf, request, context) }
+            let signedIn: (Identity, String)?
+            do { signedIn = try await Self.signedIn(app, request) } catch { return refusal(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path)) }
+            guard let (identity, csrf) = signedIn else { return signInAgain(request) }
+            return await answering(app, identity, csrf, context) { try await answer(identity, csrf, request, context) }
         }
     }
 
@@ -229,38 +238,46 @@ enum WebPages {
     static func formRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, limit: Int = 16 * 1024,
                           _ answer: @escaping @Sendable (Identity, String, [String: [String]], Request, ReachRequestContext) async throws -> Response) {
         router.post(path) { request, context in
-            guard let (identity, csrf) = await signedIn(app, request) else { return signInAgain(request) }
+            let signedIn: (Identity, String)?
+            do { signedIn = try await Self.signedIn(app, request) } catch { return refusal(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path)) }
+            guard let (identity, csrf) = signedIn else { return signInAgain(request) }
             var request = request
             let values = parseFormValues(try await request.collectBody(upTo: limit))
-            return await answering(identity, csrf) {
+            return await answering(app, identity, csrf, context) {
                 guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
                 return try await answer(identity, csrf, values, request, context)
             }
         }
     }
 
-    /// The signed-in account and its CSRF token, from the session cookie.
-    static func signedIn(_ app: ReachApplication, _ request: Request) async -> (Identity, String)? {
+    /// The signed-in account and its CSRF token, from the session cookie: nil when there is
+    /// no session, or it has ended; a database that cannot be asked throws (a 503 page, not
+    /// "your sign-in has ended").
+    static func signedIn(_ app: ReachApplication, _ request: Request) async throws -> (Identity, String)? {
         guard let session = request.cookies[ReachServer.sessionCookie]?.value, !session.isEmpty else { return nil }
-        guard let (identity, csrf) = try? await app.identify(session: session) else { return nil }
-        return (identity, csrf)
+        do {
+            let (identity, csrf) = try await app.identify(session: session)
+            return (identity, csrf)
+        } catch is NotAuthenticated {
+            return nil
+        }
     }
 
-    /// Runs a page's work, turning each refusal into a page that says what to do.
-    static func answering(_ identity: Identity, _ csrf: String, _ body: () async throws -> Response) async -> Response {
+    /// Runs a page's work, turning each refusal into a page that says what to do (``Failure``).
+    static func answering(_ app: ReachApplication, _ identity: Identity, _ csrf: String, _ context: ReachRequestContext,
+                          _ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
-        } catch let error as AccessDenied {
-            return refusal(.forbidden, "You cannot see this page", error.description, identity: identity, csrf: csrf)
-        } catch let error as NotFound {
-            return refusal(.notFound, "Page not found", error.description, identity: identity, csrf: csrf)
-        } catch let error as PeriodError {
-            return refusal(.badRequest, "There is a problem with the period", error.description, identity: identity, csrf: csrf)
-        } catch let error as RequestError {
-            return refusal(.badRequest, "There is a problem", error.description, identity: identity, csrf: csrf)
         } catch {
-            return refusal(.internalServerError, "Sorry, there is a problem with the service", "Try again later.", identity: identity, csrf: csrf)
+            return refusal(Failure(error, logger: app.logger, requestID: context.requestID), identity: identity, csrf: csrf)
         }
+    }
+
+    /// The page of a failure.
+    static func refusal(_ failure: Failure, identity: Identity? = nil, csrf: String? = nil) -> Response {
+        var response = refusal(failure.status, failure.heading, failure.pageDetail, identity: identity, csrf: csrf)
+        for field in failure.headers where field.name != .contentType { response.headers.append(field) }
+        return response
     }
 
     static func page(_ name: String, title: String, status: HTTPResponse.Status, identity: Identity?, csrf: String?, _ values: [String: Any]) -> Response {

@@ -481,3 +481,31 @@ extension ServerTests {
     }
 }
 
+
+extension ServerTests {
+    @Test("when the database cannot be reached, a signed-in web user gets a 503 page saying so (not that the sign-in has ended), as the API answers 503")
+    func databaseDownOnTheWeb() async throws {
+        let running = try await Self.start()
+        let cookie = try await Self.signedIn(running, "sam")
+        #expect(try await Self.page(running, "GET", "/records", as: nil, headers: ["Cookie": cookie]).status == 200)
+        // No login but a superuser may connect now, and the service's connections are ended.
+        let owner = try running.db.ownerConnection()
+        try owner.executeScript("ALTER DATABASE \(running.db.name) CONNECTION LIMIT 0")
+        _ = try owner.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        let page = try await Self.page(running, "GET", "/records", as: nil, headers: ["Cookie": cookie])
+        #expect(page.status == 503 && page.type.hasPrefix("text/html"), "\(page.status) \(page.headers)")
+        #expect(page.body.contains("cannot be reached") && !page.body.contains("Your sign-in has ended"))
+        #expect(page.headers["retry-after"] != nil)
+        let api = try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": cookie])
+        #expect(api.status == 503 && api.type == "application/problem+json")
+        // Once it can be reached again, the same sign-in goes on (connections the pool kept
+        // from before, ended by the server, fail once each and are dropped).
+        try owner.executeScript("ALTER DATABASE \(running.db.name) CONNECTION LIMIT -1")
+        var again = 0
+        for _ in 0..<20 where again != 200 {
+            again = try await Self.page(running, "GET", "/records", as: nil, headers: ["Cookie": cookie]).status
+        }
+        #expect(again == 200)
+        await running.stop()
+    }
+}
