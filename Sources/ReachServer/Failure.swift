@@ -18,6 +18,8 @@ struct Failure: Sendable {
     var detail: String
     var fields: [(String, String)] = []
     var headers: HTTPFields = [:]
+    /// What the web app's page says instead of ``detail``, when the API's words do not fit a page.
+    var page: String?
 
     /// The answer to `error`; errors nobody expected are logged (by type, never their content)
     /// and answered as an internal error.
@@ -27,6 +29,14 @@ struct Failure: Sendable {
             self.init(.notFound, "not found", "Page not found", error.description)
         case let refusals as Refusals:
             self.init(.badRequest, "invalid request", "There is a problem", refusals.description, fields: refusals.all.map { ($0.field, $0.reason) })
+        case is NotSignedIn:
+            self.init(.unauthorized, "not signed in", "Sign in to carry on",
+                      "sign in (POST /api/v1/session), or send an API token: Authorization: Bearer reach_...",
+                      headers: [.wwwAuthenticate: #"Bearer realm="reach""#])
+        case is CSRFRefused:
+            self.init(.forbidden, "not allowed", "The form has expired",
+                      "a write signed in by cookie needs the session's CSRF token in the X-CSRF-Token header")
+            page = "Go back, reload the page and try again."
         case let error as NotAuthenticated:
             self.init(.unauthorized, "not signed in", "Sign in to carry on", error.description,
                       headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
@@ -42,6 +52,9 @@ struct Failure: Sendable {
             self.init(.badRequest, "invalid request", "There is a problem with the period", error.description, fields: [("period", error.reason)])
         case let error as HTTPError:
             self.init(error.status, error.status.reasonPhrase, error.status.reasonPhrase, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError:
+            // Hummingbird's own (a body over the limit, 413).
+            self.init(error.status, error.status.reasonPhrase, error.status.reasonPhrase, error.status.reasonPhrase)
         case let error as PostgresError where error.sqlState == "57014":
             // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
             self.init(.serviceUnavailable, "timed out", "The service took too long",
@@ -66,10 +79,11 @@ struct Failure: Sendable {
     /// The detail as the web app shows it: for an error the service made (a database that
     /// cannot be reached), what to do, in the page's words.
     var pageDetail: String {
+        if let page { return page }
         switch status {
-        case .serviceUnavailable: "The database cannot be reached just now. Try again in a minute; nothing you sent has been recorded twice."
-        case .internalServerError: "Try again later."
-        default: detail
+        case .serviceUnavailable: return "The database cannot be reached just now. Try again in a minute; nothing you sent has been recorded twice."
+        case .internalServerError: return "Try again later."
+        default: return detail
         }
     }
 }
