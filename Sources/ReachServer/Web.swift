@@ -31,82 +31,36 @@ enum WebPages {
     /// The cookie a sign-in form's token is kept in (against a sign-in forged by another site).
     static let formCookie = "reach_form"
 
+    /// The web app's routes: the style sheet, then every page behind the web app's front
+    /// (``WebFront``: who is asking, and failures as pages), each area a controller.
     static func add(to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies, secureCookies: Bool,
                     uploads: String, maximumUpload: Int) {
-        addRecording(to: router, app: app)
-        addImports(to: router, app: app, uploads: uploads, maximumUpload: maximumUpload)
-        addDashboards(to: router, app: app)
-        addSummaries(to: router, app: app)
-        addAccounts(to: router, app: app, proxies: proxies)
-        addResearch(to: router, app: app)
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
-        pageRoute(router, "/", app) { identity, csrf, _, _ in
-            let authorities = identity.authorities.sorted().map { ["id": $0] }
-            return page("home", title: "Start", status: .ok, identity: identity, csrf: csrf,
-                        ["authorities": authorities, "has_authorities": !authorities.isEmpty, "role_name": roleName(identity.role)])
+        let pages = router.group().add(middleware: WebFront(app: app))
+        HomePages(app: app, secureCookies: secureCookies, proxies: proxies).addRoutes(to: pages)
+        ProgrammePages(app: app).addRoutes(to: pages)
+        RecordingPages(app: app).addRoutes(to: pages)
+        ImportPages(app: app, uploads: uploads, maximumUpload: maximumUpload).addRoutes(to: pages)
+        DashboardPages(app: app).addRoutes(to: pages)
+        SummaryPages(app: app).addRoutes(to: pages)
+        AccountPages(app: app, proxies: proxies).addRoutes(to: pages)
+        ResearchPages(app: app).addRoutes(to: pages)
+    }
+
+    /// The programme's pages (researchers and admins): reach by region and authority, and the
+    /// strategy 2024-2029 by project, objective and policy goal per academic year.
+    struct ProgrammePages {
+        let app: ReachApplication
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/programme", use: programmePage)
+            pages.get("/programme/figures.csv", use: programmeFigures)
         }
-        router.get("/sign-in") { request, _ in
-            let parameters = parameters(request)
-            let next = safeNext(parameters["next"])
-            do {
-                if try await signedIn(app, request) != nil { return redirect(next ?? "/") }
-            } catch {
-                return refusal(Failure(error, logger: app.logger, path: request.uri.path))
-            }
-            return signInPage(name: "", errors: [], status: .ok, secureCookies: secureCookies, next: next,
-                              notice: parameters["ended"] == "1" ? "Your sign-in has ended. Sign in again to carry on." : nil)
-        }
-        router.post("/sign-in") { request, context in
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            let next = safeNext(form["next"])
-            guard let token = form["form_token"], !token.isEmpty, token == request.cookies[formCookie]?.value else {
-                return signInPage(name: form["name"] ?? "", errors: [("name", "The sign-in form has expired. Sign in again.")],
-                                  status: .badRequest, secureCookies: secureCookies, next: next)
-            }
-            let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
-            let password = form["password"] ?? ""
-            var errors: [(String, String)] = []
-            if name.isEmpty { errors.append(("name", "Enter your account name")) }
-            if password.isEmpty { errors.append(("password", "Enter your password")) }
-            guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next) }
-            do {
-                let signedIn = try await app.signIn(name: name, password: password, from: ReachServer.clientAddress(request, context, proxies),
-                                                    device: request.cookies[ReachServer.deviceCookie]?.value)
-                var response = redirect(next ?? "/")
-                response.setCookie(Cookie(name: ReachServer.sessionCookie, value: signedIn.session, maxAge: 8 * 3600, path: "/", secure: secureCookies,
-                                          httpOnly: true, sameSite: .lax))
-                if let device = signedIn.newDevice { response.setCookie(ReachServer.deviceCookie(device, secure: secureCookies)) }
-                response.setCookie(Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
-                return response
-            } catch is NotAuthenticated {
-                return signInPage(name: name, errors: [("name", "The account name or the password is not right")],
-                                  status: .unauthorized, secureCookies: secureCookies, next: next)
-            } catch let error as TooManyAttempts {
-                var response = signInPage(name: name, errors: [("name", "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then sign in again.")],
-                                          status: .tooManyRequests, secureCookies: secureCookies, next: next)
-                response.headers[.retryAfter] = String(error.seconds)
-                return response
-            }
-        }
-        router.post("/sign-out") { request, _ in
-            var request = request
-            let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
-            do {
-                if let (_, csrf) = try await signedIn(app, request), let session = request.cookies[ReachServer.sessionCookie]?.value {
-                    guard form["csrf_token"] == csrf else { return refusal(.forbidden, "The form has expired", "Go back, reload the page and try again.") }
-                    try await app.signOut(session: session)
-                }
-            } catch {
-                return refusal(Failure(error, logger: app.logger, path: request.uri.path))
-            }
-            var response = redirect("/sign-in")
-            response.setCookie(Cookie(name: ReachServer.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
-            return response
-        }
-        pageRoute(router, "/programme", app) { identity, csrf, request, context in
+
+        @Sendable func programmePage(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let parameters = parameters(request)
             let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             let measure = parameters["measure"].flatMap { $0.isEmpty ? nil : $0 } ?? "sessions"
@@ -131,7 +85,9 @@ enum WebPages {
                 "measure": measure,
             ])
         }
-        pageRoute(router, "/programme/figures.csv", app) { identity, csrf, request, context in
+
+        @Sendable func programmeFigures(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
             let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             let figures = try await programme(app, period: period, as: identity)
             let rows = figures.byAuthority.rows + figures.byRegion.rows + figures.strategy.rows
@@ -220,57 +176,13 @@ enum WebPages {
 
     // MARK: Answering
 
-    /// A page's route: the asker signed in (else the sign-in page, which leads back), and each
-    /// refusal the page that says what to do (``answering(_:_:_:)``).
-    static func pageRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, method: HTTPRequest.Method = .get,
-                          _ answer: @escaping @Sendable (Identity, String, Request, ReachRequestContext) async throws -> Response) {
-        router.on(path, method: method) { request, context in
-            let signedIn: (Identity, String)?
-            do { signedIn = try await Self.signedIn(app, request) } catch { return refusal(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path)) }
-            guard let (identity, csrf) = signedIn else { return signInAgain(request) }
-            return await answering(app, identity, csrf, context) { try await answer(identity, csrf, request, context) }
-        }
-    }
-
-    /// A form's route (POST, `application/x-www-form-urlencoded`): the asker signed in, the form
-    /// read (up to `limit` bytes), the session's CSRF token checked before anything is done,
-    /// and each refusal a page.
-    static func formRoute(_ router: Router<ReachRequestContext>, _ path: RouterPath, _ app: ReachApplication, limit: Int = 16 * 1024,
-                          _ answer: @escaping @Sendable (Identity, String, [String: [String]], Request, ReachRequestContext) async throws -> Response) {
-        router.post(path) { request, context in
-            let signedIn: (Identity, String)?
-            do { signedIn = try await Self.signedIn(app, request) } catch { return refusal(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path)) }
-            guard let (identity, csrf) = signedIn else { return signInAgain(request) }
-            var request = request
-            let values = parseFormValues(try await request.collectBody(upTo: limit))
-            return await answering(app, identity, csrf, context) {
-                guard values["csrf_token"]?.first == csrf else { return expired(identity, csrf) }
-                return try await answer(identity, csrf, values, request, context)
-            }
-        }
-    }
-
-    /// The signed-in account and its CSRF token, from the session cookie: nil when there is
-    /// no session, or it has ended; a database that cannot be asked throws (a 503 page, not
-    /// "your sign-in has ended").
-    static func signedIn(_ app: ReachApplication, _ request: Request) async throws -> (Identity, String)? {
-        guard let session = request.cookies[ReachServer.sessionCookie]?.value, !session.isEmpty else { return nil }
-        do {
-            let (identity, csrf) = try await app.identify(session: session)
-            return (identity, csrf)
-        } catch is NotAuthenticated {
-            return nil
-        }
-    }
-
-    /// Runs a page's work, turning each refusal into a page that says what to do (``Failure``).
-    static func answering(_ app: ReachApplication, _ identity: Identity, _ csrf: String, _ context: ReachRequestContext,
-                          _ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch {
-            return refusal(Failure(error, logger: app.logger, requestID: context.requestID), identity: identity, csrf: csrf)
-        }
+    /// A form's fields (`application/x-www-form-urlencoded`, up to `limit` bytes), once the
+    /// session's CSRF token among them has been checked (``CSRF``): the same rule as the API's.
+    static func readForm(_ request: Request, _ context: ReachRequestContext, limit: Int = 16 * 1024) async throws -> [String: [String]] {
+        var request = request
+        let values = parseFormValues(try await request.collectBody(upTo: limit))
+        try CSRF.check(context, presented: values["csrf_token"]?.first)
+        return values
     }
 
     /// The page of a failure.

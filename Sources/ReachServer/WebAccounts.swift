@@ -8,11 +8,31 @@ import ReachApp
 /// line's `reach users` and `reach tokens` and the API's admin routes call, where the same
 /// access decisions are made.
 extension WebPages {
-    static func addAccounts(to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies) {
-        pageRoute(router, "/account", app) { identity, csrf, request, context in
-            try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
+    /// The pages of WebAccounts, each handler a named method (see `addRoutes`).
+    struct AccountPages {
+        let app: ReachApplication
+        let proxies: TrustedProxies
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/account", use: account)
+            pages.post("/account/password", use: changePassword)
+            pages.post("/account/tokens/revoke-all", use: revokeAllTokens)
+            pages.post("/account/tokens", use: makeToken)
+            pages.post("/tokens/:id/revoke", use: revokeToken)
+            pages.get("/admin/users", use: users)
+            pages.post("/admin/users", use: addUser)
+            pages.post("/admin/users/:name/disable", use: disableUser)
+            pages.post("/admin/users/:name/tokens", use: makeUserToken)
         }
-        formRoute(router, "/account/password", app) { identity, csrf, values, request, context in
+
+        @Sendable func account(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            return try await accountPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], status: .ok)
+        }
+
+        @Sendable func changePassword(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context)
             let current = values["current"]?.first ?? "", new = values["new"]?.first ?? "", again = values["again"]?.first ?? ""
             var errors: [(String, String)] = []
             if current.isEmpty { errors.append(("current", "Enter your current password")) }
@@ -37,23 +57,37 @@ extension WebPages {
             }
             return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, status: .unprocessableContent)
         }
-        formRoute(router, "/account/tokens/revoke-all", app) { identity, csrf, values, request, context in
+
+        @Sendable func revokeAllTokens(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
+            _ = try await WebPages.readForm(request, context)
             let revoked = try await app.revokeAllTokens(of: identity.name, as: identity)
             return redirect("/account?done=revoked-all&tokens=\(revoked)")
         }
-        formRoute(router, "/account/tokens", app) { identity, csrf, values, request, context in
+
+        @Sendable func makeToken(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            _ = try await WebPages.readForm(request, context)
             let issued = try await app.createToken(for: identity.name, as: identity)
             return try await accountPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], status: .ok, issued: issued)
         }
-        formRoute(router, "/tokens/:id/revoke", app) { identity, csrf, values, request, context in
+
+        @Sendable func revokeToken(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context)
             let id = try context.parameters.require("id")
             try await app.revokeToken(id, as: identity)
             return redirect((values["back"]?.first == "users" ? "/admin/users" : "/account") + "?done=revoked")
         }
-        pageRoute(router, "/admin/users", app) { identity, csrf, request, context in
-            try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
+
+        @Sendable func users(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            return try await usersPage(app, identity: identity, csrf: csrf, notice: notice(request), errors: [], typed: [:], status: .ok)
         }
-        formRoute(router, "/admin/users", app) { identity, csrf, values, request, context in
+
+        @Sendable func addUser(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context)
             let name = (values["name"]?.first ?? "").trimmingCharacters(in: .whitespaces)
             let role = Identity.Role(rawValue: values["role"]?.first ?? "")
             let authorities = (values["authorities"]?.first ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
@@ -77,12 +111,18 @@ extension WebPages {
             let typed = ["name": name, "role": values["role"]?.first ?? "", "authorities": values["authorities"]?.first ?? ""]
             return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: errors, typed: typed, status: .unprocessableContent)
         }
-        formRoute(router, "/admin/users/:name/disable", app) { identity, csrf, values, request, context in
+
+        @Sendable func disableUser(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
+            _ = try await WebPages.readForm(request, context)
             let name = try context.parameters.require("name")
             try await app.disableUser(name, as: identity)
             return redirect("/admin/users?done=disabled")
         }
-        formRoute(router, "/admin/users/:name/tokens", app) { identity, csrf, values, request, context in
+
+        @Sendable func makeUserToken(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            _ = try await WebPages.readForm(request, context)
             let name = try context.parameters.require("name")
             let issued = try await app.createToken(for: name, as: identity)
             return try await usersPage(app, identity: identity, csrf: csrf, notice: nil, errors: [], typed: [:], status: .ok, issued: issued)

@@ -196,14 +196,25 @@ struct AuthorityDashboard {
 }
 
 extension WebPages {
-    static func addDashboards(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        pageRoute(router, "/authorities/:la", app) { identity, csrf, request, context in
+    /// The pages of WebDashboard, each handler a named method (see `addRoutes`).
+    struct DashboardPages {
+        let app: ReachApplication
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/authorities/:la", use: authority)
+            pages.get("/authorities/:la/figures.csv", use: authorityFigures)
+        }
+
+        @Sendable func authority(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let la = try context.parameters.require("la")
             let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters(request), as: identity)
             return page("authority", title: "\(la), \(dashboard.period.label)", status: .ok, identity: identity, csrf: csrf,
                         dashboardValues(dashboard, identity: identity))
         }
-        pageRoute(router, "/authorities/:la/figures.csv", app) { identity, csrf, request, context in
+
+        @Sendable func authorityFigures(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
             let la = try context.parameters.require("la")
             let parameters = parameters(request)
             let dashboard = try await AuthorityDashboard.load(app, la: la, parameters: parameters, as: identity)

@@ -12,12 +12,28 @@ extension WebPages {
     /// The most refused rows a job's page lists (the rejects file holds them all).
     static let refusalsShown = 200
 
-    static func addImports(to router: Router<ReachRequestContext>, app: ReachApplication, uploads: String, maximumUpload: Int) {
-        pageRoute(router, "/imports", app) { identity, csrf, request, context in
-            try await importsPage(app, identity: identity, csrf: csrf, errors: [], type: "", skipInvalid: false, status: .ok)
+    /// The pages of WebImports, each handler a named method (see `addRoutes`).
+    struct ImportPages {
+        let app: ReachApplication
+        let uploads: String
+        let maximumUpload: Int
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/imports", use: imports)
+            pages.post("/imports", use: upload)
+            pages.get("/imports/:id", use: job)
+            pages.get("/imports/:id/rejects", use: rejects)
+            pages.get("/templates/:type", use: template)
         }
-        // (A multipart form: its CSRF token is read from the stored body below.)
-        pageRoute(router, "/imports", app, method: .post) { identity, csrf, request, context in
+
+        @Sendable func imports(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            return try await importsPage(app, identity: identity, csrf: csrf, errors: [], type: "", skipInvalid: false, status: .ok)
+        }
+
+        /// (A multipart form: its CSRF token is read from the stored body below.)
+        @Sendable func upload(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             try Access.checkMayRecord(identity)
             guard let boundary = Uploads.boundary(request.headers[.contentType] ?? "") else {
                 throw RequestError("send the import form as it is on the page (multipart/form-data)")
@@ -51,7 +67,7 @@ extension WebPages {
                                              status: .unprocessableContent)
             }
             let form = try parsed.get()
-            guard form.fields["csrf_token"] == csrf else { return expired(identity, csrf) }
+            try CSRF.check(context, presented: form.fields["csrf_token"])
             let type = (form.fields["type"] ?? "").trimmingCharacters(in: .whitespaces)
             let skipInvalid = form.fields["skip_invalid"] == "yes"
             guard let file = form.file, file.bytes > 0 else {
@@ -72,7 +88,9 @@ extension WebPages {
                                              status: .unprocessableContent)
             }
         }
-        pageRoute(router, "/imports/:id", app) { identity, csrf, request, context in
+
+        @Sendable func job(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let id = try context.parameters.require("id")
             try Access.checkMayRecord(identity)
             let job = try await app.importJob(id, as: identity)
@@ -84,8 +102,8 @@ extension WebPages {
                     "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
                     "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
                     "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
-                    "appended_summary": Self.appendedSummary(job),
-                    "refused_summary": Self.refusedSummary(job),
+                    "appended_summary": WebPages.appendedSummary(job),
+                    "refused_summary": WebPages.refusedSummary(job),
                     "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
                 ] as [String: Any],
                 "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
@@ -98,7 +116,9 @@ extension WebPages {
             if job.state == "running" { response.headers[.init("Refresh")!] = "2" }
             return response
         }
-        pageRoute(router, "/imports/:id/rejects", app) { identity, csrf, request, context in
+
+        @Sendable func rejects(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
             let id = try context.parameters.require("id")
             try Access.checkMayRecord(identity)
             let job = try await app.importJob(id, as: identity)
@@ -107,7 +127,9 @@ extension WebPages {
             return download(text, type: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
                             name: "\(stem)-rejects.\(isCSV ? "csv" : "jsonl")")
         }
-        pageRoute(router, "/templates/:type", app) { identity, csrf, request, context in
+
+        @Sendable func template(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            _ = try context.requireSession()
             let file = try context.parameters.require("type")
             let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
             guard RecordType.recordable[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }

@@ -14,14 +14,31 @@ extension WebPages {
     /// recent records) or by Reach itself (an export's record).
     static let typesNotOnForms: Set<String> = ["event_corrected", "event_withdrawn"]
 
-    static func addRecording(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        pageRoute(router, "/record", app) { identity, csrf, request, context in
+    /// The pages of WebRecording, each handler a named method (see `addRoutes`).
+    struct RecordingPages {
+        let app: ReachApplication
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/record", use: recordTypes)
+            pages.get("/record/:type", use: newRecord)
+            pages.post("/record/:type", use: record)
+            pages.get("/records", use: records)
+            pages.get("/records/:id/correct", use: correctionForm)
+            pages.post("/records/:id/correct", use: correct)
+            pages.get("/records/:id/withdraw", use: withdrawalForm)
+            pages.post("/records/:id/withdraw", use: withdraw)
+        }
+
+        @Sendable func recordTypes(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             try Access.checkMayRecord(identity)
             let types = RecordType.recordable.keys.filter { !typesNotOnForms.contains($0) }.sorted()
                 .map { ["name": $0, "label": RecordForm.label($0)] }
             return page("record-types", title: "Record what happened", status: .ok, identity: identity, csrf: csrf, ["types": types])
         }
-        pageRoute(router, "/record/:type", app) { identity, csrf, request, context in
+
+        @Sendable func newRecord(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let name = try context.parameters.require("type")
             let (type, form) = try recordForm(name, identity)
             var values: [String: [String]] = [:]
@@ -32,7 +49,10 @@ extension WebPages {
             return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
                             recordID: newRecordID(), heading: RecordForm.label(type.name))
         }
-        formRoute(router, "/record/:type", app, limit: 1024 * 1024) { identity, csrf, values, request, context in
+
+        @Sendable func record(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context, limit: 1024 * 1024)
             let name = try context.parameters.require("type")
             let (type, form) = try recordForm(name, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -46,7 +66,9 @@ extension WebPages {
             return formPage(form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
                             status: .unprocessableContent, recordID: recordID, heading: RecordForm.label(type.name))
         }
-        pageRoute(router, "/records", app) { identity, csrf, request, context in
+
+        @Sendable func records(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let limit = 50
             let records = try await app.recentRecords(limit: limit, as: identity)
             var values: [String: Any] = [
@@ -67,13 +89,18 @@ extension WebPages {
             }
             return page("records", title: "Recent records", status: .ok, identity: identity, csrf: csrf, values)
         }
-        pageRoute(router, "/records/:id/correct", app) { identity, csrf, request, context in
+
+        @Sendable func correctionForm(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let id = try recordIDParameter(context)
             let (record, form) = try await amendable(app, id, identity)
             return correctionPage(form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
                                   refusals: [], status: .ok, recordID: newRecordID())
         }
-        formRoute(router, "/records/:id/correct", app, limit: 1024 * 1024) { identity, csrf, values, request, context in
+
+        @Sendable func correct(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context, limit: 1024 * 1024)
             let id = try recordIDParameter(context)
             let (record, form) = try await amendable(app, id, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -97,12 +124,17 @@ extension WebPages {
             return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: refusals,
                                   status: .unprocessableContent, recordID: recordID)
         }
-        pageRoute(router, "/records/:id/withdraw", app) { identity, csrf, request, context in
+
+        @Sendable func withdrawalForm(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let id = try recordIDParameter(context)
             let (record, _) = try await amendable(app, id, identity)
             return withdrawalPage(record, identity: identity, csrf: csrf, values: [:], refusals: [], status: .ok, recordID: newRecordID())
         }
-        formRoute(router, "/records/:id/withdraw", app, limit: 64 * 1024) { identity, csrf, values, request, context in
+
+        @Sendable func withdraw(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context, limit: 64 * 1024)
             let id = try recordIDParameter(context)
             let (record, _) = try await amendable(app, id, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
@@ -149,9 +181,6 @@ extension WebPages {
     /// (a double click, a reload) records it once.
     static func newRecordID() -> String { "web-" + ReachApplication.newSecret().prefix(16).lowercased().filter { $0.isLetter || $0.isNumber } }
 
-    static func expired(_ identity: Identity, _ csrf: String) -> Response {
-        refusal(.forbidden, "The form has expired", "Go back, reload the page and send it again.", identity: identity, csrf: csrf)
-    }
 
     /// A record form with the values typed so far and the refusals at their fields.
     static func formPage(_ form: RecordForm, identity: Identity, csrf: String, values: [String: [String]], refusals: [Refusal],

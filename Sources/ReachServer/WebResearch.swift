@@ -7,8 +7,16 @@ import ReachProjections
 /// them, each metric's definition by name, and R and Python to paste that read this service's
 /// figures (as a data frame) or the views themselves.
 extension WebPages {
-    static func addResearch(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        pageRoute(router, "/research", app) { identity, csrf, request, context in
+    /// The pages of WebResearch, each handler a named method (see `addRoutes`).
+    struct ResearchPages {
+        let app: ReachApplication
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/research", use: research)
+        }
+
+        @Sendable func research(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let views = try await app.researchViews(as: identity)
             // The address the asker reached this service at, for the snippets.
             let host = request.head.authority.flatMap { $0.range(of: "^[A-Za-z0-9.:\\[\\]-]+$", options: .regularExpression) != nil ? $0 : nil } ?? "127.0.0.1:8080"

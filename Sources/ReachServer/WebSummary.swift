@@ -15,8 +15,17 @@ extension WebPages {
     /// WeasyPrint, where Debian's package put it.
     static let weasyprint: String? = ["/usr/bin/weasyprint", "/usr/local/bin/weasyprint"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    static func addSummaries(to router: Router<ReachRequestContext>, app: ReachApplication) {
-        pageRoute(router, "/authorities/:la/summary", app) { identity, csrf, request, context in
+    /// The pages of WebSummary, each handler a named method (see `addRoutes`).
+    struct SummaryPages {
+        let app: ReachApplication
+
+        func addRoutes(to pages: RouterGroup<ReachRequestContext>) {
+            pages.get("/authorities/:la/summary", use: summary)
+            pages.post("/authorities/:la/summary/download", use: downloadSummary)
+        }
+
+        @Sendable func summary(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, csrf) = try context.requireSession()
             let la = try context.parameters.require("la")
             try Access.checkMayExport(la: la, for: identity)
             let parameters = parameters(request)
@@ -33,9 +42,12 @@ extension WebPages {
                 },
             ])
         }
-        // A download is recorded in the log, so it is asked for with the session's CSRF token
-        // (a POST): another site cannot make an export in someone's name.
-        formRoute(router, "/authorities/:la/summary/download", app) { identity, csrf, values, request, context in
+
+        /// A download is recorded in the log, so it is asked for with the session's CSRF token
+        /// (a POST): another site cannot make an export in someone's name.
+        @Sendable func downloadSummary(_ request: Request, context: ReachRequestContext) async throws -> Response {
+            let (identity, _) = try context.requireSession()
+            let values = try await WebPages.readForm(request, context)
             let la = try context.parameters.require("la")
             let period = try ReachServer.parsePeriod(values["period"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             guard let policy = DisclosurePolicy.Name(rawValue: values["policy"]?.first ?? "dfe"), policy != DisclosurePolicy.Name.none else {
