@@ -90,9 +90,14 @@ struct AuthorityDashboard {
     func sections() -> [[String: Any]] {
         let csv = "/authorities/\(WebPages.percentEncoded(la))/figures.csv?\(query)"
         let charts = Dictionary(uniqueKeysWithValues: chartRows().map { ($0.id, $0.rows) })
-        func label(_ text: String) -> String { RecordForm.label(text) }
-        var sections: [[String: Any]] = []
+        return [headlineSection(), monthSection(charts, csv: csv)] + chartSections(charts, csv: csv) + groupSections()
+            + [surveySection(charts, csv: csv)] + tableSections()
+    }
 
+    private func label(_ text: String) -> String { RecordForm.label(text) }
+
+    /// Headline reach: one figure per metric.
+    private func headlineSection() -> [String: Any] {
         let headline: [(Metric, String)] = [(.schoolsEngaged, "Schools engaged"), (.sessions, "Sessions"), (.attendances, "Attendances"),
                                             (.staffTrained, "Staff trained (attendances at staff training)"), (.learnerHours, "Learner hours"),
                                             (.partnersInvolved, "Partners involved")]
@@ -100,36 +105,46 @@ struct AuthorityDashboard {
         for (metric, name) in headline {
             if let row = rows(metric, dimension: "total").first { headlineRows.append(Self.tableRow([name], [WebPages.shown(row)])) }
         }
-        sections.append(Self.section("headline", "Headline reach", lead: progress.map { "Pilot progress: \($0)." },
-                                     table: Self.table("Headline reach, \(la), \(period.label)", ["Figure"], ["Value"], headlineRows, collapsed: false),
-                                     csv: nil))
+        return Self.section("headline", "Headline reach", lead: progress.map { "Pilot progress: \($0)." },
+                            table: Self.table("Headline reach, \(la), \(period.label)", ["Figure"], ["Value"], headlineRows, collapsed: false),
+                            csv: nil)
+    }
 
+    private func monthSection(_ charts: [String: [Observation]], csv: String) -> [String: Any] {
         let monthRows = charts["sessions-by-month"] ?? []
-        sections.append(Self.section("sessions-by-month", "Sessions by month",
-                                     columns: WebPages.columnChart(monthRows, title: "Sessions by month, \(la), \(period.label)", id: "sessions-by-month") {
-                                         $0.scope.replacingOccurrences(of: "month:", with: "")
-                                     },
-                                     table: Self.table("Sessions by month", ["Month"], ["Sessions"],
-                                                       monthRows.map { Self.tableRow([$0.scope.replacingOccurrences(of: "month:", with: "")], [WebPages.shown($0)]) }),
-                                     csv: csv + "&chart=sessions-by-month", empty: "No sessions in this period."))
+        return Self.section("sessions-by-month", "Sessions by month",
+                            columns: WebPages.columnChart(monthRows, title: "Sessions by month, \(la), \(period.label)", id: "sessions-by-month") {
+                                $0.scope.replacingOccurrences(of: "month:", with: "")
+                            },
+                            table: Self.table("Sessions by month", ["Month"], ["Sessions"],
+                                              monthRows.map { Self.tableRow([$0.scope.replacingOccurrences(of: "month:", with: "")], [WebPages.shown($0)]) }),
+                            csv: csv + "&chart=sessions-by-month", empty: "No sessions in this period.")
+    }
 
-        for (id, heading, what) in [("attendances-by-audience", "Attendances by audience", "Audience"), ("staff-trained-by-role", "Staff trained by role", "Role"),
-                                    ("schools-by-stage", "Pilot progress: schools by engagement stage", "Stage")] {
+    /// Attendances by audience, staff trained by role, schools by stage: a bar chart each.
+    private func chartSections(_ charts: [String: [Observation]], csv: String) -> [[String: Any]] {
+        [("attendances-by-audience", "Attendances by audience", "Audience"), ("staff-trained-by-role", "Staff trained by role", "Role"),
+         ("schools-by-stage", "Pilot progress: schools by engagement stage", "Stage")].map { id, heading, what in
             let drawn = charts[id] ?? []
-            sections.append(Self.section(id, heading, lead: id == "schools-by-stage" ? progress.map { "\($0)." } : nil,
-                                         bars: WebPages.barChart(drawn, title: "\(heading), \(la), \(period.label)", id: id) { label($0.category) },
-                                         table: Self.table(heading, [what], [id == "schools-by-stage" ? "Schools" : id == "staff-trained-by-role" ? "Staff attendances" : "Attendances"],
-                                                           drawn.map { Self.tableRow([label($0.category)], [WebPages.shown($0)]) }),
-                                         csv: csv + "&chart=\(id)", empty: "None in this period."))
+            return Self.section(id, heading, lead: id == "schools-by-stage" ? progress.map { "\($0)." } : nil,
+                                bars: WebPages.barChart(drawn, title: "\(heading), \(la), \(period.label)", id: id) { label($0.category) },
+                                table: Self.table(heading, [what], [id == "schools-by-stage" ? "Schools" : id == "staff-trained-by-role" ? "Staff attendances" : "Attendances"],
+                                                  drawn.map { Self.tableRow([label($0.category)], [WebPages.shown($0)]) }),
+                                csv: csv + "&chart=\(id)", empty: "None in this period.")
         }
-        let groups = rows(.attendances).filter { !["total", "audience"].contains($0.dimension) }
-        if !groups.isEmpty {
-            sections.append(Self.section("attendances-by-group", "Attendances by sub-group",
-                                         table: Self.table("Attendances by audience and sub-group", ["Audience", "Sub-group"], ["Attendances"],
-                                                           groups.map { Self.tableRow([label($0.dimension), label($0.category)], [WebPages.shown($0)]) }, collapsed: false),
-                                         csv: nil))
-        }
+    }
 
+    private func groupSections() -> [[String: Any]] {
+        let groups = rows(.attendances).filter { !["total", "audience"].contains($0.dimension) }
+        guard !groups.isEmpty else { return [] }
+        return [Self.section("attendances-by-group", "Attendances by sub-group",
+                             table: Self.table("Attendances by audience and sub-group", ["Audience", "Sub-group"], ["Attendances"],
+                                               groups.map { Self.tableRow([label($0.dimension), label($0.category)], [WebPages.shown($0)]) }, collapsed: false),
+                             csv: nil)]
+    }
+
+    /// Survey change per measure: the shares at baseline and follow-up, and the change with its interval.
+    private func surveySection(_ charts: [String: [Observation]], csv: String) -> [String: Any] {
         let survey = charts["survey-change"] ?? []
         var measures: [String] = []
         for row in survey where !measures.contains(row.category) { measures.append(row.category) }
@@ -141,29 +156,30 @@ struct AuthorityDashboard {
                                   "\(value("difference_low_pp")) to \(value("difference_high_pp"))",
                                   value("baseline_answering"), value("follow_up_answering"), value("schools")])
         }
-        sections.append(Self.section("survey-change", "Survey change: share agreeing, baseline to latest follow-up",
-                                     lead: "The change in percentage points, with its 95% interval (Newcombe's method).",
-                                     intervals: WebPages.intervalChart(survey, measures: measures, title: "Survey change, \(la), \(period.label)") { measure in
-                                         let parts = measure.split(separator: "/").map(String.init)
-                                         return "\(label(parts.last ?? measure)) (\(parts.count > 1 ? parts[0].replacingOccurrences(of: "_", with: " ") : ""))"
-                                     },
-                                     table: Self.table("Survey change by measure", ["Measure", "Asked"],
-                                                       ["Baseline %", "Follow-up %", "Change (points)", "95% interval", "Answering at baseline", "Answering at follow-up", "Schools"],
-                                                       surveyRows),
-                                     csv: csv + "&chart=survey-change", empty: "No survey has a baseline and a follow-up in this period."))
+        return Self.section("survey-change", "Survey change: share agreeing, baseline to latest follow-up",
+                            lead: "The change in percentage points, with its 95% interval (Newcombe's method).",
+                            intervals: WebPages.intervalChart(survey, measures: measures, title: "Survey change, \(la), \(period.label)") { measure in
+                                let parts = measure.split(separator: "/").map(String.init)
+                                return "\(label(parts.last ?? measure)) (\(parts.count > 1 ? parts[0].replacingOccurrences(of: "_", with: " ") : ""))"
+                            },
+                            table: Self.table("Survey change by measure", ["Measure", "Asked"],
+                                              ["Baseline %", "Follow-up %", "Change (points)", "95% interval", "Answering at baseline", "Answering at follow-up", "Schools"],
+                                              surveyRows),
+                            csv: csv + "&chart=survey-change", empty: "No survey has a baseline and a follow-up in this period.")
+    }
 
-        for (metric, id, heading) in [(Metric.contextPathways, "context-pathways", "Context pathways and safety-plan actions"),
-                                      (Metric.locationsOfConcern, "locations-of-concern", "Locations of concern")] {
-            let found = rows(metric)
-            sections.append(Self.section(id, heading,
-                                         table: Self.table(heading, ["Figure", "Breakdown"], ["Value"],
-                                                           found.map { row in
-                                                               Self.tableRow([label(row.statistic), row.dimension == "total" ? "" : "\(label(row.dimension)): \(label(row.category))"],
-                                                                             [WebPages.shown(row)])
-                                                           }, collapsed: false),
-                                         csv: nil, empty: "None in this period."))
+    /// Context pathways and locations of concern, as tables.
+    private func tableSections() -> [[String: Any]] {
+        [(Metric.contextPathways, "context-pathways", "Context pathways and safety-plan actions"),
+         (Metric.locationsOfConcern, "locations-of-concern", "Locations of concern")].map { metric, id, heading in
+            Self.section(id, heading,
+                         table: Self.table(heading, ["Figure", "Breakdown"], ["Value"],
+                                           rows(metric).map { row in
+                                               Self.tableRow([label(row.statistic), row.dimension == "total" ? "" : "\(label(row.dimension)): \(label(row.category))"],
+                                                             [WebPages.shown(row)])
+                                           }, collapsed: false),
+                         csv: nil, empty: "None in this period.")
         }
-        return sections
     }
 
     /// A section for the template, every key present (so none is looked up in the page).
