@@ -18,43 +18,94 @@ import ReachProjections
 /// ```
 public struct ReachApplication: Sendable {
     /// Where the database is, and the logins to reach it with.
-    public var target: DatabaseTarget
+    public internal(set) var target: DatabaseTarget
     /// The disclosure policies' thresholds in force.
-    public var disclosure: DisclosureSettings
+    public let disclosure: DisclosureSettings
     public var logger: Logger
+    /// How it runs: the command line, or a service of requests (see ``Settings``).
+    public let settings: Settings
     /// Whether recording, importing and loading the demo publish the authorities' summaries
     /// before they return (the command line). A service leaves it to its projection runner,
     /// which publishes every few seconds, rather than make each request wait.
-    public var publishesAfterWriting = true
+    public var publishesAfterWriting: Bool { settings.publishesAfterWriting }
     /// Whether figures first bring the projections up to date (and publish what the log moved
     /// past), so that a record made a moment before shows (the command line). A service whose
     /// projection runner keeps them up to date answers from them as they are, rather than make
     /// every request wait for the log's in-flight appends to settle.
-    public var refreshesFigures = true
+    public var refreshesFigures: Bool { !settings.runnerKeepsProjections }
     /// Figures computed a moment ago, given again for the same question (a service's; see
     /// ``FiguresCache``); nil: every question is computed.
-    public var figuresCache: FiguresCache?
+    public let figuresCache: FiguresCache?
     /// Checks and appends the records of requests that arrive together in one transaction (a
     /// service's; see ``RecordBatcher``); nil: each request records on its own.
-    public var recordBatcher: RecordBatcher?
+    public let recordBatcher: RecordBatcher?
     /// Tokens checked a moment ago (a service's; see ``TokenCache``); nil: every request's
     /// token is looked up.
-    public var tokenCache: TokenCache?
+    public let tokenCache: TokenCache?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
-    public var pool: ConnectionPool?
+    public let pool: ConnectionPool?
     /// How long the readiness check waits for the database (``readiness()``).
-    public var readinessTimeout: Duration = .seconds(5)
+    public private(set) var readinessTimeout: Duration = .seconds(5)
     /// How password guessing is slowed (``SignInLimits``).
     public var signInLimits = SignInLimits()
     /// Whether this application answers requests (a service): staff's and admins' reads then
     /// go to the primary even when a read replica is configured, so that their own records
     /// show at once (see ``readSource(_:for:service:)``).
-    public var servesRequests = false
+    public var servesRequests: Bool { settings.servesRequests }
 
-    public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger) {
+    /// How an application runs: the one thing that differs between the command line, `reach
+    /// serve` and the benchmarks and tests that stand in for them, each made by
+    /// ``init(target:disclosure:logger:settings:)`` from it.
+    public struct Settings: Sendable, Hashable {
+        /// Whether it answers requests (a service) rather than running one command.
+        public var servesRequests: Bool
+        /// Whether a projection runner keeps the projections up to date (the service's own, or
+        /// another's): figures are then read as they are; else each question first brings them
+        /// up to date and publishes, as the command line does.
+        public var runnerKeepsProjections: Bool
+        /// Whether recording, importing and loading the demo publish summaries before returning.
+        public var publishesAfterWriting: Bool
+        /// How long the same question gets the same answer (0: always computed).
+        public var figuresSeconds: Int
+        /// The longest a request's statement runs, and waits for a database that does not
+        /// answer (nil: unbounded, the command line).
+        public var requestTimeoutSeconds: Int?
+        /// How long a token checked a moment ago is not looked up again (0: always looked up).
+        public var tokenSeconds: Int
+        /// Connections kept idle for reuse (0: none kept).
+        public var idleConnections: Int
+        /// Whether the records of requests arriving together are checked and appended together.
+        public var batchesRecords: Bool
+
+        /// The command line: one command, which brings the projections up to date itself and
+        /// publishes after writing.
+        public static let commandLine = Settings(servesRequests: false, runnerKeepsProjections: false, publishesAfterWriting: true,
+                                                 figuresSeconds: 0, requestTimeoutSeconds: nil, tokenSeconds: 0, idleConnections: 0,
+                                                 batchesRecords: false)
+
+        /// `reach serve`: requests do not publish (the projection runner does); `runner` says
+        /// whether a runner keeps the projections (else each question brings them up to date,
+        /// as `reach serve --no-runner` does); the rest as `REACH_HTTP_*` set them.
+        public static func service(runner: Bool = true, figuresSeconds: Int = 5, requestTimeoutSeconds: Int? = 30,
+                                   tokenSeconds: Int = 2, idleConnections: Int = 32) -> Settings {
+            Settings(servesRequests: true, runnerKeepsProjections: runner, publishesAfterWriting: false, figuresSeconds: figuresSeconds,
+                     requestTimeoutSeconds: requestTimeoutSeconds, tokenSeconds: tokenSeconds, idleConnections: idleConnections,
+                     batchesRecords: true)
+        }
+    }
+
+    /// The one assembly of the application, for `reach serve`, every command, every benchmark
+    /// and every test: what differs between them is only their ``Settings``.
+    public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger, settings: Settings = .commandLine) {
         self.target = target
         self.disclosure = disclosure
         self.logger = logger
+        self.settings = settings
+        figuresCache = settings.figuresSeconds > 0 ? FiguresCache(lifetime: .seconds(settings.figuresSeconds)) : nil
+        recordBatcher = settings.batchesRecords ? RecordBatcher() : nil
+        tokenCache = settings.tokenSeconds > 0 ? TokenCache(lifetime: .seconds(settings.tokenSeconds)) : nil
+        pool = settings.idleConnections > 0 ? ConnectionPool(maximumIdle: settings.idleConnections) : nil
+        if let seconds = settings.requestTimeoutSeconds { limitRequests(to: seconds) }
     }
 
     /// Bounds every request's database work by `seconds`: the server cancels a statement past
@@ -65,13 +116,21 @@ public struct ReachApplication: Sendable {
     /// `seconds` if less. The owner's connections (the projection runner's, the migrations',
     /// and the catch-up a service without its own runner makes before figures) are left
     /// unbounded: they wait, and go on where they were once the server answers again.
-    public mutating func limitRequests(to seconds: Int) {
+    private mutating func limitRequests(to seconds: Int) {
         func limited(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
             configuration.overriding(["options": "-c statement_timeout=\(seconds * 1000)"]).answering(within: .seconds(seconds + 1))
         }
         target.application = limited(target.application)
         target.reader = target.reader.map(limited)
         readinessTimeout = .seconds(min(2, seconds))
+    }
+
+    /// The same application with other settings: a benchmark serves, as `reach serve` would,
+    /// what it loaded from the command line (whose requests have no limit to carry over).
+    public func with(_ settings: Settings) -> ReachApplication {
+        var copy = ReachApplication(target: target, disclosure: disclosure, logger: logger, settings: settings)
+        copy.signInLimits = signInLimits
+        return copy
     }
 
     /// Who the configured database login is, as an identity: a local authority's login

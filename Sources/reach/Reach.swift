@@ -59,10 +59,11 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The application on the database in force, with the disclosure thresholds of the
     /// environment.
-    func application() async throws -> ReachApplication {
+    /// The application, as `settings` say it runs (the command line's, unless told).
+    func application(_ settings: ReachApplication.Settings = .commandLine) async throws -> ReachApplication {
         let logger = makeLogger()
         return ReachApplication(target: try await target(logger: logger),
-                                disclosure: try DisclosureSettings(environment: environment), logger: logger)
+                                disclosure: try DisclosureSettings(environment: environment), logger: logger, settings: settings)
     }
 }
 

@@ -37,8 +37,10 @@ struct ServeBench: AsyncParsableCommand {
             throw CommandError("reach bench serve needs wrk: apt-get install wrk")
         }
         let logger = makeLogger()
-        var app = try await database.application()
-        app.publishesAfterWriting = false
+        // Loading the demo leaves publishing to the service's projection runner.
+        var loading = ReachApplication.Settings.commandLine
+        loading.publishesAfterWriting = false
+        let app = try await database.application(loading)
         let target = app.target
         let admin = try await app.identify(actor: "bench")
 
@@ -71,14 +73,8 @@ struct ServeBench: AsyncParsableCommand {
         // The service, as reach serve runs it.
         var quiet = logger
         quiet.logLevel = .error
-        var served = app
+        var served = app.with(.service())
         served.logger = quiet
-        served.pool = ConnectionPool(maximumIdle: 32)
-        served.recordBatcher = RecordBatcher()
-        served.tokenCache = TokenCache(lifetime: .seconds(2))
-        served.refreshesFigures = false
-        served.figuresCache = FiguresCache(lifetime: .seconds(5))
-        served.target.application = served.target.application.overriding(["options": "-c statement_timeout=30000"])
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)

@@ -76,22 +76,14 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let host = host ?? environment["REACH_HTTP_HOST"] ?? "127.0.0.1"
         let port = port ?? environment["REACH_HTTP_PORT"].flatMap(Int.init) ?? 8080
-        var app = try await database.application()
-        // Requests do not wait for publishing: the projection runner publishes.
-        app.publishesAfterWriting = false
-        // Staff's and admins' reads go to the primary, even with a read replica.
-        app.servesRequests = true
-        app.pool = ConnectionPool(maximumIdle: 32)
-        app.recordBatcher = RecordBatcher()
-        app.tokenCache = TokenCache(lifetime: .seconds(2))
-        // Figures come from the projections as the runner keeps them (unless --no-runner).
-        app.refreshesFigures = noRunner
-        // The same question within a few seconds gets the same answer (0: always computed).
-        let figuresSeconds = try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0)
-        if figuresSeconds > 0 { app.figuresCache = FiguresCache(lifetime: .seconds(figuresSeconds)) }
-        // No statement of a request runs longer than the request timeout (a 503 says so).
-        let requestTimeout = try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)
-        app.limitRequests(to: requestTimeout)
+        // As a service: requests do not wait for publishing (the projection runner publishes);
+        // staff's and admins' reads go to the primary, even with a read replica; figures come
+        // from the projections as the runner keeps them (unless --no-runner), the same question
+        // within a few seconds given the same answer (0: always computed); no statement of a
+        // request runs longer than the request timeout (a 503 says so).
+        let app = try await database.application(.service(
+            runner: !noRunner, figuresSeconds: try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0),
+            requestTimeoutSeconds: try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)))
         let uploads = environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path
         var services: [any Service] = []

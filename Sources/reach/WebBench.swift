@@ -38,8 +38,9 @@ struct WebBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger()
-        var app = try await database.application()
-        app.publishesAfterWriting = false
+        var loading = ReachApplication.Settings.commandLine
+        loading.publishesAfterWriting = false
+        let app = try await database.application(loading)
         let target = app.target
         let admin = try await app.identify(actor: "bench")
         let logSize = try await ServeBench.demoLog(app, events: events, as: admin, logger: logger)
@@ -69,12 +70,9 @@ struct WebBench: AsyncParsableCommand {
         for cached in [false, true] {
             var quiet = logger
             quiet.logLevel = .error
-            var served = app
+            // (One request at a time, so that each time is the server's alone: no limit on its statements.)
+            var served = app.with(.service(figuresSeconds: cached ? 5 : 0, requestTimeoutSeconds: nil, idleConnections: 8))
             served.logger = quiet
-            served.pool = ConnectionPool(maximumIdle: 8)
-            served.tokenCache = TokenCache(lifetime: .seconds(2))
-            served.refreshesFigures = false
-            served.figuresCache = cached ? FiguresCache(lifetime: .seconds(5)) : nil
             let (ports, continuation) = AsyncStream<Int>.makeStream()
             let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                      onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)

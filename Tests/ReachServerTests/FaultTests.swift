@@ -66,14 +66,9 @@ struct FaultRig {
     /// moment, requests limited to `requestSeconds`, and with `runner` the projection runner in
     /// the same service group (figures read as it keeps them).
     static func serve(_ app: ReachApplication, requestSeconds: Int = 30, runner: Bool = false) async throws -> FaultRig {
-        var app = app
-        app.servesRequests = true
-        app.publishesAfterWriting = false
-        app.refreshesFigures = !runner
-        app.pool = ConnectionPool(maximumIdle: 8)
-        app.recordBatcher = RecordBatcher()
-        app.tokenCache = TokenCache(lifetime: .seconds(30))
-        app.limitRequests(to: requestSeconds)
+        // As reach serve runs, with or without its projection runner; figures always computed,
+        // tokens kept 30 s (so that clients keep going while the database is away).
+        let app = app.with(.service(runner: runner, figuresSeconds: 0, requestTimeoutSeconds: requestSeconds, tokenSeconds: 30, idleConnections: 8))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                                  onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)

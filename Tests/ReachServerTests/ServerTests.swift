@@ -64,12 +64,10 @@ struct ServerTests {
         try await app.revokeToken(revoked.id, as: admin)
         tokens["revoked"] = revoked.token
         try await app.disableUser("gone", as: admin)
-        // As reach serve runs: requests leave publishing to the runner.
         _ = try await app.publishSummaries(as: admin)
-        app.publishesAfterWriting = false
-        app.pool = ConnectionPool(maximumIdle: 8)
-        app.recordBatcher = RecordBatcher()
-        app.tokenCache = TokenCache(lifetime: .seconds(2))
+        // As `reach serve --no-runner` runs (each question brings the projections up to date,
+        // with REACH_HTTP_FIGURES_SECONDS=0: each test reads the figures of what it just recorded).
+        app = app.with(.service(runner: false, figuresSeconds: 0, idleConnections: 8))
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let server = Application(router: ReachServer.router(app, maximumUpload: maximumUpload, trustedProxies: trustedProxies),
                                  configuration: .init(address: .hostname("127.0.0.1", port: 0)),
