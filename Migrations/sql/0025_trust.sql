@@ -170,9 +170,14 @@ BEGIN
     -- The log's own functions computed everything they wrote.
     IF current_user = 'reach_writer' THEN RETURN NULL; END IF;
     -- Each stream appended to is checked when the transaction commits: its head must then be
-    -- its last event (reach.check_stream_appended).
+    -- its last event (reach.check_stream_appended). A head this transaction has already moved
+    -- past the events (a new stream's, written before its events) is checked anyway, as every
+    -- head written is (reach.check_head): only the others are noted.
     INSERT INTO reach.streams_appended (xid, stream_id)
-    SELECT DISTINCT pg_current_xact_id(), a.stream_id FROM appended a
+    SELECT pg_current_xact_id(), a.stream_id
+    FROM (SELECT x.stream_id, max(x.version) AS version FROM appended x GROUP BY x.stream_id) a
+    LEFT JOIN reach.streams h ON h.stream_id = a.stream_id
+    WHERE h.stream_id IS NULL OR h.version < a.version
     ON CONFLICT DO NOTHING;
     -- The positions this transaction drew. Every event's position lies between the first and
     -- the last: drawn after the transaction took its id, so no reader or seal has passed it
