@@ -172,7 +172,7 @@ public struct ProjectionEngine: Sendable {
                 progress.events += try applyCommitted(projection, after: progress.checkpoint, upTo: upTo, on: connection)
                 progress.checkpoint = upTo
             } catch let error as PostgresError where error.code == .server {
-                if connection.isInTransaction { try? connection.executeScript("ROLLBACK") }
+                connection.abandonTransaction()
                 let failure = try locateFailure(projection, after: progress.checkpoint, upTo: upTo, on: connection)
                 if let failure {
                     // Apply everything before the failing event, then stop there.
@@ -282,13 +282,13 @@ public struct ProjectionEngine: Sendable {
             """, [after, upTo, PostgresArray(projection.eventTypes), PostgresArray(Self.amendmentTypes)]).mapRows { try $0.decode(0, as: Int64.self) }
         let schema = try connection.quoteIdentifier(projection.schema)
         func fails(upTo end: Int64) throws -> String? {
-            try connection.executeScript("BEGIN")
-            defer { try? connection.executeScript("ROLLBACK") }
-            do {
-                _ = try apply(projection, schema: schema, after: after, upTo: end, on: connection)
-                return nil
-            } catch let error as PostgresError where error.code == .server {
-                return error.message
+            try connection.withTrialTransaction { connection in
+                do {
+                    _ = try apply(projection, schema: schema, after: after, upTo: end, on: connection)
+                    return nil
+                } catch let error as PostgresError where error.code == .server {
+                    return error.message
+                }
             }
         }
         // The smallest prefix of the batch that fails ends with the failing event.
@@ -362,7 +362,7 @@ public struct ProjectionEngine: Sendable {
                     """, [projection.name, built, definition])
             }
         } catch {
-            if connection.isInTransaction { try? connection.executeScript("ROLLBACK") }
+            connection.abandonTransaction()
             try? connection.executeScript("DROP SCHEMA IF EXISTS \(next) CASCADE")
             throw error
         }

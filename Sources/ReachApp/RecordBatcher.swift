@@ -91,7 +91,7 @@ public final class RecordBatcher: @unchecked Sendable {
                 condition.unlock()
                 for request in batch + behind { request.answer(.failure(error)) }
             } catch {
-                if connection?.isInTransaction == true { try? connection?.executeScript("ROLLBACK") }
+                connection?.abandonTransaction()
                 if connection?.isHealthy == false { connection = nil }
                 logger.debug("a batch of records went back to recording one request at a time", metadata: ["error.type": "\(type(of: error))"])
                 for request in batch { request.answer(.success(nil)) }
@@ -111,33 +111,33 @@ public final class RecordBatcher: @unchecked Sendable {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(index)
         }
-        try connection.executeScript("BEGIN")
-        for key in order {
-            let members = groups[key]!
-            let identity = batch[members[0]].identity
-            _ = try connection.query("""
-                SELECT set_config('reach.actor', $1, true), set_config('reach.request_role', $2, true), set_config('reach.authorities', $3, true)
-                """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ",")])
-            let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, rule: Access.recordingRule(for: identity))
-            var envelopes: [(line: Int, envelope: Recorder.Envelope)] = []
-            var places: [(request: Int, document: Int, id: String)] = []
-            for request in members {
-                for (number, document) in batch[request].documents.enumerated() {
-                    switch Recorder.Envelope.parse(document.text) {
-                    case .failure(let refusals):
-                        results[request][number] = RecordResult(line: document.line, id: nil, outcome: .refused(refusals.all))
-                    case .success(let envelope):
-                        envelopes.append((document.line, envelope))
-                        places.append((request, number, envelope.id))
+        try connection.withTransaction { connection in
+            for key in order {
+                let members = groups[key]!
+                let identity = batch[members[0]].identity
+                _ = try connection.query("""
+                    SELECT set_config('reach.actor', $1, true), set_config('reach.request_role', $2, true), set_config('reach.authorities', $3, true)
+                    """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ",")])
+                let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, rule: Access.recordingRule(for: identity))
+                var envelopes: [(line: Int, envelope: Recorder.Envelope)] = []
+                var places: [(request: Int, document: Int, id: String)] = []
+                for request in members {
+                    for (number, document) in batch[request].documents.enumerated() {
+                        switch Recorder.Envelope.parse(document.text) {
+                        case .failure(let refusals):
+                            results[request][number] = RecordResult(line: document.line, id: nil, outcome: .refused(refusals.all))
+                        case .success(let envelope):
+                            envelopes.append((document.line, envelope))
+                            places.append((request, number, envelope.id))
+                        }
                     }
                 }
-            }
-            let outcomes = try recorder.recordAll(envelopes, on: connection)
-            for (place, outcome) in zip(places, outcomes) {
-                results[place.request][place.document] = RecordResult(line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)
+                let outcomes = try recorder.recordAll(envelopes, on: connection)
+                for (place, outcome) in zip(places, outcomes) {
+                    results[place.request][place.document] = RecordResult(line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)
+                }
             }
         }
-        try connection.executeScript("COMMIT")
         return results.map { $0.map { $0! } }
     }
 }

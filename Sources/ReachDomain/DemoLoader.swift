@@ -36,37 +36,30 @@ public struct DemoLoader: Sendable {
         var summary = Summary()
         var pending: [DemoRecord] = []
         pending.reserveCapacity(chunkSize)
-        var open = false
-        func flush() throws {
-            guard !pending.isEmpty else { return }
-            let events = pending.map { record in
-                NewEvent(id: EventLog.recordEventID(record.id), streamID: record.streamID, type: record.type,
-                         schemaVersion: RecordType.all[record.type]?.schemaVersion ?? 1, data: record.data,
-                         metadata: EventMetadata(actor: "demo", correlationID: record.id, source: source),
-                         occurredOn: record.occurredOn, authorityID: record.authorityID)
+        try connection.withChunkedTransactions { nextTransaction in
+            func flush() throws {
+                guard !pending.isEmpty else { return }
+                let events = pending.map { record in
+                    NewEvent(id: EventLog.recordEventID(record.id), streamID: record.streamID, type: record.type,
+                             schemaVersion: RecordType.all[record.type]?.schemaVersion ?? 1, data: record.data,
+                             metadata: EventMetadata(actor: "demo", correlationID: record.id, source: source),
+                             occurredOn: record.occurredOn, authorityID: record.authorityID)
+                }
+                // Each chunk is a transaction of its own, committed when the next chunk is ready
+                // (or at the end): the server loads one chunk while this process makes the next.
+                try nextTransaction()
+                let result = try EventLog.appendBulk(events, on: connection)
+                summary.appended += result.appended
+                summary.alreadyPresent += result.alreadyPresent
+                pending.removeAll(keepingCapacity: true)
+                progress(summary.total)
             }
-            // Each chunk is a transaction of its own, committed when the next chunk is ready
-            // (or at the end): the server loads one chunk while this process makes the next.
-            if open { try connection.executeScript("COMMIT") }
-            try connection.executeScript("BEGIN")
-            open = true
-            let result = try EventLog.appendBulk(events, on: connection)
-            summary.appended += result.appended
-            summary.alreadyPresent += result.alreadyPresent
-            pending.removeAll(keepingCapacity: true)
-            progress(summary.total)
-        }
-        do {
             try generator.generate { record in
                 summary.byType[record.type, default: 0] += 1
                 pending.append(record)
                 if pending.count >= chunkSize { try flush() }
             }
             try flush()
-            if open { try connection.executeScript("COMMIT") }
-        } catch {
-            if open { try? connection.executeScript("ROLLBACK") }
-            throw error
         }
         return summary
     }

@@ -325,10 +325,10 @@ public struct Importer: Sendable {
 
     private func passOnThisThread<Source: RowSource>(_ reader: ChunkReader<Source>, skipInvalid: Bool, askLog: Bool, on connection: Connection,
                                                      progress: (Int) throws -> Void) async throws -> Summary {
-        var summary = Summary()
-        try connection.executeScript("BEGIN")
         let state = BatchState()
-        do {
+        // Kept only when nothing was refused, or when refused rows are to be skipped.
+        return try await connection.withTransaction(keepingIf: { $0.committed }) { connection in
+            var summary = Summary()
             var next = try await reader.next()
             while var chunk = next {
                 // The chunk after this one, read and checked meanwhile by a child task on a thread
@@ -351,16 +351,10 @@ public struct Importer: Sendable {
             }
             if summary.refused.isEmpty || skipInvalid {
                 try state.session.finish(on: connection)
-                try connection.executeScript("COMMIT")
                 summary.committed = true
-            } else {
-                try connection.executeScript("ROLLBACK")
             }
-        } catch {
-            if connection.isInTransaction { try? connection.executeScript("ROLLBACK") }
-            throw error
+            return summary
         }
-        return summary
     }
 
     /// The row-by-row path: each row recorded in turn, inside the import's transaction.

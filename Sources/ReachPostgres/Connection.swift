@@ -217,6 +217,69 @@ public final class Connection {
             if isHealthy { try? executeScript("ROLLBACK") }
             throw error
         }
+        try commit()
+        return value
+    }
+
+    /// Runs `body` inside `BEGIN` ... `COMMIT`, as ``withTransaction(isolation:_:)`` does, but
+    /// keeps what it did only when `keep` says so of its value: otherwise the transaction is
+    /// rolled back and the value still returned (an import that refused rows and was not told to
+    /// skip them writes nothing, and says what it refused).
+    public func withTransaction<T>(keepingIf keep: (T) -> Bool, _ body: (Connection) async throws -> T) async throws -> T {
+        try executeScript("BEGIN")
+        let value: T
+        do {
+            value = try await body(self)
+        } catch {
+            abandonTransaction()
+            throw error
+        }
+        guard keep(value) else {
+            try executeScript("ROLLBACK")
+            return value
+        }
+        try commit()
+        return value
+    }
+
+    /// Runs `body` in a transaction that is always rolled back: a trial whose effects are
+    /// looked at and then discarded.
+    public func withTrialTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
+        try executeScript("BEGIN")
+        defer { abandonTransaction() }
+        return try body(self)
+    }
+
+    /// Runs `body`, which works in chunks each committed as a transaction of its own: each call
+    /// of the `next` it is given commits the chunk before (if any) and begins another, so that
+    /// the server can still be working on one chunk while the caller makes the next. The last
+    /// chunk is committed when `body` returns; if it throws, the open chunk is rolled back
+    /// (chunks committed before stay).
+    public func withChunkedTransactions<T>(_ body: (_ next: () throws -> Void) throws -> T) throws -> T {
+        var open = false
+        let next = { [self] in
+            if open { try commit() }
+            try executeScript("BEGIN")
+            open = true
+        }
+        do {
+            let value = try body(next)
+            if open { try commit() }
+            return value
+        } catch {
+            abandonTransaction()
+            throw error
+        }
+    }
+
+    /// Rolls back a transaction left open (or failed) on this connection, if there is one and
+    /// the connection can still be spoken to: the clean-up after work that failed part way.
+    public func abandonTransaction() {
+        if isHealthy && isInTransaction { try? executeScript("ROLLBACK") }
+    }
+
+    /// Commits the open transaction, reporting a commit that the server turned into a rollback.
+    private func commit() throws {
         do { try answered { try settle() } } catch {
             try? executeScript("ROLLBACK")
             throw error
@@ -225,7 +288,6 @@ public final class Connection {
         if String(cString: PQcmdStatus(commit.handle)) == "ROLLBACK" {
             throw PostgresError(code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
         }
-        return value
     }
 
     // MARK: Pipeline
