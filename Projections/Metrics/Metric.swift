@@ -13,27 +13,26 @@ public enum Metric: String, Sendable, CaseIterable, Codable {
     case locationsOfConcern = "locations_of_concern"
     case strategyProgress = "strategy_progress"
 
-    /// Whether the metric's facts belong to pilots (and so to strategy projects, objectives
-    /// and policy goals). Context referrals and locations belong to an authority only.
-    var hasPilot: Bool { self != .contextPathways && self != .locationsOfConcern }
-
-    /// What the metric counts, as the domain specification defines it.
-    public var definition: String {
+    /// The metric's definition: what it counts and how (one file each, in `Definitions/`).
+    public var about: MetricDefinition {
         switch self {
-        case .authoritiesActive: "Distinct authorities with at least one activity in the period."
-        case .schoolsEngaged: "Distinct schools with at least one activity at the school in the period, by phase."
-        case .sessions: "Activities, by kind and by phase (engagement, assessment, support, multi-agency)."
-        case .attendances: "Attendance counts summed by audience group (pupils, staff, parents and carers, professionals) and sub-group (key stage, role, agency). Attendances are contacts, not unique people."
-        case .staffTrained: "Staff attendances at staff_training activities, by role."
-        case .learnerHours: "Duration times attendees, in hours, by audience."
-        case .partnersInvolved: "Distinct partner organisations that delivered or attended an activity, by kind."
-        case .pilotProgress: "Schools at each engagement stage (the latest stage per school), and schools implementing or beyond against the pilot's current target (such as 11 of 31)."
-        case .surveyChange: "Per measure and respondent group: the pooled share agreeing at baseline and at the latest follow-up, the difference in percentage points with a 95% interval (Newcombe's method for a difference of two proportions), and both sample sizes."
-        case .contextPathways: "Referrals by level and pathway; median days from referral to decision; actions due in the period and the share completed by their due date; contexts de-escalated; outcomes shared with young people."
-        case .locationsOfConcern: "Locations open and closed, days open, and interventions by kind."
-        case .strategyProgress: "The reach figures per strategic objective, policy goal and strategy project, per academic year of the 2024-2029 strategy."
+        case .authoritiesActive: .authoritiesActive
+        case .schoolsEngaged: .schoolsEngaged
+        case .sessions: .sessions
+        case .attendances: .attendances
+        case .staffTrained: .staffTrained
+        case .learnerHours: .learnerHours
+        case .partnersInvolved: .partnersInvolved
+        case .pilotProgress: .pilotProgress
+        case .surveyChange: .surveyChange
+        case .contextPathways: .contextPathways
+        case .locationsOfConcern: .locationsOfConcern
+        case .strategyProgress: .strategyProgress
         }
     }
+
+    /// What the metric counts, as the domain specification defines it.
+    public var definition: String { about.definition }
 }
 
 /// What a `--by` cuts figures by: one row per scope.
