@@ -140,10 +140,43 @@ let package = Package(
             resources: [.copy("Resources/openapi.yaml"), .copy("Resources/web")],
             swiftSettings: strict
         ),
+        // What every command shares: the database options, logging, and printing.
+        .target(
+            name: "ReachCommandLine",
+            dependencies: [
+                "ReachApp",
+                "ReachEventLog",
+                "ReachPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The benchmarks (`reach bench ...`): Reach against raw libpq on the same server.
+        .target(
+            name: "ReachBenchmarks",
+            dependencies: [
+                "ReachCommandLine",
+                "ReachApp",
+                "ReachServer",
+                "ReachPostgres",
+                "ReachEventLog",
+                "ReachDomain",
+                "ReachIngest",
+                "ReachProjections",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The command-line tool.
         .executableTarget(
             name: "reach",
             dependencies: [
+                "ReachCommandLine",
+                "ReachBenchmarks",
                 "ReachApp",
                 "ReachServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -183,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "ReachCLITests",
             dependencies: [
-                "reach", "ReachApp", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
+                "reach", "ReachCommandLine", "ReachApp", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

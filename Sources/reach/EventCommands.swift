@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReachCommandLine
 import Foundation
 import ReachApp
 import ReachEventLog
@@ -202,10 +203,4 @@ struct Events: AsyncParsableCommand {
             emit(try jsonLine(Line(file: out, streams: seal.heads.count, last_position: seal.lastPosition, public_key: seal.publicKey, new_key: newKey)))
         }
     }
-}
-
-/// The login name of the person running the tool, for an event's `actor`.
-func loginName() -> String {
-    guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "unknown" }
-    return String(cString: name)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReachCommandLine
 import Foundation
 import Hummingbird
 import Logging
@@ -106,9 +107,9 @@ struct ServeBench: AsyncParsableCommand {
         var rss: [Double] = []
         let sampler = Task {
             try await Task.sleep(for: .seconds(10))
-            rss.append(Self.residentMiB())
+            rss.append(AppendBench.residentMiB())
             try await Task.sleep(for: .seconds(max(1, mixedSeconds - 10)))
-            rss.append(Self.residentMiB())
+            rss.append(AppendBench.residentMiB())
             return rss
         }
         let mixed = try await Self.wrk(wrk, base, script: scripts + "/mixed.lua", connections: 16, seconds: mixedSeconds + 1)
@@ -261,14 +262,6 @@ struct ServeBench: AsyncParsableCommand {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return text.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
-    }
-
-    /// This process's resident memory, in MiB.
-    static func residentMiB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kib / 1024
     }
 
     static func seconds(_ duration: Duration) -> String {

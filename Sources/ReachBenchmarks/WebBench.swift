@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReachCommandLine
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

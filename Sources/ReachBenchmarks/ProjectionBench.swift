@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReachCommandLine
 import Foundation
 import Logging
 import ReachDomain

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReachCommandLine
 import CSV
 import Foundation
 import Logging

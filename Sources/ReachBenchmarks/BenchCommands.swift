@@ -1,12 +1,15 @@
 import ArgumentParser
+import ReachCommandLine
 import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
 
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Bench: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract: "Measure Reach against raw libpq baselines on the same server, in the same run.",
         subcommands: [AppendBench.self, ImportBench.self, ProjectionBench.self, ServeBench.self, WebBench.self]
     )
@@ -325,9 +328,4 @@ struct AppendBench: AsyncParsableCommand {
         guard fields.count > 1, let pages = Double(fields[1]) else { return 0 }
         return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
-}
-
-func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-    let padding = String(repeating: " ", count: max(0, width - text.count))
-    return right ? padding + text : text + padding
 }
