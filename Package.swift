@@ -4,7 +4,7 @@ import PackageDescription
 /// Strict settings for every Swift target: Swift 6 language mode (complete concurrency
 /// checking) and explicit `any` for existentials.
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -228,9 +228,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ReachServerTests",
-            dependencies: ["ReachServer", "ReachApp", "ReachDomain", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
-                           .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: [
+                "ReachServer", "ReachApp", "ReachDomain", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

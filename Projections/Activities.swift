@@ -8,7 +8,6 @@ extension Projection {
         name: "activities", eventTypes: ["activity_delivered"], tables: ["activities"])
 }
 
-
 /// One attendance count of an activity: an audience and a sub-group, and its column.
 public struct AttendanceCell: Sendable, Hashable {
     public var audience: String
@@ -39,15 +38,23 @@ public struct AttendanceCell: Sendable, Hashable {
             }.joined(separator: ", "),
             "{attendance_values}": all.map(value).joined(separator: ", "),
             "{attendance_total}": all.map(value).joined(separator: " + "),
-            "{rollup_columns}": (all.map { "\($0.column) bigint NOT NULL" } + audiences.map { "minutes_\($0) bigint NOT NULL" }).joined(separator: ", "),
+            "{rollup_columns}": (all.map { "\($0.column) bigint NOT NULL" } + audiences.map { "minutes_\($0) bigint NOT NULL" }).joined(
+                separator: ", "),
             "{rollup_column_names}": (all.map(\.column) + audiences.map { "minutes_\($0)" }).joined(separator: ", "),
-            "{rollup_sums}": (all.map { "%3$s * sum(\($0.column))" }
-                + audiences.map { audience in "%3$s * sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))" })
+            "{rollup_sums}":
+                (all.map { "%3$s * sum(\($0.column))" }
+                + audiences.map { audience in
+                    "%3$s * sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))"
+                })
                 .joined(separator: ", "),
-            "{rollup_sums_plain}": (all.map { "sum(\($0.column))" }
-                + audiences.map { audience in "sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))" })
+            "{rollup_sums_plain}":
+                (all.map { "sum(\($0.column))" }
+                + audiences.map { audience in
+                    "sum(duration_minutes * (" + all.filter { $0.audience == audience }.map(\.column).joined(separator: " + ") + "))"
+                })
                 .joined(separator: ", "),
-            "{rollup_updates}": (all.map(\.column) + audiences.map { "minutes_\($0)" }).map { "\($0) = m.\($0) + excluded.\($0)" }.joined(separator: ", "),
+            "{rollup_updates}": (all.map(\.column) + audiences.map { "minutes_\($0)" }).map { "\($0) = m.\($0) + excluded.\($0)" }.joined(
+                separator: ", "),
             "{attendance_unpivot}": all.map { "('\($0.audience)', '\($0.subgroup)', a.\($0.column))" }.joined(separator: ", "),
         ]
     }

@@ -46,12 +46,15 @@ public struct ProjectionEngine: Sendable {
     /// outside one). Views without an authority column are limited through their pilot; the
     /// programme-wide list of partner organisations is shown whole.
     func createScopedViews(_ projections: [Projection], on connection: Connection) throws {
-        let missing = try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL",
-                                           [PostgresArray(projections.flatMap(\.views))]).mapRows { try $0.decode(0, as: String.self) }
+        let missing = try connection.query(
+            "SELECT v FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL",
+            [PostgresArray(projections.flatMap(\.views))]
+        ).mapRows { try $0.decode(0, as: String.self) }
         for view in missing {
-            let columns = Set(try connection.query(
-                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'research' AND table_name = $1", [view]
-            ).mapRows { try $0.decode(0, as: String.self) })
+            let columns = Set(
+                try connection.query(
+                    "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'research' AND table_name = $1", [view]
+                ).mapRows { try $0.decode(0, as: String.self) })
             let filter: String
             if columns.contains("la_id") {
                 filter = "WHERE la_id = ANY (reach.request_authorities())"
@@ -70,14 +73,16 @@ public struct ProjectionEngine: Sendable {
     public func install(on connection: Connection) throws {
         // Nearly always everything is in place: one query says so, without the installers' lock
         // (every figures request asks, and taking the lock made them wait for one another).
-        let check = try connection.query("""
+        let check = try connection.query(
+            """
             SELECT (SELECT coalesce(jsonb_object_agg(name, definition), '{}'::jsonb) FROM projections.state)::text,
                    (SELECT count(*) FROM unnest($1::text[]) v WHERE to_regclass('scoped.' || quote_ident(v)) IS NULL),
                    obj_description('research'::regnamespace, 'pg_namespace') IS NOT DISTINCT FROM $2
             """, [PostgresArray(projections.flatMap(\.views)), ResearchColumns.schemaComment], prepared: true)
         if try check.decode(Int64.self, row: 0, column: 1) == 0, try check.decode(Bool.self, row: 0, column: 2),
-           case .object(let installed) = try JSONValue.parse(try check.decode(String.self, row: 0, column: 0)),
-           projections.allSatisfy({ installed[$0.name] == .string(EventLog.sha256Hex($0.definition)) }) {
+            case .object(let installed) = try JSONValue.parse(try check.decode(String.self, row: 0, column: 0)),
+            projections.allSatisfy({ installed[$0.name] == .string(EventLog.sha256Hex($0.definition)) })
+        {
             return
         }
         var changed: [Projection] = []
@@ -101,7 +106,7 @@ public struct ProjectionEngine: Sendable {
                     current.append(projection)
                 }
             }
-            try createScopedViews(current, on: connection)  // those of a log migrated since
+            try createScopedViews(current, on: connection) // those of a log migrated since
             try ResearchColumns.apply(on: connection)
         }
         for projection in changed {
@@ -153,7 +158,8 @@ public struct ProjectionEngine: Sendable {
     /// in batches. The caller holds the projection's runner lock. `shouldStop` is asked between
     /// batches. On an event it cannot apply, it applies everything before it, records the
     /// failure in `projections.state` and returns it; it never skips an event.
-    public func catchUp(_ projection: Projection, to horizon: Int64, on connection: Connection, shouldStop: () -> Bool = { false }) throws -> Progress {
+    public func catchUp(_ projection: Projection, to horizon: Int64, on connection: Connection, shouldStop: () -> Bool = { false }) throws -> Progress
+    {
         var progress = Progress()
         progress.checkpoint = try checkpoint(of: projection, on: connection)
         // A projection starting from nothing on a long log is built the bulk way (see
@@ -163,7 +169,9 @@ public struct ProjectionEngine: Sendable {
                 try rebuild(projection, on: connection)
                 progress.checkpoint = try checkpoint(of: projection, on: connection)
             } catch let error as PostgresError where error.code == .server {
-                logger.warning("bulk build failed; applying in batches to find the event", metadata: ["projection.name": "\(projection.name)", "error": "\(error)"])
+                logger.warning(
+                    "bulk build failed; applying in batches to find the event",
+                    metadata: ["projection.name": "\(projection.name)", "error": "\(error)"])
             }
         }
         while progress.checkpoint < horizon && !shouldStop() {
@@ -180,15 +188,18 @@ public struct ProjectionEngine: Sendable {
                         progress.events += try applyCommitted(projection, after: progress.checkpoint, upTo: failure.position - 1, on: connection)
                         progress.checkpoint = failure.position - 1
                     }
-                    _ = try connection.execute("""
+                    _ = try connection.execute(
+                        """
                         UPDATE projections.state SET state = 'failed', failed_position = $2, failed_event_id = $3,
                                failed_error = $4, failed_at = now()
                         WHERE name = $1
                         """, [projection.name, failure.position, failure.eventID, failure.error])
-                    logger.error("projection stopped on an event it cannot apply", metadata: [
-                        "projection.name": "\(projection.name)", "event.position": "\(failure.position)",
-                        "event.id": "\(failure.eventID)", "error": "\(failure.error)",
-                    ])
+                    logger.error(
+                        "projection stopped on an event it cannot apply",
+                        metadata: [
+                            "projection.name": "\(projection.name)", "event.position": "\(failure.position)",
+                            "event.id": "\(failure.eventID)", "error": "\(failure.error)",
+                        ])
                     progress.failure = failure
                     return progress
                 }
@@ -214,11 +225,13 @@ public struct ProjectionEngine: Sendable {
                 "SELECT checkpoint FROM projections.state WHERE name = $1 FOR UPDATE", [projection.name], prepared: true)
             let checkpoint: Int64 = try current.decode(row: 0, column: 0)
             guard checkpoint == after else {
-                throw PostgresError(code: .client, message: "projection \(projection.name) is at \(checkpoint), not \(after): another runner is applying it")
+                throw PostgresError(
+                    code: .client, message: "projection \(projection.name) is at \(checkpoint), not \(after): another runner is applying it")
             }
             let applied = try apply(projection, schema: try connection.quoteIdentifier(projection.schema), after: after, upTo: upTo, on: connection)
             try faultBeforeCommit?(upTo)
-            _ = try connection.execute("""
+            _ = try connection.execute(
+                """
                 UPDATE projections.state
                 SET checkpoint = $2, events_applied = events_applied + $3, last_applied_at = now(),
                     state = CASE WHEN state = 'failed' THEN 'idle' ELSE state END, failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
@@ -236,7 +249,8 @@ public struct ProjectionEngine: Sendable {
     /// withdrawn event). Returns how many events it applied.
     func apply(_ projection: Projection, schema: String, after: Int64, upTo: Int64, on connection: Connection) throws -> Int {
         let types = PostgresArray(projection.eventTypes)
-        let counts = try connection.query("""
+        let counts = try connection.query(
+            """
             SELECT count(*) FILTER (WHERE event_type = ANY($3)), count(*) FILTER (WHERE event_type = ANY($4))
             FROM reach.log_range($1, $2)
             """, [after, upTo, types, PostgresArray(Self.amendmentTypes)], prepared: true)
@@ -252,7 +266,8 @@ public struct ProjectionEngine: Sendable {
             }
         }
         guard amendments > 0 else { return fresh }
-        _ = try connection.execute("""
+        _ = try connection.execute(
+            """
             CREATE TEMP TABLE reach_amended ON COMMIT DROP AS
             SELECT DISTINCT ON (t.event_id) t.event_id, t."position", t.event_type, t.schema_version,
                    CASE WHEN c.event_type = 'event_corrected' THEN c.data -> 'data' END AS data, t.occurred_on, t.authority_id
@@ -263,7 +278,8 @@ public struct ProjectionEngine: Sendable {
         let amended = try connection.query("SELECT count(*) FROM reach_amended").decode(Int.self, row: 0, column: 0)
         if amended > 0 {
             for table in projection.tables {
-                _ = try connection.execute("DELETE FROM \(schema).\(try connection.quoteIdentifier(table)) WHERE event_id IN (SELECT event_id FROM reach_amended)")
+                _ = try connection.execute(
+                    "DELETE FROM \(schema).\(try connection.quoteIdentifier(table)) WHERE event_id IN (SELECT event_id FROM reach_amended)")
             }
             let source = "WITH src AS (SELECT * FROM reach_amended WHERE data IS NOT NULL)"
             for statement in projection.applySQL {
@@ -277,9 +293,11 @@ public struct ProjectionEngine: Sendable {
     /// Finds the first event in (after, upTo] that the projection cannot apply, by applying ever
     /// shorter ranges in transactions that are rolled back.
     private func locateFailure(_ projection: Projection, after: Int64, upTo: Int64, on connection: Connection) throws -> Failure? {
-        let positions = try connection.query("""
+        let positions = try connection.query(
+            """
             SELECT "position" FROM reach.log_range($1, $2, $3::text[] || $4::text[]) ORDER BY "position"
-            """, [after, upTo, PostgresArray(projection.eventTypes), PostgresArray(Self.amendmentTypes)]).mapRows { try $0.decode(0, as: Int64.self) }
+            """, [after, upTo, PostgresArray(projection.eventTypes), PostgresArray(Self.amendmentTypes)]
+        ).mapRows { try $0.decode(0, as: Int64.self) }
         let schema = try connection.quoteIdentifier(projection.schema)
         func fails(upTo end: Int64) throws -> String? {
             try connection.withTrialTransaction { connection in
@@ -292,7 +310,8 @@ public struct ProjectionEngine: Sendable {
             }
         }
         // The smallest prefix of the batch that fails ends with the failing event.
-        var low = 0, high = positions.count - 1
+        var low = 0
+        var high = positions.count - 1
         guard high >= 0, var message = try fails(upTo: positions[high]) else { return nil }
         while low < high {
             let middle = (low + high) / 2
@@ -338,23 +357,28 @@ public struct ProjectionEngine: Sendable {
                 // running during the swap waits for it rather than deadlocking with it.
                 var views: [String] = []
                 for schema in ["scoped", "research"] {
-                    views += try connection.query("SELECT v FROM unnest($1::text[]) v WHERE to_regclass($2 || '.' || quote_ident(v)) IS NOT NULL",
-                                                  [PostgresArray(projection.views), schema]).mapRows { "\(schema)." + (try connection.quoteIdentifier(try $0.decode(0, as: String.self))) }
+                    views += try connection.query(
+                        "SELECT v FROM unnest($1::text[]) v WHERE to_regclass($2 || '.' || quote_ident(v)) IS NOT NULL",
+                        [PostgresArray(projection.views), schema]
+                    ).mapRows { "\(schema)." + (try connection.quoteIdentifier(try $0.decode(0, as: String.self))) }
                 }
                 let tables = try projection.tables.map { "\(live)." + (try connection.quoteIdentifier($0)) }
-                let existing = try connection.query("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", [projection.schema]).decode(Bool.self, row: 0, column: 0)
+                let existing = try connection.query("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = $1)", [projection.schema]).decode(
+                    Bool.self, row: 0, column: 0)
                 if existing {
                     if !views.isEmpty { try connection.executeScript("LOCK TABLE \(views.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE") }
                     try connection.executeScript("LOCK TABLE \(tables.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
                 }
-                try connection.executeScript("""
+                try connection.executeScript(
+                    """
                     DROP SCHEMA IF EXISTS \(live) CASCADE;
                     ALTER SCHEMA \(next) RENAME TO \(live);
                     """)
                 try connection.executeScript(projection.sql(projection.viewsSQL, schema: live))
                 try createScopedViews([projection], on: connection)
                 try ResearchColumns.apply(on: connection, views: projection.views)
-                _ = try connection.execute("""
+                _ = try connection.execute(
+                    """
                     INSERT INTO projections.state AS s (name, checkpoint, definition, state, rebuilt_at) VALUES ($1, $2, $3, 'idle', now())
                     ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, definition = excluded.definition,
                         rebuilt_at = now(), state = CASE WHEN s.state = 'failed' THEN 'idle' ELSE s.state END,
@@ -376,19 +400,23 @@ public struct ProjectionEngine: Sendable {
     func bulkLoad(_ projection: Projection, schema: String, upTo horizon: Int64, on connection: Connection) throws {
         try connection.executeScript("SET maintenance_work_mem = '256MB'; SET work_mem = '64MB'")
         defer { try? connection.executeScript("RESET maintenance_work_mem; RESET work_mem") }
-        let constraints = try connection.query("""
+        let constraints = try connection.query(
+            """
             SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname, pg_get_constraintdef(c.oid)),
                    format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname)
             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname = $1 AND c.contype IN ('p', 'u') AND c.conrelid::regclass::text = ANY($2) ORDER BY c.conname
-            """, [schema, PostgresArray(projection.tables.map { "\(schema).\($0)" })]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
-        let indexes = try connection.query("""
+            """, [schema, PostgresArray(projection.tables.map { "\(schema).\($0)" })]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+        let indexes = try connection.query(
+            """
             SELECT i.indexdef, format('DROP INDEX %I.%I', i.schemaname, i.indexname)
             FROM pg_indexes i
             WHERE i.schemaname = $1 AND i.tablename = ANY($2)
               AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)
             ORDER BY i.indexname
-            """, [schema, PostgresArray(projection.tables)]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            """, [schema, PostgresArray(projection.tables)]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
         for (_, drop) in constraints + indexes { try connection.executeScript(drop) }
         let tables = try projection.tables.map { "\(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier($0))" }
         if !projection.rollupsSQL.isEmpty {
@@ -397,7 +425,8 @@ public struct ProjectionEngine: Sendable {
 
         // Short transactions, so that followers of the log are held back by one batch at most.
         try connection.executeScript("DROP TABLE IF EXISTS pg_temp.reach_final_amendment")
-        _ = try connection.execute("""
+        _ = try connection.execute(
+            """
             CREATE TEMP TABLE reach_final_amendment AS
             SELECT DISTINCT ON (target) target, event_type, data
             FROM (SELECT reach.record_event_id(c.data ->> 'record_id') AS target, c.event_type, c.data -> 'data' AS data, c."position"
@@ -428,11 +457,15 @@ public struct ProjectionEngine: Sendable {
         for (add, _) in constraints { try connection.executeScript(add) }
         for (create, _) in indexes { try connection.executeScript(create) }
         if !projection.rollupsSQL.isEmpty {
-            try connection.withTransaction { try $0.executeScript(projection.sql(projection.rollupsSQL, schema: try connection.quoteIdentifier(schema))) }
+            try connection.withTransaction {
+                try $0.executeScript(projection.sql(projection.rollupsSQL, schema: try connection.quoteIdentifier(schema)))
+            }
             for table in tables { try connection.executeScript("ALTER TABLE \(table) ENABLE TRIGGER USER") }
         }
         // Fresh statistics for every table of the schema (roll-ups included), for good plans at once.
-        for table in try connection.query("SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1", [schema]).mapRows({ try $0.decode(0, as: String.self) }) {
+        for table in try connection.query("SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1", [schema]).mapRows({
+            try $0.decode(0, as: String.self)
+        }) {
             try connection.executeScript("ANALYZE \(try connection.quoteIdentifier(schema)).\(try connection.quoteIdentifier(table))")
         }
     }
@@ -441,8 +474,10 @@ public struct ProjectionEngine: Sendable {
     /// with a connection and a thread of its own (the largest projection first), so a
     /// machine's cores share the work. The first failure stops the others after the
     /// projection each is building.
-    public func rebuild(_ projections: [Projection], workers: Int, configuration: ConnectionConfiguration,
-                        onDone: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }) async throws {
+    public func rebuild(
+        _ projections: [Projection], workers: Int, configuration: ConnectionConfiguration,
+        onDone: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }
+    ) async throws {
         let pending = Pending(projections.sorted { ($0 == .activities ? 0 : 1, $0.name) < ($1 == .activities ? 0 : 1, $1.name) })
         let logger = logger
         // One horizon for all: each worker's long build must not hold the others' back.
@@ -507,15 +542,23 @@ public struct ProjectionEngine: Sendable {
         public var rebuiltAt: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, state, checkpoint, lagEvents = "lag_events", lagSeconds = "lag_seconds", eventsApplied = "events_applied"
-            case lastAppliedAt = "last_applied_at", runnerActive = "runner_active", failedPosition = "failed_position"
-            case failedEventID = "failed_event_id", failedError = "failed_error", rebuiltAt = "rebuilt_at"
+            case name, state, checkpoint
+            case lagEvents = "lag_events"
+            case lagSeconds = "lag_seconds"
+            case eventsApplied = "events_applied"
+            case lastAppliedAt = "last_applied_at"
+            case runnerActive = "runner_active"
+            case failedPosition = "failed_position"
+            case failedEventID = "failed_event_id"
+            case failedError = "failed_error"
+            case rebuiltAt = "rebuilt_at"
         }
     }
 
     /// The state of every projection.
     public func status(on connection: Connection) throws -> [Status] {
-        try connection.query("""
+        try connection.query(
+            """
             SELECT s.name,
                    -- Running means a runner holds the lock now: a runner killed with -9 leaves
                    -- no stale state behind, since its lock went with its connection.
@@ -534,11 +577,13 @@ public struct ProjectionEngine: Sendable {
                    AND l.classid::bigint = ($1::bigint & 4294967295) AND l.objid::bigint = (hashtext(s.name)::bigint & 4294967295)
                    AND l.objsubid = 2) AS held) l
             WHERE s.name = ANY($2) ORDER BY array_position($2, s.name)
-            """, [Int64(Self.lockClass), PostgresArray(projections.map(\.name))]).mapRows { row in
-            Status(name: try row.decode(0), state: try row.decode(1), checkpoint: try row.decode(2), lagEvents: try row.decode(3),
-                   lagSeconds: try row.decode(4), eventsApplied: try row.decode(5), lastAppliedAt: try row.decodeIfPresent(6),
-                   runnerActive: try row.decode(7), failedPosition: try row.decodeIfPresent(8), failedEventID: try row.decodeIfPresent(9),
-                   failedError: try row.decodeIfPresent(10), rebuiltAt: try row.decodeIfPresent(11))
+            """, [Int64(Self.lockClass), PostgresArray(projections.map(\.name))]
+        ).mapRows { row in
+            Status(
+                name: try row.decode(0), state: try row.decode(1), checkpoint: try row.decode(2), lagEvents: try row.decode(3),
+                lagSeconds: try row.decode(4), eventsApplied: try row.decode(5), lastAppliedAt: try row.decodeIfPresent(6),
+                runnerActive: try row.decode(7), failedPosition: try row.decodeIfPresent(8), failedEventID: try row.decodeIfPresent(9),
+                failedError: try row.decodeIfPresent(10), rebuiltAt: try row.decodeIfPresent(11))
         }
     }
 }

@@ -36,7 +36,8 @@ public struct Projection: Sendable, Hashable {
         self.eventTypes = eventTypes
         self.tables = tables
         guard let url = Bundle.module.url(forResource: name, withExtension: "sql", subdirectory: "SQL"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
             fatalError("the SQL of projection \(name) is missing from the bundle")
         }
         var sections: [(String, [String])] = []
@@ -48,7 +49,9 @@ public struct Projection: Sendable, Hashable {
             }
         }
         func body(_ lines: [String]) -> String { lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) }
-        let phase = "CASE src.data ->> 'kind' " + ActivityKind.allCases.map { "WHEN '\($0.rawValue)' THEN '\($0.phase.rawValue)'" }.joined(separator: " ") + " END"
+        let phase =
+            "CASE src.data ->> 'kind' " + ActivityKind.allCases.map { "WHEN '\($0.rawValue)' THEN '\($0.phase.rawValue)'" }.joined(separator: " ")
+            + " END"
         func expand(_ sql: String) -> String {
             var text = sql.replacingOccurrences(of: "{activity_phase}", with: phase)
             for (placeholder, value) in AttendanceCell.placeholders { text = text.replacingOccurrences(of: placeholder, with: value) }

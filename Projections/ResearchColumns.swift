@@ -111,7 +111,8 @@ enum ResearchColumns {
     static func describe(view: String, column: String) -> String {
         if let text = byView["\(view).\(column)"] ?? byName[column] { return text }
         if column.hasPrefix("minutes_") {
-            return "Minutes of attendance of \(column.dropFirst("minutes_".count).replacingOccurrences(of: "_", with: " ")) (duration x attendees), summed."
+            return
+                "Minutes of attendance of \(column.dropFirst("minutes_".count).replacingOccurrences(of: "_", with: " ")) (duration x attendees), summed."
         }
         for audience in ["pupils", "staff", "professionals"] where column.hasPrefix(audience + "_") {
             let group = column.dropFirst(audience.count + 1).replacingOccurrences(of: "_", with: " ").uppercasedIfKeyStage
@@ -124,7 +125,8 @@ enum ResearchColumns {
     /// The research schema's comment once its columns are described; it names the version of
     /// the descriptions, so that a program with new descriptions writes them again.
     static var schemaComment: String {
-        let digest = EventLog.sha256Hex((byView.sorted { $0.key < $1.key } + byName.sorted { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
+        let digest = EventLog.sha256Hex(
+            (byView.sorted { $0.key < $1.key } + byName.sorted { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
         return "Read-only views over the projection tables, for researchers (role reach_researcher). Columns described: \(digest.prefix(12))."
     }
 
@@ -132,14 +134,17 @@ enum ResearchColumns {
     /// rebuild's swap comments its own views, and touches no other projection's, which another
     /// rebuild may be swapping at the same moment), and the schema's comment.
     static func apply(on connection: Connection, views: [String]? = nil) throws {
-        let columns = try connection.query("""
+        let columns = try connection.query(
+            """
             SELECT table_name::text, column_name::text FROM information_schema.columns
             WHERE table_schema = 'research' AND ($1::text[] IS NULL OR table_name::text = ANY ($1::text[]))
             ORDER BY table_name, ordinal_position
-            """, [views.map { PostgresArray($0) }]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
+            """, [views.map { PostgresArray($0) }]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self)) }
         var script = ""
         for (view, column) in columns {
-            script += "COMMENT ON COLUMN research.\(try connection.quoteIdentifier(view)).\(try connection.quoteIdentifier(column)) IS \(literal(describe(view: view, column: column)));\n"
+            script +=
+                "COMMENT ON COLUMN research.\(try connection.quoteIdentifier(view)).\(try connection.quoteIdentifier(column)) IS \(literal(describe(view: view, column: column)));\n"
         }
         if views == nil { script += "COMMENT ON SCHEMA research IS \(literal(schemaComment));\n" }
         try connection.executeScript(script)

@@ -108,7 +108,11 @@ extension ProjectionEngine {
                 if try tryLock(projection, on: connection) {
                     defer { try? unlock(projection, on: connection) }
                     let progress = try catchUp(projection, to: target, on: connection)
-                    if progress.failure != nil { stopped.append(projection.name) } else if progress.checkpoint < target { stillBehind.append(projection) }
+                    if progress.failure != nil {
+                        stopped.append(projection.name)
+                    } else if progress.checkpoint < target {
+                        stillBehind.append(projection)
+                    }
                 } else if try checkpoint(of: projection, on: connection) < target {
                     stillBehind.append(projection)
                 }

@@ -57,9 +57,15 @@ public struct DisclosurePolicy: Sendable, Equatable {
                 guard let value = row.value, value > 0 else { continue }
                 switch name {
                 case .dfe:
-                    if value <= Double(dfeThreshold) { out[index].symbol = "c"; out[index].value = nil }
+                    if value <= Double(dfeThreshold) {
+                        out[index].symbol = "c"
+                        out[index].value = nil
+                    }
                 case .nhs:
-                    if value <= Double(nhsThreshold) { out[index].symbol = "*"; out[index].value = nil }
+                    if value <= Double(nhsThreshold) {
+                        out[index].symbol = "*"
+                        out[index].value = nil
+                    }
                 case .none: break
                 }
             case .share:
@@ -101,12 +107,17 @@ public struct DisclosurePolicy: Sendable, Equatable {
         let threshold = name == .nhs ? nhsThreshold : dfeThreshold
         struct Key: Hashable { var period, scope, category: String }
         var hidden = Set<Key>()
-        for index in out.indices where out[index].metric == Metric.surveyChange.rawValue && out[index].sensitivity == .share
-            && out[index].category.hasPrefix("\(RespondentGroup.pupils.rawValue)/") {
+        for index in out.indices
+        where out[index].metric == Metric.surveyChange.rawValue && out[index].sensitivity == .share
+            && out[index].category.hasPrefix("\(RespondentGroup.pupils.rawValue)/")
+        {
             let row = out[index]
             let key = Key(period: row.period, scope: row.scope, category: row.category)
             guard row.statistic == "baseline_percent" || row.statistic == "follow_up_percent" else { continue }
-            if row.symbol != nil { hidden.insert(key); continue }
+            if row.symbol != nil {
+                hidden.insert(key)
+                continue
+            }
             guard let value = row.value, let base = row.base, base > 0 else { continue }
             let agreeing = Int((value / 100 * Double(base)).rounded())
             if (1...threshold).contains(agreeing) || (1...threshold).contains(base - agreeing) {
@@ -115,8 +126,10 @@ public struct DisclosurePolicy: Sendable, Equatable {
                 hidden.insert(key)
             }
         }
-        for index in out.indices where out[index].metric == Metric.surveyChange.rawValue && out[index].statistic.hasPrefix("difference")
-            && out[index].symbol == nil && hidden.contains(Key(period: out[index].period, scope: out[index].scope, category: out[index].category)) {
+        for index in out.indices
+        where out[index].metric == Metric.surveyChange.rawValue && out[index].statistic.hasPrefix("difference")
+            && out[index].symbol == nil && hidden.contains(Key(period: out[index].period, scope: out[index].scope, category: out[index].category))
+        {
             out[index].symbol = name == .nhs ? "*" : "c"
             out[index].value = nil
         }
@@ -135,14 +148,24 @@ public struct DisclosurePolicy: Sendable, Equatable {
             changed = false
             var groups: [Key: [Int]] = [:]
             for (index, row) in out.enumerated() where (row.sensitivity == .children || row.sensitivity == .derived) && row.dimension != "total" {
-                groups[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic, dimension: row.dimension), default: []].append(index)
+                groups[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic, dimension: row.dimension), default: []]
+                    .append(index)
             }
-            for (key, members) in groups.sorted(by: { ($0.key.metric, $0.key.period, $0.key.scope, $0.key.statistic, $0.key.dimension) < ($1.key.metric, $1.key.period, $1.key.scope, $1.key.statistic, $1.key.dimension) }) {
+            for (key, members) in groups.sorted(by: {
+                ($0.key.metric, $0.key.period, $0.key.scope, $0.key.statistic, $0.key.dimension) < (
+                    $1.key.metric, $1.key.period, $1.key.scope, $1.key.statistic, $1.key.dimension
+                )
+            }) {
                 // The breakdown's total: the cell it details (pupils for key stages), else the metric's total.
-                let parent = out.firstIndex { $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
-                    && $0.statistic == key.statistic && $0.dimension == "audience" && $0.category == key.dimension }
-                    ?? out.firstIndex { $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
-                        && $0.statistic == key.statistic && $0.dimension == "total" }
+                let parent =
+                    out.firstIndex {
+                        $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
+                            && $0.statistic == key.statistic && $0.dimension == "audience" && $0.category == key.dimension
+                    }
+                    ?? out.firstIndex {
+                        $0.metric == key.metric && $0.period == key.period && $0.scope == key.scope
+                            && $0.statistic == key.statistic && $0.dimension == "total"
+                    }
                 guard let parent, out[parent].symbol == nil else { continue }
                 let suppressed = members.filter { out[$0].symbol != nil }
                 guard suppressed.count == 1 else { continue }

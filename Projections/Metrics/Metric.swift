@@ -61,8 +61,10 @@ public struct MetricQuery: Sendable {
     public var by: ScopeDimension?
     public var metrics: [Metric]
 
-    public init(period: Period, la: String? = nil, region: String? = nil, pilot: String? = nil, project: String? = nil,
-                objective: Int? = nil, policyGoal: Int? = nil, by: ScopeDimension? = nil, metrics: [Metric] = Metric.allCases) {
+    public init(
+        period: Period, la: String? = nil, region: String? = nil, pilot: String? = nil, project: String? = nil,
+        objective: Int? = nil, policyGoal: Int? = nil, by: ScopeDimension? = nil, metrics: [Metric] = Metric.allCases
+    ) {
         self.period = period
         self.la = la
         self.region = region
@@ -115,8 +117,10 @@ public struct Observation: Sendable, Equatable {
     public var base: Int?
     public var schools: Int?
 
-    public init(metric: String, period: String, scope: String, dimension: String, category: String, statistic: String,
-                value: Double?, symbol: String? = nil, sensitivity: Sensitivity, base: Int? = nil, schools: Int? = nil) {
+    public init(
+        metric: String, period: String, scope: String, dimension: String, category: String, statistic: String,
+        value: Double?, symbol: String? = nil, sensitivity: Sensitivity, base: Int? = nil, schools: Int? = nil
+    ) {
         self.metric = metric
         self.period = period
         self.scope = scope

@@ -29,8 +29,10 @@ public struct MetricDefinition: Sendable {
     let figures: Figures
 
     /// A metric computed by one statement.
-    init(_ metric: Metric, definition: String, headline: (statistic: String, sensitivity: Sensitivity)?, belongsToPilots: Bool = true,
-         statement: @escaping @Sendable (_ by: ScopeDimension?, _ wholeMonths: Bool) -> String) {
+    init(
+        _ metric: Metric, definition: String, headline: (statistic: String, sensitivity: Sensitivity)?, belongsToPilots: Bool = true,
+        statement: @escaping @Sendable (_ by: ScopeDimension?, _ wholeMonths: Bool) -> String
+    ) {
         self.metric = metric
         self.definition = definition
         self.headline = headline

@@ -27,7 +27,9 @@ enum MetricSQL {
         }
         // Cut by pilot, project, objective or policy goal, facts without a pilot have no scope.
         let pilotJoin = pilot ? (by?.needsPilot == true ? "JOIN" : "LEFT JOIN") + " research.pilots p ON p.pilot_id = f.pilot_id" : ""
-        let pilotFilter = pilot ? """
+        let pilotFilter =
+            pilot
+            ? """
             AND ($5::text IS NULL OR f.pilot_id = $5) AND ($6::text IS NULL OR p.strategy_project = $6)
             AND ($7::int IS NULL OR $7 = ANY(p.objectives)) AND ($8::int IS NULL OR $8 = ANY(p.policy_goals))
             """ : "AND $5::text IS NULL AND $6::text IS NULL AND $7::int IS NULL AND $8::int IS NULL"
@@ -48,7 +50,8 @@ enum MetricSQL {
             return "SELECT m.*, m.month AS date FROM research.activity_months m WHERE m.month BETWEEN $1 AND $2"
         }
         let minutes = AttendanceCell.audiences.map { audience in
-            "a.duration_minutes * (" + AttendanceCell.all.filter { $0.audience == audience }.map { "a.\($0.column)" }.joined(separator: " + ") + ") AS minutes_\(audience)"
+            "a.duration_minutes * (" + AttendanceCell.all.filter { $0.audience == audience }.map { "a.\($0.column)" }.joined(separator: " + ")
+                + ") AS minutes_\(audience)"
         }.joined(separator: ", ")
         return """
             SELECT a.la_id, a.pilot_id, a.school_id, a.kind, a.phase, a.date, 1 AS sessions, a.duration_minutes AS minutes,

@@ -59,10 +59,20 @@ public struct MetricsCalculator: Sendable {
                 var next = query
                 next.period = period
                 let parts = parts(metric, next)
-                guard let timeScope else { jobs += parts; continue }
+                guard let timeScope else {
+                    jobs += parts
+                    continue
+                }
                 let label = query.period.label
                 jobs += parts.map { part in
-                    { connection in try part(connection).map { var row = $0; row.scope = timeScope; row.period = label; return row } }
+                    { connection in
+                        try part(connection).map {
+                            var row = $0
+                            row.scope = timeScope
+                            row.period = label
+                            return row
+                        }
+                    }
                 }
             }
         }
@@ -79,8 +89,9 @@ public struct MetricsCalculator: Sendable {
         guard Self.appliesToPilots(metric, query) else {
             // Referrals and locations belong to an authority, not to a pilot.
             let label = query.period.label
-            let none = Observation(metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):*" } ?? "all",
-                                   dimension: "total", category: "total", statistic: metric.rawValue, value: nil, symbol: "z", sensitivity: .other)
+            let none = Observation(
+                metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):*" } ?? "all",
+                dimension: "total", category: "total", statistic: metric.rawValue, value: nil, symbol: "z", sensitivity: .other)
             return [{ _ in [none] }]
         }
         switch metric.about.figures {
@@ -105,21 +116,32 @@ public struct MetricsCalculator: Sendable {
         // A seventh column, where a metric has one, is the base of a derived figure.
         let hasBase = result.columnCount > 6
         let rows = try result.mapRows { row in
-            Observation(metric: metric.rawValue, period: label, scope: try row.decode(0), dimension: try row.decode(1),
-                        category: try row.decode(2), statistic: try row.decode(3), value: try row.decodeIfPresent(4),
-                        sensitivity: Sensitivity(rawValue: try row.decode(5)) ?? .other,
-                        base: hasBase ? try row.decodeIfPresent(6, as: Int.self) : nil)
+            Observation(
+                metric: metric.rawValue, period: label, scope: try row.decode(0), dimension: try row.decode(1),
+                category: try row.decode(2), statistic: try row.decode(3), value: try row.decodeIfPresent(4),
+                sensitivity: Sensitivity(rawValue: try row.decode(5)) ?? .other,
+                base: hasBase ? try row.decodeIfPresent(6, as: Int.self) : nil)
         }
         if rows.isEmpty && (query.by == nil || query.by?.isTime == true), let headline = metric.about.headline {
-            return [Observation(metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):\(label)" } ?? "all", dimension: "total", category: "total",
-                                statistic: headline.statistic, value: 0, sensitivity: headline.sensitivity)]
+            return [
+                Observation(
+                    metric: metric.rawValue, period: label, scope: query.by.map { "\($0.rawValue):\(label)" } ?? "all", dimension: "total",
+                    category: "total",
+                    statistic: headline.statistic, value: 0, sensitivity: headline.sensitivity)
+            ]
         }
-        return rows.sorted { ($0.scope, $0.dimension == "total" ? "" : $0.dimension, $0.category, $0.statistic) < ($1.scope, $1.dimension == "total" ? "" : $1.dimension, $1.category, $1.statistic) }
+        return rows.sorted {
+            ($0.scope, $0.dimension == "total" ? "" : $0.dimension, $0.category, $0.statistic) < (
+                $1.scope, $1.dimension == "total" ? "" : $1.dimension, $1.category, $1.statistic
+            )
+        }
     }
 
     func parameters(_ query: MetricQuery) -> [any PostgresEncodable] {
-        [query.period.start, query.period.end, query.la, query.region, query.pilot, query.project,
-         query.objective.map { Int32($0) }, query.policyGoal.map { Int32($0) }]
+        [
+            query.period.start, query.period.end, query.la, query.region, query.pilot, query.project,
+            query.objective.map { Int32($0) }, query.policyGoal.map { Int32($0) },
+        ]
     }
 
     // MARK: Periods
@@ -141,8 +163,9 @@ public struct MetricsCalculator: Sendable {
                 piece = Period.month(cursor.year, cursor.month)
             }
             out.append(Period(label: piece.label, start: max(piece.start, period.start), end: min(piece.end, period.end)))
-            let next = PostgresDate(year: piece.end.month == 12 ? piece.end.year + 1 : piece.end.year,
-                                    month: piece.end.month == 12 ? 1 : piece.end.month + 1, day: 1)
+            let next = PostgresDate(
+                year: piece.end.month == 12 ? piece.end.year + 1 : piece.end.year,
+                month: piece.end.month == 12 ? 1 : piece.end.month + 1, day: 1)
             cursor = next
         }
         return out
@@ -155,7 +178,9 @@ public enum Newcombe {
     /// The Wilson score interval for x successes out of n.
     public static func wilson(x: Int, n: Int, z: Double = 1.959963984540054) -> (lower: Double, upper: Double)? {
         guard n > 0 else { return nil }
-        let p = Double(x) / Double(n), nn = Double(n), z2 = z * z
+        let p = Double(x) / Double(n)
+        let nn = Double(n)
+        let z2 = z * z
         let centre = (p + z2 / (2 * nn)) / (1 + z2 / nn)
         let half = z * (p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot() / (1 + z2 / nn)
         return (centre - half, centre + half)
@@ -164,7 +189,8 @@ public enum Newcombe {
     /// p1 - p2 with its 95% interval, for p1 = x1/n1 and p2 = x2/n2.
     public static func difference(x1: Int, n1: Int, x2: Int, n2: Int) -> (difference: Double, lower: Double, upper: Double)? {
         guard let w1 = wilson(x: x1, n: n1), let w2 = wilson(x: x2, n: n2) else { return nil }
-        let p1 = Double(x1) / Double(n1), p2 = Double(x2) / Double(n2)
+        let p1 = Double(x1) / Double(n1)
+        let p2 = Double(x2) / Double(n2)
         let d = p1 - p2
         let lower = d - ((p1 - w1.lower) * (p1 - w1.lower) + (w2.upper - p2) * (w2.upper - p2)).squareRoot()
         let upper = d + ((w1.upper - p1) * (w1.upper - p1) + (p2 - w2.lower) * (p2 - w2.lower)).squareRoot()

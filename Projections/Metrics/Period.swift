@@ -31,27 +31,31 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
 
     /// The academic year that starts in September of `year` (`2024/25`).
     public static func academicYear(_ year: Int) -> Period {
-        Period(label: AcademicYear(startYear: year).description,
-               start: PostgresDate(year: year, month: 9, day: 1), end: PostgresDate(year: year + 1, month: 8, day: 31))
+        Period(
+            label: AcademicYear(startYear: year).description,
+            start: PostgresDate(year: year, month: 9, day: 1), end: PostgresDate(year: year + 1, month: 8, day: 31))
     }
 
     /// The financial year that starts in April of `year` (`FY2024/25`).
     public static func financialYear(_ year: Int) -> Period {
-        Period(label: "FY\(AcademicYear(startYear: year))",
-               start: PostgresDate(year: year, month: 4, day: 1), end: PostgresDate(year: year + 1, month: 3, day: 31))
+        Period(
+            label: "FY\(AcademicYear(startYear: year))",
+            start: PostgresDate(year: year, month: 4, day: 1), end: PostgresDate(year: year + 1, month: 3, day: 31))
     }
 
     /// A quarter of a calendar year (`2024-Q3`).
     public static func quarter(_ year: Int, _ quarter: Int) -> Period {
         let firstMonth = (quarter - 1) * 3 + 1
-        return Period(label: "\(year)-Q\(quarter)", start: PostgresDate(year: year, month: firstMonth, day: 1),
-                      end: PostgresDate(year: year, month: firstMonth + 2, day: PostgresDate.daysIn(month: firstMonth + 2, year: year)))
+        return Period(
+            label: "\(year)-Q\(quarter)", start: PostgresDate(year: year, month: firstMonth, day: 1),
+            end: PostgresDate(year: year, month: firstMonth + 2, day: PostgresDate.daysIn(month: firstMonth + 2, year: year)))
     }
 
     /// A calendar month (`2024-09`).
     public static func month(_ year: Int, _ month: Int) -> Period {
-        Period(label: "\(year)-\(month < 10 ? "0" : "")\(month)", start: PostgresDate(year: year, month: month, day: 1),
-               end: PostgresDate(year: year, month: month, day: PostgresDate.daysIn(month: month, year: year)))
+        Period(
+            label: "\(year)-\(month < 10 ? "0" : "")\(month)", start: PostgresDate(year: year, month: month, day: 1),
+            end: PostgresDate(year: year, month: month, day: PostgresDate.daysIn(month: month, year: year)))
     }
 
     /// The academic years of the 2024-2029 strategy.
@@ -62,10 +66,13 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         func int(_ s: Substring) -> Int? { s.allSatisfy(\.isNumber) ? Int(s) : nil }
         if trimmed == "2024-2029" {
-            return .success(Period(label: trimmed, start: PostgresDate(year: 2024, month: 9, day: 1), end: PostgresDate(year: 2029, month: 8, day: 31)))
+            return .success(
+                Period(label: trimmed, start: PostgresDate(year: 2024, month: 9, day: 1), end: PostgresDate(year: 2029, month: 8, day: 31)))
         }
         if let range = trimmed.range(of: "..") {
-            guard let start = PostgresDate(iso: String(trimmed[..<range.lowerBound])), let end = PostgresDate(iso: String(trimmed[range.upperBound...])) else {
+            guard let start = PostgresDate(iso: String(trimmed[..<range.lowerBound])),
+                let end = PostgresDate(iso: String(trimmed[range.upperBound...]))
+            else {
                 return .failure(PeriodError(text, "a range is two dates, such as 2024-09-01..2025-08-31"))
             }
             guard start <= end else { return .failure(PeriodError(text, "the range ends before it starts")) }
@@ -89,7 +96,11 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
                 return .success(Self.month(year, month))
             }
         }
-        return .failure(PeriodError(text, "write an academic year (2024/25), a financial year (FY2024/25), a quarter (2024-Q3), a month (2024-09), a range (2024-09-01..2025-08-31) or the strategy period (2024-2029)"))
+        return .failure(
+            PeriodError(
+                text,
+                "write an academic year (2024/25), a financial year (FY2024/25), a quarter (2024-Q3), a month (2024-09), a range (2024-09-01..2025-08-31) or the strategy period (2024-2029)"
+            ))
     }
 }
 

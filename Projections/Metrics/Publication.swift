@@ -31,22 +31,27 @@ public struct Publication: Sendable {
     }
 
     /// The metrics of an authority's summary, in the order the export lists them.
-    public static let summaryMetrics: [Metric] = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours,
-                                                  .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern]
+    public static let summaryMetrics: [Metric] = [
+        .authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours,
+        .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern,
+    ]
 
     // MARK: What may be asked
 
     /// Why a query cannot be answered under a disclosure policy, or nil when it can.
     public static func refusal(_ query: MetricQuery) -> String? {
         if !query.period.isStandard {
-            return "under a disclosure policy, figures are for a standard period (an academic year such as 2024/25, a financial year FY2024/25, a quarter 2024-Q3, a month 2024-09, or 2024-2029), not a range of dates: two ranges that differ by a day would give that day's small numbers back"
+            return
+                "under a disclosure policy, figures are for a standard period (an academic year such as 2024/25, a financial year FY2024/25, a quarter 2024-Q3, a month 2024-09, or 2024-2029), not a range of dates: two ranges that differ by a day would give that day's small numbers back"
         }
         if query.by == .la || query.by == .pilot || query.pilot != nil {
-            return "under a disclosure policy, an authority's own figures are its published summary: ask for one authority with --la (cut by month, quarter or year at most), not by authority or pilot"
+            return
+                "under a disclosure policy, an authority's own figures are its published summary: ask for one authority with --la (cut by month, quarter or year at most), not by authority or pilot"
         }
         guard query.la != nil else { return nil }
         if query.filtersByPilot || query.by?.needsPilot == true || query.by == .region {
-            return "under a disclosure policy, one authority's figures are for the whole authority (cut by month, quarter or year at most), not by pilot, project, objective or policy goal: a part and the whole would give the rest back"
+            return
+                "under a disclosure policy, one authority's figures are for the whole authority (cut by month, quarter or year at most), not by pilot, project, objective or policy goal: a part and the whole would give the rest back"
         }
         return nil
     }
@@ -60,7 +65,9 @@ public struct Publication: Sendable {
         headline.metrics = Self.summaryMetrics
         var rows = try calculator.compute(headline, on: readers)
         rows += try calculator.compute(MetricQuery(period: period, la: la, by: .pilot, metrics: [.pilotProgress]), on: readers)
-        rows += try calculator.compute(MetricQuery(period: period, la: la, by: .month, metrics: [.sessions]), on: readers).filter { $0.dimension == "total" || $0.dimension == "kind" }
+        rows += try calculator.compute(MetricQuery(period: period, la: la, by: .month, metrics: [.sessions]), on: readers).filter {
+            $0.dimension == "total" || $0.dimension == "kind"
+        }
         return rows
     }
 
@@ -142,7 +149,10 @@ public struct Publication: Sendable {
         let wanted = Set(query.metrics.map(\.rawValue))
         return rows.filter { wanted.contains($0.metric) && $0.scope == "all" }.map { row in
             var row = row
-            if let scope { row.scope = scope; row.period = query.period.label }
+            if let scope {
+                row.scope = scope
+                row.period = query.period.label
+            }
             return row
         }
     }
@@ -150,7 +160,9 @@ public struct Publication: Sendable {
     /// A summary for a quarter or a financial year: figures about young people shown as `x`.
     static func crossCutting(_ row: Observation) -> Observation {
         var row = row
-        if row.sensitivity == .children || row.sensitivity == .derived || (row.sensitivity == .share && row.category.hasPrefix("\(RespondentGroup.pupils.rawValue)/")) {
+        if row.sensitivity == .children || row.sensitivity == .derived
+            || (row.sensitivity == .share && row.category.hasPrefix("\(RespondentGroup.pupils.rawValue)/"))
+        {
             row.value = nil
             row.symbol = "x"
         }
@@ -174,11 +186,15 @@ public struct Publication: Sendable {
     /// A table as stored in `publication.summaries`: an array of rows, each
     /// `[metric, period, scope, dimension, category, statistic, value, symbol, sensitivity]`.
     public static func encode(_ rows: [Observation]) -> String {
-        JSONValue.array(rows.map { row in
-            .array([.string(row.metric), .string(row.period), .string(row.scope), .string(row.dimension), .string(row.category),
+        JSONValue.array(
+            rows.map { row in
+                .array([
+                    .string(row.metric), .string(row.period), .string(row.scope), .string(row.dimension), .string(row.category),
                     .string(row.statistic), row.value.map(JSONValue.number) ?? .null, row.symbol.map(JSONValue.string) ?? .null,
-                    .string(row.sensitivity.rawValue)])
-        }).text
+                    .string(row.sensitivity.rawValue),
+                ])
+            }
+        ).text
     }
 
     /// The rows of a stored table.
@@ -194,14 +210,16 @@ public struct Publication: Sendable {
             if case .number(let number) = cells[6] { value = number }
             var symbol: String?
             if case .string(let text) = cells[7] { symbol = text }
-            return Observation(metric: try string(0), period: try string(1), scope: try string(2), dimension: try string(3), category: try string(4),
-                               statistic: try string(5), value: value, symbol: symbol, sensitivity: Sensitivity(rawValue: try string(8)) ?? .other)
+            return Observation(
+                metric: try string(0), period: try string(1), scope: try string(2), dimension: try string(3), category: try string(4),
+                statistic: try string(5), value: value, symbol: symbol, sensitivity: Sensitivity(rawValue: try string(8)) ?? .other)
         }
     }
 
     /// Publishes an authority's tables under each policy for its logins to read, in place of
     /// those before, in one transaction; `position` is the log's position they reflect.
-    public static func store(la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], position: Int64, on connection: Connection) throws {
+    public static func store(la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], position: Int64, on connection: Connection) throws
+    {
         try connection.withTransaction { connection in
             _ = try connection.execute("DELETE FROM publication.summaries WHERE la_id = $1", [la])
             for (policy, periods) in tables {
@@ -217,8 +235,10 @@ public struct Publication: Sendable {
     /// Every standard period's table of an authority under each of `policies` (quarters and
     /// financial years with figures about young people as `x`), the figures computed once for
     /// all of them.
-    public static func buildAll(la: String, today: PostgresDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
-                                on readers: [Connection]) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
+    public static func buildAll(
+        la: String, today: PostgresDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
+        on readers: [Connection]
+    ) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
         let first = try firstDate(of: la, on: readers[0]) ?? today
         let nestedLabels = Set(periods(from: first, through: today, nested: true).map(\.label))
         var raw: [(Period, [Observation])] = []
@@ -292,7 +312,9 @@ public struct Publication: Sendable {
                 for (group, members) in groups.sorted(by: { ($0.key.dimension, $0.key.statistic) < ($1.key.dimension, $1.key.statistic) }) {
                     // (A breakdown of an audience whose cell is absent here is all 0 here.)
                     let detailsAudience = audiences.contains(group.dimension)
-                    let parent = detailsAudience ? keys[Key(dimension: "audience", category: group.dimension, statistic: group.statistic)]
+                    let parent =
+                        detailsAudience
+                        ? keys[Key(dimension: "audience", category: group.dimension, statistic: group.statistic)]
                         : keys[Key(dimension: "total", category: "total", statistic: group.statistic)]
                     guard let parent else { continue }
                     equations.append([(Cell(period: period, index: parent), 1)] + members.sorted().map { (Cell(period: period, index: $0), -1) })
@@ -342,11 +364,12 @@ public struct Publication: Sendable {
                     let linked = Set(equations.filter { $0.contains { suppressed($0.0) } }.flatMap { $0.map(\.0) }.filter { !suppressed($0) })
                     options = linked.sorted { (value($0) == 0 ? 1 : 0, value($0), $0) < (value($1) == 0 ? 1 : 0, value($1), $1) }.map { [$0] }
                 }
-                guard !options.isEmpty else { break }  // (nothing is shown that could hide it)
-                let next = options.first { option in
-                    let after = Set(Self.determined(unknowns(also: option)))
-                    return !after.contains(cell) && after.isDisjoint(with: option)
-                } ?? options.last!
+                guard !options.isEmpty else { break } // (nothing is shown that could hide it)
+                let next =
+                    options.first { option in
+                        let after = Set(Self.determined(unknowns(also: option)))
+                        return !after.contains(cell) && after.isDisjoint(with: option)
+                    } ?? options.last!
                 for hidden in next {
                     tables[hidden.period]![hidden.index].symbol = "c"
                     tables[hidden.period]![hidden.index].value = nil
@@ -414,7 +437,9 @@ extension Period {
 
     /// Whether the period is a month, an academic year or the strategy period: the periods
     /// that nest, over which figures about young people are published under a policy.
-    public var isNested: Bool { label == "2024-2029" || (!label.hasPrefix("FY") && label.contains("/")) || (isStandard && !label.contains("Q") && label.count == 7) }
+    public var isNested: Bool {
+        label == "2024-2029" || (!label.hasPrefix("FY") && label.contains("/")) || (isStandard && !label.contains("Q") && label.count == 7)
+    }
 }
 
 /// A published table that cannot be read back.

@@ -40,20 +40,22 @@ public enum Access {
     public static func recordingRule(for identity: Identity) -> RecordingRule {
         guard identity.role == .staff else { return .unrestricted }
         let authorities = identity.authorities
-        return RecordingRule(permits: { type, checked in
-            guard let authority = checked.authorityID else {
-                if case .amends = checked.rule {
-                    return Refusal("record_id", "programme-wide reference data (a partner) is corrected or withdrawn by an admin")
+        return RecordingRule(
+            permits: { type, checked in
+                guard let authority = checked.authorityID else {
+                    if case .amends = checked.rule {
+                        return Refusal("record_id", "programme-wide reference data (a partner) is corrected or withdrawn by an admin")
+                    }
+                    return Refusal("record", "\(type.name) records are programme-wide; an admin records them")
                 }
-                return Refusal("record", "\(type.name) records are programme-wide; an admin records them")
-            }
-            guard authorities.contains(authority) else {
-                return Refusal("la_id", "you record for \(authorities.sorted().joined(separator: ", ")), not for '\(authority)'")
-            }
-            return nil
-        }, sees: { authority in
-            authority.map(authorities.contains) ?? true
-        })
+                guard authorities.contains(authority) else {
+                    return Refusal("la_id", "you record for \(authorities.sorted().joined(separator: ", ")), not for '\(authority)'")
+                }
+                return nil
+            },
+            sees: { authority in
+                authority.map(authorities.contains) ?? true
+            })
     }
 
     // MARK: Figures
@@ -72,14 +74,17 @@ public enum Access {
     /// Decides a metrics request. `policy` is what was asked for (nil: the role's default);
     /// `publish` says the figures will leave the programme (then `none` is refused and `dfe`
     /// is the default).
-    public static func figures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws -> FiguresGrant {
+    public static func figures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws
+        -> FiguresGrant
+    {
         let grant = try grantFigures(query, policy: asked, publish: publish, for: identity)
         // What one person outside the programme may combine: standard periods, whole authorities.
         if grant.policy != .none, let refusal = Publication.refusal(grant.query) { throw RequestError(refusal) }
         return grant
     }
 
-    static func grantFigures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws -> FiguresGrant {
+    static func grantFigures(_ query: MetricQuery, policy asked: DisclosurePolicy.Name?, publish: Bool, for identity: Identity) throws -> FiguresGrant
+    {
         if publish && asked == DisclosurePolicy.Name.none {
             throw AccessDenied("figures that leave the programme need a disclosure policy: dfe or nhs, not none")
         }
@@ -146,8 +151,10 @@ public enum Access {
             return asked
         }
         guard own.count == 1, let only = own.first else {
-            throw AccessDenied(own.isEmpty ? "this login is assigned to no local authority"
-                               : "name one of your authorities (\(own.sorted().joined(separator: ", "))) with --la")
+            throw AccessDenied(
+                own.isEmpty
+                    ? "this login is assigned to no local authority"
+                    : "name one of your authorities (\(own.sorted().joined(separator: ", "))) with --la")
         }
         return only
     }

@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import HummingbirdBcrypt
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 
 /// An account of the HTTP service, as listed (never with its password).
 public struct Account: Sendable, Encodable, Equatable {
@@ -96,7 +96,8 @@ extension ReachApplication {
             for authority in authorities where try EventLog.streamVersion(Entity.authority.stream(authority), on: connection) == 0 {
                 throw RequestError("no local authority '\(authority)' is registered")
             }
-            let inserted = try connection.execute("""
+            let inserted = try connection.execute(
+                """
                 INSERT INTO reach.accounts (name, role, authorities, password_hash) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (name) DO NOTHING
                 """, [name, role.rawValue, PostgresArray(authorities), hash])
@@ -113,13 +114,16 @@ extension ReachApplication {
         try Access.checkMayOperate(.manageUsers, for: identity)
         let (configuration, logger) = (target.application, logger)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
-            try Connection(configuration: configuration, logger: logger).query("""
+            try Connection(configuration: configuration, logger: logger).query(
+                """
                 SELECT a.name, a.role, array_to_string(a.authorities, ','), a.disabled,
                        (SELECT count(*) FROM reach.api_tokens t WHERE t.account = a.name AND t.revoked_at IS NULL)::int
                 FROM reach.accounts a ORDER BY a.name
-                """).mapRows { row in
-                Account(name: try row.decode(0), role: Identity.Role(rawValue: try row.decode(1)) ?? .researcher,
-                        authorities: Self.list(try row.decode(2)), disabled: try row.decode(3), tokens: try row.decode(4))
+                """
+            ).mapRows { row in
+                Account(
+                    name: try row.decode(0), role: Identity.Role(rawValue: try row.decode(1)) ?? .researcher,
+                    authorities: Self.list(try row.decode(2)), disabled: try row.decode(3), tokens: try row.decode(4))
             }
         }
     }
@@ -139,7 +143,11 @@ extension ReachApplication {
         /// Its API tokens still in use (they do not depend on the password), or revoked now.
         public var tokensInUse: Int
         public var tokensRevoked: Int
-        enum CodingKeys: String, CodingKey { case sessionsEnded = "sessions_ended", tokensInUse = "tokens_in_use", tokensRevoked = "tokens_revoked" }
+        enum CodingKeys: String, CodingKey {
+            case sessionsEnded = "sessions_ended"
+            case tokensInUse = "tokens_in_use"
+            case tokensRevoked = "tokens_revoked"
+        }
     }
 
     /// Sets an account's password: an admin for anyone; anyone for themselves, giving their
@@ -152,9 +160,11 @@ extension ReachApplication {
     /// their own, admins too: a session or token left open does not give the account away. The
     /// command line, the installation's own login, may reset any password.
     @discardableResult
-    public func setPassword(_ name: String, password: String, current: String? = nil, from address: String = "local",
-                            keeping session: String? = nil, revokeTokens: Bool = false, ownNeedsCurrent: Bool = false,
-                            device: String? = nil, as identity: Identity) async throws -> PasswordChanged {
+    public func setPassword(
+        _ name: String, password: String, current: String? = nil, from address: String = "local",
+        keeping session: String? = nil, revokeTokens: Bool = false, ownNeedsCurrent: Bool = false,
+        device: String? = nil, as identity: Identity
+    ) async throws -> PasswordChanged {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         if identity.name != name {
             try Access.checkMayOperate(.manageUsers, for: identity)
@@ -177,11 +187,13 @@ extension ReachApplication {
                 guard try connection.execute("UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, hash]) == 1 else {
                     throw NotFound("no account is named '\(name.prefix(63))'")
                 }
-                let ended = try connection.execute("""
+                let ended = try connection.execute(
+                    """
                     UPDATE reach.sessions SET ended_at = now()
                     WHERE account = $1 AND ended_at IS NULL AND ($2 = '' OR secret_hash <> decode($2, 'hex'))
                     """, [name, keep])
-                let revoked = revokeTokens
+                let revoked =
+                    revokeTokens
                     ? try connection.execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name]) : 0
                 let inUse: Int = try connection.query("SELECT count(*)::int FROM reach.api_tokens WHERE account = $1 AND revoked_at IS NULL", [name])
                     .decode(row: 0, column: 0)
@@ -231,7 +243,8 @@ extension ReachApplication {
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
             let connection = try Connection(configuration: configuration, logger: logger)
-            let inserted = try connection.execute("""
+            let inserted = try connection.execute(
+                """
                 INSERT INTO reach.api_tokens (id, account, secret_hash)
                 SELECT $1, a.name, decode($3, 'hex') FROM reach.accounts a WHERE a.name = $2 AND NOT a.disabled
                 """, [id, name, EventLog.sha256Hex(secret)])
@@ -246,7 +259,8 @@ extension ReachApplication {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
-            let revoked = try Connection(configuration: configuration, logger: logger).execute("""
+            let revoked = try Connection(configuration: configuration, logger: logger).execute(
+                """
                 UPDATE reach.api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL AND ($2 OR account = $3)
                 """, [id, admin, identity.name])
             guard revoked == 1 else { throw NotFound("no token of yours with id '\(id.prefix(12))' is in use") }
@@ -259,7 +273,11 @@ extension ReachApplication {
         public var account: String
         public var createdAt: String
         public var revokedAt: String?
-        enum CodingKeys: String, CodingKey { case id, account, createdAt = "created_at", revokedAt = "revoked_at" }
+        enum CodingKeys: String, CodingKey {
+            case id, account
+            case createdAt = "created_at"
+            case revokedAt = "revoked_at"
+        }
     }
 
     /// The asker's tokens (everyone's, for an admin), newest first.
@@ -267,12 +285,16 @@ extension ReachApplication {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
         let (configuration, logger) = (target.application, logger)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
-            try Connection(configuration: configuration, logger: logger).query("""
+            try Connection(configuration: configuration, logger: logger).query(
+                """
                 SELECT id, account, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                        to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                 FROM reach.api_tokens WHERE $1 OR account = $2 ORDER BY created_at DESC, id
-                """, [admin, identity.name]).mapRows { row in
-                TokenInfo(id: try row.decode(0), account: try row.decode(1), createdAt: try row.decode(2), revokedAt: try row.decodeIfPresent(3, as: String.self))
+                """, [admin, identity.name]
+            ).mapRows { row in
+                TokenInfo(
+                    id: try row.decode(0), account: try row.decode(1), createdAt: try row.decode(2),
+                    revokedAt: try row.decodeIfPresent(3, as: String.self))
             }
         }
     }
@@ -319,14 +341,17 @@ extension ReachApplication {
             _ = try connection.execute(
                 "INSERT INTO reach.sessions (secret_hash, account, csrf_token, expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4))",
                 [EventLog.sha256Hex(session), identity.name, csrf, Int32(hours)])
-            if let device, try connection.execute(
-                "UPDATE reach.sign_in_devices SET last_used_at = now() WHERE secret_hash = decode($1, 'hex') AND account = $2",
-                [EventLog.sha256Hex(device), identity.name]) == 1 {
+            if let device,
+                try connection.execute(
+                    "UPDATE reach.sign_in_devices SET last_used_at = now() WHERE secret_hash = decode($1, 'hex') AND account = $2",
+                    [EventLog.sha256Hex(device), identity.name]) == 1
+            {
                 return true
             }
             _ = try connection.execute("DELETE FROM reach.sign_in_devices WHERE last_used_at < now() - interval '400 days'")
-            _ = try connection.execute("INSERT INTO reach.sign_in_devices (secret_hash, account) VALUES (decode($1, 'hex'), $2)",
-                                       [EventLog.sha256Hex(newDevice), identity.name])
+            _ = try connection.execute(
+                "INSERT INTO reach.sign_in_devices (secret_hash, account) VALUES (decode($1, 'hex'), $2)",
+                [EventLog.sha256Hex(newDevice), identity.name])
             return false
         }
         return SignedIn(identity: identity, session: session, csrfToken: csrf, newDevice: known ? nil : newDevice)
@@ -341,7 +366,7 @@ extension ReachApplication {
             let connection = try Self.open(configuration, pool: pool, logger: logger)
             let found = try connection.query(
                 "SELECT a.name, a.role, array_to_string(a.authorities, ','), s.csrf_token FROM reach.sessions s JOIN reach.accounts a ON a.name = s.account "
-                + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
+                    + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
                 [EventLog.sha256Hex(session)])
             Self.release([connection], pool: pool)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
@@ -354,7 +379,8 @@ extension ReachApplication {
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn(name: "reach.accounts") {
             _ = try Connection(configuration: configuration, logger: logger).execute(
-                "UPDATE reach.sessions SET ended_at = now() WHERE secret_hash = decode($1, 'hex') AND ended_at IS NULL", [EventLog.sha256Hex(session)])
+                "UPDATE reach.sessions SET ended_at = now() WHERE secret_hash = decode($1, 'hex') AND ended_at IS NULL", [EventLog.sha256Hex(session)]
+            )
         }
     }
 
@@ -364,13 +390,16 @@ extension ReachApplication {
     /// account may sign in.
     public func identify(token: String) async throws -> Identity {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "reach", parts[1].count == 12, parts[2].count >= 16, parts[2].count <= 100 else { throw NotAuthenticated() }
+        guard parts.count == 3, parts[0] == "reach", parts[1].count == 12, parts[2].count >= 16, parts[2].count <= 100 else {
+            throw NotAuthenticated()
+        }
         let (id, secret) = (String(parts[1]), String(parts[2]))
         if let known = tokenCache?.identity(for: token) { return known }
         let (configuration, logger, pool, cache) = (target.application, logger, pool, tokenCache)
         return try await onThreadOfItsOwn(name: "reach.accounts") {
             let connection = try Self.open(configuration, pool: pool, logger: logger)
-            let found = try connection.query("""
+            let found = try connection.query(
+                """
                 SELECT a.name, a.role, array_to_string(a.authorities, ',') FROM reach.api_tokens t JOIN reach.accounts a ON a.name = t.account
                 WHERE t.id = $1 AND t.revoked_at IS NULL AND NOT a.disabled AND t.secret_hash = decode($2, 'hex')
                 """, [id, EventLog.sha256Hex(secret)], prepared: true)
@@ -400,17 +429,22 @@ extension ReachApplication {
             defer { Self.release([connection], pool: pool) }
             return try connection.withTransaction { connection in
                 // A device that signed in to this account before is counted on its own.
-                let known = try device.map { device in
-                    try connection.query("SELECT 'device:' || left(encode(secret_hash, 'hex'), 16) FROM reach.sign_in_devices WHERE secret_hash = decode($1, 'hex') AND account = $2",
-                                         [EventLog.sha256Hex(device), account]).mapRows { try $0.decode(0, as: String.self) }.first
-                } ?? nil
-                let keys: [(column: String, value: String, free: Int)] = known.map { [("address", $0, limits.freePerAccount)] }
+                let known =
+                    try device.map { device in
+                        try connection.query(
+                            "SELECT 'device:' || left(encode(secret_hash, 'hex'), 16) FROM reach.sign_in_devices WHERE secret_hash = decode($1, 'hex') AND account = $2",
+                            [EventLog.sha256Hex(device), account]
+                        ).mapRows { try $0.decode(0, as: String.self) }.first
+                    } ?? nil
+                let keys: [(column: String, value: String, free: Int)] =
+                    known.map { [("address", $0, limits.freePerAccount)] }
                     ?? [("account", account, limits.freePerAccount), ("address", place, limits.freePerAddress)]
                 let window = Double(limits.window.components.seconds)
                 var wait = 0.0
                 for key in keys {
                     try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["reach-sign-in:\(key.column):\(key.value)"])
-                    let counted = try connection.query("""
+                    let counted = try connection.query(
+                        """
                         SELECT count(*)::int, extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures
                         WHERE \(key.column) = $1 AND at > now() - make_interval(secs => $2)\(known == nil ? "" : " AND account = $3")
                         """, known == nil ? [key.value, window] : [key.value, window, account])
@@ -421,8 +455,10 @@ extension ReachApplication {
                 }
                 if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
                 _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
-                return try connection.query("INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, known ?? place])
-                    .decode(row: 0, column: 0)
+                return try connection.query(
+                    "INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, known ?? place]
+                )
+                .decode(row: 0, column: 0)
             }
         }
         let identity = try await identify(name: name, password: password)
@@ -477,13 +513,16 @@ extension ReachApplication {
         guard password.utf8.count <= 72 else { throw RequestError("a password has at most 72 bytes (bcrypt reads no further)") }
         guard !password.allSatisfy(\.isWhitespace) else { throw RequestError("a password of spaces alone is not allowed") }
         guard Set(password.lowercased()).count >= 4 else {
-            throw RequestError("a password that repeats a few characters over and over is too easy to guess; three or four random words make a good one")
+            throw RequestError(
+                "a password that repeats a few characters over and over is too easy to guess; three or four random words make a good one")
         }
         if let account, account.count >= 4, password.lowercased().contains(account.lowercased()) {
             throw RequestError("a password must not contain the account's name")
         }
         guard !CommonPasswords.contains(password) else {
-            throw RequestError("that password is on a list of common or breached passwords, which guessers try first; choose another, such as three or four random words")
+            throw RequestError(
+                "that password is on a list of common or breached passwords, which guessers try first; choose another, such as three or four random words"
+            )
         }
     }
 }

@@ -67,7 +67,8 @@ extension Lifecycle {
             let started = ContinuousClock.now
             let partial = file + ".partial"
             guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let handle = FileHandle(forWritingAtPath: partial) else {
+                let handle = FileHandle(forWritingAtPath: partial)
+            else {
                 throw RequestError("'\(file)' cannot be written: check the folder exists and may be written to")
             }
             do {
@@ -113,7 +114,8 @@ extension Lifecycle {
                 try cluster.start()
                 let connection = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
                 if try connection.query("SELECT NOT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [DatabaseTarget.localDatabase])
-                    .decode(Bool.self, row: 0, column: 0) {
+                    .decode(Bool.self, row: 0, column: 0)
+                {
                     try connection.executeScript("CREATE DATABASE \(try connection.quoteIdentifier(DatabaseTarget.localDatabase))")
                 }
                 owner = cluster.configuration(database: DatabaseTarget.localDatabase)
@@ -121,16 +123,20 @@ extension Lifecycle {
                 local = true
             }
             let target = try Connection(configuration: owner, logger: logger)
-            guard try target.query("SELECT NOT EXISTS (SELECT FROM pg_namespace WHERE nspname IN ('reach', 'projections', 'research'))")
-                .decode(Bool.self, row: 0, column: 0) else {
-                throw RequestError("the database already holds Reach's data: restore into an empty one (a new REACH_DATA_DIR, or a new database on the server)")
+            guard
+                try target.query("SELECT NOT EXISTS (SELECT FROM pg_namespace WHERE nspname IN ('reach', 'projections', 'research'))")
+                    .decode(Bool.self, row: 0, column: 0)
+            else {
+                throw RequestError(
+                    "the database already holds Reach's data: restore into an empty one (a new REACH_DATA_DIR, or a new database on the server)")
             }
             // Reach's roles, as the migrations make them (roles belong to the cluster, not to a dump).
             let scratch = "reach_restore_roles_\(getpid())"
             let server = try Connection(configuration: admin, logger: logger)
             try server.executeScript("CREATE DATABASE \(try server.quoteIdentifier(scratch))")
             do {
-                _ = try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: owner.overriding(["dbname": scratch]), logger: logger))
+                _ = try ReadSide.migrator(logger: logger).migrate(
+                    on: Connection(configuration: owner.overriding(["dbname": scratch]), logger: logger))
             } catch {
                 try? server.executeScript("DROP DATABASE IF EXISTS \(try server.quoteIdentifier(scratch)) WITH (FORCE)")
                 throw error
@@ -142,9 +148,10 @@ extension Lifecycle {
             let report = try EventLog.verify(on: target)
             let size = try EventLog.size(on: target)
             let elapsed = ContinuousClock.now - started
-            return RestoreReport(file: file, database: owner.description, events: size.events, last_position: size.lastPosition,
-                                 verified: report.ok, migrations_applied: applied,
-                                 seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            return RestoreReport(
+                file: file, database: owner.description, events: size.events, last_position: size.lastPosition,
+                verified: report.ok, migrations_applied: applied,
+                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         }
     }
 }

@@ -18,7 +18,11 @@ public struct CatalogueEntry: Sendable, Encodable {
     public var schema: JSONValue
 
     enum CodingKeys: String, CodingKey {
-        case type, schemaVersion = "schema_version", amendable, csvColumns = "csv_columns", example, schema
+        case type
+        case schemaVersion = "schema_version"
+        case amendable
+        case csvColumns = "csv_columns"
+        case example, schema
     }
 }
 
@@ -39,8 +43,9 @@ extension ReachApplication {
             if case .success(let layout) = CSVLayout.of(type) {
                 columns = layout.template.split(separator: "\n").first.map { $0.split(separator: ",").map(String.init) }
             }
-            return CatalogueEntry(type: type.name, schemaVersion: type.schemaVersion, amendable: type.isAmendable, csvColumns: columns,
-                                  example: type.example, schema: type.jsonSchema)
+            return CatalogueEntry(
+                type: type.name, schemaVersion: type.schemaVersion, amendable: type.isAmendable, csvColumns: columns,
+                example: type.example, schema: type.jsonSchema)
         }
     }
 
@@ -53,7 +58,8 @@ extension ReachApplication {
         case .success(let layout):
             return RecordTemplate(text: layout.template, isCSV: true, note: nil)
         case .failure(let refusal):
-            return RecordTemplate(text: #"{"type":"\#(type)","id":"example-1","data":\#(recordType.example)}"# + "\n", isCSV: false, note: refusal.reason)
+            return RecordTemplate(
+                text: #"{"type":"\#(type)","id":"example-1","data":\#(recordType.example)}"# + "\n", isCSV: false, note: refusal.reason)
         }
     }
 }

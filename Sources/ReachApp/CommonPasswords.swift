@@ -7,7 +7,8 @@ public enum CommonPasswords {
     /// The list, read once, on first use.
     static let list: Set<String> = {
         guard let url = Bundle.module.url(forResource: "common-passwords", withExtension: "txt"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else {
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else {
             // Shipped with every build; should it be missing, no password passes rather than all.
             return []
         }

@@ -32,7 +32,9 @@ public struct SummaryExport: Sendable, Encodable {
     public var recordedAtPosition: Int64
 
     enum CodingKeys: String, CodingKey {
-        case laID = "la_id", period, policy, rows, recordedAtPosition = "recorded_at_position"
+        case laID = "la_id"
+        case period, policy, rows
+        case recordedAtPosition = "recorded_at_position"
     }
 }
 
@@ -49,9 +51,13 @@ extension ReachApplication {
     /// a moment before shows in the figures. One authority's figures under a policy are its
     /// published ones (``Publication``): read from `publication.summaries` by a local
     /// authority's login, built the same way for anyone else.
-    public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws -> Figures {
+    public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws
+        -> Figures
+    {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache, service) = (target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests)
+        let (target, logger, disclosure, pool, refresh, cache, service) = (
+            target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests
+        )
         return try await onThreadOfItsOwn(name: "reach.metrics") {
             if grant.schema == "authority" {
                 let source = Self.readSource(target, for: identity, service: service)
@@ -67,7 +73,8 @@ extension ReachApplication {
             }
             var stale: [String] = []
             let compute = {
-                let (readers, behind) = try Self.figureReaders(target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
+                let (readers, behind) = try Self.figureReaders(
+                    target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
                 defer { Self.release(readers, pool: pool) }
                 stale = behind
                 let rules = disclosure.policy(grant.policy)
@@ -105,7 +112,9 @@ extension ReachApplication {
             }
             let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
             guard found.rowCount == 1 else {
-                throw RequestError("no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
+                throw RequestError(
+                    "no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)"
+                )
             }
             out += Publication.answer(query, scope: scope, from: try Publication.decode(try found.decode(String.self, row: 0, column: 0)))
         }
@@ -121,9 +130,11 @@ extension ReachApplication {
     /// and, with `publish`, the authorities' summaries the log has moved past are published (on
     /// the application's connections, never an asker's); the names of projections still behind
     /// come back.
-    static func figureReaders(_ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
-                              disclosure: DisclosureSettings, logger: Logger, publish: Bool = true,
-                              pool: ConnectionPool? = nil) throws -> ([Connection], stale: [String]) {
+    static func figureReaders(
+        _ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
+        disclosure: DisclosureSettings, logger: Logger, publish: Bool = true,
+        pool: ConnectionPool? = nil
+    ) throws -> ([Connection], stale: [String]) {
         var stale: [String] = []
         if refresh {
             let owner = try open(target.owner, pool: pool, logger: logger)
@@ -152,10 +163,12 @@ extension ReachApplication {
         // Authorities' logins read what is published: publish what the log has moved past.
         if refresh && publish && stale.isEmpty {
             var own: [Connection]?
-            _ = try publishStale(all: false, target: target, readers: {
-                if own == nil { own = try readers(as: nil) }
-                return own!
-            }, disclosure: disclosure, logger: logger, pool: pool)
+            _ = try publishStale(
+                all: false, target: target,
+                readers: {
+                    if own == nil { own = try readers(as: nil) }
+                    return own!
+                }, disclosure: disclosure, logger: logger, pool: pool)
             if identity == nil, let own { return (own, stale) }
             if let own { release(own, pool: pool) }
         }
@@ -171,7 +184,10 @@ extension ReachApplication {
                 logger.warning("the read replica has not replayed the figures just brought up to date; reading from the primary")
             } catch {
                 noteReadFailure(error, on: first, target, logger: logger)
-                guard (error as? PostgresError)?.meansUnavailable == true else { release(first, pool: pool); throw error }
+                guard (error as? PostgresError)?.meansUnavailable == true else {
+                    release(first, pool: pool)
+                    throw error
+                }
             }
             release(first, pool: pool)
             source = target.application
@@ -206,11 +222,19 @@ extension ReachApplication {
                 let owner = try Connection(configuration: target.owner, logger: logger)
                 // (A login that may not publish, such as the application's alone, leaves it to
                 // the runner or to the programme's next figures.)
-                guard try owner.query("SELECT has_table_privilege('reach.authority_logins', 'SELECT') AND has_table_privilege('publication.summaries', 'INSERT')")
-                    .decode(Bool.self, row: 0, column: 0) else { return }
-                guard try owner.query("""
-                    SELECT EXISTS (SELECT FROM reach.authority_logins) OR EXISTS (SELECT FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled)
-                    """).decode(Bool.self, row: 0, column: 0) else { return }
+                guard
+                    try owner.query(
+                        "SELECT has_table_privilege('reach.authority_logins', 'SELECT') AND has_table_privilege('publication.summaries', 'INSERT')"
+                    )
+                    .decode(Bool.self, row: 0, column: 0)
+                else { return }
+                guard
+                    try owner.query(
+                        """
+                        SELECT EXISTS (SELECT FROM reach.authority_logins) OR EXISTS (SELECT FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled)
+                        """
+                    ).decode(Bool.self, row: 0, column: 0)
+                else { return }
                 _ = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
             }
         } catch {
@@ -219,26 +243,32 @@ extension ReachApplication {
     }
 
     /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
-    static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws -> [String] {
+    static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws
+        -> [String]
+    {
         try publishStale(all: all, target: target, readers: { readers }, disclosure: disclosure, logger: logger)
     }
 
     /// The same, opening the connections to compute on (`readers`) only when something is to
     /// be published.
-    static func publishStale(all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
-                             disclosure: DisclosureSettings, logger: Logger, pool: ConnectionPool? = nil) throws -> [String] {
+    static func publishStale(
+        all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
+        disclosure: DisclosureSettings, logger: Logger, pool: ConnectionPool? = nil
+    ) throws -> [String] {
         let owner = try open(target.owner, pool: pool, logger: logger)
         defer { release([owner], pool: pool) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         // The authorities with a login, and how far (and on which day) each was last published.
-        let published = try owner.query("""
+        let published = try owner.query(
+            """
             SELECT l.la_id, min(s.log_position), coalesce(min(s.published_at) < date_trunc('day', now()), true)
             FROM (SELECT la_id FROM reach.authority_logins
                   UNION SELECT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled) l
             LEFT JOIN publication.summaries s ON s.la_id = l.la_id
             GROUP BY l.la_id ORDER BY 1
-            """).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+            """
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
         var positions: [String: Int64] = [:]
         for (la, position, _) in published { if let position { positions[la] = position } }
         // Stale: asked for all, never published, published on an earlier day (a new day can
@@ -288,16 +318,21 @@ extension ReachApplication {
         }
         try Access.checkMayExport(la: la, for: identity)
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache, service) = (target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests)
+        let (target, logger, disclosure, pool, refresh, cache, service) = (
+            target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests
+        )
         return try await onThreadOfItsOwn(name: "reach.export") {
             if grant.schema == "authority" {
                 let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
                 let result: QueryResult
                 do {
-                    result = try connection.query("SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",
-                                                  [period.label, policy.rawValue, format.rawValue])
+                    result = try connection.query(
+                        "SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",
+                        [period.label, policy.rawValue, format.rawValue])
                 } catch let error as PostgresError where error.sqlState == "P0002" {
-                    throw RequestError("no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)")
+                    throw RequestError(
+                        "no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)"
+                    )
                 }
                 let rows = try Publication.decode(try result.decode(String.self, row: 0, column: 0))
                 let position: Int64 = try result.decode(row: 0, column: 2)
@@ -309,7 +344,8 @@ extension ReachApplication {
                 throw NotFound("no local authority '\(la.prefix(60))' is registered; see reach metrics --by la for the authorities with figures")
             }
             let compute = {
-                let (readers, _) = try Self.figureReaders(target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
+                let (readers, _) = try Self.figureReaders(
+                    target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
                 defer { Self.release(readers, pool: pool) }
                 do {
                     return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
@@ -321,8 +357,9 @@ extension ReachApplication {
             }
             let key = FiguresCache.key("summary", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
             let published = try cache.map { try $0.rows(key, compute) } ?? compute()
-            let position = try Self.recordExport(la: la, period: period, format: format, policy: policy, rows: published.count,
-                                                 as: identity, on: writer)
+            let position = try Self.recordExport(
+                la: la, period: period, format: format, policy: policy, rows: published.count,
+                as: identity, on: writer)
             try deliver(published)
             return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: published.count, recordedAtPosition: position)
         }
@@ -331,10 +368,13 @@ extension ReachApplication {
     /// Records the export in the log (`summary_exported`) before the summary is delivered,
     /// through `reach.append_export`, the only way such a record enters the log: a summary
     /// whose export cannot be recorded is not delivered.
-    static func recordExport(la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, rows: Int,
-                             as identity: Identity, on connection: Connection) throws -> Int64 {
-        let result = try connection.query("SELECT reach.append_export($1, $2, $3, $4, $5, $6)",
-                                          [la, period.label, format.rawValue, policy.rawValue, Int32(rows), identity.name])
+    static func recordExport(
+        la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, rows: Int,
+        as identity: Identity, on connection: Connection
+    ) throws -> Int64 {
+        let result = try connection.query(
+            "SELECT reach.append_export($1, $2, $3, $4, $5, $6)",
+            [la, period.label, format.rawValue, policy.rawValue, Int32(rows), identity.name])
         return try result.decode(row: 0, column: 0)
     }
 }

@@ -63,9 +63,11 @@ public final class FiguresCache: @unchecked Sendable {
 
     /// The key of a grant's question.
     static func key(_ kind: String, _ query: MetricQuery, policy: DisclosurePolicy.Name, schema: String, authorities: Set<String>) -> String {
-        let parts: [String?] = [kind, query.period.label, query.la, query.region, query.pilot, query.project, query.objective.map(String.init),
-                                query.policyGoal.map(String.init), query.by?.rawValue, query.metrics.map(\.rawValue).joined(separator: ","),
-                                policy.rawValue, schema, authorities.sorted().joined(separator: ",")]
+        let parts: [String?] = [
+            kind, query.period.label, query.la, query.region, query.pilot, query.project, query.objective.map(String.init),
+            query.policyGoal.map(String.init), query.by?.rawValue, query.metrics.map(\.rawValue).joined(separator: ","),
+            policy.rawValue, schema, authorities.sorted().joined(separator: ","),
+        ]
         return parts.map { $0 ?? "-" }.joined(separator: "\u{1F}")
     }
 }

@@ -46,9 +46,19 @@ public struct ImportJob: Sendable, Encodable {
     public var finishedAt: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, account, file, type, skipInvalid = "skip_invalid", bytes, state, rowsRead = "rows_read", appended,
-             alreadyPresent = "already_present", refusedRows = "refused_rows", refusals, error, hasRejects = "has_rejects",
-             createdAt = "created_at", finishedAt = "finished_at"
+        case id, account, file, type
+        case skipInvalid = "skip_invalid"
+        case bytes, state
+        case rowsRead = "rows_read"
+        case appended
+        case
+            alreadyPresent = "already_present"
+        case refusedRows = "refused_rows"
+        case refusals, error
+        case hasRejects = "has_rejects"
+        case
+            createdAt = "created_at"
+        case finishedAt = "finished_at"
     }
 }
 
@@ -82,7 +92,9 @@ extension ReachApplication {
     /// and returns at once: the job is checked and appended as ``importFile(path:type:skipInvalid:as:progress:)``
     /// does, in one transaction, while its row records how many rows are done. The file's
     /// directory is removed when the job ends. Staff import for their authorities; admins for any.
-    public func startImport(file: String, name: String, bytes: Int64, type: String?, skipInvalid: Bool, as identity: Identity) async throws -> ImportJob {
+    public func startImport(file: String, name: String, bytes: Int64, type: String?, skipInvalid: Bool, as identity: Identity) async throws
+        -> ImportJob
+    {
         try Access.checkMayRecord(identity)
         if let type, RecordType.recordable[type] == nil {
             throw Refusals([RecordType.unknown(String(type.prefix(60)))])
@@ -99,7 +111,8 @@ extension ReachApplication {
         // the job is running; once gone (the service stopped), the job shows as failed.
         let book = try await onThreadOfItsOwn(name: "reach.import") {
             let connection = try Connection(configuration: configuration, logger: logger)
-            _ = try connection.execute("""
+            _ = try connection.execute(
+                """
                 INSERT INTO reach.import_jobs (id, account, file_name, record_type, skip_invalid, bytes, backend_pid, backend_start)
                 SELECT $1::uuid, $2, $3, $4, $5, $6, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())
                 """, [id, identity.name, name, type, skipInvalid, bytes])
@@ -117,7 +130,8 @@ extension ReachApplication {
         defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
         let finish: (String, [any PostgresEncodable]) -> Void = { sql, parameters in
             do { try book.finish(sql, parameters) } catch {
-                self.logger.error("an import job's outcome could not be recorded", metadata: ["job": "\(book.id)", "error.type": "\(type(of: error))"])
+                self.logger.error(
+                    "an import job's outcome could not be recorded", metadata: ["job": "\(book.id)", "error.type": "\(type(of: error))"])
             }
         }
         do {
@@ -127,21 +141,27 @@ extension ReachApplication {
                 row.refusals.map { ImportJob.RefusedLine(line: row.line, id: row.id, field: $0.field, reason: $0.reason) }
             }
             let state = summary.committed ? "succeeded" : "refused"
-            finish("""
+            finish(
+                """
                 UPDATE reach.import_jobs SET state = $2, rows_read = $3, appended = $4, already_present = $5, refused_rows = $6,
                     refusals = $7::jsonb, rejects = $8, finished_at = now() WHERE id = $1::uuid
-                """, [book.id, state, Int64(summary.read), Int64(summary.committed ? summary.appended : 0), Int64(summary.alreadyPresent),
-                      Int64(summary.refused.count), try Self.json(Array(refusals.prefix(Self.keptRefusals))),
-                      summary.refused.isEmpty ? nil : outcome.rejects])
+                """,
+                [
+                    book.id, state, Int64(summary.read), Int64(summary.committed ? summary.appended : 0), Int64(summary.alreadyPresent),
+                    Int64(summary.refused.count), try Self.json(Array(refusals.prefix(Self.keptRefusals))),
+                    summary.refused.isEmpty ? nil : outcome.rejects,
+                ])
         } catch let refusals as Refusals {
             let lines = refusals.all.map { ImportJob.RefusedLine(line: 0, id: nil, field: $0.field, reason: $0.reason) }
-            finish("""
+            finish(
+                """
                 UPDATE reach.import_jobs SET state = 'refused', appended = 0, refused_rows = 0, refusals = $2::jsonb, finished_at = now()
                 WHERE id = $1::uuid
                 """, [book.id, (try? Self.json(lines)) ?? "[]"])
         } catch {
             logger.error("an import job failed", metadata: ["job": "\(book.id)", "error.type": "\(type(of: error))"])
-            let reason = (error as? RequestError)?.description ?? (error as? AccessDenied)?.description
+            let reason =
+                (error as? RequestError)?.description ?? (error as? AccessDenied)?.description
                 ?? (error as? PostgresError).flatMap { error in
                     error.operatorReason.map { reason in
                         error.meansUnavailable
@@ -151,7 +171,8 @@ extension ReachApplication {
                     }
                 }
                 ?? "the import could not finish (\(type(of: error))); nothing of it was appended"
-            finish("UPDATE reach.import_jobs SET state = 'failed', appended = 0, error = $2, finished_at = now() WHERE id = $1::uuid", [book.id, reason])
+            finish(
+                "UPDATE reach.import_jobs SET state = 'failed', appended = 0, error = $2, finished_at = now() WHERE id = $1::uuid", [book.id, reason])
         }
     }
 
@@ -166,14 +187,16 @@ extension ReachApplication {
         let (configuration, logger) = (target.application, logger)
         return try await onThreadOfItsOwn(name: "reach.import") {
             let connection = try Connection(configuration: configuration, logger: logger)
-            _ = try connection.execute("""
+            _ = try connection.execute(
+                """
                 UPDATE reach.import_jobs j SET state = 'failed', finished_at = now(),
                     error = 'the service running the import stopped before it finished; nothing of it was appended'
                 WHERE j.id = $1::uuid AND j.state = 'running'
                   AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = j.backend_pid AND a.backend_start = j.backend_start)
                 """, [id])
-            let found = try connection.query("SELECT \(Self.importJobColumns) FROM reach.import_jobs WHERE id = $1::uuid AND ($2 OR account = $3)",
-                                             [id, identity.role == .admin, identity.name])
+            let found = try connection.query(
+                "SELECT \(Self.importJobColumns) FROM reach.import_jobs WHERE id = $1::uuid AND ($2 OR account = $3)",
+                [id, identity.role == .admin, identity.name])
             guard found.rowCount == 1 else { throw NotFound("no import job '\(id)' of yours") }
             return try Self.importJob(found, row: 0)
         }
@@ -210,8 +233,10 @@ extension ReachApplication {
         return ImportJob(
             id: try result.decode(row: row, column: 0), account: try result.decode(row: row, column: 1), file: try result.decode(row: row, column: 2),
             type: try result.decodeIfPresent(String.self, row: row, column: 3), skipInvalid: try result.decode(row: row, column: 4),
-            bytes: try result.decode(row: row, column: 5), state: try result.decode(row: row, column: 6), rowsRead: try result.decode(row: row, column: 7),
-            appended: try result.decodeIfPresent(Int64.self, row: row, column: 8), alreadyPresent: try result.decodeIfPresent(Int64.self, row: row, column: 9),
+            bytes: try result.decode(row: row, column: 5), state: try result.decode(row: row, column: 6),
+            rowsRead: try result.decode(row: row, column: 7),
+            appended: try result.decodeIfPresent(Int64.self, row: row, column: 8),
+            alreadyPresent: try result.decodeIfPresent(Int64.self, row: row, column: 9),
             refusedRows: try result.decodeIfPresent(Int64.self, row: row, column: 10), refusals: refusals,
             error: try result.decodeIfPresent(String.self, row: row, column: 12), hasRejects: try result.decode(row: row, column: 13),
             createdAt: try result.decode(row: row, column: 14), finishedAt: try result.decodeIfPresent(String.self, row: row, column: 15))

@@ -40,16 +40,20 @@ extension ReachApplication {
     /// The projection runner as a service: it catches every projection up and follows the log
     /// until the service group is told to stop (SIGINT or SIGTERM), then finishes the batch in
     /// flight and gives its locks back.
-    public func projectionRunner(as identity: Identity, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws -> ProjectionRunnerService {
+    public func projectionRunner(as identity: Identity, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in })
+        throws -> ProjectionRunnerService
+    {
         try Access.checkMayOperate(.projectionsRun, for: identity)
         let (target, disclosure, logger) = (target, disclosure, logger)
         return ProjectionRunnerService(
             runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger),
             onProgress: onProgress,
             publish: {
-                _ = try Self.publishStale(all: false, target: target, readers: {
-                    try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger).0
-                }, disclosure: disclosure, logger: logger)
+                _ = try Self.publishStale(
+                    all: false, target: target,
+                    readers: {
+                        try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger).0
+                    }, disclosure: disclosure, logger: logger)
             })
     }
 
@@ -69,7 +73,6 @@ extension ReachApplication {
         }
     }
 
-
     // MARK: The log
 
     /// One stream's events in version order, after `afterVersion`.
@@ -83,7 +86,9 @@ extension ReachApplication {
 
     /// The whole log from after `position`, in position order, to its settled end: `consume`
     /// gets batches, and may throw to stop early.
-    public func readLog(after position: Int64, limit: Int, as identity: Identity, _ consume: @escaping @Sendable ([RecordedEvent]) throws -> Void) async throws {
+    public func readLog(after position: Int64, limit: Int, as identity: Identity, _ consume: @escaping @Sendable ([RecordedEvent]) throws -> Void)
+        async throws
+    {
         try Access.checkMayOperate(.eventsRead, for: identity)
         let (configuration, logger) = (target.application, logger)
         try await onThreadOfItsOwn { cancellation in
@@ -169,7 +174,9 @@ extension ReachApplication {
 
     /// Loads the synthetic demo data set (deterministic per seed); `progress` is told how many
     /// events are done. A database with other data is refused.
-    public func loadDemo(seed: UInt64, events: Int, as identity: Identity, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> DemoLoader.Summary {
+    public func loadDemo(seed: UInt64, events: Int, as identity: Identity, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws
+        -> DemoLoader.Summary
+    {
         try Access.checkMayOperate(.loadDemo, for: identity)
         let (configuration, logger) = (target.application, logger)
         let summary = try await onThreadOfItsOwn(name: "reach.demo") {
@@ -195,8 +202,10 @@ public struct ProjectionRunnerService: Service {
     let publish: (@Sendable () throws -> Void)?
     public var publishInterval: Duration = .seconds(5)
 
-    public init(runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in },
-                publish: (@Sendable () throws -> Void)? = nil) {
+    public init(
+        runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in },
+        publish: (@Sendable () throws -> Void)? = nil
+    ) {
         self.runner = runner
         self.onProgress = onProgress
         self.publish = publish
@@ -218,7 +227,8 @@ public struct ProjectionRunnerService: Service {
                             while !cancellation.isCancelled && !runner.isStopped {
                                 let next = clock.now + interval
                                 do { try publish() } catch {
-                                    runner.logger.warning("could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
+                                    runner.logger.warning(
+                                        "could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
                                 }
                                 while clock.now < next && !cancellation.isCancelled && !runner.isStopped { Thread.sleep(forTimeInterval: 0.1) }
                             }

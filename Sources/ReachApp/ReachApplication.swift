@@ -79,18 +79,22 @@ public struct ReachApplication: Sendable {
 
         /// The command line: one command, which brings the projections up to date itself and
         /// publishes after writing.
-        public static let commandLine = Settings(servesRequests: false, runnerKeepsProjections: false, publishesAfterWriting: true,
-                                                 figuresSeconds: 0, requestTimeoutSeconds: nil, tokenSeconds: 0, idleConnections: 0,
-                                                 batchesRecords: false)
+        public static let commandLine = Settings(
+            servesRequests: false, runnerKeepsProjections: false, publishesAfterWriting: true,
+            figuresSeconds: 0, requestTimeoutSeconds: nil, tokenSeconds: 0, idleConnections: 0,
+            batchesRecords: false)
 
         /// `reach serve`: requests do not publish (the projection runner does); `runner` says
         /// whether a runner keeps the projections (else each question brings them up to date,
         /// as `reach serve --no-runner` does); the rest as `REACH_HTTP_*` set them.
-        public static func service(runner: Bool = true, figuresSeconds: Int = 5, requestTimeoutSeconds: Int? = 30,
-                                   tokenSeconds: Int = 2, idleConnections: Int = 32) -> Settings {
-            Settings(servesRequests: true, runnerKeepsProjections: runner, publishesAfterWriting: false, figuresSeconds: figuresSeconds,
-                     requestTimeoutSeconds: requestTimeoutSeconds, tokenSeconds: tokenSeconds, idleConnections: idleConnections,
-                     batchesRecords: true)
+        public static func service(
+            runner: Bool = true, figuresSeconds: Int = 5, requestTimeoutSeconds: Int? = 30,
+            tokenSeconds: Int = 2, idleConnections: Int = 32
+        ) -> Settings {
+            Settings(
+                servesRequests: true, runnerKeepsProjections: runner, publishesAfterWriting: false, figuresSeconds: figuresSeconds,
+                requestTimeoutSeconds: requestTimeoutSeconds, tokenSeconds: tokenSeconds, idleConnections: idleConnections,
+                batchesRecords: true)
         }
     }
 

@@ -35,8 +35,10 @@ extension ReachApplication {
     /// A connection to read on from `source`, as `identity` reads (``connect(_:as:reading:logger:pool:)``;
     /// unscoped when nil), and where it is. When `source` is the replica and it cannot be
     /// reached, the primary's (and the replica rests).
-    static func openReading(_ source: ConnectionConfiguration, _ target: DatabaseTarget, as identity: Identity?,
-                            logger: Logger, pool: ConnectionPool?) throws -> (Connection, ConnectionConfiguration) {
+    static func openReading(
+        _ source: ConnectionConfiguration, _ target: DatabaseTarget, as identity: Identity?,
+        logger: Logger, pool: ConnectionPool?
+    ) throws -> (Connection, ConnectionConfiguration) {
         func open(_ configuration: ConnectionConfiguration) throws -> Connection {
             try identity.map { try connect(configuration, as: $0, reading: true, logger: logger, pool: pool) }
                 ?? Self.open(configuration, pool: pool, logger: logger)
@@ -54,7 +56,8 @@ extension ReachApplication {
     /// it is unavailable, the replica rests. The error is for the caller to throw.
     static func noteReadFailure(_ error: any Error, on connections: [Connection], _ target: DatabaseTarget, logger: Logger) {
         guard let reader = target.reader, let error = error as? PostgresError, error.meansUnavailable,
-              connections.contains(where: { $0.configuration.connectionString == reader.connectionString }) else { return }
+            connections.contains(where: { $0.configuration.connectionString == reader.connectionString })
+        else { return }
         ReplicaHealth.shared.failed(reader, error, logger: logger)
     }
 
@@ -65,7 +68,8 @@ extension ReachApplication {
         let deadline = ContinuousClock.now + limit
         while true {
             let replayed: Bool = try connection.query(
-                "SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)", [position]).decode(row: 0, column: 0)
+                "SELECT NOT pg_is_in_recovery() OR coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)", [position]
+            ).decode(row: 0, column: 0)
             if replayed { return true }
             if ContinuousClock.now >= deadline { return false }
             Thread.sleep(forTimeInterval: 0.02)
@@ -102,20 +106,23 @@ extension ReachApplication {
         guard let reader = target.reader else { return nil }
         if ReplicaHealth.shared.isResting(reader) { return ReadReplicaState(state: "resting") }
         let logger = logger
-        return (try? await onThreadOfItsOwn(name: "reach.ready") {
-            do {
-                let connection = try Connection(configuration: reader.overriding(["connect_timeout": "2"]).answering(within: .seconds(1)), logger: logger)
-                let found = try connection.query("""
-                    SELECT pg_is_in_recovery(),
-                           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                                ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
-                    """)
-                guard try found.decode(Bool.self, row: 0, column: 0) else { return ReadReplicaState(state: "not a standby") }
-                return ReadReplicaState(state: "ok", replay_lag_seconds: try found.decodeIfPresent(Double.self, row: 0, column: 1))
-            } catch {
-                return ReadReplicaState(state: "unreachable")
-            }
-        }) ?? ReadReplicaState(state: "unreachable")
+        return
+            (try? await onThreadOfItsOwn(name: "reach.ready") {
+                do {
+                    let connection = try Connection(
+                        configuration: reader.overriding(["connect_timeout": "2"]).answering(within: .seconds(1)), logger: logger)
+                    let found = try connection.query(
+                        """
+                        SELECT pg_is_in_recovery(),
+                               CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                                    ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+                        """)
+                    guard try found.decode(Bool.self, row: 0, column: 0) else { return ReadReplicaState(state: "not a standby") }
+                    return ReadReplicaState(state: "ok", replay_lag_seconds: try found.decodeIfPresent(Double.self, row: 0, column: 1))
+                } catch {
+                    return ReadReplicaState(state: "unreachable")
+                }
+            }) ?? ReadReplicaState(state: "unreachable")
     }
 }
 
@@ -140,7 +147,8 @@ final class ReplicaHealth: @unchecked Sendable {
             return !resting
         }
         if first {
-            logger.warning("the read replica cannot be reached or did not answer; reading from the primary for a while", metadata: ["error": "\(error)"])
+            logger.warning(
+                "the read replica cannot be reached or did not answer; reading from the primary for a while", metadata: ["error": "\(error)"])
         }
     }
 }

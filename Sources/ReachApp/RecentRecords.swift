@@ -36,7 +36,8 @@ extension ReachApplication {
     /// One record of the asker's scope by its id; ``NotFound`` when there is none the asker may see.
     public func recentRecord(id: String, as identity: Identity) async throws -> RecentRecord {
         guard let id = Recorder.Envelope.existingRecordID(id),
-              let found = try await recentRecords(limit: 1, eventID: EventLog.recordEventID(id), as: identity).first else {
+            let found = try await recentRecords(limit: 1, eventID: EventLog.recordEventID(id), as: identity).first
+        else {
             throw NotFound("no record '\(id.prefix(100))' of your authorities")
         }
         return found
@@ -48,7 +49,8 @@ extension ReachApplication {
         return try await onThreadOfItsOwn { _ in
             let connection = try Self.connect(configuration, as: identity, reading: true, logger: logger, pool: pool)
             defer { Self.release([connection], pool: pool) }
-            let found = try connection.query("""
+            let found = try connection.query(
+                """
                 SELECT "position", record_id, event_type, schema_version, authority_id, occurred_on::text,
                        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), actor, data::text, status, corrected_data::text
                 FROM reach.recent_records($1, $2)
@@ -65,11 +67,12 @@ extension ReachApplication {
                     data = RecordType.all[type]?.upcast(fields, from: version) ?? fields
                 }
                 let status: String = try found.decode(row: row, column: 9)
-                records.append(RecentRecord(
-                    position: try found.decode(row: row, column: 0), recordID: try found.decode(row: row, column: 1), type: type,
-                    authority: try found.decodeIfPresent(row: row, column: 4), occurredOn: try found.decodeIfPresent(row: row, column: 5),
-                    recordedAt: try found.decode(row: row, column: 6), actor: try found.decodeIfPresent(row: row, column: 7),
-                    status: status, data: data, amendable: status != "withdrawn" && (RecordType.all[type]?.isAmendable ?? false)))
+                records.append(
+                    RecentRecord(
+                        position: try found.decode(row: row, column: 0), recordID: try found.decode(row: row, column: 1), type: type,
+                        authority: try found.decodeIfPresent(row: row, column: 4), occurredOn: try found.decodeIfPresent(row: row, column: 5),
+                        recordedAt: try found.decode(row: row, column: 6), actor: try found.decodeIfPresent(row: row, column: 7),
+                        status: status, data: data, amendable: status != "withdrawn" && (RecordType.all[type]?.isAmendable ?? false)))
             }
             return records
         }

@@ -32,8 +32,10 @@ public final class RecordBatcher: @unchecked Sendable {
 
     /// Queues a request's records; nil comes back when the batch failed and the request should
     /// record alone.
-    func submit(_ documents: [(line: Int, text: String)], source: String, as identity: Identity,
-                configuration: ConnectionConfiguration, logger: Logger) async throws -> [RecordResult]? {
+    func submit(
+        _ documents: [(line: Int, text: String)], source: String, as identity: Identity,
+        configuration: ConnectionConfiguration, logger: Logger
+    ) async throws -> [RecordResult]? {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             waiting.append(Request(identity: identity, source: source, documents: documents) { continuation.resume(with: $0) })
@@ -106,8 +108,10 @@ public final class RecordBatcher: @unchecked Sendable {
         var groups: [String: [Int]] = [:]
         var order: [String] = []
         for (index, request) in batch.enumerated() {
-            let key = [request.identity.name, request.identity.role.rawValue, request.identity.authorities.sorted().joined(separator: ","), request.source]
-                .joined(separator: "\u{1F}")
+            let key = [
+                request.identity.name, request.identity.role.rawValue, request.identity.authorities.sorted().joined(separator: ","), request.source,
+            ]
+            .joined(separator: "\u{1F}")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(index)
         }
@@ -115,7 +119,8 @@ public final class RecordBatcher: @unchecked Sendable {
             for key in order {
                 let members = groups[key]!
                 let identity = batch[members[0]].identity
-                _ = try connection.query("""
+                _ = try connection.query(
+                    """
                     SELECT set_config('reach.actor', $1, true), set_config('reach.request_role', $2, true), set_config('reach.authorities', $3, true)
                     """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ",")])
                 let recorder = Recorder(actor: identity.name, source: batch[members[0]].source, rule: Access.recordingRule(for: identity))
@@ -134,7 +139,8 @@ public final class RecordBatcher: @unchecked Sendable {
                 }
                 let outcomes = try recorder.recordAll(envelopes, on: connection)
                 for (place, outcome) in zip(places, outcomes) {
-                    results[place.request][place.document] = RecordResult(line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)
+                    results[place.request][place.document] = RecordResult(
+                        line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)
                 }
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import ReachDomain
-import ReachIngest
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 
 /// What became of one record sent to ``ReachApplication/record(_:source:as:)``: the line it
@@ -18,9 +18,15 @@ public struct RecordResult: Sendable, Encodable {
         self.line = line
         self.id = id
         switch outcome {
-        case .accepted(let position): status = "accepted"; self.position = position
-        case .alreadyRecorded(let position): status = "already_recorded"; self.position = position
-        case .refused(let refusals): status = "refused"; self.refusals = refusals
+        case .accepted(let position):
+            status = "accepted"
+            self.position = position
+        case .alreadyRecorded(let position):
+            status = "already_recorded"
+            self.position = position
+        case .refused(let refusals):
+            status = "refused"
+            self.refusals = refusals
         }
     }
 
@@ -50,7 +56,8 @@ extension ReachApplication {
         let (configuration, logger, pool) = (target.application, logger, pool)
         // A service checks and appends the records of requests arriving together in one batch.
         if let batcher = recordBatcher,
-           let results = try await batcher.submit(documents, source: source, as: identity, configuration: configuration, logger: logger) {
+            let results = try await batcher.submit(documents, source: source, as: identity, configuration: configuration, logger: logger)
+        {
             if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
             return results
         }
@@ -89,21 +96,24 @@ extension ReachApplication {
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) async throws -> ImportOutcome {
         try Access.checkMayRecord(identity)
-        let recorder = Recorder(actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
-                                rule: Access.recordingRule(for: identity))
+        let recorder = Recorder(
+            actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
+            rule: Access.recordingRule(for: identity))
         let (configuration, logger) = (target.application, logger)
         // The import's connection blocks: its task runs on a thread of its own, and reads ahead
         // on the cooperative pool (see Importer.run).
-        let outcome = try await onThreadOfItsOwn(name: "reach.import", async: {
-            let source = try Importer.open(path: path, type: type)
-            let csvHeader = source.csvHeader
-            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
-            let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
-                try Task.checkCancellation()
-                progress(done)
-            }
-            return ImportOutcome(summary: summary, csvHeader: csvHeader)
-        })
+        let outcome = try await onThreadOfItsOwn(
+            name: "reach.import",
+            async: {
+                let source = try Importer.open(path: path, type: type)
+                let csvHeader = source.csvHeader
+                let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
+                let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
+                    try Task.checkCancellation()
+                    progress(done)
+                }
+                return ImportOutcome(summary: summary, csvHeader: csvHeader)
+            })
         if outcome.summary.committed && outcome.summary.appended > 0 { await publishAfterWriting() }
         return outcome
     }

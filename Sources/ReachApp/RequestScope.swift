@@ -21,13 +21,16 @@ extension ReachApplication {
     /// which the log's checks and the scoped views read) and, when `reading`, it takes the
     /// identity's reading role. Writes keep the application's login: the log's own checks
     /// refuse a staff member's events about another authority.
-    public static func connect(_ configuration: ConnectionConfiguration, as identity: Identity, reading: Bool, logger: Logger,
-                               pool: ConnectionPool? = nil) throws -> Connection {
+    public static func connect(
+        _ configuration: ConnectionConfiguration, as identity: Identity, reading: Bool, logger: Logger,
+        pool: ConnectionPool? = nil
+    ) throws -> Connection {
         // Scoped connections are pooled apart (a configuration of their own): only this
         // function takes them, and it sets every setting of the request before any query.
         let connection = try pool?.take(scopedKey(configuration), logger: logger) ?? Connection(configuration: configuration, logger: logger)
         let role = reading ? (readingRole(of: identity) ?? "none") : "none"
-        _ = try connection.query("""
+        _ = try connection.query(
+            """
             SELECT set_config('reach.actor', $1, false), set_config('reach.request_role', $2, false),
                    set_config('reach.authorities', $3, false), set_config('role', $4, false)
             """, [identity.name, identity.role.rawValue, identity.authorities.sorted().joined(separator: ","), role])

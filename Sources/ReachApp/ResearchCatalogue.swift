@@ -24,16 +24,20 @@ extension ReachApplication {
         return try await onThreadOfItsOwn(name: "reach.research") {
             let (connection, _) = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
             defer { Self.release([connection], pool: pool) }
-            let rows = try connection.query("""
+            let rows = try connection.query(
+                """
                 SELECT c.relname::text, coalesce(obj_description(c.oid, 'pg_class'), ''), a.attname::text,
                        format_type(a.atttypid, a.atttypmod), coalesce(col_description(c.oid, a.attnum), '')
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 WHERE n.nspname = 'research' AND c.relkind = 'v'
                 ORDER BY c.relname, a.attnum
-                """).mapRows { row in
-                (try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: String.self),
-                 try row.decode(3, as: String.self), try row.decode(4, as: String.self))
+                """
+            ).mapRows { row in
+                (
+                    try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: String.self),
+                    try row.decode(3, as: String.self), try row.decode(4, as: String.self)
+                )
             }
             var views: [ResearchView] = []
             for (view, comment, column, type, columnComment) in rows {

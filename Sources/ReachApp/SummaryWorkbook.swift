@@ -49,7 +49,10 @@ public enum SummaryWorkbook {
         aboutRow("Period", period)
         aboutRow("Disclosure policy", policy)
         aboutRow("Made", ISO8601DateFormatter().string(from: Date()))
-        aboutRow("About", "Reach: the reach and impact of the Contextual Safeguarding programme's pilots. Small numbers about young people are shown as symbols under the disclosure policy named above. One sheet per section; each figure is a number, each symbol text.")
+        aboutRow(
+            "About",
+            "Reach: the reach and impact of the Contextual Safeguarding programme's pilots. Small numbers about young people are shown as symbols under the disclosure policy named above. One sheet per section; each figure is a number, each symbol text."
+        )
         line += 1
         worksheet_write_string(about, line, 0, "Symbol", bold)
         worksheet_write_string(about, line, 1, "Meaning", bold)

@@ -1,7 +1,7 @@
-import ReachEventLog
 import CSV
 import Foundation
 import ReachDomain
+import ReachEventLog
 import ReachProjections
 
 /// How figures are written: an aligned table for people, or CSV and JSON for R, pandas and
@@ -21,7 +21,9 @@ public enum Tidy {
 
     /// Renders figures as a table, CSV, or JSON (one array of objects); `extra` adds columns
     /// with one value for every row (such as the `la_id` of an export).
-    public static func render(_ rows: [Observation], format: TidyFormat, policy: DisclosurePolicy.Name, extra: [String: String] = [:]) throws -> String {
+    public static func render(_ rows: [Observation], format: TidyFormat, policy: DisclosurePolicy.Name, extra: [String: String] = [:]) throws
+        -> String
+    {
         switch format {
         case .table:
             return TextTable.render([columns] + rows.map(cells))

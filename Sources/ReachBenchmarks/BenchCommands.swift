@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import Logging
+import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -77,7 +77,8 @@ struct AppendBench: AsyncParsableCommand {
             _ = try ReadSide.migrator(logger: logger).migrate(on: setup)
             // The baseline table: the log's columns and the unique keys any correct log needs
             // (position, event id, stream and version), without Reach's heads, hashes or triggers.
-            try setup.executeScript("""
+            try setup.executeScript(
+                """
                 CREATE TABLE bench_raw (
                     "position" bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL,
                     version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
@@ -86,7 +87,9 @@ struct AppendBench: AsyncParsableCommand {
                 """)
             let settings = try setup.query("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
             emit("server: \(try settings.decode(String.self, row: 0, column: 2))")
-            emit("fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            emit(
+                "fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores"
+            )
             emit("")
         }
 
@@ -106,11 +109,26 @@ struct AppendBench: AsyncParsableCommand {
         // phase before it wrote (a checkpoint in the middle of one phase and not of its
         // baseline made the bulk ratio swing from 0.3x to 0.6x between runs).
         let (batched, bulk) = (batched, bulk)
-        let rawBatches = try await onThreadOfItsOwn(name: "reach.bench") { Self.checkpoint(owner); return try self.rawBatches(owner, total: batched) }
-        let batches = try await onThreadOfItsOwn(name: "reach.bench") { Self.checkpoint(owner); return try self.reachBatches(owner, total: batched) }
-        let rawCopy = try await onThreadOfItsOwn(name: "reach.bench") { Self.checkpoint(owner); return try self.rawCopy(owner, total: bulk) }
-        let bulkRow = try await onThreadOfItsOwn(name: "reach.bench") { Self.checkpoint(owner); return try self.reachBulk(owner, total: bulk) }
-        let rawRead = try await onThreadOfItsOwn(name: "reach.bench") { Self.checkpoint(owner); return try Self.rawRead(owner) }
+        let rawBatches = try await onThreadOfItsOwn(name: "reach.bench") {
+            Self.checkpoint(owner)
+            return try self.rawBatches(owner, total: batched)
+        }
+        let batches = try await onThreadOfItsOwn(name: "reach.bench") {
+            Self.checkpoint(owner)
+            return try self.reachBatches(owner, total: batched)
+        }
+        let rawCopy = try await onThreadOfItsOwn(name: "reach.bench") {
+            Self.checkpoint(owner)
+            return try self.rawCopy(owner, total: bulk)
+        }
+        let bulkRow = try await onThreadOfItsOwn(name: "reach.bench") {
+            Self.checkpoint(owner)
+            return try self.reachBulk(owner, total: bulk)
+        }
+        let rawRead = try await onThreadOfItsOwn(name: "reach.bench") {
+            Self.checkpoint(owner)
+            return try Self.rawRead(owner)
+        }
         let (read, rss) = try await onThreadOfItsOwn(name: "reach.bench") { try Self.readAll(owner) }
 
         // Every target is a ratio to a baseline measured here, in this run; the rates are
@@ -120,10 +138,14 @@ struct AppendBench: AsyncParsableCommand {
         func line(_ row: Row, baseline: Row?, target: Double?) {
             let ratio = baseline.map { row.rate / $0.rate }
             let verdict = target.map { wanted in "  >= \(String(format: "%.2f", wanted))x  " + ((ratio ?? 0) >= wanted ? "ok" : "MISSED") } ?? ""
-            emit(pad(row.name, 56) + pad(String(row.events), 10, right: true) + pad(String(format: "%.2f", row.seconds), 9, right: true)
-                 + pad(String(format: "%.0f", row.rate), 11, right: true) + pad(ratio.map { String(format: "%.2fx", $0) } ?? "", 8, right: true) + verdict)
+            emit(
+                pad(row.name, 56) + pad(String(row.events), 10, right: true) + pad(String(format: "%.2f", row.seconds), 9, right: true)
+                    + pad(String(format: "%.0f", row.rate), 11, right: true) + pad(ratio.map { String(format: "%.2fx", $0) } ?? "", 8, right: true)
+                    + verdict)
         }
-        emit(pad("phase", 56) + pad("events", 10, right: true) + pad("seconds", 9, right: true) + pad("events/s", 11, right: true) + pad("ratio", 8, right: true) + "  target")
+        emit(
+            pad("phase", 56) + pad("events", 10, right: true) + pad("seconds", 9, right: true) + pad("events/s", 11, right: true)
+                + pad("ratio", 8, right: true) + "  target")
         line(raw1, baseline: nil, target: nil)
         line(reach1, baseline: raw1, target: 0.8)
         line(rawN, baseline: nil, target: nil)
@@ -137,8 +159,10 @@ struct AppendBench: AsyncParsableCommand {
         line(bulkRow, baseline: rawCopy, target: 0.5)
         line(rawRead, baseline: nil, target: nil)
         line(read, baseline: rawRead, target: 0.7)
-        emit(String(format: "resident memory while reading: %.1f MiB at start, %.1f MiB at most (sampled every batch); process peak %.1f MiB",
-                    rss.start, rss.peak, rss.processPeak))
+        emit(
+            String(
+                format: "resident memory while reading: %.1f MiB at start, %.1f MiB at most (sampled every batch); process peak %.1f MiB",
+                rss.start, rss.peak, rss.processPeak))
     }
 
     private func best(_ a: Row, _ b: Row) -> Row { a.rate >= b.rate ? a : b }
@@ -153,12 +177,14 @@ struct AppendBench: AsyncParsableCommand {
         (try? Connection(configuration: target.owner).query("SELECT current_database()").decode(String.self, row: 0, column: 0)) ?? "postgres"
     }
 
-    static let sampleData = #"{"school_id":"LA07-0123","kind":"assembly","duration_minutes":60,"attendance":{"pupils_ks3":120,"staff_teaching":4},"note":"synthetic benchmark event"}"#
+    static let sampleData =
+        #"{"school_id":"LA07-0123","kind":"assembly","duration_minutes":60,"attendance":{"pupils_ks3":120,"staff_teaching":4},"note":"synthetic benchmark event"}"#
     static let sampleMetadata = EventMetadata(actor: "bench", correlationID: "bench", source: "bench")
 
     func event(stream: String, _ index: Int) -> NewEvent {
-        NewEvent(streamID: stream, type: "activity_delivered", data: Self.sampleData, metadata: Self.sampleMetadata,
-                 occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
+        NewEvent(
+            streamID: stream, type: "activity_delivered", data: Self.sampleData, metadata: Self.sampleMetadata,
+            occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
     }
 
     private func timed(_ body: () throws -> Void) rethrows -> Double {
@@ -168,7 +194,9 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     /// Runs `body(client)` on `clients` connections at once, each on its own thread.
-    func parallel(_ configuration: ConnectionConfiguration, clients: Int, _ body: @escaping @Sendable (Int, Connection) throws -> Void) async throws -> Double {
+    func parallel(_ configuration: ConnectionConfiguration, clients: Int, _ body: @escaping @Sendable (Int, Connection) throws -> Void) async throws
+        -> Double
+    {
         var connections: [PostgresConnection] = []
         for _ in 0..<clients { connections.append(try await PostgresConnection.connect(configuration)) }
         let clock = ContinuousClock()
@@ -189,10 +217,15 @@ struct AppendBench: AsyncParsableCommand {
         let seconds = try await parallel(configuration, clients: clients) { client, connection in
             for i in 0..<perClient {
                 let e = event(stream: "raw-\(run)-\(client)-\(i % 100)", i)
-                _ = try connection.execute("""
+                _ = try connection.execute(
+                    """
                     INSERT INTO bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    """, [e.id, e.streamID, Int64(i / 100 + 1), e.type, PostgresJSONB(e.data), PostgresJSONB(e.metadata.json), e.occurredOn, e.authorityID],
+                    """,
+                    [
+                        e.id, e.streamID, Int64(i / 100 + 1), e.type, PostgresJSONB(e.data), PostgresJSONB(e.metadata.json), e.occurredOn,
+                        e.authorityID,
+                    ],
                     prepared: true)
             }
         }
@@ -210,7 +243,9 @@ struct AppendBench: AsyncParsableCommand {
                 versions[stream] = result[0].version
             }
         }
-        return Row(name: "reach append, 1 event/txn, expected version, \(clients) client\(clients == 1 ? "" : "s")", events: clients * perClient, seconds: seconds)
+        return Row(
+            name: "reach append, 1 event/txn, expected version, \(clients) client\(clients == 1 ? "" : "s")", events: clients * perClient,
+            seconds: seconds)
     }
 
     private func reachBatches(_ configuration: ConnectionConfiguration, total: Int) throws -> Row {
@@ -234,13 +269,17 @@ struct AppendBench: AsyncParsableCommand {
         let seconds = try timed {
             for b in 0..<batches {
                 let events = (0..<1000).map { event(stream: "raw-batch-\(b)-\($0)", $0) }
-                _ = try connection.execute("""
+                _ = try connection.execute(
+                    """
                     INSERT INTO bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id)
                     SELECT i.id, i.s, 1, i.t, i.d, $5, i.o, i.a
                     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $6::date[], $7::text[]) AS i(id, s, t, d, o, a)
-                    """, [PostgresArray(events.map(\.id)), PostgresArray(events.map(\.streamID)), PostgresArray(events.map(\.type)),
-                          PostgresArray(events.map { PostgresJSONB($0.data) }), metadata, PostgresArray(events.map(\.occurredOn)),
-                          PostgresArray(events.map(\.authorityID))], prepared: true)
+                    """,
+                    [
+                        PostgresArray(events.map(\.id)), PostgresArray(events.map(\.streamID)), PostgresArray(events.map(\.type)),
+                        PostgresArray(events.map { PostgresJSONB($0.data) }), metadata, PostgresArray(events.map(\.occurredOn)),
+                        PostgresArray(events.map(\.authorityID)),
+                    ], prepared: true)
             }
         }
         return Row(name: "raw multi-row INSERT, batches of 1,000", events: batches * 1000, seconds: seconds)
@@ -251,7 +290,9 @@ struct AppendBench: AsyncParsableCommand {
         let metadata = Self.sampleMetadata.json
         let seconds = try timed {
             _ = try connection.withTransaction { connection in
-                try connection.copyIn("COPY bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id) FROM STDIN") { writer in
+                try connection.copyIn(
+                    "COPY bench_raw (event_id, stream_id, version, event_type, data, metadata, occurred_on, authority_id) FROM STDIN"
+                ) { writer in
                     for i in 0..<total {
                         let e = event(stream: "copy-\(i % 10_000)", i)
                         try writer.appendField(e.id.lowercasedString)
@@ -317,8 +358,10 @@ struct AppendBench: AsyncParsableCommand {
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return (Row(name: "reach read whole log from position 0", events: count, seconds: seconds),
-                (startRSS, peak, Double(usage.ru_maxrss) / 1024))
+        return (
+            Row(name: "reach read whole log from position 0", events: count, seconds: seconds),
+            (startRSS, peak, Double(usage.ru_maxrss) / 1024)
+        )
     }
 
     /// Current resident set size, from /proc/self/statm.

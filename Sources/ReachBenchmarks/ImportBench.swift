@@ -1,11 +1,11 @@
 import ArgumentParser
-import ReachCommandLine
 import CSV
 import Foundation
 import Logging
+import ReachCommandLine
 import ReachDomain
-import ReachIngest
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachProjections
 
@@ -98,22 +98,28 @@ struct ImportBench: AsyncParsableCommand {
         // The bulk append alone, of as many events with the same data.
         let events = (0..<written).lazy.map { index -> NewEvent in
             let record = sample[index % sample.count]
-            return NewEvent(streamID: record.streamID, type: record.type, schemaVersion: 2, data: record.data,
-                            metadata: EventMetadata(actor: "bench", source: "bench"), occurredOn: record.occurredOn, authorityID: record.authorityID)
+            return NewEvent(
+                streamID: record.streamID, type: record.type, schemaVersion: 2, data: record.data,
+                metadata: EventMetadata(actor: "bench", source: "bench"), occurredOn: record.occurredOn, authorityID: record.authorityID)
         }
         let bulkTime = try clock.measure {
             _ = try connection.withTransaction { try EventLog.appendBulk(events, on: $0) }
         }
         let importRate = Double(written) / seconds(importTime)
         let bulkRate = Double(written) / seconds(bulkTime)
-        emit(String(format: "CSV: %d rows, %.0f MiB", written, fileMiB) + (summary.passes > 1 ? " (read twice: a record looked as if the log held it)" : ""))
+        emit(
+            String(format: "CSV: %d rows, %.0f MiB", written, fileMiB)
+                + (summary.passes > 1 ? " (read twice: a record looked as if the log held it)" : ""))
         emit(String(format: "bulk append alone, same events:      %.2f s  %8.0f events/s   baseline", seconds(bulkTime), bulkRate))
-        emit(String(format: "reach import (read, check, append):  %.2f s  %8.0f records/s   %.2fx bulk append   target >= 0.75x  %@",
-                    seconds(importTime), importRate, importRate / bulkRate, importRate >= 0.75 * bulkRate ? "ok" : "MISSED"))
+        emit(
+            String(
+                format: "reach import (read, check, append):  %.2f s  %8.0f records/s   %.2fx bulk append   target >= 0.75x  %@",
+                seconds(importTime), importRate, importRate / bulkRate, importRate >= 0.75 * bulkRate ? "ok" : "MISSED"))
         emit(String(format: "resident memory: %.0f MiB before the import, process peak %.0f MiB", startRSS, Double(usage.ru_maxrss) / 1024))
         let perRow = { (cpu: Double) in cpu / Double(written) * 1_000_000 }
-        emit(String(format: "CPU per row during the import: this process %.1f µs", perRow(clientCPU))
-             + (serverCPU.map { String(format: ", its server process %.1f µs", perRow($0)) } ?? " (the server's is not readable from here)"))
+        emit(
+            String(format: "CPU per row during the import: this process %.1f µs", perRow(clientCPU))
+                + (serverCPU.map { String(format: ", its server process %.1f µs", perRow($0)) } ?? " (the server's is not readable from here)"))
     }
 
     /// CPU seconds (user and system) used so far by this process, or by process `pid` when
@@ -126,7 +132,8 @@ struct ImportBench: AsyncParsableCommand {
 
     static func processCPU(pid: Int32) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let end = text.lastIndex(of: ")") else { return nil }
+            let end = text.lastIndex(of: ")")
+        else { return nil }
         // After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
         let fields = text[text.index(after: end)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }

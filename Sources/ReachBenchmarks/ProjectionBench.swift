@@ -1,9 +1,9 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import Logging
-import ReachDomain
 import ReachApp
+import ReachCommandLine
+import ReachDomain
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -94,39 +94,47 @@ struct ProjectionBench: AsyncParsableCommand {
         let engine = ProjectionEngine(logger: logger)
         try engine.install(on: connection)
         if !queriesOnly {
-        let workers = ProcessInfo.processInfo.activeProcessorCount
-        let rebuildStart = ContinuousClock.now
-        try await engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
-            emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
-        }
-        let rebuildSeconds = seconds(since: rebuildStart)
-        let rebuildRate = Double(logEvents) / rebuildSeconds
-        emit(String(format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 1.20x  %@",
+            let workers = ProcessInfo.processInfo.activeProcessorCount
+            let rebuildStart = ContinuousClock.now
+            try await engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
+                emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
+            }
+            let rebuildSeconds = seconds(since: rebuildStart)
+            let rebuildRate = Double(logEvents) / rebuildSeconds
+            emit(
+                String(
+                    format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 1.20x  %@",
                     workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 1.2 * bulkRate ? "ok" : "MISSED"))
 
-        // 2. Live lag under steady appends, in a scratch database with the demo's default data,
-        // at half the append capacity of 8 clients measured there first.
-        let lagDatabase = try scratch()
-        _ = try load(100_000, into: lagDatabase)
-        let capacity = try await appendCapacity(lagDatabase, clients: 8, logger: logger)
-        let steady = rate ?? max(1, Int(capacity / 2))
-        emit(String(format: "append capacity, 8 clients, 1 event/txn:         %8.0f events/s   the live phase appends at %d/s (%@)",
+            // 2. Live lag under steady appends, in a scratch database with the demo's default data,
+            // at half the append capacity of 8 clients measured there first.
+            let lagDatabase = try scratch()
+            _ = try load(100_000, into: lagDatabase)
+            let capacity = try await appendCapacity(lagDatabase, clients: 8, logger: logger)
+            let steady = rate ?? max(1, Int(capacity / 2))
+            emit(
+                String(
+                    format: "append capacity, 8 clients, 1 event/txn:         %8.0f events/s   the live phase appends at %d/s (%@)",
                     capacity, steady, rate == nil ? "half of it" : "--rate"))
-        let samples = try await liveLag(lagDatabase, rate: steady, logger: logger)
-        let lags = samples.map(\.lag)
-        emit(String(format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
+            let samples = try await liveLag(lagDatabase, rate: steady, logger: logger)
+            let lags = samples.map(\.lag)
+            emit(
+                String(
+                    format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
                     steady, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
                     percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
-        // Over time, second by second of the appends: a runner falling behind shows as a rising line.
-        let bySecond = Dictionary(grouping: samples, by: { Int($0.at) })
-        let scale = max(0.001, lags.max() ?? 0)
-        for second in bySecond.keys.sorted() {
-            let these = bySecond[second]!.map(\.lag)
-            let p95 = percentile(these, 0.95)
-            emit(String(format: "  second %3d  %5d events  p50 %5.0f ms  p95 %5.0f ms  max %5.0f ms  ", second, these.count,
+            // Over time, second by second of the appends: a runner falling behind shows as a rising line.
+            let bySecond = Dictionary(grouping: samples, by: { Int($0.at) })
+            let scale = max(0.001, lags.max() ?? 0)
+            for second in bySecond.keys.sorted() {
+                let these = bySecond[second]!.map(\.lag)
+                let p95 = percentile(these, 0.95)
+                emit(
+                    String(
+                        format: "  second %3d  %5d events  p50 %5.0f ms  p95 %5.0f ms  max %5.0f ms  ", second, these.count,
                         percentile(these, 0.5) * 1000, p95 * 1000, (these.max() ?? 0) * 1000)
-                 + String(repeating: "#", count: max(1, Int(p95 / scale * 40))))
-        }
+                        + String(repeating: "#", count: max(1, Int(p95 / scale * 40))))
+            }
         }
 
         // 3. Metric queries for the authority with the most activities, one academic year, once
@@ -135,16 +143,20 @@ struct ProjectionBench: AsyncParsableCommand {
             try EventLog.analyze(on: connection)
             let settleStart = ContinuousClock.now
             while seconds(since: settleStart) < 300,
-                  try connection.query("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").decode(Int.self, row: 0, column: 0) > 0 {
+                try connection.query("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").decode(
+                    Int.self, row: 0, column: 0) > 0
+            {
                 usleep(500_000)
             }
         }
-        let la: String = try connection.query("SELECT la_id FROM research.activities GROUP BY la_id ORDER BY count(*) DESC, la_id LIMIT 1").decode(row: 0, column: 0)
+        let la: String = try connection.query("SELECT la_id FROM research.activities GROUP BY la_id ORDER BY count(*) DESC, la_id LIMIT 1").decode(
+            row: 0, column: 0)
         let reader = try Connection(configuration: measured, logger: logger)
         try reader.executeScript(ReachApplication.metricsSessionSettings)
         let calculator = MetricsCalculator()
         let period = try Period.parse("2024/25").get()
-        emit("metric queries, --la \(la) --period 2024/25 (\(repetitions) runs each, strategy_progress \(min(repetitions, 5)), after 3 warm-up runs):")
+        emit(
+            "metric queries, --la \(la) --period 2024/25 (\(repetitions) runs each, strategy_progress \(min(repetitions, 5)), after 3 warm-up runs):")
         var everyMetric: [Double] = []
         var worst = 0.0
         for metric in Metric.allCases {
@@ -157,7 +169,9 @@ struct ProjectionBench: AsyncParsableCommand {
                 if run >= 3 { times.append(seconds(since: start)) }
             }
             worst = max(worst, percentile(times, 0.95))
-            emit("  " + pad(metric.rawValue, 22) + String(format: " p50 %6.1f ms   p95 %6.1f ms", percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000))
+            emit(
+                "  " + pad(metric.rawValue, 22)
+                    + String(format: " p50 %6.1f ms   p95 %6.1f ms", percentile(times, 0.5) * 1000, percentile(times, 0.95) * 1000))
         }
         // As `reach metrics` runs it: the query's parts shared among one connection per core.
         let all = MetricQuery(period: period, la: la)
@@ -178,14 +192,19 @@ struct ProjectionBench: AsyncParsableCommand {
             guard shared == sequential else { throw CommandError("the figures computed on \(readers.count) connections differ from those on one") }
         }
         emit(String(format: "slowest single metric p95 %.1f ms", worst * 1000))
-        emit(String(format: "every metric at once on one connection: p50 %.1f ms   p95 %.1f ms",
-                    percentile(oneConnection, 0.5) * 1000, percentile(oneConnection, 0.95) * 1000))
+        emit(
+            String(
+                format: "every metric at once on one connection: p50 %.1f ms   p95 %.1f ms",
+                percentile(oneConnection, 0.5) * 1000, percentile(oneConnection, 0.95) * 1000))
         let p95 = percentile(everyMetric, 0.95)
-        emit(String(format: "reach metrics --la %@ --period 2024/25 (every metric, %d connections): p50 %.1f ms   p95 %.1f ms   target p95 < 50 ms  %@",
-                    la, readers.count, percentile(everyMetric, 0.5) * 1000, p95 * 1000, p95 < 0.05 ? "ok" : "MISSED"))
+        emit(
+            String(
+                format: "reach metrics --la %@ --period 2024/25 (every metric, %d connections): p50 %.1f ms   p95 %.1f ms   target p95 < 50 ms  %@",
+                la, readers.count, percentile(everyMetric, 0.5) * 1000, p95 * 1000, p95 < 0.05 ? "ok" : "MISSED"))
     }
 
-    static let lagData = #"{"pilot_id":"bench-pilot","la_id":"bench","school_id":"bench-1","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":30},"staff":{"teaching":2}}}"#
+    static let lagData =
+        #"{"pilot_id":"bench-pilot","la_id":"bench","school_id":"bench-1","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":30},"staff":{"teaching":2}}}"#
 
     /// Appends per second that `clients` connections reach, each appending one event per
     /// transaction for two seconds.
@@ -198,7 +217,9 @@ struct ProjectionBench: AsyncParsableCommand {
                         let connection = try Connection(configuration: configuration, logger: logger)
                         var count = 0
                         while seconds(since: start) < 2 {
-                            _ = try EventLog.append([NewEvent(streamID: "bench-capacity:\(client):\(count % 20)", type: "activity_delivered", data: Self.lagData)], on: connection)
+                            _ = try EventLog.append(
+                                [NewEvent(streamID: "bench-capacity:\(client):\(count % 20)", type: "activity_delivered", data: Self.lagData)],
+                                on: connection)
                             count += 1
                         }
                         return count
@@ -236,7 +257,8 @@ struct ProjectionBench: AsyncParsableCommand {
                 let monitor = try Connection(configuration: configuration, logger: logger)
                 var covered: [(checkpoint: Int64, at: ContinuousClock.Instant)] = []
                 while seconds(since: start) < limit {
-                    let checkpoint: Int64 = try monitor.query("SELECT checkpoint FROM projections.state WHERE name = 'activities'", prepared: true).decode(row: 0, column: 0)
+                    let checkpoint: Int64 = try monitor.query("SELECT checkpoint FROM projections.state WHERE name = 'activities'", prepared: true)
+                        .decode(row: 0, column: 0)
                     covered.append((checkpoint, ContinuousClock.now))
                     let last = lastAppended.position.load(ordering: .acquiring)
                     if last > 0 && checkpoint >= last { break }
@@ -253,7 +275,8 @@ struct ProjectionBench: AsyncParsableCommand {
                             for index in stride(from: writer, to: total, by: writers) {
                                 let due = start + .seconds(1) / rate * index
                                 if ContinuousClock.now < due { Thread.sleep(forTimeInterval: seconds(due - ContinuousClock.now)) }
-                                let result = try EventLog.append([NewEvent(streamID: "bench-lag:\(index % 50)", type: "activity_delivered", data: Self.lagData)], on: connection)
+                                let result = try EventLog.append(
+                                    [NewEvent(streamID: "bench-lag:\(index % 50)", type: "activity_delivered", data: Self.lagData)], on: connection)
                                 appended.append((result[0].position, ContinuousClock.now))
                             }
                             return appended
@@ -267,7 +290,8 @@ struct ProjectionBench: AsyncParsableCommand {
             // The first sample at which the checkpoint covers each event (checkpoints only grow).
             var lags: [(at: Double, lag: Double)] = []
             for event in appended {
-                var low = 0, high = samples.count
+                var low = 0
+                var high = samples.count
                 while low < high {
                     let middle = (low + high) / 2
                     if samples[middle].checkpoint >= event.position { high = middle } else { low = middle + 1 }

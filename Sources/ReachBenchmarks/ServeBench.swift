@@ -1,9 +1,9 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import Hummingbird
 import Logging
 import ReachApp
+import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -58,7 +58,8 @@ struct ServeBench: AsyncParsableCommand {
         let (la, pilot, school) = try await onThreadOfItsOwn { () -> (String, String, String) in
             let owner = try Connection(configuration: target.owner, logger: logger)
             _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
-            let found = try owner.query("""
+            let found = try owner.query(
+                """
                 SELECT la_id, pilot_id, school_id FROM research.activities
                 WHERE date BETWEEN '2024-09-01' AND '2025-08-31' AND school_id IS NOT NULL ORDER BY date LIMIT 1
                 """)
@@ -77,28 +78,38 @@ struct ServeBench: AsyncParsableCommand {
         var served = app.with(.service())
         served.logger = quiet
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+        let server = Application(
+            router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
         let runner = try served.projectionRunner(as: admin)
         let group = ServiceGroup(configuration: .init(services: [runner, server], logger: quiet))
         let serving = Task { try await group.run() }
         var port = 0
-        for await value in ports { port = value; break }
+        for await value in ports {
+            port = value
+            break
+        }
         let base = "http://127.0.0.1:\(port)"
 
         let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("reach-bench-\(run)").path
         try FileManager.default.createDirectory(atPath: scripts, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scripts) }
-        let record = #"{"type":"activity_delivered","id":"ID","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
+        let record =
+            #"{"type":"activity_delivered","id":"ID","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
         let metricsPath = "/api/v1/metrics?la=\(la)&period=2024/25"
         try Self.script(at: scripts + "/records.lua", run: run, requests: [("POST", "/api/v1/records", staffToken, record)])
         try Self.script(at: scripts + "/metrics.lua", run: run, requests: [("GET", metricsPath, researcherToken, nil)])
-        try Self.script(at: scripts + "/mixed.lua", run: run + "m", requests: [
-            ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
-            ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record), ("GET", metricsPath, researcherToken, nil),
-            ("GET", metricsPath + "&policy=dfe", researcherToken, nil), ("GET", "/api/v1/authorities/\(la)/summary?period=2024/25&format=json", researcherToken, nil),
-            ("GET", "/api/v1/projections", researcherToken, nil), ("GET", "/health/ready", researcherToken, nil),
-        ])
+        try Self.script(
+            at: scripts + "/mixed.lua", run: run + "m",
+            requests: [
+                ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
+                ("POST", "/api/v1/records", staffToken, record),
+                ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
+                ("GET", metricsPath, researcherToken, nil),
+                ("GET", metricsPath + "&policy=dfe", researcherToken, nil),
+                ("GET", "/api/v1/authorities/\(la)/summary?period=2024/25&format=json", researcherToken, nil),
+                ("GET", "/api/v1/projections", researcherToken, nil), ("GET", "/health/ready", researcherToken, nil),
+            ])
 
         // Warm-up, untimed.
         _ = try await Self.wrk(wrk, base, script: scripts + "/metrics.lua", connections: 4, seconds: 3)
@@ -119,30 +130,42 @@ struct ServeBench: AsyncParsableCommand {
 
         func verdict(_ ok: Bool) -> String { ok ? "ok" : "MISSED" }
         emit("")
-        emit(pad("phase", 58) + pad("requests", 10, right: true) + pad("req/s", 9, right: true) + pad("p50 ms", 8, right: true)
-             + pad("p95 ms", 8, right: true) + pad("p99 ms", 8, right: true) + pad("errors", 8, right: true))
+        emit(
+            pad("phase", 58) + pad("requests", 10, right: true) + pad("req/s", 9, right: true) + pad("p50 ms", 8, right: true)
+                + pad("p95 ms", 8, right: true) + pad("p99 ms", 8, right: true) + pad("errors", 8, right: true))
         emit(pad(baseline.name, 58) + pad(String(baseline.events), 10, right: true) + pad(String(format: "%.0f", baseline.rate), 9, right: true))
-        for (name, result) in [("POST /api/v1/records, 1 activity/request, 32 connections", records),
-                               ("GET /api/v1/metrics, one authority and year, 16 connections", metrics),
-                               ("mixed (records, metrics, summaries, status), 16 connections", mixed)] {
-            emit(pad(name, 58) + pad(String(result.requests), 10, right: true) + pad(String(format: "%.0f", result.rate), 9, right: true)
-                 + pad(String(format: "%.1f", result.p50), 8, right: true) + pad(String(format: "%.1f", result.p95), 8, right: true)
-                 + pad(String(format: "%.1f", result.p99), 8, right: true) + pad(String(result.errors), 8, right: true))
+        for (name, result) in [
+            ("POST /api/v1/records, 1 activity/request, 32 connections", records),
+            ("GET /api/v1/metrics, one authority and year, 16 connections", metrics),
+            ("mixed (records, metrics, summaries, status), 16 connections", mixed),
+        ] {
+            emit(
+                pad(name, 58) + pad(String(result.requests), 10, right: true) + pad(String(format: "%.0f", result.rate), 9, right: true)
+                    + pad(String(format: "%.1f", result.p50), 8, right: true) + pad(String(format: "%.1f", result.p95), 8, right: true)
+                    + pad(String(format: "%.1f", result.p99), 8, right: true) + pad(String(result.errors), 8, right: true))
         }
         emit("")
         let ratio = records.rate / baseline.rate
-        emit(String(format: "records: %.2fx the single-append rate (target >= 0.70x) %@; p99 %.1f ms (target < 100) %@; %d errors %@",
-                    ratio, verdict(ratio >= 0.7), records.p99, verdict(records.p99 < 100), records.errors, verdict(records.errors == 0)))
-        emit(String(format: "metrics on %d events: p95 %.1f ms (target < 100) %@; %d errors", logSize.events, metrics.p95, verdict(metrics.p95 < 100), metrics.errors))
+        emit(
+            String(
+                format: "records: %.2fx the single-append rate (target >= 0.70x) %@; p99 %.1f ms (target < 100) %@; %d errors %@",
+                ratio, verdict(ratio >= 0.7), records.p99, verdict(records.p99 < 100), records.errors, verdict(records.errors == 0)))
+        emit(
+            String(
+                format: "metrics on %d events: p95 %.1f ms (target < 100) %@; %d errors", logSize.events, metrics.p95, verdict(metrics.p95 < 100),
+                metrics.errors))
         if samples.count == 2 {
             let growth = (samples[1] - samples[0]) / samples[0] * 100
-            emit(String(format: "mixed: %d errors %@; resident memory %.1f MiB at 10 s, %.1f MiB at %d s: %+.1f%% (target < 10%%) %@",
-                        mixed.errors, verdict(mixed.errors == 0), samples[0], samples[1], mixedSeconds, growth, verdict(growth < 10)))
+            emit(
+                String(
+                    format: "mixed: %d errors %@; resident memory %.1f MiB at 10 s, %.1f MiB at %d s: %+.1f%% (target < 10%%) %@",
+                    mixed.errors, verdict(mixed.errors == 0), samples[0], samples[1], mixedSeconds, growth, verdict(growth < 10)))
         }
     }
 
     /// The log's size, after loading the demo data set (`events` of it) when the log is empty.
-    static func demoLog(_ app: ReachApplication, events: Int, as admin: Identity, logger: Logger) async throws -> (events: Int, lastPosition: Int64?) {
+    static func demoLog(_ app: ReachApplication, events: Int, as admin: Identity, logger: Logger) async throws -> (events: Int, lastPosition: Int64?)
+    {
         let target = app.target
         let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
         guard size.events == 0 else { return size }
@@ -170,7 +193,9 @@ struct ServeBench: AsyncParsableCommand {
         func quoted(_ text: String) -> String {
             "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
-        let table = requests.map { "{" + quoted($0.method) + ", " + quoted($0.path) + ", " + quoted($0.token) + ", " + ($0.body.map(quoted) ?? "nil") + "}" }
+        let table = requests.map {
+            "{" + quoted($0.method) + ", " + quoted($0.path) + ", " + quoted($0.token) + ", " + ($0.body.map(quoted) ?? "nil") + "}"
+        }
         let lua = """
             local requests = {\(table.joined(separator: ",\n  "))}
             local threads = 0
@@ -220,8 +245,9 @@ struct ServeBench: AsyncParsableCommand {
             }
             let numbers = line.split(separator: " ").dropFirst().compactMap { Double($0) }
             guard numbers.count == 6 else { throw CommandError("wrk's result is not as expected: \(line)") }
-            return Result(requests: Int(numbers[0]), seconds: numbers[1] / 1e6, p50: numbers[2] / 1000, p95: numbers[3] / 1000,
-                          p99: numbers[4] / 1000, errors: Int(numbers[5]))
+            return Result(
+                requests: Int(numbers[0]), seconds: numbers[1] / 1e6, p50: numbers[2] / 1000, p95: numbers[3] / 1000,
+                p99: numbers[4] / 1000, errors: Int(numbers[5]))
         }
     }
 

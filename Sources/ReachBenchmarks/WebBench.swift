@@ -1,17 +1,18 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
 import ReachApp
+import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
-import ServiceLifecycle
 import ReachServer
+import ServiceLifecycle
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `reach bench web`: how long the web app's authority dashboard takes to render on a large
 /// log, and what it weighs, against the API's figures for the same authority and year measured
@@ -48,7 +49,8 @@ struct WebBench: AsyncParsableCommand {
         let la = try await onThreadOfItsOwn { () -> String in
             let owner = try Connection(configuration: target.owner, logger: logger)
             _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
-            let found = try owner.query("""
+            let found = try owner.query(
+                """
                 SELECT la_id FROM research.activities WHERE date BETWEEN '2024-09-01' AND '2025-08-31'
                 GROUP BY la_id ORDER BY count(*) DESC LIMIT 1
                 """)
@@ -75,40 +77,62 @@ struct WebBench: AsyncParsableCommand {
             var served = app.with(.service(figuresSeconds: cached ? 5 : 0, requestTimeoutSeconds: nil, idleConnections: 8))
             served.logger = quiet
             let (ports, continuation) = AsyncStream<Int>.makeStream()
-            let server = Application(router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                     onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
+            let server = Application(
+                router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
             let group = ServiceGroup(configuration: .init(services: [server], logger: quiet))
             let serving = Task { try await group.run() }
             var port = 0
-            for await value in ports { port = value; break }
+            for await value in ports {
+                port = value
+                break
+            }
             let base = "http://127.0.0.1:\(port)"
             let note = cached ? "figures kept 5 s, as served" : "no cache"
             if !cached {
-                rows.append(("GET /api/v1/metrics, same authority and year (baseline, \(note))",
-                             try await Self.time(base + "/api/v1/metrics?la=\(la)&period=2024/25", headers: ["Authorization": "Bearer \(token)"], count: requests)))
+                rows.append(
+                    (
+                        "GET /api/v1/metrics, same authority and year (baseline, \(note))",
+                        try await Self.time(
+                            base + "/api/v1/metrics?la=\(la)&period=2024/25", headers: ["Authorization": "Bearer \(token)"], count: requests)
+                    ))
             }
-            rows.append(("dashboard, lead (dfe), \(note)", try await Self.time(base + dashboard, headers: ["Cookie": "reach_session=\(lead)"], count: requests)))
-            rows.append(("dashboard, staff (no policy), \(note)", try await Self.time(base + dashboard, headers: ["Cookie": "reach_session=\(staff)"], count: requests)))
+            rows.append(
+                (
+                    "dashboard, lead (dfe), \(note)",
+                    try await Self.time(base + dashboard, headers: ["Cookie": "reach_session=\(lead)"], count: requests)
+                ))
+            rows.append(
+                (
+                    "dashboard, staff (no policy), \(note)",
+                    try await Self.time(base + dashboard, headers: ["Cookie": "reach_session=\(staff)"], count: requests)
+                ))
             await group.triggerGracefulShutdown()
             _ = try? await serving.value
         }
 
         emit("")
-        emit(pad("case", 66) + pad("p50 ms", 8, right: true) + pad("p95 ms", 8, right: true) + pad("p99 ms", 8, right: true)
-             + pad("KB", 7, right: true) + pad("x base", 8, right: true))
+        emit(
+            pad("case", 66) + pad("p50 ms", 8, right: true) + pad("p95 ms", 8, right: true) + pad("p99 ms", 8, right: true)
+                + pad("KB", 7, right: true) + pad("x base", 8, right: true))
         let baseline = rows[0].1
         for (name, timing) in rows {
-            emit(pad(name, 66) + pad(String(format: "%.1f", timing.p50), 8, right: true) + pad(String(format: "%.1f", timing.p95), 8, right: true)
-                 + pad(String(format: "%.1f", timing.p99), 8, right: true) + pad(String(format: "%.1f", Double(timing.bytes) / 1024), 7, right: true)
-                 + pad(String(format: "%.2f", timing.p95 / baseline.p95), 8, right: true))
+            emit(
+                pad(name, 66) + pad(String(format: "%.1f", timing.p50), 8, right: true) + pad(String(format: "%.1f", timing.p95), 8, right: true)
+                    + pad(String(format: "%.1f", timing.p99), 8, right: true)
+                    + pad(String(format: "%.1f", Double(timing.bytes) / 1024), 7, right: true)
+                    + pad(String(format: "%.2f", timing.p95 / baseline.p95), 8, right: true))
         }
         let cold = rows.filter { $0.0.hasPrefix("dashboard") && $0.0.contains("no cache") }.map(\.1)
         let worst = cold.map(\.p95).max() ?? 0
         let heaviest = rows.map(\.1.bytes).max() ?? 0
         emit("")
-        emit(String(format: "dashboard on %d events, no cache: p95 %.1f ms (target < 150) %@; heaviest page %.1f KB (target < 200) %@; every answer 200: %@",
-                    logSize.events, worst, worst < 150 ? "ok" : "MISSED", Double(heaviest) / 1024, heaviest < 200 * 1024 ? "ok" : "MISSED",
-                    rows.allSatisfy { $0.1.failures == 0 } ? "ok" : "MISSED"))
+        emit(
+            String(
+                format:
+                    "dashboard on %d events, no cache: p95 %.1f ms (target < 150) %@; heaviest page %.1f KB (target < 200) %@; every answer 200: %@",
+                logSize.events, worst, worst < 150 ? "ok" : "MISSED", Double(heaviest) / 1024, heaviest < 200 * 1024 ? "ok" : "MISSED",
+                rows.allSatisfy { $0.1.failures == 0 } ? "ok" : "MISSED"))
     }
 
     struct Timing {

@@ -9,19 +9,25 @@ import ReachPostgres
 public struct DatabaseOptions: ParsableArguments, Sendable {
     public init() {}
 
-    @Option(name: .customLong("database-url"), help: ArgumentHelp(
-        "PostgreSQL URL or connection string (default: $REACH_DATABASE_URL, else reach's own cluster).",
-        valueName: "url"))
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "PostgreSQL URL or connection string (default: $REACH_DATABASE_URL, else reach's own cluster).",
+            valueName: "url"))
     public var databaseURL: String?
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
-        "Data directory of reach's own cluster (default: $REACH_DATA_DIR, else a per-user folder).",
-        valueName: "path"))
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "Data directory of reach's own cluster (default: $REACH_DATA_DIR, else a per-user folder).",
+            valueName: "path"))
     public var dataDirectory: String?
 
-    @Option(name: .customLong("read-database-url"), help: ArgumentHelp(
-        "A read replica's URL or connection string, for reads that need not see the asker's own writes at once (default: $REACH_READ_DATABASE_URL, else none).",
-        valueName: "url"))
+    @Option(
+        name: .customLong("read-database-url"),
+        help: ArgumentHelp(
+            "A read replica's URL or connection string, for reads that need not see the asker's own writes at once (default: $REACH_READ_DATABASE_URL, else none).",
+            valueName: "url"))
     public var readDatabaseURL: String?
 
     public var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -50,8 +56,9 @@ public struct DatabaseOptions: ParsableArguments, Sendable {
     /// The application, as `settings` say it runs (the command line's, unless told).
     public func application(_ settings: ReachApplication.Settings = .commandLine) async throws -> ReachApplication {
         let logger = makeLogger()
-        return ReachApplication(target: try await target(logger: logger),
-                                disclosure: try DisclosureSettings(environment: environment), logger: logger, settings: settings)
+        return ReachApplication(
+            target: try await target(logger: logger),
+            disclosure: try DisclosureSettings(environment: environment), logger: logger, settings: settings)
     }
 }
 

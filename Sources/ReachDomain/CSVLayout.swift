@@ -1,6 +1,6 @@
-import ReachEventLog
 import CSV
 import Foundation
+import ReachEventLog
 
 /// How a record type is laid out as a CSV row: one column per field, nested fields flattened
 /// (`attendance.pupils.ks3` is the column `pupils_ks3`), lists separated by semicolons. Derived
@@ -87,12 +87,24 @@ public struct CSVLayout: Sendable {
                 for key in object.keys.sorted() where !walk(object[key]!, path + [key]) { return false }
                 return true
             case .array(let items):
-                if items.allSatisfy({ if case .number = $0 { true } else { false } }) { columns.append(column(path, .numberList)); return true }
-                if items.allSatisfy({ if case .string = $0 { true } else { false } }) { columns.append(column(path, .textList)); return true }
+                if items.allSatisfy({ if case .number = $0 { true } else { false } }) {
+                    columns.append(column(path, .numberList))
+                    return true
+                }
+                if items.allSatisfy({ if case .string = $0 { true } else { false } }) {
+                    columns.append(column(path, .textList))
+                    return true
+                }
                 return false
-            case .number: columns.append(column(path, .number)); return true
-            case .bool: columns.append(column(path, .flag)); return true
-            case .string, .null: columns.append(column(path, .text)); return true
+            case .number:
+                columns.append(column(path, .number))
+                return true
+            case .bool:
+                columns.append(column(path, .flag))
+                return true
+            case .string, .null:
+                columns.append(column(path, .text))
+                return true
             }
         }
         func column(_ path: [String], _ kind: Kind) -> Column {
@@ -127,24 +139,29 @@ public struct CSVLayout: Sendable {
 
     /// A record's data as a row of this layout (fields the layout has no column for are left out).
     public func row(id: String, data fields: JSONObject) -> [String] {
-        [id] + columns.map { column in
-            var value: JSONValue? = .object(fields)
-            for key in column.path {
-                guard case .object(let object)? = value else { value = nil; break }
-                value = object[key]
+        [id]
+            + columns.map { column in
+                var value: JSONValue? = .object(fields)
+                for key in column.path {
+                    guard case .object(let object)? = value else {
+                        value = nil
+                        break
+                    }
+                    value = object[key]
+                }
+                switch value {
+                case .string(let text)?: return text
+                case .number(let number)?: return Int(exactly: number).map(String.init) ?? String(number)
+                case .bool(let flag)?: return flag ? "true" : "false"
+                case .array(let items)?:
+                    return items.map { item -> String in
+                        if case .string(let text) = item { return text }
+                        if case .number(let number) = item { return Int(exactly: number).map(String.init) ?? String(number) }
+                        return item.text
+                    }.joined(separator: ";")
+                default: return ""
+                }
             }
-            switch value {
-            case .string(let text)?: return text
-            case .number(let number)?: return Int(exactly: number).map(String.init) ?? String(number)
-            case .bool(let flag)?: return flag ? "true" : "false"
-            case .array(let items)?: return items.map { item -> String in
-                if case .string(let text) = item { return text }
-                if case .number(let number) = item { return Int(exactly: number).map(String.init) ?? String(number) }
-                return item.text
-            }.joined(separator: ";")
-            default: return ""
-            }
-        }
     }
 
     /// The template: the header and the example row, as CSV text.
@@ -164,7 +181,10 @@ public struct CSVLayout: Sendable {
         var matched: [Column?] = []
         for name in header {
             let trimmed = name.trimmingCharacters(in: .whitespaces)
-            if trimmed == Self.idColumn || trimmed == Self.reasonColumn { matched.append(nil); continue }
+            if trimmed == Self.idColumn || trimmed == Self.reasonColumn {
+                matched.append(nil)
+                continue
+            }
             guard let column = known[trimmed] else {
                 refusals.append(Refusal(trimmed, "is not a column of \(type) files; `reach template \(type)` shows the columns"))
                 matched.append(nil)
@@ -173,7 +193,8 @@ public struct CSVLayout: Sendable {
             matched.append(column)
         }
         guard let id = header.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == Self.idColumn }) else {
-            refusals.append(Refusal(Self.idColumn, "column is missing: each row needs an id of your choosing, so that importing the file again changes nothing"))
+            refusals.append(
+                Refusal(Self.idColumn, "column is missing: each row needs an id of your choosing, so that importing the file again changes nothing"))
             return .failure(Refusals(refusals))
         }
         guard refusals.isEmpty else { return .failure(Refusals(refusals)) }

@@ -3,7 +3,9 @@ import ReachPostgres
 
 /// The kinds of thing records register and refer to, each with a stream of its own.
 public enum Entity: String, Sendable, Hashable, CaseIterable {
-    case authority, school, pilot, partner, location, peerGroup = "peer_group", referral, plan, intervention
+    case authority, school, pilot, partner, location
+    case peerGroup = "peer_group"
+    case referral, plan, intervention
 
     /// What a person calls it.
     public var name: String {
@@ -73,7 +75,10 @@ public enum StreamRule: Sendable, Hashable {
 
     /// The refusal of a stage that does not follow the current one.
     static func stageGoesBack(from current: EngagementStage, to stage: EngagementStage) -> Refusal {
-        Refusal("stage", "cannot go back from \(current.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)")
+        Refusal(
+            "stage",
+            "cannot go back from \(current.rawValue) to \(stage.rawValue): stages only move forward (record withdrawn first if the school stopped and is starting again)"
+        )
     }
 }
 
@@ -92,7 +97,8 @@ public struct CheckedRecord: Sendable, Hashable {
         public var actionID: String
     }
 
-    init(streamID: String, authorityID: String?, occurredOn: PostgresDate?, references: [Reference], rule: StreamRule, planAction: PlanAction? = nil) {
+    init(streamID: String, authorityID: String?, occurredOn: PostgresDate?, references: [Reference], rule: StreamRule, planAction: PlanAction? = nil)
+    {
         self.streamID = streamID
         self.authorityID = authorityID
         self.occurredOn = occurredOn

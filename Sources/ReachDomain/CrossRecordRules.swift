@@ -51,8 +51,10 @@ public struct LogFacts: Sendable {
 
     /// The facts about `candidates`. `knownOwners` are owners found before (a registration
     /// never changes), which are not asked again.
-    public static func load(for candidates: [Candidate], askIDs: Bool = true, knownOwners: [String: String?] = [:],
-                            today: PostgresDate, on connection: Connection) throws -> LogFacts {
+    public static func load(
+        for candidates: [Candidate], askIDs: Bool = true, knownOwners: [String: String?] = [:],
+        today: PostgresDate, on connection: Connection
+    ) throws -> LogFacts {
         var facts = LogFacts()
         facts.askedIDs = askIDs
         if askIDs {
@@ -60,11 +62,14 @@ public struct LogFacts: Sendable {
                 let slice = candidates[start..<min(start + 50_000, candidates.count)]
                 // Ids first (usually none is in the log), then the content of those that are.
                 let present = try EventLog.presentIDs(slice.map(\.eventID), on: connection).map { slice.startIndex + $0 }
-                let found = try EventLog.sameContent(present.map { (candidates[$0].eventID, candidates[$0].type.name, candidates[$0].dataText) }, on: connection)
+                let found = try EventLog.sameContent(
+                    present.map { (candidates[$0].eventID, candidates[$0].type.name, candidates[$0].dataText) }, on: connection)
                 for (index, existing) in zip(present, found) { facts.present[candidates[index].eventID] = existing }
             }
         }
-        var registrations: [String] = [], stageStreams: Set<String> = [], amended: Set<String> = []
+        var registrations: [String] = []
+        var stageStreams: Set<String> = []
+        var amended: Set<String> = []
         for candidate in candidates {
             switch candidate.checked.rule {
             case .register: registrations.append(candidate.checked.streamID)
@@ -73,23 +78,27 @@ public struct LogFacts: Sendable {
             case .none: break
             }
         }
-        facts.recorded = try EventLog.recordedEvents(recordIDs: Array(amended), namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection)
-            .mapValues { ($0.event, $0.named) }
+        facts.recorded = try EventLog.recordedEvents(
+            recordIDs: Array(amended), namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection
+        )
+        .mapValues { ($0.event, $0.named) }
         facts.registered = try EventLog.existingStreams(registrations, on: connection)
         facts.stages = try EventLog.streamHeads(Array(stageStreams), latest: "stage", ofType: RecordType.engagementStageReached.name, on: connection)
             .mapValues { ($0.version, $0.latest.flatMap(EngagementStage.init(rawValue:))) }
 
         // What is referred to: by the candidates, and by the data of the corrections among them
         // (of records in the log, or earlier among the candidates).
-        var referenced = Set<String>(), plans = Set<String>()
+        var referenced = Set<String>()
+        var plans = Set<String>()
         var typeOf: [String: String] = [:]
         for candidate in candidates where typeOf[candidate.recordID] == nil { typeOf[candidate.recordID] = candidate.type.name }
         for candidate in candidates {
             for reference in candidate.checked.references { referenced.insert(reference.streamID) }
             if let planAction = candidate.checked.planAction { plans.insert(Entity.plan.stream(planAction.planID)) }
             if case .amends(let target, false, let data?) = candidate.checked.rule,
-               let type = (facts.recorded[target]?.event.type ?? typeOf[target]).flatMap({ RecordType.all[$0] }),
-               case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data") {
+                let type = (facts.recorded[target]?.event.type ?? typeOf[target]).flatMap({ RecordType.all[$0] }),
+                case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data")
+            {
                 for reference in corrected.references { referenced.insert(reference.streamID) }
             }
         }
@@ -211,7 +220,8 @@ public enum CrossRecordRules {
                 if candidates[first].type.name == candidate.type.name && candidates[first].dataText == candidate.dataText {
                     return .alreadyPresent(position: nil)
                 }
-                return .refused([Refusal("id", "'\(candidate.recordID)' is used on line \(candidates[first].line) for a different record")], byLog: false)
+                return .refused(
+                    [Refusal("id", "'\(candidate.recordID)' is used on line \(candidates[first].line) for a different record")], byLog: false)
             }
             if let present = facts.present[candidate.eventID] {
                 guard present.same else {
@@ -246,7 +256,13 @@ public enum CrossRecordRules {
             if let planAction = checked.planAction {
                 let actions = facts.planActions[checked.streamID] ?? []
                 guard actions.contains(planAction.actionID) else {
-                    return .refused([Refusal("action_id", "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))")], byLog: true)
+                    return .refused(
+                        [
+                            Refusal(
+                                "action_id",
+                                "safety plan '\(planAction.planID)' has no action '\(planAction.actionID)'; its actions are \(actions.joined(separator: ", "))"
+                            )
+                        ], byLog: true)
                 }
             }
 
@@ -282,7 +298,10 @@ public enum CrossRecordRules {
                 facts.stages[checked.streamID] = (version + 1, stage)
             case .amends(let target, let withdraws, _):
                 if withdraws { withdrawn.insert(target) }
-                if var stage = facts.stages[checked.streamID] { stage.version += 1; facts.stages[checked.streamID] = stage }
+                if var stage = facts.stages[checked.streamID] {
+                    stage.version += 1
+                    facts.stages[checked.streamID] = stage
+                }
             case .none:
                 break
             }
@@ -299,7 +318,9 @@ public enum CrossRecordRules {
 
         /// The record an amendment names, checked to take it; for a correction, its data checked
         /// as the original record type would. Where the amendment goes: the original's stream.
-        mutating func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, today: PostgresDate) -> Result<CheckedRecord, Refusals> {
+        mutating func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, today: PostgresDate) -> Result<
+            CheckedRecord, Refusals
+        > {
             let original: (stream: String, type: String, authority: String?, occurredOn: PostgresDate?)
             let wasWithdrawn: Bool
             if let found = accepted[recordID] {
@@ -314,14 +335,26 @@ public enum CrossRecordRules {
             // Another authority's record is answered as one that does not exist.
             guard rule.sees(original.authority) else { return .failure(Refusals([CrossRecordRules.noRecord(recordID)])) }
             guard let type = RecordType.all[original.type], type.isAmendable else {
-                return .failure(Refusals([Refusal("record_id", "'\(recordID)' is a \(original.type.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead")]))
+                return .failure(
+                    Refusals([
+                        Refusal(
+                            "record_id",
+                            "'\(recordID)' is a \(original.type.replacingOccurrences(of: "_", with: " ")); correct or withdraw the original record instead"
+                        )
+                    ]))
             }
             guard !wasWithdrawn else {
-                return .failure(Refusals([Refusal("record_id", "'\(recordID)' was withdrawn; a withdrawn record cannot be \(withdraws ? "withdrawn again" : "corrected")")]))
+                return .failure(
+                    Refusals([
+                        Refusal(
+                            "record_id", "'\(recordID)' was withdrawn; a withdrawn record cannot be \(withdraws ? "withdrawn again" : "corrected")")
+                    ]))
             }
             guard let correctedData else {
-                return .success(CheckedRecord(streamID: original.stream, authorityID: original.authority, occurredOn: original.occurredOn,
-                                              references: [], rule: .amends(recordID: recordID, withdraws: true, correctedData: nil)))
+                return .success(
+                    CheckedRecord(
+                        streamID: original.stream, authorityID: original.authority, occurredOn: original.occurredOn,
+                        references: [], rule: .amends(recordID: recordID, withdraws: true, correctedData: nil)))
             }
             let corrected: CheckedRecord
             switch type.checkFields(correctedData, id: recordID, today: today, path: "data") {
@@ -330,20 +363,35 @@ public enum CrossRecordRules {
             }
             // A correction keeps the authority of the record it corrects.
             guard corrected.authorityID == original.authority else {
-                return .failure(Refusals([Refusal("data.la_id", "a correction keeps the authority of the record it corrects ('\(original.authority ?? "the whole programme")'), not '\(corrected.authorityID ?? "none")'; to record it for another authority, withdraw it and record it anew")]))
+                return .failure(
+                    Refusals([
+                        Refusal(
+                            "data.la_id",
+                            "a correction keeps the authority of the record it corrects ('\(original.authority ?? "the whole programme")'), not '\(corrected.authorityID ?? "none")'; to record it for another authority, withdraw it and record it anew"
+                        )
+                    ]))
             }
             guard corrected.streamID == original.stream else {
-                return .failure(Refusals([Refusal("data", "a correction cannot move '\(recordID)' to another \(original.stream.split(separator: ":").first ?? "record"); withdraw it and record it anew")]))
+                return .failure(
+                    Refusals([
+                        Refusal(
+                            "data",
+                            "a correction cannot move '\(recordID)' to another \(original.stream.split(separator: ":").first ?? "record"); withdraw it and record it anew"
+                        )
+                    ]))
             }
-            let referenceRefusals = refusals(of: corrected.references.map { reference in
-                var reference = reference
-                reference.field = "data." + reference.field
-                return reference
-            })
+            let referenceRefusals = refusals(
+                of: corrected.references.map { reference in
+                    var reference = reference
+                    reference.field = "data." + reference.field
+                    return reference
+                })
             guard referenceRefusals.isEmpty else { return .failure(Refusals(referenceRefusals)) }
-            return .success(CheckedRecord(streamID: original.stream, authorityID: original.authority,
-                                          occurredOn: corrected.occurredOn ?? original.occurredOn,
-                                          references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
+            return .success(
+                CheckedRecord(
+                    streamID: original.stream, authorityID: original.authority,
+                    occurredOn: corrected.occurredOn ?? original.occurredOn,
+                    references: [], rule: .amends(recordID: recordID, withdraws: false, correctedData: correctedData)))
         }
     }
 }

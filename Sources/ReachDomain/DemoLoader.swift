@@ -27,7 +27,12 @@ public struct DemoLoader: Sendable {
     public func checkTarget(on connection: Connection) throws {
         let (hasEvents, hasDemo) = try EventLog.holdsEvents(fromSource: source, on: connection)
         if hasEvents && !hasDemo {
-            throw Refusals([Refusal("database", "already holds events that are not this demo's (seed \(generator.seed)); load the demo into an empty database, for example with REACH_DATA_DIR set to a new folder")])
+            throw Refusals([
+                Refusal(
+                    "database",
+                    "already holds events that are not this demo's (seed \(generator.seed)); load the demo into an empty database, for example with REACH_DATA_DIR set to a new folder"
+                )
+            ])
         }
     }
 
@@ -40,10 +45,11 @@ public struct DemoLoader: Sendable {
             func flush() throws {
                 guard !pending.isEmpty else { return }
                 let events = pending.map { record in
-                    NewEvent(id: EventLog.recordEventID(record.id), streamID: record.streamID, type: record.type,
-                             schemaVersion: RecordType.all[record.type]?.schemaVersion ?? 1, data: record.data,
-                             metadata: EventMetadata(actor: "demo", correlationID: record.id, source: source),
-                             occurredOn: record.occurredOn, authorityID: record.authorityID)
+                    NewEvent(
+                        id: EventLog.recordEventID(record.id), streamID: record.streamID, type: record.type,
+                        schemaVersion: RecordType.all[record.type]?.schemaVersion ?? 1, data: record.data,
+                        metadata: EventMetadata(actor: "demo", correlationID: record.id, source: source),
+                        occurredOn: record.occurredOn, authorityID: record.authorityID)
                 }
                 // Each chunk is a transaction of its own, committed when the next chunk is ready
                 // (or at the end): the server loads one chunk while this process makes the next.

@@ -1,5 +1,5 @@
-import ReachEventLog
 import Foundation
+import ReachEventLog
 import ReachPostgres
 
 /// Reads a record's fields one by one, collecting a refusal for every field that is missing,
@@ -129,7 +129,9 @@ public struct FieldReader {
 
     /// One word of a vocabulary.
     public mutating func word<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> V? {
-        describe(key, ["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) }), "description": .string("a \(V.listName)")], required: required)
+        describe(
+            key, ["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) }), "description": .string("a \(V.listName)")],
+            required: required)
         guard let text = plainText(key, required: required, maxLength: 100) else { return nil }
         guard let word = V(rawValue: text) else {
             refuse(key, "'\(text)' is not a known \(V.listName); choose one of \(V.choices)")
@@ -163,8 +165,12 @@ public struct FieldReader {
 
     /// A calendar date as `YYYY-MM-DD`: a real date, not in the future, not before 2017-01-01.
     public mutating func date(_ key: String, required: Bool = true, allowFuture: Bool = false) -> PostgresDate? {
-        describe(key, ["type": "string", "format": "date",
-                       "description": .string("YYYY-MM-DD, from \(Self.earliestDate)\(allowFuture ? "" : ", not in the future")")], required: required)
+        describe(
+            key,
+            [
+                "type": "string", "format": "date",
+                "description": .string("YYYY-MM-DD, from \(Self.earliestDate)\(allowFuture ? "" : ", not in the future")"),
+            ], required: required)
         guard let text = plainText(key, required: required, maxLength: 10) else { return nil }
         guard let date = PostgresDate(iso: text) else {
             refuse(key, "'\(text)' is not a real date written as YYYY-MM-DD")
@@ -205,8 +211,12 @@ public struct FieldReader {
 
     /// A list of whole numbers within a range, without repeats.
     public mutating func numbers(_ key: String, in range: ClosedRange<Int>, required: Bool = true) -> [Int]? {
-        describe(key, ["type": "array", "minItems": 1, "uniqueItems": true,
-                       "items": .object(["type": "integer", "minimum": .number(Double(range.lowerBound)), "maximum": .number(Double(range.upperBound))])], required: required)
+        describe(
+            key,
+            [
+                "type": "array", "minItems": 1, "uniqueItems": true,
+                "items": .object(["type": "integer", "minimum": .number(Double(range.lowerBound)), "maximum": .number(Double(range.upperBound))]),
+            ], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value, !items.isEmpty else {
             refuse(key, "must be a list of numbers from \(range.lowerBound) to \(range.upperBound), such as [\(range.lowerBound)]")
@@ -227,8 +237,12 @@ public struct FieldReader {
 
     /// A non-empty list of vocabulary words, without repeats.
     public mutating func words<V: Vocabulary>(_ key: String, _ type: V.Type, required: Bool = true) -> [V]? {
-        describe(key, ["type": "array", "minItems": 1, "uniqueItems": true,
-                       "items": .object(["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) })])], required: required)
+        describe(
+            key,
+            [
+                "type": "array", "minItems": 1, "uniqueItems": true,
+                "items": .object(["type": "string", "enum": .array(V.allCases.map { .string($0.rawValue) })]),
+            ], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value, !items.isEmpty else {
             refuse(key, "must be a list of one or more of \(V.choices)")
@@ -281,7 +295,12 @@ public struct FieldReader {
 
     /// A list of identifiers, without repeats.
     public mutating func identifiers(_ key: String, required: Bool = false) -> [String]? {
-        describe(key, ["type": "array", "uniqueItems": true, "items": .object(["type": "string", "pattern": .string(TextRules.identifierPattern), "maxLength": 60])], required: required)
+        describe(
+            key,
+            [
+                "type": "array", "uniqueItems": true,
+                "items": .object(["type": "string", "pattern": .string(TextRules.identifierPattern), "maxLength": 60]),
+            ], required: required)
         guard let value = value(key, required: required) else { return nil }
         guard case .array(let items) = value else {
             refuse(key, "must be a list of ids, such as [\"id-1\"]")

@@ -40,9 +40,11 @@ public struct RecordType: Sendable {
         case unavailable
     }
 
-    init(_ name: String, version: Int32 = 1, example: String, csv: CSVRows = .rows(), amendable: Bool = true, system: Bool = false,
-         upcasts: [Int32: @Sendable (JSONObject) -> JSONObject] = [:],
-         check: @escaping @Sendable (_ reader: inout FieldReader, _ recordID: String) -> CheckedRecord?) {
+    init(
+        _ name: String, version: Int32 = 1, example: String, csv: CSVRows = .rows(), amendable: Bool = true, system: Bool = false,
+        upcasts: [Int32: @Sendable (JSONObject) -> JSONObject] = [:],
+        check: @escaping @Sendable (_ reader: inout FieldReader, _ recordID: String) -> CheckedRecord?
+    ) {
         self.name = name
         self.schemaVersion = version
         self.example = example
@@ -54,15 +56,16 @@ public struct RecordType: Sendable {
     }
 
     /// The record types Reach knows, by name.
-    public static let all: [String: RecordType] = Dictionary(uniqueKeysWithValues: [
-        localAuthorityRegistered, schoolRegistered, partnerRegistered, pilotRegistered,
-        engagementStageReached, activityDelivered, locationRegistered, peerGroupRegistered,
-        contextReferralReceived, thresholdDecided, surveyWaveRecorded, eventCorrected, eventWithdrawn,
-        schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
-        actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
-        interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
-        pilotTargetChanged, summaryExported,
-    ].map { ($0.name, $0) })
+    public static let all: [String: RecordType] = Dictionary(
+        uniqueKeysWithValues: [
+            localAuthorityRegistered, schoolRegistered, partnerRegistered, pilotRegistered,
+            engagementStageReached, activityDelivered, locationRegistered, peerGroupRegistered,
+            contextReferralReceived, thresholdDecided, surveyWaveRecorded, eventCorrected, eventWithdrawn,
+            schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
+            actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
+            interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
+            pilotTargetChanged, summaryExported,
+        ].map { ($0.name, $0) })
 
     /// The record types people and scripts record (every type but those only Reach writes).
     public static let recordable: [String: RecordType] = all.filter { !$0.value.isWrittenBySystem }
@@ -74,7 +77,8 @@ public struct RecordType: Sendable {
     /// Reach alone.
     public static func unknown(_ name: String) -> Refusal {
         if let type = all[name], type.isWrittenBySystem {
-            return Refusal("type", "\(name) records are written by Reach itself when a summary is exported (reach export summary); no one records them")
+            return Refusal(
+                "type", "\(name) records are written by Reach itself when a summary is exported (reach export summary); no one records them")
         }
         return Refusal("type", "'\(name)' is not a record type; choose one of \(recordableNames)")
     }
@@ -107,8 +111,13 @@ public struct RecordType: Sendable {
     /// An event's data as the current version of its type reads it.
     public static func currentData(of event: RecordedEvent) throws -> JSONObject {
         guard case .object(let fields) = try JSONValue.parse(event.data),
-              let data = all[event.type]?.upcast(fields, from: event.schemaVersion) ?? (event.schemaVersion == 1 ? fields : nil) else {
-            throw Refusals([Refusal("schema_version", "event at position \(event.position) is \(event.type) version \(event.schemaVersion), which this program cannot read")])
+            let data = all[event.type]?.upcast(fields, from: event.schemaVersion) ?? (event.schemaVersion == 1 ? fields : nil)
+        else {
+            throw Refusals([
+                Refusal(
+                    "schema_version",
+                    "event at position \(event.position) is \(event.type) version \(event.schemaVersion), which this program cannot read")
+            ])
         }
         return data
     }

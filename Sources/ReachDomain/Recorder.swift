@@ -101,7 +101,8 @@ public struct Recorder: Sendable {
                 }
             }
             guard refusals.isEmpty, let type, let id, let data,
-                  let current = type.upcast(data, from: version) else { return .failure(Refusals(refusals)) }
+                let current = type.upcast(data, from: version)
+            else { return .failure(Refusals(refusals)) }
             return .success(Envelope(type: type, id: id, data: TextRules.composed(current)))
         }
 
@@ -130,7 +131,10 @@ public struct Recorder: Sendable {
             return id
         }
 
-        static let idRefusal = Refusal("id", "is required: an id of your choosing for this record, 1 to 100 ASCII letters, digits, -, _ or . (no spaces), so that sending it again changes nothing")
+        static let idRefusal = Refusal(
+            "id",
+            "is required: an id of your choosing for this record, 1 to 100 ASCII letters, digits, -, _ or . (no spaces), so that sending it again changes nothing"
+        )
     }
 
     /// The refusal of a record already in the log that belongs to an authority the recorder may
@@ -138,7 +142,8 @@ public struct Recorder: Sendable {
     /// amendment, what one naming a record that does not exist gets.
     private func hidden(_ envelope: Envelope, authority: String?) -> Refusal {
         if [RecordType.eventCorrected.name, RecordType.eventWithdrawn.name].contains(envelope.type.name),
-           case .string(let target)? = envelope.data["record_id"] {
+            case .string(let target)? = envelope.data["record_id"]
+        {
             return CrossRecordRules.noRecord(Envelope.existingRecordID(target) ?? target)
         }
         let checked = CheckedRecord(streamID: "", authorityID: authority, occurredOn: nil, references: [], rule: .none)
@@ -167,11 +172,13 @@ public struct Recorder: Sendable {
         switch envelope.type.checkFields(envelope.data, id: envelope.id, today: today) {
         case .failure(let refusals): return .refused(refusals.all)
         case .success(let checked):
-            candidate = Candidate(line: 1, recordID: envelope.id, type: envelope.type, data: envelope.data,
-                                  dataText: JSONValue.object(envelope.data).text, checked: checked)
+            candidate = Candidate(
+                line: 1, recordID: envelope.id, type: envelope.type, data: envelope.data,
+                dataText: JSONValue.object(envelope.data).text, checked: checked)
         }
         let facts = try LogFacts.load(for: [candidate], askIDs: false, today: today, on: connection)
-        let checked: CheckedRecord, expected: ExpectedVersion
+        let checked: CheckedRecord
+        let expected: ExpectedVersion
         switch CrossRecordRules.judge([candidate], facts: facts, today: today, rule: rule)[0] {
         case .alreadyPresent(let position): return .alreadyRecorded(position: position ?? 0)
         case .refused(let refusals, _): return .refused(refusals)
@@ -187,7 +194,9 @@ public struct Recorder: Sendable {
             case .engagementStage: field = "stage"
             case .none, .amends: field = "record"
             }
-            return .refused([Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")])
+            return .refused([
+                Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")
+            ])
         }
     }
 }
@@ -207,8 +216,10 @@ extension Recorder {
             switch item.envelope.type.checkFields(item.envelope.data, id: item.envelope.id, today: today) {
             case .failure(let refusals): outcomes[index] = .refused(refusals.all)
             case .success(let checked):
-                candidates.append(Candidate(line: item.line, recordID: item.envelope.id, type: item.envelope.type, data: item.envelope.data,
-                                            dataText: JSONValue.object(item.envelope.data).text, checked: checked))
+                candidates.append(
+                    Candidate(
+                        line: item.line, recordID: item.envelope.id, type: item.envelope.type, data: item.envelope.data,
+                        dataText: JSONValue.object(item.envelope.data).text, checked: checked))
                 places.append(index)
             }
         }

@@ -13,8 +13,10 @@ public struct RecordingRule: Sendable {
     public var permits: @Sendable (RecordType, CheckedRecord) -> Refusal?
     public var sees: @Sendable (_ authority: String?) -> Bool
 
-    public init(permits: @escaping @Sendable (RecordType, CheckedRecord) -> Refusal?,
-                sees: @escaping @Sendable (_ authority: String?) -> Bool) {
+    public init(
+        permits: @escaping @Sendable (RecordType, CheckedRecord) -> Refusal?,
+        sees: @escaping @Sendable (_ authority: String?) -> Bool
+    ) {
         self.permits = permits
         self.sees = sees
     }

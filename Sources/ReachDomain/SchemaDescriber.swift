@@ -76,8 +76,10 @@ extension RecordType {
             "required": .array(["type", "id", "data"]),
             "properties": .object([
                 "type": .object(["const": .string(name)]),
-                "id": .object(["type": "string", "minLength": 1, "maxLength": 100,
-                               "description": "The sender's id for the record: sending it again changes nothing."]),
+                "id": .object([
+                    "type": "string", "minLength": 1, "maxLength": 100,
+                    "description": "The sender's id for the record: sending it again changes nothing.",
+                ]),
                 "data": data,
             ]),
         ])

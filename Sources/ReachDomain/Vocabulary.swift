@@ -12,38 +12,59 @@ extension Vocabulary {
 
 /// England's nine regions, Wales, Scotland and Northern Ireland.
 public enum Region: String, Vocabulary {
-    case northEast = "north_east", northWest = "north_west", yorkshireAndTheHumber = "yorkshire_and_the_humber"
-    case eastMidlands = "east_midlands", westMidlands = "west_midlands", eastOfEngland = "east_of_england"
-    case london, southEast = "south_east", southWest = "south_west"
-    case wales, scotland, northernIreland = "northern_ireland"
+    case northEast = "north_east"
+    case northWest = "north_west"
+    case yorkshireAndTheHumber = "yorkshire_and_the_humber"
+    case eastMidlands = "east_midlands"
+    case westMidlands = "west_midlands"
+    case eastOfEngland = "east_of_england"
+    case london
+    case southEast = "south_east"
+    case southWest = "south_west"
+    case wales, scotland
+    case northernIreland = "northern_ireland"
     public static let listName = "region"
 }
 
 public enum SchoolPhase: String, Vocabulary {
-    case primary, secondary, allThrough = "all_through", special
-    case alternativeProvision = "alternative_provision", college
+    case primary, secondary
+    case allThrough = "all_through"
+    case special
+    case alternativeProvision = "alternative_provision"
+    case college
     public static let listName = "school phase"
 }
 
 public enum PartnerKind: String, Vocabulary {
-    case vcse, police, youthOffendingService = "youth_offending_service", socialCare = "social_care"
-    case communitySafety = "community_safety", health, education, business, youthWork = "youth_work", other
+    case vcse, police
+    case youthOffendingService = "youth_offending_service"
+    case socialCare = "social_care"
+    case communitySafety = "community_safety"
+    case health, education, business
+    case youthWork = "youth_work"
+    case other
     public static let listName = "partner kind"
 }
 
 /// The 2024-29 strategy's projects, or `local` for a pilot that serves none of them.
 public enum StrategyProject: String, Vocabulary {
-    case planningForSafety = "planning_for_safety", resourcingSafety = "resourcing_safety"
-    case capacityToContext = "capacity_to_context", crossingTheDivide = "crossing_the_divide"
-    case everybodysBusiness = "everybodys_business", scalingAndSupportingReadiness = "scaling_and_supporting_readiness"
-    case seekingSafety = "seeking_safety", csAndCulturalSensitivity = "cs_and_cultural_sensitivity", local
+    case planningForSafety = "planning_for_safety"
+    case resourcingSafety = "resourcing_safety"
+    case capacityToContext = "capacity_to_context"
+    case crossingTheDivide = "crossing_the_divide"
+    case everybodysBusiness = "everybodys_business"
+    case scalingAndSupportingReadiness = "scaling_and_supporting_readiness"
+    case seekingSafety = "seeking_safety"
+    case csAndCulturalSensitivity = "cs_and_cultural_sensitivity"
+    case local
     public static let listName = "strategy project"
 }
 
 /// A school's engagement with a pilot, in the order schools move through it.
 public enum EngagementStage: String, Vocabulary {
     case identified, scoping
-    case leadershipEngaged = "leadership_engaged", strategyAgreed = "strategy_agreed"
+    case leadershipEngaged = "leadership_engaged"
+    case strategyAgreed = "strategy_agreed"
     case assessing, implementing, embedding, sustaining, withdrawn
     public static let listName = "engagement stage"
 
@@ -64,27 +85,43 @@ public enum EngagementStage: String, Vocabulary {
 
 /// The phase of the programme an activity belongs to.
 public enum ActivityPhase: String, Vocabulary {
-    case engagement, assessment, support, multiAgency = "multi_agency"
+    case engagement, assessment, support
+    case multiAgency = "multi_agency"
     public static let listName = "activity phase"
 }
 
 public enum ActivityKind: String, Vocabulary {
     // engagement
-    case scopingExercise = "scoping_exercise", educationTeamMeeting = "education_team_meeting", pruVisit = "pru_visit"
-    case leadershipMeeting = "leadership_meeting", implementationPlanning = "implementation_planning"
+    case scopingExercise = "scoping_exercise"
+    case educationTeamMeeting = "education_team_meeting"
+    case pruVisit = "pru_visit"
+    case leadershipMeeting = "leadership_meeting"
+    case implementationPlanning = "implementation_planning"
     // assessment
-    case safetyPlanningExercise = "safety_planning_exercise", communityPolicingMeeting = "community_policing_meeting"
-    case peerMapping = "peer_mapping", safetyMapping = "safety_mapping", parentConsultation = "parent_consultation"
-    case neighbourhoodAssessment = "neighbourhood_assessment", focusGroup = "focus_group"
+    case safetyPlanningExercise = "safety_planning_exercise"
+    case communityPolicingMeeting = "community_policing_meeting"
+    case peerMapping = "peer_mapping"
+    case safetyMapping = "safety_mapping"
+    case parentConsultation = "parent_consultation"
+    case neighbourhoodAssessment = "neighbourhood_assessment"
+    case focusGroup = "focus_group"
     // support
-    case assembly, staffTraining = "staff_training", pupilWorkshop = "pupil_workshop"
-    case restorativeCircle = "restorative_circle", peerMentorTraining = "peer_mentor_training"
-    case parentGovernorWorkshop = "parent_governor_workshop", leadershipCoaching = "leadership_coaching"
-    case networkSession = "network_session", incidentForum = "incident_forum"
+    case assembly
+    case staffTraining = "staff_training"
+    case pupilWorkshop = "pupil_workshop"
+    case restorativeCircle = "restorative_circle"
+    case peerMentorTraining = "peer_mentor_training"
+    case parentGovernorWorkshop = "parent_governor_workshop"
+    case leadershipCoaching = "leadership_coaching"
+    case networkSession = "network_session"
+    case incidentForum = "incident_forum"
     // multi-agency
-    case safetySummit = "safety_summit", schoolPartnershipMeeting = "school_partnership_meeting"
-    case peerGroupConference = "peer_group_conference", contextPanel = "context_panel"
-    case dslNetworkMeeting = "dsl_network_meeting", youthOutreach = "youth_outreach"
+    case safetySummit = "safety_summit"
+    case schoolPartnershipMeeting = "school_partnership_meeting"
+    case peerGroupConference = "peer_group_conference"
+    case contextPanel = "context_panel"
+    case dslNetworkMeeting = "dsl_network_meeting"
+    case youthOutreach = "youth_outreach"
     case guardianshipTraining = "guardianship_training"
     public static let listName = "activity kind"
 
@@ -94,13 +131,13 @@ public enum ActivityKind: String, Vocabulary {
         case .scopingExercise, .educationTeamMeeting, .pruVisit, .leadershipMeeting, .implementationPlanning:
             return .engagement
         case .safetyPlanningExercise, .communityPolicingMeeting, .peerMapping, .safetyMapping, .parentConsultation,
-             .neighbourhoodAssessment, .focusGroup:
+            .neighbourhoodAssessment, .focusGroup:
             return .assessment
         case .assembly, .staffTraining, .pupilWorkshop, .restorativeCircle, .peerMentorTraining,
-             .parentGovernorWorkshop, .leadershipCoaching, .networkSession, .incidentForum:
+            .parentGovernorWorkshop, .leadershipCoaching, .networkSession, .incidentForum:
             return .support
         case .safetySummit, .schoolPartnershipMeeting, .peerGroupConference, .contextPanel, .dslNetworkMeeting,
-             .youthOutreach, .guardianshipTraining:
+            .youthOutreach, .guardianshipTraining:
             return .multiAgency
         }
     }
@@ -117,14 +154,17 @@ public enum StaffRole: String, Vocabulary {
 }
 
 public enum DeliveryMode: String, Vocabulary {
-    case inPerson = "in_person", virtual
+    case inPerson = "in_person"
+    case virtual
     public static let listName = "mode"
 }
 
 /// The levels a context panel decides between.
 public enum ThresholdLevel: String, Vocabulary {
-    case belowThreshold = "below_threshold", universalEarlyHelp = "universal_early_help"
-    case childInNeed = "child_in_need", childProtection = "child_protection"
+    case belowThreshold = "below_threshold"
+    case universalEarlyHelp = "universal_early_help"
+    case childInNeed = "child_in_need"
+    case childProtection = "child_protection"
     public static let listName = "threshold level"
 
     /// The pathways that fit this level, exactly as the spec lists them.
@@ -138,20 +178,30 @@ public enum ThresholdLevel: String, Vocabulary {
 }
 
 public enum Pathway: String, Vocabulary {
-    case schoolManagesInternally = "school_manages_internally", safetySummit = "safety_summit"
+    case schoolManagesInternally = "school_manages_internally"
+    case safetySummit = "safety_summit"
     case schoolPartnershipMeeting = "school_partnership_meeting"
-    case beyondReferralsSelfAssessment = "beyond_referrals_self_assessment", schoolAssessment = "school_assessment"
+    case beyondReferralsSelfAssessment = "beyond_referrals_self_assessment"
+    case schoolAssessment = "school_assessment"
     public static let listName = "pathway"
 }
 
 public enum LocationKind: String, Vocabulary {
-    case publicSpace = "public_space", park, shop, transport, estate, onlinePlatform = "online_platform", other
+    case publicSpace = "public_space"
+    case park, shop, transport, estate
+    case onlinePlatform = "online_platform"
+    case other
     public static let listName = "location kind"
 }
 
 public enum ConcernType: String, Vocabulary {
-    case alcohol, substanceMisuse = "substance_misuse", sexualExploitation = "sexual_exploitation"
-    case criminalExploitation = "criminal_exploitation", violence, criminalDamage = "criminal_damage", harassment, other
+    case alcohol
+    case substanceMisuse = "substance_misuse"
+    case sexualExploitation = "sexual_exploitation"
+    case criminalExploitation = "criminal_exploitation"
+    case violence
+    case criminalDamage = "criminal_damage"
+    case harassment, other
     public static let listName = "concern type"
 }
 
@@ -175,17 +225,22 @@ public enum ThresholdIndicator: String, Vocabulary {
 }
 
 public enum RespondentGroup: String, Vocabulary {
-    case pupils, staff, parentsCarers = "parents_carers"
+    case pupils, staff
+    case parentsCarers = "parents_carers"
     public static let listName = "respondent group"
 }
 
 /// The survey measures, each asked of one respondent group.
 public enum SurveyMeasure: String, Vocabulary {
-    case feelSafeInSchool = "feel_safe_in_school", feelSafeTravelling = "feel_safe_travelling"
-    case feelSafeNeighbourhood = "feel_safe_neighbourhood", feelSafeOnline = "feel_safe_online"
-    case trustedAdultInSchool = "trusted_adult_in_school", knowHowToReport = "know_how_to_report"
+    case feelSafeInSchool = "feel_safe_in_school"
+    case feelSafeTravelling = "feel_safe_travelling"
+    case feelSafeNeighbourhood = "feel_safe_neighbourhood"
+    case feelSafeOnline = "feel_safe_online"
+    case trustedAdultInSchool = "trusted_adult_in_school"
+    case knowHowToReport = "know_how_to_report"
     case feelListenedTo = "feel_listened_to"
-    case confidentIdentifyingEFH = "confident_identifying_efh", confidentRespondingEFH = "confident_responding_efh"
+    case confidentIdentifyingEFH = "confident_identifying_efh"
+    case confidentRespondingEFH = "confident_responding_efh"
     case awareOfPupilSafetyConcerns = "aware_of_pupil_safety_concerns"
     case schoolKeepsChildrenSafe = "school_keeps_children_safe"
     public static let listName = "survey measure"
@@ -205,9 +260,13 @@ public struct SurveyWave: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// 0 for the baseline, n for follow-up n.
     public var number: Int
     public init?(_ text: String) {
-        if text == "baseline" { number = 0; return }
+        if text == "baseline" {
+            number = 0
+            return
+        }
         guard text.hasPrefix("follow_up_"), let n = Int(text.dropFirst("follow_up_".count)), n >= 1, n <= 99,
-              String(n) == text.dropFirst("follow_up_".count) else { return nil }
+            String(n) == text.dropFirst("follow_up_".count)
+        else { return nil }
         number = n
     }
     public var description: String { number == 0 ? "baseline" : "follow_up_\(number)" }
@@ -215,22 +274,27 @@ public struct SurveyWave: Hashable, Sendable, Comparable, CustomStringConvertibl
 }
 
 public enum AssessmentMethod: String, Vocabulary {
-    case focusGroups = "focus_groups", policyReview = "policy_review", recordsReview = "records_review"
+    case focusGroups = "focus_groups"
+    case policyReview = "policy_review"
+    case recordsReview = "records_review"
     case surveys, observations
     public static let listName = "assessment method"
 }
 
 /// The three domains of a School Assessment.
 public enum AssessmentDomain: String, Vocabulary {
-    case pupilDevelopmentNeeds = "pupil_development_needs", guardianshipCapacity = "guardianship_capacity"
+    case pupilDevelopmentNeeds = "pupil_development_needs"
+    case guardianshipCapacity = "guardianship_capacity"
     case environmentalAndFamilyFactors = "environmental_and_family_factors"
     public static let listName = "assessment domain"
 }
 
 /// The four areas a school rates itself on in a Beyond Referrals self-assessment.
 public enum SelfAssessmentArea: String, Vocabulary {
-    case structuresAndSystems = "structures_and_systems", prevention
-    case identificationAndResponse = "identification_and_response", intervention
+    case structuresAndSystems = "structures_and_systems"
+    case prevention
+    case identificationAndResponse = "identification_and_response"
+    case intervention
     public static let listName = "self-assessment area"
 }
 
@@ -240,18 +304,26 @@ public enum RAGRating: String, Vocabulary {
 }
 
 public enum SharedWith: String, Vocabulary {
-    case youngPeople = "young_people", parentsCarers = "parents_carers", schoolCommunity = "school_community"
+    case youngPeople = "young_people"
+    case parentsCarers = "parents_carers"
+    case schoolCommunity = "school_community"
     public static let listName = "audience"
 }
 
 public enum ReviewOutcome: String, Vocabulary {
-    case escalated, deEscalated = "de_escalated", closed
+    case escalated
+    case deEscalated = "de_escalated"
+    case closed
     public static let listName = "review outcome"
 }
 
 public enum InterventionKind: String, Vocabulary {
-    case youthOutreach = "youth_outreach", cctv, policingPresence = "policing_presence", licensingVisit = "licensing_visit"
-    case residentLetters = "resident_letters", guardianshipTraining = "guardianship_training"
+    case youthOutreach = "youth_outreach"
+    case cctv
+    case policingPresence = "policing_presence"
+    case licensingVisit = "licensing_visit"
+    case residentLetters = "resident_letters"
+    case guardianshipTraining = "guardianship_training"
     case environmentalDesign = "environmental_design"
     public static let listName = "intervention kind"
 }
@@ -264,7 +336,8 @@ public struct AcademicYear: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "/")
         guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let start = Int(parts[0]), let end = Int(parts[1]),
-              (start + 1) % 100 == end, start >= 2000 else { return nil }
+            (start + 1) % 100 == end, start >= 2000
+        else { return nil }
         startYear = start
     }
     public var description: String {

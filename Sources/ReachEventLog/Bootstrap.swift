@@ -27,7 +27,9 @@ public struct DatabaseTarget: Sendable {
     public func reading(from url: String?) -> DatabaseTarget {
         var copy = self
         copy.reader = url.map { url in
-            ConnectionConfiguration(url, overrides: url.contains("connect_timeout") ? ["application_name": "reach"] : ["application_name": "reach", "connect_timeout": "2"])
+            ConnectionConfiguration(
+                url,
+                overrides: url.contains("connect_timeout") ? ["application_name": "reach"] : ["application_name": "reach", "connect_timeout": "2"])
         }
         return copy
     }
@@ -46,8 +48,10 @@ public struct DatabaseTarget: Sendable {
     /// Reach's own cluster in `dataDirectory`: started (and created) if needed, with the `reach`
     /// database, migrated, and a login role for the application.
     /// `migrations` adds the migrations of the parts built on the log (the read side's).
-    public static func local(dataDirectory: String, settings: [String: String] = [:], migrations: [Migrator.Migration],
-                             logger: Logger) throws -> (DatabaseTarget, applied: [String]) {
+    public static func local(
+        dataDirectory: String, settings: [String: String] = [:], migrations: [Migrator.Migration],
+        logger: Logger
+    ) throws -> (DatabaseTarget, applied: [String]) {
         let cluster = try LocalCluster(dataDirectory: dataDirectory, settings: localSettings.merging(settings) { $1 })
         try cluster.start()
         let target = DatabaseTarget(
@@ -70,7 +74,8 @@ public struct DatabaseTarget: Sendable {
             }
             admin = try Connection(configuration: cluster.configuration(database: "postgres"), logger: logger)
         }
-        let exists = try admin.query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [localDatabase]).decode(Bool.self, row: 0, column: 0)
+        let exists = try admin.query("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", [localDatabase]).decode(
+            Bool.self, row: 0, column: 0)
         if !exists {
             do {
                 try admin.executeScript("CREATE DATABASE \(try admin.quoteIdentifier(localDatabase))")
@@ -92,7 +97,8 @@ public struct DatabaseTarget: Sendable {
     public static func ensureApplicationLogin(_ name: String, on connection: Connection) throws {
         let role = try connection.quoteIdentifier(name)
         let literal = "'" + name.replacingOccurrences(of: "'", with: "''") + "'"
-        try connection.executeScript("""
+        try connection.executeScript(
+            """
             DO $$
             BEGIN
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = \(literal)) THEN

@@ -33,7 +33,9 @@ extension EventLog {
     ///
     /// `idsChecked` says that the caller has found, in this transaction, that no event's id is in
     /// the log; the check is then not made again.
-    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection) throws -> BulkSummary {
+    public static func appendBulk(_ events: some Sequence<NewEvent>, chunkSize: Int = 20_000, idsChecked: Bool = false, on connection: Connection)
+        throws -> BulkSummary
+    {
         var iterator = events.makeIterator()
         var chunk: [NewEvent] = []
         chunk.reserveCapacity(chunkSize)
@@ -51,8 +53,10 @@ extension EventLog {
     /// every call, and calls ``BulkSession/finish(on:)`` before it commits (and before it
     /// appends to the log any other way): a chunk then needs no round trip to the server
     /// before its `COPY` once its streams are known.
-    public static func appendBulk(prepared events: [PreparedEvent], chunkSize: Int = 20_000, idsChecked: Bool = false,
-                                  session: BulkSession? = nil, on connection: Connection) throws -> BulkSummary {
+    public static func appendBulk(
+        prepared events: [PreparedEvent], chunkSize: Int = 20_000, idsChecked: Bool = false,
+        session: BulkSession? = nil, on connection: Connection
+    ) throws -> BulkSummary {
         var start = 0
         return try appendChunks(idsChecked: idsChecked, session: session, on: connection) {
             guard start < events.count else { return nil }
@@ -81,21 +85,31 @@ extension EventLog {
         /// the order of appends. Call before anything else appends to the log in the
         /// transaction, and before committing.
         public func finish(on connection: Connection) throws {
-            defer { heads = [:]; moved = []; positions = [] }
+            defer {
+                heads = [:]
+                moved = []
+                positions = []
+            }
             guard !moved.isEmpty else { return }
             let streams = moved.sorted()
-            try connection.execute("""
+            try connection.execute(
+                """
                 UPDATE reach.streams s SET version = u.v, last_hash = decode(u.h, 'hex'), last_recorded_at = now()
                 FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) WHERE s.stream_id = u.s
-                """, [PostgresArray(streams), PostgresArray(streams.map { heads[$0]!.version }),
-                      PostgresArray(streams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
+                """,
+                [
+                    PostgresArray(streams), PostgresArray(streams.map { heads[$0]!.version }),
+                    PostgresArray(streams.map { PostgresBytes(heads[$0]!.hash).hex }),
+                ], prepared: true)
         }
     }
 
     /// Appends the chunks `next` gives until it gives nil, each straight into the log where it
     /// can, else through the server's path.
-    private static func appendChunks(idsChecked: Bool, session given: BulkSession?, on connection: Connection,
-                                     _ next: () throws -> [PreparedEvent]?) throws -> BulkSummary {
+    private static func appendChunks(
+        idsChecked: Bool, session given: BulkSession?, on connection: Connection,
+        _ next: () throws -> [PreparedEvent]?
+    ) throws -> BulkSummary {
         guard connection.isInTransaction else {
             return try connection.withTransaction { try appendChunks(idsChecked: idsChecked, session: given, on: $0, next) }
         }
@@ -111,9 +125,11 @@ extension EventLog {
                 // or, for a caller's session, the caller's next call (taken to be as big). The
                 // last chunk of a session of this call's own writes its heads before its COPY,
                 // which then runs on while the caller goes on.
-                if let direct = try appendDirect(current, idsChecked: idsChecked, session: session,
-                                                 drawAhead: chunk?.count ?? (given == nil ? 0 : current.count),
-                                                 finishing: given == nil && chunk == nil, on: connection) {
+                if let direct = try appendDirect(
+                    current, idsChecked: idsChecked, session: session,
+                    drawAhead: chunk?.count ?? (given == nil ? 0 : current.count),
+                    finishing: given == nil && chunk == nil, on: connection)
+                {
                     summary.add(direct)
                 } else {
                     try session.finish(on: connection)
@@ -163,19 +179,22 @@ extension EventLog {
 
     /// Appends one chunk of new events with one `COPY` into the log, or answers `nil` having
     /// changed nothing when the chunk needs the server's path.
-    static func appendDirect(_ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession,
-                             drawAhead: Int, finishing: Bool, on connection: Connection) throws -> BulkSummary? {
+    static func appendDirect(
+        _ prepared: [PreparedEvent], idsChecked: Bool = false, session: BulkSession,
+        drawAhead: Int, finishing: Bool, on connection: Connection
+    ) throws -> BulkSummary? {
         // Events are read in place (by index, or through a buffer pointer where one is passed
         // on): `map`, `allSatisfy`, `for ... in` and passing an array's element copy each
         // event, counting a reference to every string in it.
         guard !prepared.indices.contains(where: { !prepared[$0].hasDocuments }) else { return nil }
         let ids = prepared.indices.map { prepared[$0].event.id }
-        guard Set(ids).count == ids.count else { return nil }  // the server's path words the error
+        guard Set(ids).count == ids.count else { return nil } // the server's path words the error
 
         // The transaction's id comes before any position (readers rely on it), and its clock
         // is the events' recorded_at (the column's default, now()).
         if session.epoch == nil || !idsChecked {
-            let clock = try connection.query("""
+            let clock = try connection.query(
+                """
                 SELECT pg_current_xact_id()::text, extract(epoch FROM now())::text,
                        NOT $2 AND EXISTS (SELECT FROM reach.events WHERE event_id = ANY($1::uuid[]))
                 """, [PostgresArray(idsChecked ? [] : ids), idsChecked], prepared: true)
@@ -192,7 +211,8 @@ extension EventLog {
         var heads = session.heads
         let unknown = streams.filter { heads[$0] == nil }
         if !unknown.isEmpty {
-            let existing = try connection.query("""
+            let existing = try connection.query(
+                """
                 SELECT stream_id, version, last_hash, last_recorded_at > now() FROM reach.streams
                 WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE
                 """, [PostgresArray(unknown)], prepared: true)
@@ -201,7 +221,9 @@ extension EventLog {
             // clock after the locks, so that no event is recorded before the one before it.
             for row in 0..<existing.rowCount where try existing.decodeIfPresent(Bool.self, row: row, column: 3) == true { return nil }
             for row in 0..<existing.rowCount {
-                heads[try existing.decode(row: row, column: 0)] = (try existing.decode(row: row, column: 1), try existing.decode(PostgresBytes.self, row: row, column: 2).bytes)
+                heads[try existing.decode(row: row, column: 0)] = (
+                    try existing.decode(row: row, column: 1), try existing.decode(PostgresBytes.self, row: row, column: 2).bytes
+                )
             }
         }
         let newStreams = unknown.filter { heads[$0] == nil }
@@ -236,13 +258,17 @@ extension EventLog {
         // chunk to the server's path, which waits for that stream's lock.
         if !newStreams.isEmpty {
             try connection.executeScript("SAVEPOINT reach_new_heads")
-            let created = try connection.query("""
+            let created = try connection.query(
+                """
                 INSERT INTO reach.streams (stream_id, version, last_hash, last_recorded_at)
                 SELECT s, v, decode(h, 'hex'), now() FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
                 ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
                 RETURNING stream_id
-                """, [PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
-                      PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex })], prepared: true)
+                """,
+                [
+                    PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
+                    PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex }),
+                ], prepared: true)
             if created.rowCount != newStreams.count {
                 try connection.executeScript("ROLLBACK TO SAVEPOINT reach_new_heads; RELEASE SAVEPOINT reach_new_heads")
                 return nil
@@ -279,10 +305,12 @@ extension EventLog {
             }
             return text
         }
-        _ = try connection.copyIn("""
+        _ = try connection.copyIn(
+            """
             COPY reach.events ("position", event_id, stream_id, version, event_type, schema_version,
                                data, metadata, occurred_on, authority_id, hash) FROM STDIN
-            """, deferred: true) { writer in
+            """, deferred: true
+        ) { writer in
             for part in text { try writer.append(part) }
         }
         return BulkSummary(appended: prepared.count, alreadyPresent: 0, lastPosition: positions.last)
@@ -297,8 +325,10 @@ extension EventLog {
 
     /// `reach.event_hash`, byte for byte: SHA-256 of the previous hash of the stream and the
     /// event's digest input, `buffer` being scratch space kept between calls.
-    static func eventHash(previous: [UInt8], _ prepared: UnsafePointer<PreparedEvent>, version: Int64, epoch: String,
-                          buffer input: inout [UInt8]) -> [UInt8] {
+    static func eventHash(
+        previous: [UInt8], _ prepared: UnsafePointer<PreparedEvent>, version: Int64, epoch: String,
+        buffer input: inout [UInt8]
+    ) -> [UInt8] {
         input.removeAll(keepingCapacity: true)
         input.append(contentsOf: previous)
         digestInput(prepared, version: version, epoch: epoch, into: &input)
@@ -309,17 +339,24 @@ extension EventLog {
     static func digestInput(_ prepared: UnsafePointer<PreparedEvent>, version: Int64, epoch: String, into input: inout [UInt8]) {
         // Read through the pointer: a copy of the event would count a reference to each string.
         let separator: UInt8 = 31
-        prepared.pointee.event.id.appendLowercased(to: &input); input.append(separator)
-        input.append(contentsOf: prepared.pointee.event.streamID.utf8); input.append(separator)
-        input.appendDecimal(version); input.append(separator)
-        input.append(contentsOf: prepared.pointee.event.type.utf8); input.append(separator)
-        input.appendDecimal(Int64(prepared.pointee.event.schemaVersion)); input.append(separator)
+        prepared.pointee.event.id.appendLowercased(to: &input)
+        input.append(separator)
+        input.append(contentsOf: prepared.pointee.event.streamID.utf8)
+        input.append(separator)
+        input.appendDecimal(version)
+        input.append(separator)
+        input.append(contentsOf: prepared.pointee.event.type.utf8)
+        input.append(separator)
+        input.appendDecimal(Int64(prepared.pointee.event.schemaVersion))
+        input.append(separator)
         if let date = prepared.pointee.event.occurredOn { input.appendDecimal(Int64(date.daysSince2000)) }
         input.append(separator)
         if let authority = prepared.pointee.event.authorityID { input.append(contentsOf: authority.utf8) }
         input.append(separator)
-        input.append(contentsOf: epoch.utf8); input.append(separator)
-        input.append(contentsOf: prepared.pointee.documents!.metadata); input.append(separator)
+        input.append(contentsOf: epoch.utf8)
+        input.append(separator)
+        input.append(contentsOf: prepared.pointee.documents!.metadata)
+        input.append(separator)
         input.append(contentsOf: prepared.pointee.documents!.data.utf8)
     }
 
@@ -352,7 +389,8 @@ extension EventLog {
     /// The server's path for one chunk: `COPY` into the session's staging table, then
     /// `reach.append_staged`.
     static func appendStaged(_ chunk: [NewEvent], on connection: Connection) throws -> BulkSummary {
-        try connection.executeScript("""
+        try connection.executeScript(
+            """
             CREATE TEMP TABLE IF NOT EXISTS reach_stage (
                 ord bigint PRIMARY KEY, event_id uuid, stream_id text, event_type text, schema_version integer,
                 data jsonb, metadata jsonb, occurred_on date, authority_id text);
@@ -402,8 +440,11 @@ extension EventLog {
                 }
                 digest[6] = (digest[6] & 0x0F) | 0x80
                 digest[8] = (digest[8] & 0x3F) | 0x80
-                return UUID(uuid: (digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-                                   digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
+                return UUID(
+                    uuid: (
+                        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+                        digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]
+                    ))
             }
         }
     }

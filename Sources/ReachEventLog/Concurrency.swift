@@ -70,5 +70,5 @@ final class ConcurrentResults<T>: @unchecked Sendable {
         }
     }
 
-    deinit { slots.deallocate() }  // every slot was moved out by `take`
+    deinit { slots.deallocate() } // every slot was moved out by `take`
 }

@@ -68,18 +68,22 @@ public enum EventLog {
     /// One event, through `reach.append_event` (single values, one statement in the common case).
     static func appendOne(_ event: NewEvent, expecting: ExpectedVersion, on connection: Connection) throws -> AppendResult {
         do {
-            let result = try connection.query(appendOneSQL, [
-                event.id, event.streamID, event.type, event.schemaVersion, PostgresJSONB(event.data),
-                PostgresJSONB(event.metadata.json), event.occurredOn, event.authorityID, expecting.sqlValue,
-            ], prepared: true)
+            let result = try connection.query(
+                appendOneSQL,
+                [
+                    event.id, event.streamID, event.type, event.schemaVersion, PostgresJSONB(event.data),
+                    PostgresJSONB(event.metadata.json), event.occurredOn, event.authorityID, expecting.sqlValue,
+                ], prepared: true)
             guard result.rowCount == 1 else {
                 throw EventLogError(code: .invalidRequest, message: "the log did not answer for event \(event.id.lowercasedString)")
             }
             return AppendResult(
                 eventID: event.id, streamID: try result.decode(row: 0, column: 1), version: try result.decode(row: 0, column: 2),
                 position: try result.decode(row: 0, column: 3), duplicate: try result.decode(row: 0, column: 4))
-        } catch let error as PostgresError where error.sqlState == PostgresError.SQLState.uniqueViolation
-                    && error.constraint == "events_event_id_key" && !connection.isInTransaction {
+        } catch let error as PostgresError
+            where error.sqlState == PostgresError.SQLState.uniqueViolation
+            && error.constraint == "events_event_id_key" && !connection.isInTransaction
+        {
             // Another session appended the same event at the same moment: the single statement
             // checked for it before waiting for the stream's head. The batch path checks again,
             // and answers with the event already there.
@@ -107,7 +111,8 @@ public enum EventLog {
     }
 
     /// Reads one stream in version order, from the version after `afterVersion`.
-    public static func readStream(_ streamID: String, afterVersion: Int64 = 0, limit: Int = 1000, on connection: Connection) throws -> [RecordedEvent] {
+    public static func readStream(_ streamID: String, afterVersion: Int64 = 0, limit: Int = 1000, on connection: Connection) throws -> [RecordedEvent]
+    {
         let result = try connection.query(
             "SELECT \(columns) FROM reach.events WHERE stream_id = $1 AND version > $2 ORDER BY version LIMIT $3",
             [streamID, afterVersion, limit], prepared: true)
@@ -155,13 +160,15 @@ public struct LogHorizon: Sendable {
     /// longer than `maxWaitMilliseconds` (the horizon taken is kept for the next call).
     public mutating func settled(maxWaitMilliseconds: Int32 = 200, on connection: Connection) throws -> Int64? {
         guard !connection.isInTransaction else {
-            throw EventLogError(code: .invalidRequest, message: "read the log outside a transaction: an open transaction holds the reader's horizon back")
+            throw EventLogError(
+                code: .invalidRequest, message: "read the log outside a transaction: an open transaction holds the reader's horizon back")
         }
         if pending == nil {
             let horizon = try connection.query("SELECT last_position, reader_xid::text FROM reach.log_horizon()", prepared: true)
             pending = (try horizon.decode(row: 0, column: 0), try horizon.decode(row: 0, column: 1))
         }
-        let settledNow = try connection.query("SELECT reach.horizon_settled($1::text::xid8, $2)", [pending!.xid, maxWaitMilliseconds], prepared: true)
+        let settledNow = try connection.query(
+            "SELECT reach.horizon_settled($1::text::xid8, $2)", [pending!.xid, maxWaitMilliseconds], prepared: true)
         guard try settledNow.decode(Bool.self, row: 0, column: 0) else { return nil }
         defer { pending = nil }
         return pending!.position

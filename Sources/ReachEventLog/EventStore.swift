@@ -75,9 +75,11 @@ public struct EventStore: Sendable {
     ) async throws -> Int64 {
         // The follower's own jobs run on a thread of its own: a cooperative pool busy with
         // other work (two threads on two cores) cannot stall it.
-        try await onThreadOfItsOwn(name: "reach.follower", async: {
-            try await followOnThisTask(after: position, batchSize: batchSize, pollInterval: pollInterval, consume)
-        })
+        try await onThreadOfItsOwn(
+            name: "reach.follower",
+            async: {
+                try await followOnThisTask(after: position, batchSize: batchSize, pollInterval: pollInterval, consume)
+            })
     }
 
     private func followOnThisTask(
@@ -115,9 +117,11 @@ public struct EventStore: Sendable {
                     _ = try await listener!.run { [wait] in try $0.waitForNotifications(timeout: wait) }
                 }
             } catch let error as PostgresError where error.meansUnavailable {
-                logger.warning("lost the connection while following the log; reconnecting", metadata: [
-                    "event.position": "\(reader.checkpoint)", "error": "\(error)",
-                ])
+                logger.warning(
+                    "lost the connection while following the log; reconnecting",
+                    metadata: [
+                        "event.position": "\(reader.checkpoint)", "error": "\(error)",
+                    ])
                 await listener?.close()
                 await reading?.close()
                 try await Task.sleep(for: backoff)

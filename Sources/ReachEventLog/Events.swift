@@ -32,8 +32,10 @@ public struct EventMetadata: Sendable, Hashable, Codable {
     /// The metadata as jsonb prints it: keys shorter first, then by bytes, with `", "` and
     /// `": "` between items. The bulk path stores and hashes these bytes as they are.
     public var jsonbBytes: [UInt8] {
-        var writer = JSONWriter(.jsonb, capacity: 80 + (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0)
-                                    + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0))
+        var writer = JSONWriter(
+            .jsonb,
+            capacity: 80 + (actor?.utf8.count ?? 0) + (source?.utf8.count ?? 0)
+                + (causationID?.utf8.count ?? 0) + (correlationID?.utf8.count ?? 0))
         writer.beginObject()
         for (key, value) in [("actor", actor), ("source", source), ("causation_id", causationID), ("correlation_id", correlationID)] {
             guard let value else { continue }
@@ -126,7 +128,9 @@ public struct AppendResult: Sendable, Hashable, Codable {
     public var duplicate: Bool
 
     enum CodingKeys: String, CodingKey {
-        case eventID = "event_id", streamID = "stream_id", version, position, duplicate
+        case eventID = "event_id"
+        case streamID = "stream_id"
+        case version, position, duplicate
     }
 
     public init(eventID: UUID, streamID: String, version: Int64, position: Int64, duplicate: Bool) {
@@ -192,17 +196,22 @@ public struct RecordedEvent: Sendable, Hashable {
             if let value { writer.string(value) } else { writer.scalar(.null, in: UnsafeBufferPointer(start: nil, count: 0)) }
         }
         writer.beginObject()
-        writer.key("position"); writer.number(token: String(position))
+        writer.key("position")
+        writer.number(token: String(position))
         field("event_id", eventID.lowercasedString)
         field("stream_id", streamID)
-        writer.key("version"); writer.number(token: String(version))
+        writer.key("version")
+        writer.number(token: String(version))
         field("type", type)
-        writer.key("schema_version"); writer.number(token: String(schemaVersion))
+        writer.key("schema_version")
+        writer.number(token: String(schemaVersion))
         field("occurred_on", occurredOn?.description)
         field("recorded_at", recordedAt)
         field("authority_id", authorityID)
-        writer.key("data"); writer.raw(data)
-        writer.key("metadata"); writer.raw(metadata)
+        writer.key("data")
+        writer.raw(data)
+        writer.key("metadata")
+        writer.raw(metadata)
         field("hash", hash)
         writer.endObject()
         return writer.text
@@ -221,11 +230,14 @@ extension UUID {
         let middle = random.next() as UInt64
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - i))) }
-        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: middle & 0x0f)        // version 7
+        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: middle & 0x0f) // version 7
         bytes[7] = UInt8(truncatingIfNeeded: middle >> 8)
         bytes[8] = 0x80 | UInt8(truncatingIfNeeded: (middle >> 16) & 0x3f) // RFC 9562 variant
         for i in 9..<16 { bytes[i] = UInt8(truncatingIfNeeded: tail >> (8 * (i - 9))) }
-        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        return UUID(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 }

@@ -77,7 +77,10 @@ public struct JSONReader {
             index += 1
             try handler.beginObject()
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return try handler.endObject() }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return try handler.endObject()
+            }
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
@@ -88,27 +91,48 @@ public struct JSONReader {
                 try value(depth: depth + 1, into: &handler)
                 skipWhitespace()
                 guard index < bytes.count else { throw failure("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return try handler.endObject() }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return try handler.endObject()
+                }
                 throw failure("expected ',' or '}'")
             }
         case UInt8(ascii: "["):
             index += 1
             try handler.beginArray()
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return try handler.endArray() }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return try handler.endArray()
+            }
             while true {
                 try value(depth: depth + 1, into: &handler)
                 skipWhitespace()
                 guard index < bytes.count else { throw failure("unexpected end") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return try handler.endArray() }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return try handler.endArray()
+                }
                 throw failure("expected ',' or ']'")
             }
         case UInt8(ascii: "\""): try handler.scalar(.string(try string()), in: bytes)
-        case UInt8(ascii: "t"): try literal("true"); try handler.scalar(.bool(true), in: bytes)
-        case UInt8(ascii: "f"): try literal("false"); try handler.scalar(.bool(false), in: bytes)
-        case UInt8(ascii: "n"): try literal("null"); try handler.scalar(.null, in: bytes)
+        case UInt8(ascii: "t"):
+            try literal("true")
+            try handler.scalar(.bool(true), in: bytes)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            try handler.scalar(.bool(false), in: bytes)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            try handler.scalar(.null, in: bytes)
         default: try handler.scalar(.number(try number()), in: bytes)
         }
     }
@@ -171,7 +195,7 @@ public struct JSONReader {
             }
             return value
         }
-        index += 1  // the opening quote
+        index += 1 // the opening quote
         var out: [UInt8] = []
         while true {
             guard index < bytes.count else { throw failure("unterminated string") }
@@ -194,7 +218,9 @@ public struct JSONReader {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw failure("lone surrogate")
+                        }
                         index += 2
                         let low = try hex4()
                         guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
@@ -255,7 +281,10 @@ public struct JSONWriter: JSONHandler {
     /// Before a value: the separator after the previous item, and for an object member its key.
     private mutating func item() {
         guard let last = open.indices.last else { return }
-        if open[last].items > 0 { out.append(UInt8(ascii: ",")); if jsonb { out.append(UInt8(ascii: " ")) } }
+        if open[last].items > 0 {
+            out.append(UInt8(ascii: ","))
+            if jsonb { out.append(UInt8(ascii: " ")) }
+        }
         open[last].items += 1
         if open[last].object, let start = nextKey {
             members.append((start..<keys.count, out.count..<out.count))
@@ -357,7 +386,8 @@ public struct JSONWriter: JSONHandler {
         let first = members.count - count
         // Put the members in order (they usually are already).
         if count > 1, case let range = first..<members.count,
-           zip(range, range.dropFirst()).contains(where: { !precedes(members[$0].key, members[$1].key) }) {
+            zip(range, range.dropFirst()).contains(where: { !precedes(members[$0].key, members[$1].key) })
+        {
             if case .compact(sortedKeys: false) = style {} else { reorder(first: first, from: object.start) }
         }
         if first < members.count { keys.removeSubrange(members[first].key.lowerBound...) }
@@ -377,7 +407,10 @@ public struct JSONWriter: JSONHandler {
         var written = 0
         for (place, member) in order.enumerated() {
             if place + 1 < order.count, !precedes(members[member].key, members[order[place + 1]].key) { continue }
-            if written > 0 { sorted.append(UInt8(ascii: ",")); if jsonb { sorted.append(UInt8(ascii: " ")) } }
+            if written > 0 {
+                sorted.append(UInt8(ascii: ","))
+                if jsonb { sorted.append(UInt8(ascii: " ")) }
+            }
             sorted.append(contentsOf: out[members[member].text])
             written += 1
         }
@@ -409,13 +442,27 @@ public struct JSONWriter: JSONHandler {
         }
         for byte in text {
             switch byte {
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
-            case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
-            case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
-            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\""):
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\n"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "r"))
+            case 0x08:
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "b"))
+            case 0x0C:
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "f"))
+            case UInt8(ascii: "\t"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "t"))
             case 0..<0x20:
                 out.append(contentsOf: "\\u00".utf8)
                 out.append(Hex.digit(byte >> 4))
@@ -480,11 +527,14 @@ public enum JSONValue: Sendable, Hashable {
         var open: [(value: JSONValue, key: String?)] = []
 
         mutating func add(_ value: JSONValue) {
-            guard !open.isEmpty else { result = value; return }
+            guard !open.isEmpty else {
+                result = value
+                return
+            }
             let last = open.count - 1
             switch open[last].value {
             case .array(var items):
-                open[last].value = .null  // let go of the array so that it is not copied
+                open[last].value = .null // let go of the array so that it is not copied
                 items.append(value)
                 open[last].value = .array(items)
             case .object(var object):

@@ -9,9 +9,11 @@ extension EventLog {
     /// `reach.record_event_id`): that event, and whether its stream also holds an event of
     /// `type` whose data names the record under `field` (such as a withdrawal of it).
     public static func recordedEvents(recordIDs: [String], namedBy type: String, inField field: String, on connection: Connection)
-        throws -> [String: (event: RecordedEvent, named: Bool)] {
+        throws -> [String: (event: RecordedEvent, named: Bool)]
+    {
         guard !recordIDs.isEmpty else { return [:] }
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT \(columns), i.record_id,
                    EXISTS (SELECT FROM reach.events w WHERE w.stream_id = e.stream_id AND w.event_type = $2 AND w.data ->> $3 = i.record_id)
             FROM unnest($1::text[]) AS i(record_id),
@@ -49,9 +51,11 @@ extension EventLog {
     /// Per stream that exists: its version, and `data ->> field` of its latest event of `type`
     /// (events of other types in the stream count for the version only).
     public static func streamHeads(_ streams: [String], latest field: String, ofType type: String, on connection: Connection)
-        throws -> [String: (version: Int64, latest: String?)] {
+        throws -> [String: (version: Int64, latest: String?)]
+    {
         guard !streams.isEmpty else { return [:] }
-        let rows = try connection.query("""
+        let rows = try connection.query(
+            """
             SELECT stream_id, max(version), (array_agg(data ->> $2 ORDER BY version DESC) FILTER (WHERE event_type = $3))[1]
             FROM reach.events WHERE stream_id = ANY($1) GROUP BY stream_id
             """, [PostgresArray(streams), field, type], prepared: true
@@ -62,8 +66,11 @@ extension EventLog {
     /// Which of `streams` have events.
     public static func existingStreams(_ streams: [String], on connection: Connection) throws -> Set<String> {
         guard !streams.isEmpty else { return [] }
-        return Set(try connection.query("SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
-                                        [PostgresArray(streams)], prepared: true).mapRows { try $0.decode(0, as: String.self) })
+        return Set(
+            try connection.query(
+                "SELECT stream_id FROM reach.streams WHERE stream_id = ANY($1) AND version > 0",
+                [PostgresArray(streams)], prepared: true
+            ).mapRows { try $0.decode(0, as: String.self) })
     }
 
     /// The places (0-based) in `ids` of the event ids the log holds. One index probe per id,
@@ -71,17 +78,22 @@ extension EventLog {
     /// once the log outgrows its statistics.
     public static func presentIDs(_ ids: [UUID], on connection: Connection) throws -> [Int] {
         guard !ids.isEmpty else { return [] }
-        return try connection.query("""
+        return try connection.query(
+            """
             SELECT i.n - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS i(id, n),
                 LATERAL (SELECT FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS found
-            """, [PostgresArray(ids)]).mapRows { try $0.decode(0, as: Int.self) }
+            """, [PostgresArray(ids)]
+        ).mapRows { try $0.decode(0, as: Int.self) }
     }
 
     /// For events already in the log (by id): where each is, and whether it holds the same
     /// type and data as given, in the order given.
-    public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [(position: Int64, same: Bool)] {
+    public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [(
+        position: Int64, same: Bool
+    )] {
         guard !events.isEmpty else { return [] }
-        let found = try connection.query("""
+        let found = try connection.query(
+            """
             SELECT i.n, e."position", e.event_type = i.t AND e.data = i.d
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n),
                 LATERAL (SELECT "position", event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
@@ -95,7 +107,8 @@ extension EventLog {
     /// Whether the log holds no events at all, and whether it holds events from `source`
     /// (their metadata's `source`).
     public static func holdsEvents(fromSource source: String, on connection: Connection) throws -> (any: Bool, fromSource: Bool) {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT EXISTS (SELECT FROM reach.events), EXISTS (SELECT FROM reach.events WHERE metadata ->> 'source' = $1)
             """, [source])
         return (try result.decode(row: 0, column: 0), try result.decode(row: 0, column: 1))
@@ -111,7 +124,8 @@ extension EventLog {
     /// decoded into events (no horizon either). How many rows, and the last position; nil when
     /// none is left.
     public static func readPlain(after: Int64, limit: Int, on connection: Connection) throws -> (rows: Int, last: Int64)? {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             SELECT "position", event_id, stream_id, version, event_type, schema_version, data, metadata, occurred_on,
                    recorded_at, authority_id, hash
             FROM reach.events WHERE "position" > $1 ORDER BY "position" LIMIT $2
@@ -136,13 +150,18 @@ extension EventLog {
 
     /// Of `authorities`, those with an event placed after the position given for it and at or
     /// before `upTo` (an authority not given counts from the start).
-    public static func authoritiesWithEvents(after positions: [String: Int64], among authorities: [String], upTo: Int64,
-                                             on connection: Connection) throws -> Set<String> {
+    public static func authoritiesWithEvents(
+        after positions: [String: Int64], among authorities: [String], upTo: Int64,
+        on connection: Connection
+    ) throws -> Set<String> {
         guard !authorities.isEmpty else { return [] }
-        return Set(try connection.query("""
-            SELECT a.la FROM unnest($1::text[], $2::int8[]) AS a(la, after)
-            WHERE EXISTS (SELECT FROM reach.events e WHERE e.authority_id = a.la AND e."position" > a.after AND e."position" <= $3)
-            """, [PostgresArray(authorities), PostgresArray(authorities.map { positions[$0] ?? 0 }), upTo]).mapRows { try $0.decode(0, as: String.self) })
+        return Set(
+            try connection.query(
+                """
+                SELECT a.la FROM unnest($1::text[], $2::int8[]) AS a(la, after)
+                WHERE EXISTS (SELECT FROM reach.events e WHERE e.authority_id = a.la AND e."position" > a.after AND e."position" <= $3)
+                """, [PostgresArray(authorities), PostgresArray(authorities.map { positions[$0] ?? 0 }), upTo]
+            ).mapRows { try $0.decode(0, as: String.self) })
     }
 
     /// Refreshes the planner's statistics of the log (after a bulk load).

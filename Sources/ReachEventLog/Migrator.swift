@@ -58,7 +58,8 @@ public struct Migrator: Sendable {
     public func migrate(on connection: Connection) throws -> [String] {
         try connection.execute("SELECT pg_advisory_lock($1)", [Self.lockKey])
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [Self.lockKey]) }
-        try connection.executeScript("""
+        try connection.executeScript(
+            """
             SET client_min_messages = warning;
             CREATE TABLE IF NOT EXISTS public.reach_migrations (
                 name        text PRIMARY KEY,
@@ -72,20 +73,24 @@ public struct Migrator: Sendable {
         let known = Dictionary(uniqueKeysWithValues: applied)
         let names = Set(migrations.map(\.name))
         if let unknown = applied.first(where: { !names.contains($0.0) }) {
-            throw EventLogError(code: .migration, message: """
-                the database has migration \(unknown.0) applied, which this program does not know; \
-                use a newer reach, or a database made by this one
-                """)
+            throw EventLogError(
+                code: .migration,
+                message: """
+                    the database has migration \(unknown.0) applied, which this program does not know; \
+                    use a newer reach, or a database made by this one
+                    """)
         }
         var done: [String] = []
         for migration in migrations {
             let checksum = EventLog.sha256Hex(migration.sql)
             if let recorded = known[migration.name] {
                 guard recorded == checksum else {
-                    throw EventLogError(code: .migration, message: """
-                        migration \(migration.name) was edited after it was applied (checksum \(checksum.prefix(12)) \
-                        differs from the applied \(recorded.prefix(12))); restore the file and put the change in a new migration
-                        """)
+                    throw EventLogError(
+                        code: .migration,
+                        message: """
+                            migration \(migration.name) was edited after it was applied (checksum \(checksum.prefix(12)) \
+                            differs from the applied \(recorded.prefix(12))); restore the file and put the change in a new migration
+                            """)
                 }
                 continue
             }
@@ -102,13 +107,16 @@ public struct Migrator: Sendable {
                     // lock_not_available: a long query holds a lock it needs (or a deadlock with
                     // the service's statements). Give way, and try again.
                     guard attempt < attempts else {
-                        throw EventLogError(code: .migration, message: """
-                            migration \(migration.name) waited for its locks \(attempts) times and gave way each time to queries \
-                            holding them (\(error.message)); run reach db migrate again when they have ended
-                            """)
+                        throw EventLogError(
+                            code: .migration,
+                            message: """
+                                migration \(migration.name) waited for its locks \(attempts) times and gave way each time to queries \
+                                holding them (\(error.message)); run reach db migrate again when they have ended
+                                """)
                     }
-                    logger.warning("a migration gave way to a query holding a lock it needs; trying again",
-                                   metadata: ["migration.name": "\(migration.name)", "attempt": "\(attempt)"])
+                    logger.warning(
+                        "a migration gave way to a query holding a lock it needs; trying again",
+                        metadata: ["migration.name": "\(migration.name)", "attempt": "\(attempt)"])
                     Thread.sleep(forTimeInterval: min(2.0, 0.1 * Double(attempt)))
                 }
             }
@@ -123,14 +131,16 @@ public struct Migrator: Sendable {
     /// which a copy of the database or a restore into a new one does not carry, when they are
     /// not in force: so they hold wherever the log is, after every run of the migrations.
     public static func settleDatabase(on connection: Connection) throws {
-        let settled = try connection.query("""
+        let settled = try connection.query(
+            """
             SELECT to_regprocedure('reach.settle_database()') IS NULL
                 OR (NOT has_database_privilege('public', current_database(), 'TEMPORARY')
                     AND (current_setting('server_version_num')::int < 140000
                          OR EXISTS (SELECT FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
                                     WHERE d.datname = current_database() AND s.setrole = 0
                                       AND 'client_connection_check_interval=2s' = ANY (s.setconfig))))
-            """).decode(Bool.self, row: 0, column: 0)
+            """
+        ).decode(Bool.self, row: 0, column: 0)
         if !settled { try connection.execute("SELECT reach.settle_database()") }
     }
 

@@ -51,9 +51,12 @@ public struct Seal: Sendable, Hashable {
     var statement: [UInt8] {
         var writer = JSONWriter(.compact(sortedKeys: false), capacity: 64 + heads.count * 120)
         writer.beginObject()
-        writer.key("sealed_at"); writer.string(sealedAt)
-        writer.key("last_position"); writer.number(token: String(lastPosition))
-        writer.key("public_key"); writer.string(publicKey)
+        writer.key("sealed_at")
+        writer.string(sealedAt)
+        writer.key("last_position")
+        writer.number(token: String(lastPosition))
+        writer.key("public_key")
+        writer.string(publicKey)
         writer.key("streams")
         writer.beginArray()
         for head in heads {
@@ -65,7 +68,8 @@ public struct Seal: Sendable, Hashable {
         }
         writer.endArray()
         if let blocks {
-            writer.key("block_size"); writer.number(token: String(Self.blockSize))
+            writer.key("block_size")
+            writer.number(token: String(Self.blockSize))
             writer.key("blocks")
             writer.beginArray()
             for block in blocks {
@@ -91,15 +95,17 @@ public struct Seal: Sendable, Hashable {
     /// A seal read back from its file; its signature is checked by ``verified()``.
     public init(fileText: String) throws {
         guard case .object(let fields) = try JSONValue.parse(fileText),
-              case .string(let sealedAt)? = fields["sealed_at"], case .number(let last)? = fields["last_position"],
-              case .string(let publicKey)? = fields["public_key"], case .string(let signature)? = fields["signature"],
-              case .array(let streams)? = fields["streams"] else {
+            case .string(let sealedAt)? = fields["sealed_at"], case .number(let last)? = fields["last_position"],
+            case .string(let publicKey)? = fields["public_key"], case .string(let signature)? = fields["signature"],
+            case .array(let streams)? = fields["streams"]
+        else {
             throw SealError("the file is not a seal of the log")
         }
         var heads: [Head] = []
         for stream in streams {
             guard case .array(let parts) = stream, parts.count == 3, case .string(let id) = parts[0],
-                  case .number(let version) = parts[1], case .string(let hash) = parts[2], let whole = Int64(exactly: version) else {
+                case .number(let version) = parts[1], case .string(let hash) = parts[2], let whole = Int64(exactly: version)
+            else {
                 throw SealError("the file is not a seal of the log: a stream is not [id, version, hash]")
             }
             heads.append(Head(streamID: id, version: whole, hash: hash))
@@ -112,7 +118,8 @@ public struct Seal: Sendable, Hashable {
             }
             blocks = try items.map { item in
                 guard case .array(let parts) = item, parts.count == 3, case .number(let upTo) = parts[0], case .number(let events) = parts[1],
-                      case .string(let digest) = parts[2], let whole = Int64(exactly: upTo), let count = Int64(exactly: events) else {
+                    case .string(let digest) = parts[2], let whole = Int64(exactly: upTo), let count = Int64(exactly: events)
+                else {
                     throw SealError("the file is not a seal of the log: a block is not [up_to, events, digest]")
                 }
                 return Block(upTo: whole, events: count, digest: digest)
@@ -122,7 +129,9 @@ public struct Seal: Sendable, Hashable {
     }
 
     init(sealedAt: String, lastPosition: Int64, heads: [Head], blocks: [Block]?, publicKey: String, signature: String) {
-        (self.sealedAt, self.lastPosition, self.heads, self.blocks, self.publicKey, self.signature) = (sealedAt, lastPosition, heads, blocks, publicKey, signature)
+        (self.sealedAt, self.lastPosition, self.heads, self.blocks, self.publicKey, self.signature) = (
+            sealedAt, lastPosition, heads, blocks, publicKey, signature
+        )
     }
 
     /// Whether the signature is the key's over the statement; `publicKey`, when given, must be
@@ -132,7 +141,8 @@ public struct Seal: Sendable, Hashable {
             throw SealError("the seal was signed by another key than the one given")
         }
         guard let key = Hex.decode(publicKey.utf8), let signature = Hex.decode(signature.utf8),
-              Ed25519.verify(signature, of: statement, publicKey: key) else {
+            Ed25519.verify(signature, of: statement, publicKey: key)
+        else {
             throw SealError("the seal's signature does not hold: the file was changed, or not made by reach events seal")
         }
     }
@@ -184,7 +194,8 @@ public enum Ed25519 {
         var length = 64
         var signature = [UInt8](repeating: 0, count: 64)
         guard EVP_DigestSignInit(context, nil, nil, nil, key) == 1,
-              EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else {
+            EVP_DigestSign(context, &signature, &length, message, message.count) == 1
+        else {
             throw SealError("OpenSSL could not sign")
         }
         return Array(signature.prefix(length))
@@ -211,19 +222,24 @@ extension EventLog {
         while settled == nil {
             settled = try horizon.settled(maxWaitMilliseconds: 1_000, on: connection)
             if settled == nil && ContinuousClock.now > deadline {
-                throw SealError("a transaction of the log has been running for longer than \(maxWait): the log has no settled position to seal; try again once it ends")
+                throw SealError(
+                    "a transaction of the log has been running for longer than \(maxWait): the log has no settled position to seal; try again once it ends"
+                )
             }
         }
         let position = settled!
         return try connection.withTransaction(isolation: "REPEATABLE READ") { connection in
             let now = try connection.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
-            let heads = try connection.query("""
+            let heads = try connection.query(
+                """
                 SELECT DISTINCT ON (stream_id) stream_id, version, encode(hash, 'hex')
                 FROM reach.events WHERE "position" <= $1 ORDER BY stream_id, version DESC
-                """, [position]).mapRows { Seal.Head(streamID: try $0.decode(0), version: try $0.decode(1), hash: try $0.decode(2)) }
-            var seal = Seal(sealedAt: try now.decode(row: 0, column: 0), lastPosition: position, heads: heads,
-                            blocks: try blocks(upTo: position, on: connection),
-                            publicKey: Hex.encode(try Ed25519.publicKey(of: privateKey)), signature: "")
+                """, [position]
+            ).mapRows { Seal.Head(streamID: try $0.decode(0), version: try $0.decode(1), hash: try $0.decode(2)) }
+            var seal = Seal(
+                sealedAt: try now.decode(row: 0, column: 0), lastPosition: position, heads: heads,
+                blocks: try blocks(upTo: position, on: connection),
+                publicKey: Hex.encode(try Ed25519.publicKey(of: privateKey)), signature: "")
             seal.signature = Hex.encode(try Ed25519.sign(seal.statement, privateKey: privateKey))
             return seal
         }
@@ -235,7 +251,8 @@ extension EventLog {
         var start: Int64 = 0
         while start < position {
             let end = min(start + Seal.blockSize, position)
-            let result = try connection.query("""
+            let result = try connection.query(
+                """
                 SELECT count(*), encode(sha256(coalesce(string_agg(int8send("position") || hash, ''::bytea ORDER BY "position"), ''::bytea)), 'hex')
                 FROM reach.events WHERE "position" > $1 AND "position" <= $2
                 """, [start, end], prepared: true)
@@ -256,7 +273,8 @@ extension EventLog {
         try seal.verified(publicKey: publicKey)
         var report = try verify(on: connection)
         guard report.ok else { return report }
-        let found = try connection.query("""
+        let found = try connection.query(
+            """
             SELECT s.stream_id, s.version, e."position", encode(e.hash, 'hex') = s.hash,
                    (SELECT max(version) FROM reach.events c WHERE c.stream_id = s.stream_id)
             FROM unnest($1::text[], $2::int8[], $3::text[]) WITH ORDINALITY AS s(stream_id, version, hash, n)
@@ -270,35 +288,43 @@ extension EventLog {
             let now = try found.decodeIfPresent(Int64.self, row: 0, column: 4)
             let reason: String
             if try found.decodeIfPresent(Int64.self, row: 0, column: 2) == nil {
-                reason = now.map { "sealed at version \(version), the stream now ends at version \($0): events were deleted" }
+                reason =
+                    now.map { "sealed at version \(version), the stream now ends at version \($0): events were deleted" }
                     ?? "sealed at version \(version), the stream is gone"
             } else {
                 reason = "its event at the sealed version \(version) is not the one sealed: the stream was rewritten"
             }
-            report.firstBroken = VerifyReport.BrokenEvent(position: try found.decodeIfPresent(row: 0, column: 2) ?? 0, streamID: stream,
-                                                         version: version, reason: reason)
+            report.firstBroken = VerifyReport.BrokenEvent(
+                position: try found.decodeIfPresent(row: 0, column: 2) ?? 0, streamID: stream,
+                version: version, reason: reason)
             return report
         }
         let last = try EventLog.size(on: connection).lastPosition ?? 0
         if last < seal.lastPosition {
-            report.firstBroken = VerifyReport.BrokenEvent(position: last, streamID: "", version: 0,
-                                                         reason: "sealed at position \(seal.lastPosition), the log now ends at \(last)")
+            report.firstBroken = VerifyReport.BrokenEvent(
+                position: last, streamID: "", version: 0,
+                reason: "sealed at position \(seal.lastPosition), the log now ends at \(last)")
             return report
         }
         if let sealed = seal.blocks {
             let now = try connection.withTransaction(isolation: "REPEATABLE READ") { try blocks(upTo: seal.lastPosition, on: $0) }
             guard sealed.count == now.count else {
-                report.firstBroken = VerifyReport.BrokenEvent(position: seal.lastPosition, streamID: "", version: 0,
-                                                             reason: "the seal's blocks do not cover its position \(seal.lastPosition)")
+                report.firstBroken = VerifyReport.BrokenEvent(
+                    position: seal.lastPosition, streamID: "", version: 0,
+                    reason: "the seal's blocks do not cover its position \(seal.lastPosition)")
                 return report
             }
             if let (was, current) = zip(sealed, now).first(where: { $0.0 != $0.1 }) {
                 let from = max(was.upTo - Seal.blockSize, 0) + 1
-                let change = current.events > was.events ? "an event was inserted"
+                let change =
+                    current.events > was.events
+                    ? "an event was inserted"
                     : current.events < was.events ? "an event was deleted" : "an event was changed, or replaced by another"
                 report.firstBroken = VerifyReport.BrokenEvent(
                     position: from, streamID: "", version: 0,
-                    reason: "the events at positions \(from) to \(was.upTo) are not those sealed (\(was.events) then, \(current.events) now): \(change) below the seal")
+                    reason:
+                        "the events at positions \(from) to \(was.upTo) are not those sealed (\(was.events) then, \(current.events) now): \(change) below the seal"
+                )
             }
         }
         return report

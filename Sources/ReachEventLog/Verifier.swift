@@ -17,7 +17,9 @@ public struct VerifyReport: Sendable, Hashable, Codable {
         public var reason: String
 
         enum CodingKeys: String, CodingKey {
-            case position, streamID = "stream_id", version, reason
+            case position
+            case streamID = "stream_id"
+            case version, reason
         }
     }
 
@@ -25,7 +27,9 @@ public struct VerifyReport: Sendable, Hashable, Codable {
     public var ok: Bool { firstBroken == nil }
 
     enum CodingKeys: String, CodingKey {
-        case events, streams, firstBroken = "first_broken", ok
+        case events, streams
+        case firstBroken = "first_broken"
+        case ok
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -58,7 +62,8 @@ extension EventLog {
     /// and time (a moved head would make the next honest append look broken, or fail). Reports the first broken event by position, else the first broken head by
     /// stream, or that everything holds.
     public static func verify(on connection: Connection) throws -> VerifyReport {
-        let result = try connection.query("""
+        let result = try connection.query(
+            """
             WITH checked AS (
                 SELECT "position", stream_id, version, hash, recorded_at,
                        lag(version) OVER w AS previous_version, lag(recorded_at) OVER w AS previous_recorded_at,
@@ -114,7 +119,8 @@ extension EventLog {
     /// The first amendment that is not where its record is, or does not keep its record's
     /// authority: one the log refuses now (migration 0025), appended before it did.
     static func misplacedAmendment(on connection: Connection) throws -> VerifyReport.BrokenEvent? {
-        let found = try connection.query("""
+        let found = try connection.query(
+            """
             SELECT a."position", a.stream_id, a.version,
                    CASE WHEN o.event_id IS NULL THEN format('the amendment names record %s, which is not in the log', a.data ->> 'record_id')
                         WHEN o.stream_id <> a.stream_id THEN format('the amendment of record %s is not in its record''s stream (%s)', a.data ->> 'record_id', o.stream_id)
@@ -129,7 +135,8 @@ extension EventLog {
             ORDER BY a."position" LIMIT 1
             """)
         guard found.rowCount > 0 else { return nil }
-        return VerifyReport.BrokenEvent(position: try found.decode(row: 0, column: 0), streamID: try found.decode(row: 0, column: 1),
-                                        version: try found.decode(row: 0, column: 2), reason: try found.decode(row: 0, column: 3))
+        return VerifyReport.BrokenEvent(
+            position: try found.decode(row: 0, column: 0), streamID: try found.decode(row: 0, column: 1),
+            version: try found.decode(row: 0, column: 2), reason: try found.decode(row: 0, column: 3))
     }
 }

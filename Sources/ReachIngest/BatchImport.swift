@@ -1,5 +1,5 @@
-import ReachDomain
 import Foundation
+import ReachDomain
 import ReachEventLog
 import ReachPostgres
 
@@ -42,8 +42,9 @@ extension Importer {
             case .success(let envelope):
                 return envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
                     let data = JSONValue.object(envelope.data).jsonbBytes
-                    let candidate = Candidate(line: row.line, recordID: envelope.id, type: envelope.type, data: envelope.data,
-                                              dataText: String(decoding: data.bytes, as: UTF8.self), checked: checked)
+                    let candidate = Candidate(
+                        line: row.line, recordID: envelope.id, type: envelope.type, data: envelope.data,
+                        dataText: String(decoding: data.bytes, as: UTF8.self), checked: checked)
                     let event = recorder.event(candidate, checked)
                     return (candidate, data.exact ? EventLog.PreparedEvent(jsonb: event) : EventLog.PreparedEvent(event))
                 }
@@ -81,8 +82,10 @@ extension Importer {
     /// (``CrossRecordRules``), and the rows that pass are appended through the bulk (COPY)
     /// path. The same rules as recording the rows one by one. Runs inside the import's transaction,
     /// whose `state` the import finishes before it commits.
-    func runBatch(_ rows: [Row], checked: consuming Checked, askLog: Bool, state: BatchState,
-                  into summary: inout Summary, on connection: Connection) throws {
+    func runBatch(
+        _ rows: [Row], checked: consuming Checked, askLog: Bool, state: BatchState,
+        into summary: inout Summary, on connection: Connection
+    ) throws {
         summary.read += rows.count
         var refusals = checked.refusals
         var candidates = checked.candidates

@@ -45,7 +45,10 @@ extension CSVLayout {
                 tree.cells.append(index)
                 tree.kind = column.kind
             }
-            var keys: [String] = [], objects: [Range<Int>] = [], steps: [Step] = [], cells: [Int] = []
+            var keys: [String] = []
+            var objects: [Range<Int>] = []
+            var steps: [Step] = []
+            var cells: [Int] = []
             func object(_ tree: Tree) -> Int {
                 objects.append(0..<0)
                 let made = objects.count - 1
@@ -110,10 +113,11 @@ extension CSVLayout {
                 case .textList:
                     return .array(cell.split(separator: ";").map { .string(FieldReader.trimmed(String($0))) })
                 case .numberList:
-                    return .array(cell.split(separator: ";").map { part in
-                        let text = FieldReader.trimmed(String(part))
-                        return CSVLayout.number(text)
-                    })
+                    return .array(
+                        cell.split(separator: ";").map { part in
+                            let text = FieldReader.trimmed(String(part))
+                            return CSVLayout.number(text)
+                        })
                 }
             }
             return nil

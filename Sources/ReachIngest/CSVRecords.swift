@@ -1,5 +1,5 @@
-import ReachDomain
 import Foundation
+import ReachDomain
 
 /// CSV records (RFC 4180) read from UTF-8 bytes, a block at a time: cells separated by commas,
 /// records by LF or CRLF; a cell in double quotes may hold commas, line breaks and doubled
@@ -77,7 +77,10 @@ final class CSVRecords {
 
     /// The next record's cells, or nil at the end of the input.
     func next() throws -> [String]? {
-        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
+        let quote = UInt8(ascii: "\"")
+        let comma = UInt8(ascii: ",")
+        let lf: UInt8 = 0x0A
+        let cr: UInt8 = 0x0D
         var cells: [String] = []
         cells.reserveCapacity(width)
         var cell: [UInt8] = []
@@ -86,7 +89,8 @@ final class CSVRecords {
         var atCellStart = true
         func text(_ bytes: UnsafeBufferPointer<UInt8>) throws -> String {
             // ASCII needs no validating (and validating looks up generic metadata on every call).
-            guard let text = bytes.allSatisfy({ $0 < 0x80 }) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self) else {
+            guard let text = bytes.allSatisfy({ $0 < 0x80 }) ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
+            else {
                 throw Failure(description: "the text is not UTF-8 (save the file as CSV UTF-8)", cell: cells.count)
             }
             return text
@@ -101,8 +105,10 @@ final class CSVRecords {
             Failure(description: "the line has more than \(Self.maximumCells) cells: no record type has so many columns; check the file is CSV")
         }
         func tooLong() -> Failure {
-            Failure(description: "the cell is longer than \(Self.maximumCell / 1024) KiB\(quoted ? " (does a quote that opens it never close?)" : ""): no field is so long; check the file is CSV",
-                    cell: cells.count)
+            Failure(
+                description:
+                    "the cell is longer than \(Self.maximumCell / 1024) KiB\(quoted ? " (does a quote that opens it never close?)" : ""): no field is so long; check the file is CSV",
+                cell: cells.count)
         }
         func endRecord() -> [String] {
             records += 1
@@ -148,7 +154,10 @@ final class CSVRecords {
             atCellStart = false
             if cell.count >= Self.maximumCell { throw tooLong() }
             if quoted {
-                guard byte == quote else { cell.append(byte); continue }
+                guard byte == quote else {
+                    cell.append(byte)
+                    continue
+                }
                 // A doubled quote is a quote; a single one closes the cell.
                 if index == block.count { _ = refill() }
                 if index < block.count, block[index] == quote {

@@ -1,6 +1,6 @@
-import ReachDomain
 import CSV
 import Foundation
+import ReachDomain
 import ReachEventLog
 import ReachPostgres
 
@@ -102,7 +102,9 @@ public struct Importer: Sendable {
         if path.lowercased().hasSuffix(".csv") || type != nil {
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             guard let type = type ?? RecordType.recordable.keys.sorted(by: { $0.count > $1.count }).first(where: { name.hasPrefix($0) }) else {
-                throw Refusals([Refusal("type", "cannot tell the record type of \(path): name the file after it (such as activity_delivered.csv) or give --type")])
+                throw Refusals([
+                    Refusal("type", "cannot tell the record type of \(path): name the file after it (such as activity_delivered.csv) or give --type")
+                ])
             }
             guard let records = CSVRecords(path: path) else {
                 throw Refusals([Refusal("file", "cannot read \(path): no such file, or no permission to read it")])
@@ -269,8 +271,10 @@ public struct Importer: Sendable {
 
     /// Checks and records every row in one transaction; keeps them only if none was refused,
     /// unless `skipInvalid`. `progress` is told how many rows are done.
-    public func run(_ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
-                    progress: (Int) throws -> Void = { _ in }) async throws -> Summary {
+    public func run(
+        _ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+        progress: (Int) throws -> Void = { _ in }
+    ) async throws -> Summary {
         try await run(source: file, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
     }
 
@@ -285,12 +289,14 @@ public struct Importer: Sendable {
     /// check. If a record may be there already (an id the index finds, or a row refused for
     /// what the log holds), that pass is rolled back and the file read again, asking the log
     /// about every id first. The outcome is the same either way.
-    public func run<Source: RowSource>(source: sending Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
-                                       progress: (Int) throws -> Void = { _ in }) async throws -> Summary {
+    public func run<Source: RowSource>(
+        source: sending Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+        progress: (Int) throws -> Void = { _ in }
+    ) async throws -> Summary {
         if mode == .automatic, let second = try source.reopened() {
             do {
                 return try await pass(source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
-            } catch where Self.isRecordedAlready(error) {
+            } catch  where Self.isRecordedAlready(error) {
                 var summary = try await pass(second, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
                 summary.passes = 2
                 return summary
@@ -313,21 +319,27 @@ public struct Importer: Sendable {
 
     /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
     /// before it is appended.
-    func pass<Source: RowSource>(_ source: sending Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection,
-                                 progress: (Int) throws -> Void) async throws -> Summary {
+    func pass<Source: RowSource>(
+        _ source: sending Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection,
+        progress: (Int) throws -> Void
+    ) async throws -> Summary {
         // The pass blocks on its connection: it runs on a thread of its own whoever calls it,
         // never on the cooperative pool, which its read-ahead must not wait behind.
         let reader = ChunkReader(source, size: chunkSize) { [self] rows in prepare(rows, mode: mode) }
-        return try await onThreadOfItsOwn(name: "reach.import", async: {
-            try await passOnThisThread(reader, skipInvalid: skipInvalid, askLog: askLog, on: connection, progress: progress)
-        })
+        return try await onThreadOfItsOwn(
+            name: "reach.import",
+            async: {
+                try await passOnThisThread(reader, skipInvalid: skipInvalid, askLog: askLog, on: connection, progress: progress)
+            })
     }
 
-    private func passOnThisThread<Source: RowSource>(_ reader: ChunkReader<Source>, skipInvalid: Bool, askLog: Bool, on connection: Connection,
-                                                     progress: (Int) throws -> Void) async throws -> Summary {
+    private func passOnThisThread<Source: RowSource>(
+        _ reader: ChunkReader<Source>, skipInvalid: Bool, askLog: Bool, on connection: Connection,
+        progress: (Int) throws -> Void
+    ) async throws -> Summary {
         let state = BatchState()
         // Kept only when nothing was refused, or when refused rows are to be skipped.
-        return try await connection.withTransaction(keepingIf: { $0.committed }) { connection in
+        return try await connection.withTransaction(keepingIf: \.committed) { connection in
             var summary = Summary()
             var next = try await reader.next()
             while var chunk = next {
@@ -335,9 +347,11 @@ public struct Importer: Sendable {
                 // of its own (this task's thread blocks on the connection, and a busy cooperative
                 // pool must not hold the read-ahead back).
                 let more = chunk.rows.count == chunkSize
-                async let following = onThreadOfItsOwn(name: "reach.import.read", async: {
-                    more ? try await reader.next() : nil
-                })
+                async let following = onThreadOfItsOwn(
+                    name: "reach.import.read",
+                    async: {
+                        more ? try await reader.next() : nil
+                    })
                 let done = summary.read
                 if let checked = chunk.checked.take() {
                     try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
@@ -407,7 +421,9 @@ public struct Importer: Sendable {
             return String(decoding: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as! Data, as: UTF8.self) + "\n"
         }
         return summary.refused.map { row -> String in
-            guard let original = row.original.first, case .object(var fields)? = try? JSONValue.parse(original) else { return row.original.first ?? "" }
+            guard let original = row.original.first, case .object(var fields)? = try? JSONValue.parse(original) else {
+                return row.original.first ?? ""
+            }
             fields[CSVLayout.reasonColumn] = .string(reason(row))
             return JSONValue.object(fields).text
         }.joined(separator: "\n") + "\n"
@@ -461,7 +477,12 @@ struct LineReader {
     static let maximumLine = 2 * 1024 * 1024
 
     private func tooLong() -> Refusals {
-        Refusals([Refusal("file", "line \(number + 1) is longer than \(Self.maximumLine / 1024 / 1024) MiB: no record is so long; check the file is JSON Lines, one record per line")])
+        Refusals([
+            Refusal(
+                "file",
+                "line \(number + 1) is longer than \(Self.maximumLine / 1024 / 1024) MiB: no record is so long; check the file is JSON Lines, one record per line"
+            )
+        ])
     }
 
     /// The next line (without its newline) and its number, or nil at the end of the file.

@@ -52,8 +52,8 @@ public final class Connection {
         let keys = pairs.map { strdup($0.0) }
         let values = pairs.map { strdup($0.1) }
         defer {
-            keys.forEach { free($0) }
-            values.forEach { free($0) }
+            for key in keys { free(key) }
+            for value in values { free(value) }
         }
         let keyPointers: [UnsafePointer<CChar>?] = keys.map { UnsafePointer($0) } + [nil]
         let valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer($0) } + [nil]
@@ -69,11 +69,13 @@ public final class Connection {
         self.logger = logger
         self.configuration = configuration
         self.noticeSink = Unmanaged.passRetained(NoticeSink(logger: logger))
-        PQsetNoticeReceiver(conn, { context, result in
-            guard let context, let result else { return }
-            let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
-            sink.receive(result)
-        }, noticeSink.toOpaque())
+        PQsetNoticeReceiver(
+            conn,
+            { context, result in
+                guard let context, let result else { return }
+                let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+                sink.receive(result)
+            }, noticeSink.toOpaque())
     }
 
     deinit {
@@ -105,10 +107,16 @@ public final class Connection {
         do {
             value = try call()
         } catch {
-            if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer() }
+            if AnswerDeadlines.shared.end(watch) {
+                gaveUp = true
+                throw noAnswer()
+            }
             throw error
         }
-        if AnswerDeadlines.shared.end(watch) { gaveUp = true; throw noAnswer() }
+        if AnswerDeadlines.shared.end(watch) {
+            gaveUp = true
+            throw noAnswer()
+        }
         return value
     }
 
@@ -286,7 +294,8 @@ public final class Connection {
         }
         let commit = try answered { try check(PQexec(handle, "COMMIT"), query: "COMMIT") }
         if String(cString: PQcmdStatus(commit.handle)) == "ROLLBACK" {
-            throw PostgresError(code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
+            throw PostgresError(
+                code: .server, message: "the transaction was rolled back by the server because a statement in it failed", query: "COMMIT")
         }
     }
 
@@ -297,7 +306,9 @@ public final class Connection {
     ///
     /// The statements run in one implicit transaction unless they say `BEGIN`/`COMMIT`
     /// themselves; after a failure the rest are skipped and the first error is thrown.
-    public func pipeline(_ statements: [PipelineStatement], prepared: Bool = false, _ handle: (Int, borrowing QueryResult) throws -> Void = { _, _ in }) throws {
+    public func pipeline(
+        _ statements: [PipelineStatement], prepared: Bool = false, _ handle: (Int, borrowing QueryResult) throws -> Void = { _, _ in }
+    ) throws {
         try answered { try runPipeline(statements, prepared: prepared, handle) }
     }
 
@@ -341,7 +352,10 @@ public final class Connection {
             if PQresultStatus(result.handle) == PGRES_PIPELINE_SYNC { break }
         }
         // The server ended the session (shutdown, terminated backend): the connection is gone.
-        if var lost = firstError as? PostgresError, !isHealthy { lost.code = .connection; throw lost }
+        if var lost = firstError as? PostgresError, !isHealthy {
+            lost.code = .connection
+            throw lost
+        }
         if let firstError { throw firstError }
     }
 
@@ -429,9 +443,15 @@ public final class Connection {
                 while offset < rows.count {
                     let count = min(piece, rows.count - offset)
                     let status = rows.withUnsafeBufferPointer { pointer in
-                        pointer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: count) { PQputCopyData(handle, $0, Int32(count)) }
+                        pointer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: count) {
+                            PQputCopyData(handle, $0, Int32(count))
+                        }
                     }
-                    guard status == 1 else { failure = .fromConnection(handle, code: .client, query: sql); PQputCopyEnd(handle, "the client could not send"); return }
+                    guard status == 1 else {
+                        failure = .fromConnection(handle, code: .client, query: sql)
+                        PQputCopyEnd(handle, "the client could not send")
+                        return
+                    }
                     offset += count
                 }
             }
@@ -489,11 +509,12 @@ public final class Connection {
         guard PQconsumeInput(handle) == 1 else { throw PostgresError.fromConnection(handle, code: .connection) }
         var out: [PostgresNotification] = []
         while let notify = PQnotifies(handle) {
-            out.append(PostgresNotification(
-                channel: String(cString: notify.pointee.relname),
-                payload: String(cString: notify.pointee.extra),
-                senderPID: notify.pointee.be_pid
-            ))
+            out.append(
+                PostgresNotification(
+                    channel: String(cString: notify.pointee.relname),
+                    payload: String(cString: notify.pointee.extra),
+                    senderPID: notify.pointee.be_pid
+                ))
             PQfreemem(notify)
         }
         return out
@@ -541,7 +562,7 @@ public final class Connection {
             if let bytes = bind.bytes {
                 offsets.append(storage.count)
                 storage.append(contentsOf: bytes)
-                storage.append(0)  // text values must be NUL-terminated
+                storage.append(0) // text values must be NUL-terminated
             } else {
                 offsets.append(nil)
             }
@@ -578,7 +599,10 @@ public struct CopyWriter: ~Copyable {
 
     /// What a collecting writer holds, in order.
     mutating func takeParts() -> [[UInt8]] {
-        defer { parts = []; text = CopyText() }
+        defer {
+            parts = []
+            text = CopyText()
+        }
         return text.bytes.isEmpty ? parts : parts + [text.bytes]
     }
 
@@ -591,7 +615,10 @@ public struct CopyWriter: ~Copyable {
     /// Appends whole rows: a collecting writer keeps them as they are, without copying.
     public mutating func append(_ rows: consuming CopyText) throws {
         guard collecting else { return try append(raw: rows.bytes) }
-        if !text.bytes.isEmpty { parts.append(text.bytes); text = CopyText() }
+        if !text.bytes.isEmpty {
+            parts.append(text.bytes)
+            text = CopyText()
+        }
         parts.append(rows.bytes)
     }
 
@@ -688,10 +715,18 @@ public struct CopyText: Sendable {
         }
         for byte in field {
             switch byte {
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\t"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(UInt8(ascii: "r"))
             default: bytes.append(byte)
             }
         }

@@ -54,7 +54,8 @@ public struct ConnectionConfiguration: Sendable, Hashable, CustomStringConvertib
     var keywordsAndValues: [(String, String)] {
         var pairs = [("dbname", connectionString)] + overrides.map { ($0.key, $0.value) }
         if let answerTimeout, !overrides.contains(where: { $0.key == "connect_timeout" }), !connectionString.contains("connect_timeout"),
-           ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil
+        {
             // Whole seconds, at least 2 (libpq's own minimum), for each server the settings name.
             pairs.append(("connect_timeout", String(max(2, Int(answerTimeout.components.seconds)))))
         }

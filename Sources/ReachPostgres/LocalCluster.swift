@@ -31,22 +31,24 @@ public struct LocalCluster: Sendable {
         // The server's socket lives in the data directory, and Unix socket paths are limited
         // to 107 bytes.
         guard (dataDirectory + "/.s.PGSQL.5432").utf8.count <= 107 else {
-            throw LocalClusterError(message: """
-                the data directory path is too long for PostgreSQL's socket (at most 92 characters): \
-                \(dataDirectory); set REACH_DATA_DIR to a shorter path
-                """)
+            throw LocalClusterError(
+                message: """
+                    the data directory path is too long for PostgreSQL's socket (at most 92 characters): \
+                    \(dataDirectory); set REACH_DATA_DIR to a shorter path
+                    """)
         }
         self.dataDirectory = dataDirectory
         self.settings = settings
         guard let bin = binDirectory ?? LocalCluster.findBinaries(),
-              FileManager.default.isExecutableFile(atPath: bin + "/pg_ctl"),
-              FileManager.default.isExecutableFile(atPath: bin + "/initdb")
+            FileManager.default.isExecutableFile(atPath: bin + "/pg_ctl"),
+            FileManager.default.isExecutableFile(atPath: bin + "/initdb")
         else {
-            throw LocalClusterError(message: """
-                PostgreSQL's server programs (initdb, pg_ctl) were not found. Install them with \
-                `apt-get install postgresql` (Debian package `postgresql`), or set REACH_PG_BINDIR \
-                to the folder that holds them, or set REACH_DATABASE_URL to use an existing server.
-                """)
+            throw LocalClusterError(
+                message: """
+                    PostgreSQL's server programs (initdb, pg_ctl) were not found. Install them with \
+                    `apt-get install postgresql` (Debian package `postgresql`), or set REACH_PG_BINDIR \
+                    to the folder that holds them, or set REACH_DATABASE_URL to use an existing server.
+                    """)
         }
         self.binDirectory = bin
     }
@@ -56,7 +58,8 @@ public struct LocalCluster: Sendable {
     public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let dir = environment["REACH_DATA_DIR"], !dir.isEmpty { return dir }
         if getuid() == 0 { return "/var/lib/reach/postgres" }
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() + "/.local/share")
         return base + "/reach/postgres"
     }
@@ -111,7 +114,8 @@ public struct LocalCluster: Sendable {
         guard result.status == 0 else {
             // A second process may have started it between our check and our start.
             if try isRunning() { return }
-            let log = (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8))?
+            let log =
+                (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8))?
                 .split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
             throw LocalClusterError(message: "PostgreSQL did not start in \(dataDirectory): \(result.output)\n\(log)")
         }
@@ -177,7 +181,8 @@ public struct LocalCluster: Sendable {
     /// Whether a process has ended and waits only to be reaped (`Z` in /proc/PID/stat).
     static func isZombie(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let end = stat.lastIndex(of: ")") else { return false }
+            let end = stat.lastIndex(of: ")")
+        else { return false }
         return stat[stat.index(after: end)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
@@ -185,7 +190,8 @@ public struct LocalCluster: Sendable {
     private func removeStaleLockFiles(of pid: pid_t) {
         for file in [dataDirectory + "/postmaster.pid", dataDirectory + "/.s.PGSQL.5432.lock"] {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-                  text.split(separator: "\n").first.flatMap({ pid_t($0) }) == pid else { continue }
+                text.split(separator: "\n").first.flatMap({ pid_t($0) }) == pid
+            else { continue }
             try? FileManager.default.removeItem(atPath: file)
         }
     }
@@ -199,12 +205,14 @@ public struct LocalCluster: Sendable {
             var parent = (dataDirectory as NSString).deletingLastPathComponent
             while parent != "/" && !parent.isEmpty {
                 if let attributes = try? manager.attributesOfItem(atPath: parent),
-                   let mode = attributes[.posixPermissions] as? Int, mode & 0o001 == 0 {
-                    throw LocalClusterError(message: """
-                        PostgreSQL runs as the `\(Self.serverUserWhenRoot)` user when reach runs as root, and it cannot \
-                        reach \(dataDirectory) because \(parent) is closed to other users; set REACH_DATA_DIR \
-                        to a folder it can reach, such as /var/lib/reach/postgres
-                        """)
+                    let mode = attributes[.posixPermissions] as? Int, mode & 0o001 == 0
+                {
+                    throw LocalClusterError(
+                        message: """
+                            PostgreSQL runs as the `\(Self.serverUserWhenRoot)` user when reach runs as root, and it cannot \
+                            reach \(dataDirectory) because \(parent) is closed to other users; set REACH_DATA_DIR \
+                            to a folder it can reach, such as /var/lib/reach/postgres
+                            """)
                 }
                 parent = (parent as NSString).deletingLastPathComponent
             }
@@ -230,9 +238,11 @@ public struct LocalCluster: Sendable {
     func writeAuthentication() throws {
         var users = [Self.currentUserName()]
         if getuid() == 0 { users.append(Self.serverUserWhenRoot) }
-        let ident = "# Written by reach at each start.\n" + Set(users).sorted().flatMap { user in
-            peerLogins.map { "reach  \(user)  \($0)" }
-        }.joined(separator: "\n") + "\n"
+        let ident =
+            "# Written by reach at each start.\n"
+            + Set(users).sorted().flatMap { user in
+                peerLogins.map { "reach  \(user)  \($0)" }
+            }.joined(separator: "\n") + "\n"
         let hba = """
             # Written by reach at each start: the operating-system user who runs Reach connects as
             # the superuser and Reach's own logins (pg_ident.conf, map reach); every login, those too,
@@ -259,10 +269,11 @@ public struct LocalCluster: Sendable {
     private func runAsServerUser(_ arguments: [String]) throws -> (status: Int32, output: String) {
         if getuid() == 0 {
             guard getpwnam(Self.serverUserWhenRoot) != nil else {
-                throw LocalClusterError(message: """
-                    PostgreSQL refuses to run as root and there is no `\(Self.serverUserWhenRoot)` user to run it as; \
-                    install the Debian package `postgresql`, which creates it.
-                    """)
+                throw LocalClusterError(
+                    message: """
+                        PostgreSQL refuses to run as root and there is no `\(Self.serverUserWhenRoot)` user to run it as; \
+                        install the Debian package `postgresql`, which creates it.
+                        """)
             }
             return try Self.run(["/usr/sbin/runuser", "-u", Self.serverUserWhenRoot, "--"] + arguments)
         }
@@ -284,7 +295,7 @@ public struct LocalCluster: Sendable {
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         close(fds[1])
@@ -296,7 +307,10 @@ public struct LocalCluster: Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = read(fds[0], &buffer, buffer.count)
-            if count > 0 { output.append(contentsOf: buffer[0..<count]); continue }
+            if count > 0 {
+                output.append(contentsOf: buffer[0..<count])
+                continue
+            }
             if count < 0 && errno == EINTR { continue }
             break
         }

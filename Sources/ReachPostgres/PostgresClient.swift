@@ -55,7 +55,10 @@ public final class PostgresClient: Sendable {
     public func shutdown() async {
         let (idle, waiters) = state.withLock { state in
             state.closed = true
-            defer { state.idle = []; state.waiters = [] }
+            defer {
+                state.idle = []
+                state.waiters = []
+            }
             return (state.idle, state.waiters)
         }
         for waiter in waiters { waiter.resume(returning: nil) }
@@ -102,7 +105,7 @@ public final class PostgresClient: Sendable {
                     if resumeNow { continuation.resume(returning: nil) }
                 }
                 if let handed { return handed }
-                // Either the pool closed or a slot freed up; loop to find out which.
+            // Either the pool closed or a slot freed up; loop to find out which.
             }
         }
     }

@@ -18,7 +18,9 @@ public actor PostgresConnection {
     }
 
     /// Opens a connection on a new dedicated thread.
-    public static func connect(_ configuration: ConnectionConfiguration, logger: Logger = Logger(label: "reach.postgres")) async throws -> PostgresConnection {
+    public static func connect(_ configuration: ConnectionConfiguration, logger: Logger = Logger(label: "reach.postgres")) async throws
+        -> PostgresConnection
+    {
         let executor = ThreadExecutor(name: "reach.postgres")
         let actor = PostgresConnection(executor: executor)
         do {

@@ -73,7 +73,10 @@ extension Int64: PostgresEncodable, PostgresDecodable {
         var value: Int64 = 0
         var negative = false
         var index = text.startIndex
-        if index < text.endIndex, text[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        if index < text.endIndex, text[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
         guard index < text.endIndex else { throw PostgresError.decoding(Int64.self, text) }
         while index < text.endIndex {
             let digit = text[index] &- UInt8(ascii: "0")
@@ -151,7 +154,12 @@ public enum Hex {
         var high: UInt8?
         for digit in digits {
             guard let nibble = value(digit) else { return nil }
-            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+            if let h = high {
+                out.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
         }
         return out
     }
@@ -181,7 +189,10 @@ extension UUID {
         withUnsafeBytes(of: uuid) { raw in
             var at = 0
             for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { out[at] = UInt8(ascii: "-"); at += 1 }
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[at] = UInt8(ascii: "-")
+                    at += 1
+                }
                 out[at] = Hex.digit(byte >> 4)
                 out[at + 1] = Hex.digit(byte & 0x0f)
                 at += 2
@@ -226,8 +237,9 @@ extension UUID: PostgresEncodable, PostgresDecodable {
     /// through a `String`).
     public init(postgresText text: UnsafeBufferPointer<UInt8>) throws {
         guard text.count == 36 else { throw PostgresError.decoding(UUID.self, text) }
-        var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
-            = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+        )
         try withUnsafeMutableBytes(of: &bytes) { out in
             var offset = 0
             for index in 0..<16 {
@@ -374,8 +386,8 @@ public struct PostgresDate: Hashable, Sendable, Comparable, PostgresEncodable, P
             return value
         }
         guard text.count == 10, text[4] == UInt8(ascii: "-"), text[7] == UInt8(ascii: "-"),
-              let y = digits(0..<4), let m = digits(5..<7), let d = digits(8..<10),
-              (1...12).contains(m), d >= 1, d <= PostgresDate.daysIn(month: m, year: y)
+            let y = digits(0..<4), let m = digits(5..<7), let d = digits(8..<10),
+            (1...12).contains(m), d >= 1, d <= PostgresDate.daysIn(month: m, year: y)
         else { throw PostgresError.decoding(PostgresDate.self, text) }
         self.init(year: y, month: m, day: d)
     }
@@ -406,7 +418,10 @@ public struct PostgresArray<Element: PostgresArrayElement>: Sendable, PostgresEn
         out.append(UInt8(ascii: "{"))
         for (index, element) in elements.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            guard let element else { out.append(contentsOf: Array("NULL".utf8)); continue }
+            guard let element else {
+                out.append(contentsOf: Array("NULL".utf8))
+                continue
+            }
             out.append(UInt8(ascii: "\""))
             for byte in element.postgresArrayText.utf8 {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }

@@ -63,7 +63,8 @@ public struct QueryResult: ~Copyable {
 
     /// Decodes one cell, copying it into a Swift value before returning.
     static func decodeCell<T: PostgresDecodable>(_ result: OpaquePointer, row: Int, column: Int) throws -> T? {
-        let r = Int32(row), c = Int32(column)
+        let r = Int32(row)
+        let c = Int32(column)
         guard column < Int(PQnfields(result)) else {
             throw PostgresError(code: .decoding, message: "no column \(column)")
         }

@@ -101,8 +101,10 @@ enum Authenticator {
 
 /// The API's rule for writes (anything but GET and HEAD): ``CSRF``, from the header.
 struct WritesNeedCSRF: RouterMiddleware {
-    func handle(_ request: Request, context: ReachRequestContext,
-                next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: ReachRequestContext,
+        next: (Request, ReachRequestContext) async throws -> Response
+    ) async throws -> Response {
         if request.method != .get && request.method != .head { try CSRF.check(context, presented: CSRF.header(request)) }
         return try await next(request, context)
     }
@@ -115,8 +117,10 @@ struct APIFront: RouterMiddleware {
     /// Whether the routes behind it find out who is asking (all but signing in).
     var authenticates = true
 
-    func handle(_ request: Request, context: ReachRequestContext,
-                next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: ReachRequestContext,
+        next: (Request, ReachRequestContext) async throws -> Response
+    ) async throws -> Response {
         var context = context
         do {
             if authenticates { try await Authenticator.authenticate(request, &context, app: app) }
@@ -133,8 +137,10 @@ struct APIFront: RouterMiddleware {
 struct WebFront: RouterMiddleware {
     let app: ReachApplication
 
-    func handle(_ request: Request, context: ReachRequestContext,
-                next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
+    func handle(
+        _ request: Request, context: ReachRequestContext,
+        next: (Request, ReachRequestContext) async throws -> Response
+    ) async throws -> Response {
         var context = context
         do {
             try await Authenticator.authenticate(request, &context, app: app)
@@ -143,8 +149,9 @@ struct WebFront: RouterMiddleware {
             return WebPages.signInAgain(request)
         } catch {
             let session = context.session
-            return WebPages.refusal(Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path),
-                                    identity: session?.identity, csrf: session?.csrf)
+            return WebPages.refusal(
+                Failure(error, logger: app.logger, requestID: context.requestID, path: request.uri.path),
+                identity: session?.identity, csrf: session?.csrf)
         }
     }
 }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import HTTPTypes
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The proxies whose word on the client's address is taken (`REACH_TRUSTED_PROXIES`: addresses
 /// or networks such as `127.0.0.1, 10.0.0.0/8, ::1`), and the client's address by them.
@@ -52,7 +53,8 @@ public struct TrustedProxies: Sendable, Hashable {
             var prefix = bytes.count * 8
             if parts.count == 2 {
                 guard let given = Int(parts[1]), (0...bytes.count * 8).contains(given) else {
-                    throw TrustedProxiesError("REACH_TRUSTED_PROXIES: '\(entry.prefix(60))' has a prefix length that is not from 0 to \(bytes.count * 8)")
+                    throw TrustedProxiesError(
+                        "REACH_TRUSTED_PROXIES: '\(entry.prefix(60))' has a prefix length that is not from 0 to \(bytes.count * 8)")
                 }
                 prefix = given
             }
@@ -77,7 +79,7 @@ public struct TrustedProxies: Sendable, Hashable {
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { Self.bare($0.trimmingCharacters(in: .whitespaces)) }
         var client = peerBytes
         for hop in hops.reversed() {
-            guard let bytes = Self.bytes(of: hop) else { break }  // not an address: nothing left of it is to be believed
+            guard let bytes = Self.bytes(of: hop) else { break } // not an address: nothing left of it is to be believed
             client = bytes
             if !networks.contains(where: { $0.contains(bytes) }) { break }
         }

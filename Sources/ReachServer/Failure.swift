@@ -30,16 +30,19 @@ struct Failure: Sendable {
         case let refusals as Refusals:
             self.init(.badRequest, "invalid request", "There is a problem", refusals.description, fields: refusals.all.map { ($0.field, $0.reason) })
         case is NotSignedIn:
-            self.init(.unauthorized, "not signed in", "Sign in to carry on",
-                      "sign in (POST /api/v1/session), or send an API token: Authorization: Bearer reach_...",
-                      headers: [.wwwAuthenticate: #"Bearer realm="reach""#])
+            self.init(
+                .unauthorized, "not signed in", "Sign in to carry on",
+                "sign in (POST /api/v1/session), or send an API token: Authorization: Bearer reach_...",
+                headers: [.wwwAuthenticate: #"Bearer realm="reach""#])
         case is CSRFRefused:
-            self.init(.forbidden, "not allowed", "The form has expired",
-                      "a write signed in by cookie needs the session's CSRF token in the X-CSRF-Token header")
+            self.init(
+                .forbidden, "not allowed", "The form has expired",
+                "a write signed in by cookie needs the session's CSRF token in the X-CSRF-Token header")
             page = "Go back, reload the page and try again."
         case let error as NotAuthenticated:
-            self.init(.unauthorized, "not signed in", "Sign in to carry on", error.description,
-                      headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
+            self.init(
+                .unauthorized, "not signed in", "Sign in to carry on", error.description,
+                headers: [.wwwAuthenticate: #"Bearer realm="reach", error="invalid_token""#])
         case let error as TooManyAttempts:
             self.init(.tooManyRequests, "too many attempts", "Too many attempts", error.description, headers: [.retryAfter: String(error.seconds)])
         case let error as AccessDenied:
@@ -57,22 +60,28 @@ struct Failure: Sendable {
             self.init(error.status, error.status.reasonPhrase, error.status.reasonPhrase, error.status.reasonPhrase)
         case let error as PostgresError where error.sqlState == "57014":
             // statement_timeout (REACH_HTTP_REQUEST_TIMEOUT_SECONDS): the request took too long.
-            self.init(.serviceUnavailable, "timed out", "The service took too long",
-                      "the request took longer than the service allows; try a narrower question, or again later", headers: [.retryAfter: "5"])
+            self.init(
+                .serviceUnavailable, "timed out", "The service took too long",
+                "the request took longer than the service allows; try a narrower question, or again later", headers: [.retryAfter: "5"])
         case let error as PostgresError where error.meansUnavailable:
             // Not reached, lost, or no answer within the request limit (a hung server).
             logger?.warning("database unavailable", metadata: ["request_id": "\(requestID)", "path": "\(path)"])
-            self.init(.serviceUnavailable, "unavailable", "Sorry, the service is unavailable",
-                      "the database cannot be reached just now; try again (a record sent again with the same id is recorded once)",
-                      headers: [.retryAfter: "2"])
+            self.init(
+                .serviceUnavailable, "unavailable", "Sorry, the service is unavailable",
+                "the database cannot be reached just now; try again (a record sent again with the same id is recorded once)",
+                headers: [.retryAfter: "2"])
         default:
             logger?.error("request failed", metadata: ["request_id": "\(requestID)", "path": "\(path)", "error.type": "\(type(of: error))"])
-            self.init(.internalServerError, "internal error", "Sorry, there is a problem with the service", "the request could not be answered; it has been logged")
+            self.init(
+                .internalServerError, "internal error", "Sorry, there is a problem with the service",
+                "the request could not be answered; it has been logged")
         }
     }
 
-    init(_ status: HTTPResponse.Status, _ title: String, _ heading: String, _ detail: String,
-         fields: [(String, String)] = [], headers: HTTPFields = [:]) {
+    init(
+        _ status: HTTPResponse.Status, _ title: String, _ heading: String, _ detail: String,
+        fields: [(String, String)] = [], headers: HTTPFields = [:]
+    ) {
         (self.status, self.title, self.heading, self.detail, self.fields, self.headers) = (status, title, heading, detail, fields, headers)
     }
 

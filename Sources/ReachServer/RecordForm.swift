@@ -62,7 +62,10 @@ struct RecordForm {
             // An object the example leaves empty takes the fields of a sibling of its kind
             // (every survey measure has the same two counts).
             if children.isEmpty,
-               let twin = siblings.first(where: { $0.schema["type"] == "object" && !$0.children.isEmpty && $0.children.allSatisfy(\.children.isEmpty) }) {
+                let twin = siblings.first(where: {
+                    $0.schema["type"] == "object" && !$0.children.isEmpty && $0.children.allSatisfy(\.children.isEmpty)
+                })
+            {
                 children = twin.children
             }
             guard !children.isEmpty else { return field(.json, "Written as JSON, for example {\"name\": \"value\"}") }
@@ -231,8 +234,10 @@ extension RecordForm {
         ["open": open, "close": close, "field": field, "add": add]
     }
 
-    static func draw(_ nodes: [Node], prefix: String, values: [String: [String]], errors: inout [String: String],
-                     extraRows: Set<String>, into parts: inout [[String: Any]]) {
+    static func draw(
+        _ nodes: [Node], prefix: String, values: [String: [String]], errors: inout [String: String],
+        extraRows: Set<String>, into parts: inout [[String: Any]]
+    ) {
         for node in nodes {
             switch node {
             case .field(let field):
@@ -254,8 +259,11 @@ extension RecordForm {
                 }
                 // An error about the group, or about a field of it the form does not show.
                 let error = groupError(name, &errors)
-                parts.append(part(open: ["id": id(name), "legend": label(key) + (required ? "" : " (optional)"), "grid": grid,
-                                         "hint": grid ? "Counts of people, 0 or more. Leave blank what does not apply." : false, "error": RecordForm.orFalse(error)]))
+                parts.append(
+                    part(open: [
+                        "id": id(name), "legend": label(key) + (required ? "" : " (optional)"), "grid": grid,
+                        "hint": grid ? "Counts of people, 0 or more. Leave blank what does not apply." : false, "error": RecordForm.orFalse(error),
+                    ]))
                 parts += inner
                 parts.append(part(close: true))
             case .rows(let key, let required, let item):
@@ -267,14 +275,20 @@ extension RecordForm {
                     var fields: [[String: Any]] = []
                     draw(item, prefix: rowName + ".", values: values, errors: &errors, extraRows: extraRows, into: &fields)
                     let error = groupError(rowName, &errors)
-                    inner.append(part(open: ["id": id(rowName), "legend": "\(singular(label(key))) \(row + 1)", "grid": false,
-                                             "hint": false, "error": RecordForm.orFalse(error)]))
+                    inner.append(
+                        part(open: [
+                            "id": id(rowName), "legend": "\(singular(label(key))) \(row + 1)", "grid": false,
+                            "hint": false, "error": RecordForm.orFalse(error),
+                        ]))
                     inner += fields
                     inner.append(part(close: true))
                 }
                 let error = groupError(name, &errors)
-                parts.append(part(open: ["id": id(name), "legend": label(key) + (required ? "" : " (optional)"), "grid": false,
-                                         "hint": "Leave a row blank to leave it out.", "error": RecordForm.orFalse(error)]))
+                parts.append(
+                    part(open: [
+                        "id": id(name), "legend": label(key) + (required ? "" : " (optional)"), "grid": false,
+                        "hint": "Leave a row blank to leave it out.", "error": RecordForm.orFalse(error),
+                    ]))
                 parts += inner
                 parts.append(part(add: ["name": name, "label": "Add another \(singular(label(key)).lowercased())"]))
                 parts.append(part(close: true))
@@ -303,7 +317,8 @@ extension RecordForm {
         }
         let shown = words.suffix(2)
         return shown.enumerated().map { index, word in
-            index == 0 ? word : word.split(separator: " ").map { capitals.contains($0.lowercased()) ? String($0) : $0.lowercased() }.joined(separator: " ")
+            index == 0
+                ? word : word.split(separator: " ").map { capitals.contains($0.lowercased()) ? String($0) : $0.lowercased() }.joined(separator: " ")
         }.joined(separator: " ").capitalizedFirst
     }
 
@@ -319,18 +334,22 @@ extension RecordForm {
         switch field.kind {
         case .choice(let words):
             part["select"] = true
-            part["options"] = [["value": "", "label": "Choose one", "selected": value.isEmpty, "id": ""]]
+            part["options"] =
+                [["value": "", "label": "Choose one", "selected": value.isEmpty, "id": ""]]
                 + words.map { ["value": $0, "label": label($0), "selected": $0 == value, "id": ""] as [String: Any] }
                 + (value.isEmpty || words.contains(value) ? [] : [["value": value, "label": value, "selected": true, "id": ""]])
         case .flag:
             part["select"] = true
-            part["options"] = [["value": "", "label": "Choose one", "selected": value.isEmpty, "id": ""],
-                               ["value": "true", "label": "Yes", "selected": value == "true", "id": ""],
-                               ["value": "false", "label": "No", "selected": value == "false", "id": ""]]
+            part["options"] = [
+                ["value": "", "label": "Choose one", "selected": value.isEmpty, "id": ""],
+                ["value": "true", "label": "Yes", "selected": value == "true", "id": ""],
+                ["value": "false", "label": "No", "selected": value == "false", "id": ""],
+            ]
         case .choices(let words):
             part["checkboxes"] = true
             part["options"] = words.enumerated().map { index, word in
-                ["value": word, "label": label(word), "selected": values.contains(word), "id": index == 0 ? id(name) : id(name) + "-\(index)"] as [String: Any]
+                ["value": word, "label": label(word), "selected": values.contains(word), "id": index == 0 ? id(name) : id(name) + "-\(index)"]
+                    as [String: Any]
             }
         case .list, .json:
             part["textarea"] = true

@@ -24,7 +24,8 @@ public enum ReachServer {
     /// `/api/openapi.yaml`; a test checks it names exactly the routes of ``router(_:)``.
     public static let openAPIDocument: String = {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else { return "" }
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "" }
         return text
     }()
 
@@ -34,7 +35,9 @@ public enum ReachServer {
         for line in openAPIDocument.split(separator: "\n") {
             if line.hasPrefix("  /"), line.hasSuffix(":") {
                 let path = line.dropFirst(2).dropLast()
-                let pattern = "^" + path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "[^/]+", options: .regularExpression)
+                let pattern =
+                    "^"
+                    + path.replacingOccurrences(of: #"\{[^}]+\}"#, with: "[^/]+", options: .regularExpression)
                     .replacingOccurrences(of: ".", with: "\\.") + "$"
                 routes.append((pattern, []))
             } else if !routes.isEmpty, let match = line.firstMatch(of: /^    (get|post|put|delete|patch):$/) {
@@ -66,9 +69,11 @@ public enum ReachServer {
     /// The router of every route, on `app`: each area a controller that registers its routes,
     /// behind the front of its kind (``APIFront``, ``WebFront``), which finds out who is asking
     /// and answers failures in its way.
-    public static func router(_ app: ReachApplication, secureCookies: Bool = false,
-                              uploads: String = FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path,
-                              maximumUpload: Int = defaultMaximumUpload, trustedProxies: TrustedProxies = .none) -> Router<ReachRequestContext> {
+    public static func router(
+        _ app: ReachApplication, secureCookies: Bool = false,
+        uploads: String = FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path,
+        maximumUpload: Int = defaultMaximumUpload, trustedProxies: TrustedProxies = .none
+    ) -> Router<ReachRequestContext> {
         let router = Router(context: ReachRequestContext.self)
         let metrics = ServiceMetrics()
         router.add(middleware: RequestLog(logger: app.logger, metrics: metrics))
@@ -96,8 +101,10 @@ public enum ReachServer {
     }
 
     /// A problem (RFC 9457), with the fields at fault.
-    static func problem(_ status: HTTPResponse.Status, _ title: String, _ detail: String, errors: [(String, String)] = [],
-                        headers: HTTPFields = [:]) -> Response {
+    static func problem(
+        _ status: HTTPResponse.Status, _ title: String, _ detail: String, errors: [(String, String)] = [],
+        headers: HTTPFields = [:]
+    ) -> Response {
         var object: [String: Any] = ["type": "about:blank", "title": title, "status": status.code, "detail": detail]
         if !errors.isEmpty { object["errors"] = errors.map { ["field": $0.0, "reason": $0.1] } }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
@@ -108,12 +115,16 @@ public enum ReachServer {
 
     /// A value as JSON (sorted keys).
     static func encoded(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.sorted.encode(value))))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.sorted.encode(value))))
     }
 
     /// A JSON body as `type`; anything else is refused with `expected`.
     static func decoded<T: Decodable>(_ type: T.Type, _ body: ByteBuffer, _ expected: String) throws -> T {
-        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch { throw Invalid("body", "is not as expected: \(expected)") }
+        do { return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView)) } catch {
+            throw Invalid("body", "is not as expected: \(expected)")
+        }
     }
 
     /// A true-or-false query parameter (absent: false).
@@ -157,7 +168,8 @@ public enum ReachServer {
         let originPort = url.port ?? defaultPort
         guard let authority = request.head.authority?.lowercased() else { return true }
         // The Host header: a name or an address (IPv6 in brackets), and a port if not the default.
-        var hostPart = Substring(authority), port: Int?
+        var hostPart = Substring(authority)
+        var port: Int?
         if let close = authority.lastIndex(of: "]") {
             hostPart = authority[...close]
             if authority[close...].contains(":") { port = Int(authority[authority.index(after: authority.index(after: close))...]) }
@@ -200,18 +212,23 @@ public enum ReachServer {
         var metrics: [Metric] = []
         for text in parameters[values: "metric"] {
             guard let metric = Metric(rawValue: String(text)) else {
-                throw Invalid("metric", "'\(text.prefix(40))' is not a metric; choose one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Invalid(
+                    "metric", "'\(text.prefix(40))' is not a metric; choose one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             metrics.append(metric)
         }
         var by: ScopeDimension?
         if let text = parameters["by"] {
-            guard let dimension = ScopeDimension(rawValue: String(text)) else { throw Invalid("by", "is one of \(ScopeDimension.allCases.map(\.rawValue).joined(separator: ", "))") }
+            guard let dimension = ScopeDimension(rawValue: String(text)) else {
+                throw Invalid("by", "is one of \(ScopeDimension.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             by = dimension
         }
         func number(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let text = parameters[Substring(name)] else { return nil }
-            guard let value = Int(text), range.contains(value) else { throw Invalid(name, "is a whole number from \(range.lowerBound) to \(range.upperBound)") }
+            guard let value = Int(text), range.contains(value) else {
+                throw Invalid(name, "is a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
             return value
         }
         func string(_ name: Substring) -> String? { parameters[name].map { String($0) } }
@@ -264,18 +281,25 @@ struct RequestLog: RouterMiddleware {
     let logger: Logger
     let metrics: ServiceMetrics
 
-    func handle(_ request: Request, context: ReachRequestContext, next: (Request, ReachRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: ReachRequestContext, next: (Request, ReachRequestContext) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         let given = request.headers[.init("X-Request-Id")!]
-        context.requestID = given.flatMap { $0.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil ? $0 : nil }
+        context.requestID =
+            given.flatMap { $0.range(of: "^[A-Za-z0-9._-]{1,64}$", options: .regularExpression) != nil ? $0 : nil }
             ?? UUID().uuidString.lowercased()
         let start = ContinuousClock.now
         var status = 500
         defer {
             let elapsed = ContinuousClock.now - start
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-            logger.info("request", metadata: ["request_id": "\(context.requestID)", "method": "\(request.method.rawValue)",
-                                               "path": "\(request.uri.path)", "status": "\(status)", "ms": "\(String(format: "%.1f", milliseconds))"])
+            logger.info(
+                "request",
+                metadata: [
+                    "request_id": "\(context.requestID)", "method": "\(request.method.rawValue)",
+                    "path": "\(request.uri.path)", "status": "\(status)", "ms": "\(String(format: "%.1f", milliseconds))",
+                ])
             metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status, duration: elapsed)
         }
         var response = try await next(request, context)
@@ -296,10 +320,12 @@ struct NoSuchRoute<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
             if let route = routes.first(where: { path.range(of: $0.pattern, options: .regularExpression) != nil }),
-               !route.methods.contains(request.method.rawValue) {
-                return ReachServer.problem(.methodNotAllowed, "method not allowed",
-                                           "\(path) takes \(route.methods.joined(separator: ", ")), not \(request.method.rawValue.prefix(20))",
-                                           headers: [.allow: route.methods.joined(separator: ", ")])
+                !route.methods.contains(request.method.rawValue)
+            {
+                return ReachServer.problem(
+                    .methodNotAllowed, "method not allowed",
+                    "\(path) takes \(route.methods.joined(separator: ", ")), not \(request.method.rawValue.prefix(20))",
+                    headers: [.allow: route.methods.joined(separator: ", ")])
             }
             return ReachServer.problem(.notFound, "not found", "no route is \(path.prefix(100)); GET /api/openapi.yaml lists them")
         }

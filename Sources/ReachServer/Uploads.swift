@@ -16,7 +16,8 @@ enum Uploads {
     /// than `maximum` (what was written is left for the caller's directory to be removed with).
     static func store(_ body: RequestBody, at path: String, maximum: Int) async throws -> Int? {
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let handle = FileHandle(forWritingAtPath: path) else {
+            let handle = FileHandle(forWritingAtPath: path)
+        else {
             throw RequestError("the upload could not be stored; try again")
         }
         defer { try? handle.close() }
@@ -32,8 +33,10 @@ enum Uploads {
     /// A `multipart/form-data` body stored at `path`: its text fields, and its one file part
     /// written to `directory` under the name `name(filename)` gives (nil when no file was chosen).
     /// The stored body is read through a memory map, so the file is copied, never held whole.
-    static func multipart(at path: String, boundary: String, fileTo directory: String,
-                          name: (String) throws -> String) throws -> (fields: [String: String], file: (path: String, name: String, bytes: Int)?) {
+    static func multipart(
+        at path: String, boundary: String, fileTo directory: String,
+        name: (String) throws -> String
+    ) throws -> (fields: [String: String], file: (path: String, name: String, bytes: Int)?) {
         let body = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         let delimiter = Data(("--" + boundary).utf8)
         let crlf = Data("\r\n".utf8)
@@ -46,8 +49,9 @@ enum Uploads {
             // Each part: CRLF, its header lines, an empty line, its content, then CRLF and the
             // delimiter. (A part with no header lines has an empty header block.)
             guard body[cursor..<min(cursor + 2, body.endIndex)] == crlf,
-                  let headers = body.range(of: headerEnd, in: cursor..<body.endIndex),
-                  let end = body.range(of: next, in: headers.upperBound..<body.endIndex) else {
+                let headers = body.range(of: headerEnd, in: cursor..<body.endIndex),
+                let end = body.range(of: next, in: headers.upperBound..<body.endIndex)
+            else {
                 throw RequestError("the form's body is cut short; send the form again")
             }
             let head = headers.lowerBound >= cursor + 2 ? String(decoding: body[(cursor + 2)..<headers.lowerBound], as: UTF8.self) : ""
@@ -59,7 +63,8 @@ enum Uploads {
                         let stored = try name((filename as NSString).lastPathComponent)
                         let target = (directory as NSString).appendingPathComponent(stored)
                         guard FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o600]),
-                              let handle = FileHandle(forWritingAtPath: target) else { throw RequestError("the upload could not be stored; try again") }
+                            let handle = FileHandle(forWritingAtPath: target)
+                        else { throw RequestError("the upload could not be stored; try again") }
                         defer { try? handle.close() }
                         var start = content.lowerBound
                         while start < content.upperBound {

@@ -12,10 +12,14 @@ enum WebPages {
     /// The templates, by name.
     static let library: MustacheLibrary = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job", "summary", "report", "account", "users", "research"] {
+        for name in [
+            "layout", "sign-in", "home", "authority", "programme", "refusal", "record-form", "record-types", "records", "imports", "import-job",
+            "summary", "report", "account", "users", "research",
+        ] {
             guard let url = Bundle.module.url(forResource: "web/\(name)", withExtension: "mustache"),
-                  let text = try? String(contentsOf: url, encoding: .utf8),
-                  let template = try? MustacheTemplate(string: text) else { continue }
+                let text = try? String(contentsOf: url, encoding: .utf8),
+                let template = try? MustacheTemplate(string: text)
+            else { continue }
             templates[name] = template
         }
         return MustacheLibrary(templates: templates)
@@ -24,7 +28,8 @@ enum WebPages {
     /// The style sheet, served at `/assets/app.css`.
     static let styles: String = {
         guard let url = Bundle.module.url(forResource: "web/app", withExtension: "css"),
-              let text = try? String(contentsOf: url, encoding: .utf8) else { return "" }
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "" }
         return text
     }()
 
@@ -33,8 +38,10 @@ enum WebPages {
 
     /// The web app's routes: the style sheet, then every page behind the web app's front
     /// (``WebFront``: who is asking, and failures as pages), each area a controller.
-    static func add(to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies, secureCookies: Bool,
-                    uploads: String, maximumUpload: Int) {
+    static func add(
+        to router: Router<ReachRequestContext>, app: ReachApplication, proxies: TrustedProxies, secureCookies: Bool,
+        uploads: String, maximumUpload: Int
+    ) {
         router.get("/assets/app.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: styles)))
         }
@@ -65,25 +72,31 @@ enum WebPages {
             let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             let measure = parameters["measure"].flatMap { $0.isEmpty ? nil : $0 } ?? "sessions"
             guard let chosen = strategyMeasures.first(where: { $0.0 == measure }) else {
-                throw RequestError("'\(measure.prefix(40))' is not a strategy measure; choose one of \(strategyMeasures.map(\.0).joined(separator: ", "))")
+                throw RequestError(
+                    "'\(measure.prefix(40))' is not a strategy measure; choose one of \(strategyMeasures.map(\.0).joined(separator: ", "))")
             }
             let figures = try await programme(app, period: period, as: identity)
             let regions = figures.byRegion.rows.filter { $0.scope.hasPrefix("region:") && $0.metric == "sessions" && $0.dimension == "total" }
-            return page("programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf, [
-                "period": period.label, "policy": figures.byAuthority.policy.rawValue, "suppressed": figures.byAuthority.policy != .none,
-                "authorities": table(figures.byAuthority.rows, prefix: "la:", period: period.label),
-                "regions": table(figures.byRegion.rows, prefix: "region:", period: period.label),
-                "region_chart": regions.isEmpty ? false : barChart(regions, title: "Sessions by region, \(period.label)", id: "sessions-by-region") {
-                    RecordForm.label(String($0.scope.dropFirst("region:".count)))
-                },
-                "measure_label": chosen.1,
-                "measures": strategyMeasures.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == measure] as [String: Any] },
-                "strategy": [("project:", "By strategy project"), ("objective:", "By strategic objective"), ("policy_goal:", "By policy goal")].map { prefix, heading in
-                    strategyTable(figures.strategy.rows, prefix: prefix, heading: heading, measure: chosen)
-                },
-                "years": strategyYears.map { ["year": $0] },
-                "measure": measure,
-            ])
+            return page(
+                "programme", title: "The programme, \(period.label)", status: .ok, identity: identity, csrf: csrf,
+                [
+                    "period": period.label, "policy": figures.byAuthority.policy.rawValue, "suppressed": figures.byAuthority.policy != .none,
+                    "authorities": table(figures.byAuthority.rows, prefix: "la:", period: period.label),
+                    "regions": table(figures.byRegion.rows, prefix: "region:", period: period.label),
+                    "region_chart": regions.isEmpty
+                        ? false
+                        : barChart(regions, title: "Sessions by region, \(period.label)", id: "sessions-by-region") {
+                            RecordForm.label(String($0.scope.dropFirst("region:".count)))
+                        },
+                    "measure_label": chosen.1,
+                    "measures": strategyMeasures.map { ["value": $0.0, "label": $0.1, "selected": $0.0 == measure] as [String: Any] },
+                    "strategy": [("project:", "By strategy project"), ("objective:", "By strategic objective"), ("policy_goal:", "By policy goal")]
+                        .map { prefix, heading in
+                            strategyTable(figures.strategy.rows, prefix: prefix, heading: heading, measure: chosen)
+                        },
+                    "years": strategyYears.map { ["year": $0] },
+                    "measure": measure,
+                ])
         }
 
         @Sendable func programmeFigures(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -91,8 +104,9 @@ enum WebPages {
             let period = try ReachServer.parsePeriod(parameters(request)["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             let figures = try await programme(app, period: period, as: identity)
             let rows = figures.byAuthority.rows + figures.byRegion.rows + figures.strategy.rows
-            return download(try Tidy.render(rows, format: .csv, policy: figures.byAuthority.policy), type: "text/csv; charset=utf-8",
-                            name: "programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv")
+            return download(
+                try Tidy.render(rows, format: .csv, policy: figures.byAuthority.policy), type: "text/csv; charset=utf-8",
+                name: "programme-\(period.label.replacingOccurrences(of: "/", with: "-")).csv")
         }
     }
 
@@ -116,25 +130,32 @@ enum WebPages {
             if !scopes.contains(scope) { scopes.append(scope) }
             cells["\(scope)|\(row.period)"] = shown(row)
         }
-        return ["heading": heading, "caption": "\(measure.1) \(heading.lowercased()), each academic year of the strategy",
-                "rows": scopes.sorted { $0.localizedStandardCompare($1) == .orderedAscending }.map { scope -> [String: Any] in
-                    ["name": prefix == "project:" ? RecordForm.label(scope) : "\(prefix == "objective:" ? "Objective" : "Policy goal") \(scope)",
-                     "cells": strategyYears.map { ["text": cells["\(scope)|\($0)"] ?? ""] }]
-                },
-                "has_rows": !scopes.isEmpty]
+        return [
+            "heading": heading, "caption": "\(measure.1) \(heading.lowercased()), each academic year of the strategy",
+            "rows": scopes.sorted { $0.localizedStandardCompare($1) == .orderedAscending }.map { scope -> [String: Any] in
+                [
+                    "name": prefix == "project:" ? RecordForm.label(scope) : "\(prefix == "objective:" ? "Objective" : "Policy goal") \(scope)",
+                    "cells": strategyYears.map { ["text": cells["\(scope)|\($0)"] ?? ""] },
+                ]
+            },
+            "has_rows": !scopes.isEmpty,
+        ]
     }
 
     /// The programme's figures by authority, by region, and the strategy's progress by project,
     /// objective and policy goal per academic year (the researchers' and admins' page; the
     /// others are refused by the same access decision as the API's).
-    static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (byAuthority: Figures, byRegion: Figures, strategy: Figures) {
+    static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (
+        byAuthority: Figures, byRegion: Figures, strategy: Figures
+    ) {
         guard identity.role == .researcher || identity.role == .admin else {
             throw AccessDenied("the programme's page is for researchers and admins; your authority's page is on the start page")
         }
         let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances]
         let byAuthority = try await app.metrics(MetricQuery(period: period, by: .la, metrics: headline), as: identity)
         let byRegion = try await app.metrics(MetricQuery(period: period, by: .region, metrics: headline), as: identity)
-        let strategy = try await app.metrics(MetricQuery(period: try ReachServer.parsePeriod("2024-2029"), metrics: [.strategyProgress]), as: identity)
+        let strategy = try await app.metrics(
+            MetricQuery(period: try ReachServer.parsePeriod("2024-2029"), metrics: [.strategyProgress]), as: identity)
         return (byAuthority, byRegion, strategy)
     }
 
@@ -143,7 +164,8 @@ enum WebPages {
         var out: [String: [String: Any]] = [:]
         for row in rows where row.scope.hasPrefix(prefix) {
             let id = String(row.scope.dropFirst(prefix.count))
-            var entry = out[id] ?? ["id": id, "name": RecordForm.label(id), "period": period, "schools": "", "sessions": "", "attendances": "", "pupils": ""]
+            var entry =
+                out[id] ?? ["id": id, "name": RecordForm.label(id), "period": period, "schools": "", "sessions": "", "attendances": "", "pupils": ""]
             switch (row.metric, row.dimension, row.category) {
             case ("schools_engaged", "total", _): entry["schools"] = shown(row)
             case ("sessions", "total", _): entry["sessions"] = shown(row)
@@ -192,38 +214,50 @@ enum WebPages {
         return response
     }
 
-    static func page(_ name: String, title: String, status: HTTPResponse.Status, identity: Identity?, csrf: String?, _ values: [String: Any]) -> Response {
+    static func page(_ name: String, title: String, status: HTTPResponse.Status, identity: Identity?, csrf: String?, _ values: [String: Any])
+        -> Response
+    {
         var context = values
         context["title"] = title
         if let identity, let csrf {
-            context["who"] = ["name": identity.name, "role": identity.role.rawValue, "csrf": csrf,
-                              "records": identity.role == .staff || identity.role == .admin,
-                              "reads_programme": identity.role == .researcher || identity.role == .admin,
-                              "admin": identity.role == .admin]
+            context["who"] = [
+                "name": identity.name, "role": identity.role.rawValue, "csrf": csrf,
+                "records": identity.role == .staff || identity.role == .admin,
+                "reads_programme": identity.role == .researcher || identity.role == .admin,
+                "admin": identity.role == .admin,
+            ]
         }
         let html = library.render(context, withTemplate: name) ?? "<!DOCTYPE html><title>Reach</title><p>The page could not be drawn.</p>"
         return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    static func refusal(_ status: HTTPResponse.Status, _ heading: String, _ detail: String, identity: Identity? = nil, csrf: String? = nil) -> Response {
+    static func refusal(_ status: HTTPResponse.Status, _ heading: String, _ detail: String, identity: Identity? = nil, csrf: String? = nil)
+        -> Response
+    {
         page("refusal", title: heading, status: status, identity: identity, csrf: csrf, ["heading": heading, "detail": detail])
     }
 
-    static func signInPage(name: String, errors: [(String, String)], status: HTTPResponse.Status, secureCookies: Bool,
-                           next: String? = nil, notice: String? = nil) -> Response {
+    static func signInPage(
+        name: String, errors: [(String, String)], status: HTTPResponse.Status, secureCookies: Bool,
+        next: String? = nil, notice: String? = nil
+    ) -> Response {
         let token = ReachApplication.newSecret()
-        var values: [String: Any] = ["name": name, "form_token": token, "errors": errors.map { ["field": $0.0, "message": $0.1] },
-                                     "has_errors": !errors.isEmpty, "next": RecordForm.orFalse(next), "notice": RecordForm.orFalse(notice)]
+        var values: [String: Any] = [
+            "name": name, "form_token": token, "errors": errors.map { ["field": $0.0, "message": $0.1] },
+            "has_errors": !errors.isEmpty, "next": RecordForm.orFalse(next), "notice": RecordForm.orFalse(notice),
+        ]
         for (field, message) in errors where values["\(field)_error"] == nil { values["\(field)_error"] = message }
         var response = page("sign-in", title: errors.isEmpty ? "Sign in" : "Error: sign in", status: status, identity: nil, csrf: nil, values)
-        response.setCookie(Cookie(name: formCookie, value: token, maxAge: 3600, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(name: formCookie, value: token, maxAge: 3600, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
 
     /// Where a sign-in may lead back to: a path of this site only (never another site's address).
     static func safeNext(_ next: String?) -> String? {
         guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), next.count <= 500,
-              !next.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return nil }
+            !next.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { return nil }
         return next
     }
 

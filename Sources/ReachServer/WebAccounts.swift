@@ -33,24 +33,35 @@ extension WebPages {
         @Sendable func changePassword(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
             let values = try await WebPages.readForm(request, context)
-            let current = values["current"]?.first ?? "", new = values["new"]?.first ?? "", again = values["again"]?.first ?? ""
+            let current = values["current"]?.first ?? ""
+            let new = values["new"]?.first ?? ""
+            let again = values["again"]?.first ?? ""
             var errors: [(String, String)] = []
             if current.isEmpty { errors.append(("current", "Enter your current password")) }
-            if new.isEmpty { errors.append(("new", "Enter a new password")) } else if new != again { errors.append(("again", "The two new passwords are not the same")) }
+            if new.isEmpty {
+                errors.append(("new", "Enter a new password"))
+            } else if new != again {
+                errors.append(("again", "The two new passwords are not the same"))
+            }
             // The current password is asked of everyone here, admins too (a browser left signed
             // in does not give its account away), and checked under the limits of signing in.
             // Every other sign-in of the account ends; this one stays.
             if errors.isEmpty {
                 do {
-                    let changed = try await app.setPassword(identity.name, password: new, current: current,
-                                                            from: ReachServer.clientAddress(request, context, proxies),
-                                                            keeping: request.cookies[ReachServer.sessionCookie]?.value, ownNeedsCurrent: true,
-                                                            device: request.cookies[ReachServer.deviceCookie]?.value, as: identity)
+                    let changed = try await app.setPassword(
+                        identity.name, password: new, current: current,
+                        from: ReachServer.clientAddress(request, context, proxies),
+                        keeping: request.cookies[ReachServer.sessionCookie]?.value, ownNeedsCurrent: true,
+                        device: request.cookies[ReachServer.deviceCookie]?.value, as: identity)
                     return redirect("/account?done=password&ended=\(changed.sessionsEnded)&tokens=\(changed.tokensInUse)")
                 } catch is AccessDenied {
                     errors.append(("current", "Your current password is not right"))
                 } catch let error as TooManyAttempts {
-                    errors.append(("current", "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then try again."))
+                    errors.append(
+                        (
+                            "current",
+                            "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then try again."
+                        ))
                 } catch let error as RequestError {
                     errors.append(("new", "The new password is not allowed: \(error.description)"))
                 }
@@ -135,9 +146,12 @@ extension WebPages {
         func count(_ name: String) -> Int { parameters[Substring(name)].flatMap { Int($0) } ?? 0 }
         switch parameters["done"].map(String.init) {
         case "password":
-            let ended = count("ended"), tokens = count("tokens")
+            let ended = count("ended")
+            let tokens = count("tokens")
             return "Your password is changed. " + (ended == 0 ? "You were signed in nowhere else. " : "Your other sign-ins (\(ended)) have ended. ")
-                + (tokens == 0 ? "" : "Your API tokens (\(tokens)) do not use your password and still work: if someone else may know one, revoke it below, or revoke them all.")
+                + (tokens == 0
+                    ? ""
+                    : "Your API tokens (\(tokens)) do not use your password and still work: if someone else may know one, revoke it below, or revoke them all.")
         case "revoked-all": return "Your API tokens (\(count("tokens"))) are revoked: they no longer work."
         case "revoked": return "The token is revoked: it no longer works."
         case "added": return "The account is added. Give its name and first password to its owner, who can change the password under Your account."
@@ -152,14 +166,19 @@ extension WebPages {
         for (field, message) in errors where values["\(field)_error"] == nil { values["\(field)_error"] = message }
     }
 
-    static func accountPage(_ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
-                            status: HTTPResponse.Status, issued: IssuedToken? = nil) async throws -> Response {
+    static func accountPage(
+        _ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
+        status: HTTPResponse.Status, issued: IssuedToken? = nil
+    ) async throws -> Response {
         let tokens = try await app.listTokens(as: identity).filter { $0.account == identity.name }
         var values: [String: Any] = [
             "notice": RecordForm.orFalse(notice), "role_name": roleName(identity.role),
             "authorities": identity.authorities.sorted().joined(separator: ", "), "has_authorities": !identity.authorities.isEmpty,
             "issued": issued.map { ["token": $0.token, "id": $0.id] as [String: Any] } ?? false,
-            "tokens": tokens.map { ["id": $0.id, "created_at": $0.createdAt, "revoked_at": RecordForm.orFalse($0.revokedAt), "active": $0.revokedAt == nil] as [String: Any] },
+            "tokens": tokens.map {
+                ["id": $0.id, "created_at": $0.createdAt, "revoked_at": RecordForm.orFalse($0.revokedAt), "active": $0.revokedAt == nil]
+                    as [String: Any]
+            },
             "has_tokens": !tokens.isEmpty,
             "has_active_tokens": tokens.contains { $0.revokedAt == nil },
         ]
@@ -167,23 +186,29 @@ extension WebPages {
         return page("account", title: (errors.isEmpty ? "" : "Error: ") + "Your account", status: status, identity: identity, csrf: csrf, values)
     }
 
-    static func usersPage(_ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
-                          typed: [String: String], status: HTTPResponse.Status, issued: IssuedToken? = nil) async throws -> Response {
+    static func usersPage(
+        _ app: ReachApplication, identity: Identity, csrf: String, notice: String?, errors: [(String, String)],
+        typed: [String: String], status: HTTPResponse.Status, issued: IssuedToken? = nil
+    ) async throws -> Response {
         let users = try await app.listUsers(as: identity)
         let tokens = try await app.listTokens(as: identity).filter { $0.revokedAt == nil }
         var values: [String: Any] = [
             "notice": RecordForm.orFalse(notice),
             "issued": issued.map { ["token": $0.token, "id": $0.id, "account": $0.account] as [String: Any] } ?? false,
             "users": users.map { user -> [String: Any] in
-                ["name": user.name, "path": percentEncoded(user.name), "role": user.role.rawValue, "authorities": user.authorities.joined(separator: ", "),
-                 "disabled": user.disabled, "tokens": user.tokens, "self": user.name == identity.name]
+                [
+                    "name": user.name, "path": percentEncoded(user.name), "role": user.role.rawValue,
+                    "authorities": user.authorities.joined(separator: ", "),
+                    "disabled": user.disabled, "tokens": user.tokens, "self": user.name == identity.name,
+                ]
             },
             "tokens": tokens.map { ["id": $0.id, "account": $0.account, "created_at": $0.createdAt] },
             "has_tokens": !tokens.isEmpty,
             "name": typed["name"] ?? "", "authorities": typed["authorities"] ?? "",
             "roles": [["value": "", "label": "Choose a role", "selected": (typed["role"] ?? "").isEmpty]]
                 + Identity.Role.allCases.map { role in
-                    ["value": role.rawValue, "label": "\(role.rawValue): \(roleDescription(role))", "selected": typed["role"] == role.rawValue] as [String: Any]
+                    ["value": role.rawValue, "label": "\(role.rawValue): \(roleDescription(role))", "selected": typed["role"] == role.rawValue]
+                        as [String: Any]
                 },
         ]
         formErrors(errors, into: &values)

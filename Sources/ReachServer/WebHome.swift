@@ -20,8 +20,9 @@ extension WebPages {
         @Sendable func home(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
             let authorities = identity.authorities.sorted().map { ["id": $0] }
-            return page("home", title: "Start", status: .ok, identity: identity, csrf: csrf,
-                        ["authorities": authorities, "has_authorities": !authorities.isEmpty, "role_name": roleName(identity.role)])
+            return page(
+                "home", title: "Start", status: .ok, identity: identity, csrf: csrf,
+                ["authorities": authorities, "has_authorities": !authorities.isEmpty, "role_name": roleName(identity.role)])
         }
 
         /// The sign-in page (signed in already: where it would lead).
@@ -29,8 +30,9 @@ extension WebPages {
             let parameters = parameters(request)
             let next = safeNext(parameters["next"])
             if context.session != nil { return redirect(next ?? "/") }
-            return signInPage(name: "", errors: [], status: .ok, secureCookies: secureCookies, next: next,
-                              notice: parameters["ended"] == "1" ? "Your sign-in has ended. Sign in again to carry on." : nil)
+            return signInPage(
+                name: "", errors: [], status: .ok, secureCookies: secureCookies, next: next,
+                notice: parameters["ended"] == "1" ? "Your sign-in has ended. Sign in again to carry on." : nil)
         }
 
         @Sendable func signIn(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -38,27 +40,39 @@ extension WebPages {
             let form = parseForm(try await request.collectBody(upTo: 16 * 1024))
             let next = safeNext(form["next"])
             guard let token = form["form_token"], !token.isEmpty, token == request.cookies[formCookie]?.value else {
-                return signInPage(name: form["name"] ?? "", errors: [("name", "The sign-in form has expired. Sign in again.")],
-                                  status: .badRequest, secureCookies: secureCookies, next: next)
+                return signInPage(
+                    name: form["name"] ?? "", errors: [("name", "The sign-in form has expired. Sign in again.")],
+                    status: .badRequest, secureCookies: secureCookies, next: next)
             }
             let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
             let password = form["password"] ?? ""
             var errors: [(String, String)] = []
             if name.isEmpty { errors.append(("name", "Enter your account name")) }
             if password.isEmpty { errors.append(("password", "Enter your password")) }
-            guard errors.isEmpty else { return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next) }
+            guard errors.isEmpty else {
+                return signInPage(name: name, errors: errors, status: .unprocessableContent, secureCookies: secureCookies, next: next)
+            }
             do {
                 let signedIn = try await SignIn.perform(app, name: name, password: password, request, context, proxies: proxies)
                 var response = redirect(next ?? "/")
                 for cookie in SignIn.cookies(signedIn, secure: secureCookies) { response.setCookie(cookie) }
-                response.setCookie(Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
+                response.setCookie(
+                    Cookie(name: formCookie, value: "", maxAge: 0, path: "/sign-in", secure: secureCookies, httpOnly: true, sameSite: .strict))
                 return response
             } catch is NotAuthenticated {
-                return signInPage(name: name, errors: [("name", "The account name or the password is not right")],
-                                  status: .unauthorized, secureCookies: secureCookies, next: next)
+                return signInPage(
+                    name: name, errors: [("name", "The account name or the password is not right")],
+                    status: .unauthorized, secureCookies: secureCookies, next: next)
             } catch let error as TooManyAttempts {
-                var response = signInPage(name: name, errors: [("name", "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then sign in again.")],
-                                          status: .tooManyRequests, secureCookies: secureCookies, next: next)
+                var response = signInPage(
+                    name: name,
+                    errors: [
+                        (
+                            "name",
+                            "Too many wrong passwords have been tried for this account of late. Wait \(error.seconds) seconds, then sign in again."
+                        )
+                    ],
+                    status: .tooManyRequests, secureCookies: secureCookies, next: next)
                 response.headers[.retryAfter] = String(error.seconds)
                 return response
             }

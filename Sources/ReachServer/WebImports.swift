@@ -43,28 +43,32 @@ extension WebPages {
             defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
             let raw = (directory as NSString).appendingPathComponent("form.multipart")
             guard try await Uploads.store(request.body, at: raw, maximum: maximumUpload + 64 * 1024) != nil else {
-                return try await importsPage(app, identity: identity, csrf: csrf,
-                                             errors: [("file", "The file is larger than \(maximumUpload / 1024 / 1024) MB; split it into smaller files")],
-                                             type: "", skipInvalid: false, status: .contentTooLarge)
+                return try await importsPage(
+                    app, identity: identity, csrf: csrf,
+                    errors: [("file", "The file is larger than \(maximumUpload / 1024 / 1024) MB; split it into smaller files")],
+                    type: "", skipInvalid: false, status: .contentTooLarge)
             }
             var nameError: String?
-            let parsed = Result { try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory) { given in
-                let lower = given.lowercased()
-                let csv = lower.hasSuffix(".csv")
-                guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
-                    nameError = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
-                    throw RequestError("wrong kind of file")
+            let parsed = Result {
+                try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory) { given in
+                    let lower = given.lowercased()
+                    let csv = lower.hasSuffix(".csv")
+                    guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
+                        nameError = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
+                        throw RequestError("wrong kind of file")
+                    }
+                    // A name the service can keep (letters, digits, '.', '_', '-'), of the same kind.
+                    var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
+                    if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
+                    if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
+                    return try ReachApplication.uploadName(kept, csv: csv)
                 }
-                // A name the service can keep (letters, digits, '.', '_', '-'), of the same kind.
-                var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
-                if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
-                if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
-                return try ReachApplication.uploadName(kept, csv: csv)
-            } }
+            }
             try? FileManager.default.removeItem(atPath: raw)
             if let nameError {
-                return try await importsPage(app, identity: identity, csrf: csrf, errors: [("file", nameError)], type: "", skipInvalid: false,
-                                             status: .unprocessableContent)
+                return try await importsPage(
+                    app, identity: identity, csrf: csrf, errors: [("file", nameError)], type: "", skipInvalid: false,
+                    status: .unprocessableContent)
             }
             let form = try parsed.get()
             try CSRF.check(context, presented: form.fields["csrf_token"])
@@ -72,20 +76,23 @@ extension WebPages {
             let skipInvalid = form.fields["skip_invalid"] == "yes"
             guard let file = form.file, file.bytes > 0 else {
                 let errors = [("file", form.file == nil ? "Choose a file to import" : "The file chosen is empty")]
-                return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
-                                             status: .unprocessableContent)
+                return try await importsPage(
+                    app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
+                    status: .unprocessableContent)
             }
             do {
-                let job = try await app.startImport(file: file.path, name: file.name, bytes: Int64(file.bytes), type: type.isEmpty ? nil : type,
-                                                    skipInvalid: skipInvalid, as: identity)
+                let job = try await app.startImport(
+                    file: file.path, name: file.name, bytes: Int64(file.bytes), type: type.isEmpty ? nil : type,
+                    skipInvalid: skipInvalid, as: identity)
                 started = true
                 return redirect("/imports/\(job.id)")
             } catch let refusals as Refusals {
                 let errors = refusals.all.map { refusal in
                     (refusal.field == "type" ? "type" : "file", refusal.field == "type" ? "Record type " + refusal.reason : "File " + refusal.reason)
                 }
-                return try await importsPage(app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
-                                             status: .unprocessableContent)
+                return try await importsPage(
+                    app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
+                    status: .unprocessableContent)
             }
         }
 
@@ -95,23 +102,25 @@ extension WebPages {
             try Access.checkMayRecord(identity)
             let job = try await app.importJob(id, as: identity)
             let refusals = job.refusals ?? []
-            var response = page("import-job", title: "Import of \(job.file)", status: .ok, identity: identity, csrf: csrf, [
-                "job": [
-                    "id": job.id, "file": job.file, "type": job.type ?? "named in the file", "state": job.state,
-                    "running": job.state == "running", "succeeded": job.state == "succeeded", "refused": job.state == "refused",
-                    "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
-                    "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
-                    "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
-                    "appended_summary": WebPages.appendedSummary(job),
-                    "refused_summary": WebPages.refusedSummary(job),
-                    "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
-                ] as [String: Any],
-                "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
-                    ["line": line.line == 0 ? "the file" : String(line.line), "id": line.id ?? "", "field": line.field, "reason": line.reason]
-                },
-                "has_refusals": !refusals.isEmpty, "more_refusals": refusals.count > refusalsShown, "shown": refusalsShown,
-                "refusal_count": refusals.count,
-            ])
+            var response = page(
+                "import-job", title: "Import of \(job.file)", status: .ok, identity: identity, csrf: csrf,
+                [
+                    "job": [
+                        "id": job.id, "file": job.file, "type": job.type ?? "named in the file", "state": job.state,
+                        "running": job.state == "running", "succeeded": job.state == "succeeded", "refused": job.state == "refused",
+                        "failed": job.state == "failed", "rows_read": job.rowsRead, "appended": job.appended ?? 0,
+                        "already_present": job.alreadyPresent ?? 0, "refused_rows": job.refusedRows ?? 0,
+                        "skip_invalid": job.skipInvalid, "error": RecordForm.orFalse(job.error), "has_rejects": job.hasRejects,
+                        "appended_summary": WebPages.appendedSummary(job),
+                        "refused_summary": WebPages.refusedSummary(job),
+                        "created_at": job.createdAt, "finished_at": RecordForm.orFalse(job.finishedAt),
+                    ] as [String: Any],
+                    "refusals": refusals.prefix(refusalsShown).map { line -> [String: Any] in
+                        ["line": line.line == 0 ? "the file" : String(line.line), "id": line.id ?? "", "field": line.field, "reason": line.reason]
+                    },
+                    "has_refusals": !refusals.isEmpty, "more_refusals": refusals.count > refusalsShown, "shown": refusalsShown,
+                    "refusal_count": refusals.count,
+                ])
             // While it runs, the page reloads itself every two seconds (no script needed).
             if job.state == "running" { response.headers[.init("Refresh")!] = "2" }
             return response
@@ -124,8 +133,9 @@ extension WebPages {
             let job = try await app.importJob(id, as: identity)
             let (text, isCSV) = try await app.importRejects(id, as: identity)
             let stem = (job.file as NSString).deletingPathExtension
-            return download(text, type: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                            name: "\(stem)-rejects.\(isCSV ? "csv" : "jsonl")")
+            return download(
+                text, type: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                name: "\(stem)-rejects.\(isCSV ? "csv" : "jsonl")")
         }
 
         @Sendable func template(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -134,8 +144,9 @@ extension WebPages {
             let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
             guard RecordType.recordable[type] != nil else { throw NotFound("there is no record type '\(type.prefix(60))'") }
             let template = try ReachApplication.template(type)
-            return download(template.text, type: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
-                            name: "\(type).\(template.isCSV ? "csv" : "jsonl")")
+            return download(
+                template.text, type: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                name: "\(type).\(template.isCSV ? "csv" : "jsonl")")
         }
     }
 
@@ -159,12 +170,15 @@ extension WebPages {
 
     /// A file to download, named.
     static func download(_ text: String, type: String, name: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""],
-                 body: .init(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(name)\""],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static func importsPage(_ app: ReachApplication, identity: Identity, csrf: String, errors: [(String, String)], type: String,
-                            skipInvalid: Bool, status: HTTPResponse.Status) async throws -> Response {
+    static func importsPage(
+        _ app: ReachApplication, identity: Identity, csrf: String, errors: [(String, String)], type: String,
+        skipInvalid: Bool, status: HTTPResponse.Status
+    ) async throws -> Response {
         try Access.checkMayRecord(identity)
         let jobs = try await app.importJobs(limit: 20, as: identity)
         // (An export's record is Reach's own to make, not a spreadsheet's.)
@@ -176,11 +190,15 @@ extension WebPages {
                 + types.map { ["value": $0, "label": RecordForm.label($0), "selected": $0 == type] as [String: Any] },
             "templates": types.filter { !typesNotOnForms.contains($0) }.map { name -> [String: Any] in
                 let csv = (try? ReachApplication.template(name).isCSV) ?? false
-                return ["name": name, "label": RecordForm.label(name), "file": "\(name).\(csv ? "csv" : "jsonl")", "kind": csv ? "CSV" : "JSON Lines"]
+                return [
+                    "name": name, "label": RecordForm.label(name), "file": "\(name).\(csv ? "csv" : "jsonl")", "kind": csv ? "CSV" : "JSON Lines",
+                ]
             },
             "jobs": jobs.map { job -> [String: Any] in
-                ["id": job.id, "file": job.file, "state": job.state, "created_at": job.createdAt, "appended": job.appended.map(String.init) ?? "",
-                 "refused_rows": job.refusedRows.map(String.init) ?? ""]
+                [
+                    "id": job.id, "file": job.file, "state": job.state, "created_at": job.createdAt, "appended": job.appended.map(String.init) ?? "",
+                    "refused_rows": job.refusedRows.map(String.init) ?? "",
+                ]
             },
             "has_jobs": !jobs.isEmpty,
         ]

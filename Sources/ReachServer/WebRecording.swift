@@ -46,8 +46,9 @@ extension WebPages {
             if identity.authorities.count == 1, type.fieldDescriptions.contains(where: { $0.key == "la_id" }) {
                 values["la_id"] = [identity.authorities.first!]
             }
-            return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
-                            recordID: newRecordID(), heading: RecordForm.label(type.name))
+            return formPage(
+                form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
+                recordID: newRecordID(), heading: RecordForm.label(type.name))
         }
 
         @Sendable func record(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -57,14 +58,16 @@ extension WebPages {
             let (type, form) = try recordForm(name, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
             if let more = values["add_row"]?.first {
-                return formPage(form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok, recordID: recordID,
-                                heading: RecordForm.label(type.name), extraRows: [more])
+                return formPage(
+                    form, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok, recordID: recordID,
+                    heading: RecordForm.label(type.name), extraRows: [more])
             }
             let record = JSONValue.object(["type": .string(type.name), "id": .string(recordID), "data": .object(form.data(from: values))])
             let result = try await app.record(record.text, source: "web", as: identity)[0]
             guard result.isRefused else { return redirect("/records?recorded=\(percentEncoded(recordID))") }
-            return formPage(form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
-                            status: .unprocessableContent, recordID: recordID, heading: RecordForm.label(type.name))
+            return formPage(
+                form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
+                status: .unprocessableContent, recordID: recordID, heading: RecordForm.label(type.name))
         }
 
         @Sendable func records(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -75,8 +78,11 @@ extension WebPages {
                 "limit": limit, "has_records": !records.isEmpty,
                 "scope": identity.role == .admin ? "every authority" : identity.authorities.sorted().joined(separator: ", "),
                 "records": records.map { record -> [String: Any] in
-                    ["recorded_at": record.recordedAt, "type": RecordForm.label(record.type), "authority": record.authority ?? "",
-                     "occurred_on": record.occurredOn ?? "", "id": record.recordID, "path": percentEncoded(record.recordID), "status": record.status, "amendable": record.amendable]
+                    [
+                        "recorded_at": record.recordedAt, "type": RecordForm.label(record.type), "authority": record.authority ?? "",
+                        "occurred_on": record.occurredOn ?? "", "id": record.recordID, "path": percentEncoded(record.recordID),
+                        "status": record.status, "amendable": record.amendable,
+                    ]
                 },
             ]
             let query = request.uri.queryParameters
@@ -94,8 +100,9 @@ extension WebPages {
             let (identity, csrf) = try context.requireSession()
             let id = try recordIDParameter(context)
             let (record, form) = try await amendable(app, id, identity)
-            return correctionPage(form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
-                                  refusals: [], status: .ok, recordID: newRecordID())
+            return correctionPage(
+                form, record: record, identity: identity, csrf: csrf, values: form.values(of: record.data),
+                refusals: [], status: .ok, recordID: newRecordID())
         }
 
         @Sendable func correct(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -105,8 +112,9 @@ extension WebPages {
             let (record, form) = try await amendable(app, id, identity)
             let recordID = values["record_id"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? newRecordID()
             if let more = values["add_row"]?.first {
-                return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
-                                      recordID: recordID, extraRows: [more])
+                return correctionPage(
+                    form, record: record, identity: identity, csrf: csrf, values: values, refusals: [], status: .ok,
+                    recordID: recordID, extraRows: [more])
             }
             var data: JSONObject = ["record_id": .string(record.recordID), "data": .object(form.data(from: values))]
             if let reason = values[correctionReason]?.first?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty {
@@ -121,8 +129,9 @@ extension WebPages {
                 if refusal.field.hasPrefix("data.") { return Refusal(String(refusal.field.dropFirst(5)), refusal.reason) }
                 return refusal
             }
-            return correctionPage(form, record: record, identity: identity, csrf: csrf, values: values, refusals: refusals,
-                                  status: .unprocessableContent, recordID: recordID)
+            return correctionPage(
+                form, record: record, identity: identity, csrf: csrf, values: values, refusals: refusals,
+                status: .unprocessableContent, recordID: recordID)
         }
 
         @Sendable func withdrawalForm(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -145,8 +154,9 @@ extension WebPages {
             let withdrawal = JSONValue.object(["type": "event_withdrawn", "id": .string(recordID), "data": .object(data)])
             let result = try await app.record(withdrawal.text, source: "web", as: identity)[0]
             guard result.isRefused else { return redirect("/records?withdrawn=\(percentEncoded(record.recordID))") }
-            return withdrawalPage(record, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
-                                  status: .unprocessableContent, recordID: recordID)
+            return withdrawalPage(
+                record, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
+                status: .unprocessableContent, recordID: recordID)
         }
     }
 
@@ -171,8 +181,10 @@ extension WebPages {
     static func amendable(_ app: ReachApplication, _ id: String, _ identity: Identity) async throws -> (RecentRecord, RecordForm) {
         let record = try await app.recentRecord(id: id, as: identity)
         guard let type = RecordType.all[record.type], record.amendable else {
-            throw RequestError(record.status == "withdrawn" ? "record \(record.recordID) was withdrawn; it cannot be changed again"
-                                                            : "a \(RecordForm.label(record.type).lowercased()) cannot be corrected or withdrawn")
+            throw RequestError(
+                record.status == "withdrawn"
+                    ? "record \(record.recordID) was withdrawn; it cannot be changed again"
+                    : "a \(RecordForm.label(record.type).lowercased()) cannot be corrected or withdrawn")
         }
         return (record, RecordForm(type: type))
     }
@@ -181,12 +193,13 @@ extension WebPages {
     /// (a double click, a reload) records it once.
     static func newRecordID() -> String { "web-" + ReachApplication.newSecret().prefix(16).lowercased().filter { $0.isLetter || $0.isNumber } }
 
-
     /// A record form with the values typed so far and the refusals at their fields.
-    static func formPage(_ form: RecordForm, identity: Identity, csrf: String, values: [String: [String]], refusals: [Refusal],
-                         status: HTTPResponse.Status, recordID: String, heading: String, extraRows: Set<String> = [],
-                         action: String? = nil, caption: String = "Record", intro: String? = nil, submit: String = "Record",
-                         leading: [[String: Any]] = [], back: String = "/record") -> Response {
+    static func formPage(
+        _ form: RecordForm, identity: Identity, csrf: String, values: [String: [String]], refusals: [Refusal],
+        status: HTTPResponse.Status, recordID: String, heading: String, extraRows: Set<String> = [],
+        action: String? = nil, caption: String = "Record", intro: String? = nil, submit: String = "Record",
+        leading: [[String: Any]] = [], back: String = "/record"
+    ) -> Response {
         var errors: [String: String] = [:]
         var summary: [[String: Any]] = []
         for refusal in refusals {
@@ -195,7 +208,8 @@ extension WebPages {
         }
         var remaining = errors
         var parts = leading.map { part -> [String: Any] in
-            guard var field = part["field"] as? [String: Any], let name = field["name"] as? String, let error = remaining.removeValue(forKey: name) else { return part }
+            guard var field = part["field"] as? [String: Any], let name = field["name"] as? String, let error = remaining.removeValue(forKey: name)
+            else { return part }
             field["error"] = error
             field["describedby"] = ((field["hint"] as? String) != nil ? "\(RecordForm.id(name))-hint " : "") + "\(RecordForm.id(name))-error"
             return RecordForm.part(field: field)
@@ -211,15 +225,20 @@ extension WebPages {
             summary.append(["id": target.isEmpty ? "record-form" : RecordForm.id(target), "message": message])
         }
         if !remaining.isEmpty {
-            parts.insert(RecordForm.part(open: ["id": "record-errors", "legend": "The record as a whole", "grid": false, "hint": false,
-                                                "error": remaining.values.sorted().joined(separator: ". ")]), at: 0)
+            parts.insert(
+                RecordForm.part(open: [
+                    "id": "record-errors", "legend": "The record as a whole", "grid": false, "hint": false,
+                    "error": remaining.values.sorted().joined(separator: ". "),
+                ]), at: 0)
             parts.insert(RecordForm.part(close: true), at: 1)
         }
-        return page("record-form", title: (refusals.isEmpty ? "" : "Error: ") + heading, status: status, identity: identity, csrf: csrf, [
-            "heading": heading, "caption": caption, "intro": RecordForm.orFalse(intro), "submit": submit, "warning": submit.hasPrefix("Withdraw"),
-            "action": action ?? "/record/\(form.type)", "record_id": recordID, "parts": parts, "back": back,
-            "errors": summary, "has_errors": !summary.isEmpty,
-        ])
+        return page(
+            "record-form", title: (refusals.isEmpty ? "" : "Error: ") + heading, status: status, identity: identity, csrf: csrf,
+            [
+                "heading": heading, "caption": caption, "intro": RecordForm.orFalse(intro), "submit": submit, "warning": submit.hasPrefix("Withdraw"),
+                "action": action ?? "/record/\(form.type)", "record_id": recordID, "parts": parts, "back": back,
+                "errors": summary, "has_errors": !summary.isEmpty,
+            ])
     }
 
     /// The id a part of a form is reached by (a field's, or a group's).
@@ -227,28 +246,34 @@ extension WebPages {
         (part["field"] as? [String: Any])?["id"] as? String ?? (part["open"] as? [String: Any])?["id"] as? String
     }
 
-    static func correctionPage(_ form: RecordForm, record: RecentRecord, identity: Identity, csrf: String, values: [String: [String]],
-                               refusals: [Refusal], status: HTTPResponse.Status, recordID: String, extraRows: Set<String> = []) -> Response {
+    static func correctionPage(
+        _ form: RecordForm, record: RecentRecord, identity: Identity, csrf: String, values: [String: [String]],
+        refusals: [Refusal], status: HTTPResponse.Status, recordID: String, extraRows: Set<String> = []
+    ) -> Response {
         let reason = RecordForm.Field(key: correctionReason, kind: .text, required: true, hint: "What was wrong, in a few words (no one's name)")
         var field = RecordForm.fieldPart(reason, name: correctionReason, values: values[correctionReason] ?? [], error: nil)
         field["label"] = "Why it is corrected"
-        return formPage(form, identity: identity, csrf: csrf, values: values, refusals: refusals, status: status, recordID: recordID,
-                        heading: "Correct record \(record.recordID)", extraRows: extraRows,
-                        action: "/records/\(percentEncoded(record.recordID))/correct", caption: RecordForm.label(record.type),
-                        intro: "Change what was wrong and send the whole record. The original stays in the log; the correction replaces it in every figure.",
-                        submit: "Send the correction", leading: [RecordForm.part(field: field)], back: "/records")
+        return formPage(
+            form, identity: identity, csrf: csrf, values: values, refusals: refusals, status: status, recordID: recordID,
+            heading: "Correct record \(record.recordID)", extraRows: extraRows,
+            action: "/records/\(percentEncoded(record.recordID))/correct", caption: RecordForm.label(record.type),
+            intro: "Change what was wrong and send the whole record. The original stays in the log; the correction replaces it in every figure.",
+            submit: "Send the correction", leading: [RecordForm.part(field: field)], back: "/records")
     }
 
-    static func withdrawalPage(_ record: RecentRecord, identity: Identity, csrf: String, values: [String: [String]],
-                               refusals: [Refusal], status: HTTPResponse.Status, recordID: String) -> Response {
+    static func withdrawalPage(
+        _ record: RecentRecord, identity: Identity, csrf: String, values: [String: [String]],
+        refusals: [Refusal], status: HTTPResponse.Status, recordID: String
+    ) -> Response {
         let reason = RecordForm.Field(key: "reason", kind: .text, required: true, hint: "For example: recorded twice (no one's name)")
         var field = RecordForm.fieldPart(reason, name: "reason", values: values["reason"] ?? [], error: nil)
         field["label"] = "Why it is withdrawn"
-        return formPage(RecordForm(type: record.type, nodes: []), identity: identity, csrf: csrf, values: values, refusals: refusals,
-                        status: status, recordID: recordID, heading: "Withdraw record \(record.recordID)",
-                        action: "/records/\(percentEncoded(record.recordID))/withdraw", caption: RecordForm.label(record.type),
-                        intro: "A withdrawn record stays in the log but no longer counts in any figure. It cannot be corrected afterwards.",
-                        submit: "Withdraw the record", leading: [RecordForm.part(field: field)], back: "/records")
+        return formPage(
+            RecordForm(type: record.type, nodes: []), identity: identity, csrf: csrf, values: values, refusals: refusals,
+            status: status, recordID: recordID, heading: "Withdraw record \(record.recordID)",
+            action: "/records/\(percentEncoded(record.recordID))/withdraw", caption: RecordForm.label(record.type),
+            intro: "A withdrawn record stays in the log but no longer counts in any figure. It cannot be corrected afterwards.",
+            submit: "Withdraw the record", leading: [RecordForm.part(field: field)], back: "/records")
     }
 
     static func percentEncoded(_ text: String) -> String {

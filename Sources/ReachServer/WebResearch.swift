@@ -19,7 +19,9 @@ extension WebPages {
             let (identity, csrf) = try context.requireSession()
             let views = try await app.researchViews(as: identity)
             // The address the asker reached this service at, for the snippets.
-            let host = request.head.authority.flatMap { $0.range(of: "^[A-Za-z0-9.:\\[\\]-]+$", options: .regularExpression) != nil ? $0 : nil } ?? "127.0.0.1:8080"
+            let host =
+                request.head.authority.flatMap { $0.range(of: "^[A-Za-z0-9.:\\[\\]-]+$", options: .regularExpression) != nil ? $0 : nil }
+                ?? "127.0.0.1:8080"
             let base = "http://\(host)"
             let r = """
                 library(httr2)
@@ -41,14 +43,18 @@ extension WebPages {
                 con <- DBI::dbConnect(RPostgres::Postgres(), host = "DATABASE_HOST", dbname = "reach", user = "YOUR_LOGIN")
                 sessions <- DBI::dbGetQuery(con, "SELECT kind, count(*) AS n FROM research.activities GROUP BY kind")
                 """
-            return page("research", title: "For researchers", status: .ok, identity: identity, csrf: csrf, [
-                "views": views.map { view -> [String: Any] in
-                    ["name": view.name, "comment": view.comment,
-                     "columns": view.columns.map { ["name": $0.name, "type": $0.type, "comment": $0.comment] }]
-                },
-                "metrics": Metric.allCases.map { ["name": $0.rawValue, "definition": $0.definition] },
-                "r": r, "python": python, "sql": sql, "base": base,
-            ])
+            return page(
+                "research", title: "For researchers", status: .ok, identity: identity, csrf: csrf,
+                [
+                    "views": views.map { view -> [String: Any] in
+                        [
+                            "name": view.name, "comment": view.comment,
+                            "columns": view.columns.map { ["name": $0.name, "type": $0.type, "comment": $0.comment] },
+                        ]
+                    },
+                    "metrics": Metric.allCases.map { ["name": $0.rawValue, "definition": $0.definition] },
+                    "r": r, "python": python, "sql": sql, "base": base,
+                ])
         }
     }
 }

@@ -30,17 +30,23 @@ extension WebPages {
             try Access.checkMayExport(la: la, for: identity)
             let parameters = parameters(request)
             let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-            let formats: [(String, String, String)] = [
-                ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
-                ("xlsx", "Spreadsheet (XLSX)", "one sheet per section, numbers as numbers"),
-                ("html", "Printable report", "a page to print or save, with its charts"),
-            ] + (weasyprint == nil ? [] : [("pdf", "PDF", "the printable report as a PDF file")])
-            return page("summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf, [
-                "la": la, "la_path": percentEncoded(la), "period": period.label,
-                "formats": formats.enumerated().map { index, format in
-                    ["value": format.0, "label": format.1, "hint": format.2, "checked": index == 0, "id": index == 0 ? "format" : "format-\(format.0)"]
-                },
-            ])
+            let formats: [(String, String, String)] =
+                [
+                    ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
+                    ("xlsx", "Spreadsheet (XLSX)", "one sheet per section, numbers as numbers"),
+                    ("html", "Printable report", "a page to print or save, with its charts"),
+                ] + (weasyprint == nil ? [] : [("pdf", "PDF", "the printable report as a PDF file")])
+            return page(
+                "summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf,
+                [
+                    "la": la, "la_path": percentEncoded(la), "period": period.label,
+                    "formats": formats.enumerated().map { index, format in
+                        [
+                            "value": format.0, "label": format.1, "hint": format.2, "checked": index == 0,
+                            "id": index == 0 ? "format" : "format-\(format.0)",
+                        ]
+                    },
+                ])
         }
 
         /// A download is recorded in the log, so it is asked for with the session's CSRF token
@@ -60,30 +66,41 @@ extension WebPages {
             switch format {
             case .csv, .json:
                 let delivered = Delivered()
-                _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { delivered.set($0) }
-                return download(delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
+                _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) {
+                    delivered.set($0)
+                }
+                return download(
+                    delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
             case .xlsx:
                 let made = DeliveredData()
                 _ = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows in
                     made.set(try SummaryWorkbook.make(la: la, period: period.label, policy: policy.rawValue, rows: rows))
                 }
-                return Response(status: .ok, headers: [.contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                                       .contentDisposition: "attachment; filename=\"\(stem).xlsx\""],
-                                body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        .contentDisposition: "attachment; filename=\"\(stem).xlsx\"",
+                    ],
+                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
             case .html:
                 let delivered = Delivered()
                 _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows in
                     delivered.set(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: false))
                 }
-                return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: delivered.get())))
+                return Response(
+                    status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: delivered.get())))
             case .pdf:
-                guard let weasyprint else { throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead") }
+                guard let weasyprint else {
+                    throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead")
+                }
                 let made = DeliveredData()
                 _ = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows in
                     made.set(try pdf(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: true), tool: weasyprint))
                 }
-                return Response(status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
-                                body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
+                    body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
             }
         }
     }
@@ -100,14 +117,22 @@ extension WebPages {
         }
         let months = rows.filter { $0.metric == "sessions" && $0.scope.hasPrefix("month:") && $0.dimension == "total" }
         let charts: [String: [String: Any]] = [
-            "sessions": columnChart(months, title: "Sessions by month, \(la), \(period)", id: "report-sessions") { $0.scope.replacingOccurrences(of: "month:", with: "") },
-            "attendances": barChart(rows.filter { $0.metric == "attendances" && $0.scope == "all" && $0.dimension == "audience" },
-                                    title: "Attendances by audience, \(la), \(period)", id: "report-attendances") { label($0.category) },
-            "staff_trained": barChart(rows.filter { $0.metric == "staff_trained" && $0.scope == "all" && $0.dimension == "role" },
-                                      title: "Staff trained by role, \(la), \(period)", id: "report-staff") { label($0.category) },
-            "pilot_progress": barChart(rows.filter { $0.metric == "pilot_progress" && $0.scope == "all" && $0.dimension == "stage" }
-                                        .sorted { AuthorityDashboard.stageOrder($0.category) < AuthorityDashboard.stageOrder($1.category) },
-                                       title: "Schools by engagement stage, \(la), \(period)", id: "report-stages") { label($0.category) },
+            "sessions": columnChart(months, title: "Sessions by month, \(la), \(period)", id: "report-sessions") {
+                $0.scope.replacingOccurrences(of: "month:", with: "")
+            },
+            "attendances": barChart(
+                rows.filter { $0.metric == "attendances" && $0.scope == "all" && $0.dimension == "audience" },
+                title: "Attendances by audience, \(la), \(period)", id: "report-attendances"
+            ) { label($0.category) },
+            "staff_trained": barChart(
+                rows.filter { $0.metric == "staff_trained" && $0.scope == "all" && $0.dimension == "role" },
+                title: "Staff trained by role, \(la), \(period)", id: "report-staff"
+            ) { label($0.category) },
+            "pilot_progress": barChart(
+                rows.filter { $0.metric == "pilot_progress" && $0.scope == "all" && $0.dimension == "stage" }
+                    .sorted { AuthorityDashboard.stageOrder($0.category) < AuthorityDashboard.stageOrder($1.category) },
+                title: "Schools by engagement stage, \(la), \(period)", id: "report-stages"
+            ) { label($0.category) },
         ]
         let sections = order.map { metric -> [String: Any] in
             let found = byMetric[metric] ?? []
@@ -116,8 +141,11 @@ extension WebPages {
                 "heading": label(metric), "columns": metric == "sessions" ? AuthorityDashboard.orFalse(chart) : false,
                 "bars": metric != "sessions" ? AuthorityDashboard.orFalse(chart) : false,
                 "rows": found.map { row -> [String: Any] in
-                    ["scope": row.scope == "all" ? la : row.scope, "breakdown": row.dimension == "total" ? "" : "\(label(row.dimension)): \(label(row.category))",
-                     "statistic": label(row.statistic), "shown": shown(row)]
+                    [
+                        "scope": row.scope == "all" ? la : row.scope,
+                        "breakdown": row.dimension == "total" ? "" : "\(label(row.dimension)): \(label(row.category))",
+                        "statistic": label(row.statistic), "shown": shown(row),
+                    ]
                 },
             ]
         }
@@ -133,7 +161,8 @@ extension WebPages {
     static func pdf(_ html: String, tool: String) throws -> Data {
         let directory = URL(fileURLWithPath: try PrivateFile.temporaryDirectory(prefix: "reach-pdf"))
         defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("report.html"), output = directory.appendingPathComponent("report.pdf")
+        let input = directory.appendingPathComponent("report.html")
+        let output = directory.appendingPathComponent("report.pdf")
         try Data(html.utf8).write(to: input)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)

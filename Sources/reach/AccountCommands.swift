@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 
 extension Identity.Role: ExpressibleByArgument {}
 
@@ -45,10 +45,18 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             let (secret, generated) = try password(fromStandardInput: passwordStdin)
-            let account = try await app.addUser(name, role: role, authorities: authorities, password: secret,
-                                                as: try await app.identify(actor: actorName(nil)))
-            struct Line: Encodable { var name: String; var role: String; var authorities: [String]; var password: String? }
-            emit(try jsonLine(Line(name: account.name, role: account.role.rawValue, authorities: account.authorities, password: generated ? secret : nil)))
+            let account = try await app.addUser(
+                name, role: role, authorities: authorities, password: secret,
+                as: try await app.identify(actor: actorName(nil)))
+            struct Line: Encodable {
+                var name: String
+                var role: String
+                var authorities: [String]
+                var password: String?
+            }
+            emit(
+                try jsonLine(
+                    Line(name: account.name, role: account.role.rawValue, authorities: account.authorities, password: generated ? secret : nil)))
         }
     }
 
@@ -70,7 +78,10 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             try await app.disableUser(name, as: try await app.identify(actor: actorName(nil)))
-            struct Line: Encodable { var name: String; var disabled = true }
+            struct Line: Encodable {
+                var name: String
+                var disabled = true
+            }
             emit(try jsonLine(Line(name: name)))
         }
     }
@@ -93,12 +104,20 @@ struct Users: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             let (secret, generated) = try password(fromStandardInput: passwordStdin)
-            let changed = try await app.setPassword(name, password: secret, revokeTokens: revokeTokens, as: try await app.identify(actor: actorName(nil)))
+            let changed = try await app.setPassword(
+                name, password: secret, revokeTokens: revokeTokens, as: try await app.identify(actor: actorName(nil)))
             struct Line: Encodable {
-                var name: String; var password: String?; var sessions_ended: Int; var tokens_in_use: Int; var tokens_revoked: Int
+                var name: String
+                var password: String?
+                var sessions_ended: Int
+                var tokens_in_use: Int
+                var tokens_revoked: Int
             }
-            emit(try jsonLine(Line(name: name, password: generated ? secret : nil, sessions_ended: changed.sessionsEnded,
-                                   tokens_in_use: changed.tokensInUse, tokens_revoked: changed.tokensRevoked)))
+            emit(
+                try jsonLine(
+                    Line(
+                        name: name, password: generated ? secret : nil, sessions_ended: changed.sessionsEnded,
+                        tokens_in_use: changed.tokensInUse, tokens_revoked: changed.tokensRevoked)))
         }
     }
 }
@@ -130,7 +149,10 @@ struct Tokens: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             try await app.revokeToken(id, as: try await app.identify(actor: actorName(nil)))
-            struct Line: Encodable { var id: String; var revoked = true }
+            struct Line: Encodable {
+                var id: String
+                var revoked = true
+            }
             emit(try jsonLine(Line(id: id)))
         }
     }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 
 struct Database: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +33,11 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             let target = try await Lifecycle.target(url: nil, dataDirectory: database.localDataDirectory, logger: makeLogger())
-            struct Output: Encodable { var data_dir: String; var running: Bool; var connection: String }
+            struct Output: Encodable {
+                var data_dir: String
+                var running: Bool
+                var connection: String
+            }
             emit(try jsonLine(Output(data_dir: database.localDataDirectory, running: true, connection: target.application.description)))
         }
     }
@@ -44,7 +48,10 @@ struct Database: AsyncParsableCommand {
 
         func run() async throws {
             try await Lifecycle.stop(dataDirectory: database.localDataDirectory)
-            struct Output: Encodable { var data_dir: String; var running: Bool }
+            struct Output: Encodable {
+                var data_dir: String
+                var running: Bool
+            }
             emit(try jsonLine(Output(data_dir: database.localDataDirectory, running: false)))
         }
     }
@@ -63,7 +70,9 @@ struct Database: AsyncParsableCommand {
         var file: String
 
         func run() async throws {
-            emit(try jsonLine(try await Lifecycle.backup(to: file, url: database.url, dataDirectory: database.localDataDirectory, logger: makeLogger())))
+            emit(
+                try jsonLine(
+                    try await Lifecycle.backup(to: file, url: database.url, dataDirectory: database.localDataDirectory, logger: makeLogger())))
         }
     }
 

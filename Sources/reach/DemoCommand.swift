@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachDomain
 
 /// `reach demo`: a synthetic data set, so a new user sees the product working.
@@ -40,7 +40,8 @@ struct Demo: AsyncParsableCommand {
                 guard onTerminal else { return }
                 let width = 30
                 let filled = min(width, width * done / max(1, events))
-                FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done) events".utf8))
+                FileHandle.standardError.write(
+                    Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done) events".utf8))
             }
         } catch let refusals as Refusals {
             throw CommandError(refusals.all.map(\.reason).joined(separator: "; "))
@@ -48,7 +49,9 @@ struct Demo: AsyncParsableCommand {
         if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        emit("demo data set, seed \(seed): \(summary.total) events (\(summary.appended) appended, \(summary.alreadyPresent) already present) in \(String(format: "%.1f", seconds)) s")
+        emit(
+            "demo data set, seed \(seed): \(summary.total) events (\(summary.appended) appended, \(summary.alreadyPresent) already present) in \(String(format: "%.1f", seconds)) s"
+        )
         for (type, count) in summary.byType.sorted(by: { $0.value > $1.value }) {
             emit("  \(pad(String(count), 9, right: true))  \(type)")
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
 
@@ -161,10 +161,12 @@ struct Events: AsyncParsableCommand {
             let report = try await app.verifyLog(seal: sealText, publicKey: publicKey, as: try await app.identify(actor: actorName(nil)))
             emit(try jsonLine(report))
             if let broken = report.firstBroken {
-                FileHandle.standardError.write(Data("""
-                    stream \(broken.streamID) is broken at position \(broken.position) (version \(broken.version)): \(broken.reason)
+                FileHandle.standardError.write(
+                    Data(
+                        """
+                        stream \(broken.streamID) is broken at position \(broken.position) (version \(broken.version)): \(broken.reason)
 
-                    """.utf8))
+                        """.utf8))
                 throw ExitCode(1)
             }
         }
@@ -199,8 +201,16 @@ struct Events: AsyncParsableCommand {
             let app = try await database.application()
             let (seal, newKey) = try await app.sealLog(keyPath: key, maxWait: .seconds(wait), as: try await app.identify(actor: actorName(nil)))
             try PrivateFile.write(seal.fileText, to: out)
-            struct Line: Encodable { var file: String; var streams: Int; var last_position: Int64; var public_key: String; var new_key: Bool }
-            emit(try jsonLine(Line(file: out, streams: seal.heads.count, last_position: seal.lastPosition, public_key: seal.publicKey, new_key: newKey)))
+            struct Line: Encodable {
+                var file: String
+                var streams: Int
+                var last_position: Int64
+                var public_key: String
+                var new_key: Bool
+            }
+            emit(
+                try jsonLine(
+                    Line(file: out, streams: seal.heads.count, last_position: seal.lastPosition, public_key: seal.publicKey, new_key: newKey)))
         }
     }
 }

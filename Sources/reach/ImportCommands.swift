@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachDomain
 import ReachIngest
 
@@ -55,7 +55,10 @@ struct Import: AsyncParsableCommand {
                 guard onTerminal else { return }
                 let width = 30
                 let filled = min(width, width * done / total)
-                FileHandle.standardError.write(Data("\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(max(total, done)) rows".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(max(total, done)) rows"
+                            .utf8))
             }
         } catch let refusals as Refusals {
             if onTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -80,8 +83,9 @@ struct Import: AsyncParsableCommand {
             emit("wrote the \(summary.refused.count) refused rows, with reasons, to \(rejects)")
         }
         let appended = summary.committed ? summary.appended : 0
-        emit("read \(summary.read), appended \(appended), already present \(summary.alreadyPresent), refused \(summary.refused.count)"
-             + (summary.committed ? "" : " - nothing was appended; fix the refused rows and import the file again, or use --skip-invalid"))
+        emit(
+            "read \(summary.read), appended \(appended), already present \(summary.alreadyPresent), refused \(summary.refused.count)"
+                + (summary.committed ? "" : " - nothing was appended; fix the refused rows and import the file again, or use --skip-invalid"))
         if !summary.refused.isEmpty && !skipInvalid { throw ExitCode(1) }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachDomain
 import ReachProjections
 
@@ -12,7 +12,10 @@ extension TidyFormat: ExpressibleByArgument {}
 
 /// Filters shared by `reach metrics` and `reach export summary`.
 struct MetricFilters: ParsableArguments {
-    @Option(help: ArgumentHelp("Academic year 2024/25, financial year FY2024/25, quarter 2024-Q3, month 2024-09, range 2024-09-01..2025-08-31 (not under a disclosure policy), or the strategy period 2024-2029.", valueName: "period"))
+    @Option(
+        help: ArgumentHelp(
+            "Academic year 2024/25, financial year FY2024/25, quarter 2024-Q3, month 2024-09, range 2024-09-01..2025-08-31 (not under a disclosure policy), or the strategy period 2024-2029.",
+            valueName: "period"))
     var period: String = "2024-2029"
     @Option(help: "Only this local authority (la_id).")
     var la: String?
@@ -35,13 +38,15 @@ struct MetricFilters: ParsableArguments {
             throw ValidationError("--region '\(region)' is not a region; choose one of \(Region.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let project, StrategyProject(rawValue: project) == nil {
-            throw ValidationError("--project '\(project)' is not a strategy project; choose one of \(StrategyProject.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--project '\(project)' is not a strategy project; choose one of \(StrategyProject.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
     func query(metrics: [Metric], by: ScopeDimension?) throws -> MetricQuery {
-        MetricQuery(period: try Period.parse(period).get(), la: la, region: region, pilot: pilot, project: project,
-                    objective: objective, policyGoal: policyGoal, by: by, metrics: metrics)
+        MetricQuery(
+            period: try Period.parse(period).get(), la: la, region: region, pilot: pilot, project: project,
+            objective: objective, policyGoal: policyGoal, by: by, metrics: metrics)
     }
 }
 
@@ -92,7 +97,10 @@ struct Metrics: AsyncParsableCommand {
 /// Says on standard error that some figures may be out of date.
 func warnIfStale(_ projections: [String]) {
     guard !projections.isEmpty else { return }
-    FileHandle.standardError.write(Data("warning: projections \(projections.joined(separator: ", ")) are behind the log or stopped (see reach projections status); their figures may be out of date\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "warning: projections \(projections.joined(separator: ", ")) are behind the log or stopped (see reach projections status); their figures may be out of date\n"
+                .utf8))
 }
 
 /// `reach export summary`.
@@ -146,9 +154,19 @@ struct Export: AsyncParsableCommand {
                     throw CommandError("cannot write \(out): \(error.localizedDescription)")
                 }
             }
-            struct Line: Encodable { var file: String; var la_id: String; var period: String; var policy: String; var rows: Int; var recorded_at_position: Int64 }
-            emit(try jsonLine(Line(file: out, la_id: export.laID, period: export.period, policy: export.policy, rows: export.rows,
-                                   recorded_at_position: export.recordedAtPosition)))
+            struct Line: Encodable {
+                var file: String
+                var la_id: String
+                var period: String
+                var policy: String
+                var rows: Int
+                var recorded_at_position: Int64
+            }
+            emit(
+                try jsonLine(
+                    Line(
+                        file: out, la_id: export.laID, period: export.period, policy: export.policy, rows: export.rows,
+                        recorded_at_position: export.recordedAtPosition)))
         }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachProjections
 import ServiceLifecycle
 
@@ -25,13 +25,22 @@ struct Projections: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             let runner = try app.projectionRunner(as: try await app.identify(actor: actorName(nil))) { name, progress in
-                struct Line: Encodable { var projection: String; var applied: Int; var checkpoint: Int64; var stopped_on: String? }
-                emit((try? jsonLine(Line(projection: name, applied: progress.events, checkpoint: progress.checkpoint,
-                                         stopped_on: progress.failure?.description))) ?? "")
+                struct Line: Encodable {
+                    var projection: String
+                    var applied: Int
+                    var checkpoint: Int64
+                    var stopped_on: String?
+                }
+                emit(
+                    (try? jsonLine(
+                        Line(
+                            projection: name, applied: progress.events, checkpoint: progress.checkpoint,
+                            stopped_on: progress.failure?.description))) ?? "")
             }
             FileHandle.standardError.write(Data("running projections; Ctrl-C to stop\n".utf8))
-            let group = ServiceGroup(configuration: .init(
-                services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
             try await group.run()
             FileHandle.standardError.write(Data("stopped\n".utf8))
         }
@@ -72,11 +81,14 @@ struct Projections: AsyncParsableCommand {
                 for row in rows { emit(try jsonLine(row)) }
                 return
             }
-            let table = [["projection", "state", "checkpoint", "lag_events", "lag_seconds", "events_applied", "runner", "last_error"]]
+            let table =
+                [["projection", "state", "checkpoint", "lag_events", "lag_seconds", "events_applied", "runner", "last_error"]]
                 + rows.map { row in
-                    [row.name, row.state, String(row.checkpoint), String(row.lagEvents), String(format: "%.1f", row.lagSeconds),
-                     String(row.eventsApplied), row.runnerActive ? "active" : "-",
-                     row.failedPosition.map { "position \($0), event \(row.failedEventID ?? "?"): \(row.failedError ?? "")" } ?? "-"]
+                    [
+                        row.name, row.state, String(row.checkpoint), String(row.lagEvents), String(format: "%.1f", row.lagSeconds),
+                        String(row.eventsApplied), row.runnerActive ? "active" : "-",
+                        row.failedPosition.map { "position \($0), event \(row.failedEventID ?? "?"): \(row.failedError ?? "")" } ?? "-",
+                    ]
                 }
             emit(TextTable.render(table))
         }
@@ -100,7 +112,11 @@ struct Projections: AsyncParsableCommand {
         func run() async throws {
             let app = try await database.application()
             let chosen = name == "all" ? Projection.all : [Projection.named(name)!]
-            struct Line: Encodable { var projection: String; var rebuilt: Bool; var seconds: Double }
+            struct Line: Encodable {
+                var projection: String
+                var rebuilt: Bool
+                var seconds: Double
+            }
             try await app.rebuildProjections(chosen, workers: workers, as: try await app.identify(actor: actorName(nil))) { projection, seconds in
                 emit((try? jsonLine(Line(projection: projection.name, rebuilt: true, seconds: (seconds * 100).rounded() / 100))) ?? "")
             }

@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReachApp
-import ReachEventLog
-import ReachPostgres
 import ReachBenchmarks
 import ReachCommandLine
+import ReachEventLog
+import ReachPostgres
 
 @main
 struct Reach: AsyncParsableCommand {
@@ -17,7 +17,9 @@ struct Reach: AsyncParsableCommand {
             With no database configured, reach starts (or reuses) its own PostgreSQL cluster in \
             REACH_DATA_DIR and migrates it.
             """,
-        subcommands: [Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Serve.self, Projections.self, Users.self, Tokens.self, Database.self, Events.self, Bench.self]
+        subcommands: [
+            Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Serve.self, Projections.self, Users.self, Tokens.self,
+            Database.self, Events.self, Bench.self,
+        ]
     )
 }
-

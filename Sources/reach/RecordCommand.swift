@@ -1,7 +1,7 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import ReachApp
+import ReachCommandLine
 import ReachDomain
 
 /// `reach record`: check and append records, one JSON document or JSON Lines.

@@ -1,8 +1,8 @@
 import ArgumentParser
-import ReachCommandLine
 import Foundation
 import Hummingbird
 import ReachApp
+import ReachCommandLine
 import ReachPostgres
 import ReachServer
 import ServiceLifecycle
@@ -57,7 +57,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("REACH_HTTP_PORT must be a port number, not '\(text)'")
         }
         if let shutdownSeconds, shutdownSeconds < 1 { throw ValidationError("--shutdown-seconds is a whole number from 1, not \(shutdownSeconds)") }
-        for name in ["REACH_HTTP_REQUEST_TIMEOUT_SECONDS", "REACH_HTTP_IDLE_TIMEOUT_SECONDS", "REACH_HTTP_MAX_UPLOAD_BYTES", "REACH_HTTP_SHUTDOWN_SECONDS"] {
+        for name in [
+            "REACH_HTTP_REQUEST_TIMEOUT_SECONDS", "REACH_HTTP_IDLE_TIMEOUT_SECONDS", "REACH_HTTP_MAX_UPLOAD_BYTES", "REACH_HTTP_SHUTDOWN_SECONDS",
+        ] {
             _ = try Self.setting(name, 1)
         }
         _ = try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0)
@@ -82,10 +84,12 @@ struct Serve: AsyncParsableCommand {
         // from the projections as the runner keeps them (unless --no-runner), the same question
         // within a few seconds given the same answer (0: always computed); no statement of a
         // request runs longer than the request timeout (a 503 says so).
-        let app = try await database.application(.service(
-            runner: !noRunner, figuresSeconds: try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0),
-            requestTimeoutSeconds: try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)))
-        let uploads = environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let app = try await database.application(
+            .service(
+                runner: !noRunner, figuresSeconds: try Self.setting("REACH_HTTP_FIGURES_SECONDS", 5, minimum: 0),
+                requestTimeoutSeconds: try Self.setting("REACH_HTTP_REQUEST_TIMEOUT_SECONDS", 30)))
+        let uploads =
+            environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path
         var services: [any Service] = []
         if !noRunner {
@@ -93,10 +97,11 @@ struct Serve: AsyncParsableCommand {
         }
         let server = Application(
             // (Behind a proxy that speaks TLS, REACH_HTTP_SECURE_COOKIES=true marks cookies Secure.)
-            router: ReachServer.router(app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true", uploads: uploads,
-                                       maximumUpload: try Self.setting("REACH_HTTP_MAX_UPLOAD_BYTES", ReachServer.defaultMaximumUpload),
-                                       // (Behind a proxy, REACH_TRUSTED_PROXIES names it, so that sign-in limits count each client.)
-                                       trustedProxies: try Self.trustedProxies()),
+            router: ReachServer.router(
+                app, secureCookies: environment["REACH_HTTP_SECURE_COOKIES"] == "true", uploads: uploads,
+                maximumUpload: try Self.setting("REACH_HTTP_MAX_UPLOAD_BYTES", ReachServer.defaultMaximumUpload),
+                // (Behind a proxy, REACH_TRUSTED_PROXIES names it, so that sign-in limits count each client.)
+                trustedProxies: try Self.trustedProxies()),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(try Self.setting("REACH_HTTP_IDLE_TIMEOUT_SECONDS", 75))))),
             configuration: .init(address: .hostname(host, port: port), serverName: "reach"),
             onServerRunning: { channel in

@@ -1,6 +1,6 @@
-import ReachEventLog
 import ReachApp
 import ReachDomain
+import ReachEventLog
 import ReachProjections
 import Testing
 
@@ -19,7 +19,9 @@ struct AccessTests {
         #expect(grant.policy == .dfe)
         #expect(grant.schema == "authority")
         #expect(try Access.figures(MetricQuery(period: year), policy: .nhs, publish: false, for: lead).policy == .nhs)
-        #expect(throws: AccessDenied.self) { try Access.figures(MetricQuery(period: year), policy: DisclosurePolicy.Name.none, publish: false, for: lead) }
+        #expect(throws: AccessDenied.self) {
+            try Access.figures(MetricQuery(period: year), policy: DisclosurePolicy.Name.none, publish: false, for: lead)
+        }
         #expect(throws: AccessDenied.self) { try Access.figures(MetricQuery(period: year, la: "eastmoor"), policy: nil, publish: false, for: lead) }
         #expect(throws: AccessDenied.self) { try Access.checkMayExport(la: "eastmoor", for: lead) }
         try Access.checkMayExport(la: "northvale", for: lead)
@@ -33,7 +35,9 @@ struct AccessTests {
             let grant = try Access.figures(MetricQuery(period: year, la: "eastmoor"), policy: nil, publish: false, for: identity)
             #expect(grant.query.la == "eastmoor" && grant.policy == DisclosurePolicy.Name.none && grant.schema == "research")
             #expect(try Access.figures(MetricQuery(period: year), policy: nil, publish: true, for: identity).policy == .dfe)
-            #expect(throws: AccessDenied.self) { try Access.figures(MetricQuery(period: year), policy: DisclosurePolicy.Name.none, publish: true, for: identity) }
+            #expect(throws: AccessDenied.self) {
+                try Access.figures(MetricQuery(period: year), policy: DisclosurePolicy.Name.none, publish: true, for: identity)
+            }
         }
         #expect(throws: AccessDenied.self) { try Access.checkMayRecord(researcher) }
         #expect(throws: AccessDenied.self) { try Access.checkMayOperate(.projectionsRun, for: researcher) }
@@ -46,7 +50,9 @@ struct AccessTests {
         try Access.checkMayRecord(staff)
         let rule = Access.recordingRule(for: staff)
         let school = try JSONValue.parse(#"{"school_id":"100001","la_id":"westfield","name":"Example Academy","phase":"secondary"}"#)
-        guard case .object(let fields) = school, case .success(let other) = RecordType.all["school_registered"]!.checkFields(fields, id: "s-1", today: .today) else {
+        guard case .object(let fields) = school,
+            case .success(let other) = RecordType.all["school_registered"]!.checkFields(fields, id: "s-1", today: .today)
+        else {
             Issue.record("the example school did not pass its own checks")
             return
         }

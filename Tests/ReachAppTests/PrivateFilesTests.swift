@@ -19,12 +19,16 @@ struct PrivateFilesTests {
         let file = directory + "/probe"
         try PrivateFile.create(file)
         #expect(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int == 0o600)
-        #expect(throws: (any Error).self) { try PrivateFile.create(file) }   // never over an existing file
+        #expect(throws: (any Error).self) { try PrivateFile.create(file) } // never over an existing file
         try FileManager.default.removeItem(atPath: directory)
 
-        let rows = [Observation(metric: "sessions", period: "2024/25", scope: "all", dimension: "total", category: "total", statistic: "sessions", value: 12, sensitivity: .count)]
+        let rows = [
+            Observation(
+                metric: "sessions", period: "2024/25", scope: "all", dimension: "total", category: "total", statistic: "sessions", value: 12,
+                sensitivity: .count)
+        ]
         let data = try SummaryWorkbook.make(la: "northvale", period: "2024/25", policy: "dfe", rows: rows)
-        #expect(data.starts(with: [0x50, 0x4B]))  // a zip: an XLSX
+        #expect(data.starts(with: [0x50, 0x4B])) // a zip: an XLSX
         #expect(try left() == before)
     }
 }

@@ -9,13 +9,16 @@ import ReachProjections
 import ReachTestSupport
 import Synchronization
 import Testing
+
 @testable import reach
 
 /// `reach db backup` and `reach db restore`, end to end: a backup taken while appends go on,
 /// restored into a new cluster of Reach's own.
 @Suite("backup and restore")
 struct BackupTests {
-    @Test("a backup taken while appends go on, restored into a new cluster: the log verifies and its seal holds, it is the source's log up to a point with nothing skipped or doubled, and the projections resume from their checkpoints to the figures of a full rebuild")
+    @Test(
+        "a backup taken while appends go on, restored into a new cluster: the log verifies and its seal holds, it is the source's log up to a point with nothing skipped or doubled, and the projections resume from their checkpoints to the figures of a full rebuild"
+    )
     func backupWhileAppending() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let db = try TestDatabase.create()
@@ -28,13 +31,15 @@ struct BackupTests {
         let source = ReachApplication(target: target, logger: logger)
         _ = try await source.loadDemo(seed: 5, events: 3000, as: admin)
         let period = try Period.parse("2024/25").get()
-        _ = try await source.metrics(MetricQuery(period: period, metrics: [.sessions]), as: admin)  // projections caught up
+        _ = try await source.metrics(MetricQuery(period: period, metrics: [.sessions]), as: admin) // projections caught up
         let sourceURL = "postgresql:///\(db.name)?host=\(TestCluster.shared.dataDirectory)&user=postgres"
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reach-backup-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // A seal of the log as it stands, to check the restored log against.
-        try await (try Events.Seal.parseAsRoot(["--database-url", sourceURL, "--key", folder + "/key", "--out", folder + "/seal.json"]) as! Events.Seal).run()
+        try await
+            (try Events.Seal.parseAsRoot(["--database-url", sourceURL, "--key", folder + "/key", "--out", folder + "/seal.json"]) as! Events.Seal)
+            .run()
 
         // Appends go on, one event per transaction, while the backup is taken.
         let appending = Atomic<Bool>(true)
@@ -45,7 +50,8 @@ struct BackupTests {
             var index = 0
             while appending.load(ordering: .relaxed) {
                 index += 1
-                _ = try EventLog.append([NewEvent(streamID: "during-backup-\(index % 7)", type: "backup_probe", data: #"{"n":\#(index)}"#)], on: connection)
+                _ = try EventLog.append(
+                    [NewEvent(streamID: "during-backup-\(index % 7)", type: "backup_probe", data: #"{"n":\#(index)}"#)], on: connection)
                 appended.add(1, ordering: .relaxed)
             }
         }
@@ -80,19 +86,23 @@ struct BackupTests {
         #expect(try sourceDigest.decode(Int64.self, row: 0, column: 0) == restoredDigest.decode(Int64.self, row: 0, column: 0))
         #expect(try sourceDigest.decode(String.self, row: 0, column: 1) == restoredDigest.decode(String.self, row: 0, column: 1))
         #expect(try restored.query("SELECT count(*) FROM reach.events WHERE \"position\" > $1", [last]).decode(Int64.self, row: 0, column: 0) == 0)
-        #expect(try sourceConnection.query("SELECT count(*) FROM reach.events WHERE \"position\" > $1", [last]).decode(Int64.self, row: 0, column: 0) > 0,
-                "the source went on past the backup")
+        #expect(
+            try sourceConnection.query("SELECT count(*) FROM reach.events WHERE \"position\" > $1", [last]).decode(Int64.self, row: 0, column: 0) > 0,
+            "the source went on past the backup")
 
         // Every projection's checkpoint is within the restored log; they resume from there to
         // exactly the figures a full rebuild gives.
-        let checkpoints = try restored.query("SELECT name, checkpoint FROM projections.state").mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int64.self)) }
+        let checkpoints = try restored.query("SELECT name, checkpoint FROM projections.state").mapRows {
+            (try $0.decode(0, as: String.self), try $0.decode(1, as: Int64.self))
+        }
         #expect(!checkpoints.isEmpty && checkpoints.allSatisfy { $0.1 <= last && $0.1 > 0 }, "\(checkpoints)")
         var restoredTarget = DatabaseTarget.url("")
         restoredTarget.owner = cluster.configuration(database: DatabaseTarget.localDatabase)
         restoredTarget.application = cluster.configuration(database: DatabaseTarget.localDatabase, user: DatabaseTarget.localApplicationUser)
         restoredTarget.cluster = cluster
         let app = ReachApplication(target: restoredTarget, logger: logger)
-        let query = MetricQuery(period: period, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress, .surveyChange])
+        let query = MetricQuery(
+            period: period, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress, .surveyChange])
         let resumed = try await app.metrics(query, as: admin).rows
         try await app.rebuildProjections(Projection.all, workers: 2, as: admin)
         let rebuilt = try await app.metrics(query, as: admin).rows

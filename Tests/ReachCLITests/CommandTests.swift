@@ -28,20 +28,23 @@ struct CommandTests {
 
         let app = url(db, user: TestCluster.applicationUser)
         let id = UUID().uuidString.lowercased()
-        let first = try Events.Append.parseAsRoot([
-            "school-T-1", "school_registered", #"{"name":"Example Academy"}"#, "--expected-version", "none",
-            "--id", id, "--occurred-on", "2024-09-02", "--authority", "test", "--actor", "tester", "--database-url", app,
-        ]) as! Events.Append
+        let first =
+            try Events.Append.parseAsRoot([
+                "school-T-1", "school_registered", #"{"name":"Example Academy"}"#, "--expected-version", "none",
+                "--id", id, "--occurred-on", "2024-09-02", "--authority", "test", "--actor", "tester", "--database-url", app,
+            ]) as! Events.Append
         try await first.run()
-        let again = first  // the same id again appends nothing
+        let again = first // the same id again appends nothing
         try await again.run()
-        let second = try Events.Append.parseAsRoot([
-            "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
-        ]) as! Events.Append
+        let second =
+            try Events.Append.parseAsRoot([
+                "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
+            ]) as! Events.Append
         try await second.run()
-        let stale = try Events.Append.parseAsRoot([
-            "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
-        ]) as! Events.Append
+        let stale =
+            try Events.Append.parseAsRoot([
+                "school-T-1", "activity_delivered", #"{"kind":"assembly"}"#, "--expected-version", "1", "--database-url", app,
+            ]) as! Events.Append
         await #expect(throws: EventLogError.self) { try await stale.run() }
 
         let events = try EventLog.readStream("school-T-1", on: db.applicationConnection())
@@ -63,10 +66,13 @@ struct CommandTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let database = url(db, user: "postgres")
-        try await (try Events.Seal.parseAsRoot(["--database-url", database, "--key", folder + "/key", "--out", folder + "/seal.json"]) as! Events.Seal).run()
+        try await
+            (try Events.Seal.parseAsRoot(["--database-url", database, "--key", folder + "/key", "--out", folder + "/seal.json"]) as! Events.Seal)
+            .run()
         #expect(try FileManager.default.attributesOfItem(atPath: folder + "/key")[.posixPermissions] as? Int == 0o600)
         try await (try Events.Verify.parseAsRoot(["--database-url", database, "--seal", folder + "/seal.json"]) as! Events.Verify).run()
-        try owner.executeScript("""
+        try owner.executeScript(
+            """
             ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
             DELETE FROM reach.events WHERE stream_id = 'gone'; DELETE FROM reach.streams WHERE stream_id = 'gone';
             ALTER TABLE reach.events ENABLE TRIGGER events_append_only;
@@ -81,7 +87,8 @@ struct CommandTests {
     func verifyFails() async throws {
         let db = try TestDatabase.create()
         let owner = try db.ownerConnection()
-        let results = try EventLog.append([NewEvent(streamID: "v", type: "t", data: "{}"), NewEvent(streamID: "v", type: "t", data: "{}")], on: owner)
+        let results = try EventLog.append(
+            [NewEvent(streamID: "v", type: "t", data: "{}"), NewEvent(streamID: "v", type: "t", data: "{}")], on: owner)
         try owner.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_append_only")
         try owner.execute("UPDATE reach.events SET data = '{\"x\": 1}' WHERE \"position\" = $1", [results[0].position])
         let verify = try Events.Verify.parseAsRoot(["--database-url", url(db, user: "postgres")]) as! Events.Verify
@@ -95,11 +102,11 @@ struct CommandTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("records-\(UUID().uuidString).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         try """
-            {"type":"local_authority_registered","id":"la-1","data":{"la_id":"demo","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}
+        {"type":"local_authority_registered","id":"la-1","data":{"la_id":"demo","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}
 
-            {"type":"school_registered","id":"sch-1","data":{"school_id":"100001","la_id":"demo","name":"Example Academy","phase":"secondary"}}
-            {"type":"school_registered","id":"sch-2","data":{"school_id":"100002","la_id":"nowhere","name":"Elsewhere School","phase":"primary"}}
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        {"type":"school_registered","id":"sch-1","data":{"school_id":"100001","la_id":"demo","name":"Example Academy","phase":"secondary"}}
+        {"type":"school_registered","id":"sch-2","data":{"school_id":"100002","la_id":"nowhere","name":"Elsewhere School","phase":"primary"}}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let command = try Record.parseAsRoot([file, "--database-url", url(db, user: TestCluster.applicationUser)]) as! Record
         let error = await #expect(throws: ExitCode.self) { try await command.run() }
         #expect(error == ExitCode(1))
@@ -116,9 +123,13 @@ struct CommandTests {
         let db = try TestDatabase.create()
         let database = url(db, user: "postgres")
         let connection = try db.applicationConnection()
-        _ = try EventLog.append([NewEvent(id: EventLog.recordEventID("la-acc"), streamID: Entity.authority.stream("northvale"), type: "local_authority_registered",
-                                          data: #"{"la_id":"northvale","name":"Northvale Council","region":"london","joined_on":"2024-09-01"}"#,
-                                          authorityID: "northvale")], on: connection)
+        _ = try EventLog.append(
+            [
+                NewEvent(
+                    id: EventLog.recordEventID("la-acc"), streamID: Entity.authority.stream("northvale"), type: "local_authority_registered",
+                    data: #"{"la_id":"northvale","name":"Northvale Council","region":"london","joined_on":"2024-09-01"}"#,
+                    authorityID: "northvale")
+            ], on: connection)
         func fails(_ arguments: [String]) async -> String {
             do {
                 var command = try Reach.parseAsRoot(arguments + ["--database-url", database]) as! any AsyncParsableCommand
@@ -131,7 +142,8 @@ struct CommandTests {
         #expect(await fails(["users", "add", "Bad Name", "--role", "researcher"]).contains("account name"))
         #expect(await fails(["users", "add", "sam", "--role", "staff", "--la", "northvale"]) == "")
         #expect(await fails(["users", "add", "sam", "--role", "researcher"]).contains("exists already"))
-        let stored = try db.ownerConnection().query("SELECT role, authorities::text, password_hash LIKE '$2b$%' FROM reach.accounts WHERE name = 'sam'")
+        let stored = try db.ownerConnection().query(
+            "SELECT role, authorities::text, password_hash LIKE '$2b$%' FROM reach.accounts WHERE name = 'sam'")
         #expect(try stored.decode(String.self, row: 0, column: 0) == "staff")
         #expect(try stored.decode(String.self, row: 0, column: 1) == "{northvale}")
         #expect(try stored.decode(Bool.self, row: 0, column: 2))
@@ -152,7 +164,9 @@ struct CommandTests {
                 return Reach.message(for: error)
             }
         }
-        #expect(message(["events", "append", "s", "t", "{}", "--expected-version", "banana"]).contains("--expected-version must be any, none or a whole number"))
+        #expect(
+            message(["events", "append", "s", "t", "{}", "--expected-version", "banana"]).contains(
+                "--expected-version must be any, none or a whole number"))
         #expect(message(["events", "append", "s", "t", "{}", "--occurred-on", "2024-02-30"]).contains("real date"))
         #expect(message(["events", "append", "s", "t", "{}", "--id", "not-a-uuid"]).contains("must be a UUID"))
         #expect(message(["events", "read", "s", "--follow"]).contains("leave out the stream"))

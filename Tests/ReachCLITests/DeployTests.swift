@@ -13,8 +13,10 @@ struct DeployTests {
     func systemdUnit() throws {
         let unit = Self.root + "/Deploy/systemd/reach.service"
         let text = try String(contentsOfFile: unit, encoding: .utf8)
-        for setting in ["DynamicUser=yes", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
-                        "SystemCallFilter=@system-service", "UMask=0077", "ExecStart=/usr/local/bin/reach serve"] {
+        for setting in [
+            "DynamicUser=yes", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
+            "SystemCallFilter=@system-service", "UMask=0077", "ExecStart=/usr/local/bin/reach serve",
+        ] {
             #expect(text.contains(setting), "the unit lacks \(setting)")
         }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }

@@ -21,8 +21,11 @@ struct MetricsCommandTests {
         let database = url(db)
         let demo = try Reach.parseAsRoot(["demo", "--events", "5000", "--database-url", database]) as! Demo
         try await demo.run()
-        let metrics = try Reach.parseAsRoot(["metrics", "--database-url", database, "--la", "northvale", "--period", "2024/25",
-                                             "--metric", "sessions", "--metric", "attendances", "--format", "csv", "--publish"]) as! Metrics
+        let metrics =
+            try Reach.parseAsRoot([
+                "metrics", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                "--metric", "sessions", "--metric", "attendances", "--format", "csv", "--publish",
+            ]) as! Metrics
         try await metrics.run()
         let owner = try db.ownerConnection()
         let last: Int64 = try owner.query("SELECT max(\"position\") FROM reach.events").decode(row: 0, column: 0)
@@ -31,8 +34,11 @@ struct MetricsCommandTests {
 
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("northvale-\(UUID().uuidString.prefix(6)).csv").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let export = try Reach.parseAsRoot(["export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
-                                            "--format", "csv", "--out", file, "--actor", "la-lead"]) as! Export.Summary
+        let export =
+            try Reach.parseAsRoot([
+                "export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                "--format", "csv", "--out", file, "--actor", "la-lead",
+            ]) as! Export.Summary
         try await export.run()
         let text = try String(contentsOfFile: file, encoding: .utf8)
         let lines = text.split(separator: "\n")
@@ -45,7 +51,8 @@ struct MetricsCommandTests {
             let value = line.split(separator: ",", omittingEmptySubsequences: false)[6]
             if let number = Int(value) { #expect(number == 0 || number > 5, "\(line)") }
         }
-        let recorded = try owner.query("""
+        let recorded = try owner.query(
+            """
             SELECT data ->> 'policy', data ->> 'period', metadata ->> 'actor', (data ->> 'rows')::int
             FROM reach.events WHERE event_type = 'summary_exported'
             """)
@@ -57,7 +64,8 @@ struct MetricsCommandTests {
 
         let rebuild = try Reach.parseAsRoot(["projections", "rebuild", "reference", "--database-url", database]) as! Projections.Rebuild
         try await rebuild.run()
-        let rebuilt = try owner.query("SELECT rebuilt_at IS NOT NULL FROM projections.state WHERE name = 'reference'").decode(Bool.self, row: 0, column: 0)
+        let rebuilt = try owner.query("SELECT rebuilt_at IS NOT NULL FROM projections.state WHERE name = 'reference'").decode(
+            Bool.self, row: 0, column: 0)
         #expect(rebuilt)
         let status = try Reach.parseAsRoot(["projections", "status", "--database-url", database, "--format", "json"]) as! Projections.Status
         try await status.run()
@@ -86,7 +94,8 @@ struct MetricsCommandTests {
         #expect(early.contains("published"), "\(early)")
         try await (try Reach.parseAsRoot(["projections", "publish", "--database-url", database]) as! Projections.Publish).run()
         let other: String = try owner.query("SELECT min(la_id) FROM research.activities WHERE la_id <> 'northvale'").decode(row: 0, column: 0)
-        let periods: Int = try owner.query("SELECT count(DISTINCT period) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        let periods: Int = try owner.query("SELECT count(DISTINCT period) FROM publication.summaries WHERE la_id = 'northvale'").decode(
+            row: 0, column: 0)
         #expect(periods > 20)
         #expect(try owner.query("SELECT count(*) FROM publication.summaries WHERE la_id <> 'northvale'").decode(Int.self, row: 0, column: 0) == 0)
 
@@ -96,45 +105,64 @@ struct MetricsCommandTests {
         #expect(refused.contains("reads the figures of local authority 'northvale' only"), "\(refused)")
         #expect(await refusal(["metrics", "--database-url", loginURL, "--period", "2024/25", "--policy", "none"]).contains("not none"))
         #expect(await refusal(["metrics", "--database-url", loginURL, "--period", "2024-10-01..2024-10-30"]).contains("standard period"))
-        try await (try Reach.parseAsRoot(["metrics", "--database-url", loginURL, "--period", "2024/25", "--by", "month", "--format", "csv"]) as! Metrics).run()
+        try await
+            (try Reach.parseAsRoot(["metrics", "--database-url", loginURL, "--period", "2024/25", "--by", "month", "--format", "csv"]) as! Metrics)
+            .run()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("northvale-\(UUID().uuidString.prefix(6)).csv").path
         let programmeFile = file + ".programme.csv"
-        defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: programmeFile) }
+        defer {
+            try? FileManager.default.removeItem(atPath: file)
+            try? FileManager.default.removeItem(atPath: programmeFile)
+        }
         let refusedExport = await refusal(["export", "summary", "--database-url", loginURL, "--la", other, "--period", "2024/25", "--out", file])
         #expect(refusedExport.contains("only"), "\(refusedExport)")
-        try await (try Reach.parseAsRoot(["export", "summary", "--database-url", loginURL, "--la", "northvale", "--period", "2024/25",
-                                          "--out", file]) as! Export.Summary).run()
+        try await
+            (try Reach.parseAsRoot([
+                "export", "summary", "--database-url", loginURL, "--la", "northvale", "--period", "2024/25",
+                "--out", file,
+            ]) as! Export.Summary).run()
         // The file holds programme data: its owner alone may read it.
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
-        let exported = try owner.query("SELECT metadata ->> 'actor', authority_id, (data ->> 'rows')::int, data ->> 'policy' FROM reach.events WHERE event_type = 'summary_exported'")
+        let exported = try owner.query(
+            "SELECT metadata ->> 'actor', authority_id, (data ->> 'rows')::int, data ->> 'policy' FROM reach.events WHERE event_type = 'summary_exported'"
+        )
         #expect(exported.rowCount == 1)
         #expect(try exported.decode(String.self, row: 0, column: 0) == login)
         #expect(try exported.decode(String.self, row: 0, column: 1) == "northvale")
         #expect(try exported.decode(Int.self, row: 0, column: 2) == lines.count - 1)
         #expect(try exported.decode(String.self, row: 0, column: 3) == "dfe")
         // Its figures are those the programme exports for the same authority and period.
-        try await (try Reach.parseAsRoot(["export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
-                                          "--out", programmeFile]) as! Export.Summary).run()
+        try await
+            (try Reach.parseAsRoot([
+                "export", "summary", "--database-url", database, "--la", "northvale", "--period", "2024/25",
+                "--out", programmeFile,
+            ]) as! Export.Summary).run()
         #expect(try String(contentsOfFile: file, encoding: .utf8) == String(contentsOfFile: programmeFile, encoding: .utf8))
 
         // A record made afterwards reaches what the login reads: recording publishes.
-        let published: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        let published: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(
+            row: 0, column: 0)
         let fact = try owner.query("SELECT pilot_id, school_id FROM research.activities WHERE la_id = 'northvale' AND school_id IS NOT NULL LIMIT 1")
-        let record = #"{"type":"activity_delivered","id":"act-late-1","data":{"pilot_id":"\#(try fact.decode(String.self, row: 0, column: 0))","la_id":"northvale","school_id":"\#(try fact.decode(String.self, row: 0, column: 1))","kind":"assembly","date":"2025-06-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":3,"ks4":0},"staff":{"teaching":6}}}}"#
+        let record =
+            #"{"type":"activity_delivered","id":"act-late-1","data":{"pilot_id":"\#(try fact.decode(String.self, row: 0, column: 0))","la_id":"northvale","school_id":"\#(try fact.decode(String.self, row: 0, column: 1))","kind":"assembly","date":"2025-06-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":3,"ks4":0},"staff":{"teaching":6}}}}"#
         let recordFile = file + ".jsonl"
         defer { try? FileManager.default.removeItem(atPath: recordFile) }
         try record.write(toFile: recordFile, atomically: true, encoding: .utf8)
         try await (try Reach.parseAsRoot(["record", recordFile, "--database-url", database]) as! Record).run()
-        let republished: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(row: 0, column: 0)
+        let republished: Int64 = try owner.query("SELECT min(log_position) FROM publication.summaries WHERE la_id = 'northvale'").decode(
+            row: 0, column: 0)
         #expect(republished > published)
 
         // PostgreSQL itself: no row-level view, nothing but the published summaries of its own.
         let scoped = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
-        #expect(try scoped.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'authority'::regnamespace").decode(Int.self, row: 0, column: 0) == 0)
-        for forbidden in ["SELECT count(*) FROM research.activities", "SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
-                          "SELECT count(*) FROM publication.summaries", "UPDATE reach.authority_logins SET la_id = '\(other)'"] {
+        #expect(
+            try scoped.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'authority'::regnamespace").decode(Int.self, row: 0, column: 0) == 0)
+        for forbidden in [
+            "SELECT count(*) FROM research.activities", "SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
+            "SELECT count(*) FROM publication.summaries", "UPDATE reach.authority_logins SET la_id = '\(other)'",
+        ] {
             do {
                 _ = try scoped.query(forbidden)
                 Issue.record("allowed: \(forbidden)")

@@ -41,14 +41,17 @@ struct UpgradeTests {
                             index += 1
                             let started = ContinuousClock.now
                             do {
-                                _ = try EventLog.append([NewEvent(streamID: "upgrade-\(client)-\(index % 5)", type: "upgrade_probe", data: #"{"n":\#(index)}"#)], on: connection)
+                                _ = try EventLog.append(
+                                    [NewEvent(streamID: "upgrade-\(client)-\(index % 5)", type: "upgrade_probe", data: #"{"n":\#(index)}"#)],
+                                    on: connection)
                                 counts.appended.add(1, ordering: .relaxed)
                             } catch {
                                 counts.failed.add(1, ordering: .relaxed)
                                 Thread.sleep(forTimeInterval: 0.05)
                             }
                             let took = ContinuousClock.now - started
-                            counts.slowest.max(Int(took.components.seconds) * 1_000_000 + Int(took.components.attoseconds / 1_000_000_000_000), ordering: .relaxed)
+                            counts.slowest.max(
+                                Int(took.components.seconds) * 1_000_000 + Int(took.components.attoseconds / 1_000_000_000_000), ordering: .relaxed)
                         }
                     }
                 }
@@ -61,10 +64,16 @@ struct UpgradeTests {
         }
     }
 
-    @Test("the pending migrations applied while an older service appends: no append fails or waits long, the newer service is not ready until they are applied, and the log verifies")
+    @Test(
+        "the pending migrations applied while an older service appends: no append fails or waits long, the newer service is not ready until they are applied, and the log verifies"
+    )
     func migrateWhileAppending() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
-        let logger = { var logger = Logger(label: "reach.test"); logger.logLevel = .critical; return logger }()
+        let logger = {
+            var logger = Logger(label: "reach.test")
+            logger.logLevel = .critical
+            return logger
+        }()
         let db = try TestDatabase.create(migrated: false)
         let all = try ReadSide.migrator(logger: logger).migrations
         // The database as the release before the service's accounts and request roles left it.
@@ -80,9 +89,11 @@ struct UpgradeTests {
         // bulk path needs the positions function of its own migrations).
         let earlier = try db.applicationConnection()
         for batch in 0..<30 {
-            _ = try EventLog.append((0..<100).map { n in
-                NewEvent(streamID: "older-\(batch % 7)", type: "upgrade_probe_before", data: #"{"n":\#(batch * 100 + n)}"#, authorityID: "northvale")
-            }, on: earlier)
+            _ = try EventLog.append(
+                (0..<100).map { n in
+                    NewEvent(
+                        streamID: "older-\(batch % 7)", type: "upgrade_probe_before", data: #"{"n":\#(batch * 100 + n)}"#, authorityID: "northvale")
+                }, on: earlier)
         }
 
         // The newer service is not ready on it: it names what is missing.
@@ -101,7 +112,8 @@ struct UpgradeTests {
         try await Task.sleep(for: .milliseconds(300))
         let during = appenders.appended - before
         try await appenders.stop()
-        print("""
+        print(
+            """
             upgrade while appending: \(applied.count) migrations (\(applied.joined(separator: ", "))) applied in \(took) while 4 older \
             appenders made \(during) appends; failed appends \(appenders.failed); slowest append \
             \(appenders.slowestMilliseconds) ms
@@ -142,7 +154,8 @@ struct UpgradeTests {
         try reader.executeScript("COMMIT")
         let applied = try await migrating.value
         try await appenders.stop()
-        print("""
+        print(
+            """
             a migration waiting on a 3 s query: applied \(applied) once it ended; \(duringRead) appends meanwhile, slowest \
             \(appenders.slowestMilliseconds) ms, failed \(appenders.failed)
             """)

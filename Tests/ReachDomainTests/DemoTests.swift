@@ -42,12 +42,16 @@ struct DemoTests {
     func situations() {
         let all = records(seed: 1)
         let types = Set(all.map(\.type))
-        for type in ["pilot_target_changed", "threshold_decided", "school_assessment_completed", "safety_plan_agreed",
-                     "action_completed", "action_rescheduled", "outcome_shared", "context_reviewed", "location_registered",
-                     "intervention_started", "location_concern_closed", "survey_wave_recorded", "event_corrected", "event_withdrawn"] {
+        for type in [
+            "pilot_target_changed", "threshold_decided", "school_assessment_completed", "safety_plan_agreed",
+            "action_completed", "action_rescheduled", "outcome_shared", "context_reviewed", "location_registered",
+            "intervention_started", "location_concern_closed", "survey_wave_recorded", "event_corrected", "event_withdrawn",
+        ] {
             #expect(types.contains(type), "\(type)")
         }
-        #expect(all.contains { $0.type == "pilot_registered" && $0.data.contains("CS-restorative practice") && $0.data.contains(#""target_schools":11"#) })
+        #expect(
+            all.contains { $0.type == "pilot_registered" && $0.data.contains("CS-restorative practice") && $0.data.contains(#""target_schools":11"#) }
+        )
         #expect(all.contains { $0.type == "activity_delivered" && $0.data.contains("peer_group_conference") })
         #expect(all.contains { $0.type == "threshold_decided" && $0.data.contains("child_in_need") })
         #expect(Set(all.filter { $0.type == "survey_wave_recorded" }.compactMap { $0.data.range(of: "follow_up_1") }).count > 0)

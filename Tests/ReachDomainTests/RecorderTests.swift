@@ -31,7 +31,8 @@ struct RecorderTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let activity = #"{"type":"activity_delivered","id":"act-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180}}}}"#
+        let activity =
+            #"{"type":"activity_delivered","id":"act-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180}}}}"#
         guard case .accepted(let position) = try recorder.record(activity, on: connection).outcome else {
             Issue.record("the activity was not accepted")
             return
@@ -56,7 +57,8 @@ struct RecorderTests {
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
         try seedWorld(recorder, on: connection, authority: "other")
-        let wrongAuthority = #"{"type":"activity_delivered","id":"act-x","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"other-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
+        let wrongAuthority =
+            #"{"type":"activity_delivered","id":"act-x","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"other-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}"#
         guard case .refused(let refusals) = try recorder.record(wrongAuthority, on: connection).outcome else {
             Issue.record("a school of another authority was accepted")
             return
@@ -69,7 +71,8 @@ struct RecorderTests {
         }
         #expect(missingRefusals.map(\.field) == ["school_id"])
         #expect(missingRefusals[0].reason.contains("not registered"))
-        let twice = #"{"type":"local_authority_registered","id":"la-again","data":{"la_id":"demo","name":"Demo again","region":"london","joined_on":"2024-09-01"}}"#
+        let twice =
+            #"{"type":"local_authority_registered","id":"la-again","data":{"la_id":"demo","name":"Demo again","region":"london","joined_on":"2024-09-01"}}"#
         guard case .refused(let again) = try recorder.record(twice, on: connection).outcome else {
             Issue.record("a second registration was accepted")
             return
@@ -83,11 +86,23 @@ struct RecorderTests {
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
         func outcome(_ text: String) throws -> RecordOutcome { try recorder.record(text, on: connection).outcome }
-        guard case .accepted = try outcome(stage("implementing", id: "e1")) else { Issue.record("e1"); return }
-        guard case .refused(let back) = try outcome(stage("identified", id: "e2")) else { Issue.record("e2"); return }
+        guard case .accepted = try outcome(stage("implementing", id: "e1")) else {
+            Issue.record("e1")
+            return
+        }
+        guard case .refused(let back) = try outcome(stage("identified", id: "e2")) else {
+            Issue.record("e2")
+            return
+        }
         #expect(back.map(\.field) == ["stage"])
-        guard case .accepted = try outcome(stage("withdrawn", id: "e3", extra: #","reason":"budget""#)) else { Issue.record("e3"); return }
-        guard case .accepted = try outcome(stage("identified", id: "e4", date: "2025-09-01")) else { Issue.record("e4"); return }
+        guard case .accepted = try outcome(stage("withdrawn", id: "e3", extra: #","reason":"budget""#)) else {
+            Issue.record("e3")
+            return
+        }
+        guard case .accepted = try outcome(stage("identified", id: "e4", date: "2025-09-01")) else {
+            Issue.record("e4")
+            return
+        }
     }
 
     @Test("two people recording one school's stage at once cannot both win")
@@ -152,14 +167,32 @@ struct MoreRecordTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let referral = #"{"type":"context_referral_received","id":"ref-1","data":{"referral_id":"ref-1","la_id":"demo","school_id":"demo-100001","source":"school DSL","concerns":["harmful_incidents_in_context"],"date":"2025-01-13"}}"#
-        guard case .accepted = try outcome(referral, on: connection) else { Issue.record("referral"); return }
-        let wrong = #"{"type":"threshold_decided","id":"dec-1","data":{"referral_id":"ref-1","la_id":"demo","level":"universal_early_help","pathway":"school_assessment","date":"2025-02-03"}}"#
-        guard case .refused(let refusals) = try outcome(wrong, on: connection) else { Issue.record("a misfit pathway was accepted"); return }
-        #expect(refusals == [Refusal("pathway", "school_assessment is not available at level universal_early_help; choose safety_summit or school_partnership_meeting")])
+        let referral =
+            #"{"type":"context_referral_received","id":"ref-1","data":{"referral_id":"ref-1","la_id":"demo","school_id":"demo-100001","source":"school DSL","concerns":["harmful_incidents_in_context"],"date":"2025-01-13"}}"#
+        guard case .accepted = try outcome(referral, on: connection) else {
+            Issue.record("referral")
+            return
+        }
+        let wrong =
+            #"{"type":"threshold_decided","id":"dec-1","data":{"referral_id":"ref-1","la_id":"demo","level":"universal_early_help","pathway":"school_assessment","date":"2025-02-03"}}"#
+        guard case .refused(let refusals) = try outcome(wrong, on: connection) else {
+            Issue.record("a misfit pathway was accepted")
+            return
+        }
+        #expect(
+            refusals == [
+                Refusal(
+                    "pathway", "school_assessment is not available at level universal_early_help; choose safety_summit or school_partnership_meeting")
+            ])
         let right = wrong.replacingOccurrences(of: "universal_early_help", with: "child_in_need")
-        guard case .accepted = try outcome(right, on: connection) else { Issue.record("a fitting pathway was refused"); return }
-        #expect(try EventLog.readStream(Entity.referral.stream("ref-1"), on: connection).map(\.type) == ["context_referral_received", "threshold_decided"])
+        guard case .accepted = try outcome(right, on: connection) else {
+            Issue.record("a fitting pathway was refused")
+            return
+        }
+        #expect(
+            try EventLog.readStream(Entity.referral.stream("ref-1"), on: connection).map(\.type) == [
+                "context_referral_received", "threshold_decided",
+            ])
         let noContext = referral.replacingOccurrences(of: #""school_id":"demo-100001","#, with: "").replacingOccurrences(of: "ref-1", with: "ref-2")
         #expect(try refusedFields(noContext, on: connection) == ["school_id"])
     }
@@ -169,13 +202,18 @@ struct MoreRecordTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let wave = #"{"type":"survey_wave_recorded","id":"sv-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":120,"measures":{"feel_safe_in_school":{"agreeing":70,"answering":110}},"unsafe_places":[{"label":"bus stop after dark","mentions":14}]}}"#
-        guard case .accepted = try outcome(wave, on: connection) else { Issue.record("wave"); return }
+        let wave =
+            #"{"type":"survey_wave_recorded","id":"sv-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":120,"measures":{"feel_safe_in_school":{"agreeing":70,"answering":110}},"unsafe_places":[{"label":"bus stop after dark","mentions":14}]}}"#
+        guard case .accepted = try outcome(wave, on: connection) else {
+            Issue.record("wave")
+            return
+        }
         let more = wave.replacingOccurrences(of: "\"agreeing\":70", with: "\"agreeing\":111").replacingOccurrences(of: "sv-1", with: "sv-2")
         #expect(try refusedFields(more, on: connection) == ["measures.feel_safe_in_school.agreeing"])
         let answering = wave.replacingOccurrences(of: "\"answering\":110", with: "\"answering\":121").replacingOccurrences(of: "sv-1", with: "sv-3")
         #expect(try refusedFields(answering, on: connection) == ["measures.feel_safe_in_school.answering"])
-        let group = wave.replacingOccurrences(of: "feel_safe_in_school", with: "confident_responding_efh").replacingOccurrences(of: "sv-1", with: "sv-4")
+        let group = wave.replacingOccurrences(of: "feel_safe_in_school", with: "confident_responding_efh").replacingOccurrences(
+            of: "sv-1", with: "sv-4")
         #expect(try refusedFields(group, on: connection) == ["measures.confident_responding_efh"])
         let badWave = wave.replacingOccurrences(of: "baseline", with: "follow-up").replacingOccurrences(of: "sv-1", with: "sv-5")
         #expect(try refusedFields(badWave, on: connection) == ["wave"])
@@ -186,23 +224,41 @@ struct MoreRecordTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let activity = #"{"type":"activity_delivered","id":"act-9","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180}}}}"#
-        guard case .accepted = try outcome(activity, on: connection) else { Issue.record("activity"); return }
-        let correction = #"{"type":"event_corrected","id":"fix-1","data":{"record_id":"act-9","reason":"the head count was 150","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":150}}}}}"#
-        guard case .accepted = try outcome(correction, on: connection) else { Issue.record("correction"); return }
+        let activity =
+            #"{"type":"activity_delivered","id":"act-9","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180}}}}"#
+        guard case .accepted = try outcome(activity, on: connection) else {
+            Issue.record("activity")
+            return
+        }
+        let correction =
+            #"{"type":"event_corrected","id":"fix-1","data":{"record_id":"act-9","reason":"the head count was 150","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":150}}}}}"#
+        guard case .accepted = try outcome(correction, on: connection) else {
+            Issue.record("correction")
+            return
+        }
         let badCorrection = correction.replacingOccurrences(of: "\"ks3\":150", with: "\"ks3\":-5").replacingOccurrences(of: "fix-1", with: "fix-2")
         #expect(try refusedFields(badCorrection, on: connection) == ["data.attendance.pupils.ks3"])
-        let missing = correction.replacingOccurrences(of: "\"record_id\":\"act-9\"", with: "\"record_id\":\"act-404\"").replacingOccurrences(of: "fix-1", with: "fix-3")
+        let missing = correction.replacingOccurrences(of: "\"record_id\":\"act-9\"", with: "\"record_id\":\"act-404\"").replacingOccurrences(
+            of: "fix-1", with: "fix-3")
         #expect(try refusedFields(missing, on: connection) == ["record_id"])
         let ofCorrection = #"{"type":"event_withdrawn","id":"wd-0","data":{"record_id":"fix-1","reason":"mistake"}}"#
         #expect(try refusedFields(ofCorrection, on: connection) == ["record_id"])
         let withdrawal = #"{"type":"event_withdrawn","id":"wd-1","data":{"record_id":"act-9","reason":"recorded twice"}}"#
-        guard case .accepted = try outcome(withdrawal, on: connection) else { Issue.record("withdrawal"); return }
+        guard case .accepted = try outcome(withdrawal, on: connection) else {
+            Issue.record("withdrawal")
+            return
+        }
         let late = correction.replacingOccurrences(of: "fix-1", with: "fix-4")
-        guard case .refused(let refusals) = try outcome(late, on: connection) else { Issue.record("a withdrawn record was corrected"); return }
+        guard case .refused(let refusals) = try outcome(late, on: connection) else {
+            Issue.record("a withdrawn record was corrected")
+            return
+        }
         #expect(refusals.map(\.field) == ["record_id"])
         #expect(refusals[0].reason.contains("withdrawn"))
-        #expect(try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection).map(\.type) == ["activity_delivered", "event_corrected", "event_withdrawn"])
+        #expect(
+            try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection).map(\.type) == [
+                "activity_delivered", "event_corrected", "event_withdrawn",
+            ])
     }
 
     @Test("locations are kept no finer than a postcode district, and peer groups carry no names")
@@ -210,12 +266,20 @@ struct MoreRecordTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let location = #"{"type":"location_registered","id":"loc-1","data":{"location_id":"loc-1","la_id":"demo","kind":"park","label":"Park near the school","area":"SE13","concern_types":["violence","substance_misuse"],"identified_on":"2024-11-05"}}"#
-        guard case .accepted = try outcome(location, on: connection) else { Issue.record("location"); return }
+        let location =
+            #"{"type":"location_registered","id":"loc-1","data":{"location_id":"loc-1","la_id":"demo","kind":"park","label":"Park near the school","area":"SE13","concern_types":["violence","substance_misuse"],"identified_on":"2024-11-05"}}"#
+        guard case .accepted = try outcome(location, on: connection) else {
+            Issue.record("location")
+            return
+        }
         let postcode = location.replacingOccurrences(of: "\"SE13\"", with: "\"SE13 6AB\"").replacingOccurrences(of: "loc-1", with: "loc-2")
         #expect(try refusedFields(postcode, on: connection) == ["area"])
-        let group = #"{"type":"peer_group_registered","id":"pg-1","data":{"peer_group_id":"pg-1","la_id":"demo","size":6,"age_min":13,"age_max":15,"genders":{"female":2,"male":4},"school_ids":["demo-100001"],"location_ids":["loc-1"]}}"#
-        guard case .accepted = try outcome(group, on: connection) else { Issue.record("peer group"); return }
+        let group =
+            #"{"type":"peer_group_registered","id":"pg-1","data":{"peer_group_id":"pg-1","la_id":"demo","size":6,"age_min":13,"age_max":15,"genders":{"female":2,"male":4},"school_ids":["demo-100001"],"location_ids":["loc-1"]}}"#
+        guard case .accepted = try outcome(group, on: connection) else {
+            Issue.record("peer group")
+            return
+        }
         let named = group.replacingOccurrences(of: "\"size\":6", with: "\"size\":6,\"names\":[\"A\"]").replacingOccurrences(of: "pg-1", with: "pg-2")
         #expect(try refusedFields(named, on: connection) == ["names"])
         let tooMany = group.replacingOccurrences(of: "\"male\":4", with: "\"male\":9").replacingOccurrences(of: "pg-1", with: "pg-3")
@@ -240,28 +304,63 @@ struct ContextPathTests {
             guard case .refused(let refusals) = try recorder.record(text, on: connection).outcome else { return [] }
             return refusals.map(\.field)
         }
-        try accept(#"{"type":"context_referral_received","id":"r1","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","source":"police","concerns":["harmful_incidents_in_context","guardians_normalise_harm"],"date":"2025-01-13"}}"#)
-        try accept(#"{"type":"threshold_decided","id":"r1-d","data":{"referral_id":"r1","la_id":"demo","level":"child_in_need","pathway":"school_assessment","date":"2025-02-03"}}"#)
-        try accept(#"{"type":"school_assessment_completed","id":"r1-a","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","date":"2025-03-20","methods":["focus_groups","surveys"],"domains":{"pupil_development_needs":{"strengths":"peer support","rating":2},"guardianship_capacity":{"concerns":"lunchtime cover","rating":3},"environmental_and_family_factors":{"rating":2}},"young_people_took_part":true,"parents_took_part":false}}"#)
-        let plan = #"{"type":"safety_plan_agreed","id":"p1","data":{"plan_id":"p1","referral_id":"r1","la_id":"demo","date":"2025-04-01","actions":[{"action_id":"a1","description":"Staff presence at the bus stop after school","owner_role":"deputy head","due_on":"2025-05-01"},{"action_id":"a2","description":"Review lunchtime supervision","owner_role":"DSL","due_on":"2025-04-15"}]}}"#
-        #expect(try refused(plan.replacingOccurrences(of: "2025-04-15", with: "2025-03-15").replacingOccurrences(of: "\"id\":\"p1\"", with: "\"id\":\"p0\"")) == ["actions.1.due_on"])
+        try accept(
+            #"{"type":"context_referral_received","id":"r1","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","source":"police","concerns":["harmful_incidents_in_context","guardians_normalise_harm"],"date":"2025-01-13"}}"#
+        )
+        try accept(
+            #"{"type":"threshold_decided","id":"r1-d","data":{"referral_id":"r1","la_id":"demo","level":"child_in_need","pathway":"school_assessment","date":"2025-02-03"}}"#
+        )
+        try accept(
+            #"{"type":"school_assessment_completed","id":"r1-a","data":{"referral_id":"r1","la_id":"demo","school_id":"demo-100001","date":"2025-03-20","methods":["focus_groups","surveys"],"domains":{"pupil_development_needs":{"strengths":"peer support","rating":2},"guardianship_capacity":{"concerns":"lunchtime cover","rating":3},"environmental_and_family_factors":{"rating":2}},"young_people_took_part":true,"parents_took_part":false}}"#
+        )
+        let plan =
+            #"{"type":"safety_plan_agreed","id":"p1","data":{"plan_id":"p1","referral_id":"r1","la_id":"demo","date":"2025-04-01","actions":[{"action_id":"a1","description":"Staff presence at the bus stop after school","owner_role":"deputy head","due_on":"2025-05-01"},{"action_id":"a2","description":"Review lunchtime supervision","owner_role":"DSL","due_on":"2025-04-15"}]}}"#
+        #expect(
+            try refused(
+                plan.replacingOccurrences(of: "2025-04-15", with: "2025-03-15").replacingOccurrences(of: "\"id\":\"p1\"", with: "\"id\":\"p0\"")) == [
+                    "actions.1.due_on"
+                ])
         try accept(plan)
         try accept(#"{"type":"action_completed","id":"p1-a2","data":{"plan_id":"p1","action_id":"a2","la_id":"demo","date":"2025-04-14"}}"#)
-        try accept(#"{"type":"action_rescheduled","id":"p1-a1","data":{"plan_id":"p1","action_id":"a1","la_id":"demo","date":"2025-04-30","new_due_on":"2025-06-01"}}"#)
-        #expect(try refused(#"{"type":"action_completed","id":"p1-a9","data":{"plan_id":"p1","action_id":"a9","la_id":"demo","date":"2025-04-14"}}"#) == ["action_id"])
-        try accept(#"{"type":"outcome_shared","id":"r1-o","data":{"referral_id":"r1","la_id":"demo","date":"2025-06-10","shared_with":["young_people","parents_carers"]}}"#)
-        #expect(try refused(#"{"type":"context_reviewed","id":"r1-x","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated"}}"#) == ["new_level"])
-        try accept(#"{"type":"context_reviewed","id":"r1-r","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated","new_level":"universal_early_help"}}"#)
-        try accept(#"{"type":"beyond_referrals_self_assessment_completed","id":"br-1","data":{"school_id":"demo-100001","la_id":"demo","date":"2025-09-20","ratings":{"structures_and_systems":"amber","prevention":"green","identification_and_response":"amber","intervention":"red"}}}"#)
-        try accept(#"{"type":"school_statistics_reported","id":"st-1","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":41,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#)
-        #expect(try refused(#"{"type":"school_statistics_reported","id":"st-2","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":40,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#) == ["academic_year"])
-        try accept(#"{"type":"location_registered","id":"l1","data":{"location_id":"l1","la_id":"demo","kind":"transport","label":"Bus interchange","area":"SE13","concern_types":["violence"],"identified_on":"2024-11-05"}}"#)
-        try accept(#"{"type":"intervention_started","id":"i1","data":{"intervention_id":"i1","location_id":"l1","la_id":"demo","kind":"youth_outreach","date":"2024-12-01"}}"#)
+        try accept(
+            #"{"type":"action_rescheduled","id":"p1-a1","data":{"plan_id":"p1","action_id":"a1","la_id":"demo","date":"2025-04-30","new_due_on":"2025-06-01"}}"#
+        )
+        #expect(
+            try refused(#"{"type":"action_completed","id":"p1-a9","data":{"plan_id":"p1","action_id":"a9","la_id":"demo","date":"2025-04-14"}}"#) == [
+                "action_id"
+            ])
+        try accept(
+            #"{"type":"outcome_shared","id":"r1-o","data":{"referral_id":"r1","la_id":"demo","date":"2025-06-10","shared_with":["young_people","parents_carers"]}}"#
+        )
+        #expect(
+            try refused(
+                #"{"type":"context_reviewed","id":"r1-x","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated"}}"#)
+                == ["new_level"])
+        try accept(
+            #"{"type":"context_reviewed","id":"r1-r","data":{"referral_id":"r1","la_id":"demo","date":"2025-07-01","outcome":"de_escalated","new_level":"universal_early_help"}}"#
+        )
+        try accept(
+            #"{"type":"beyond_referrals_self_assessment_completed","id":"br-1","data":{"school_id":"demo-100001","la_id":"demo","date":"2025-09-20","ratings":{"structures_and_systems":"amber","prevention":"green","identification_and_response":"amber","intervention":"red"}}}"#
+        )
+        try accept(
+            #"{"type":"school_statistics_reported","id":"st-1","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":41,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#
+        )
+        #expect(
+            try refused(
+                #"{"type":"school_statistics_reported","id":"st-2","data":{"school_id":"demo-100001","la_id":"demo","academic_year":"2024/25","suspensions":40,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}}"#
+            ) == ["academic_year"])
+        try accept(
+            #"{"type":"location_registered","id":"l1","data":{"location_id":"l1","la_id":"demo","kind":"transport","label":"Bus interchange","area":"SE13","concern_types":["violence"],"identified_on":"2024-11-05"}}"#
+        )
+        try accept(
+            #"{"type":"intervention_started","id":"i1","data":{"intervention_id":"i1","location_id":"l1","la_id":"demo","kind":"youth_outreach","date":"2024-12-01"}}"#
+        )
         try accept(#"{"type":"intervention_ended","id":"i1-end","data":{"intervention_id":"i1","la_id":"demo","date":"2025-03-01"}}"#)
         try accept(#"{"type":"location_concern_closed","id":"l1-closed","data":{"location_id":"l1","la_id":"demo","date":"2025-06-01"}}"#)
-        #expect(try EventLog.readStream(Entity.referral.stream("r1"), on: connection).map(\.type) == [
-            "context_referral_received", "threshold_decided", "school_assessment_completed", "outcome_shared", "context_reviewed",
-        ])
+        #expect(
+            try EventLog.readStream(Entity.referral.stream("r1"), on: connection).map(\.type) == [
+                "context_referral_received", "threshold_decided", "school_assessment_completed", "outcome_shared", "context_reviewed",
+            ])
         #expect(try EventLog.verify(on: connection).ok)
     }
 }
@@ -274,15 +373,23 @@ struct OlderVersionTests {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)
-        let v1 = #"{"type":"activity_delivered","schema_version":1,"id":"old-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2023-10-03","duration_minutes":45,"virtual":false,"attendance":{"pupils":{"ks3":90}}}}"#
-        guard case .accepted = try recorder.record(v1, on: connection).outcome else { Issue.record("v1 record refused"); return }
+        let v1 =
+            #"{"type":"activity_delivered","schema_version":1,"id":"old-1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"demo-100001","kind":"assembly","date":"2023-10-03","duration_minutes":45,"virtual":false,"attendance":{"pupils":{"ks3":90}}}}"#
+        guard case .accepted = try recorder.record(v1, on: connection).outcome else {
+            Issue.record("v1 record refused")
+            return
+        }
         let stored = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection)
         #expect(stored[0].schemaVersion == 2)
         #expect(stored[0].data.contains(#""mode": "in_person""#))
 
         // An event an older Reach wrote at version 1.
-        _ = try EventLog.append([NewEvent(streamID: "activities:older", type: "activity_delivered", schemaVersion: 1,
-                                          data: #"{"kind":"assembly","virtual":true}"#)], on: connection)
+        _ = try EventLog.append(
+            [
+                NewEvent(
+                    streamID: "activities:older", type: "activity_delivered", schemaVersion: 1,
+                    data: #"{"kind":"assembly","virtual":true}"#)
+            ], on: connection)
         let older = try EventLog.readStream("activities:older", on: connection)[0]
         #expect(try RecordType.currentData(of: older)["mode"] == .string("virtual"))
     }

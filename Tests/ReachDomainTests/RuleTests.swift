@@ -1,6 +1,6 @@
-import ReachEventLog
 import Foundation
 import ReachDomain
+import ReachEventLog
 import ReachPostgres
 import Testing
 
@@ -36,29 +36,32 @@ struct RuleTests {
         #expect(ActivityKind.assembly.phase == .support && ActivityKind.contextPanel.phase == .multiAgency)
     }
 
-    static let activity = #"{"pilot_id":"p1","la_id":"la1","school_id":"s1","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}}"#
+    static let activity =
+        #"{"pilot_id":"p1","la_id":"la1","school_id":"s1","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}}"#
 
     @Test("a good activity passes")
     func goodActivity() throws {
         #expect(try check(.activityDelivered, Self.activity).isEmpty)
     }
 
-    @Test("each broken rule is refused with the field named", arguments: [
-        ("\"kind\":\"assembly\"", "\"kind\":\"asembly\"", "kind"),
-        ("\"date\":\"2024-10-03\"", "\"date\":\"2024-02-30\"", "date"),
-        ("\"date\":\"2024-10-03\"", "\"date\":\"2027-01-01\"", "date"),
-        ("\"date\":\"2024-10-03\"", "\"date\":\"2016-12-31\"", "date"),
-        ("\"duration_minutes\":45", "\"duration_minutes\":0", "duration_minutes"),
-        ("\"duration_minutes\":45", "\"duration_minutes\":1441", "duration_minutes"),
-        ("\"duration_minutes\":45", "\"duration_minutes\":45.5", "duration_minutes"),
-        ("\"ks3\":180", "\"ks3\":-1", "attendance.pupils.ks3"),
-        ("\"ks3\":180", "\"ks9\":180", "attendance.pupils.ks9"),
-        ("\"teaching\":6", "\"teachers\":6", "attendance.staff.teachers"),
-        ("\"mode\":\"in_person\"", "\"mode\":\"in person\"", "mode"),
-        ("\"mode\":\"in_person\"", "\"mode\":\"in_person\",\"colour\":\"red\"", "colour"),
-        ("\"school_id\":\"s1\"", "\"school_id\":\"s1\",\"online\":true", "school_id"),
-        ("\"la_id\":\"la1\"", "\"la_id\":\"la 1\"", "la_id"),
-    ])
+    @Test(
+        "each broken rule is refused with the field named",
+        arguments: [
+            ("\"kind\":\"assembly\"", "\"kind\":\"asembly\"", "kind"),
+            ("\"date\":\"2024-10-03\"", "\"date\":\"2024-02-30\"", "date"),
+            ("\"date\":\"2024-10-03\"", "\"date\":\"2027-01-01\"", "date"),
+            ("\"date\":\"2024-10-03\"", "\"date\":\"2016-12-31\"", "date"),
+            ("\"duration_minutes\":45", "\"duration_minutes\":0", "duration_minutes"),
+            ("\"duration_minutes\":45", "\"duration_minutes\":1441", "duration_minutes"),
+            ("\"duration_minutes\":45", "\"duration_minutes\":45.5", "duration_minutes"),
+            ("\"ks3\":180", "\"ks3\":-1", "attendance.pupils.ks3"),
+            ("\"ks3\":180", "\"ks9\":180", "attendance.pupils.ks9"),
+            ("\"teaching\":6", "\"teachers\":6", "attendance.staff.teachers"),
+            ("\"mode\":\"in_person\"", "\"mode\":\"in person\"", "mode"),
+            ("\"mode\":\"in_person\"", "\"mode\":\"in_person\",\"colour\":\"red\"", "colour"),
+            ("\"school_id\":\"s1\"", "\"school_id\":\"s1\",\"online\":true", "school_id"),
+            ("\"la_id\":\"la1\"", "\"la_id\":\"la 1\"", "la_id"),
+        ])
     func brokenRules(good: String, bad: String, field: String) throws {
         let refusals = try check(.activityDelivered, Self.activity.replacingOccurrences(of: good, with: bad))
         #expect(refusals.map(\.field).contains(field), "\(refusals)")
@@ -66,7 +69,8 @@ struct RuleTests {
 
     @Test("an activity with no attendee is refused")
     func noAttendee() throws {
-        let data = Self.activity.replacingOccurrences(of: #""attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}"#, with: #""attendance":{"pupils":{"ks3":0}}"#)
+        let data = Self.activity.replacingOccurrences(
+            of: #""attendance":{"pupils":{"ks3":180},"staff":{"teaching":6}}"#, with: #""attendance":{"pupils":{"ks3":0}}"#)
         let refusals = try check(.activityDelivered, data)
         #expect(refusals.map(\.field) == ["attendance.total"])
         #expect(refusals[0].reason.contains("at least one attendee"))
@@ -75,7 +79,8 @@ struct RuleTests {
     @Test("free text is at most 500 characters and a withdrawal needs a reason")
     func textAndReasons() throws {
         let long = String(repeating: "x", count: 501)
-        let pilot = #"{"pilot_id":"p1","la_id":"la1","name":"N","approach":"\#(long)","strategy_project":"local","objectives":[1],"policy_goals":[7],"target_schools":11,"start_date":"2024-09-01"}"#
+        let pilot =
+            #"{"pilot_id":"p1","la_id":"la1","name":"N","approach":"\#(long)","strategy_project":"local","objectives":[1],"policy_goals":[7],"target_schools":11,"start_date":"2024-09-01"}"#
         #expect(try check(.pilotRegistered, pilot).map(\.field) == ["approach"])
         let goals = pilot.replacingOccurrences(of: long, with: "CS-restorative practice").replacingOccurrences(of: "[7]", with: "[8]")
         #expect(try check(.pilotRegistered, goals).map(\.field) == ["policy_goals"])
@@ -109,8 +114,12 @@ struct JSONTests {
         #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil)
         #expect(try JSONValue.parse(mine.text) == mine)
         #expect(try JSONValue.parse(mine.jsonbText) == mine)
-        #expect(mine == .object(["a": .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]),
-                                 "b": .string("q\"uote \\ / \n é 🏫"), "c": .object([:]), "d": .array([])]))
+        #expect(
+            mine
+                == .object([
+                    "a": .array([.number(1), .number(-2.5), .number(300), .bool(true), .bool(false), .null]),
+                    "b": .string("q\"uote \\ / \n é 🏫"), "c": .object([:]), "d": .array([]),
+                ]))
         for bad in ["", "{", "{\"a\":}", "[1,]", "01", "\"a", "{\"a\" 1}", "tru", "[1] 2", "\"\u{01}\"", "1.", "-", "\"\\ud800\""] {
             #expect(throws: (any Error).self, "\(bad)") { try JSONValue.parse(bad) }
         }
@@ -123,7 +132,9 @@ struct TextRulesTests {
     @Test("an id is ASCII letters, digits, -, _ and . only: no spaces, look-alike letters or invisible characters")
     func identifiers() {
         for good in ["northvale", "900001", "demo-7.la-northvale", "a_b"] { #expect(TextRules.isIdentifier(good, maxLength: 100), "\(good)") }
-        for bad in ["", "north vale", "northv\u{0430}le", "9000\u{200B}01", "a:b", "\u{FEFF}x", "é", ".", "..", "-_", String(repeating: "a", count: 101)] {
+        for bad in [
+            "", "north vale", "northv\u{0430}le", "9000\u{200B}01", "a:b", "\u{FEFF}x", "é", ".", "..", "-_", String(repeating: "a", count: 101),
+        ] {
             #expect(!TextRules.isIdentifier(bad, maxLength: 100), "\(bad)")
         }
         #expect(Recorder.Envelope.recordID(" act-1 ") == "act-1")
@@ -132,8 +143,10 @@ struct TextRulesTests {
 
     @Test("text may hold no format, private-use or unassigned character; it is kept composed")
     func text() throws {
-        for bad in ["a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b", "a\u{00AD}b", "a\u{E000}b", "a\u{2028}b", "a\u{3164}b",
-                    "a\u{034F}b", "a\u{FE0F}b", "a\u{2800}b", "a\u{115F}b"] {
+        for bad in [
+            "a\u{202E}b", "a\u{200B}b", "\u{FEFF}ab", "a\u{2066}b", "a\u{00AD}b", "a\u{E000}b", "a\u{2028}b", "a\u{3164}b",
+            "a\u{034F}b", "a\u{FE0F}b", "a\u{2800}b", "a\u{115F}b",
+        ] {
             #expect(TextRules.forbiddenCharacter(in: bad) != nil, "\(bad.unicodeScalars.map { String($0.value, radix: 16) })")
         }
         for good in ["Café", "Ysgol Gymraeg", "Zürich", "東京", "ok"] { #expect(TextRules.forbiddenCharacter(in: good) == nil) }

@@ -15,10 +15,12 @@ struct AppendOnlyTests {
             let error = #expect(throws: PostgresError.self, "\(statement)") { try connection.executeScript(statement) }
             #expect(error?.sqlState == PostgresError.SQLState.insufficientPrivilege, "\(statement)")
         }
-        let grants = try connection.query("""
+        let grants = try connection.query(
+            """
             SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants
             WHERE grantee = 'reach_app' AND table_schema = 'reach' AND table_name = 'events'
-            """).decode(String.self, row: 0, column: 0)
+            """
+        ).decode(String.self, row: 0, column: 0)
         #expect(grants == "INSERT,SELECT")
     }
 
@@ -57,7 +59,8 @@ struct AppendOnlyTests {
         var placed: [AppendResult] = []
         for n in 0..<6 { placed += try EventLog.append([sampleEvent("h", n)], on: other) }
         try other.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_append_only")
-        try other.execute("""
+        try other.execute(
+            """
             UPDATE reach.events SET data = '{"n": 7}',
                 hash = sha256(coalesce((SELECT hash FROM reach.events p WHERE p.stream_id = events.stream_id AND p.version = events.version - 1), '\\x'::bytea)
                        || reach.event_digest_input(event_id, stream_id, version, event_type, schema_version, '{"n": 7}', metadata, occurred_on, authority_id, recorded_at))
@@ -100,19 +103,23 @@ struct AppendOnlyTests {
         let owner = try forged.ownerConnection()
         _ = try EventLog.append([sampleEvent("w", 0)], on: owner)
         let writer = try forged.applicationConnection()
-        func forge(position: String, recordedAt: String) -> String { """
+        func forge(position: String, recordedAt: String) -> String {
+            """
             WITH e AS (SELECT \(position) AS p, gen_random_uuid() AS id, \(recordedAt)::timestamptz AS at)
             INSERT INTO reach.events ("position", event_id, stream_id, version, event_type, data, metadata, recorded_at, hash)
             SELECT e.p, e.id, 'forged', 1, 'activity_delivered', '{}', '{"actor":"someone else"}', e.at,
                    sha256('\\x'::bytea || reach.event_digest_input(e.id, 'forged', 1, 'activity_delivered', 1, '{}', '{"actor":"someone else"}', NULL, NULL, e.at))
             FROM e
-            """ }
+            """
+        }
         for (position, at) in [("(SELECT reach.draw_positions(1))", "'2020-01-01'"), ("-1", "now()")] {
             let error = #expect(throws: PostgresError.self) { try writer.executeScript(forge(position: position, recordedAt: at)) }
             #expect(error?.sqlState == "RX004", "\(position) \(at)")
         }
         // ...and verify finds one a superuser writes with the checks turned off.
-        try owner.executeScript("ALTER TABLE reach.events DISABLE TRIGGER events_checked; \(forge(position: "-1", recordedAt: "now()")); ALTER TABLE reach.events ENABLE TRIGGER events_checked")
+        try owner.executeScript(
+            "ALTER TABLE reach.events DISABLE TRIGGER events_checked; \(forge(position: "-1", recordedAt: "now()")); ALTER TABLE reach.events ENABLE TRIGGER events_checked"
+        )
         report = try EventLog.verify(on: owner)
         #expect(report.firstBroken?.position == -1)
         #expect(report.firstBroken?.reason.contains("position") == true)
@@ -138,18 +145,23 @@ struct AppendOnlyTests {
             try append(first)
             try first.executeScript("COMMIT")
         }
-        let times = try first.query("SELECT recorded_at::text FROM reach.events WHERE stream_id = 'ordered' ORDER BY version").mapRows { try $0.decode(0, as: String.self) }
+        let times = try first.query("SELECT recorded_at::text FROM reach.events WHERE stream_id = 'ordered' ORDER BY version").mapRows {
+            try $0.decode(0, as: String.self)
+        }
         #expect(times.count == 8)
-        let ordered = try first.query("""
+        let ordered = try first.query(
+            """
             SELECT bool_and(recorded_at >= coalesce(previous, recorded_at)) FROM (
                 SELECT recorded_at, lag(recorded_at) OVER (PARTITION BY stream_id ORDER BY version) AS previous FROM reach.events) e
-            """).decode(Bool.self, row: 0, column: 0)
+            """
+        ).decode(Bool.self, row: 0, column: 0)
         #expect(ordered, "\(times)")
         #expect(try EventLog.verify(on: first).ok)
 
         // A superuser who back-dates an event and re-chains its stream is found by verify.
         let owner = try db.ownerConnection()
-        try owner.executeScript("""
+        try owner.executeScript(
+            """
             ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
             UPDATE reach.events SET recorded_at = recorded_at - interval '1 day' WHERE stream_id = 'ordered' AND version = 5;
             UPDATE reach.events e SET hash = r.hash FROM (

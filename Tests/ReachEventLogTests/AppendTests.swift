@@ -5,9 +5,10 @@ import ReachTestSupport
 import Testing
 
 func sampleEvent(_ stream: String, _ n: Int = 0, id: UUID = UUID(), type: String = "activity_delivered") -> NewEvent {
-    NewEvent(id: id, streamID: stream, type: type, data: #"{"n":\#(n),"kind":"assembly"}"#,
-             metadata: EventMetadata(actor: "test", source: "test"),
-             occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + n % 28), authorityID: "LA01")
+    NewEvent(
+        id: id, streamID: stream, type: type, data: #"{"n":\#(n),"kind":"assembly"}"#,
+        metadata: EventMetadata(actor: "test", source: "test"),
+        occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + n % 28), authorityID: "LA01")
 }
 
 @Suite("appending")
@@ -36,7 +37,8 @@ struct AppendTests {
     func appendAndRead() throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
-        let results = try EventLog.append([sampleEvent("s-a", 1), sampleEvent("s-b", 2), sampleEvent("s-a", 3)], expecting: ["s-a": .noStream], on: connection)
+        let results = try EventLog.append(
+            [sampleEvent("s-a", 1), sampleEvent("s-b", 2), sampleEvent("s-a", 3)], expecting: ["s-a": .noStream], on: connection)
         #expect(results.map(\.version) == [1, 1, 2])
         #expect(results.map(\.position) == results.map(\.position).sorted())
         #expect(results.allSatisfy { !$0.duplicate })
@@ -60,7 +62,8 @@ struct AppendTests {
                 for writer in 0..<8 {
                     group.addTask {
                         do {
-                            return .success(try await store.append(sampleEvent("race", writer), expecting: round == 0 ? .noStream : .exactly(Int64(round))))
+                            return .success(
+                                try await store.append(sampleEvent("race", writer), expecting: round == 0 ? .noStream : .exactly(Int64(round))))
                         } catch let error as EventLogError {
                             return .failure(error)
                         }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
 import Testing
+
+@testable import ReachEventLog
 
 @Suite("the bulk path's hashing in this process")
 struct BulkPathTests {
@@ -62,12 +63,18 @@ struct BulkPathTests {
         for n in 0..<300 {
             var event = sampleEvent("same-\(n % 7)", n, id: UUID(uuidString: String(format: "00000000-0000-4000-8000-%012x", n + 1))!)
             event.data = BulkPathTests.documents[n % 5].replacingOccurrences(of: "{", with: "{\"n\":\(n),", options: .anchored)
-            if n % 11 == 0 { event.occurredOn = nil; event.authorityID = nil }
+            if n % 11 == 0 {
+                event.occurredOn = nil
+                event.authorityID = nil
+            }
             events.append(event)
         }
-        let first = Array(events.prefix(3)), rest = Array(events.dropFirst(3))
-        let server = try TestDatabase.create(), client = try TestDatabase.create()
-        let serverLog = try server.applicationConnection(), clientLog = try client.applicationConnection()
+        let first = Array(events.prefix(3))
+        let rest = Array(events.dropFirst(3))
+        let server = try TestDatabase.create()
+        let client = try TestDatabase.create()
+        let serverLog = try server.applicationConnection()
+        let clientLog = try client.applicationConnection()
         for event in first {
             _ = try EventLog.append([event], on: serverLog)
             _ = try EventLog.append([event], on: clientLog)
@@ -93,7 +100,8 @@ struct BulkPathTests {
         // placed here, this process's for the rows the server placed.
         let byID = Dictionary(uniqueKeysWithValues: events.map { ($0.id, EventLog.PreparedEvent($0)) })
         for connection in [serverLog, clientLog] {
-            let placed = try connection.query("""
+            let placed = try connection.query(
+                """
                 SELECT event_id, version, extract(epoch FROM recorded_at)::text, encode(hash, 'hex'),
                        encode(coalesce(lag(hash) OVER (PARTITION BY stream_id ORDER BY version), '\\x'), 'hex'),
                        hash = reach.event_hash(coalesce(lag(hash) OVER (PARTITION BY stream_id ORDER BY version), '\\x'),
@@ -145,11 +153,13 @@ struct BulkPathTests {
         #expect(second.alreadyPresent == 100)
         #expect(try EventLog.verify(on: connection).ok)
         // Every stream's head is its last event, whichever path wrote it.
-        let stale = try connection.query("""
+        let stale = try connection.query(
+            """
             SELECT count(*) FROM reach.streams s
             JOIN LATERAL (SELECT version, hash FROM reach.events e WHERE e.stream_id = s.stream_id ORDER BY version DESC LIMIT 1) last ON true
             WHERE last.version <> s.version OR last.hash <> s.last_hash
-            """).decode(Int.self, row: 0, column: 0)
+            """
+        ).decode(Int.self, row: 0, column: 0)
         #expect(stale == 0)
     }
 }

@@ -108,7 +108,7 @@ struct ReadingTests {
         let expected = try allPositions(db)
         #expect(expected.count == 8 * perWriter)
         #expect(try await waitUntil { await collected.count >= expected.count })
-        try await Task.sleep(for: .milliseconds(300))  // anything extra would show up now
+        try await Task.sleep(for: .milliseconds(300)) // anything extra would show up now
         follower.cancel()
         _ = try? await follower.value
         let positions = await collected.positions

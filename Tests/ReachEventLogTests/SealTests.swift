@@ -24,7 +24,8 @@ struct SealTests {
 
     /// As a superuser: `sql` with the log's append-only trigger off.
     func tamper(_ sql: String, on connection: Connection) throws {
-        try connection.executeScript("""
+        try connection.executeScript(
+            """
             ALTER TABLE reach.events DISABLE TRIGGER events_append_only;
             \(sql);
             ALTER TABLE reach.events ENABLE TRIGGER events_append_only;
@@ -34,7 +35,9 @@ struct SealTests {
     @Test("a stream's tail deleted (and its head moved back to match) is found, with the stream named")
     func truncation() throws {
         let (_, owner, seal) = try sealed()
-        try tamper("DELETE FROM reach.events WHERE stream_id = 's-1' AND version > 2; UPDATE reach.streams SET version = 2, last_hash = (SELECT hash FROM reach.events WHERE stream_id = 's-1' AND version = 2), last_recorded_at = (SELECT recorded_at FROM reach.events WHERE stream_id = 's-1' AND version = 2) WHERE stream_id = 's-1'", on: owner)
+        try tamper(
+            "DELETE FROM reach.events WHERE stream_id = 's-1' AND version > 2; UPDATE reach.streams SET version = 2, last_hash = (SELECT hash FROM reach.events WHERE stream_id = 's-1' AND version = 2), last_recorded_at = (SELECT recorded_at FROM reach.events WHERE stream_id = 's-1' AND version = 2) WHERE stream_id = 's-1'",
+            on: owner)
         // The chains and heads hold: only the seal tells.
         #expect(try EventLog.verify(on: owner).ok)
         let report = try EventLog.verify(against: seal, on: owner)
@@ -55,7 +58,8 @@ struct SealTests {
     @Test("a stream rewritten and re-chained is found")
     func rewriting() throws {
         let (_, owner, seal) = try sealed()
-        try tamper("""
+        try tamper(
+            """
             UPDATE reach.events SET data = '{"n": 999}' WHERE stream_id = 's-0' AND version = 2;
             UPDATE reach.events e SET hash = r.hash FROM (
                 SELECT "position", reach.chain('\\x'::bytea, reach.event_digest_input(event_id, stream_id, version, event_type, schema_version,

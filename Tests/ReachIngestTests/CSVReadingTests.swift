@@ -1,7 +1,7 @@
 import Foundation
 import ReachDomain
-import ReachIngest
 import ReachEventLog
+import ReachIngest
 import ReachTestSupport
 import Testing
 
@@ -26,7 +26,8 @@ struct CSVReadingTests {
 
     @Test("quoted cells hold commas, line breaks and doubled quotes; CRLF and LF both end a record; no newline at the end is fine")
     func quoting() throws {
-        let text = Self.header + "\r\n"
+        let text =
+            Self.header + "\r\n"
             + "a1,p,la,100001,assembly,2024-10-03,45,in_person,180,6,\"in the hall, year 9\"\r\n"
             + "a2,p,la,100001,assembly,2024-10-04,45,in_person,180,6,\"two\nlines and \"\"quotes\"\"\"\n"
             + "a3,p,la,100001,assembly,2024-10-05,45,in_person,,,"
@@ -77,10 +78,15 @@ struct CSVReadingTests {
         #expect(try JSONValue.parse(#"{"b": 1, "a": 2, "b": 3}"#) == .object(["a": .number(2), "b": .number(3)]))
     }
 
-    @Test("a row's cells fill the record's objects: empty cells and empty objects are left out, and a column given twice takes its last value that is not empty")
+    @Test(
+        "a row's cells fill the record's objects: empty cells and empty objects are left out, and a column given twice takes its last value that is not empty"
+    )
     func filling() throws {
         let layout = try CSVLayout.of("activity_delivered").get()
-        let header = ["id", "pupils_ks3", "kind", "staff_teaching", "pupils_ks4", "online", "delivered_by_partners", "kind", "duration_minutes", "rejected_because"]
+        let header = [
+            "id", "pupils_ks3", "kind", "staff_teaching", "pupils_ks4", "online", "delivered_by_partners", "kind", "duration_minutes",
+            "rejected_because",
+        ]
         let columns = try layout.match(header: header).get().columns
         let filler = CSVLayout.Filler(columns: columns)
         let data = filler.data(of: ["a1", "180", "assembly", "", " 20 ", "yes", "p-1; p-2", "", "45x", "why"])
@@ -114,10 +120,15 @@ struct CSVReadingTests {
     func csvIDs() throws {
         let header = try CSVLayout.of("school_registered").get().header.joined(separator: ",")
         let long = String(repeating: "x", count: 101)
-        let file = try Importer.readCSV(header + "\n,100001,demo,Example Academy,secondary\n\(long),100002,demo,B,primary\ns-3,100003,demo,C,primary\n", type: "school_registered")
+        let file = try Importer.readCSV(
+            header + "\n,100001,demo,Example Academy,secondary\n\(long),100002,demo,B,primary\ns-3,100003,demo,C,primary\n", type: "school_registered"
+        )
         for row in file.rows {
-            let json = Recorder.Envelope.parse(.object(["type": .string("school_registered"), "id": row.id.map(JSONValue.string) ?? .null,
-                                                        "data": .object(["school_id": .string("x")])]))
+            let json = Recorder.Envelope.parse(
+                .object([
+                    "type": .string("school_registered"), "id": row.id.map(JSONValue.string) ?? .null,
+                    "data": .object(["school_id": .string("x")]),
+                ]))
             switch (row.envelope, json) {
             case (.failure(let csv), .failure(let fromJSON)): #expect(csv.all.map(\.description) == fromJSON.all.map(\.description))
             case (.success(let envelope), .success): #expect(envelope.id == "s-3" && envelope.type.name == "school_registered")
@@ -134,7 +145,8 @@ struct CSVReadingTests {
         let db = try TestDatabase.create(migrated: false)
         let connection = try db.ownerConnection()
         let value = JSONValue.object([
-            "kind": .string("assembly"), "attendance": .object(["staff": .object(["teaching": .number(7), "dsl": .number(1)]), "pupils": .object(["ks3": .number(210)])]),
+            "kind": .string("assembly"),
+            "attendance": .object(["staff": .object(["teaching": .number(7), "dsl": .number(1)]), "pupils": .object(["ks3": .number(210)])]),
             "duration_minutes": .number(45), "notes": .string("tab\t, quote \" and \u{8} é"), "list": .array([.number(1.5), .bool(true), .null]),
         ])
         let server: String = try connection.query("SELECT $1::jsonb::text", [value.text]).decode(row: 0, column: 0)

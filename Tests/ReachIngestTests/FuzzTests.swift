@@ -1,5 +1,5 @@
-import ReachEventLog
 import ReachDomain
+import ReachEventLog
 import ReachIngest
 import ReachPostgres
 import Testing
@@ -62,7 +62,10 @@ struct FuzzTests {
     @Test("the numbers that crashed the process are refused with the field named")
     func reportedCrashes() throws {
         let pilot = try JSONValue.parse(RecordType.pilotRegistered.example)
-        guard case .object(var data) = pilot else { Issue.record("the example is not an object"); return }
+        guard case .object(var data) = pilot else {
+            Issue.record("the example is not an object")
+            return
+        }
         data["objectives"] = .array([.number(1e19)])
         guard case .failure(let refusals) = RecordType.all["pilot_registered"]!.checkFields(data, id: "p-1", today: today) else {
             Issue.record("objectives [1e19] was accepted")
@@ -71,15 +74,22 @@ struct FuzzTests {
         #expect(refusals.all.map(\.field) == ["objectives"])
         // The same through a whole JSON record as `reach record` reads it.
         let record = #"{"type":"pilot_registered","id":"p-1","data":\#(JSONValue.object(data).text)}"#
-        guard case .success(let envelope) = Recorder.Envelope.parse(record) else { Issue.record("the envelope was refused"); return }
+        guard case .success(let envelope) = Recorder.Envelope.parse(record) else {
+            Issue.record("the envelope was refused")
+            return
+        }
         #expect(envelope.type.checkFields(envelope.data, id: envelope.id, today: today).refusedFields == ["objectives"])
 
         let layout = try CSVLayout.of("activity_delivered").get()
         for cell in ["inf", "nan", "1e400", "1e19"] {
             let row = layout.exampleRow.enumerated().map { index, value in layout.header[index] == "duration_minutes" ? cell : value }
-            let file = try Importer.readCSV(layout.header.joined(separator: ",") + "\n" + row.map(csvQuoted).joined(separator: ",") + "\n",
-                                            type: "activity_delivered")
-            guard case .success(let envelope) = file.rows[0].envelope else { Issue.record("\(cell): the envelope was refused"); continue }
+            let file = try Importer.readCSV(
+                layout.header.joined(separator: ",") + "\n" + row.map(csvQuoted).joined(separator: ",") + "\n",
+                type: "activity_delivered")
+            guard case .success(let envelope) = file.rows[0].envelope else {
+                Issue.record("\(cell): the envelope was refused")
+                continue
+            }
             #expect(envelope.type.checkFields(envelope.data, id: envelope.id, today: today).refusedFields == ["duration_minutes"], "cell \(cell)")
         }
     }
@@ -92,7 +102,9 @@ struct FuzzTests {
             let example = try JSONValue.parse(RecordType.all[type]!.example)
             for _ in 0..<300 {
                 let data = mutate(example, &random)
-                let record = JSONValue.object(["type": .string(type), "id": random.pick([.string("r-1"), .string(" r-1 "), random.pick(hostileValues)]), "data": data])
+                let record = JSONValue.object([
+                    "type": .string(type), "id": random.pick([.string("r-1"), .string(" r-1 "), random.pick(hostileValues)]), "data": data,
+                ])
                 // Through the text, as `reach record` and JSON Lines imports read it.
                 switch Recorder.Envelope.parse(record.text) {
                 case .failure(let refusals):
@@ -170,7 +182,10 @@ struct FuzzTests {
         #expect(json.id == "act-1")
         let header = try CSVLayout.of("school_registered").get().header.joined(separator: ",")
         let file = try Importer.readCSV(header + "\n act-1 ,100001,demo,Example Academy,secondary\n", type: "school_registered")
-        guard case .success(let csv) = file.rows[0].envelope else { Issue.record("the CSV row was refused"); return }
+        guard case .success(let csv) = file.rows[0].envelope else {
+            Issue.record("the CSV row was refused")
+            return
+        }
         #expect(csv.id == json.id)
         #expect(Recorder.Envelope.recordID("   ") == nil)
     }

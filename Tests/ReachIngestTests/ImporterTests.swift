@@ -1,7 +1,7 @@
 import Foundation
 import ReachDomain
-import ReachIngest
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 import Testing
@@ -45,11 +45,12 @@ struct ImporterTests {
     func allOrNothing() async throws {
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
-        let text = Self.world + """
-            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"asembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            not json at all
-            """
+        let text =
+            Self.world + """
+                {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"asembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                not json at all
+                """
         let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: false, on: connection)
         #expect(!summary.committed)
         #expect(summary.refused.map(\.line) == [5, 6])
@@ -102,11 +103,15 @@ struct ImporterTests {
         let rejects = Importer.rejects(of: file, summary: summary)
         let cells = try Importer.readCSV(rejects, type: "activity_delivered").rows.first?.original ?? []
         #expect(rejects.contains(#"'=HYPERLINK("#) && rejects.contains(",'-5,"), "\(rejects)")
-        #expect(!rejects.split(separator: "\n").dropFirst().contains { line in line.split(separator: ",").contains { ["=", "+", "-", "@"].contains($0.first) } })
+        #expect(
+            !rejects.split(separator: "\n").dropFirst().contains { line in
+                line.split(separator: ",").contains { ["=", "+", "-", "@"].contains($0.first) }
+            })
         #expect(cells.count == 11)
         // Fixed and imported again: the cells read as they were typed, not with the quote.
         let fixed = rejects.replacingOccurrences(of: ",'-5,", with: ",5,")
-        let again = try await importer.run(try Importer.read(path: try temporary("activity_delivered-rejects.csv", fixed), type: nil), skipInvalid: false, on: connection)
+        let again = try await importer.run(
+            try Importer.read(path: try temporary("activity_delivered-rejects.csv", fixed), type: nil), skipInvalid: false, on: connection)
         #expect(again.committed && again.appended == 1, "\(again.refused)")
         let stored = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), on: connection).map(\.data)
         #expect(stored.contains { $0.contains(#""accredited_by": "=HYPERLINK(\"http://evil.example\",\"click\")""#) }, "\(stored)")
@@ -116,7 +121,10 @@ struct ImporterTests {
     @Test("a cell or a line longer than any record's (a quote never closed) is refused with its line and column, not read into memory")
     func oversizedCells() async throws {
         let header = "id,pilot_id,la_id,school_id,kind,date,duration_minutes,mode,pupils_ks3,accredited_by"
-        let unclosed = header + "\nb1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,ok\nb2,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,\"" + String(repeating: "x", count: 200_000) + "\n"
+        let unclosed =
+            header
+            + "\nb1,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,ok\nb2,demo-csrp,demo,100001,assembly,2024-10-03,45,in_person,5,\""
+            + String(repeating: "x", count: 200_000) + "\n"
         var source = try Importer.open(path: try temporary("activity_delivered.csv", unclosed), type: nil)
         do {
             while try source.next() != nil {}
@@ -171,29 +179,36 @@ struct ImporterTests {
 
     @Test("the batch path and the row-by-row path give the same outcome for the same file", arguments: [false, true])
     func bothPathsAgree(skipInvalid: Bool) async throws {
-        let text = Self.world + """
-            {"type":"school_registered","id":"s2","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
-            {"type":"school_registered","id":"s2-again","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
-            {"type":"engagement_stage_reached","id":"e1","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"assessing","date":"2024-10-01"}}
-            {"type":"engagement_stage_reached","id":"e2","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"scoping","date":"2024-10-02"}}
-            {"type":"engagement_stage_reached","id":"e3","data":{"pilot_id":"demo-csrp","school_id":"100002","la_id":"demo","stage":"identified","date":"2024-10-02"}}
-            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100009","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"local_authority_registered","id":"la2","data":{"la_id":"other","name":"Other Council","region":"london","joined_on":"2024-09-01"}}
-            {"type":"school_registered","id":"s3","data":{"school_id":"200001","la_id":"other","name":"Other School","phase":"primary"}}
-            {"type":"activity_delivered","id":"a3","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"200001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            {"type":"activity_delivered","id":"a4","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100002","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
-            """
+        let text =
+            Self.world + """
+                {"type":"school_registered","id":"s2","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
+                {"type":"school_registered","id":"s2-again","data":{"school_id":"100002","la_id":"demo","name":"Second School","phase":"primary"}}
+                {"type":"engagement_stage_reached","id":"e1","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"assessing","date":"2024-10-01"}}
+                {"type":"engagement_stage_reached","id":"e2","data":{"pilot_id":"demo-csrp","school_id":"100001","la_id":"demo","stage":"scoping","date":"2024-10-02"}}
+                {"type":"engagement_stage_reached","id":"e3","data":{"pilot_id":"demo-csrp","school_id":"100002","la_id":"demo","stage":"identified","date":"2024-10-02"}}
+                {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"activity_delivered","id":"a2","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100009","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"activity_delivered","id":"a1","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-04","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"local_authority_registered","id":"la2","data":{"la_id":"other","name":"Other Council","region":"london","joined_on":"2024-09-01"}}
+                {"type":"school_registered","id":"s3","data":{"school_id":"200001","la_id":"other","name":"Other School","phase":"primary"}}
+                {"type":"activity_delivered","id":"a3","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"200001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                {"type":"activity_delivered","id":"a4","data":{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100002","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}}
+                """
         var outcomes: [(refused: [String], appended: Int, present: Int, streams: [String])] = []
         for mode in [Importer.Mode.automatic, .rowByRow] {
             let db = try TestDatabase.create()
             let connection = try db.applicationConnection()
             let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: skipInvalid, mode: mode, on: connection)
-            let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
-                .mapRows { try $0.decode(0, as: String.self) }
-            outcomes.append((summary.refused.map { "\($0.line) \($0.refusals.map(\.field))" }, summary.committed ? summary.appended : 0, summary.alreadyPresent, streams))
+            let streams = try connection.query(
+                "SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1"
+            )
+            .mapRows { try $0.decode(0, as: String.self) }
+            outcomes.append(
+                (
+                    summary.refused.map { "\($0.line) \($0.refusals.map(\.field))" }, summary.committed ? summary.appended : 0,
+                    summary.alreadyPresent, streams
+                ))
             let other = summary.refused.first { $0.line == 15 }?.refusals.map(\.description)
             #expect(other == ["`school_id` school '200001' belongs to other, not to demo as la_id says"], "\(mode)")
         }
@@ -206,26 +221,30 @@ struct ImporterTests {
 
     @Test("corrections and withdrawals judged in a batch come out as when recorded one by one")
     func amendmentsInBatches() async throws {
-        let activity = #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
+        let activity =
+            #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
         let corrected = activity.replacingOccurrences(of: #""ks3":10"#, with: #""ks3":12"#)
         let elsewhere = activity.replacingOccurrences(of: "100001", with: "100002")
-        let text = Self.world + """
-            {"type":"activity_delivered","id":"a1","data":\(activity)}
-            {"type":"event_corrected","id":"c1","data":{"record_id":"a1","reason":"the count was 12","data":\(corrected)}}
-            {"type":"event_corrected","id":"c2","data":{"record_id":"a1","reason":"moved","data":\(elsewhere)}}
-            {"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}
-            {"type":"event_withdrawn","id":"w2","data":{"record_id":"a1","reason":"again"}}
-            {"type":"event_corrected","id":"c3","data":{"record_id":"a1","reason":"too late","data":\(corrected)}}
-            {"type":"event_withdrawn","id":"w3","data":{"record_id":"never-recorded","reason":"no such record"}}
-            {"type":"event_withdrawn","id":"w4","data":{"record_id":"c1","reason":"a correction is not withdrawn"}}
-            """
+        let text =
+            Self.world + """
+                {"type":"activity_delivered","id":"a1","data":\(activity)}
+                {"type":"event_corrected","id":"c1","data":{"record_id":"a1","reason":"the count was 12","data":\(corrected)}}
+                {"type":"event_corrected","id":"c2","data":{"record_id":"a1","reason":"moved","data":\(elsewhere)}}
+                {"type":"event_withdrawn","id":"w1","data":{"record_id":"a1","reason":"recorded twice"}}
+                {"type":"event_withdrawn","id":"w2","data":{"record_id":"a1","reason":"again"}}
+                {"type":"event_corrected","id":"c3","data":{"record_id":"a1","reason":"too late","data":\(corrected)}}
+                {"type":"event_withdrawn","id":"w3","data":{"record_id":"never-recorded","reason":"no such record"}}
+                {"type":"event_withdrawn","id":"w4","data":{"record_id":"c1","reason":"a correction is not withdrawn"}}
+                """
         var outcomes: [(refused: [String], appended: Int, streams: [String])] = []
         for mode in [Importer.Mode.automatic, .rowByRow] {
             let db = try TestDatabase.create()
             let connection = try db.applicationConnection()
             let summary = try await importer.run(Importer.readJSONLines(text), skipInvalid: true, mode: mode, on: connection)
-            let streams = try connection.query("SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1")
-                .mapRows { try $0.decode(0, as: String.self) }
+            let streams = try connection.query(
+                "SELECT stream_id || ' ' || string_agg(event_type, ',' ORDER BY version) FROM reach.events GROUP BY stream_id ORDER BY 1"
+            )
+            .mapRows { try $0.decode(0, as: String.self) }
             outcomes.append((summary.refused.map { "\($0.refusals.map(\.field))" }, summary.appended, streams))
         }
         #expect(outcomes[0].refused == outcomes[1].refused)
@@ -242,7 +261,8 @@ struct ImporterTests {
         let partner = #"{"type":"partner_registered","id":"p9","data":{"partner_id":"partner-9","name":"Youth work","kind":"youth_work"}}"#
         let setup = try await importer.run(Importer.readJSONLines(Self.world + partner), skipInvalid: false, on: connection)
         #expect(setup.committed, "\(setup.refused.map(\.refusals))")
-        let activity = #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
+        let activity =
+            #"{"pilot_id":"demo-csrp","la_id":"demo","school_id":"100001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","attendance":{"pupils":{"ks3":10}}}"#
         let withPartner = activity.replacingOccurrences(of: #""mode""#, with: #""delivered_by":{"partners":["partner-9"]},"mode""#)
         let text = """
             {"type":"activity_delivered","id":"a1","data":\(activity)}
@@ -270,10 +290,12 @@ struct ImporterTests {
         let source = try Importer.open(path: try temporary("mixed.jsonl", text), type: nil)
         let summary = try await small.run(source: source, skipInvalid: false, on: connection)
         #expect(summary.committed && summary.appended == 6)
-        let backwards = try connection.query("""
+        let backwards = try connection.query(
+            """
             SELECT count(*) FROM (SELECT "position" < lag("position") OVER (PARTITION BY stream_id ORDER BY version) AS back
                                   FROM reach.events) x WHERE back
-            """).decode(Int.self, row: 0, column: 0)
+            """
+        ).decode(Int.self, row: 0, column: 0)
         #expect(backwards == 0)
         #expect(try EventLog.verify(on: connection).ok)
     }
@@ -335,7 +357,9 @@ struct ImporterTests {
         let after = try importer.recorder.record(activity("after"), on: connection).outcome
         #expect({ if case .accepted = after { true } else { false } }(), "\(after)")
         #expect(try EventLog.verify(on: connection).ok)
-        #expect(try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), limit: 100, on: connection).map(\.version) == Array(1...10))
+        #expect(
+            try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "100001"), limit: 100, on: connection).map(\.version)
+                == Array(1...10))
     }
 
     @Test("a file that stops being readable after some chunks appends nothing, and the error names where")

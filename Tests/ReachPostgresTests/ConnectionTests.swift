@@ -61,7 +61,9 @@ struct ConnectionTests {
         #expect(decoded == texts.elements)
         let numbers = try connection.query("SELECT sum(x) FROM unnest($1::int8[]) x", [PostgresArray<Int64>([1, 2, 3, nil])])
         #expect(try numbers.decode(Int.self, row: 0, column: 0) == 6)
-        let dates = try connection.query("SELECT max(x) FROM unnest($1::date[]) x", [PostgresArray([PostgresDate(year: 2023, month: 1, day: 1), PostgresDate(year: 2025, month: 8, day: 31)])])
+        let dates = try connection.query(
+            "SELECT max(x) FROM unnest($1::date[]) x",
+            [PostgresArray([PostgresDate(year: 2023, month: 1, day: 1), PostgresDate(year: 2025, month: 8, day: 31)])])
         #expect(try dates.decode(PostgresDate.self, row: 0, column: 0) == PostgresDate(year: 2025, month: 8, day: 31))
     }
 
@@ -120,7 +122,7 @@ struct ConnectionTests {
         try connection.executeScript("CREATE TABLE r (n int8 PRIMARY KEY)")
         for n in 0..<50 {
             try connection.execute("INSERT INTO r VALUES ($1)", [Int64(n)], prepared: true)
-            _ = try? connection.execute("INSERT INTO r VALUES ($1)", [Int64(n)], prepared: true)  // fails: duplicate
+            _ = try? connection.execute("INSERT INTO r VALUES ($1)", [Int64(n)], prepared: true) // fails: duplicate
             do {
                 let result = try connection.query("SELECT n FROM r WHERE n <= $1", [Int64(n)])
                 #expect(connection.liveResultCount >= 1)
@@ -143,14 +145,18 @@ struct ConnectionTests {
         let connection = try db.ownerConnection()
         try connection.executeScript("CREATE TABLE p (n int8 PRIMARY KEY)")
         var seen: [Int] = []
-        try connection.pipeline((1...100).map { PipelineStatement("INSERT INTO p VALUES ($1) RETURNING n", [Int64($0)]) }, prepared: true) { index, result in
+        try connection.pipeline((1...100).map { PipelineStatement("INSERT INTO p VALUES ($1) RETURNING n", [Int64($0)]) }, prepared: true) {
+            index, result in
             seen.append(try result.decode(Int.self, row: 0, column: 0))
             #expect(index + 1 == seen.last)
         }
         #expect(seen == Array(1...100))
         // A failing statement rolls back the whole implicit transaction.
         let error = #expect(throws: PostgresError.self) {
-            try connection.pipeline([PipelineStatement("INSERT INTO p VALUES (101)"), PipelineStatement("INSERT INTO p VALUES (1)"), PipelineStatement("INSERT INTO p VALUES (102)")])
+            try connection.pipeline([
+                PipelineStatement("INSERT INTO p VALUES (101)"), PipelineStatement("INSERT INTO p VALUES (1)"),
+                PipelineStatement("INSERT INTO p VALUES (102)"),
+            ])
         }
         #expect(error?.sqlState == PostgresError.SQLState.uniqueViolation)
         #expect(try connection.query("SELECT count(*) FROM p").decode(Int.self, row: 0, column: 0) == 100)
@@ -198,7 +204,7 @@ struct ConnectionTests {
         }
         #expect(throws: PostgresError.self) {
             try connection.withTransaction { connection in
-                _ = try? connection.execute("INSERT INTO x VALUES (1)")  // fails, and the error is swallowed
+                _ = try? connection.execute("INSERT INTO x VALUES (1)") // fails, and the error is swallowed
             }
         }
         #expect(try connection.query("SELECT array_agg(n)::text FROM x").decode(String.self, row: 0, column: 0) == "{1}")
@@ -264,7 +270,7 @@ struct ConnectionTests {
             return connection.backendPID
         }
         let (second, inTransaction) = try await client.withConnection { ($0.backendPID, $0.isInTransaction) }
-        #expect(second == first)  // the same connection, made idle again
+        #expect(second == first) // the same connection, made idle again
         #expect(!inTransaction)
         #expect(try await client.withConnection { try $0.query("SELECT count(*) FROM kept").decode(Int.self, row: 0, column: 0) } == 0)
         // A failed transaction is rolled back as well.

@@ -35,13 +35,14 @@ struct LocalClusterTests {
 
     @Test("a new cluster is created, started, stopped and restarted with its data")
     func lifecycle() throws {
-        let directory = "/tmp/reach lifecycle \(getpid())-\(UUID().uuidString.prefix(6))"  // a space, on purpose
+        let directory = "/tmp/reach lifecycle \(getpid())-\(UUID().uuidString.prefix(6))" // a space, on purpose
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cluster = try LocalCluster(dataDirectory: directory + "/data", settings: ["fsync": "off"])
         #expect(!cluster.isInitialised)
         try cluster.start()
         #expect(try cluster.isRunning())
-        try Connection(configuration: cluster.configuration(database: "postgres")).executeScript("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+        try Connection(configuration: cluster.configuration(database: "postgres")).executeScript(
+            "CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
         try cluster.stop()
         #expect(try !cluster.isRunning())
         try cluster.start()
@@ -59,7 +60,9 @@ struct LocalClusterTests {
         defer { try? owner.executeScript("DROP ROLE IF EXISTS \(login)") }
         let base = cluster.configuration(database: "postgres", user: login)
         // A login with its password gets in; with a wrong one, or none, it does not.
-        #expect(try Connection(configuration: base.overriding(["password": "right-one"])).query("SELECT current_user").decode(String.self, row: 0, column: 0) == login)
+        #expect(
+            try Connection(configuration: base.overriding(["password": "right-one"])).query("SELECT current_user").decode(
+                String.self, row: 0, column: 0) == login)
         for wrong in [["password": "wrong-one"], [:]] {
             let error = #expect(throws: PostgresError.self) { _ = try Connection(configuration: base.overriding(wrong)) }
             #expect(error.map { "\($0)".contains("right-one") || "\($0)".contains("wrong-one") } == false, "the error shows no password")

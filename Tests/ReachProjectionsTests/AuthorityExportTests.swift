@@ -20,14 +20,21 @@ struct AuthorityExportTests {
         _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ($1, 'northvale')", [login])
         // Two authorities' published summaries, as the application writes them.
         let application = try db.applicationConnection()
-        let rows = [Observation(metric: "sessions", period: "2024/25", scope: "all", dimension: "total", category: "total", statistic: "sessions", value: 12, sensitivity: .count),
-                    Observation(metric: "attendances", period: "2024/25", scope: "all", dimension: "audience", category: "pupils", statistic: "attendances", value: nil, symbol: "c", sensitivity: .children)]
+        let rows = [
+            Observation(
+                metric: "sessions", period: "2024/25", scope: "all", dimension: "total", category: "total", statistic: "sessions", value: 12,
+                sensitivity: .count),
+            Observation(
+                metric: "attendances", period: "2024/25", scope: "all", dimension: "audience", category: "pupils", statistic: "attendances",
+                value: nil, symbol: "c", sensitivity: .children),
+        ]
         try Publication.store(la: "northvale", tables: [.dfe: ["2024/25": rows]], position: 7, on: application)
         try Publication.store(la: "southmere", tables: [.dfe: ["2024/26": rows, "2024/25": rows + rows]], position: 7, on: application)
         let authority = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         func export(_ period: String, _ policy: String = "dfe", _ format: String = "csv") -> String {
             do {
-                let result = try authority.query("SELECT rows, recorded_at_position, figures::text FROM authority.export_summary($1, $2, $3)", [period, policy, format])
+                let result = try authority.query(
+                    "SELECT rows, recorded_at_position, figures::text FROM authority.export_summary($1, $2, $3)", [period, policy, format])
                 return "exported \(try result.decode(Int.self, row: 0, column: 0)) rows at \(try result.decode(Int64.self, row: 0, column: 1))"
             } catch let error as PostgresError {
                 return "\(error.sqlState ?? "") \(error.debugDescription)"
@@ -37,7 +44,8 @@ struct AuthorityExportTests {
         // Its own summary comes back with its export recorded: the policy and the row count
         // are the published ones.
         #expect(export("2024/25").hasPrefix("exported 2 rows"), "\(export("2024/25"))")
-        let recorded = try owner.query("""
+        let recorded = try owner.query(
+            """
             SELECT data ->> 'la_id', data ->> 'period', data ->> 'policy', (data ->> 'rows')::int, metadata ->> 'actor', authority_id
             FROM reach.events WHERE event_type = 'summary_exported'
             """)
@@ -64,8 +72,10 @@ struct AuthorityExportTests {
         // way of recording by the client's word, and the log are closed to it.
         #expect(try authority.query("SELECT count(*) FROM authority.published('2024/25', 'dfe')").decode(Int.self, row: 0, column: 0) == 1)
         #expect(try authority.query("SELECT count(*) FROM authority.published('2024/26', 'dfe')").decode(Int.self, row: 0, column: 0) == 0)
-        for probe in ["SELECT count(*) FROM publication.summaries", "INSERT INTO publication.summaries VALUES ('northvale', 'x', 'dfe', '[]', 0, 0)",
-                      "SELECT count(*) FROM reach.events"] {
+        for probe in [
+            "SELECT count(*) FROM publication.summaries", "INSERT INTO publication.summaries VALUES ('northvale', 'x', 'dfe', '[]', 0, 0)",
+            "SELECT count(*) FROM reach.events",
+        ] {
             let error = #expect(throws: PostgresError.self, "\(probe)") { _ = try authority.query(probe) }
             #expect(error?.sqlState == "42501", "\(probe): \(String(describing: error))")
         }

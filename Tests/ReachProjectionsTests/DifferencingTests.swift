@@ -1,8 +1,9 @@
 import Foundation
 import ReachDomain
 import ReachPostgres
-@testable import ReachProjections
 import Testing
+
+@testable import ReachProjections
 
 /// Whether outputs that one person outside the programme can obtain combine to give back a
 /// suppressed count: across periods, across a total and its parts, and through survey shares.
@@ -12,19 +13,22 @@ struct DifferencingTests {
     struct Generator {
         var state: UInt64
         mutating func next(_ range: ClosedRange<Int>) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return range.lowerBound + Int((state >> 33) % UInt64(range.count))
         }
     }
 
     static func attendances(_ period: String, ks3: Int, ks4: Int, staff: Int) -> [Observation] {
         func row(_ dimension: String, _ category: String, _ value: Int, _ sensitivity: Sensitivity) -> Observation {
-            Observation(metric: "attendances", period: period, scope: "all", dimension: dimension, category: category,
-                        statistic: "attendances", value: Double(value), sensitivity: sensitivity)
+            Observation(
+                metric: "attendances", period: period, scope: "all", dimension: dimension, category: category,
+                statistic: "attendances", value: Double(value), sensitivity: sensitivity)
         }
-        return [row("total", "total", ks3 + ks4 + staff, ks3 + ks4 > 0 ? .children : .count), row("audience", "pupils", ks3 + ks4, .children),
-                row("audience", "staff", staff, .count), row("pupils", "ks3", ks3, .children), row("pupils", "ks4", ks4, .children)]
-            .filter { $0.dimension == "total" || ($0.value ?? 0) > 0 }
+        return [
+            row("total", "total", ks3 + ks4 + staff, ks3 + ks4 > 0 ? .children : .count), row("audience", "pupils", ks3 + ks4, .children),
+            row("audience", "staff", staff, .count), row("pupils", "ks3", ks3, .children), row("pupils", "ks4", ks4, .children),
+        ]
+        .filter { $0.dimension == "total" || ($0.value ?? 0) > 0 }
     }
 
     /// One authority's unsuppressed tables for the months of 2023/24 to 2025/26, those years
@@ -64,11 +68,12 @@ struct DifferencingTests {
         }
         var equations: [[(Cell, Double)]] = []
         func equation(_ parent: (String, String), _ children: [(String, String)]) {
-            equations.append(([(parent, 1.0)] + children.map { ($0, -1.0) }).filter { hidden($0.0.0, $0.0.1) }
-                .map { (Cell(period: $0.0.0, category: $0.0.1), $0.1) })
+            equations.append(
+                ([(parent, 1.0)] + children.map { ($0, -1.0) }).filter { hidden($0.0.0, $0.0.1) }
+                    .map { (Cell(period: $0.0.0, category: $0.0.1), $0.1) })
         }
         for (period, _) in published {
-            equation((period, "total"), [(period, "pupils")])  // (staff are always shown)
+            equation((period, "total"), [(period, "pupils")]) // (staff are always shown)
             equation((period, "pupils"), [(period, "ks3"), (period, "ks4")])
         }
         for category in ["total", "pupils", "ks3", "ks4"] {
@@ -95,7 +100,10 @@ struct DifferencingTests {
                 for row in rows {
                     // Shown figures are exact (an authority's are not rounded), and small counts never show.
                     let truth = raw[period]!.first { $0.category == row.category }!.value!
-                    if let value = row.value { #expect(value == truth) ; #expect(value == 0 || value > 5 || row.sensitivity == .count) }
+                    if let value = row.value {
+                        #expect(value == truth)
+                        #expect(value == 0 || value > 5 || row.sensitivity == .count)
+                    }
                 }
             }
             // The attack the review made: a year minus its other eleven months.
@@ -110,7 +118,9 @@ struct DifferencingTests {
         }
         // Without the consistency, the same tables leak.
         #expect(primary > 0)
-        let leaks = (UInt64(1)...UInt64(25)).filter { !Self.recoverable(Self.authority(seed: $0).mapValues { publication.policy.apply($0, authority: "northvale") }).isEmpty }
+        let leaks = (UInt64(1)...UInt64(25)).filter {
+            !Self.recoverable(Self.authority(seed: $0).mapValues { publication.policy.apply($0, authority: "northvale") }).isEmpty
+        }
         #expect(!leaks.isEmpty)
     }
 
@@ -127,13 +137,16 @@ struct DifferencingTests {
     @Test("a pupils' survey share never gives back how many agreed, nor the difference the share")
     func surveyShares() {
         func share(_ statistic: String, _ value: Double, base: Int) -> Observation {
-            Observation(metric: "survey_change", period: "2024/25", scope: "all", dimension: "measure", category: "pupils/feel_safe_in_school",
-                        statistic: statistic, value: value, sensitivity: .share, base: base, schools: 4)
+            Observation(
+                metric: "survey_change", period: "2024/25", scope: "all", dimension: "measure", category: "pupils/feel_safe_in_school",
+                statistic: statistic, value: value, sensitivity: .share, base: base, schools: 4)
         }
         // 4.3% of 94 is 4 pupils; 95.7% of 94 leaves 4 who did not agree.
         for (value, hidden) in [(4.3, true), (95.7, true), (50.0, false)] {
-            let out = DisclosurePolicy(.dfe).apply([share("baseline_percent", value, base: 94), share("follow_up_percent", 50, base: 120),
-                                                    share("difference_pp", 50 - value, base: 94)])
+            let out = DisclosurePolicy(.dfe).apply([
+                share("baseline_percent", value, base: 94), share("follow_up_percent", 50, base: 120),
+                share("difference_pp", 50 - value, base: 94),
+            ])
             #expect((out[0].symbol != nil) == hidden, "\(value)")
             #expect((out[2].symbol != nil) == hidden, "\(value): the difference with the other share gives this one back")
             #expect(out[1].shownValue == "50")
@@ -157,8 +170,10 @@ struct DifferencingTests {
         #expect(Publication.refusal(try query("2024-2029", la: nil, by: .project)) == nil)
         for label in ["2024/25", "2024-10", "2024-2029"] { #expect(try Period.parse(label).get().isNested, "\(label)") }
         for label in ["FY2024/25", "2024-Q4", "2024-10-01..2024-10-31"] { #expect(try !Period.parse(label).get().isNested, "\(label)") }
-        let crossing = Publication.crossCutting(Observation(metric: "attendances", period: "FY2024/25", scope: "all", dimension: "audience",
-                                                            category: "pupils", statistic: "attendances", value: 40, sensitivity: .children))
+        let crossing = Publication.crossCutting(
+            Observation(
+                metric: "attendances", period: "FY2024/25", scope: "all", dimension: "audience",
+                category: "pupils", statistic: "attendances", value: 40, sensitivity: .children))
         #expect(crossing.shownValue == "x")
     }
 }

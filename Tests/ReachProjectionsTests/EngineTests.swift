@@ -2,9 +2,10 @@ import Foundation
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
-@testable import ReachProjections
 import ReachTestSupport
 import Testing
+
+@testable import ReachProjections
 
 /// A digest of every row of every table of every projection.
 func tableDigests(on connection: Connection) throws -> [String: String] {
@@ -31,7 +32,7 @@ struct InjectedCrash: Error {}
 struct RandomLog {
     var state: UInt64
     mutating func next(_ bound: Int) -> Int {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Int((state >> 33) % UInt64(bound))
     }
 
@@ -41,19 +42,24 @@ struct RandomLog {
         // Where each record is, and whose: an amendment goes to its record's stream and keeps
         // its authority, as the log requires.
         var placed: [String: (stream: String, la: String)] = [:]
-        var events: [(String, String, String, String, String)] = []  // record id, type, data, stream, authority
+        var events: [(String, String, String, String, String)] = [] // record id, type, data, stream, authority
         for index in 0..<count {
             let roll = next(10)
             if roll < 6 || live.isEmpty {
                 let id = "r\(state % 1_000_000)-\(index)"
-                let la = "la\(next(2))", stream = "random:\(next(7))"
+                let la = "la\(next(2))"
+                let stream = "random:\(next(7))"
                 live.append(id)
                 placed[id] = (stream, la)
                 events.append((id, "activity_delivered", activity(index, la: la), stream, la))
             } else if roll < 8 {
                 let target = live[next(live.count)]
                 let (stream, la) = placed[target]!
-                events.append(("c\(index)", "event_corrected", #"{"record_id":"\#(target)","reason":"fix","data":\#(activity(index + 1000, la: la))}"#, stream, la))
+                events.append(
+                    (
+                        "c\(index)", "event_corrected", #"{"record_id":"\#(target)","reason":"fix","data":\#(activity(index + 1000, la: la))}"#,
+                        stream, la
+                    ))
             } else if roll < 9 {
                 let target = live.remove(at: next(live.count))
                 withdrawn.insert(target)
@@ -61,9 +67,12 @@ struct RandomLog {
                 events.append(("w\(index)", "event_withdrawn", #"{"record_id":"\#(target)","reason":"twice"}"#, stream, la))
             } else {
                 let la = "la\(next(2))"
-                events.append(("s\(index)", "engagement_stage_reached",
-                               #"{"pilot_id":"p\#(next(3))","school_id":"\#(100 + next(5))","la_id":"\#(la)","stage":"scoping","date":"2024-10-0\#(1 + next(9))"}"#,
-                               "random:\(next(7))", la))
+                events.append(
+                    (
+                        "s\(index)", "engagement_stage_reached",
+                        #"{"pilot_id":"p\#(next(3))","school_id":"\#(100 + next(5))","la_id":"\#(la)","stage":"scoping","date":"2024-10-0\#(1 + next(9))"}"#,
+                        "random:\(next(7))", la
+                    ))
             }
         }
         for (id, type, data, stream, la) in events {
@@ -120,13 +129,22 @@ struct EngineTests {
         let db = try TestDatabase.create()
         let connection = try db.ownerConnection()
         try Scenario.record(on: try db.applicationConnection())
-        let first = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner.overriding(["application_name": "first-runner"]),
-                                     logger: .init(label: "first"), pollInterval: .milliseconds(20))
-        let second = ProjectionRunner(engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"), pollInterval: .milliseconds(20))
-        let firstDone = DispatchSemaphore(value: 0), secondDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { try? first.run(); firstDone.signal() }
+        let first = ProjectionRunner(
+            engine: ProjectionEngine(), configuration: db.owner.overriding(["application_name": "first-runner"]),
+            logger: .init(label: "first"), pollInterval: .milliseconds(20))
+        let second = ProjectionRunner(
+            engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"), pollInterval: .milliseconds(20))
+        let firstDone = DispatchSemaphore(value: 0)
+        let secondDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? first.run()
+            firstDone.signal()
+        }
         try waitFor { try caughtUp(connection) }
-        Thread.detachNewThread { try? second.run(); secondDone.signal() }
+        Thread.detachNewThread {
+            try? second.run()
+            secondDone.signal()
+        }
         Thread.sleep(forTimeInterval: 0.3)
         let applied = try eventsApplied(connection)
         let expected = try connection.query("SELECT count(*) FROM reach.events").decode(Int.self, row: 0, column: 0)
@@ -138,7 +156,8 @@ struct EngineTests {
         #expect(firstDone.wait(timeout: .now() + 10) == .success)
         try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
             #"{"type":"activity_delivered","id":"late","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
-            on: try db.applicationConnection()).outcome.expectAccepted()
+            on: try db.applicationConnection()
+        ).outcome.expectAccepted()
         try waitFor { try caughtUp(connection) }
         #expect(try eventsApplied(connection) == applied + 1)
         #expect(try connection.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 6)
@@ -193,12 +212,19 @@ struct EngineTests {
         let connection = try db.ownerConnection()
         try Scenario.record(on: try db.applicationConnection())
         // Written past the domain's checks, as an older program might have.
-        let poison = try EventLog.append([NewEvent(streamID: "activities:northvale-pilot:900001", type: "activity_delivered",
-                                                   data: #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2025-05-05","duration_minutes":"forty","mode":"in_person"}"#)],
-                                         on: connection)[0]
+        let poison = try EventLog.append(
+            [
+                NewEvent(
+                    streamID: "activities:northvale-pilot:900001", type: "activity_delivered",
+                    data:
+                        #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2025-05-05","duration_minutes":"forty","mode":"in_person"}"#
+                )
+            ],
+            on: connection)[0]
         try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
             #"{"type":"school_registered","id":"s12","data":{"school_id":"900012","la_id":"northvale","name":"School 12","phase":"primary"}}"#,
-            on: try db.applicationConnection()).outcome.expectAccepted()
+            on: try db.applicationConnection()
+        ).outcome.expectAccepted()
         let behind = try ProjectionEngine().waitUntilCaughtUp(on: connection)
         #expect(behind == ["activities"])
         let status = try ProjectionEngine().status(on: connection)
@@ -221,16 +247,24 @@ struct EngineTests {
         var log = RandomLog(state: 42)
         try log.append(400, on: connection)
         _ = try ProjectionEngine().waitUntilCaughtUp(on: connection)
-        let expected = try connection.query("SELECT count(*), sum(attendees) FROM research.activities").mapRows { "\(try $0.decode(0, as: Int.self))/\(try $0.decode(1, as: Int.self))" }[0]
+        let expected = try connection.query("SELECT count(*), sum(attendees) FROM research.activities").mapRows {
+            "\(try $0.decode(0, as: Int.self))/\(try $0.decode(1, as: Int.self))"
+        }[0]
         let application = db.application
         let stop = LockedFlag()
         let results = LockedList()
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            guard let reader = try? Connection(configuration: application) else { results.append("no connection"); done.signal(); return }
+            guard let reader = try? Connection(configuration: application) else {
+                results.append("no connection")
+                done.signal()
+                return
+            }
             while !stop.value {
                 do {
-                    let seen = try reader.query("SELECT count(*), sum(attendees) FROM research.activities").mapRows { "\(try $0.decode(0, as: Int.self))/\(try $0.decode(1, as: Int.self))" }[0]
+                    let seen = try reader.query("SELECT count(*), sum(attendees) FROM research.activities").mapRows {
+                        "\(try $0.decode(0, as: Int.self))/\(try $0.decode(1, as: Int.self))"
+                    }[0]
                     results.append(seen)
                 } catch {
                     results.append("error: \(error)")
@@ -253,7 +287,8 @@ struct EngineTests {
         let owner = try db.ownerConnection()
         try Scenario.record(on: try db.applicationConnection())
         _ = try ProjectionEngine().waitUntilCaughtUp(on: owner)
-        try owner.executeScript("""
+        try owner.executeScript(
+            """
             DO $$ BEGIN
                 CREATE ROLE reach_research_tester LOGIN PASSWORD 'research-secret' IN ROLE reach_researcher;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
@@ -261,8 +296,10 @@ struct EngineTests {
         let researcher = try Connection(configuration: db.owner.overriding(["user": "reach_research_tester", "password": "research-secret"]))
         #expect(try researcher.query("SELECT count(*) FROM research.activities").decode(Int.self, row: 0, column: 0) == 5)
         #expect(try researcher.query("SELECT count(*) FROM research.safety_plan_actions").decode(Int.self, row: 0, column: 0) == 3)
-        for forbidden in ["SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
-                          "SELECT count(*) FROM projections.state", "CREATE TABLE research.mine (x int)"] {
+        for forbidden in [
+            "SELECT count(*) FROM reach.events", "SELECT count(*) FROM proj_activities.activities",
+            "SELECT count(*) FROM projections.state", "CREATE TABLE research.mine (x int)",
+        ] {
             #expect(throws: PostgresError.self) { _ = try researcher.query(forbidden) }
             do { _ = try researcher.query(forbidden) } catch let error as PostgresError { #expect(error.sqlState == "42501", "\(forbidden)") }
         }

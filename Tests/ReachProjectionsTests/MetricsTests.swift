@@ -1,9 +1,10 @@
 import Foundation
 import ReachDomain
 import ReachPostgres
-@testable import ReachProjections
 import ReachTestSupport
 import Testing
+
+@testable import ReachProjections
 
 @Suite("metrics of the worked scenario, against hand-computed values")
 struct ScenarioMetricsTests {
@@ -15,8 +16,12 @@ struct ScenarioMetricsTests {
         return try MetricsCalculator().compute(query, on: try db.applicationConnection())
     }
 
-    static func value(_ rows: [Observation], _ metric: Metric, _ statistic: String, dimension: String = "total", category: String = "total", scope: String = "all") -> Double? {
-        rows.first { $0.metric == metric.rawValue && $0.statistic == statistic && $0.dimension == dimension && $0.category == category && $0.scope == scope }?.value
+    static func value(
+        _ rows: [Observation], _ metric: Metric, _ statistic: String, dimension: String = "total", category: String = "total", scope: String = "all"
+    ) -> Double? {
+        rows.first {
+            $0.metric == metric.rawValue && $0.statistic == statistic && $0.dimension == dimension && $0.category == category && $0.scope == scope
+        }?.value
     }
 
     @Test("every metric for Northvale in 2024/25 matches the hand-computed value")
@@ -87,7 +92,8 @@ struct ScenarioMetricsTests {
         let strategy = rows.filter { $0.metric == "strategy_progress" && $0.scope == "objective:3" && $0.dimension == "sessions" }
         #expect(strategy.map(\.value) == [5])
         func strategic(_ scope: String, _ metric: Metric, _ statistic: String) -> Double? {
-            rows.first { $0.metric == "strategy_progress" && $0.scope == scope && $0.dimension == metric.rawValue && $0.statistic == statistic }?.value
+            rows.first { $0.metric == "strategy_progress" && $0.scope == scope && $0.dimension == metric.rawValue && $0.statistic == statistic }?
+                .value
         }
         for scope in ["project:local", "objective:1", "policy_goal:5"] {
             #expect(strategic(scope, .schoolsEngaged, "schools") == 3)
@@ -101,9 +107,12 @@ struct ScenarioMetricsTests {
         #expect(strategic("objective:2", .sessions, "sessions") == nil)
 
         // Whole months read the monthly roll-ups; any other range reads every activity: same figures.
-        let activityMetrics: [Metric] = [.authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved]
-        let days = try MetricsCalculator().compute(MetricQuery(period: try Period.parse("2024-09-01..2025-08-30").get(), la: "northvale", metrics: activityMetrics),
-                                                   on: try db.applicationConnection())
+        let activityMetrics: [Metric] = [
+            .authoritiesActive, .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved,
+        ]
+        let days = try MetricsCalculator().compute(
+            MetricQuery(period: try Period.parse("2024-09-01..2025-08-30").get(), la: "northvale", metrics: activityMetrics),
+            on: try db.applicationConnection())
         func key(_ row: Observation) -> String { "\(row.metric) \(row.scope) \(row.dimension) \(row.category) \(row.statistic) \(row.shownValue)" }
         #expect(days.map(key).sorted() == rows.filter { activityMetrics.map(\.rawValue).contains($0.metric) }.map(key).sorted())
         #expect(!days.isEmpty)
@@ -124,7 +133,8 @@ struct ScenarioMetricsTests {
         #expect(Self.value(months, .sessions, "sessions", scope: "month:2024-12") == 0)
         #expect(months.filter { $0.dimension == "total" }.count == 12)
 
-        let objectives = try Self.figures(MetricQuery(period: try Period.parse("2024-2029").get(), by: .objective, metrics: [.sessions, .contextPathways]), db: db)
+        let objectives = try Self.figures(
+            MetricQuery(period: try Period.parse("2024-2029").get(), by: .objective, metrics: [.sessions, .contextPathways]), db: db)
         #expect(Self.value(objectives, .sessions, "sessions", scope: "objective:1") == 5)
         #expect(Self.value(objectives, .sessions, "sessions", scope: "objective:3") == 5)
         #expect(objectives.contains { $0.metric == "context_pathways" && $0.symbol == "z" })
@@ -140,9 +150,11 @@ struct ScenarioMetricsTests {
         _ = try Self.figures(MetricQuery(period: try Period.parse("2024/25").get(), metrics: [.sessions]), db: db)
         let calculator = MetricsCalculator()
         let connections = try (0..<3).map { _ in try db.applicationConnection() }
-        for query in [MetricQuery(period: try Period.parse("2024-2029").get()),
-                      MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale", by: .quarter),
-                      MetricQuery(period: try Period.parse("2024/25").get(), by: .objective, metrics: [.strategyProgress, .sessions, .pilotProgress])] {
+        for query in [
+            MetricQuery(period: try Period.parse("2024-2029").get()),
+            MetricQuery(period: try Period.parse("2024/25").get(), la: "northvale", by: .quarter),
+            MetricQuery(period: try Period.parse("2024/25").get(), by: .objective, metrics: [.strategyProgress, .sessions, .pilotProgress]),
+        ] {
             let one = try calculator.compute(query, on: connections[0])
             #expect(!one.isEmpty)
             #expect(try calculator.compute(query, on: connections) == one)
@@ -160,7 +172,10 @@ struct ScenarioMetricsTests {
         let (_, outcome) = try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
             #"{"type":"activity_delivered","id":"a7","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
             on: connection)
-        guard case .accepted = outcome else { Issue.record("a7 was refused: \(outcome)"); return }
+        guard case .accepted = outcome else {
+            Issue.record("a7 was refused: \(outcome)")
+            return
+        }
         let after = try Self.figures(MetricQuery(period: period, metrics: [.sessions, .schoolsEngaged]), db: db)
         #expect(Self.value(after, .sessions, "sessions") == 6)
         #expect(Self.value(after, .schoolsEngaged, "schools") == 4)
@@ -194,7 +209,10 @@ struct CalculationTests {
         #expect(try range("2024-09-01..2025-08-31") == "2024-09-01..2025-08-31")
         #expect(try range("2024-2029") == "2024-09-01..2029-08-31")
         for bad in ["2024/26", "2024-13", "2024-Q5", "2025-01-01..2024-01-01", "last year", "FY2024"] {
-            guard case .failure(let error) = Period.parse(bad) else { Issue.record("\(bad) was read"); continue }
+            guard case .failure(let error) = Period.parse(bad) else {
+                Issue.record("\(bad) was read")
+                continue
+            }
             #expect(error.description.contains(bad))
         }
         let months = MetricsCalculator.split(try Period.parse("2024-08-15..2024-10-10").get(), by: .month)
@@ -202,9 +220,12 @@ struct CalculationTests {
         #expect(months.first?.start.description == "2024-08-15" && months.last?.end.description == "2024-10-10")
     }
 
-    func cell(_ dimension: String, _ category: String, _ value: Double, sensitivity: Sensitivity = .children, scope: String = "la:northvale") -> Observation {
-        Observation(metric: "attendances", period: "2024/25", scope: scope, dimension: dimension, category: category,
-                    statistic: "attendances", value: value, sensitivity: sensitivity)
+    func cell(_ dimension: String, _ category: String, _ value: Double, sensitivity: Sensitivity = .children, scope: String = "la:northvale")
+        -> Observation
+    {
+        Observation(
+            metric: "attendances", period: "2024/25", scope: scope, dimension: dimension, category: category,
+            statistic: "attendances", value: value, sensitivity: sensitivity)
     }
 
     func shown(_ rows: [Observation], _ dimension: String, _ category: String) -> String {
@@ -230,9 +251,11 @@ struct CalculationTests {
 
     @Test("dfe: where the other cells are zero, the total itself is suppressed; national totals round to 10")
     func dfeTotalGivesAway() {
-        let table = [cell("total", "total", 4 + 20, scope: "all"), cell("pupils", "ks1", 4, scope: "all"),
-                     cell("pupils", "ks2", 0, scope: "all"), cell("audience", "pupils", 4, scope: "all"),
-                     cell("audience", "staff", 20, sensitivity: .count, scope: "all")]
+        let table = [
+            cell("total", "total", 4 + 20, scope: "all"), cell("pupils", "ks1", 4, scope: "all"),
+            cell("pupils", "ks2", 0, scope: "all"), cell("audience", "pupils", 4, scope: "all"),
+            cell("audience", "staff", 20, sensitivity: .count, scope: "all"),
+        ]
         let out = DisclosurePolicy(.dfe).apply(table)
         #expect(shown(out, "pupils", "ks1") == "c")
         #expect(shown(out, "audience", "pupils") == "c")
@@ -253,17 +276,19 @@ struct CalculationTests {
         ])
         #expect(national.map(\.shownValue) == ["1230", "820", "400", "420", "200", "417"])
         // One authority's figures (asked with --la) keep adding up.
-        let authority = DisclosurePolicy(.dfe).apply([
-            cell("total", "total", 88, scope: "all"), cell("audience", "pupils", 60, scope: "all"), cell("pupils", "ks3", 60, scope: "all"),
-        ], authority: "northvale")
+        let authority = DisclosurePolicy(.dfe).apply(
+            [
+                cell("total", "total", 88, scope: "all"), cell("audience", "pupils", 60, scope: "all"), cell("pupils", "ks3", 60, scope: "all"),
+            ], authority: "northvale")
         #expect(authority.map(\.shownValue) == ["88", "60", "60"])
     }
 
     @Test("hours of pupils follow the count of pupils: suppressed with it, and with the cells of their breakdown")
     func derivedFiguresFollowTheirCount() {
         func hours(_ category: String, _ value: Double, base: Int?) -> Observation {
-            Observation(metric: "learner_hours", period: "2024/25", scope: "la:northvale", dimension: category == "total" ? "total" : "audience",
-                        category: category, statistic: "hours", value: value, sensitivity: base == nil ? .other : .derived, base: base)
+            Observation(
+                metric: "learner_hours", period: "2024/25", scope: "la:northvale", dimension: category == "total" ? "total" : "audience",
+                category: category, statistic: "hours", value: value, sensitivity: base == nil ? .other : .derived, base: base)
         }
         // One 45-minute assembly of 3 pupils and 6 staff: pupil hours 2.3 gave 3 pupils back.
         let table = [hours("total", 6.8, base: 3), hours("pupils", 2.3, base: 3), hours("staff", 4.5, base: nil)]
@@ -288,12 +313,15 @@ struct CalculationTests {
     @Test("survey shares: a base under 10, or an area's share from fewer than 3 schools, is suppressed in every policy")
     func surveyThresholds() {
         func share(base: Int, schools: Int, scope: String) -> Observation {
-            Observation(metric: "survey_change", period: "2024/25", scope: scope, dimension: "measure", category: "pupils/feel_safe_in_school",
-                        statistic: "baseline_percent", value: 61.2, sensitivity: .share, base: base, schools: schools)
+            Observation(
+                metric: "survey_change", period: "2024/25", scope: scope, dimension: "measure", category: "pupils/feel_safe_in_school",
+                statistic: "baseline_percent", value: 61.2, sensitivity: .share, base: base, schools: schools)
         }
         for policy in [DisclosurePolicy.Name.dfe, .nhs] {
-            let out = DisclosurePolicy(policy).apply([share(base: 8, schools: 5, scope: "all"), share(base: 200, schools: 2, scope: "la:northvale"),
-                                                      share(base: 200, schools: 2, scope: "pilot:p"), share(base: 200, schools: 3, scope: "la:northvale")])
+            let out = DisclosurePolicy(policy).apply([
+                share(base: 8, schools: 5, scope: "all"), share(base: 200, schools: 2, scope: "la:northvale"),
+                share(base: 200, schools: 2, scope: "pilot:p"), share(base: 200, schools: 3, scope: "la:northvale"),
+            ])
             #expect(out.map(\.shownValue) == ["c", "c", "61.2", "61.2"])
         }
         var strict = DisclosurePolicy(.dfe)

@@ -17,7 +17,8 @@ struct PrivilegeMatrixTests {
     func matrix() throws {
         let db = try TestDatabase.create()
         let owner = try db.ownerConnection()
-        try owner.executeScript("""
+        try owner.executeScript(
+            """
             DO $$ BEGIN
                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nobody') THEN CREATE ROLE nobody LOGIN; END IF;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
@@ -27,8 +28,10 @@ struct PrivilegeMatrixTests {
         // What each role may execute in schema reach (trigger functions run for whoever fires
         // the trigger, without being granted).
         let appFunctions: Set<String> = [
-            "append_event", "append_events", "append_export", "append_staged", "chain", "chain_step", "draw_positions", "event_digest_input", "event_hash",
-            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "recent_records", "record_event_id", "request_authorities",
+            "append_event", "append_events", "append_export", "append_staged", "chain", "chain_step", "draw_positions", "event_digest_input",
+            "event_hash",
+            "first_occurred_on", "horizon_settled", "log_horizon", "log_lag", "log_range", "login_authority", "recent_records", "record_event_id",
+            "request_authorities",
             "system_record_types", "xid_precedes",
         ]
         let expectedFunctions: [String: Set<String>] = [
@@ -40,11 +43,13 @@ struct PrivilegeMatrixTests {
             "reach_staff": ["first_occurred_on", "recent_records", "request_authorities"],
             "nobody": [],
         ]
-        let functions = try owner.query("""
+        let functions = try owner.query(
+            """
             SELECT p.proname, r.role, bool_or(has_function_privilege(r.role, p.oid, 'EXECUTE'))
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, unnest($1::text[]) AS r(role)
             WHERE n.nspname = 'reach' GROUP BY 1, 2 ORDER BY 1, 2
-            """, [PostgresArray(Self.roles)]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
+            """, [PostgresArray(Self.roles)]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
         #expect(!functions.isEmpty)
         for (function, role, allowed) in functions {
             let meant = expectedFunctions[role]!.contains(function)
@@ -53,11 +58,13 @@ struct PrivilegeMatrixTests {
 
         // In schema authority, an authority's login may read its published summaries and
         // export them; nobody else may call them.
-        let authorityFunctions = try owner.query("""
+        let authorityFunctions = try owner.query(
+            """
             SELECT p.proname, r.role, bool_or(has_function_privilege(r.role, p.oid, 'EXECUTE'))
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, unnest($1::text[]) AS r(role)
             WHERE n.nspname IN ('authority', 'publication') GROUP BY 1, 2 ORDER BY 1, 2
-            """, [PostgresArray(Self.roles)]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
+            """, [PostgresArray(Self.roles)]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
         #expect(Set(authorityFunctions.map(\.0)) == ["export_summary", "published"])
         for (function, role, allowed) in authorityFunctions {
             #expect(allowed == (role == "reach_authority"), "\(role) \(allowed ? "may" : "may not") execute authority.\(function)")
@@ -72,7 +79,8 @@ struct PrivilegeMatrixTests {
                 // (and UPDATE of a head's version, hash and time only: checked below)
                 case ("streams", "SELECT"), ("streams", "INSERT"): return true
                 case ("streams_appended", "INSERT"): return true
-                case ("sign_in_devices", "SELECT"), ("sign_in_devices", "INSERT"), ("sign_in_devices", "UPDATE"), ("sign_in_devices", "DELETE"): return true
+                case ("sign_in_devices", "SELECT"), ("sign_in_devices", "INSERT"), ("sign_in_devices", "UPDATE"), ("sign_in_devices", "DELETE"):
+                    return true
                 // Positions are drawn by the log's functions only (reach.draw_positions); the
                 // application reads the sequence's last value, and what its transaction drew.
                 case ("event_position", "SELECT"), ("position_draws", "SELECT"): return true
@@ -100,11 +108,13 @@ struct PrivilegeMatrixTests {
                 return false
             }
         }
-        let relations = try owner.query("""
+        let relations = try owner.query(
+            """
             SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'v', 'm', 'S', 'p') AND (n.nspname IN ('reach', 'projections', 'research', 'scoped', 'authority', 'publication') OR n.nspname LIKE 'proj\\_%')
             ORDER BY 1, 2
-            """).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: String.self)) }
+            """
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: String.self)) }
         #expect(relations.count > 20)
         var cells = 0
         for (schema, table, kind) in relations {
@@ -112,8 +122,10 @@ struct PrivilegeMatrixTests {
             for role in Self.roles {
                 for privilege in privileges {
                     let function = kind == "S" ? "has_sequence_privilege" : "has_table_privilege"
-                    let allowed: Bool = try owner.query("SELECT \(function)($1, $2, $3)", ["\(role)", "\"\(schema)\".\"\(table)\"", privilege]).decode(row: 0, column: 0)
-                    #expect(allowed == meant(role, schema, table, privilege), "\(role) \(allowed ? "may" : "may not") \(privilege) \(schema).\(table)")
+                    let allowed: Bool = try owner.query("SELECT \(function)($1, $2, $3)", ["\(role)", "\"\(schema)\".\"\(table)\"", privilege])
+                        .decode(row: 0, column: 0)
+                    #expect(
+                        allowed == meant(role, schema, table, privilege), "\(role) \(allowed ? "may" : "may not") \(privilege) \(schema).\(table)")
                     cells += 1
                 }
             }
@@ -121,7 +133,8 @@ struct PrivilegeMatrixTests {
         #expect(cells > 400)
         // A head's version, hash and time are the application's to move; which stream it heads is not.
         for (column, meant) in [("version", true), ("last_hash", true), ("last_recorded_at", true), ("stream_id", false)] {
-            let allowed: Bool = try owner.query("SELECT has_column_privilege('reach_app', 'reach.streams', $1, 'UPDATE')", [column]).decode(row: 0, column: 0)
+            let allowed: Bool = try owner.query("SELECT has_column_privilege('reach_app', 'reach.streams', $1, 'UPDATE')", [column]).decode(
+                row: 0, column: 0)
             #expect(allowed == meant, "reach_app \(allowed ? "may" : "may not") UPDATE reach.streams.\(column)")
         }
 
@@ -129,25 +142,29 @@ struct PrivilegeMatrixTests {
         // statistics, large objects and temporary tables are the owner's alone (and, for
         // temporary tables, the application's, whose bulk path stages chunks in one).
         let people = ["reach_researcher", "reach_authority", "reach_staff", "nobody"]
-        let closedFunctions = try owner.query("""
+        let closedFunctions = try owner.query(
+            """
             SELECT p.oid::regprocedure::text, r.role, has_function_privilege(r.role, p.oid, 'EXECUTE')
             FROM pg_proc p, unnest($1::text[]) AS r(role)
             WHERE p.pronamespace = 'pg_catalog'::regnamespace
               AND p.proname IN ('pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size', 'pg_database_size',
                                 'pg_tablespace_size', 'lo_creat', 'lo_create', 'lo_from_bytea', 'lo_import')
-            """, [PostgresArray(people + ["reach_app"])]).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
+            """, [PostgresArray(people + ["reach_app"])]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decode(1, as: String.self), try $0.decode(2, as: Bool.self)) }
         #expect(closedFunctions.count >= 5 * 12)
         for (function, role, allowed) in closedFunctions {
             #expect(!allowed, "\(role) may execute \(function)")
         }
         for view in ["pg_stat_database", "pg_stat_database_conflicts", "pg_stat_user_tables", "pg_statio_user_tables"] {
             for role in people {
-                let allowed: Bool = try owner.query("SELECT has_table_privilege($1, $2, 'SELECT')", [role, "pg_catalog.\(view)"]).decode(row: 0, column: 0)
+                let allowed: Bool = try owner.query("SELECT has_table_privilege($1, $2, 'SELECT')", [role, "pg_catalog.\(view)"]).decode(
+                    row: 0, column: 0)
                 #expect(!allowed, "\(role) may read \(view)")
             }
         }
         for role in Self.roles {
-            let allowed: Bool = try owner.query("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')", [role]).decode(row: 0, column: 0)
+            let allowed: Bool = try owner.query("SELECT has_database_privilege($1, current_database(), 'TEMPORARY')", [role]).decode(
+                row: 0, column: 0)
             #expect(allowed == (role == "reach_app"), "\(role) \(allowed ? "may" : "may not") make temporary tables")
         }
     }
@@ -161,11 +178,13 @@ struct PrivilegeMatrixTests {
         for (login, role) in [("alex_\(suffix)", "reach_researcher"), ("lead_\(suffix)", "reach_authority")] {
             try owner.executeScript("CREATE ROLE \(login) LOGIN PASSWORD 'probe-secret' IN ROLE \(role)")
             let connection = try Connection(configuration: db.owner.overriding(["user": login, "password": "probe-secret"]))
-            for sql in ["SELECT pg_relation_size('reach.events')", "SELECT pg_total_relation_size('reach.events')",
-                        "SELECT pg_table_size('reach.events')", "SELECT pg_indexes_size('reach.events')",
-                        "SELECT pg_database_size(current_database())", "SELECT pg_tablespace_size('pg_default')",
-                        "SELECT tup_inserted FROM pg_stat_database", "SELECT lo_from_bytea(0, 'x'::bytea)", "SELECT lo_creat(-1)",
-                        "SELECT lo_create(0)", "CREATE TEMP TABLE spy (x int)"] {
+            for sql in [
+                "SELECT pg_relation_size('reach.events')", "SELECT pg_total_relation_size('reach.events')",
+                "SELECT pg_table_size('reach.events')", "SELECT pg_indexes_size('reach.events')",
+                "SELECT pg_database_size(current_database())", "SELECT pg_tablespace_size('pg_default')",
+                "SELECT tup_inserted FROM pg_stat_database", "SELECT lo_from_bytea(0, 'x'::bytea)", "SELECT lo_creat(-1)",
+                "SELECT lo_create(0)", "CREATE TEMP TABLE spy (x int)",
+            ] {
                 let error = #expect(throws: PostgresError.self, "\(login): \(sql)") { try connection.execute(sql) }
                 #expect(error?.sqlState == "42501", "\(login): \(sql): \(String(describing: error))")
             }

@@ -1,8 +1,9 @@
 import Foundation
 import ReachDomain
 import ReachPostgres
-@testable import ReachProjections
 import ReachTestSupport
+
+@testable import ReachProjections
 
 /// A small worked scenario from the seed documents, small enough to compute by hand: a
 /// CS-restorative practice pilot in 11 schools with a roll-out target of a further 20 (31),
@@ -21,23 +22,49 @@ enum Scenario {
         ]
         for n in 1...11 {
             let school = "9000\(String(format: "%02d", n))"
-            lines.append(#"{"type":"school_registered","id":"s\#(n)","data":{"school_id":"\#(school)","la_id":"northvale","name":"School \#(n)","phase":"secondary"}}"#)
-            for (stage, date) in [("identified", "2024-09-05"), ("scoping", "2024-09-20"), ("leadership_engaged", "2024-10-01"),
-                                  ("strategy_agreed", "2024-11-01"), ("assessing", "2024-12-01"), ("implementing", "2025-01-10")] {
-                lines.append(#"{"type":"engagement_stage_reached","id":"st-\#(n)-\#(stage)","data":{"pilot_id":"northvale-pilot","school_id":"\#(school)","la_id":"northvale","stage":"\#(stage)","date":"\#(date)"}}"#)
+            lines.append(
+                #"{"type":"school_registered","id":"s\#(n)","data":{"school_id":"\#(school)","la_id":"northvale","name":"School \#(n)","phase":"secondary"}}"#
+            )
+            for (stage, date) in [
+                ("identified", "2024-09-05"), ("scoping", "2024-09-20"), ("leadership_engaged", "2024-10-01"),
+                ("strategy_agreed", "2024-11-01"), ("assessing", "2024-12-01"), ("implementing", "2025-01-10"),
+            ] {
+                lines.append(
+                    #"{"type":"engagement_stage_reached","id":"st-\#(n)-\#(stage)","data":{"pilot_id":"northvale-pilot","school_id":"\#(school)","la_id":"northvale","stage":"\#(stage)","date":"\#(date)"}}"#
+                )
             }
         }
-        lines.append(#"{"type":"engagement_stage_reached","id":"st-11-embedding","data":{"pilot_id":"northvale-pilot","school_id":"900011","la_id":"northvale","stage":"embedding","date":"2025-03-01"}}"#)
+        lines.append(
+            #"{"type":"engagement_stage_reached","id":"st-11-embedding","data":{"pilot_id":"northvale-pilot","school_id":"900011","la_id":"northvale","stage":"embedding","date":"2025-03-01"}}"#
+        )
         func activity(_ id: String, _ body: String) -> String {
             #"{"type":"activity_delivered","id":"\#(id)","data":{"pilot_id":"northvale-pilot","la_id":"northvale",\#(body)}}"#
         }
         lines += [
-            activity("a1", #""school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS team","partners":["partner-1"]},"attendance":{"pupils":{"ks3":180},"staff":{"teaching":6,"pastoral":2}}"#),
-            activity("a2", #""school_id":"900001","kind":"staff_training","date":"2024-11-12","duration_minutes":90,"mode":"in_person","attendance":{"staff":{"teaching":12,"dsl":2,"support":4}}"#),
-            activity("a3", #""school_id":"900002","kind":"restorative_circle","date":"2025-01-20","duration_minutes":60,"mode":"in_person","attendance":{"pupils":{"ks3":4},"staff":{"pastoral":1}}"#),
-            activity("a4", #""school_id":"900003","kind":"safety_summit","date":"2025-03-05","duration_minutes":120,"mode":"in_person","delivered_by":{"partners":["partner-2"]},"attendance":{"pupils":{"ks4":30},"parents_carers":5,"professionals":{"police":2}}"#),
-            activity("a5", #""online":true,"kind":"staff_training","date":"2025-06-10","duration_minutes":60,"mode":"virtual","attendance":{"staff":{"leadership":3,"teaching":7}}"#),
-            activity("a6", #""school_id":"900004","kind":"pupil_workshop","date":"2025-02-11","duration_minutes":50,"mode":"in_person","attendance":{"pupils":{"ks3":25}}"#),
+            activity(
+                "a1",
+                #""school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS team","partners":["partner-1"]},"attendance":{"pupils":{"ks3":180},"staff":{"teaching":6,"pastoral":2}}"#
+            ),
+            activity(
+                "a2",
+                #""school_id":"900001","kind":"staff_training","date":"2024-11-12","duration_minutes":90,"mode":"in_person","attendance":{"staff":{"teaching":12,"dsl":2,"support":4}}"#
+            ),
+            activity(
+                "a3",
+                #""school_id":"900002","kind":"restorative_circle","date":"2025-01-20","duration_minutes":60,"mode":"in_person","attendance":{"pupils":{"ks3":4},"staff":{"pastoral":1}}"#
+            ),
+            activity(
+                "a4",
+                #""school_id":"900003","kind":"safety_summit","date":"2025-03-05","duration_minutes":120,"mode":"in_person","delivered_by":{"partners":["partner-2"]},"attendance":{"pupils":{"ks4":30},"parents_carers":5,"professionals":{"police":2}}"#
+            ),
+            activity(
+                "a5",
+                #""online":true,"kind":"staff_training","date":"2025-06-10","duration_minutes":60,"mode":"virtual","attendance":{"staff":{"leadership":3,"teaching":7}}"#
+            ),
+            activity(
+                "a6",
+                #""school_id":"900004","kind":"pupil_workshop","date":"2025-02-11","duration_minutes":50,"mode":"in_person","attendance":{"pupils":{"ks3":25}}"#
+            ),
             #"{"type":"event_corrected","id":"fix-a1","data":{"record_id":"a1","reason":"the head count was 150","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS team","partners":["partner-1"]},"attendance":{"pupils":{"ks3":150},"staff":{"teaching":6,"pastoral":2}}}}}"#,
             #"{"type":"event_withdrawn","id":"drop-a6","data":{"record_id":"a6","reason":"recorded against the wrong pilot"}}"#,
             #"{"type":"survey_wave_recorded","id":"sv-base","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":85,"measures":{"feel_safe_in_school":{"agreeing":48,"answering":80}}}}"#,

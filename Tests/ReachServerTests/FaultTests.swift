@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import Logging
 import ReachApp
@@ -13,6 +10,10 @@ import ReachTestSupport
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A service in this process on a database cluster of a fault test's own, set up as `reach serve`
 /// sets itself up, with a staff member's and a researcher's tokens, and 32 clients (a Python
@@ -42,9 +43,11 @@ struct FaultRig {
         _ = try await app.addUser("sam", role: .staff, authorities: ["northvale"], password: "a long enough password", as: admin)
         _ = try await app.addUser("rita", role: .researcher, authorities: [], password: "a long enough password", as: admin)
         _ = try await app.addUser("ops", role: .admin, authorities: [], password: "a long enough password", as: admin)
-        let tokens = (try await app.createToken(for: "sam", as: admin).token, try await app.createToken(for: "rita", as: admin).token,
-                      try await app.createToken(for: "ops", as: admin).token)
-        _ = try await app.publishSummaries(as: admin)  // (brings the projections up to date)
+        let tokens = (
+            try await app.createToken(for: "sam", as: admin).token, try await app.createToken(for: "rita", as: admin).token,
+            try await app.createToken(for: "ops", as: admin).token
+        )
+        _ = try await app.publishSummaries(as: admin) // (brings the projections up to date)
         return tokens
     }
 
@@ -70,14 +73,18 @@ struct FaultRig {
         // tokens kept 30 s (so that clients keep going while the database is away).
         let app = app.with(.service(runner: runner, figuresSeconds: 0, requestTimeoutSeconds: requestSeconds, tokenSeconds: 30, idleConnections: 8))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Application(router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        let server = Application(
+            router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         var services: [any Service] = [server]
         if runner { services.append(try app.projectionRunner(as: admin)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let serving = Task { try await group.run() }
         var port = 0
-        for await value in ports { port = value; break }
+        for await value in ports {
+            port = value
+            break
+        }
         return FaultRig(app: app, base: "http://127.0.0.1:\(port)", group: group, serving: serving)
     }
 
@@ -118,8 +125,9 @@ struct FaultRig {
             let owner = try Connection(configuration: app.target.owner)
             let assembly = try ServerTests.Assembly(owner)
             let (status, output) = try await onThreadOfItsOwn {
-                try Programs.run(python, [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"],
-                                 errors: false)
+                try Programs.run(
+                    python, [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"],
+                    errors: false)
             }
             guard let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(output.utf8)) else {
                 throw Programs.Missing("the clients said: \(status) \(output.suffix(500))")
@@ -137,7 +145,10 @@ struct FaultRig {
             let (status, output) = try await onThreadOfItsOwn {
                 try Programs.run(python, [root + "/Tests/Faults/follow_events.py", base, token, "\(position)", "\(seconds)"], errors: false)
             }
-            struct Followed: Decodable { var positions: [Int64]; var reconnects: Int }
+            struct Followed: Decodable {
+                var positions: [Int64]
+                var reconnects: Int
+            }
             guard let followed = try? JSONDecoder().decode(Followed.self, from: Data(output.utf8)) else {
                 throw Programs.Missing("the follower said: \(status) \(output.suffix(500))")
             }
@@ -170,8 +181,9 @@ struct FaultRig {
             var children: [pid_t] = []
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
                 guard let pid = pid_t(entry), !signalled.contains(pid),
-                      let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                      let end = stat.lastIndex(of: ")") else { continue }
+                    let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                    let end = stat.lastIndex(of: ")")
+                else { continue }
                 let fields = stat[stat.index(after: end)...].split(separator: " ")
                 if fields.count > 1, pid_t(fields[1]) == postmaster { children.append(pid) }
             }
@@ -184,7 +196,9 @@ struct FaultRig {
     /// `GET url` (or `POST` with `body`, as JSON) with `token`: the status (0 when no answer
     /// came), the seconds it took and the body. It blocks its thread: call it on a thread of
     /// its own.
-    static func get(_ url: String, token: String? = nil, post body: String? = nil, timeout: Double = 60) -> (status: Int, seconds: Double, body: String) {
+    static func get(_ url: String, token: String? = nil, post body: String? = nil, timeout: Double = 60) -> (
+        status: Int, seconds: Double, body: String
+    ) {
         var request = URLRequest(url: URL(string: url)!, timeoutInterval: timeout)
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
@@ -208,17 +222,22 @@ struct FaultRig {
 /// Faults on purpose, on a cluster of the test's own: what the service's clients see, and that
 /// no acknowledged record is lost or doubled.
 extension ServerTests {
-    @Test("kill -9 of PostgreSQL while 32 clients post records: they get 503 and retry with the same ids; after PostgreSQL restarts every acknowledged record is in the log exactly once and the log verifies")
+    @Test(
+        "kill -9 of PostgreSQL while 32 clients post records: they get 503 and retry with the same ids; after PostgreSQL restarts every acknowledged record is in the log exactly once and the log verifies"
+    )
     func postgresKilled() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let directory = FaultRig.directory()
         let data = directory + "/data"
         defer { FaultRig.remove(directory, clusters: [data]) }
-        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let target = try await onThreadOfItsOwn {
+            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+        }
         // (Reach's own cluster: its other databases are its superuser's alone, so that no login
         // reads the server-wide statistics there.)
         let connectable: Bool = try Connection(configuration: target.owner).query(
-            "SELECT has_database_privilege('public', 'postgres', 'CONNECT') OR has_database_privilege('public', 'template1', 'CONNECT')").decode(row: 0, column: 0)
+            "SELECT has_database_privilege('public', 'postgres', 'CONNECT') OR has_database_privilege('public', 'template1', 'CONNECT')"
+        ).decode(row: 0, column: 0)
         #expect(!connectable)
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         let token = try await FaultRig.prepare(app).staff
@@ -246,7 +265,8 @@ extension ServerTests {
 
         let owner = try Connection(configuration: target.owner)
         let stored = try FaultRig.stored(acknowledged, on: owner)
-        print("""
+        print(
+            """
             kill -9 of PostgreSQL under 32 clients: \(acknowledged.count) records acknowledged, \(stored.count) in the log \
             (\(stored.distinct) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), \
             no answer: \(outcome.counts["no_answer"] ?? 0), other answers: \(outcome.counts["other"] ?? 0) \(outcome.other_statuses); \
@@ -261,7 +281,9 @@ extension ServerTests {
         #expect(try EventLog.verify(on: owner).ok)
     }
 
-    @Test("PostgreSQL hangs (every server process stopped with SIGSTOP) while 32 clients post records: requests fail within the request limit, /health/ready turns unready, and on SIGCONT everything recovers without a restart of the service; every acknowledged record is in the log exactly once")
+    @Test(
+        "PostgreSQL hangs (every server process stopped with SIGSTOP) while 32 clients post records: requests fail within the request limit, /health/ready turns unready, and on SIGCONT everything recovers without a restart of the service; every acknowledged record is in the log exactly once"
+    )
     func postgresStopped() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let directory = FaultRig.directory()
@@ -270,7 +292,9 @@ extension ServerTests {
             FaultRig.signalServer(data, SIGCONT)
             FaultRig.remove(directory, clusters: [data])
         }
-        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let target = try await onThreadOfItsOwn {
+            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+        }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         let token = try await FaultRig.prepare(app).staff
         // The limit REACH_HTTP_REQUEST_TIMEOUT_SECONDS sets, at 2 s (a database that does not
@@ -303,7 +327,8 @@ extension ServerTests {
 
         let owner = try Connection(configuration: target.owner)
         let stored = try FaultRig.stored(acknowledged, on: owner)
-        print("""
+        print(
+            """
             SIGSTOP of PostgreSQL for 5 s under 32 clients, request limit \(limit) s: \(acknowledged.count) records acknowledged, \
             \(stored.count) in the log (\(stored.distinct) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), \
             no answer: \(outcome.counts["no_answer"] ?? 0), other: \(outcome.counts["other"] ?? 0); slowest answer \
@@ -347,7 +372,11 @@ extension ServerTests {
         upload.httpBody = Data(("id,school_id,la_id,name,phase,pupils_on_roll\n" + rows).utf8)
         let (body, response) = try await Self.client.data(for: upload)
         #expect((response as? HTTPURLResponse)?.statusCode == 202)
-        struct Job: Decodable { var id: String; var state: String; var rows_read: Int }
+        struct Job: Decodable {
+            var id: String
+            var state: String
+            var rows_read: Int
+        }
         let job = try JSONDecoder().decode(Job.self, from: body)
         // Killed once the job has read rows, before it can finish (the first chunk, 20,000 rows,
         // takes a few seconds in a debug build; up to a minute is waited for).
@@ -374,7 +403,9 @@ extension ServerTests {
             try await Task.sleep(for: .milliseconds(250))
             failed = try await app.importJob(job.id, as: admin)
         }
-        print("kill -9 of reach serve during an import: \(seen.rows_read) of 300000 rows read when killed (\(firstRows) after the upload); events before \(before), after \(after); the job is \(failed.state): \(failed.error ?? "")")
+        print(
+            "kill -9 of reach serve during an import: \(seen.rows_read) of 300000 rows read when killed (\(firstRows) after the upload); events before \(before), after \(after); the job is \(failed.state): \(failed.error ?? "")"
+        )
         #expect(failed.state == "failed" && failed.error?.contains("stopped") == true)
         #expect(try EventLog.verify(on: owner).ok)
     }
@@ -387,13 +418,15 @@ extension ServerTests {
         let point = FileManager.default.temporaryDirectory.appendingPathComponent("reach-mount-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: point) }
         guard (try? FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)) != nil,
-              (try? Programs.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", point]))?.status == 0 else { return false }
+            (try? Programs.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", point]))?.status == 0
+        else { return false }
         _ = try? Programs.run("/bin/umount", [point])
         return true
     }()
 
-    @Test("the disk fills during an import (the log's table on a small tmpfs): a clear error, nothing of the import in the log, the job failed; once space is freed the log verifies and the same import succeeds",
-          .enabled(if: canMountTmpfs, "mounting a small tmpfs needs root and the right to mount"))
+    @Test(
+        "the disk fills during an import (the log's table on a small tmpfs): a clear error, nothing of the import in the log, the job failed; once space is freed the log verifies and the same import succeeds",
+        .enabled(if: canMountTmpfs, "mounting a small tmpfs needs root and the right to mount"))
     func diskFull() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         guard let binary = Self.builtReach() else { return }
@@ -404,7 +437,9 @@ extension ServerTests {
             _ = try? Programs.run("/bin/umount", [small])
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let target = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0 }
+        let target = try await onThreadOfItsOwn {
+            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+        }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         _ = try await FaultRig.prepare(app)
         let sam = Identity(name: "sam", role: .staff, authorities: ["northvale"])
@@ -434,7 +469,8 @@ extension ServerTests {
         let upload = directory + "/upload"
         try FileManager.default.createDirectory(atPath: upload, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: file, toPath: upload + "/school_registered.csv")
-        var job = try await app.startImport(file: upload + "/school_registered.csv", name: "school_registered.csv", bytes: 0, type: nil, skipInvalid: false, as: sam)
+        var job = try await app.startImport(
+            file: upload + "/school_registered.csv", name: "school_registered.csv", bytes: 0, type: nil, skipInvalid: false, as: sam)
         for _ in 0..<300 where job.state == "running" {
             try await Task.sleep(for: .milliseconds(100))
             job = try await app.importJob(job.id, as: sam)
@@ -448,7 +484,9 @@ extension ServerTests {
         #expect(try Programs.run("/bin/mount", ["-o", "remount,size=256m", small]).status == 0)
         let (again, saidAgain) = try Programs.run(binary, ["import", file, "--database-url", url])
         let after: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
-        print("disk full during an import of 20000 rows: reach import exited \(status) with \(said.split(separator: "\n").last ?? ""); the job \(job.state): \(job.error ?? ""); events before \(before), after the failures \(afterFull); after freeing space the import exited \(again) and the log holds \(after)")
+        print(
+            "disk full during an import of 20000 rows: reach import exited \(status) with \(said.split(separator: "\n").last ?? ""); the job \(job.state): \(job.error ?? ""); events before \(before), after the failures \(afterFull); after freeing space the import exited \(again) and the log holds \(after)"
+        )
         #expect(again == 0, "\(saidAgain.suffix(600))")
         #expect(after == before + 20_000)
         #expect(try EventLog.verify(on: owner).ok)

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import ReachApp
 import ReachEventLog
@@ -10,18 +7,26 @@ import ReachProjections
 import ReachTestSupport
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// A read replica and a failover, on two local PostgreSQL clusters of the test's own: a primary,
 /// and a hot standby made from it with `pg_basebackup -R` that follows it by streaming
 /// replication, synchronously (a commit is acknowledged once the standby has it).
 extension ServerTests {
-    @Test("a read replica: researchers' figures come from it and equal the primary's, staff see their own records at once; then the replica is promoted while 32 clients post records through the service, which follows it: every acknowledged record is in the log once, the projection runner goes on, and a follower of the event stream gets every event once")
+    @Test(
+        "a read replica: researchers' figures come from it and equal the primary's, staff see their own records at once; then the replica is promoted while 32 clients post records through the service, which follows it: every acknowledged record is in the log once, the projection runner goes on, and a follower of the event stream gets every event once"
+    )
     func replicaAndFailover() async throws {
         setenv("REACH_BCRYPT_COST", "4", 1)
         let logger = FaultRig.logger
         let directory = FaultRig.directory()
         let (primaryData, standbyData) = (directory + "/primary", directory + "/standby")
         defer { FaultRig.remove(directory, clusters: [primaryData, standbyData]) }
-        let primaryTarget = try await onThreadOfItsOwn { try DatabaseTarget.local(dataDirectory: primaryData, migrations: ReadSide.migrations(), logger: logger).0 }
+        let primaryTarget = try await onThreadOfItsOwn {
+            try DatabaseTarget.local(dataDirectory: primaryData, migrations: ReadSide.migrations(), logger: logger).0
+        }
         let primary = try #require(primaryTarget.cluster)
         let onPrimary = ReachApplication(target: primaryTarget, logger: logger)
         let tokens = try await FaultRig.prepare(onPrimary)
@@ -47,8 +52,12 @@ extension ServerTests {
         // The service writes to whichever of the two accepts writes (libpq's multi-host
         // connection string), and reads researchers' figures from the standby.
         func either(_ user: String) -> ConnectionConfiguration {
-            ConnectionConfiguration("", overrides: ["host": "\(primaryData),\(standbyData)", "port": "5432,5432", "dbname": "reach", "user": user,
-                                                    "target_session_attrs": "read-write", "application_name": "reach"])
+            ConnectionConfiguration(
+                "",
+                overrides: [
+                    "host": "\(primaryData),\(standbyData)", "port": "5432,5432", "dbname": "reach", "user": user,
+                    "target_session_attrs": "read-write", "application_name": "reach",
+                ])
         }
         var target = primaryTarget
         target.cluster = nil
@@ -57,7 +66,8 @@ extension ServerTests {
         target.reader = standby.configuration(database: "reach", user: DatabaseTarget.localApplicationUser).overriding(["application_name": "reach"])
         let rita = Identity(name: "rita", role: .researcher)
         let year = try Period.parse("2024/25").get()
-        let query = MetricQuery(period: year, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress, .surveyChange])
+        let query = MetricQuery(
+            period: year, by: .la, metrics: [.schoolsEngaged, .sessions, .attendances, .staffTrained, .pilotProgress, .surveyChange])
 
         // Figures on the replica, once it has replayed the primary's catch-up (as the command
         // line reads them, bringing the projections up to date first), equal the primary's.
@@ -73,15 +83,19 @@ extension ServerTests {
         }
         let before = try #require(try await sessions(tokens.researcher))
         #expect(try await sessions(tokens.staff) == before)
-        #expect(try standbyAdmin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reach-request'").decode(Int.self, row: 0, column: 0) > 0,
-                "the researcher's request read on the standby")
+        #expect(
+            try standbyAdmin.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reach-request'").decode(
+                Int.self, row: 0, column: 0) > 0,
+            "the researcher's request read on the standby")
 
         // With the standby's replay paused, a staff member's new record shows in their own
         // figures (the primary's) and not yet in the researcher's (the standby's); once replay
         // resumes, in both.
         try standbyAdmin.executeScript("SELECT pg_wal_replay_pause()")
         let assembly = try ServerTests.Assembly(primaryAdmin)
-        let posted = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/api/v1/records", token: tokens.staff, post: assembly.record("replica-1")) }
+        let posted = try await onThreadOfItsOwn {
+            FaultRig.get(rig.base + "/api/v1/records", token: tokens.staff, post: assembly.record("replica-1"))
+        }
         #expect(posted.status == 200, "\(posted.body)")
         var staffSees = before
         for _ in 0..<100 where staffSees == before {
@@ -124,7 +138,8 @@ extension ServerTests {
         #expect(try !newPrimary.query("SELECT pg_is_in_recovery()").decode(Bool.self, row: 0, column: 0))
         let stored = try FaultRig.stored(acknowledged, on: newPrimary)
         let last: Int64 = try newPrimary.query("SELECT max(\"position\") FROM reach.events").decode(row: 0, column: 0)
-        print("""
+        print(
+            """
             failover to the promoted standby under 32 clients: \(acknowledged.count) records acknowledged, \(stored.count) in the new \
             primary's log (\(stored.distinct) distinct); answers 503: \(outcome.counts["unavailable"] ?? 0), no answer: \
             \(outcome.counts["no_answer"] ?? 0), other: \(outcome.counts["other"] ?? 0); promoted \(promoted) after the kill; no \
@@ -132,14 +147,19 @@ extension ServerTests {
             \(lastOnPrimary) (before the kill) to \(last); projection lag afterwards \(lag)
             """)
         #expect(acknowledged.count > 32)
-        #expect(stored.count == acknowledged.count && stored.distinct == acknowledged.count, "every acknowledged record is in the new primary's log once")
+        #expect(
+            stored.count == acknowledged.count && stored.distinct == acknowledged.count, "every acknowledged record is in the new primary's log once")
         #expect((outcome.counts["other"] ?? 0) == 0, "\(outcome.other_statuses)")
         #expect(last > lastOnPrimary, "records were appended on the new primary")
         #expect(lag == 0, "the projection runner went on, on the new primary")
         // The follower got every event of the new primary's log from where it began, in order,
         // none twice.
-        let logged = try newPrimary.query("SELECT \"position\" FROM reach.events WHERE \"position\" >= $1 ORDER BY 1", [followedFrom]).mapRows { try $0.decode(0, as: Int64.self) }
-        print("the log's follower through the failover: \(followed.positions.count) events received (\(Set(followed.positions).count) distinct), \(logged.count) in the new primary's log from position \(followedFrom); it reconnected \(followed.reconnects) times")
+        let logged = try newPrimary.query("SELECT \"position\" FROM reach.events WHERE \"position\" >= $1 ORDER BY 1", [followedFrom]).mapRows {
+            try $0.decode(0, as: Int64.self)
+        }
+        print(
+            "the log's follower through the failover: \(followed.positions.count) events received (\(Set(followed.positions).count) distinct), \(logged.count) in the new primary's log from position \(followedFrom); it reconnected \(followed.reconnects) times"
+        )
         #expect(followed.positions == logged, "the follower got the new primary's log from \(followedFrom), in order, none skipped or twice")
         #expect(try EventLog.verify(on: newPrimary).ok)
         // Its figures, resumed from the checkpoints, are a full rebuild's.
@@ -158,7 +178,8 @@ extension ServerTests {
     static func headline(_ csv: String, statistic: String) -> Double? {
         let lines = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         guard let header = lines.first, let dimension = header.firstIndex(of: "dimension"), let stat = header.firstIndex(of: "statistic"),
-              let value = header.firstIndex(of: "value") else { return nil }
+            let value = header.firstIndex(of: "value")
+        else { return nil }
         return lines.dropFirst().first { $0.count > value && $0[dimension] == "total" && $0[stat] == statistic }.flatMap { Double($0[value]) }
     }
 }

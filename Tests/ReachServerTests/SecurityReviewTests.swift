@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ReachApp
 import ReachDomain
 import ReachEventLog
@@ -10,6 +7,10 @@ import ReachProjections
 import ReachServer
 import ReachTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The attacks of the outside security review, made through the fronts people use (the API,
 /// the web app, `reach record`, imports), each refused with nothing written.
@@ -31,8 +32,10 @@ extension ServerTests {
     static func fixtureData(_ type: String, _ side: Side) -> String {
         var text = RecordType.all[type]!.example
         let school = side == .own ? "990001" : "990002"
-        for (from, to) in [("northvale-pilot", "t-\(side)-pilot"), ("northvale-ref-1", "t-\(side)-ref"), ("northvale-plan-1", "t-\(side)-plan"),
-                           ("northvale-park-1", "t-\(side)-park"), ("900001", school), ("pg-7f3a", "t-\(side)-pg"), ("partner-1", "t-partner")] {
+        for (from, to) in [
+            ("northvale-pilot", "t-\(side)-pilot"), ("northvale-ref-1", "t-\(side)-ref"), ("northvale-plan-1", "t-\(side)-plan"),
+            ("northvale-park-1", "t-\(side)-park"), ("900001", school), ("pg-7f3a", "t-\(side)-pg"), ("partner-1", "t-partner"),
+        ] {
             text = text.replacingOccurrences(of: from, with: to)
         }
         return side == .own ? text : text.replacingOccurrences(of: "northvale", with: "southmere")
@@ -71,7 +74,8 @@ extension ServerTests {
         }
         let owner = try running.db.ownerConnection()
         func registration(_ la: String) throws -> (id: String, data: String) {
-            let found = try owner.query("SELECT metadata->>'correlation_id', data::text FROM reach.events WHERE stream_id = $1 AND version = 1", ["authority:\(la)"])
+            let found = try owner.query(
+                "SELECT metadata->>'correlation_id', data::text FROM reach.events WHERE stream_id = $1 AND version = 1", ["authority:\(la)"])
             // (As compact JSON, as the other records are written.)
             return (try found.decode(row: 0, column: 0), try JSONValue.parse(try found.decode(String.self, row: 0, column: 1)).text)
         }
@@ -87,7 +91,9 @@ extension ServerTests {
         line("event_withdrawn", id, #"{"record_id":"\#(recordID)","reason":"review"}"#)
     }
 
-    @Test("staff of one authority cannot take over, correct or withdraw another authority's records (every amendable type), and no correction moves a record to another authority: through the API and reach record")
+    @Test(
+        "staff of one authority cannot take over, correct or withdraw another authority's records (every amendable type), and no correction moves a record to another authority: through the API and reach record"
+    )
     func amendmentMatrix() async throws {
         let running = try await Self.start()
         let fixture = try await Self.amendableFixture(running)
@@ -97,7 +103,8 @@ extension ServerTests {
         let eventsBefore: Int64 = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
 
         // The words for a record that does not exist: another authority's is answered the same.
-        let unknown = try await Self.post(running, [Self.correction("x-unknown", "no-such-record", Self.fixtureData("school_registered", .own))], as: "sam")
+        let unknown = try await Self.post(
+            running, [Self.correction("x-unknown", "no-such-record", Self.fixtureData("school_registered", .own))], as: "sam")
         #expect(unknown.first?.refusals.map(\.0) == ["record_id"])
         let unknownWords = unknown.first?.refusals.first?.1.replacingOccurrences(of: "no-such-record", with: "ID") ?? ""
         #expect(unknownWords == "no record with id 'ID' has been recorded")
@@ -107,13 +114,15 @@ extension ServerTests {
             let moved = own.data.replacingOccurrences(of: #""la_id":"northvale""#, with: #""la_id":"southmere""#)
             let takeover = oth.data.replacingOccurrences(of: #""la_id":"southmere""#, with: #""la_id":"northvale""#)
             #expect(moved != own.data && takeover != oth.data, "\(type): the data names its authority")
-            let results = try await Self.post(running, [
-                Self.correction("m-own-\(type)", own.id, own.data),         // own record, own authority: accepted
-                Self.correction("m-move-\(type)", own.id, moved),           // own record moved to another authority
-                Self.correction("m-take-\(type)", oth.id, takeover),        // the review's attack: another's record, named ours
-                Self.correction("m-oth-\(type)", oth.id, oth.data),         // another's record, left theirs
-                Self.withdrawal("m-wd-\(type)", oth.id),                    // another's record withdrawn
-            ], as: "sam")
+            let results = try await Self.post(
+                running,
+                [
+                    Self.correction("m-own-\(type)", own.id, own.data), // own record, own authority: accepted
+                    Self.correction("m-move-\(type)", own.id, moved), // own record moved to another authority
+                    Self.correction("m-take-\(type)", oth.id, takeover), // the review's attack: another's record, named ours
+                    Self.correction("m-oth-\(type)", oth.id, oth.data), // another's record, left theirs
+                    Self.withdrawal("m-wd-\(type)", oth.id), // another's record withdrawn
+                ], as: "sam")
             #expect(results.map(\.status) == ["accepted", "refused", "refused", "refused", "refused"], "\(type): \(results)")
             guard results.count == 5 else { continue }
             #expect(results[1].refusals.map(\.0) == ["data.la_id"], "\(type): \(results[1].refusals)")
@@ -128,21 +137,27 @@ extension ServerTests {
         let partner = try await Self.post(running, [Self.withdrawal("m-partner", "t-partner")], as: "sam")
         #expect(partner.first?.status == "refused" && partner.first?.refusals.map(\.0) == ["record_id"])
         // Staff withdraw their own (the latest first, so references stay).
-        let withdrawals = try await Self.post(running, fixture.keys.filter { $0 != "local_authority_registered" }.sorted()
-            .map { Self.withdrawal("w-own-\($0)", fixture[$0]!.own.id) }, as: "sam")
+        let withdrawals = try await Self.post(
+            running,
+            fixture.keys.filter { $0 != "local_authority_registered" }.sorted()
+                .map { Self.withdrawal("w-own-\($0)", fixture[$0]!.own.id) }, as: "sam")
         #expect(withdrawals.allSatisfy { $0.status == "accepted" }, "\(withdrawals)")
 
         // Nothing of southmere's was amended; its school and pilot are still its own.
-        let amendedTheirs: Int64 = try owner.query("""
+        let amendedTheirs: Int64 = try owner.query(
+            """
             SELECT count(*) FROM reach.events WHERE event_type IN ('event_corrected', 'event_withdrawn')
               AND (data->>'record_id' LIKE 'oth-%' OR authority_id = 'southmere')
-            """).decode(row: 0, column: 0)
+            """
+        ).decode(row: 0, column: 0)
         #expect(amendedTheirs == 0)
         let eventsAfter: Int64 = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
-        #expect(eventsAfter == eventsBefore + Int64(fixture.count) + Int64(withdrawals.count), "only sam's own corrections and withdrawals were appended")
+        #expect(
+            eventsAfter == eventsBefore + Int64(fixture.count) + Int64(withdrawals.count), "only sam's own corrections and withdrawals were appended")
         _ = try await running.app.projectionStatus(as: Identity(name: "ops", role: .admin))
-        _ = try await running.app.metrics(MetricQuery(period: try Period.parse("2024/25").get(), la: "southmere", metrics: [.sessions]),
-                                          as: Identity(name: "ops", role: .admin))
+        _ = try await running.app.metrics(
+            MetricQuery(period: try Period.parse("2024/25").get(), la: "southmere", metrics: [.sessions]),
+            as: Identity(name: "ops", role: .admin))
         let schoolOwner: String = try owner.query("SELECT la_id FROM research.schools WHERE school_id = '990002'").decode(row: 0, column: 0)
         let pilotOwner: String = try owner.query("SELECT la_id FROM research.pilots WHERE pilot_id = 't-oth-pilot'").decode(row: 0, column: 0)
         #expect(schoolOwner == "southmere" && pilotOwner == "southmere")
@@ -155,7 +170,9 @@ extension ServerTests {
             var lines: [String] = []
             for type in fixture.keys.sorted() {
                 let oth = fixture[type]!.oth
-                lines.append(Self.correction("cli-take-\(type)", oth.id, oth.data.replacingOccurrences(of: #""la_id":"southmere""#, with: #""la_id":"northvale""#)))
+                lines.append(
+                    Self.correction(
+                        "cli-take-\(type)", oth.id, oth.data.replacingOccurrences(of: #""la_id":"southmere""#, with: #""la_id":"northvale""#)))
             }
             try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
             let url = "postgresql:///\(running.db.name)?host=\(TestCluster.shared.dataDirectory)&user=\(TestCluster.applicationUser)"
@@ -176,22 +193,29 @@ extension ServerTests {
         await running.stop()
     }
 
-    @Test("refusals tell nothing of other authorities: their schools are not registered to staff, their records not already recorded, their ids not theirs")
+    @Test(
+        "refusals tell nothing of other authorities: their schools are not registered to staff, their records not already recorded, their ids not theirs"
+    )
     func refusalsRevealNothing() async throws {
         let running = try await Self.start()
         let fixture = try await Self.amendableFixture(running)
         // An activity of sam's own pilot at southmere's school: "not registered", as an unknown school is.
         let own = Self.fixtureData("activity_delivered", .own)
-        let results = try await Self.post(running, [
-            Self.line("activity_delivered", "r-theirs", own.replacingOccurrences(of: "990001", with: "990002")),
-            Self.line("activity_delivered", "r-none", own.replacingOccurrences(of: "990001", with: "990999")),
-        ], as: "sam")
+        let results = try await Self.post(
+            running,
+            [
+                Self.line("activity_delivered", "r-theirs", own.replacingOccurrences(of: "990001", with: "990002")),
+                Self.line("activity_delivered", "r-none", own.replacingOccurrences(of: "990001", with: "990999")),
+            ], as: "sam")
         #expect(results.map(\.status) == ["refused", "refused"])
-        let words = results.map { $0.refusals.map { "\($0.0) \($0.1)" }.joined().replacingOccurrences(of: "990002", with: "X").replacingOccurrences(of: "990999", with: "X") }
+        let words = results.map {
+            $0.refusals.map { "\($0.0) \($0.1)" }.joined().replacingOccurrences(of: "990002", with: "X").replacingOccurrences(of: "990999", with: "X")
+        }
         #expect(words.count == 2 && words[0] == words[1] && words[0].contains("is not registered"), "\(words)")
         // Southmere's own record sent again by sam: refused for its authority (as a new record
         // naming southmere is), never "already recorded" with its position.
-        let again = try await Self.post(running, [Self.line("activity_delivered", fixture["activity_delivered"]!.oth.id, fixture["activity_delivered"]!.oth.data)], as: "sam")
+        let again = try await Self.post(
+            running, [Self.line("activity_delivered", fixture["activity_delivered"]!.oth.id, fixture["activity_delivered"]!.oth.data)], as: "sam")
         #expect(again.first?.status == "refused" && again.first?.refusals.map(\.0) == ["la_id"], "\(again)")
         // The same through the web's one record at a time: not found, as an unknown one.
         let cookie = try await Self.signedIn(running, "sam")
@@ -207,33 +231,43 @@ extension ServerTests {
         try await session(running, account, password: password).cookie
     }
 
-    static func session(_ running: Running, _ account: String, password: String = "a long enough password",
-                        headers: [String: String] = [:]) async throws -> (cookie: String, csrf: String) {
-        let answer = try await call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(account)","password":"\#(password)"}"#, headers: headers)
+    static func session(
+        _ running: Running, _ account: String, password: String = "a long enough password",
+        headers: [String: String] = [:]
+    ) async throws -> (cookie: String, csrf: String) {
+        let answer = try await call(
+            running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(account)","password":"\#(password)"}"#, headers: headers)
         #expect(answer.status == 200, "\(answer.body)")
         let cookie = String((answer.headers["set-cookie"] ?? "").split(separator: ";").first ?? "")
         let csrf = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["csrf_token"] as? String ?? ""
         return (cookie, csrf)
     }
 
-    @Test("records only Reach writes (summary_exported) are refused through the API, imports, the web and reach record; the export itself still records one")
+    @Test(
+        "records only Reach writes (summary_exported) are refused through the API, imports, the web and reach record; the export itself still records one"
+    )
     func systemRecordsRefused() async throws {
         let running = try await Self.start()
         let owner = try running.db.ownerConnection()
-        func exports() throws -> Int64 { try owner.query("SELECT count(*) FROM reach.events WHERE event_type = 'summary_exported'").decode(row: 0, column: 0) }
+        func exports() throws -> Int64 {
+            try owner.query("SELECT count(*) FROM reach.events WHERE event_type = 'summary_exported'").decode(row: 0, column: 0)
+        }
         let before = try exports()
-        let forged = Self.line("summary_exported", "forged-1", #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":0,"date":"2020-01-01"}"#)
+        let forged = Self.line(
+            "summary_exported", "forged-1", #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":0,"date":"2020-01-01"}"#)
         for account in ["sam", "ops"] {
             let results = try await Self.post(running, [forged], as: account)
             #expect(results.first?.status == "refused" && results.first?.refusals.map(\.0) == ["type"], "\(account): \(results)")
             #expect(results.first?.refusals.first?.1.contains("written by Reach itself") == true)
         }
         // An import, as CSV named after the type, or as JSON Lines.
-        let csv = try await Self.call(running, "POST", "/api/v1/imports?name=summary_exported.csv", as: "ops",
-                                      body: "id,la_id,period,format,policy,rows,date\nf-2,northvale,2024/25,csv,dfe,0,2020-01-01\n", contentType: "text/csv")
+        let csv = try await Self.call(
+            running, "POST", "/api/v1/imports?name=summary_exported.csv", as: "ops",
+            body: "id,la_id,period,format,policy,rows,date\nf-2,northvale,2024/25,csv,dfe,0,2020-01-01\n", contentType: "text/csv")
         #expect(csv.status == 400, "\(csv.status) \(csv.body)")
-        let typed = try await Self.call(running, "POST", "/api/v1/imports?name=x.csv&type=summary_exported", as: "ops",
-                                        body: "id,la_id\nf-3,northvale\n", contentType: "text/csv")
+        let typed = try await Self.call(
+            running, "POST", "/api/v1/imports?name=x.csv&type=summary_exported", as: "ops",
+            body: "id,la_id\nf-3,northvale\n", contentType: "text/csv")
         #expect(typed.status == 400, "\(typed.status) \(typed.body)")
         let jsonl = try await Self.call(running, "POST", "/api/v1/imports?name=x.jsonl", as: "ops", body: forged, contentType: "application/x-ndjson")
         #expect(jsonl.status == 202)
@@ -261,12 +295,15 @@ extension ServerTests {
         await running.stop()
     }
 
-    @Test("password guessing is slowed, not a lock-out: an account waits a moment and the right password gets in; a stranger's failures slow only that account, or only that address (X-Forwarded-For from listed proxies alone)")
+    @Test(
+        "password guessing is slowed, not a lock-out: an account waits a moment and the right password gets in; a stranger's failures slow only that account, or only that address (X-Forwarded-For from listed proxies alone)"
+    )
     func guessingSlowed() async throws {
         let running = try await Self.start(trustedProxies: try TrustedProxies("127.0.0.1, ::1"))
         func signIn(_ name: String, _ password: String, from address: String) async throws -> (status: Int, retry: Int?) {
-            let answer = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(name)","password":"\#(password)"}"#,
-                                             headers: ["X-Forwarded-For": "192.0.2.99, \(address)"])
+            let answer = try await Self.call(
+                running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(name)","password":"\#(password)"}"#,
+                headers: ["X-Forwarded-For": "192.0.2.99, \(address)"])
             return (answer.status, answer.headers["retry-after"].flatMap { Int($0) })
         }
         // Five wrong passwords for lee: the sixth check, at once, must wait; after the wait the
@@ -285,8 +322,9 @@ extension ServerTests {
         #expect(try await signIn("ana", "a long enough password", from: "198.51.100.8").status == 200)
         // A browser that has signed in to the account before is counted on its own: a stranger's
         // failures against the account do not make its owner wait there.
-        let first = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ops","password":"a long enough password"}"#,
-                                        headers: ["X-Forwarded-For": "192.0.2.10"])
+        let first = try await Self.call(
+            running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ops","password":"a long enough password"}"#,
+            headers: ["X-Forwarded-For": "192.0.2.10"])
         let device = try #require(Self.first(#"reach_device=([^;,\s]+)"#, in: first.headers["set-cookie"] ?? ""), "\(first.headers)")
         // Many guesses at once: checked one at a time, so only the free ones are checked at all.
         let burst = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -295,16 +333,18 @@ extension ServerTests {
         }
         #expect(burst.filter { $0 == 401 }.count == 5 && burst.filter { $0 == 429 }.count == 7, "\(burst.sorted())")
         #expect(try await signIn("ops", "a long enough password", from: "192.0.2.10").status == 429)
-        let owner = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ops","password":"a long enough password"}"#,
-                                        headers: ["X-Forwarded-For": "192.0.2.10", "Cookie": "reach_device=\(device)"])
+        let owner = try await Self.call(
+            running, "POST", "/api/v1/session", as: nil, body: #"{"name":"ops","password":"a long enough password"}"#,
+            headers: ["X-Forwarded-For": "192.0.2.10", "Cookie": "reach_device=\(device)"])
         #expect(owner.status == 200, "\(owner.body)")
         // The same limits hold for the current password asked when changing it.
         let (cookie, csrf) = try await Self.session(running, "sam")
         var last = 0
         for attempt in 0..<6 {
-            let answer = try await Self.call(running, "PUT", "/api/v1/users/sam/password", as: nil,
-                                             body: #"{"password":"plum orbit lantern cactus","current_password":"wrong \#(attempt)"}"#,
-                                             headers: ["Cookie": cookie, "X-CSRF-Token": csrf])
+            let answer = try await Self.call(
+                running, "PUT", "/api/v1/users/sam/password", as: nil,
+                body: #"{"password":"plum orbit lantern cactus","current_password":"wrong \#(attempt)"}"#,
+                headers: ["Cookie": cookie, "X-CSRF-Token": csrf])
             last = answer.status
             if attempt < 5 { #expect(answer.status == 403, "\(answer.body)") }
         }
@@ -323,11 +363,15 @@ extension ServerTests {
         await running.stop()
     }
 
-    @Test("cookies cannot be used by another site: an export needs the CSRF token, a sign-in is JSON from no foreign Origin; a changed password ends the other sessions, and tokens say so")
+    @Test(
+        "cookies cannot be used by another site: an export needs the CSRF token, a sign-in is JSON from no foreign Origin; a changed password ends the other sessions, and tokens say so"
+    )
     func crossSiteAndSessions() async throws {
         let running = try await Self.start()
         let owner = try running.db.ownerConnection()
-        func exports() throws -> Int64 { try owner.query("SELECT count(*) FROM reach.events WHERE event_type = 'summary_exported'").decode(row: 0, column: 0) }
+        func exports() throws -> Int64 {
+            try owner.query("SELECT count(*) FROM reach.events WHERE event_type = 'summary_exported'").decode(row: 0, column: 0)
+        }
         // A link on another site to the export, with only the cookie the browser sends along.
         let lee = try await Self.session(running, "lee")
         let path = "/api/v1/authorities/northvale/summary?period=2024/25&format=csv"
@@ -341,17 +385,24 @@ extension ServerTests {
         // Login CSRF: a form, text/plain or a foreign Origin is refused.
         let body = #"{"name":"sam","password":"a long enough password"}"#
         #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: body, contentType: "text/plain").status == 415)
-        #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: "name=sam&password=x", contentType: "application/x-www-form-urlencoded").status == 415)
+        #expect(
+            try await Self.call(
+                running, "POST", "/api/v1/session", as: nil, body: "name=sam&password=x", contentType: "application/x-www-form-urlencoded"
+            ).status == 415)
         let foreign = try await Self.call(running, "POST", "/api/v1/session", as: nil, body: body, headers: ["Origin": "https://evil.example"])
         #expect(foreign.status == 403)
         #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: body, headers: ["Origin": "null"]).status == 403)
-        #expect(try await Self.call(running, "POST", "/api/v1/session", as: nil, body: body, headers: ["Origin": running.base.absoluteString]).status == 200)
+        #expect(
+            try await Self.call(running, "POST", "/api/v1/session", as: nil, body: body, headers: ["Origin": running.base.absoluteString]).status
+                == 200)
 
         // Sam signed in twice, with a token too; a password change from the first session ends the second.
-        let first = try await Self.session(running, "sam"), second = try await Self.session(running, "sam")
-        let changed = try await Self.call(running, "PUT", "/api/v1/users/sam/password", as: nil,
-                                          body: #"{"password":"plum orbit lantern cactus","current_password":"a long enough password"}"#,
-                                          headers: ["Cookie": first.cookie, "X-CSRF-Token": first.csrf])
+        let first = try await Self.session(running, "sam")
+        let second = try await Self.session(running, "sam")
+        let changed = try await Self.call(
+            running, "PUT", "/api/v1/users/sam/password", as: nil,
+            body: #"{"password":"plum orbit lantern cactus","current_password":"a long enough password"}"#,
+            headers: ["Cookie": first.cookie, "X-CSRF-Token": first.csrf])
         #expect(changed.status == 200, "\(changed.body)")
         let outcome = try JSONSerialization.jsonObject(with: Data(changed.body.utf8)) as? [String: Int]
         #expect((outcome?["sessions_ended"] ?? 0) >= 2 && outcome?["tokens_in_use"] == 1 && outcome?["tokens_revoked"] == 0, "\(changed.body)")
@@ -359,43 +410,56 @@ extension ServerTests {
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": first.cookie]).status == 200)
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: "sam").status == 200)
         // Asked to, the change revokes the tokens as well.
-        let revoking = try await Self.call(running, "PUT", "/api/v1/users/sam/password", as: nil,
-                                           body: #"{"password":"quartz meadow violin ember","current_password":"plum orbit lantern cactus","revoke_tokens":true}"#,
-                                           headers: ["Cookie": first.cookie, "X-CSRF-Token": first.csrf])
+        let revoking = try await Self.call(
+            running, "PUT", "/api/v1/users/sam/password", as: nil,
+            body: #"{"password":"quartz meadow violin ember","current_password":"plum orbit lantern cactus","revoke_tokens":true}"#,
+            headers: ["Cookie": first.cookie, "X-CSRF-Token": first.csrf])
         #expect(revoking.status == 200 && revoking.body.contains(#""tokens_revoked":1"#), "\(revoking.body)")
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: "sam").status == 401)
         // An admin's reset ends every session of the account.
         let leeAgain = try await Self.session(running, "lee")
-        #expect(try await Self.call(running, "PUT", "/api/v1/users/lee/password", as: "ops", body: #"{"password":"harbour thistle copper drum"}"#).status == 200)
+        #expect(
+            try await Self.call(running, "PUT", "/api/v1/users/lee/password", as: "ops", body: #"{"password":"harbour thistle copper drum"}"#).status
+                == 200)
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: nil, headers: ["Cookie": leeAgain.cookie]).status == 401)
         // The web app says what became of the other sign-ins and the tokens, and revokes them all on asking.
         let ana = try await Self.session(running, "ana")
-        let page = try await Self.page(running, "POST", "/account/password", as: nil,
-                                       body: "csrf_token=\(ana.csrf)&current=a+long+enough+password&new=silver+canyon+marble+reed&again=silver+canyon+marble+reed",
-                                       contentType: "application/x-www-form-urlencoded", headers: ["Cookie": ana.cookie])
+        let page = try await Self.page(
+            running, "POST", "/account/password", as: nil,
+            body: "csrf_token=\(ana.csrf)&current=a+long+enough+password&new=silver+canyon+marble+reed&again=silver+canyon+marble+reed",
+            contentType: "application/x-www-form-urlencoded", headers: ["Cookie": ana.cookie])
         #expect(page.status == 303)
         let notice = try await Self.page(running, "GET", page.headers["location"] ?? "/account", as: nil, headers: ["Cookie": ana.cookie])
         #expect(notice.body.contains("other sign-ins") || notice.body.contains("signed in nowhere else"), "\(notice.body.prefix(300))")
         #expect(notice.body.contains("API tokens") && notice.body.contains("Revoke all my tokens"))
-        let revokeAll = try await Self.page(running, "POST", "/account/tokens/revoke-all", as: nil, body: "csrf_token=\(ana.csrf)",
-                                            contentType: "application/x-www-form-urlencoded", headers: ["Cookie": ana.cookie])
+        let revokeAll = try await Self.page(
+            running, "POST", "/account/tokens/revoke-all", as: nil, body: "csrf_token=\(ana.csrf)",
+            contentType: "application/x-www-form-urlencoded", headers: ["Cookie": ana.cookie])
         #expect(revokeAll.status == 303)
         #expect(try await Self.call(running, "GET", "/api/v1/catalogue", as: "ana").status == 401)
         await running.stop()
     }
 
-    @Test("passwords follow the NCSC: twelve characters or more, none on the list of common or breached passwords, not spaces or one character over and over, not the account's name")
+    @Test(
+        "passwords follow the NCSC: twelve characters or more, none on the list of common or breached passwords, not spaces or one character over and over, not the account's name"
+    )
     func passwordRules() async throws {
         let running = try await Self.start()
         #expect(CommonPasswords.isAvailable && CommonPasswords.count >= 100_000)
-        for (password, words) in [("            ", "spaces"), ("aaaaaaaaaaaa", "repeats"), ("passwordpassword", "common"), ("qwertyuiop123", "common"),
-                                  ("kimberley-is-here", "name"), ("short", "12 characters")] {
-            let answer = try await Self.call(running, "POST", "/api/v1/users", as: "ops",
-                                             body: #"{"name":"kimberley","role":"researcher","password":"\#(password)"}"#)
+        for (password, words) in [
+            ("            ", "spaces"), ("aaaaaaaaaaaa", "repeats"), ("passwordpassword", "common"), ("qwertyuiop123", "common"),
+            ("kimberley-is-here", "name"), ("short", "12 characters"),
+        ] {
+            let answer = try await Self.call(
+                running, "POST", "/api/v1/users", as: "ops",
+                body: #"{"name":"kimberley","role":"researcher","password":"\#(password)"}"#)
             #expect(answer.status == 400 && answer.body.contains(words), "'\(password)': \(answer.status) \(answer.body)")
         }
-        #expect(try await Self.call(running, "POST", "/api/v1/users", as: "ops",
-                                    body: #"{"name":"kimberley","role":"researcher","password":"lantern orbit plum cactus"}"#).status == 201)
+        #expect(
+            try await Self.call(
+                running, "POST", "/api/v1/users", as: "ops",
+                body: #"{"name":"kimberley","role":"researcher","password":"lantern orbit plum cactus"}"#
+            ).status == 201)
         await running.stop()
     }
 
@@ -404,7 +468,7 @@ extension ServerTests {
         let running = try await Self.start()
         let school = #"{"school_id":"991001","la_id":"northvale","name":"Example Academy","phase":"secondary"}"#
         let cases: [(String, String, String)] = [
-            ("u-1", school.replacingOccurrences(of: #""la_id":"northvale""#, with: #""la_id":"northv\#u{0430}le""#), "la_id"),  // Cyrillic а
+            ("u-1", school.replacingOccurrences(of: #""la_id":"northvale""#, with: #""la_id":"northv\#u{0430}le""#), "la_id"), // Cyrillic а
             ("u-2", school.replacingOccurrences(of: "991001", with: "991\u{200B}002"), "school_id"),
             ("u-3", school.replacingOccurrences(of: "Example Academy", with: "Example \u{202E}ymedacA"), "name"),
             ("u-4", school.replacingOccurrences(of: "Example Academy", with: "\u{FEFF}Example Academy"), "name"),
@@ -418,9 +482,11 @@ extension ServerTests {
         #expect(results.count == cases.count)
         #expect(results[2].refusals.first?.1.contains("U+202E") == true)
         // A name typed decomposed (e and a combining accent) is kept composed.
-        let decomposed = school.replacingOccurrences(of: "991001", with: "991007").replacingOccurrences(of: "Example Academy", with: "Cafe\u{0301} Academy")
+        let decomposed = school.replacingOccurrences(of: "991001", with: "991007").replacingOccurrences(
+            of: "Example Academy", with: "Cafe\u{0301} Academy")
         #expect(try await Self.post(running, [Self.line("school_registered", "u-7", decomposed)], as: "sam").first?.status == "accepted")
-        let stored: String = try running.db.ownerConnection().query("SELECT data->>'name' FROM reach.events WHERE stream_id = 'school:991007'").decode(row: 0, column: 0)
+        let stored: String = try running.db.ownerConnection().query("SELECT data->>'name' FROM reach.events WHERE stream_id = 'school:991007'")
+            .decode(row: 0, column: 0)
         #expect(Array(stored.utf8) == Array("Caf\u{00E9} Academy".utf8))
         await running.stop()
     }
@@ -431,12 +497,16 @@ extension ServerTests {
         let (db, _) = try await Self.demo()
         let owner = try db.ownerConnection()
         func backends(_ name: String) throws -> Int64 {
-            try owner.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [name]).decode(row: 0, column: 0)
+            try owner.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1", [name]).decode(
+                row: 0, column: 0)
         }
         // psql running a ten-minute statement, killed.
         let psql = Process()
         psql.executableURL = URL(fileURLWithPath: TestCluster.shared.binDirectory + "/psql")
-        psql.arguments = ["-X", "-q", "-c", "SELECT pg_sleep(600)", "host=\(TestCluster.shared.dataDirectory) dbname=\(db.name) user=postgres application_name=reach-test-sleeper"]
+        psql.arguments = [
+            "-X", "-q", "-c", "SELECT pg_sleep(600)",
+            "host=\(TestCluster.shared.dataDirectory) dbname=\(db.name) user=postgres application_name=reach-test-sleeper",
+        ]
         psql.standardOutput = FileHandle.nullDevice
         psql.standardError = FileHandle.nullDevice
         try psql.run()
@@ -463,10 +533,12 @@ extension ServerTests {
         importer.standardError = FileHandle.nullDevice
         try importer.run()
         func working() throws -> Bool {
-            try owner.query("""
+            try owner.query(
+                """
                 SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'reach'
                                AND backend_xid IS NOT NULL)
-                """).decode(row: 0, column: 0)
+                """
+            ).decode(row: 0, column: 0)
         }
         for _ in 0..<400 where try !working() { try await Task.sleep(for: .milliseconds(25)) }
         #expect(try working(), "the import's backend was seen appending")
@@ -481,9 +553,10 @@ extension ServerTests {
     }
 }
 
-
 extension ServerTests {
-    @Test("when the database cannot be reached, a signed-in web user gets a 503 page saying so (not that the sign-in has ended), as the API answers 503")
+    @Test(
+        "when the database cannot be reached, a signed-in web user gets a 503 page saying so (not that the sign-in has ended), as the API answers 503"
+    )
     func databaseDownOnTheWeb() async throws {
         let running = try await Self.start()
         let cookie = try await Self.signedIn(running, "sam")
@@ -491,7 +564,8 @@ extension ServerTests {
         // No login but a superuser may connect now, and the service's connections are ended.
         let owner = try running.db.ownerConnection()
         try owner.executeScript("ALTER DATABASE \(running.db.name) CONNECTION LIMIT 0")
-        _ = try owner.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        _ = try owner.query(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
         let page = try await Self.page(running, "GET", "/records", as: nil, headers: ["Cookie": cookie])
         #expect(page.status == 503 && page.type.hasPrefix("text/html"), "\(page.status) \(page.headers)")
         #expect(page.body.contains("cannot be reached") && !page.body.contains("Your sign-in has ended"))

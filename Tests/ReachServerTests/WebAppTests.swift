@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ReachApp
 import ReachDomain
 import ReachEventLog
@@ -10,6 +7,10 @@ import ReachProjections
 import ReachServer
 import ReachTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The web app's pages over HTTP, as a browser without script would use them: recording through
 /// forms made from the catalogue, recent records corrected and withdrawn, imports, dashboards
@@ -23,7 +24,8 @@ extension ServerTests {
 
         init(_ running: Running, _ name: String) async throws {
             self.running = running
-            let signIn = try await ServerTests.call(running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(name)","password":"a long enough password"}"#)
+            let signIn = try await ServerTests.call(
+                running, "POST", "/api/v1/session", as: nil, body: #"{"name":"\#(name)","password":"a long enough password"}"#)
             let cookie = (signIn.headers["set-cookie"] ?? "").split(separator: ";").first.map(String.init) ?? ""
             #expect(cookie.hasPrefix("reach_session="), "\(name) could not sign in: \(signIn.body)")
             self.cookie = cookie
@@ -36,23 +38,30 @@ extension ServerTests {
         }
 
         /// Posts a form (with the CSRF token unless `csrf` is false).
-        func post(_ path: String, _ fields: [(String, String)], csrf: Bool = true) async throws -> (status: Int, body: String, type: String, headers: [String: String]) {
+        func post(_ path: String, _ fields: [(String, String)], csrf: Bool = true) async throws -> (
+            status: Int, body: String, type: String, headers: [String: String]
+        ) {
             let all = (csrf ? [("csrf_token", self.csrf)] : []) + fields
             let body = all.map { "\(Self.encoded($0.0))=\(Self.encoded($0.1))" }.joined(separator: "&")
-            return try await ServerTests.page(running, "POST", path, as: nil, body: body, contentType: "application/x-www-form-urlencoded",
-                                              headers: ["Cookie": cookie])
+            return try await ServerTests.page(
+                running, "POST", path, as: nil, body: body, contentType: "application/x-www-form-urlencoded",
+                headers: ["Cookie": cookie])
         }
 
         /// Posts a multipart form with one file.
-        func upload(_ path: String, _ fields: [(String, String)], file: (name: String, text: String)) async throws -> (status: Int, body: String, type: String, headers: [String: String]) {
+        func upload(_ path: String, _ fields: [(String, String)], file: (name: String, text: String)) async throws -> (
+            status: Int, body: String, type: String, headers: [String: String]
+        ) {
             let boundary = "----reach\(UUID().uuidString.prefix(8))"
             var body = ""
             for (name, value) in [("csrf_token", csrf)] + fields {
                 body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
             }
-            body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: text/csv\r\n\r\n\(file.text)\r\n--\(boundary)--\r\n"
-            return try await ServerTests.page(running, "POST", path, as: nil, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
-                                              headers: ["Cookie": cookie])
+            body +=
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: text/csv\r\n\r\n\(file.text)\r\n--\(boundary)--\r\n"
+            return try await ServerTests.page(
+                running, "POST", path, as: nil, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
+                headers: ["Cookie": cookie])
         }
 
         static func encoded(_ text: String) -> String {
@@ -70,8 +79,9 @@ extension ServerTests {
     /// The first match of a pattern's first group in a page.
     static func first(_ pattern: String, in text: String) -> String? {
         guard let expression = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
-              let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-              let range = Range(match.range(at: 1), in: text) else { return nil }
+            let match = expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let range = Range(match.range(at: 1), in: text)
+        else { return nil }
         return String(text[range])
     }
 
@@ -82,7 +92,9 @@ extension ServerTests {
         }
     }
 
-    @Test("the web app records: a form for every record type made from the catalogue, refusals at their fields with the typing kept, the record in the figures, then corrected and withdrawn through forms; scoped by role and authority")
+    @Test(
+        "the web app records: a form for every record type made from the catalogue, refusals at their fields with the typing kept, the record in the figures, then corrected and withdrawn through forms; scoped by role and authority"
+    )
     func webRecording() async throws {
         let running = try await Self.start()
         let staff = try await WebUser(running, "sam")
@@ -95,26 +107,33 @@ extension ServerTests {
             let form = try await staff.get("/record/\(name)")
             #expect(form.status == 200, "the form of \(name): \(form.status)")
             for field in type.fieldDescriptions {
-                #expect(form.body.contains("name=\"\(field.key)\"") || form.body.contains("name=\"\(field.key).") || form.body.contains("id=\"f-\(field.key)\""),
-                        "the form of \(name) lacks \(field.key)")
+                #expect(
+                    form.body.contains("name=\"\(field.key)\"") || form.body.contains("name=\"\(field.key).")
+                        || form.body.contains("id=\"f-\(field.key)\""),
+                    "the form of \(name) lacks \(field.key)")
             }
             #expect(!form.body.contains("<script"))
         }
         // Labels for every input and select.
         let form = try await staff.get("/record/activity_delivered")
-        for id in Self.all(#"<(?:input|select|textarea) type="text" id="([^"]+)""#, in: form.body) + Self.all(#"<select id="([^"]+)""#, in: form.body) {
+        for id in Self.all(#"<(?:input|select|textarea) type="text" id="([^"]+)""#, in: form.body) + Self.all(#"<select id="([^"]+)""#, in: form.body)
+        {
             #expect(form.body.contains("<label for=\"\(id)\">"), "no label for \(id)")
         }
         #expect(form.body.contains(#"name="la_id" value="northvale""#), "the staff member's one authority is filled in")
         let recordID = try #require(Self.first(#"name="record_id" value="([^"]+)""#, in: form.body))
         let assembly = try Assembly(try running.db.ownerConnection())
-        var fields: [(String, String)] = [("record_id", recordID), ("pilot_id", assembly.pilot), ("la_id", "northvale"), ("school_id", assembly.school),
-                                          ("kind", "asembly"), ("date", "2025-02-30"), ("duration_minutes", "45x"), ("mode", "in_person"),
-                                          ("attendance.pupils.ks3", "-3"), ("attendance.staff.teaching", "4"), ("delivered_by.team", "<b>CS team</b>")]
+        var fields: [(String, String)] = [
+            ("record_id", recordID), ("pilot_id", assembly.pilot), ("la_id", "northvale"), ("school_id", assembly.school),
+            ("kind", "asembly"), ("date", "2025-02-30"), ("duration_minutes", "45x"), ("mode", "in_person"),
+            ("attendance.pupils.ks3", "-3"), ("attendance.staff.teaching", "4"), ("delivered_by.team", "<b>CS team</b>"),
+        ]
         // Refused: each refusal in the summary, linked to its field, and next to it; the typing kept (escaped).
         let refused = try await staff.post("/record/activity_delivered", fields)
         #expect(refused.status == 422)
-        for (id, words) in [("f-kind", "asembly"), ("f-date", "not a real date"), ("f-duration_minutes", "whole number"), ("f-attendance-pupils-ks3", "0 or more")] {
+        for (id, words) in [
+            ("f-kind", "asembly"), ("f-date", "not a real date"), ("f-duration_minutes", "whole number"), ("f-attendance-pupils-ks3", "0 or more"),
+        ] {
             #expect(refused.body.contains("<a href=\"#\(id)\">"), "the summary does not link to \(id)")
             #expect(refused.body.contains("id=\"\(id)-error\""), "no error next to \(id)")
             #expect(refused.body.contains(words), "the refusal of \(id) does not say \(words)")
@@ -126,19 +145,29 @@ extension ServerTests {
         #expect(try await staff.post("/record/activity_delivered", fields, csrf: false).status == 403)
         // Accepted: in the log, in the list of recent records, and in the figures.
         let period = try Period.parse("2024/25").get()
-        let before = try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
+        let before =
+            try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
             .rows.first { $0.dimension == "total" }?.value ?? 0
-        fields = fields.map { $0.0 == "kind" ? ("kind", "assembly") : $0.0 == "date" ? ("date", "2025-03-04") : $0.0 == "duration_minutes" ? ("duration_minutes", "45")
-                                : $0.0 == "attendance.pupils.ks3" ? ("attendance.pupils.ks3", "120") : $0 }
+        fields = fields.map {
+            $0.0 == "kind"
+                ? ("kind", "assembly")
+                : $0.0 == "date"
+                    ? ("date", "2025-03-04")
+                    : $0.0 == "duration_minutes"
+                        ? ("duration_minutes", "45")
+                        : $0.0 == "attendance.pupils.ks3" ? ("attendance.pupils.ks3", "120") : $0
+        }
         let accepted = try await staff.post("/record/activity_delivered", fields)
         #expect(accepted.status == 303 && accepted.headers["location"] == "/records?recorded=\(recordID)")
         let again = try await staff.post("/record/activity_delivered", fields)
         #expect(again.status == 303, "sending the same form again records nothing more")
-        let after = try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
+        let after =
+            try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
             .rows.first { $0.dimension == "total" }?.value ?? 0
         #expect(after == before + 1)
         let dashboard = try await staff.get("/authorities/northvale?period=2024/25")
-        #expect(dashboard.body.contains("<th scope=\"row\">Sessions</th><td class=\"number\">\(Int(after))</td>"), "the dashboard shows the new count")
+        #expect(
+            dashboard.body.contains("<th scope=\"row\">Sessions</th><td class=\"number\">\(Int(after))</td>"), "the dashboard shows the new count")
         let list = try await staff.get("/records?recorded=\(recordID)")
         #expect(list.status == 200 && list.body.contains("Record \(recordID) is in the log") && list.body.contains("<code>\(recordID)</code>"))
         // Corrected through its form, prefilled with the record; the reason is required.
@@ -153,27 +182,37 @@ extension ServerTests {
         #expect(corrected.status == 303)
         let records = try await running.app.recentRecords(as: sam)
         #expect(records.first { $0.recordID == recordID }?.status == "corrected")
-        #expect(records.first { $0.recordID == recordID }?.data["attendance"] == .object(["pupils": .object(["ks3": 150]), "staff": .object(["teaching": 4])]))
+        #expect(
+            records.first { $0.recordID == recordID }?.data["attendance"]
+                == .object(["pupils": .object(["ks3": 150]), "staff": .object(["teaching": 4])]))
         // Withdrawn: no longer counted; a withdrawn record cannot be corrected.
         let withdrawForm = try await staff.get("/records/\(recordID)/withdraw")
         let withdrawalID = try #require(Self.first(#"name="record_id" value="([^"]+)""#, in: withdrawForm.body))
         #expect(try await staff.post("/records/\(recordID)/withdraw", [("record_id", withdrawalID)]).status == 422)
         #expect(try await staff.post("/records/\(recordID)/withdraw", [("record_id", withdrawalID), ("reason", "recorded twice")]).status == 303)
-        let withdrawn = try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
+        let withdrawn =
+            try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.sessions]), as: sam)
             .rows.first { $0.dimension == "total" }?.value ?? 0
         #expect(withdrawn == before)
         #expect(try await staff.get("/records/\(recordID)/correct").status == 400)
         // Another authority's record is not this staff member's to see, change or withdraw.
         let admin = Identity(name: "ops", role: .admin)
-        let elsewhere = try #require(try await running.app.recentRecords(limit: 500, as: admin).first { $0.authority != nil && $0.authority != "northvale" })
+        let elsewhere = try #require(
+            try await running.app.recentRecords(limit: 500, as: admin).first { $0.authority != nil && $0.authority != "northvale" })
         #expect(try await running.app.recentRecords(limit: 500, as: sam).allSatisfy { $0.authority == "northvale" })
         #expect(try await staff.get("/records/\(WebUser.encoded(elsewhere.recordID))/correct").status == 404)
         #expect(try await staff.get("/records/\(WebUser.encoded(elsewhere.recordID))/withdraw").status == 404)
         // Row numbers no form makes: read no further than the form's rows, and the service carries on.
-        let plan = try await staff.post("/record/safety_plan_agreed", [("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1"),
-                                                                        ("actions.5000000.action_id", "a2"), ("add_row", "actions")])
+        let plan = try await staff.post(
+            "/record/safety_plan_agreed",
+            [
+                ("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1"),
+                ("actions.5000000.action_id", "a2"), ("add_row", "actions"),
+            ])
         #expect(plan.status == 200 && plan.body.utf8.count < 200_000)
-        #expect(try await staff.post("/record/safety_plan_agreed", [("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1")]).status == 422)
+        #expect(
+            try await staff.post("/record/safety_plan_agreed", [("record_id", "web-plan-1"), ("actions.9223372036854775807.action_id", "a1")]).status
+                == 422)
         // Researchers and leads record nothing.
         for name in ["ana", "lee"] {
             let other = try await WebUser(running, name)
@@ -184,7 +223,9 @@ extension ServerTests {
         await running.stop()
     }
 
-    @Test("the web app imports: a file with a refused row, its job page (line, field, reason), the rejects file fixed and imported again; templates; wrong files refused with the reason at the field")
+    @Test(
+        "the web app imports: a file with a refused row, its job page (line, field, reason), the rejects file fixed and imported again; templates; wrong files refused with the reason at the field"
+    )
     func webImports() async throws {
         let running = try await Self.start()
         let staff = try await WebUser(running, "sam")
@@ -247,13 +288,19 @@ extension ServerTests {
             try await Task.sleep(for: .milliseconds(200))
             wrongJob = try await staff.get(wrongLocation)
         }
-        #expect(wrongJob.body.contains("The file was refused before any row was recorded") && wrongJob.body.contains("<td>the file</td>"), "\(wrongJob.body.prefix(1500))")
+        #expect(
+            wrongJob.body.contains("The file was refused before any row was recorded") && wrongJob.body.contains("<td>the file</td>"),
+            "\(wrongJob.body.prefix(1500))")
         #expect(!wrongJob.body.contains("false"))
         // A body no browser sends (a part without headers, a cut-off body): refused, and the service carries on.
         let boundary = "----broken"
-        for body in ["--\(boundary)\r\n\r\nx\r\n--\(boundary)--\r\n", "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nid"] {
-            let broken = try await Self.page(running, "POST", "/imports", as: nil, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
-                                             headers: ["Cookie": staff.cookie])
+        for body in [
+            "--\(boundary)\r\n\r\nx\r\n--\(boundary)--\r\n",
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nid",
+        ] {
+            let broken = try await Self.page(
+                running, "POST", "/imports", as: nil, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
+                headers: ["Cookie": staff.cookie])
             #expect([400, 403, 422].contains(broken.status), "a broken upload: \(broken.status)")
         }
         #expect(try await staff.get("/imports").status == 200)
@@ -262,7 +309,9 @@ extension ServerTests {
         await running.stop()
     }
 
-    @Test("the web app's dashboards: every figure drawn equals the figures reach metrics computes for the same cut; filters in the URL; CSV of exactly the figures drawn; the summary as CSV, XLSX, report and PDF, each recorded as an export")
+    @Test(
+        "the web app's dashboards: every figure drawn equals the figures reach metrics computes for the same cut; filters in the URL; CSV of exactly the figures drawn; the summary as CSV, XLSX, report and PDF, each recorded as an export"
+    )
     func webDashboards() async throws {
         let running = try await Self.start()
         let lead = try await WebUser(running, "lee")
@@ -272,7 +321,14 @@ extension ServerTests {
         #expect(page.status == 200 && page.body.contains("<strong>dfe</strong>"))
         #expect(page.body.utf8.count < 200_000, "the page weighs \(page.body.utf8.count) bytes")
         // Each chart's values, as drawn, against the figures for the same cut.
-        let figures = try await running.app.metrics(MetricQuery(period: period, la: "northvale", metrics: [.schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved, .pilotProgress, .surveyChange, .contextPathways, .locationsOfConcern]), as: lee).rows
+        let figures = try await running.app.metrics(
+            MetricQuery(
+                period: period, la: "northvale",
+                metrics: [
+                    .schoolsEngaged, .sessions, .attendances, .staffTrained, .learnerHours, .partnersInvolved, .pilotProgress, .surveyChange,
+                    .contextPathways, .locationsOfConcern,
+                ]), as: lee
+        ).rows
         var byMonth = MetricQuery(period: period, la: "northvale", metrics: [.sessions])
         byMonth.by = .month
         let months = try await running.app.metrics(byMonth, as: lee).rows.filter { $0.dimension == "total" }
@@ -306,11 +362,15 @@ extension ServerTests {
         let staff = try await WebUser(running, "sam")
         let sam = Identity(name: "sam", role: .staff, authorities: ["northvale"])
         let staffPage = try await staff.get("/authorities/northvale?period=2024/25")
-        let pilot = try #require(Self.first(#"<select id="pilot" name="pilot"><option value="" selected>All pilots</option><option value="([^"]+)""#, in: staffPage.body))
+        let pilot = try #require(
+            Self.first(#"<select id="pilot" name="pilot"><option value="" selected>All pilots</option><option value="([^"]+)""#, in: staffPage.body))
         let filtered = try await staff.get("/authorities/northvale?period=2024/25&pilot=\(pilot)")
-        let pilotSessions = try await running.app.metrics(MetricQuery(period: period, la: "northvale", pilot: pilot, metrics: [.sessions]), as: sam)
+        let pilotSessions =
+            try await running.app.metrics(MetricQuery(period: period, la: "northvale", pilot: pilot, metrics: [.sessions]), as: sam)
             .rows.first { $0.dimension == "total" }.map(Self.shown) ?? ""
-        #expect(filtered.body.contains("<th scope=\"row\">Sessions</th><td class=\"number\">\(pilotSessions)</td>") && filtered.body.contains("<option value=\"\(pilot)\" selected>"))
+        #expect(
+            filtered.body.contains("<th scope=\"row\">Sessions</th><td class=\"number\">\(pilotSessions)</td>")
+                && filtered.body.contains("<option value=\"\(pilot)\" selected>"))
         #expect(try await staff.get("/authorities/northvale?period=2024/25&project=nothing").status == 400)
         for period in ["FY2024/25", "2024-Q4", "2024-11"] {
             #expect(try await staff.get("/authorities/northvale?period=\(WebUser.encoded(period))").status == 200, "period \(period)")
@@ -323,24 +383,33 @@ extension ServerTests {
         let xlsx = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "xlsx")])
         #expect(xlsx.status == 200 && xlsx.type.contains("spreadsheetml") && xlsx.body.hasPrefix("PK"))
         let report = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "nhs"), ("format", "html")])
-        #expect(report.status == 200 && report.body.contains("<strong>nhs</strong>") && report.body.contains("<svg") && !report.body.contains("<style>"))
+        #expect(
+            report.status == 200 && report.body.contains("<strong>nhs</strong>") && report.body.contains("<svg") && !report.body.contains("<style>"))
         var formats = ["csv", "xlsx", "html"]
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/weasyprint") {
             let pdf = try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "pdf")])
             #expect(pdf.status == 200 && pdf.type == "application/pdf" && pdf.body.hasPrefix("%PDF"))
             formats.append("pdf")
         }
-        #expect(try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "none"), ("format", "csv")]).status == 400)
-        #expect(try await lead.post("/authorities/southmere/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "xlsx")]).status == 403)
-        let exports = try running.db.ownerConnection().query("""
+        #expect(
+            try await lead.post("/authorities/northvale/summary/download", [("period", "2024/25"), ("policy", "none"), ("format", "csv")]).status
+                == 400)
+        #expect(
+            try await lead.post("/authorities/southmere/summary/download", [("period", "2024/25"), ("policy", "dfe"), ("format", "xlsx")]).status
+                == 403)
+        let exports = try running.db.ownerConnection().query(
+            """
             SELECT data ->> 'format', data ->> 'policy', metadata ->> 'actor' FROM reach.events
             WHERE event_type = 'summary_exported' AND authority_id = 'northvale' ORDER BY "position"
-            """).mapRows { "\(try $0.decode(0, as: String.self))/\(try $0.decode(1, as: String.self))/\(try $0.decode(2, as: String.self))" }
+            """
+        ).mapRows { "\(try $0.decode(0, as: String.self))/\(try $0.decode(1, as: String.self))/\(try $0.decode(2, as: String.self))" }
         #expect(exports == formats.map { "\($0)/\($0 == "html" ? "nhs" : "dfe")/lee" }, "\(exports)")
         await running.stop()
     }
 
-    @Test("the web app's accounts and research pages: change a password, make and revoke a token, an admin adds and disables accounts; the research views listed with a comment on every column")
+    @Test(
+        "the web app's accounts and research pages: change a password, make and revoke a token, an admin adds and disables accounts; the research views listed with a comment on every column"
+    )
     func webAccounts() async throws {
         let running = try await Self.start()
         let admin = try await WebUser(running, "ops")
@@ -348,22 +417,30 @@ extension ServerTests {
         #expect(users.status == 200 && users.body.contains("<th scope=\"row\">sam</th>"))
         let short = try await admin.post("/admin/users", [("name", "kim"), ("role", "staff"), ("authorities", "northvale"), ("password", "short")])
         #expect(short.status == 422 && short.body.contains(##"<a href="#f-password">"##) && short.body.contains(#"value="kim""#))
-        let noAuthority = try await admin.post("/admin/users", [("name", "kim"), ("role", "la_viewer"), ("authorities", ""), ("password", "a long enough password")])
+        let noAuthority = try await admin.post(
+            "/admin/users", [("name", "kim"), ("role", "la_viewer"), ("authorities", ""), ("password", "a long enough password")])
         #expect(noAuthority.status == 422 && noAuthority.body.contains(##"<a href="#f-authorities">"##))
-        let added = try await admin.post("/admin/users", [("name", "kim"), ("role", "staff"), ("authorities", "northvale, southmere"), ("password", "a long enough password")])
+        let added = try await admin.post(
+            "/admin/users", [("name", "kim"), ("role", "staff"), ("authorities", "northvale, southmere"), ("password", "a long enough password")])
         #expect(added.status == 303)
         let kim = try await WebUser(running, "kim")
         #expect(try await kim.get("/record").status == 200)
         // Kim changes the password: the current one is needed, the new one twice.
-        let wrong = try await kim.post("/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
+        let wrong = try await kim.post(
+            "/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
         #expect(wrong.status == 422 && wrong.body.contains(##"<a href="#f-current">"##))
         // An admin too gives the current password here.
-        let adminWrong = try await admin.post("/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
+        let adminWrong = try await admin.post(
+            "/account/password", [("current", "not it at all"), ("new", "another long password"), ("again", "another long password")])
         #expect(adminWrong.status == 422 && adminWrong.body.contains(##"<a href="#f-current">"##))
         _ = try await running.app.checkPassword(name: "ops", password: "a long enough password", from: "test")
-        let mismatch = try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another")])
+        let mismatch = try await kim.post(
+            "/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another")])
         #expect(mismatch.status == 422 && mismatch.body.contains(##"<a href="#f-again">"##))
-        #expect(try await kim.post("/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another long password")]).status == 303)
+        #expect(
+            try await kim.post(
+                "/account/password", [("current", "a long enough password"), ("new", "another long password"), ("again", "another long password")]
+            ).status == 303)
         _ = try await running.app.checkPassword(name: "kim", password: "another long password", from: "test")
         // A token, shown once, then revoked.
         let made = try await kim.post("/account/tokens", [])
@@ -384,10 +461,12 @@ extension ServerTests {
         let research = try await researcher.get("/research")
         #expect(research.status == 200 && research.body.contains("research.activities") && research.body.contains("<code>survey_change</code>"))
         #expect(research.body.contains("req_auth_bearer_token") && research.body.contains("pd.read_csv"))
-        let undescribed = try running.db.ownerConnection().query("""
+        let undescribed = try running.db.ownerConnection().query(
+            """
             SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'research' AND c.relkind = 'v' AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL
-            """).decode(Int64.self, row: 0, column: 0)
+            """
+        ).decode(Int64.self, row: 0, column: 0)
         #expect(undescribed == 0)
         #expect(!research.body.contains("See the view's description"))
         #expect(try await WebUser(running, "sam").get("/research").status == 403)

@@ -5,8 +5,10 @@ import Foundation
 public enum Programs {
     /// Runs `program` to its end, with `input` on its standard input, and gives its exit status
     /// and its standard output (with its standard error too, unless `errors` is false).
-    public static func run(_ program: String, _ arguments: [String], input: String? = nil, directory: URL? = nil,
-                           errors: Bool = true) throws -> (status: Int32, output: String) {
+    public static func run(
+        _ program: String, _ arguments: [String], input: String? = nil, directory: URL? = nil,
+        errors: Bool = true
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments

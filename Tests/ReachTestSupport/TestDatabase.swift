@@ -16,9 +16,11 @@ public enum TestCluster {
         let directory = "/tmp/reach-test-\(getpid())"
         do {
             // Durability is irrelevant for throwaway data; skipping fsync keeps the suite quick.
-            var cluster = try LocalCluster(dataDirectory: directory + "/data", settings: [
-                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
-            ])
+            var cluster = try LocalCluster(
+                dataDirectory: directory + "/data",
+                settings: [
+                    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
+                ])
             cluster.peerLogins.append(applicationUser)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try cluster.start()

@@ -3,7 +3,8 @@ import ReachDomain
 extension MetricDefinition {
     public static let attendances = MetricDefinition(
         .attendances,
-        definition: "Attendance counts summed by audience group (pupils, staff, parents and carers, professionals) and sub-group (key stage, role, agency). Attendances are contacts, not unique people.",
+        definition:
+            "Attendance counts summed by audience group (pupils, staff, parents and carers, professionals) and sub-group (key stage, role, agency). Attendances are contacts, not unique people.",
         headline: ("attendances", .children)
     ) { by, wholeMonths in
         let activitiesInPeriod = MetricSQL.activitySource(wholeMonths: wholeMonths)

@@ -3,7 +3,8 @@ import ReachDomain
 extension MetricDefinition {
     public static let contextPathways = MetricDefinition(
         .contextPathways,
-        definition: "Referrals by level and pathway; median days from referral to decision; actions due in the period and the share completed by their due date; contexts de-escalated; outcomes shared with young people.",
+        definition:
+            "Referrals by level and pathway; median days from referral to decision; actions due in the period and the share completed by their due date; contexts de-escalated; outcomes shared with young people.",
         headline: ("referrals", .children), belongsToPilots: false
     ) { by, _ in
         // Referrals received in the period by the level and pathway of their first decision;

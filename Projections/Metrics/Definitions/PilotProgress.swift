@@ -3,7 +3,8 @@ import ReachDomain
 extension MetricDefinition {
     public static let pilotProgress = MetricDefinition(
         .pilotProgress,
-        definition: "Schools at each engagement stage (the latest stage per school), and schools implementing or beyond against the pilot's current target (such as 11 of 31).",
+        definition:
+            "Schools at each engagement stage (the latest stage per school), and schools implementing or beyond against the pilot's current target (such as 11 of 31).",
         headline: ("implementing_or_beyond", .count)
     ) { by, _ in
         // Each school's latest stage on the period's last day, per pilot; schools

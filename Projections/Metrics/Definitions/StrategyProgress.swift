@@ -15,9 +15,12 @@ extension MetricDefinition {
     static func strategyProgress(_ calculator: MetricsCalculator, _ query: MetricQuery) -> [MetricsCalculator.Job] {
         var jobs: [MetricsCalculator.Job] = []
         let cuts: [ScopeDimension] = [.project, .objective, .policyGoal]
-        @Sendable func observation(_ year: Period, _ scope: String, _ metric: Metric, _ statistic: String, _ value: Double?, _ sensitivity: Sensitivity) -> Observation {
-            Observation(metric: Metric.strategyProgress.rawValue, period: year.label, scope: scope, dimension: metric.rawValue,
-                        category: "total", statistic: statistic, value: value, sensitivity: sensitivity)
+        @Sendable func observation(
+            _ year: Period, _ scope: String, _ metric: Metric, _ statistic: String, _ value: Double?, _ sensitivity: Sensitivity
+        ) -> Observation {
+            Observation(
+                metric: Metric.strategyProgress.rawValue, period: year.label, scope: scope, dimension: metric.rawValue,
+                category: "total", statistic: statistic, value: value, sensitivity: sensitivity)
         }
         for year in Period.strategyYears where year.start <= query.period.end && year.end >= query.period.start {
             var sub = query
@@ -44,8 +47,10 @@ extension MetricDefinition {
             jobs.append { connection in
                 var out: [Observation] = []
                 for row in try calculator.run(sql, parameters, on: connection).mapRows({ row in
-                    (try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
-                     try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self))
+                    (
+                        try row.decode(0, as: String.self), try row.decode(1, as: Double.self), try row.decode(2, as: Double.self),
+                        try row.decode(3, as: Double.self), try row.decode(4, as: Double.self), try row.decode(5, as: Double.self)
+                    )
                 }) {
                     out.append(observation(year, row.0, .schoolsEngaged, "schools", row.1, .count))
                     out.append(observation(year, row.0, .sessions, "sessions", row.2, .count))
@@ -59,7 +64,9 @@ extension MetricDefinition {
                 var next = sub
                 next.by = cut
                 let byCut = next
-                for (metric, statistics) in [(Metric.partnersInvolved, ["partners"]), (.pilotProgress, ["implementing_or_beyond", "target_schools"])] {
+                for (metric, statistics) in [
+                    (Metric.partnersInvolved, ["partners"]), (.pilotProgress, ["implementing_or_beyond", "target_schools"]),
+                ] {
                     jobs.append { connection in
                         try calculator.compute(metric, byCut, on: connection)
                             .filter { $0.dimension == "total" && statistics.contains($0.statistic) }

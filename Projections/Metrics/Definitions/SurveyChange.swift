@@ -4,7 +4,8 @@ import ReachPostgres
 extension MetricDefinition {
     public static let surveyChange = MetricDefinition(
         .surveyChange,
-        definition: "Per measure and respondent group: the pooled share agreeing at baseline and at the latest follow-up, the difference in percentage points with a 95% interval (Newcombe's method for a difference of two proportions), and both sample sizes.",
+        definition:
+            "Per measure and respondent group: the pooled share agreeing at baseline and at the latest follow-up, the difference in percentage points with a 95% interval (Newcombe's method for a difference of two proportions), and both sample sizes.",
         parts: { calculator, query in [{ connection in try surveyChange(calculator, query, on: connection) }] }
     )
 
@@ -36,14 +37,18 @@ extension MetricDefinition {
         let label = query.period.label
         var out: [Observation] = []
         for row in try calculator.run(sql, calculator.parameters(query), on: connection).mapRows({ row in
-            (try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: Int.self),
-             try row.decode(3, as: Int.self), try row.decode(4, as: Int.self), try row.decode(5, as: Int.self), try row.decode(6, as: Int.self))
+            (
+                try row.decode(0, as: String.self), try row.decode(1, as: String.self), try row.decode(2, as: Int.self),
+                try row.decode(3, as: Int.self), try row.decode(4, as: Int.self), try row.decode(5, as: Int.self), try row.decode(6, as: Int.self)
+            )
         }) {
             let (scope, category, x0, n0, x1, n1, schools) = row
             func add(_ statistic: String, _ value: Double?, _ sensitivity: Sensitivity, base: Int?) {
-                out.append(Observation(metric: Metric.surveyChange.rawValue, period: label, scope: scope, dimension: "measure",
-                                       category: category, statistic: statistic, value: value, sensitivity: sensitivity,
-                                       base: base, schools: schools))
+                out.append(
+                    Observation(
+                        metric: Metric.surveyChange.rawValue, period: label, scope: scope, dimension: "measure",
+                        category: category, statistic: statistic, value: value, sensitivity: sensitivity,
+                        base: base, schools: schools))
             }
             let baseline = n0 > 0 ? Double(x0) / Double(n0) : nil
             let followUp = n1 > 0 ? Double(x1) / Double(n1) : nil

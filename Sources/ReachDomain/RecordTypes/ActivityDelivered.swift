@@ -4,7 +4,8 @@ extension RecordType {
     /// Version 2: `mode` replaced version 1's `virtual` flag (see `upcasts`).
     public static let activityDelivered = RecordType(
         "activity_delivered", version: 2,
-        example: #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","accredited_by":"Restorative Justice Council","delivered_by":{"team":"CS schools team","partners":["partner-1"]},"attendance":{"pupils":{"ks3":180,"ks4":0},"staff":{"teaching":6,"pastoral":2},"parents_carers":0,"professionals":{"police":1}}}"#,
+        example:
+            #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","kind":"assembly","date":"2024-10-03","duration_minutes":45,"mode":"in_person","accredited_by":"Restorative Justice Council","delivered_by":{"team":"CS schools team","partners":["partner-1"]},"attendance":{"pupils":{"ks3":180,"ks4":0},"staff":{"teaching":6,"pastoral":2},"parents_carers":0,"professionals":{"police":1}}}"#,
         csv: .rows(alsoColumns: [
             "online": .bool(false),
             // Every audience gets a column, not only those in the example.
@@ -24,7 +25,7 @@ extension RecordType {
                     data["mode"] = .string(virtual ? DeliveryMode.virtual.rawValue : DeliveryMode.inPerson.rawValue)
                 }
                 return data
-            },
+            }
         ]
     ) { reader, recordID in
         let pilot = reader.identifier("pilot_id")
@@ -61,7 +62,8 @@ extension RecordType {
                 attendance.finish(professionals)
             }
             if total == 0 && attendance.refusals.isEmpty && attendance.unknownFieldRefusals.isEmpty {
-                attendance.refuse("total", "an activity needs at least one attendee: give the counts of pupils, staff, parents or professionals who came")
+                attendance.refuse(
+                    "total", "an activity needs at least one attendee: give the counts of pupils, staff, parents or professionals who came")
             }
             reader.finish(attendance)
         }
@@ -69,7 +71,8 @@ extension RecordType {
         var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
         if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
         references += partners.map { Reference(.partner, $0, field: "delivered_by.partners") }
-        return CheckedRecord(streamID: Streams.activities(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
-                             references: references, rule: .none)
+        return CheckedRecord(
+            streamID: Streams.activities(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
+            references: references, rule: .none)
     }
 }

@@ -3,7 +3,8 @@ import ReachPostgres
 extension RecordType {
     public static let contextReferralReceived = RecordType(
         "context_referral_received",
-        example: #"{"referral_id":"northvale-ref-1","la_id":"northvale","school_id":"900001","source":"school DSL","concerns":["harmful_incidents_in_context"],"date":"2025-01-13"}"#,
+        example:
+            #"{"referral_id":"northvale-ref-1","la_id":"northvale","school_id":"900001","source":"school DSL","concerns":["harmful_incidents_in_context"],"date":"2025-01-13"}"#,
         csv: .rows(alsoColumns: ["location_id": .string(""), "peer_group_id": .string("")])
     ) { reader, _ in
         let id = reader.identifier("referral_id")
@@ -23,7 +24,9 @@ extension RecordType {
         guard let id, let authority, let context = named.first, let contextID = context.1, reader.refusals.isEmpty else { return nil }
         return CheckedRecord(
             streamID: Entity.referral.stream(id), authorityID: authority, occurredOn: date,
-            references: [Reference(context.0, contextID, field: context.0 == .peerGroup ? "peer_group_id" : "\(context.0.rawValue)_id", authority: authority)],
+            references: [
+                Reference(context.0, contextID, field: context.0 == .peerGroup ? "peer_group_id" : "\(context.0.rawValue)_id", authority: authority)
+            ],
             rule: .register(what: "referral \(id)", field: "referral_id"))
     }
 

@@ -8,7 +8,8 @@ extension RecordType {
         let target = reader.text("record_id", maxLength: 100)
         _ = reader.text("reason")
         guard let target, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: "", authorityID: nil, occurredOn: nil, references: [],
-                             rule: .amends(recordID: target, withdraws: true, correctedData: nil))
+        return CheckedRecord(
+            streamID: "", authorityID: nil, occurredOn: nil, references: [],
+            rule: .amends(recordID: target, withdraws: true, correctedData: nil))
     }
 }

@@ -7,7 +7,8 @@ extension RecordType {
         let authority = reader.identifier("la_id")
         let date = reader.date("date")
         guard let id, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.intervention.stream(id), authorityID: authority, occurredOn: date,
-                             references: [Reference(.intervention, id, field: "intervention_id", authority: authority)], rule: .none)
+        return CheckedRecord(
+            streamID: Entity.intervention.stream(id), authorityID: authority, occurredOn: date,
+            references: [Reference(.intervention, id, field: "intervention_id", authority: authority)], rule: .none)
     }
 }

@@ -8,7 +8,8 @@ extension RecordType {
         let date = reader.date("date")
         _ = reader.text("reason", required: false)
         guard let location, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.location.stream(location), authorityID: authority, occurredOn: date,
-                             references: [Reference(.location, location, field: "location_id", authority: authority)], rule: .none)
+        return CheckedRecord(
+            streamID: Entity.location.stream(location), authorityID: authority, occurredOn: date,
+            references: [Reference(.location, location, field: "location_id", authority: authority)], rule: .none)
     }
 }

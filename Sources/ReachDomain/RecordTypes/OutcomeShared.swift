@@ -6,7 +6,8 @@ extension RecordType {
         let about = aboutReferral(&reader)
         _ = reader.words("shared_with", SharedWith.self)
         guard let about, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.referral.stream(about.referral), authorityID: about.authority, occurredOn: about.date,
-                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)], rule: .none)
+        return CheckedRecord(
+            streamID: Entity.referral.stream(about.referral), authorityID: about.authority, occurredOn: about.date,
+            references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)], rule: .none)
     }
 }

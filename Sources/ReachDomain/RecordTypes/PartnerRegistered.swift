@@ -7,7 +7,8 @@ extension RecordType {
         _ = reader.text("name")
         _ = reader.word("kind", PartnerKind.self)
         guard let id, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.partner.stream(id), authorityID: nil, occurredOn: nil, references: [],
-                             rule: .register(what: "partner \(id)", field: "partner_id"))
+        return CheckedRecord(
+            streamID: Entity.partner.stream(id), authorityID: nil, occurredOn: nil, references: [],
+            rule: .register(what: "partner \(id)", field: "partner_id"))
     }
 }

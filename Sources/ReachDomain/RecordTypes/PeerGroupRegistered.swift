@@ -2,7 +2,8 @@ extension RecordType {
     /// A peer group is known only by a pseudonymous id and numbers: never a name.
     public static let peerGroupRegistered = RecordType(
         "peer_group_registered",
-        example: #"{"peer_group_id":"pg-7f3a","la_id":"northvale","size":6,"age_min":13,"age_max":15,"genders":{"female":2,"male":4,"other_or_unknown":0},"school_ids":["900001"],"location_ids":["northvale-park-1"]}"#
+        example:
+            #"{"peer_group_id":"pg-7f3a","la_id":"northvale","size":6,"age_min":13,"age_max":15,"genders":{"female":2,"male":4,"other_or_unknown":0},"school_ids":["900001"],"location_ids":["northvale-park-1"]}"#
     ) { reader, _ in
         let id = reader.identifier("peer_group_id")
         let authority = reader.identifier("la_id")

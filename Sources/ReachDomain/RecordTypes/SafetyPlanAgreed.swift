@@ -1,7 +1,8 @@
 extension RecordType {
     public static let safetyPlanAgreed = RecordType(
         "safety_plan_agreed",
-        example: #"{"plan_id":"northvale-plan-1","referral_id":"northvale-ref-1","la_id":"northvale","date":"2025-04-01","actions":[{"action_id":"a1","description":"Staff presence at the bus stop after school","owner_role":"deputy head","due_on":"2025-05-01"}]}"#
+        example:
+            #"{"plan_id":"northvale-plan-1","referral_id":"northvale-ref-1","la_id":"northvale","date":"2025-04-01","actions":[{"action_id":"a1","description":"Staff presence at the bus stop after school","owner_role":"deputy head","due_on":"2025-05-01"}]}"#
     ) { reader, _ in
         let plan = reader.identifier("plan_id")
         let about = aboutReferral(&reader)
@@ -22,9 +23,10 @@ extension RecordType {
             }
         }
         guard let plan, let about, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.plan.stream(plan), authorityID: about.authority, occurredOn: about.date,
-                             references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)],
-                             rule: .register(what: "safety plan \(plan)", field: "plan_id"))
+        return CheckedRecord(
+            streamID: Entity.plan.stream(plan), authorityID: about.authority, occurredOn: about.date,
+            references: [Reference(.referral, about.referral, field: "referral_id", authority: about.authority)],
+            rule: .register(what: "safety plan \(plan)", field: "plan_id"))
     }
 
     /// An update to one action of a safety plan.
@@ -36,9 +38,10 @@ extension RecordType {
             let date = reader.date("date")
             extra(&reader)
             guard let plan, let action, let authority, reader.refusals.isEmpty else { return nil }
-            return CheckedRecord(streamID: Entity.plan.stream(plan), authorityID: authority, occurredOn: date,
-                                 references: [Reference(.plan, plan, field: "plan_id", authority: authority)], rule: .none,
-                                 planAction: .init(planID: plan, actionID: action))
+            return CheckedRecord(
+                streamID: Entity.plan.stream(plan), authorityID: authority, occurredOn: date,
+                references: [Reference(.plan, plan, field: "plan_id", authority: authority)], rule: .none,
+                planAction: .init(planID: plan, actionID: action))
         }
     }
 }

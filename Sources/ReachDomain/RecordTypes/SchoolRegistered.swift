@@ -9,8 +9,9 @@ extension RecordType {
         _ = reader.word("phase", SchoolPhase.self)
         _ = reader.count("pupils_on_roll", required: false, maximum: 10_000)
         guard let id, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.school.stream(id), authorityID: authority, occurredOn: nil,
-                             references: [Reference(.authority, authority, field: "la_id")],
-                             rule: .register(what: "school \(id)", field: "school_id"))
+        return CheckedRecord(
+            streamID: Entity.school.stream(id), authorityID: authority, occurredOn: nil,
+            references: [Reference(.authority, authority, field: "la_id")],
+            rule: .register(what: "school \(id)", field: "school_id"))
     }
 }

@@ -3,7 +3,8 @@ import ReachPostgres
 extension RecordType {
     public static let schoolStatisticsReported = RecordType(
         "school_statistics_reported",
-        example: #"{"school_id":"900001","la_id":"northvale","academic_year":"2023/24","suspensions":41,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}"#
+        example:
+            #"{"school_id":"900001","la_id":"northvale","academic_year":"2023/24","suspensions":41,"permanent_exclusions":2,"pupils_on_roll":1010,"attendance_percent":91.4}"#
     ) { reader, _ in
         let school = reader.identifier("school_id")
         let authority = reader.identifier("la_id")
@@ -17,9 +18,10 @@ extension RecordType {
         _ = reader.count("pupils_on_roll", maximum: 10_000)
         _ = reader.number("attendance_percent", in: 0...100)
         guard let school, let authority, let year, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: "school-statistics:\(school):\(year.startYear)", authorityID: authority,
-                             occurredOn: PostgresDate(year: year.startYear + 1, month: 8, day: 31),
-                             references: [Reference(.school, school, field: "school_id", authority: authority)],
-                             rule: .register(what: "the statistics of school \(school) for \(year)", field: "academic_year"))
+        return CheckedRecord(
+            streamID: "school-statistics:\(school):\(year.startYear)", authorityID: authority,
+            occurredOn: PostgresDate(year: year.startYear + 1, month: 8, day: 31),
+            references: [Reference(.school, school, field: "school_id", authority: authority)],
+            rule: .register(what: "the statistics of school \(school) for \(year)", field: "academic_year"))
     }
 }

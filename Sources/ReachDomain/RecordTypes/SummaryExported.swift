@@ -20,7 +20,8 @@ extension RecordType {
         _ = reader.count("rows")
         let date = reader.date("date")
         guard let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: "exports:\(authority)", authorityID: authority, occurredOn: date,
-                             references: [Reference(.authority, authority, field: "la_id")], rule: .none)
+        return CheckedRecord(
+            streamID: "exports:\(authority)", authorityID: authority, occurredOn: date,
+            references: [Reference(.authority, authority, field: "la_id")], rule: .none)
     }
 }

@@ -3,12 +3,15 @@ import ReachEventLog
 extension RecordType {
     public static let surveyWaveRecorded = RecordType(
         "survey_wave_recorded",
-        example: #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":120,"measures":{"feel_safe_in_school":{"agreeing":70,"answering":110},"trusted_adult_in_school":{"agreeing":61,"answering":112}}}"#,
+        example:
+            #"{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900001","respondent_group":"pupils","wave":"baseline","date":"2024-10-10","respondents":120,"measures":{"feel_safe_in_school":{"agreeing":70,"answering":110},"trusted_adult_in_school":{"agreeing":61,"answering":112}}}"#,
         csv: .rows(alsoColumns: [
             // Every measure gets a column, not only those in the example.
-            "measures": .object(JSONObject(SurveyMeasure.allCases.map {
-                ($0.rawValue, JSONValue.object(["agreeing": .number(0), "answering": .number(0)]))
-            })),
+            "measures": .object(
+                JSONObject(
+                    SurveyMeasure.allCases.map {
+                        ($0.rawValue, JSONValue.object(["agreeing": .number(0), "answering": .number(0)]))
+                    }))
         ])
     ) { reader, recordID in
         let pilot = reader.identifier("pilot_id")
@@ -49,7 +52,8 @@ extension RecordType {
         guard let pilot, let authority, reader.refusals.isEmpty else { return nil }
         var references = [Reference(.pilot, pilot, field: "pilot_id", authority: authority)]
         if let school { references.append(Reference(.school, school, field: "school_id", authority: authority)) }
-        return CheckedRecord(streamID: Streams.surveys(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
-                             references: references, rule: .none)
+        return CheckedRecord(
+            streamID: Streams.surveys(pilot: pilot, school: school), authorityID: authority, occurredOn: date,
+            references: references, rule: .none)
     }
 }

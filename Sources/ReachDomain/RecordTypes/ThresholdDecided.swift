@@ -9,11 +9,15 @@ extension RecordType {
         let pathway = reader.word("pathway", Pathway.self)
         if let level, let pathway, !level.pathways.contains(pathway) {
             let choices = level.pathways.map(\.rawValue)
-            reader.refuse("pathway", "\(pathway.rawValue) is not available at level \(level.rawValue); choose \(choices.count == 1 ? choices[0] : choices.joined(separator: " or "))")
+            reader.refuse(
+                "pathway",
+                "\(pathway.rawValue) is not available at level \(level.rawValue); choose \(choices.count == 1 ? choices[0] : choices.joined(separator: " or "))"
+            )
         }
         let date = reader.date("date")
         guard let referral, let authority, reader.refusals.isEmpty else { return nil }
-        return CheckedRecord(streamID: Entity.referral.stream(referral), authorityID: authority, occurredOn: date,
-                             references: [Reference(.referral, referral, field: "referral_id", authority: authority)], rule: .none)
+        return CheckedRecord(
+            streamID: Entity.referral.stream(referral), authorityID: authority, occurredOn: date,
+            references: [Reference(.referral, referral, field: "referral_id", authority: authority)], rule: .none)
     }
 }

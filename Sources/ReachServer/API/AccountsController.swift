@@ -25,7 +25,12 @@ struct AccountsController {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.collectBody(upTo: 16 * 1024)
-        struct NewUser: Decodable { var name: String; var role: String; var authorities: [String]?; var password: String }
+        struct NewUser: Decodable {
+            var name: String
+            var role: String
+            var authorities: [String]?
+            var password: String
+        }
         let form = try ReachServer.decoded(NewUser.self, body, "send {\"name\", \"role\", \"authorities\", \"password\"} as JSON")
         guard let role = Identity.Role(rawValue: form.role) else {
             throw ReachServer.Invalid("role", "is one of \(Identity.Role.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -47,14 +52,19 @@ struct AccountsController {
         let identity = try context.requireIdentity()
         var request = request
         let body = try await request.collectBody(upTo: 16 * 1024)
-        struct NewPassword: Decodable { var password: String; var current_password: String?; var revoke_tokens: Bool? }
+        struct NewPassword: Decodable {
+            var password: String
+            var current_password: String?
+            var revoke_tokens: Bool?
+        }
         let form = try ReachServer.decoded(NewPassword.self, body, "send {\"password\", \"current_password\", \"revoke_tokens\"} as JSON")
         var keeping: String?
         if case .session(let secret, _) = context.credentials { keeping = secret }
-        let changed = try await app.setPassword(try context.parameters.require("name"), password: form.password, current: form.current_password,
-                                                from: ReachServer.clientAddress(request, context, proxies), keeping: keeping,
-                                                revokeTokens: form.revoke_tokens ?? false, ownNeedsCurrent: true,
-                                                device: request.cookies[ReachServer.deviceCookie]?.value, as: identity)
+        let changed = try await app.setPassword(
+            try context.parameters.require("name"), password: form.password, current: form.current_password,
+            from: ReachServer.clientAddress(request, context, proxies), keeping: keeping,
+            revokeTokens: form.revoke_tokens ?? false, ownNeedsCurrent: true,
+            device: request.cookies[ReachServer.deviceCookie]?.value, as: identity)
         return try ReachServer.encoded(changed)
     }
 
@@ -67,7 +77,9 @@ struct AccountsController {
         var request = request
         let body = try await request.collectBody(upTo: 16 * 1024)
         struct NewToken: Decodable { var account: String? }
-        let form = body.readableBytes == 0 ? NewToken()
+        let form =
+            body.readableBytes == 0
+            ? NewToken()
             : try ReachServer.decoded(NewToken.self, body, "send {\"account\": ...} as JSON, or nothing for a token of your own")
         return try ReachServer.encoded(try await app.createToken(for: form.account ?? identity.name, as: identity), status: .created)
     }

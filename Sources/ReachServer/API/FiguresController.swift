@@ -39,12 +39,13 @@ struct FiguresController {
         let period = try ReachServer.parsePeriod(String(periodText))
         let format = try ReachServer.tidyFormat(request, default: TidyFormat.csv)
         guard format != .table else { throw ReachServer.Invalid("format", "is csv or json") }
-        let policy = try parameters["policy"].map { text in
-            guard let name = DisclosurePolicy.Name(rawValue: String(text)), name != DisclosurePolicy.Name.none else {
-                throw ReachServer.Invalid("policy", "is dfe or nhs")
-            }
-            return name
-        } ?? .dfe
+        let policy =
+            try parameters["policy"].map { text in
+                guard let name = DisclosurePolicy.Name(rawValue: String(text)), name != DisclosurePolicy.Name.none else {
+                    throw ReachServer.Invalid("policy", "is dfe or nhs")
+                }
+                return name
+            } ?? .dfe
         let delivered = Delivered()
         _ = try await app.exportSummary(la: la, period: period, format: format, policy: policy, as: identity) { text in delivered.set(text) }
         return ReachServer.text(delivered.get(), format: format)
@@ -52,6 +53,7 @@ struct FiguresController {
 
     @Sendable func projections(_ request: Request, context: ReachRequestContext) async throws -> Response {
         let rows = try await app.projectionStatus(as: try context.requireIdentity())
-        return ReachServer.json("[" + (try rows.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
+        return ReachServer.json(
+            "[" + (try rows.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }).joined(separator: ",") + "]")
     }
 }

@@ -25,7 +25,8 @@ struct HealthController {
         do {
             async let replicaState = app.readReplicaState()
             let (position, lag) = try await app.readiness()
-            let replica = try await replicaState.map { #","read_replica":"# + String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) } ?? ""
+            let replica =
+                try await replicaState.map { #","read_replica":"# + String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) } ?? ""
             return ReachServer.json(#"{"status":"ready","last_position":\#(position),"projection_lag":\#(lag)\#(replica)}"#)
         } catch let error as RequestError {
             return ReachServer.problem(.serviceUnavailable, "not ready", error.description)
@@ -35,8 +36,9 @@ struct HealthController {
     }
 
     @Sendable func prometheus(_ request: Request, context: ReachRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: await metrics.exposition(app))))
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: await metrics.exposition(app))))
     }
 
     @Sendable func openAPI(_ request: Request, context: ReachRequestContext) async throws -> Response {

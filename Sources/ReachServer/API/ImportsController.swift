@@ -26,9 +26,10 @@ struct ImportsController {
         case "text/csv": csv = true
         case "application/x-ndjson", "application/jsonl", "application/jsonlines", "application/json-lines": csv = false
         default:
-            return ReachServer.problem(.unsupportedMediaType, "unsupported media type",
-                                       "send the file as text/csv (one record type, named by ?type= or ?name=) or application/x-ndjson (JSON Lines)",
-                                       errors: [("Content-Type", "is text/csv or application/x-ndjson")])
+            return ReachServer.problem(
+                .unsupportedMediaType, "unsupported media type",
+                "send the file as text/csv (one record type, named by ?type= or ?name=) or application/x-ndjson (JSON Lines)",
+                errors: [("Content-Type", "is text/csv or application/x-ndjson")])
         }
         let name = try ReachApplication.uploadName(parameters["name"].map(String.init), csv: csv)
         let skipInvalid = try ReachServer.flag(parameters["skip_invalid"], "skip_invalid")
@@ -38,12 +39,14 @@ struct ImportsController {
         var started = false
         defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
         guard let bytes = try await Uploads.store(request.body, at: path, maximum: maximumUpload) else {
-            return ReachServer.problem(.contentTooLarge, "upload too large", "an upload is at most \(maximumUpload) bytes; split the file",
-                                       errors: [("body", "is larger than \(maximumUpload) bytes")])
+            return ReachServer.problem(
+                .contentTooLarge, "upload too large", "an upload is at most \(maximumUpload) bytes; split the file",
+                errors: [("body", "is larger than \(maximumUpload) bytes")])
         }
         guard bytes > 0 else { throw ReachServer.Invalid("body", "is empty: send the file's contents") }
-        let job = try await app.startImport(file: path, name: name, bytes: Int64(bytes), type: parameters["type"].map(String.init),
-                                            skipInvalid: skipInvalid, as: identity)
+        let job = try await app.startImport(
+            file: path, name: name, bytes: Int64(bytes), type: parameters["type"].map(String.init),
+            skipInvalid: skipInvalid, as: identity)
         started = true
         var response = try ReachServer.encoded(job, status: .accepted)
         response.headers[.location] = "/api/v1/imports/\(job.id)"
@@ -60,7 +63,8 @@ struct ImportsController {
 
     @Sendable func rejects(_ request: Request, context: ReachRequestContext) async throws -> Response {
         let (text, isCSV) = try await app.importRejects(try context.parameters.require("id"), as: try context.requireIdentity())
-        return Response(status: .ok, headers: [.contentType: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
-                        body: .init(byteBuffer: ByteBuffer(string: text)))
+        return Response(
+            status: .ok, headers: [.contentType: isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

@@ -24,14 +24,17 @@ struct RecordsController {
         metrics.records(results)
         let lines = try results.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
         let status: HTTPResponse.Status = results.contains { $0.isRefused } ? .unprocessableContent : .ok
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(string: "[" + lines.joined(separator: ",") + "]")))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: "[" + lines.joined(separator: ",") + "]")))
     }
 
     @Sendable func catalogue(_ request: Request, context: ReachRequestContext) async throws -> Response {
         _ = try context.requireIdentity()
-        return ReachServer.json("[" + (try ReachApplication.catalogue().map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) })
-            .joined(separator: ",") + "]")
+        return ReachServer.json(
+            "["
+                + (try ReachApplication.catalogue().map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) })
+                .joined(separator: ",") + "]")
     }
 
     @Sendable func template(_ request: Request, context: ReachRequestContext) async throws -> Response {
@@ -39,10 +42,12 @@ struct RecordsController {
         let file = try context.parameters.require("file")
         let type = file.hasSuffix(".csv") ? String(file.dropLast(4)) : file.hasSuffix(".jsonl") ? String(file.dropLast(6)) : file
         guard RecordType.recordable[type] != nil else {
-            return ReachServer.problem(.notFound, "no such record type", "'\(type.prefix(60))' is not a record type; GET /api/v1/catalogue lists them")
+            return ReachServer.problem(
+                .notFound, "no such record type", "'\(type.prefix(60))' is not a record type; GET /api/v1/catalogue lists them")
         }
         let template = try ReachApplication.template(type)
-        return Response(status: .ok, headers: [.contentType: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
-                        body: .init(byteBuffer: ByteBuffer(string: template.text)))
+        return Response(
+            status: .ok, headers: [.contentType: template.isCSV ? "text/csv; charset=utf-8" : "application/x-ndjson"],
+            body: .init(byteBuffer: ByteBuffer(string: template.text)))
     }
 }

@@ -21,21 +21,32 @@ struct SessionController {
     @Sendable func signIn(_ request: Request, context: ReachRequestContext) async throws -> Response {
         var request = request
         guard ReachServer.mediaType(request) == "application/json" else {
-            return ReachServer.problem(.unsupportedMediaType, "unsupported media type", "send {\"name\": ..., \"password\": ...} as application/json",
-                                       errors: [("Content-Type", "is application/json")])
+            return ReachServer.problem(
+                .unsupportedMediaType, "unsupported media type", "send {\"name\": ..., \"password\": ...} as application/json",
+                errors: [("Content-Type", "is application/json")])
         }
         if ReachServer.isForeignOrigin(request) {
-            return ReachServer.problem(.forbidden, "not allowed", "a sign-in is accepted from this service's own pages or from a script, not from another site",
-                                       errors: [("Origin", "is not this service's")])
+            return ReachServer.problem(
+                .forbidden, "not allowed", "a sign-in is accepted from this service's own pages or from a script, not from another site",
+                errors: [("Origin", "is not this service's")])
         }
         let body = try await request.collectBody(upTo: 16 * 1024)
-        struct Form: Decodable { var name: String; var password: String }
+        struct Form: Decodable {
+            var name: String
+            var password: String
+        }
         guard let form = try? JSONDecoder().decode(Form.self, from: Data(body.readableBytesView)) else {
-            return ReachServer.problem(.badRequest, "invalid request", "send {\"name\": ..., \"password\": ...} as JSON", errors: [("body", "is not a sign-in")])
+            return ReachServer.problem(
+                .badRequest, "invalid request", "send {\"name\": ..., \"password\": ...} as JSON", errors: [("body", "is not a sign-in")])
         }
         let signedIn = try await SignIn.perform(app, name: form.name, password: form.password, request, context, proxies: proxies)
-        struct Out: Encodable { var account: String; var role: String; var csrf_token: String }
-        var response = try ReachServer.encoded(Out(account: signedIn.identity.name, role: signedIn.identity.role.rawValue, csrf_token: signedIn.csrfToken))
+        struct Out: Encodable {
+            var account: String
+            var role: String
+            var csrf_token: String
+        }
+        var response = try ReachServer.encoded(
+            Out(account: signedIn.identity.name, role: signedIn.identity.role.rawValue, csrf_token: signedIn.csrfToken))
         for cookie in SignIn.cookies(signedIn, secure: secureCookies) { response.setCookie(cookie) }
         return response
     }
@@ -53,17 +64,23 @@ struct SessionController {
 /// guessing (for the account and the client's address, or the device that signed in before),
 /// then the cookies of the session and, for a new device, of the device.
 enum SignIn {
-    static func perform(_ app: ReachApplication, name: String, password: String, _ request: Request, _ context: ReachRequestContext,
-                        proxies: TrustedProxies) async throws -> ReachApplication.SignedIn {
-        try await app.signIn(name: name, password: password, from: ReachServer.clientAddress(request, context, proxies),
-                             device: request.cookies[ReachServer.deviceCookie]?.value)
+    static func perform(
+        _ app: ReachApplication, name: String, password: String, _ request: Request, _ context: ReachRequestContext,
+        proxies: TrustedProxies
+    ) async throws -> ReachApplication.SignedIn {
+        try await app.signIn(
+            name: name, password: password, from: ReachServer.clientAddress(request, context, proxies),
+            device: request.cookies[ReachServer.deviceCookie]?.value)
     }
 
     /// The session's cookie (`HttpOnly`, `SameSite=Lax`, `Secure` behind TLS) and, for a device
     /// new to the account, the device's.
     static func cookies(_ signedIn: ReachApplication.SignedIn, secure: Bool) -> [Cookie] {
-        var cookies = [Cookie(name: ReachServer.sessionCookie, value: signedIn.session, maxAge: 8 * 3600, path: "/", secure: secure,
-                              httpOnly: true, sameSite: .lax)]
+        var cookies = [
+            Cookie(
+                name: ReachServer.sessionCookie, value: signedIn.session, maxAge: 8 * 3600, path: "/", secure: secure,
+                httpOnly: true, sameSite: .lax)
+        ]
         if let device = signedIn.newDevice { cookies.append(ReachServer.deviceCookie(device, secure: secure)) }
         return cookies
     }
