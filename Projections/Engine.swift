@@ -481,7 +481,7 @@ public struct ProjectionEngine: Sendable {
         let pending = Pending(projections.sorted { ($0 == .activities ? 0 : 1, $0.name) < ($1 == .activities ? 0 : 1, $1.name) })
         let logger = logger
         // One horizon for all: each worker's long build must not hold the others' back.
-        let horizon = try await onThreadOfItsOwn(name: "reach.rebuild") { () throws -> Int64 in
+        let horizon = try await blocking { () throws -> Int64 in
             let connection = try Connection(configuration: configuration, logger: logger)
             guard let settled = try LogHorizon.settledPosition(maxWaitMilliseconds: 5_000, on: connection) else {
                 throw PostgresError(code: .client, message: "a long-running transaction holds the log's horizon back; try again when it ends")
@@ -492,7 +492,7 @@ public struct ProjectionEngine: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<max(1, min(workers, projections.count)) {
                     group.addTask {
-                        try await onThreadOfItsOwn(name: "reach.rebuild") { cancellation in
+                        try await blocking { cancellation in
                             let connection = try Connection(configuration: configuration, logger: logger)
                             while !cancellation.isCancelled, let projection = pending.next() {
                                 let start = ContinuousClock.now

@@ -35,29 +35,31 @@ public final class ProjectionRunner: Sendable {
 
     public var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
-    /// Runs until ``stop()``, or until `shouldStop` says so; `onProgress` is told after each
-    /// round that applied events.
-    public func run(shouldStop: () -> Bool = { false }, onProgress: (String, ProjectionEngine.Progress) -> Void = { _, _ in }) throws {
+    /// Runs until ``stop()``, until `shouldStop` says so, or until its task is cancelled;
+    /// `onProgress` is told after each round that applied events. It follows the log through a
+    /// ``LogFollower`` and blocks on libpq: run it in a task whose executor is a thread of its
+    /// own (``onThreadOfItsOwn(name:async:)``).
+    public func run(shouldStop: () -> Bool = { false }, onProgress: (String, ProjectionEngine.Progress) -> Void = { _, _ in }) async throws {
         var connections: [String: Connection] = [:]
         var held = Set<String>()
         var failed = Set<String>()
-        var listener: Connection?
         defer {
             for (name, connection) in connections where held.contains(name) {
                 if let projection = Projection.named(name) { try? engine.unlock(projection, on: connection) }
             }
         }
-        var backoff = Duration.milliseconds(200)
-        while !isStopped && !shouldStop() {
-            do {
-                if listener == nil {
-                    let connection = try Connection(configuration: configuration, logger: logger)
-                    try connection.listen("reach_events")
-                    listener = connection
-                    try engine.install(on: connection)
-                }
-                guard let listener else { continue }
-                guard let horizon = try LogHorizon.settledPosition(maxWaitMilliseconds: 200, on: listener) else { continue }
+        let follower = LogFollower(configuration: configuration, pollInterval: pollInterval, logger: logger)
+        try await follower.follow(
+            shouldStop: { isStopped || shouldStop() },
+            // Start again with new connections; locks went with the old ones.
+            lost: {
+                connections.removeAll()
+                held.removeAll()
+            },
+            setUp: { try engine.install(on: $0) },
+            round: { listener in
+                // Appends still in flight: look again at once.
+                guard let horizon = try LogHorizon.settledPosition(maxWaitMilliseconds: 200, on: listener) else { return .zero }
                 for projection in engine.projections where !failed.contains(projection.name) && !isStopped && !shouldStop() {
                     if connections[projection.name] == nil {
                         connections[projection.name] = try Connection(configuration: configuration, logger: logger)
@@ -72,18 +74,8 @@ public final class ProjectionRunner: Sendable {
                     if progress.failure != nil { failed.insert(projection.name) }
                     if progress.events > 0 || progress.failure != nil { onProgress(projection.name, progress) }
                 }
-                backoff = .milliseconds(200)
-                _ = try listener.waitForNotifications(timeout: pollInterval)
-            } catch let error as PostgresError where error.meansUnavailable {
-                // Start again with new connections; locks went with the old ones.
-                logger.warning("lost the database connection; reconnecting", metadata: ["error": "\(error)"])
-                connections.removeAll()
-                held.removeAll()
-                listener = nil
-                Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
-                backoff = min(backoff * 2, .seconds(5))
-            }
-        }
+                return nil
+            })
     }
 }
 

@@ -90,9 +90,7 @@ extension ReachApplication {
         default: break
         }
         let hash = try await Self.bcryptHash(password)
-        let (configuration, logger) = (target.application, logger)
-        let account = try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        let account = try await database.withConnection(.application) { connection in
             for authority in authorities where try EventLog.streamVersion(Entity.authority.stream(authority), on: connection) == 0 {
                 throw RequestError("no local authority '\(authority)' is registered")
             }
@@ -112,9 +110,8 @@ extension ReachApplication {
     /// Every account, by name.
     public func listUsers(as identity: Identity) async throws -> [Account] {
         try Access.checkMayOperate(.manageUsers, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            try Connection(configuration: configuration, logger: logger).query(
+        return try await database.withConnection(.application) { connection in
+            try connection.query(
                 """
                 SELECT a.name, a.role, array_to_string(a.authorities, ','), a.disabled,
                        (SELECT count(*) FROM reach.api_tokens t WHERE t.account = a.name AND t.revoked_at IS NULL)::int
@@ -178,27 +175,23 @@ extension ReachApplication {
         }
         try Self.checkPassword(password, account: name)
         let hash = try await Self.bcryptHash(password)
-        let (configuration, logger) = (target.application, logger)
         let keep = session.map(EventLog.sha256Hex) ?? ""
         defer { tokenCache?.forgetAll() }
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Connection(configuration: configuration, logger: logger)
-            return try connection.withTransaction { connection in
-                guard try connection.execute("UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, hash]) == 1 else {
-                    throw NotFound("no account is named '\(name.prefix(63))'")
-                }
-                let ended = try connection.execute(
-                    """
-                    UPDATE reach.sessions SET ended_at = now()
-                    WHERE account = $1 AND ended_at IS NULL AND ($2 = '' OR secret_hash <> decode($2, 'hex'))
-                    """, [name, keep])
-                let revoked =
-                    revokeTokens
-                    ? try connection.execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name]) : 0
-                let inUse: Int = try connection.query("SELECT count(*)::int FROM reach.api_tokens WHERE account = $1 AND revoked_at IS NULL", [name])
-                    .decode(row: 0, column: 0)
-                return PasswordChanged(sessionsEnded: ended, tokensInUse: inUse, tokensRevoked: revoked)
+        return try await database.withTransaction(.application) { connection in
+            guard try connection.execute("UPDATE reach.accounts SET password_hash = $2 WHERE name = $1", [name, hash]) == 1 else {
+                throw NotFound("no account is named '\(name.prefix(63))'")
             }
+            let ended = try connection.execute(
+                """
+                UPDATE reach.sessions SET ended_at = now()
+                WHERE account = $1 AND ended_at IS NULL AND ($2 = '' OR secret_hash <> decode($2, 'hex'))
+                """, [name, keep])
+            let revoked =
+                revokeTokens
+                ? try connection.execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name]) : 0
+            let inUse: Int = try connection.query("SELECT count(*)::int FROM reach.api_tokens WHERE account = $1 AND revoked_at IS NULL", [name])
+                .decode(row: 0, column: 0)
+            return PasswordChanged(sessionsEnded: ended, tokensInUse: inUse, tokensRevoked: revoked)
         }
     }
 
@@ -208,9 +201,8 @@ extension ReachApplication {
     public func revokeAllTokens(of name: String, as identity: Identity) async throws -> Int {
         if identity.name != name { try Access.checkMayOperate(.manageUsers, for: identity) }
         defer { tokenCache?.forgetAll() }
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            try Connection(configuration: configuration, logger: logger)
+        return try await database.withConnection(.application) { connection in
+            try connection
                 .execute("UPDATE reach.api_tokens SET revoked_at = now() WHERE account = $1 AND revoked_at IS NULL", [name])
         }
     }
@@ -219,13 +211,12 @@ extension ReachApplication {
     /// at the default cost, which the cooperative pool's few threads must not spend).
     static func bcryptHash(_ password: String) async throws -> String {
         let cost = bcryptCost
-        return try await onThreadOfItsOwn(name: "reach.bcrypt") { Bcrypt.hash(password, cost: cost) }
+        return try await blocking { Bcrypt.hash(password, cost: cost) }
     }
 
     private func updateAccount(_ name: String, _ sql: String, _ parameters: [any PostgresEncodable]) async throws {
-        let (configuration, logger) = (target.application, logger)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            guard try Connection(configuration: configuration, logger: logger).execute(sql, parameters) == 1 else {
+        try await database.withConnection(.application) { connection in
+            guard try connection.execute(sql, parameters) == 1 else {
                 throw NotFound("no account is named '\(name.prefix(63))'")
             }
         }
@@ -240,9 +231,7 @@ extension ReachApplication {
         var random = SystemRandomNumberGenerator()
         let id = (0..<6).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
         let secret = Self.secret()
-        let (configuration, logger) = (target.application, logger)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        try await database.withConnection(.application) { connection in
             let inserted = try connection.execute(
                 """
                 INSERT INTO reach.api_tokens (id, account, secret_hash)
@@ -257,9 +246,8 @@ extension ReachApplication {
     public func revokeToken(_ id: String, as identity: Identity) async throws {
         defer { tokenCache?.forgetAll() }
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
-        let (configuration, logger) = (target.application, logger)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            let revoked = try Connection(configuration: configuration, logger: logger).execute(
+        try await database.withConnection(.application) { connection in
+            let revoked = try connection.execute(
                 """
                 UPDATE reach.api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL AND ($2 OR account = $3)
                 """, [id, admin, identity.name])
@@ -283,9 +271,8 @@ extension ReachApplication {
     /// The asker's tokens (everyone's, for an admin), newest first.
     public func listTokens(as identity: Identity) async throws -> [TokenInfo] {
         let admin = (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            try Connection(configuration: configuration, logger: logger).query(
+        return try await database.withConnection(.application) { connection in
+            try connection.query(
                 """
                 SELECT id, account, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                        to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -334,10 +321,8 @@ extension ReachApplication {
     public func signIn(name: String, password: String, from address: String, device: String? = nil) async throws -> SignedIn {
         let identity = try await checkPassword(name: name, password: password, from: address, device: device)
         let (session, csrf, newDevice) = (Self.secret(), Self.secret(), Self.secret())
-        let (configuration, logger, hours, pool) = (target.application, logger, Self.sessionHours, pool)
-        let known = try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Self.open(configuration, pool: pool, logger: logger)
-            defer { Self.release([connection], pool: pool) }
+        let hours = Self.sessionHours
+        let known = try await database.withConnection(.application) { connection in
             _ = try connection.execute(
                 "INSERT INTO reach.sessions (secret_hash, account, csrf_token, expires_at) VALUES (decode($1, 'hex'), $2, $3, now() + make_interval(hours => $4))",
                 [EventLog.sha256Hex(session), identity.name, csrf, Int32(hours)])
@@ -361,14 +346,11 @@ extension ReachApplication {
     /// account not disabled).
     public func identify(session: String) async throws -> (identity: Identity, csrfToken: String) {
         guard (32...64).contains(session.count) else { throw NotAuthenticated() }
-        let (configuration, logger, pool) = (target.application, logger, pool)
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Self.open(configuration, pool: pool, logger: logger)
+        return try await database.withConnection(.application) { connection in
             let found = try connection.query(
                 "SELECT a.name, a.role, array_to_string(a.authorities, ','), s.csrf_token FROM reach.sessions s JOIN reach.accounts a ON a.name = s.account "
                     + "WHERE s.secret_hash = decode($1, 'hex') AND s.ended_at IS NULL AND s.expires_at > now() AND NOT a.disabled",
                 [EventLog.sha256Hex(session)])
-            Self.release([connection], pool: pool)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             return (try Self.identity(found), try found.decode(String.self, row: 0, column: 3))
         }
@@ -376,9 +358,8 @@ extension ReachApplication {
 
     /// Ends a session (signing out).
     public func signOut(session: String) async throws {
-        let (configuration, logger) = (target.application, logger)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            _ = try Connection(configuration: configuration, logger: logger).execute(
+        try await database.withConnection(.application) { connection in
+            _ = try connection.execute(
                 "UPDATE reach.sessions SET ended_at = now() WHERE secret_hash = decode($1, 'hex') AND ended_at IS NULL", [EventLog.sha256Hex(session)]
             )
         }
@@ -395,15 +376,13 @@ extension ReachApplication {
         }
         let (id, secret) = (String(parts[1]), String(parts[2]))
         if let known = tokenCache?.identity(for: token) { return known }
-        let (configuration, logger, pool, cache) = (target.application, logger, pool, tokenCache)
-        return try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Self.open(configuration, pool: pool, logger: logger)
+        let cache = tokenCache
+        return try await database.withConnection(.application) { connection in
             let found = try connection.query(
                 """
                 SELECT a.name, a.role, array_to_string(a.authorities, ',') FROM reach.api_tokens t JOIN reach.accounts a ON a.name = t.account
                 WHERE t.id = $1 AND t.revoked_at IS NULL AND NOT a.disabled AND t.secret_hash = decode($2, 'hex')
                 """, [id, EventLog.sha256Hex(secret)], prepared: true)
-            Self.release([connection], pool: pool)
             guard found.rowCount == 1 else { throw NotAuthenticated() }
             let identity = try Self.identity(found)
             cache?.keep(identity, for: token)
@@ -421,50 +400,44 @@ extension ReachApplication {
     /// before (``signIn(name:password:from:device:)`` gives one): its checks are counted apart,
     /// against that device alone, so that no stranger's failures can make the owner wait.
     public func checkPassword(name: String, password: String, from address: String, device: String? = nil) async throws -> Identity {
-        let (configuration, logger, limits, pool) = (target.application, logger, signInLimits, pool)
+        let limits = signInLimits
         let account = String(name.prefix(100)).isEmpty ? "-" : String(name.prefix(100))
         let place = String(address.prefix(100)).isEmpty ? "-" : String(address.prefix(100))
-        let attempt: Int64 = try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Self.open(configuration, pool: pool, logger: logger)
-            defer { Self.release([connection], pool: pool) }
-            return try connection.withTransaction { connection in
-                // A device that signed in to this account before is counted on its own.
-                let known =
-                    try device.map { device in
-                        try connection.query(
-                            "SELECT 'device:' || left(encode(secret_hash, 'hex'), 16) FROM reach.sign_in_devices WHERE secret_hash = decode($1, 'hex') AND account = $2",
-                            [EventLog.sha256Hex(device), account]
-                        ).mapRows { try $0.decode(0, as: String.self) }.first
-                    } ?? nil
-                let keys: [(column: String, value: String, free: Int)] =
-                    known.map { [("address", $0, limits.freePerAccount)] }
-                    ?? [("account", account, limits.freePerAccount), ("address", place, limits.freePerAddress)]
-                let window = Double(limits.window.components.seconds)
-                var wait = 0.0
-                for key in keys {
-                    try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["reach-sign-in:\(key.column):\(key.value)"])
-                    let counted = try connection.query(
-                        """
-                        SELECT count(*)::int, extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures
-                        WHERE \(key.column) = $1 AND at > now() - make_interval(secs => $2)\(known == nil ? "" : " AND account = $3")
-                        """, known == nil ? [key.value, window] : [key.value, window, account])
-                    let needed = limits.wait(after: try counted.decode(Int.self, row: 0, column: 0), free: key.free)
-                    if needed > .zero, let since = try counted.decodeIfPresent(Double.self, row: 0, column: 1) {
-                        wait = max(wait, Double(needed.components.seconds) + Double(needed.components.attoseconds) / 1e18 - since)
-                    }
+        let attempt: Int64 = try await database.withTransaction(.application) { connection in
+            // A device that signed in to this account before is counted on its own.
+            let known =
+                try device.map { device in
+                    try connection.query(
+                        "SELECT 'device:' || left(encode(secret_hash, 'hex'), 16) FROM reach.sign_in_devices WHERE secret_hash = decode($1, 'hex') AND account = $2",
+                        [EventLog.sha256Hex(device), account]
+                    ).mapRows { try $0.decode(0, as: String.self) }.first
+                } ?? nil
+            let keys: [(column: String, value: String, free: Int)] =
+                known.map { [("address", $0, limits.freePerAccount)] }
+                ?? [("account", account, limits.freePerAccount), ("address", place, limits.freePerAddress)]
+            let window = Double(limits.window.components.seconds)
+            var wait = 0.0
+            for key in keys {
+                try connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ["reach-sign-in:\(key.column):\(key.value)"])
+                let counted = try connection.query(
+                    """
+                    SELECT count(*)::int, extract(epoch FROM now() - max(at))::float8 FROM reach.sign_in_failures
+                    WHERE \(key.column) = $1 AND at > now() - make_interval(secs => $2)\(known == nil ? "" : " AND account = $3")
+                    """, known == nil ? [key.value, window] : [key.value, window, account])
+                let needed = limits.wait(after: try counted.decode(Int.self, row: 0, column: 0), free: key.free)
+                if needed > .zero, let since = try counted.decodeIfPresent(Double.self, row: 0, column: 1) {
+                    wait = max(wait, Double(needed.components.seconds) + Double(needed.components.attoseconds) / 1e18 - since)
                 }
-                if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
-                _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
-                return try connection.query(
-                    "INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, known ?? place]
-                )
-                .decode(row: 0, column: 0)
             }
+            if wait > 0 { throw TooManyAttempts(seconds: max(1, Int(wait.rounded(.up)))) }
+            _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE at < now() - interval '1 day'")
+            return try connection.query(
+                "INSERT INTO reach.sign_in_failures (account, address) VALUES ($1, $2) RETURNING id", [account, known ?? place]
+            )
+            .decode(row: 0, column: 0)
         }
         let identity = try await identify(name: name, password: password)
-        try await onThreadOfItsOwn(name: "reach.accounts") {
-            let connection = try Self.open(configuration, pool: pool, logger: logger)
-            defer { Self.release([connection], pool: pool) }
+        try await database.withConnection(.application) { connection in
             _ = try connection.execute("DELETE FROM reach.sign_in_failures WHERE id = $1 OR account = $2", [attempt, account])
         }
         return identity
@@ -474,16 +447,15 @@ extension ReachApplication {
     /// the bare check, without the limits of ``checkPassword(name:password:from:)``, which
     /// every front asks instead.
     func identify(name: String, password: String) async throws -> Identity {
-        let (configuration, logger) = (target.application, logger)
-        let found = try await onThreadOfItsOwn(name: "reach.accounts") { () -> (Identity, String?)? in
-            let result = try Connection(configuration: configuration, logger: logger).query(
+        let found = try await database.withConnection(.application) { (connection) -> (Identity, String?)? in
+            let result = try connection.query(
                 "SELECT name, role, array_to_string(authorities, ','), password_hash FROM reach.accounts WHERE name = $1 AND NOT disabled", [name])
             guard result.rowCount == 1 else { return nil }
             return (try Self.identity(result), try result.decodeIfPresent(String.self, row: 0, column: 3))
         }
         // (A hash is checked even for an unknown name, so that the time taken tells nothing.)
         let stored = found?.1 ?? Self.absentHash
-        let verified = try await onThreadOfItsOwn(name: "reach.bcrypt") { Bcrypt.verify(password, hash: stored) }
+        let verified = try await blocking { Bcrypt.verify(password, hash: stored) }
         guard verified, let (identity, hash) = found, hash != nil else { throw NotAuthenticated() }
         return identity
     }

@@ -63,7 +63,7 @@ extension Lifecycle {
     public static func backup(to file: String, url: String?, dataDirectory: String, logger: Logger) async throws -> BackupReport {
         let target = try await target(url: url, dataDirectory: dataDirectory, logger: logger)
         let dump = try program("pg_dump")
-        return try await onThreadOfItsOwn(name: "reach.backup") {
+        return try await blocking {
             let started = ContinuousClock.now
             let partial = file + ".partial"
             guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -99,7 +99,7 @@ extension Lifecycle {
     public static func restore(from file: String, url: String?, dataDirectory: String, logger: Logger) async throws -> RestoreReport {
         guard FileManager.default.isReadableFile(atPath: file) else { throw RequestError("'\(file)' cannot be read") }
         let restore = try program("pg_restore")
-        return try await onThreadOfItsOwn(name: "reach.restore") {
+        return try await blocking {
             let started = ContinuousClock.now
             // The dump is one pg_restore can read (its table of contents).
             try run(restore, ["--list", file], on: nil)

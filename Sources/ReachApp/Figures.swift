@@ -55,38 +55,30 @@ extension ReachApplication {
         -> Figures
     {
         let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache, service) = (
-            target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests
-        )
-        return try await onThreadOfItsOwn(name: "reach.metrics") {
-            if grant.schema == "authority" {
-                let source = Self.readSource(target, for: identity, service: service)
-                let (connection, _) = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
+        let (database, disclosure, refresh, cache, service) = (database, disclosure, refreshesFigures, figuresCache, servesRequests)
+        if grant.schema == "authority" {
+            let source = Self.readSource(database.target, for: identity, service: service)
+            let rows = try await database.withConnection(.reading(identity, from: source)) { connection in
                 do {
-                    let rows = try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
-                    Self.release([connection], pool: pool)
-                    return Figures(rows: rows, policy: grant.policy, staleProjections: [])
+                    return try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
                 } catch {
-                    Self.noteReadFailure(error, on: [connection], target, logger: logger)
+                    Self.noteReadFailure(error, on: [connection], database.target, logger: database.logger)
                     throw error
                 }
             }
+            return Figures(rows: rows, policy: grant.policy, staleProjections: [])
+        }
+        return try await blocking {
             var stale: [String] = []
             let compute = {
-                let (readers, behind) = try Self.figureReaders(
-                    target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
-                defer { Self.release(readers, pool: pool) }
-                stale = behind
-                let rules = disclosure.policy(grant.policy)
-                let calculator = MetricsCalculator(schema: grant.schema)
-                do {
+                try Self.withFigureReaders(database, refresh: refresh, as: identity, service: service, disclosure: disclosure) { readers, behind in
+                    stale = behind
+                    let rules = disclosure.policy(grant.policy)
+                    let calculator = MetricsCalculator(schema: grant.schema)
                     if grant.policy != .none, grant.query.la != nil {
                         return try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
                     }
                     return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
-                } catch {
-                    Self.noteReadFailure(error, on: readers, target, logger: logger)
-                    throw error
                 }
             }
             let key = FiguresCache.key("metrics", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
@@ -131,31 +123,31 @@ extension ReachApplication {
     /// the application's connections, never an asker's); the names of projections still behind
     /// come back.
     static func figureReaders(
-        _ target: DatabaseTarget, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
-        disclosure: DisclosureSettings, logger: Logger, publish: Bool = true,
-        pool: ConnectionPool? = nil
+        _ database: DatabaseClient, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
+        disclosure: DisclosureSettings, publish: Bool = true
     ) throws -> ([Connection], stale: [String]) {
+        let (target, logger) = (database.target, database.logger)
         var stale: [String] = []
         if refresh {
-            let owner = try open(target.owner, pool: pool, logger: logger)
+            let owner = try database.open(.owner)
             stale = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
-            release([owner], pool: pool)
+            database.give([owner])
         }
         func readers(as identity: Identity?, from source: ConnectionConfiguration = target.application) throws -> [Connection] {
             // The first decides the server (the replica's, unless it cannot be reached), and the
             // others read on the same one.
-            var (first, server) = try openReading(source, target, as: identity, logger: logger, pool: pool)
+            var (first, server) = try database.openReading(identity, from: source)
             var all = [first]
             do {
                 try first.executeScript(metricsSessionSettings)
                 for _ in 1..<min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) {
-                    (first, server) = try openReading(server, target, as: identity, logger: logger, pool: pool)
+                    (first, server) = try database.openReading(identity, from: server)
                     all.append(first)
                     try first.executeScript(metricsSessionSettings)
                 }
             } catch {
                 noteReadFailure(error, on: all, target, logger: logger)
-                release(all, pool: pool)
+                database.give(all)
                 throw error
             }
             return all
@@ -164,20 +156,20 @@ extension ReachApplication {
         if refresh && publish && stale.isEmpty {
             var own: [Connection]?
             _ = try publishStale(
-                all: false, target: target,
+                all: false, database,
                 readers: {
                     if own == nil { own = try readers(as: nil) }
                     return own!
-                }, disclosure: disclosure, logger: logger, pool: pool)
+                }, disclosure: disclosure)
             if identity == nil, let own { return (own, stale) }
-            if let own { release(own, pool: pool) }
+            if let own { database.give(own) }
         }
         var source = readSource(target, for: identity, service: service)
         if refresh && source != target.application {
             // What was just brought up to date (and published) is read once the replica has it.
-            let owner = try open(target.owner, pool: pool, logger: logger)
+            let owner = try database.open(.owner)
             let position = try primaryPosition(on: owner)
-            release([owner], pool: pool)
+            database.give([owner])
             let first = try readers(as: identity, from: source)
             do {
                 if try hasReplayed(position, on: first[0], within: replayWait) { return (first, stale) }
@@ -185,14 +177,32 @@ extension ReachApplication {
             } catch {
                 noteReadFailure(error, on: first, target, logger: logger)
                 guard (error as? PostgresError)?.meansUnavailable == true else {
-                    release(first, pool: pool)
+                    database.give(first)
                     throw error
                 }
             }
-            release(first, pool: pool)
+            database.give(first)
             source = target.application
         }
         return (try readers(as: identity, from: source), stale)
+    }
+
+    /// Runs `body` on figure readers (``figureReaders(_:refresh:as:service:disclosure:publish:)``),
+    /// given the names of projections still behind; the readers are given back after it, and a
+    /// failure to read on a replica rests the replica.
+    static func withFigureReaders<T>(
+        _ database: DatabaseClient, refresh: Bool, as identity: Identity? = nil, service: Bool = false,
+        disclosure: DisclosureSettings, publish: Bool = true, _ body: ([Connection], [String]) throws -> T
+    ) throws -> T {
+        let (readers, stale) = try figureReaders(
+            database, refresh: refresh, as: identity, service: service, disclosure: disclosure, publish: publish)
+        defer { database.give(readers) }
+        do {
+            return try body(readers, stale)
+        } catch {
+            noteReadFailure(error, on: readers, database.target, logger: database.logger)
+            throw error
+        }
     }
 
     // MARK: Publishing
@@ -203,10 +213,11 @@ extension ReachApplication {
     /// `nhs`, for its logins to read. Returns the authorities published.
     public func publishSummaries(all: Bool = false, as identity: Identity) async throws -> [String] {
         try Access.checkMayOperate(.projectionsRun, for: identity)
-        let (target, logger, disclosure) = (target, logger, disclosure)
-        return try await onThreadOfItsOwn(name: "reach.publish") {
-            let (readers, _) = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger, publish: false)
-            return try Self.publishStale(all: all, target: target, readers: readers, disclosure: disclosure, logger: logger)
+        let (database, disclosure) = (database, disclosure)
+        return try await blocking {
+            try Self.withFigureReaders(database, refresh: true, disclosure: disclosure, publish: false) { readers, _ in
+                try Self.publishStale(all: all, database, readers: { readers }, disclosure: disclosure)
+            }
         }
     }
 
@@ -216,10 +227,9 @@ extension ReachApplication {
     /// records are in the log, and the runner or the next figures publish them.
     func publishAfterWriting() async {
         guard publishesAfterWriting else { return }
-        let (target, disclosure, logger) = (target, disclosure, logger)
+        let (database, disclosure) = (database, disclosure)
         do {
-            try await onThreadOfItsOwn(name: "reach.publish") {
-                let owner = try Connection(configuration: target.owner, logger: logger)
+            try await database.withConnection(.owner) { owner in
                 // (A login that may not publish, such as the application's alone, leaves it to
                 // the runner or to the programme's next figures.)
                 guard
@@ -235,28 +245,21 @@ extension ReachApplication {
                         """
                     ).decode(Bool.self, row: 0, column: 0)
                 else { return }
-                _ = try Self.figureReaders(target, refresh: true, disclosure: disclosure, logger: logger)
+                try Self.withFigureReaders(database, refresh: true, disclosure: disclosure) { _, _ in }
             }
         } catch {
             logger.warning("recorded, but the authorities' summaries could not be published yet", metadata: ["error": "\(error)"])
         }
     }
 
-    /// The publishing of ``publishSummaries(all:as:)``, on connections already open.
-    static func publishStale(all: Bool, target: DatabaseTarget, readers: [Connection], disclosure: DisclosureSettings, logger: Logger) throws
-        -> [String]
-    {
-        try publishStale(all: all, target: target, readers: { readers }, disclosure: disclosure, logger: logger)
-    }
-
-    /// The same, opening the connections to compute on (`readers`) only when something is to
-    /// be published.
+    /// The publishing of ``publishSummaries(all:as:)``, opening the connections to compute on
+    /// (`readers`) only when something is to be published.
     static func publishStale(
-        all: Bool, target: DatabaseTarget, readers makeReaders: () throws -> [Connection],
-        disclosure: DisclosureSettings, logger: Logger, pool: ConnectionPool? = nil
+        all: Bool, _ database: DatabaseClient, readers makeReaders: () throws -> [Connection], disclosure: DisclosureSettings
     ) throws -> [String] {
-        let owner = try open(target.owner, pool: pool, logger: logger)
-        defer { release([owner], pool: pool) }
+        let logger = database.logger
+        let owner = try database.open(.owner)
+        defer { database.give([owner]) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
         // The authorities with a login, and how far (and on which day) each was last published.
@@ -318,12 +321,9 @@ extension ReachApplication {
         }
         try Access.checkMayExport(la: la, for: identity)
         let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
-        let (target, logger, disclosure, pool, refresh, cache, service) = (
-            target, logger, disclosure, pool, refreshesFigures, figuresCache, servesRequests
-        )
-        return try await onThreadOfItsOwn(name: "reach.export") {
-            if grant.schema == "authority" {
-                let connection = try Self.connect(target.application, as: identity, reading: true, logger: logger)
+        let (database, disclosure, refresh, cache, service) = (database, disclosure, refreshesFigures, figuresCache, servesRequests)
+        if grant.schema == "authority" {
+            return try await database.withConnection(.request(identity, reading: true)) { connection in
                 let result: QueryResult
                 do {
                     result = try connection.query(
@@ -339,20 +339,15 @@ extension ReachApplication {
                 try deliver(rows)
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
-            let writer = try Self.connect(target.application, as: identity, reading: false, logger: logger)
+        }
+        return try await database.withConnection(.request(identity, reading: false)) { writer in
             guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
                 throw NotFound("no local authority '\(la.prefix(60))' is registered; see reach metrics --by la for the authorities with figures")
             }
             let compute = {
-                let (readers, _) = try Self.figureReaders(
-                    target, refresh: refresh, as: identity, service: service, disclosure: disclosure, logger: logger, pool: pool)
-                defer { Self.release(readers, pool: pool) }
-                do {
-                    return try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
+                try Self.withFigureReaders(database, refresh: refresh, as: identity, service: service, disclosure: disclosure) { readers, _ in
+                    try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
                         .table(la: la, period: period, today: .today, on: readers)
-                } catch {
-                    Self.noteReadFailure(error, on: readers, target, logger: logger)
-                    throw error
                 }
             }
             let key = FiguresCache.key("summary", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)

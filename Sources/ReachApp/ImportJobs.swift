@@ -4,6 +4,7 @@ import ReachDomain
 import ReachEventLog
 import ReachIngest
 import ReachPostgres
+import ServiceLifecycle
 import Synchronization
 
 /// Something asked for that is not there, or not the asker's to see (the two are not told
@@ -105,11 +106,14 @@ extension ReachApplication {
                 throw Refusals([Refusal("type", "is needed for a CSV file: name the record type (such as activity_delivered), or the file after it")])
             }
         }
-        let (configuration, logger) = (target.application, logger)
+        guard let runner = importJobs, !runner.hasStopped else {
+            throw RequestError("import jobs run in a service (reach serve) that is running; import the file with reach import")
+        }
         let id = UUID().uuidString.lowercased()
         // The job's bookkeeping connection stays open while it runs: while its session lives,
         // the job is running; once gone (the service stopped), the job shows as failed.
-        let book = try await onThreadOfItsOwn(name: "reach.import") {
+        let (configuration, logger) = (target.application, logger)
+        let book = try await blocking {
             let connection = try Connection(configuration: configuration, logger: logger)
             _ = try connection.execute(
                 """
@@ -119,9 +123,7 @@ extension ReachApplication {
             return JobBook(connection: connection, id: id)
         }
         let app = self
-        Task.detached {
-            await app.runImport(book, file: file, type: type, skipInvalid: skipInvalid, as: identity)
-        }
+        runner.start { await app.runImport(book, file: file, type: type, skipInvalid: skipInvalid, as: identity) }
         return try await importJob(id, as: identity)
     }
 
@@ -184,9 +186,7 @@ extension ReachApplication {
     /// service stopped while it ran is marked failed.
     public func importJob(_ id: String, as identity: Identity) async throws -> ImportJob {
         guard UUID(uuidString: id) != nil else { throw NotFound("no import job '\(id.prefix(40))'") }
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.import") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        return try await database.withConnection(.application) { connection in
             _ = try connection.execute(
                 """
                 UPDATE reach.import_jobs j SET state = 'failed', finished_at = now(),
@@ -205,9 +205,8 @@ extension ReachApplication {
     /// The asker's latest import jobs (everyone's, for an admin), newest first.
     public func importJobs(limit: Int = 50, as identity: Identity) async throws -> [ImportJob] {
         try Access.checkMayRecord(identity)
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.import") {
-            let found = try Connection(configuration: configuration, logger: logger).query(
+        return try await database.withConnection(.application) { connection in
+            let found = try connection.query(
                 "SELECT \(Self.importJobColumns) FROM reach.import_jobs WHERE $1 OR account = $2 ORDER BY created_at DESC LIMIT $3",
                 [identity.role == .admin, identity.name, Int64(limit)])
             return try (0..<found.rowCount).map { try Self.importJob(found, row: $0) }
@@ -218,10 +217,9 @@ extension ReachApplication {
     /// the file imported (CSV or JSON Lines).
     public func importRejects(_ id: String, as identity: Identity) async throws -> (text: String, isCSV: Bool) {
         let job = try await importJob(id, as: identity)
-        let (configuration, logger) = (target.application, logger)
         guard job.hasRejects else { throw NotFound("import job '\(id)' has no refused rows") }
-        let text = try await onThreadOfItsOwn(name: "reach.import") {
-            try Connection(configuration: configuration, logger: logger).query("SELECT rejects FROM reach.import_jobs WHERE id = $1::uuid", [id])
+        let text = try await database.withConnection(.application) { connection in
+            try connection.query("SELECT rejects FROM reach.import_jobs WHERE id = $1::uuid", [id])
                 .decode(String.self, row: 0, column: 0)
         }
         return (text, job.file.lowercased().hasSuffix(".csv"))
@@ -267,6 +265,41 @@ final class JobBook: Sendable {
             defer { state.connection = nil }
             guard let connection = state.connection else { return }
             _ = try connection.execute(sql, parameters)
+        }
+    }
+}
+
+/// The import jobs that requests start, run to their end by a service of the service group:
+/// each job a child task of its `run()`, so that a graceful shutdown stops taking jobs and
+/// waits for those running (a job still running when the shutdown's time is up is cancelled,
+/// and rolls back). Jobs reach it through an `AsyncStream`.
+public final class ImportJobRunner: Service, Sendable {
+    private let jobs: AsyncStream<@Sendable () async -> Void>
+    private let queue: AsyncStream<@Sendable () async -> Void>.Continuation
+    private let stopped = Atomic<Bool>(false)
+
+    public init() {
+        (jobs, queue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+    }
+
+    /// Whether it has stopped, and so takes no more jobs (jobs handed over before it starts
+    /// wait for it).
+    public var hasStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    /// Hands a job over to be run.
+    func start(_ job: @escaping @Sendable () async -> Void) {
+        queue.yield(job)
+    }
+
+    public func run() async throws {
+        defer { stopped.store(true, ordering: .releasing) }
+        let queue = queue
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await job in jobs { group.addTask { await job() } }
+            }
+        } onGracefulShutdown: {
+            queue.finish()
         }
     }
 }

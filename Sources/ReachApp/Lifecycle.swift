@@ -13,14 +13,14 @@ public enum Lifecycle {
     /// replica `readURL` names, if any (see ``ReachApplication/readSource(_:for:service:)``).
     public static func target(url: String?, readURL: String? = nil, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
         if let url { return DatabaseTarget.url(url).reading(from: readURL) }
-        return try await onThreadOfItsOwn(name: "reach.cluster") {
+        return try await blocking {
             try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).0.reading(from: readURL)
         }
     }
 
     /// Applies the pending migrations; returns the names of those applied.
     public static func migrate(url: String?, dataDirectory: String, logger: Logger) async throws -> [String] {
-        try await onThreadOfItsOwn(name: "reach.migrate") {
+        try await blocking {
             if let url {
                 return try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: DatabaseTarget.url(url).owner, logger: logger))
             }
@@ -30,7 +30,7 @@ public enum Lifecycle {
 
     /// Stops Reach's own cluster.
     public static func stop(dataDirectory: String) async throws {
-        try await onThreadOfItsOwn { try LocalCluster(dataDirectory: dataDirectory).stop() }
+        try await blocking { try LocalCluster(dataDirectory: dataDirectory).stop() }
     }
 
     /// Where the database is, whether it runs, its migrations and the size of its log.
@@ -45,7 +45,7 @@ public enum Lifecycle {
 
     /// The database's status, without starting anything.
     public static func status(url: String?, dataDirectory: String, logger: Logger) async throws -> Status {
-        try await onThreadOfItsOwn {
+        try await blocking {
             var output = Status(database: "", data_dir: nil, running: false, migrations: [], events: nil, last_position: nil)
             let configuration: ConnectionConfiguration
             if let url {

@@ -13,9 +13,8 @@ extension ReachApplication {
     /// and last error.
     public func projectionStatus(as identity: Identity) async throws -> [ProjectionEngine.Status] {
         try Access.checkMayOperate(.projectionsStatus, for: identity)
-        let (owner, logger) = (target.owner, logger)
-        return try await onThreadOfItsOwn {
-            let connection = try Connection(configuration: owner, logger: logger)
+        let logger = logger
+        return try await database.withConnection(.owner) { connection in
             let engine = ProjectionEngine(logger: logger)
             try engine.install(on: connection)
             return try engine.status(on: connection)
@@ -29,12 +28,9 @@ extension ReachApplication {
         onRebuilt: @escaping @Sendable (Projection, Double) -> Void = { _, _ in }
     ) async throws {
         try Access.checkMayOperate(.projectionsRebuild, for: identity)
-        let (owner, logger) = (target.owner, logger)
         let engine = ProjectionEngine(logger: logger)
-        try await onThreadOfItsOwn(name: "reach.rebuild") {
-            try engine.install(on: Connection(configuration: owner, logger: logger))
-        }
-        try await engine.rebuild(projections, workers: workers, configuration: owner, onDone: onRebuilt)
+        try await database.withConnection(.owner) { connection in try engine.install(on: connection) }
+        try await engine.rebuild(projections, workers: workers, configuration: target.owner, onDone: onRebuilt)
     }
 
     /// The projection runner as a service: it catches every projection up and follows the log
@@ -44,16 +40,20 @@ extension ReachApplication {
         throws -> ProjectionRunnerService
     {
         try Access.checkMayOperate(.projectionsRun, for: identity)
-        let (target, disclosure, logger) = (target, disclosure, logger)
+        let (database, disclosure, logger) = (database, disclosure, logger)
         return ProjectionRunnerService(
-            runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: target.owner, logger: logger),
+            runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: database.target.owner, logger: logger),
             onProgress: onProgress,
             publish: {
+                // The connections to compute on are opened only when something is to be published.
+                var readers: [Connection]?
+                defer { readers.map(database.give) }
                 _ = try Self.publishStale(
-                    all: false, target: target,
+                    all: false, database,
                     readers: {
-                        try Self.figureReaders(target, refresh: false, disclosure: disclosure, logger: logger).0
-                    }, disclosure: disclosure, logger: logger)
+                        if readers == nil { readers = try Self.figureReaders(database, refresh: false, disclosure: disclosure).0 }
+                        return readers!
+                    }, disclosure: disclosure)
             })
     }
 
@@ -61,9 +61,9 @@ extension ReachApplication {
     /// every migration this build knows is applied. Returns the log's last position; throws
     /// ``RequestError`` naming what is missing.
     public func readiness() async throws -> (lastPosition: Int64, projectionLag: Int64) {
-        let (configuration, logger) = (target.owner.answering(within: readinessTimeout), logger)
-        return try await onThreadOfItsOwn(name: "reach.ready") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        let logger = logger
+        // A connection of its own, which waits for an answer no longer than the check may.
+        return try await database.withConnection(.unpooled(target.owner.answering(within: readinessTimeout))) { connection in
             let applied = Set(try Migrator.applied(on: connection))
             let pending = try ReadSide.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
             guard pending.isEmpty else { throw RequestError("migrations not applied: \(pending.joined(separator: ", "))") }
@@ -78,9 +78,8 @@ extension ReachApplication {
     /// One stream's events in version order, after `afterVersion`.
     public func readStream(_ streamID: String, afterVersion: Int64, limit: Int, as identity: Identity) async throws -> [RecordedEvent] {
         try Access.checkMayOperate(.eventsRead, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn {
-            try EventLog.readStream(streamID, afterVersion: afterVersion, limit: limit, on: Connection(configuration: configuration, logger: logger))
+        return try await database.withConnection(.application) { connection in
+            try EventLog.readStream(streamID, afterVersion: afterVersion, limit: limit, on: connection)
         }
     }
 
@@ -90,9 +89,7 @@ extension ReachApplication {
         async throws
     {
         try Access.checkMayOperate(.eventsRead, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        try await onThreadOfItsOwn { cancellation in
-            let connection = try Connection(configuration: configuration, logger: logger)
+        try await database.withConnection(.application) { connection, cancellation in
             var reader = LogReader(after: position)
             var remaining = limit
             while remaining > 0 && !cancellation.isCancelled {
@@ -122,9 +119,8 @@ extension ReachApplication {
     /// Appends one raw event (for operators; records go through ``record(_:source:as:)``).
     public func appendEvent(_ event: NewEvent, expecting version: ExpectedVersion, as identity: Identity) async throws -> AppendResult {
         try Access.checkMayOperate(.eventsAppend, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn {
-            try EventLog.append([event], expecting: [event.streamID: version], on: Connection(configuration: configuration, logger: logger))[0]
+        return try await database.withConnection(.application) { connection in
+            try EventLog.append([event], expecting: [event.streamID: version], on: connection)[0]
         }
     }
 
@@ -137,10 +133,8 @@ extension ReachApplication {
     /// still there as it was; `publicKey` (hex), when given, must be the key that signed it.
     public func verifyLog(seal: String?, publicKey: String? = nil, as identity: Identity) async throws -> VerifyReport {
         try Access.checkMayOperate(.eventsVerify, for: identity)
-        let (configuration, logger) = (target.application, logger)
         let parsed = try seal.map(Seal.init(fileText:))
-        return try await onThreadOfItsOwn(name: "reach.verify") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        return try await database.withConnection(.application) { connection in
             if let parsed { return try EventLog.verify(against: parsed, publicKey: publicKey, on: connection) }
             return try EventLog.verify(on: connection)
         }
@@ -153,8 +147,7 @@ extension ReachApplication {
     /// was made now.
     public func sealLog(keyPath: String, maxWait: Duration = .seconds(300), as identity: Identity) async throws -> (seal: Seal, newKey: Bool) {
         try Access.checkMayOperate(.eventsSeal, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        return try await onThreadOfItsOwn(name: "reach.seal") {
+        return try await database.withConnection(.application) { connection in
             var newKey = false
             let key: [UInt8]
             if FileManager.default.fileExists(atPath: keyPath) {
@@ -168,7 +161,7 @@ extension ReachApplication {
                 try PrivateFile.write(Hex.encode(key) + "\n", to: keyPath)
                 newKey = true
             }
-            return (try EventLog.seal(privateKey: key, maxWait: maxWait, on: Connection(configuration: configuration, logger: logger)), newKey)
+            return (try EventLog.seal(privateKey: key, maxWait: maxWait, on: connection), newKey)
         }
     }
 
@@ -178,9 +171,7 @@ extension ReachApplication {
         -> DemoLoader.Summary
     {
         try Access.checkMayOperate(.loadDemo, for: identity)
-        let (configuration, logger) = (target.application, logger)
-        let summary = try await onThreadOfItsOwn(name: "reach.demo") {
-            let connection = try Connection(configuration: configuration, logger: logger)
+        let summary = try await database.withConnection(.application) { connection in
             let loader = DemoLoader(generator: DemoGenerator(seed: seed, events: events))
             try loader.checkTarget(on: connection)
             return try loader.load(on: connection, progress: progress)
@@ -192,8 +183,9 @@ extension ReachApplication {
 
 /// The projection runner as a `Service` of swift-service-lifecycle: `run()` returns after a
 /// graceful shutdown (SIGTERM, SIGINT) once the batch in flight is done. The runner's loop
-/// blocks on libpq, so it runs on a thread of its own, and the shutdown reaches it through
-/// its stop flag.
+/// blocks on libpq, so it runs in a task whose executor is a thread of its own, and the
+/// shutdown reaches it through its stop flag; the publisher waits between rounds with
+/// `Task.sleep`, and is cancelled when the runner returns.
 public struct ProjectionRunnerService: Service {
     let runner: ProjectionRunner
     let onProgress: @Sendable (String, ProjectionEngine.Progress) -> Void
@@ -216,28 +208,23 @@ public struct ProjectionRunnerService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await onThreadOfItsOwn(name: "reach.projections") { cancellation in
-                        try runner.run(shouldStop: { cancellation.isCancelled }, onProgress: onProgress)
-                    }
+                    try await onThreadOfItsOwn(name: "reach.projections", async: { try await runner.run(onProgress: onProgress) })
                 }
                 if let publish {
                     group.addTask {
-                        try await onThreadOfItsOwn(name: "reach.publish") { cancellation in
-                            let clock = ContinuousClock()
-                            while !cancellation.isCancelled && !runner.isStopped {
-                                let next = clock.now + interval
-                                do { try publish() } catch {
-                                    runner.logger.warning(
-                                        "could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
-                                }
-                                while clock.now < next && !cancellation.isCancelled && !runner.isStopped { Thread.sleep(forTimeInterval: 0.1) }
+                        while !Task.isCancelled && !runner.isStopped {
+                            do { try await blocking { try publish() } } catch {
+                                runner.logger.warning(
+                                    "could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
                             }
+                            try? await Task.sleep(for: interval)
                         }
                     }
                 }
                 // The runner returning (stopped) ends the publisher too.
                 try await group.next()
                 runner.stop()
+                group.cancelAll()
                 try await group.waitForAll()
             }
         } onGracefulShutdown: {

@@ -3,13 +3,14 @@ import Logging
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
+import ServiceLifecycle
 
 /// Reach's use cases, each one function that the command line, the HTTP service and the tests
 /// all call: recording, importing, figures, exports, the read side, the log and the database.
 ///
 /// Each takes the ``Identity`` asking and decides access through ``Access``; each returns
-/// typed results and leaves printing to its caller. Blocking libpq work runs on threads of
-/// its own (``onThreadOfItsOwn(name:_:)-5hy2``), never on Swift's cooperative pool.
+/// typed results and leaves printing to its caller. Blocking libpq work runs on the process's
+/// bounded executor for blocking work (`blocking { ... }`), never on Swift's cooperative pool.
 ///
 /// ```swift
 /// let app = ReachApplication(target: try await Lifecycle.target(url: nil, dataDirectory: directory, logger: logger), logger: logger)
@@ -39,11 +40,17 @@ public struct ReachApplication: Sendable {
     /// Checks and appends the records of requests that arrive together in one transaction (a
     /// service's; see ``RecordBatcher``); nil: each request records on its own.
     public let recordBatcher: RecordBatcher?
+    /// Runs the import jobs requests start (a service's; see ``ImportJobRunner``); nil: imports
+    /// run in the foreground only (the command line).
+    public let importJobs: ImportJobRunner?
     /// Tokens checked a moment ago (a service's; see ``TokenCache``); nil: every request's
     /// token is looked up.
     public let tokenCache: TokenCache?
     /// Connections kept for reuse between requests (a service's); nil: each use case opens its own.
     public let pool: ConnectionPool?
+    /// The one way to a connection: for a login (the application's, the owner's, or one
+    /// request's), for the length of a closure, on the executor for blocking work.
+    public var database: DatabaseClient { DatabaseClient(target: target, pool: pool, logger: logger) }
     /// How long the readiness check waits for the database (``readiness()``).
     public private(set) var readinessTimeout: Duration = .seconds(5)
     /// How password guessing is slowed (``SignInLimits``).
@@ -101,16 +108,24 @@ public struct ReachApplication: Sendable {
     /// The one assembly of the application, for `reach serve`, every command, every benchmark
     /// and every test: what differs between them is only their ``Settings``.
     public init(target: DatabaseTarget, disclosure: DisclosureSettings = DisclosureSettings(), logger: Logger, settings: Settings = .commandLine) {
+        var target = target
+        if let seconds = settings.requestTimeoutSeconds { target = Self.limited(target, to: seconds) }
         self.target = target
         self.disclosure = disclosure
         self.logger = logger
         self.settings = settings
         figuresCache = settings.figuresSeconds > 0 ? FiguresCache(lifetime: .seconds(settings.figuresSeconds)) : nil
-        recordBatcher = settings.batchesRecords ? RecordBatcher() : nil
+        recordBatcher = settings.batchesRecords ? RecordBatcher(configuration: target.application, logger: logger) : nil
+        importJobs = settings.servesRequests ? ImportJobRunner() : nil
         tokenCache = settings.tokenSeconds > 0 ? TokenCache(lifetime: .seconds(settings.tokenSeconds)) : nil
         pool = settings.idleConnections > 0 ? ConnectionPool(maximumIdle: settings.idleConnections) : nil
-        if let seconds = settings.requestTimeoutSeconds { limitRequests(to: seconds) }
+        if let seconds = settings.requestTimeoutSeconds { readinessTimeout = .seconds(min(2, seconds)) }
     }
+
+    /// The long-lived work a service runs beside its HTTP server, each a `Service` for its
+    /// service group: the record batcher and the import jobs (none for the command line). Every
+    /// service group that serves requests (`reach serve`, the benchmarks, the tests) runs them.
+    public var services: [any Service] { [recordBatcher as (any Service)?, importJobs].compactMap { $0 } }
 
     /// Bounds every request's database work by `seconds`: the server cancels a statement past
     /// it (`statement_timeout`), and a server that does not answer at all (hung, stopped) is
@@ -120,13 +135,14 @@ public struct ReachApplication: Sendable {
     /// `seconds` if less. The owner's connections (the projection runner's, the migrations',
     /// and the catch-up a service without its own runner makes before figures) are left
     /// unbounded: they wait, and go on where they were once the server answers again.
-    private mutating func limitRequests(to seconds: Int) {
+    private static func limited(_ target: DatabaseTarget, to seconds: Int) -> DatabaseTarget {
         func limited(_ configuration: ConnectionConfiguration) -> ConnectionConfiguration {
             configuration.overriding(["options": "-c statement_timeout=\(seconds * 1000)"]).answering(within: .seconds(seconds + 1))
         }
+        var target = target
         target.application = limited(target.application)
         target.reader = target.reader.map(limited)
-        readinessTimeout = .seconds(min(2, seconds))
+        return target
     }
 
     /// The same application with other settings: a benchmark serves, as `reach serve` would,
@@ -141,10 +157,8 @@ public struct ReachApplication: Sendable {
     /// (`reach.authority_logins`) is that authority's `la_viewer`; the application's own login
     /// is the installation's `admin`, named `actor` in what it records.
     public func identify(actor: String) async throws -> Identity {
-        let configuration = target.application
-        let logger = logger
-        let (authority, login) = try await onThreadOfItsOwn {
-            let result = try Connection(configuration: configuration, logger: logger).query("SELECT reach.login_authority(), session_user::text")
+        let (authority, login) = try await database.withConnection(.application) { connection in
+            let result = try connection.query("SELECT reach.login_authority(), session_user::text")
             return (try result.decodeIfPresent(String.self, row: 0, column: 0), try result.decode(String.self, row: 0, column: 1))
         }
         if let authority { return Identity(name: login, role: .laViewer, authorities: [authority]) }

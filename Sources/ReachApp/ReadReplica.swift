@@ -32,26 +32,6 @@ extension ReachApplication {
         return reader
     }
 
-    /// A connection to read on from `source`, as `identity` reads (``connect(_:as:reading:logger:pool:)``;
-    /// unscoped when nil), and where it is. When `source` is the replica and it cannot be
-    /// reached, the primary's (and the replica rests).
-    static func openReading(
-        _ source: ConnectionConfiguration, _ target: DatabaseTarget, as identity: Identity?,
-        logger: Logger, pool: ConnectionPool?
-    ) throws -> (Connection, ConnectionConfiguration) {
-        func open(_ configuration: ConnectionConfiguration) throws -> Connection {
-            try identity.map { try connect(configuration, as: $0, reading: true, logger: logger, pool: pool) }
-                ?? Self.open(configuration, pool: pool, logger: logger)
-        }
-        guard source != target.application else { return (try open(source), source) }
-        do {
-            return (try open(source), source)
-        } catch let error as PostgresError where error.meansUnavailable {
-            ReplicaHealth.shared.failed(source, error, logger: logger)
-            return (try open(target.application), target.application)
-        }
-    }
-
     /// Notes that reading on `connections` failed with `error`: when they are the replica's and
     /// it is unavailable, the replica rests. The error is for the caller to throw.
     static func noteReadFailure(_ error: any Error, on connections: [Connection], _ target: DatabaseTarget, logger: Logger) {
@@ -105,12 +85,11 @@ extension ReachApplication {
     public func readReplicaState() async -> ReadReplicaState? {
         guard let reader = target.reader else { return nil }
         if ReplicaHealth.shared.isResting(reader) { return ReadReplicaState(state: "resting") }
-        let logger = logger
+        // A connection of its own, which waits at most a second or two.
+        let quick = reader.overriding(["connect_timeout": "2"]).answering(within: .seconds(1))
         return
-            (try? await onThreadOfItsOwn(name: "reach.ready") {
+            (try? await database.withConnection(.unpooled(quick)) { connection in
                 do {
-                    let connection = try Connection(
-                        configuration: reader.overriding(["connect_timeout": "2"]).answering(within: .seconds(1)), logger: logger)
                     let found = try connection.query(
                         """
                         SELECT pg_is_in_recovery(),

@@ -45,10 +45,7 @@ extension ReachApplication {
 
     private func recentRecords(limit: Int, eventID: UUID?, as identity: Identity) async throws -> [RecentRecord] {
         try Access.checkMayRecord(identity)
-        let (configuration, logger, pool) = (target.application, logger, pool)
-        return try await onThreadOfItsOwn { _ in
-            let connection = try Self.connect(configuration, as: identity, reading: true, logger: logger, pool: pool)
-            defer { Self.release([connection], pool: pool) }
+        return try await database.withConnection(.request(identity, reading: true)) { connection in
             let found = try connection.query(
                 """
                 SELECT "position", record_id, event_type, schema_version, authority_id, occurred_on::text,

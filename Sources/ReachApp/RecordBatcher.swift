@@ -3,102 +3,147 @@ import Logging
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
+import ServiceLifecycle
+import Synchronization
 
-/// Records sent to a service at the same moment, checked and appended together: one thread
-/// takes every request waiting, checks each account's records as the lines of one file are
-/// checked (``Recorder/recordAll(_:on:)``) and appends them in one transaction, then answers
-/// each request with its own results. A record is answered only once its transaction has
-/// committed. Anything unexpected rolls the batch back, and each request then records alone
-/// (``ReachApplication/record(_:source:as:)`` without the batcher), so a batch never changes an
-/// outcome, only the number of round trips and commits behind it. A database that cannot be
-/// reached, or does not answer in time, fails the batch and every request waiting behind it.
-public final class RecordBatcher: @unchecked Sendable {
-    struct Request {
+/// Records sent to a service at the same moment, checked and appended together: a service of
+/// the service group takes every request waiting, checks each account's records as the lines
+/// of one file are checked (``Recorder/recordAll(_:on:)``) and appends them in one transaction,
+/// then answers each request with its own results. A record is answered only once its
+/// transaction has committed. Anything unexpected rolls the batch back, and each request then
+/// records alone (``ReachApplication/record(_:source:as:)`` without the batcher), so a batch
+/// never changes an outcome, only the number of round trips and commits behind it; so does a
+/// request made while the batcher is not running (before it starts, or after it stopped). A
+/// database that cannot be reached, or does not answer in time, fails the batch and every
+/// request waiting behind it.
+///
+/// Requests wait in a queue; each one sent wakes the service through an `AsyncStream`, and the
+/// service takes everything waiting at once. It stops on the service group's graceful
+/// shutdown (the stream ends) or when its task is cancelled.
+public final class RecordBatcher: Service, Sendable {
+    struct Request: Sendable {
         var identity: Identity
         var source: String
         var documents: [(line: Int, text: String)]
-        var answer: (Result<[RecordResult]?, any Error>) -> Void
+        var answer: @Sendable (Result<[RecordResult]?, any Error>) -> Void
     }
 
-    private let condition = NSCondition()
-    private var waiting: [Request] = []
-    private var started = false
+    private struct State {
+        var waiting: [Request] = []
+        var running = false
+    }
+
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    /// The login batches are appended with (each account's request settings are set on it per
+    /// batch).
+    let configuration: ConnectionConfiguration
+    let logger: Logger
     /// The most records one batch takes.
     public let maximumRecords: Int
 
-    public init(maximumRecords: Int = 500) {
+    public init(configuration: ConnectionConfiguration, logger: Logger, maximumRecords: Int = 500) {
+        self.configuration = configuration
+        self.logger = logger
         self.maximumRecords = max(1, maximumRecords)
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues a request's records; nil comes back when the batch failed and the request should
-    /// record alone.
-    func submit(
-        _ documents: [(line: Int, text: String)], source: String, as identity: Identity,
-        configuration: ConnectionConfiguration, logger: Logger
-    ) async throws -> [RecordResult]? {
+    /// Queues a request's records; nil comes back when the request should record alone (the
+    /// batch failed, or the batcher is not running).
+    func submit(_ documents: [(line: Int, text: String)], source: String, as identity: Identity) async throws -> [RecordResult]? {
         try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            waiting.append(Request(identity: identity, source: source, documents: documents) { continuation.resume(with: $0) })
-            if !started {
-                started = true
-                let thread = Thread { [self] in run(configuration: configuration, logger: logger) }
-                thread.name = "reach.records"
-                thread.stackSize = 8 << 20
-                thread.start()
+            let request = Request(identity: identity, source: source, documents: documents) { continuation.resume(with: $0) }
+            let queued = state.withLock { state in
+                guard state.running else { return false }
+                state.waiting.append(request)
+                return true
             }
-            condition.signal()
-            condition.unlock()
+            if queued { wake.yield() } else { continuation.resume(returning: nil) }
         }
     }
 
-    /// The batcher's thread: forever, the requests waiting, as one batch.
-    private func run(configuration: ConnectionConfiguration, logger: Logger) {
-        var connection: Connection?
-        while true {
-            condition.lock()
-            while waiting.isEmpty { condition.wait() }
+    /// Records the requests waiting, batch after batch, until the graceful shutdown or
+    /// cancellation; requests still waiting then record alone. Its connection blocks, so its
+    /// task runs on a thread of its own.
+    public func run() async throws {
+        state.withLock { $0.running = true }
+        defer {
+            let left = state.withLock { state in
+                state.running = false
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for request in left { request.answer(.success(nil)) }
+        }
+        let wake = wake
+        try await withGracefulShutdownHandler {
+            try await onThreadOfItsOwn(
+                name: "reach.records",
+                async: {
+                    var connection: Connection?
+                    for await _ in wakeups {
+                        while let batch = takeBatch() { connection = record(batch, on: connection) }
+                    }
+                })
+        } onGracefulShutdown: {
+            wake.finish()
+        }
+    }
+
+    /// The requests waiting, up to ``maximumRecords`` records (at least one request).
+    private func takeBatch() -> [Request]? {
+        state.withLock { state in
             var batch: [Request] = []
             var records = 0
-            while let next = waiting.first, batch.isEmpty || records + next.documents.count <= maximumRecords {
-                batch.append(waiting.removeFirst())
+            while let next = state.waiting.first, batch.isEmpty || records + next.documents.count <= maximumRecords {
+                batch.append(state.waiting.removeFirst())
                 records += next.documents.count
             }
-            condition.unlock()
-            do {
-                var reused = true
-                if connection == nil || connection?.isHealthy == false {
-                    connection = try Connection(configuration: configuration, logger: logger)
-                    reused = false
-                }
-                let results: [[RecordResult]]
-                do {
-                    results = try Self.record(batch, on: connection!)
-                } catch let error as PostgresError where reused && error.code == .connection {
-                    // The connection kept from before was found gone (the server restarted, or
-                    // failed over, since): once more on a new one. Records are kept by their
-                    // ids, so a batch that did commit before the loss is not recorded twice.
-                    connection = try Connection(configuration: configuration, logger: logger)
-                    results = try Self.record(batch, on: connection!)
-                }
-                for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }
-            } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
-                // The database cannot be reached, or did not answer in time: neither this batch
-                // nor the requests waiting behind it can record now. Each is told at once (a
-                // service answers 503, and a record sent again with its id is recorded once),
-                // rather than each waiting its turn for the same answer.
-                connection = nil
-                condition.lock()
-                let behind = waiting
-                waiting.removeAll()
-                condition.unlock()
-                for request in batch + behind { request.answer(.failure(error)) }
-            } catch {
-                connection?.abandonTransaction()
-                if connection?.isHealthy == false { connection = nil }
-                logger.debug("a batch of records went back to recording one request at a time", metadata: ["error.type": "\(type(of: error))"])
-                for request in batch { request.answer(.success(nil)) }
-            }
+            return batch.isEmpty ? nil : batch
         }
+    }
+
+    /// Records one batch on the batcher's connection (a new one when there is none or it
+    /// broke), answers its requests, and returns the connection to keep.
+    private func record(_ batch: [Request], on kept: Connection?) -> Connection? {
+        var connection = kept
+        do {
+            var reused = true
+            if connection == nil || connection?.isHealthy == false {
+                connection = try Connection(configuration: configuration, logger: logger)
+                reused = false
+            }
+            let results: [[RecordResult]]
+            do {
+                results = try Self.record(batch, on: connection!)
+            } catch let error as PostgresError where reused && error.code == .connection {
+                // The connection kept from before was found gone (the server restarted, or
+                // failed over, since): once more on a new one. Records are kept by their ids,
+                // so a batch that did commit before the loss is not recorded twice.
+                connection = try Connection(configuration: configuration, logger: logger)
+                results = try Self.record(batch, on: connection!)
+            }
+            for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }
+        } catch let error as PostgresError where error.code == .connection || error.code == .noAnswer {
+            // The database cannot be reached, or did not answer in time: neither this batch nor
+            // the requests waiting behind it can record now. Each is told at once (a service
+            // answers 503, and a record sent again with its id is recorded once), rather than
+            // each waiting its turn for the same answer.
+            let behind = state.withLock { state in
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            for request in batch + behind { request.answer(.failure(error)) }
+            return nil
+        } catch {
+            connection?.abandonTransaction()
+            if connection?.isHealthy == false { connection = nil }
+            logger.debug("a batch of records went back to recording one request at a time", metadata: ["error.type": "\(type(of: error))"])
+            for request in batch { request.answer(.success(nil)) }
+        }
+        return connection
     }
 
     /// One batch, in one transaction: each account's records checked together and appended in

@@ -53,24 +53,21 @@ extension ReachApplication {
         try Access.checkMayRecord(identity)
         let documents = Self.split(text)
         guard !documents.isEmpty else { throw RequestError("no records found") }
-        let (configuration, logger, pool) = (target.application, logger, pool)
         // A service checks and appends the records of requests arriving together in one batch.
         if let batcher = recordBatcher,
-            let results = try await batcher.submit(documents, source: source, as: identity, configuration: configuration, logger: logger)
+            let results = try await batcher.submit(documents, source: source, as: identity)
         {
             if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
             return results
         }
         let recorder = Recorder(actor: identity.name, source: source, rule: Access.recordingRule(for: identity))
-        let results = try await onThreadOfItsOwn { cancellation in
-            let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger, pool: pool)
+        let results = try await database.withConnection(.request(identity, reading: false)) { connection, cancellation in
             var results: [RecordResult] = []
             for (line, document) in documents {
                 if cancellation.isCancelled { throw CancellationError() }
                 let (id, outcome) = try recorder.record(document, on: connection)
                 results.append(RecordResult(line: line, id: id, outcome: outcome))
             }
-            Self.release([connection], pool: pool)
             return results
         }
         if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
@@ -99,21 +96,17 @@ extension ReachApplication {
         let recorder = Recorder(
             actor: identity.name, source: "import:\((path as NSString).lastPathComponent)",
             rule: Access.recordingRule(for: identity))
-        let (configuration, logger) = (target.application, logger)
         // The import's connection blocks: its task runs on a thread of its own, and reads ahead
         // on the cooperative pool (see Importer.run).
-        let outcome = try await onThreadOfItsOwn(
-            name: "reach.import",
-            async: {
-                let source = try Importer.open(path: path, type: type)
-                let csvHeader = source.csvHeader
-                let connection = try Self.connect(configuration, as: identity, reading: false, logger: logger)
-                let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
-                    try Task.checkCancellation()
-                    progress(done)
-                }
-                return ImportOutcome(summary: summary, csvHeader: csvHeader)
-            })
+        let outcome = try await database.withDedicatedConnection(.request(identity, reading: false), name: "reach.import") { connection in
+            let source = try Importer.open(path: path, type: type)
+            let csvHeader = source.csvHeader
+            let summary = try await Importer(recorder: recorder).run(source: source, skipInvalid: skipInvalid, on: connection) { done in
+                try Task.checkCancellation()
+                progress(done)
+            }
+            return ImportOutcome(summary: summary, csvHeader: csvHeader)
+        }
         if outcome.summary.committed && outcome.summary.appended > 0 { await publishAfterWriting() }
         return outcome
     }

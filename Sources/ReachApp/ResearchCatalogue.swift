@@ -20,10 +20,8 @@ extension ReachApplication {
         guard identity.role == .researcher || identity.role == .admin else {
             throw AccessDenied("the research views are for researchers and admins")
         }
-        let (target, logger, pool, source) = (target, logger, pool, Self.readSource(target, for: identity, service: servesRequests))
-        return try await onThreadOfItsOwn(name: "reach.research") {
-            let (connection, _) = try Self.openReading(source, target, as: identity, logger: logger, pool: pool)
-            defer { Self.release([connection], pool: pool) }
+        let source = Self.readSource(target, for: identity, service: servesRequests)
+        return try await database.withConnection(.reading(identity, from: source)) { connection in
             let rows = try connection.query(
                 """
                 SELECT c.relname::text, coalesce(obj_description(c.oid, 'pg_class'), ''), a.attname::text,

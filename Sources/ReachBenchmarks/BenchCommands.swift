@@ -49,7 +49,7 @@ struct AppendBench: AsyncParsableCommand {
         let target = try await database.target(logger: logger)
         let scratch = "reach_bench_\(getpid())"
         // Blocking work (libpq) runs on threads of its own, off the cooperative pool.
-        let (admin, owner) = try await onThreadOfItsOwn(name: "reach.bench") { () throws -> (ConnectionConfiguration, ConnectionConfiguration) in
+        let (admin, owner) = try await blocking { () throws -> (ConnectionConfiguration, ConnectionConfiguration) in
             let admin = target.owner.overriding(["dbname": target.cluster == nil ? Self.scratchParent(target) : "postgres"])
             let connection = try Connection(configuration: admin, logger: logger)
             try connection.executeScript("CREATE DATABASE \(try connection.quoteIdentifier(scratch))")
@@ -65,14 +65,14 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     static func drop(_ scratch: String, admin: ConnectionConfiguration, logger: Logger) async throws {
-        try await onThreadOfItsOwn(name: "reach.bench") {
+        try await blocking {
             let connection = try Connection(configuration: admin, logger: logger)
             try connection.executeScript("DROP DATABASE IF EXISTS \(try connection.quoteIdentifier(scratch)) WITH (FORCE)")
         }
     }
 
     private func measure(_ owner: ConnectionConfiguration, logger: Logger) async throws {
-        try await onThreadOfItsOwn(name: "reach.bench") {
+        try await blocking {
             let setup = try Connection(configuration: owner, logger: logger)
             _ = try ReadSide.migrator(logger: logger).migrate(on: setup)
             // The baseline table: the log's columns and the unique keys any correct log needs
@@ -109,27 +109,27 @@ struct AppendBench: AsyncParsableCommand {
         // phase before it wrote (a checkpoint in the middle of one phase and not of its
         // baseline made the bulk ratio swing from 0.3x to 0.6x between runs).
         let (batched, bulk) = (batched, bulk)
-        let rawBatches = try await onThreadOfItsOwn(name: "reach.bench") {
+        let rawBatches = try await blocking {
             Self.checkpoint(owner)
             return try self.rawBatches(owner, total: batched)
         }
-        let batches = try await onThreadOfItsOwn(name: "reach.bench") {
+        let batches = try await blocking {
             Self.checkpoint(owner)
             return try self.reachBatches(owner, total: batched)
         }
-        let rawCopy = try await onThreadOfItsOwn(name: "reach.bench") {
+        let rawCopy = try await blocking {
             Self.checkpoint(owner)
             return try self.rawCopy(owner, total: bulk)
         }
-        let bulkRow = try await onThreadOfItsOwn(name: "reach.bench") {
+        let bulkRow = try await blocking {
             Self.checkpoint(owner)
             return try self.reachBulk(owner, total: bulk)
         }
-        let rawRead = try await onThreadOfItsOwn(name: "reach.bench") {
+        let rawRead = try await blocking {
             Self.checkpoint(owner)
             return try Self.rawRead(owner)
         }
-        let (read, rss) = try await onThreadOfItsOwn(name: "reach.bench") { try Self.readAll(owner) }
+        let (read, rss) = try await blocking { try Self.readAll(owner) }
 
         // Every target is a ratio to a baseline measured here, in this run; the rates are
         // printed beside it. Those that replaced absolute rates are the same targets on the

@@ -213,7 +213,7 @@ struct ProjectionBench: AsyncParsableCommand {
         let counts = try await withThrowingTaskGroup(of: Int.self) { group in
             for client in 0..<clients {
                 group.addTask {
-                    try await onThreadOfItsOwn(name: "reach.bench") {
+                    try await blocking {
                         let connection = try Connection(configuration: configuration, logger: logger)
                         var count = 0
                         while seconds(since: start) < 2 {
@@ -237,7 +237,7 @@ struct ProjectionBench: AsyncParsableCommand {
     /// covering it, with when it was appended (seconds from the start).
     func liveLag(_ configuration: ConnectionConfiguration, rate: Int, logger: Logger) async throws -> [(at: Double, lag: Double)] {
         let engine = ProjectionEngine(logger: logger)
-        try await onThreadOfItsOwn(name: "reach.bench") {
+        try await blocking {
             _ = try engine.waitUntilCaughtUp(timeout: .seconds(600), on: Connection(configuration: configuration, logger: logger))
         }
         let runner = ProjectionRunnerService(runner: ProjectionRunner(engine: engine, configuration: configuration, logger: logger))
@@ -253,7 +253,7 @@ struct ProjectionBench: AsyncParsableCommand {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await runner.run() }
             defer { group.cancelAll() }
-            async let covered = onThreadOfItsOwn(name: "reach.bench") { () throws -> [(checkpoint: Int64, at: ContinuousClock.Instant)] in
+            async let covered = blocking { () throws -> [(checkpoint: Int64, at: ContinuousClock.Instant)] in
                 let monitor = try Connection(configuration: configuration, logger: logger)
                 var covered: [(checkpoint: Int64, at: ContinuousClock.Instant)] = []
                 while seconds(since: start) < limit {
@@ -269,7 +269,7 @@ struct ProjectionBench: AsyncParsableCommand {
             let appended = try await withThrowingTaskGroup(of: [(position: Int64, at: ContinuousClock.Instant)].self) { writing in
                 for writer in 0..<writers {
                     writing.addTask {
-                        try await onThreadOfItsOwn(name: "reach.bench") {
+                        try await blocking {
                             let connection = try Connection(configuration: configuration, logger: logger)
                             var appended: [(position: Int64, at: ContinuousClock.Instant)] = []
                             for index in stride(from: writer, to: total, by: writers) {

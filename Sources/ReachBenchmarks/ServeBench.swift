@@ -55,7 +55,7 @@ struct ServeBench: AsyncParsableCommand {
         // Accounts and what the requests ask about: an authority's pilot and school with
         // activities in 2024/25.
         let run = String(UUID().uuidString.prefix(8)).lowercased()
-        let (la, pilot, school) = try await onThreadOfItsOwn { () -> (String, String, String) in
+        let (la, pilot, school) = try await blocking { () -> (String, String, String) in
             let owner = try Connection(configuration: target.owner, logger: logger)
             _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
             let found = try owner.query(
@@ -82,7 +82,7 @@ struct ServeBench: AsyncParsableCommand {
             router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
         let runner = try served.projectionRunner(as: admin)
-        let group = ServiceGroup(configuration: .init(services: [runner, server], logger: quiet))
+        let group = ServiceGroup(configuration: .init(services: served.services + [runner, server], logger: quiet))
         let serving = Task { try await group.run() }
         var port = 0
         for await value in ports {
@@ -167,13 +167,13 @@ struct ServeBench: AsyncParsableCommand {
     static func demoLog(_ app: ReachApplication, events: Int, as admin: Identity, logger: Logger) async throws -> (events: Int, lastPosition: Int64?)
     {
         let target = app.target
-        let size = try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        let size = try await blocking { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
         guard size.events == 0 else { return size }
         emit("loading the demo data set: \(events) events")
         let started = ContinuousClock.now
         _ = try await app.loadDemo(seed: 1, events: events, as: admin)
         emit("loaded in \(Self.seconds(ContinuousClock.now - started)) s")
-        return try await onThreadOfItsOwn { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
+        return try await blocking { try EventLog.size(on: Connection(configuration: target.owner, logger: logger)) }
     }
 
     /// What wrk measured, read from the line the scripts' `done` prints.
@@ -227,7 +227,7 @@ struct ServeBench: AsyncParsableCommand {
 
     /// Runs wrk (two threads) and reads its `RESULT` line.
     static func wrk(_ wrk: String, _ base: String, script: String, connections: Int, seconds: Int) async throws -> Result {
-        try await onThreadOfItsOwn(name: "reach.bench") {
+        try await blocking {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: wrk)
             // (No answer within the service's own request limit, 30 s, counts as an error.)
@@ -255,14 +255,14 @@ struct ServeBench: AsyncParsableCommand {
     /// scratch database on the same server (created and dropped): the best of two runs.
     func baselineRate(_ target: DatabaseTarget, logger: Logger) async throws -> AppendBench.Row {
         let scratch = "reach_bench_\(getpid())"
-        let (admin, owner) = try await onThreadOfItsOwn(name: "reach.bench") { () throws -> (ConnectionConfiguration, ConnectionConfiguration) in
+        let (admin, owner) = try await blocking { () throws -> (ConnectionConfiguration, ConnectionConfiguration) in
             let admin = target.owner.overriding(["dbname": target.cluster == nil ? AppendBench.scratchParent(target) : "postgres"])
             let connection = try Connection(configuration: admin, logger: logger)
             try connection.executeScript("CREATE DATABASE \(try connection.quoteIdentifier(scratch))")
             return (admin, target.owner.overriding(["dbname": scratch]))
         }
         do {
-            try await onThreadOfItsOwn(name: "reach.bench") {
+            try await blocking {
                 _ = try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: owner, logger: logger))
             }
             let append = try AppendBench.parse([])

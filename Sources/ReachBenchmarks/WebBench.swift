@@ -46,7 +46,7 @@ struct WebBench: AsyncParsableCommand {
         let target = app.target
         let admin = try await app.identify(actor: "bench")
         let logSize = try await ServeBench.demoLog(app, events: events, as: admin, logger: logger)
-        let la = try await onThreadOfItsOwn { () -> String in
+        let la = try await blocking { () -> String in
             let owner = try Connection(configuration: target.owner, logger: logger)
             _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
             let found = try owner.query(
@@ -80,7 +80,7 @@ struct WebBench: AsyncParsableCommand {
             let server = Application(
                 router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                 onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
-            let group = ServiceGroup(configuration: .init(services: [server], logger: quiet))
+            let group = ServiceGroup(configuration: .init(services: served.services + [server], logger: quiet))
             let serving = Task { try await group.run() }
             var port = 0
             for await value in ports {

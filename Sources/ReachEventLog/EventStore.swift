@@ -86,55 +86,33 @@ public struct EventStore: Sendable {
         after position: Int64, batchSize: Int, pollInterval: Duration, _ consume: ([RecordedEvent]) async throws -> Void
     ) async throws -> Int64 {
         var reader = LogReader(after: position)
-        var backoff = Duration.milliseconds(100)
-        while !Task.isCancelled {
-            var listener: PostgresConnection?
-            var reading: PostgresConnection?
-            do {
-                listener = try await PostgresConnection.connect(client.configuration, logger: logger)
-                reading = try await PostgresConnection.connect(client.configuration, logger: logger)
-                try await listener!.run { try $0.listen(Self.channel) }
-                backoff = .milliseconds(100)
-                while !Task.isCancelled {
-                    // Catch up.
+        var reading: Connection?
+        let follower = LogFollower(configuration: client.configuration, pollInterval: pollInterval, logger: logger)
+        do {
+            try await follower.follow(
+                lost: { reading = nil },
+                round: { _ in
+                    let connection = try reading ?? Connection(configuration: client.configuration, logger: logger)
+                    reading = connection
+                    // Catch up, handing each batch over before the reader moves past it.
                     var delivered = false
                     while !Task.isCancelled {
-                        let start = reader
-                        let (events, advanced) = try await reading!.run { connection in
-                            var copy = start
-                            return (try copy.next(limit: batchSize, maxWaitMilliseconds: 50, on: connection), copy)
-                        }
+                        var next = reader
+                        let events = try next.next(limit: batchSize, maxWaitMilliseconds: 50, on: connection)
                         if !events.isEmpty {
                             try await consume(events)
                             delivered = true
                         }
-                        reader = advanced
+                        reader = next
                         if events.count < batchSize { break }
                     }
-                    // Wait for a notification or the poll interval. Appenders notify at most every
-                    // 20 ms per session, so after events arrived look again soon regardless.
-                    let wait = delivered ? min(pollInterval, .milliseconds(50)) : pollInterval
-                    _ = try await listener!.run { [wait] in try $0.waitForNotifications(timeout: wait) }
-                }
-            } catch let error as PostgresError where error.meansUnavailable {
-                logger.warning(
-                    "lost the connection while following the log; reconnecting",
-                    metadata: [
-                        "event.position": "\(reader.checkpoint)", "error": "\(error)",
-                    ])
-                await listener?.close()
-                await reading?.close()
-                try await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
-                continue
-            } catch {
-                await listener?.close()
-                await reading?.close()
-                if Task.isCancelled { break }
-                throw error
-            }
-            await listener?.close()
-            await reading?.close()
+                    // Appenders notify at most every 20 ms per session, so after events arrived
+                    // look again soon regardless.
+                    return delivered ? min(pollInterval, .milliseconds(50)) : nil
+                })
+        } catch {
+            // Cancelled: what was handed over stands.
+            if !Task.isCancelled { throw error }
         }
         return reader.checkpoint
     }

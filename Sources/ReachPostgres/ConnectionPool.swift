@@ -6,6 +6,10 @@ import Logging
 /// used by one thread, and given back when it is healthy and outside a transaction; one that
 /// failed is not given back, and so is closed.
 ///
+/// `@unchecked Sendable` rather than a `Mutex`: connections are not `Sendable`, and `idle` and
+/// `opened` are only read or written while holding `lock`; a connection is either idle here or
+/// in one borrower's hands, never both.
+///
 /// ```swift
 /// let pool = ConnectionPool(maximumIdle: 32)
 /// let connection = try pool.take(configuration, logger: logger)
@@ -32,14 +36,26 @@ public final class ConnectionPool: @unchecked Sendable {
         return connection
     }
 
-    /// Gives a connection back for reuse, under the configuration it was opened with (or lets it close, when it is unhealthy, in a
-    /// transaction, or the pool holds enough).
+    /// Gives a connection back for reuse, under the configuration it was opened with (or lets
+    /// it close, when it is unhealthy or the pool holds enough). A transaction the borrower left open (or failed) is rolled back first, so the next
+    /// borrower never inherits it.
     public func give(_ connection: Connection) {
+        guard connection.isHealthy else { return }
+        if connection.isInTransaction {
+            try? connection.settle()
+            connection.abandonTransaction()
+        }
         guard connection.isHealthy && !connection.isInTransaction else { return }
         let configuration = connection.configuration
         lock.withLock {
             if idle[configuration, default: []].count < maximumIdle { idle[configuration, default: []].append(connection) }
         }
+    }
+
+    /// Closes every idle connection (those lent out are closed when given back, if the pool
+    /// then holds enough, or kept).
+    public func drain() {
+        lock.withLock { idle.removeAll() }
     }
 
     /// Connections idle now, and opened since the pool was made.

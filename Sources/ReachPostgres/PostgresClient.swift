@@ -1,8 +1,10 @@
 import Logging
 import Synchronization
 
-/// A pool of connections for async code. Each connection has its own thread; callers borrow
-/// one for the length of a closure and give it back when the closure returns.
+/// Connections for async code: each borrowed from a ``ConnectionPool`` for the length of a
+/// closure that runs on the process's executor for blocking work (``BlockingExecutor``), and
+/// given back when it returns (rolled back first if it left a transaction open). At most
+/// `maximumConnections` closures hold one at once; the others wait their turn.
 ///
 /// ```swift
 /// let client = PostgresClient(configuration: configuration, maximumConnections: 8)
@@ -10,128 +12,99 @@ import Synchronization
 /// try await client.withTransaction { connection in try connection.execute("INSERT ...", [value]) }
 /// await client.shutdown()
 /// ```
+///
+/// The application's client (`DatabaseClient`, which scopes each connection to who asks) is
+/// built on the same pool and executor.
 public final class PostgresClient: Sendable {
     /// The configuration connections are opened with.
     public let configuration: ConnectionConfiguration
-    /// The most connections the pool opens at once.
+    /// The most connections lent at once (and kept idle between).
     public let maximumConnections: Int
+    private let pool: ConnectionPool
     private let logger: Logger
     private let state: Mutex<State>
 
     private struct State {
-        var idle: [PostgresConnection] = []
-        var open = 0
-        var waiters: [CheckedContinuation<PostgresConnection?, Never>] = []
+        var lent = 0
+        var waiters: [CheckedContinuation<Bool, Never>] = []
         var closed = false
     }
 
     public init(configuration: ConnectionConfiguration, maximumConnections: Int = 4, logger: Logger = Logger(label: "reach.postgres")) {
-        precondition(maximumConnections > 0, "a pool needs at least one connection")
+        precondition(maximumConnections > 0, "a client needs at least one connection")
         self.configuration = configuration
         self.maximumConnections = maximumConnections
+        self.pool = ConnectionPool(maximumIdle: maximumConnections)
         self.logger = logger
         self.state = Mutex(State())
     }
 
-    /// Borrows a connection for `body`, which runs on that connection's thread.
-    public func withConnection<T: Sendable>(_ body: @Sendable (Connection) throws -> T) async throws -> T {
-        let connection = try await lease()
-        do {
-            let value = try await connection.run(body)
-            await release(connection)
-            return value
-        } catch {
-            await release(connection)
-            throw error
+    /// Borrows a connection for `body`, which runs on the executor for blocking work.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await lease()
+        defer { release() }
+        let (pool, configuration, logger) = (pool, configuration, logger)
+        return try await blocking {
+            let connection = try pool.take(configuration, logger: logger)
+            defer { pool.give(connection) }
+            return try body(connection)
         }
     }
 
     /// Borrows a connection and runs `body` in a transaction on it.
-    public func withTransaction<T: Sendable>(_ body: @Sendable (Connection) throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await withConnection { try $0.withTransaction(body) }
     }
 
-    /// Closes every idle connection and refuses new leases.
+    /// Closes every idle connection and refuses new loans.
     public func shutdown() async {
-        let (idle, waiters) = state.withLock { state in
+        let waiters = state.withLock { state in
             state.closed = true
-            defer {
-                state.idle = []
-                state.waiters = []
-            }
-            return (state.idle, state.waiters)
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        for waiter in waiters { waiter.resume(returning: nil) }
-        for connection in idle { await connection.close() }
+        for waiter in waiters { waiter.resume(returning: false) }
+        pool.drain()
     }
 
-    private enum Lease {
-        case reuse(PostgresConnection)
-        case open
-        case wait
-        case closed
-    }
-
-    private func lease() async throws -> PostgresConnection {
-        while true {
-            let decision: Lease = state.withLock { state in
-                if state.closed { return .closed }
-                if let connection = state.idle.popLast() { return .reuse(connection) }
-                if state.open < maximumConnections {
-                    state.open += 1
-                    return .open
-                }
-                return .wait
-            }
-            switch decision {
-            case .closed:
-                throw PostgresError(code: .connection, message: "the connection pool has been shut down")
-            case .reuse(let connection):
-                return connection
-            case .open:
-                do {
-                    return try await PostgresConnection.connect(configuration, logger: logger)
-                } catch {
-                    state.withLock { $0.open -= 1 }
-                    throw error
-                }
-            case .wait:
-                let handed: PostgresConnection? = await withCheckedContinuation { continuation in
-                    let resumeNow = state.withLock { state -> Bool in
-                        if state.closed { return true }
-                        state.waiters.append(continuation)
-                        return false
+    /// Waits for a loan to be free; throws once the client is shut down.
+    private func lease() async throws {
+        enum Decision { case lent, wait, closed }
+        let decision: Decision = state.withLock { state in
+            if state.closed { return .closed }
+            guard state.lent < maximumConnections else { return .wait }
+            state.lent += 1
+            return .lent
+        }
+        switch decision {
+        case .lent: return
+        case .closed: throw Self.closedError
+        case .wait:
+            // A loan given back is handed straight to the first waiter (`lent` stays counted).
+            let handed = await withCheckedContinuation { continuation in
+                let now: Bool? = state.withLock { state in
+                    if state.closed { return false }
+                    if state.lent < maximumConnections {
+                        state.lent += 1
+                        return true
                     }
-                    if resumeNow { continuation.resume(returning: nil) }
+                    state.waiters.append(continuation)
+                    return nil
                 }
-                if let handed { return handed }
-            // Either the pool closed or a slot freed up; loop to find out which.
+                if let now { continuation.resume(returning: now) }
             }
+            if !handed { throw Self.closedError }
         }
     }
 
-    /// Takes a connection back. One that a borrower left inside a transaction or a copy is
-    /// rolled back first, and one that is broken or cannot be made idle is closed, so the next
-    /// borrower never inherits another's transaction.
-    private func release(_ connection: PostgresConnection) async {
-        let healthy = await connection.resetForReuse()
-        if !healthy { await connection.close() }
-        let waiter: CheckedContinuation<PostgresConnection?, Never>? = state.withLock { state in
-            if !healthy { state.open -= 1 }
-            if !state.waiters.isEmpty {
-                let waiter = state.waiters.removeFirst()
-                if healthy { return waiter }
-                // No connection to hand over, but a slot is free: let the waiter open one.
-                waiter.resume(returning: nil)
-                return nil
-            }
-            if healthy && !state.closed { state.idle.append(connection) }
+    private func release() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst() }
+            state.lent -= 1
             return nil
         }
-        if let waiter {
-            waiter.resume(returning: connection)
-        } else if healthy, state.withLock({ $0.closed }) {
-            await connection.close()
-        }
+        waiter?.resume(returning: true)
     }
+
+    private static let closedError = PostgresError(code: .connection, message: "the connection pool has been shut down")
 }

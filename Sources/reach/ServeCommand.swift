@@ -91,7 +91,8 @@ struct Serve: AsyncParsableCommand {
         let uploads =
             environment["REACH_UPLOAD_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("reach-uploads").path
-        var services: [any Service] = []
+        // The record batcher and the import jobs first, then the runner, then the server.
+        var services: [any Service] = app.services
         if !noRunner {
             services.append(try app.projectionRunner(as: try await app.identify(actor: actorName(nil))))
         }

@@ -34,7 +34,7 @@ struct UpgradeTests {
             let counts = counts
             tasks = (0..<count).map { client in
                 Task.detached {
-                    try await onThreadOfItsOwn {
+                    try await blocking {
                         let connection = try Connection(configuration: configuration)
                         var index = 0
                         while counts.running.load(ordering: .relaxed) {
@@ -107,7 +107,7 @@ struct UpgradeTests {
         try await Task.sleep(for: .milliseconds(300))
         let before = appenders.appended
         let started = ContinuousClock.now
-        let applied = try await onThreadOfItsOwn { try Migrator(migrations: all, logger: logger).migrate(on: db.ownerConnection()) }
+        let applied = try await blocking { try Migrator(migrations: all, logger: logger).migrate(on: db.ownerConnection()) }
         let took = ContinuousClock.now - started
         try await Task.sleep(for: .milliseconds(300))
         let during = appenders.appended - before
@@ -148,7 +148,7 @@ struct UpgradeTests {
             migrator.lockTimeout = .milliseconds(200)
             return migrator
         }()
-        let migrating = Task.detached { try await onThreadOfItsOwn { try migrator.migrate(on: db.ownerConnection()) } }
+        let migrating = Task.detached { try await blocking { try migrator.migrate(on: db.ownerConnection()) } }
         try await Task.sleep(for: .seconds(3))
         let duringRead = appenders.appended
         try reader.executeScript("COMMIT")

@@ -136,13 +136,13 @@ struct EngineTests {
             engine: ProjectionEngine(), configuration: db.owner, logger: .init(label: "second"), pollInterval: .milliseconds(20))
         let firstDone = DispatchSemaphore(value: 0)
         let secondDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? first.run()
+        _ = taskOnThreadOfItsOwn(name: "first") {
+            try? await first.run()
             firstDone.signal()
         }
         try waitFor { try caughtUp(connection) }
-        Thread.detachNewThread {
-            try? second.run()
+        _ = taskOnThreadOfItsOwn(name: "second") {
+            try? await second.run()
             secondDone.signal()
         }
         Thread.sleep(forTimeInterval: 0.3)

@@ -76,7 +76,7 @@ struct FaultRig {
         let server = Application(
             router: ReachServer.router(app), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        var services: [any Service] = [server]
+        var services: [any Service] = app.services + [server]
         if runner { services.append(try app.projectionRunner(as: admin)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let serving = Task { try await group.run() }
@@ -99,7 +99,7 @@ struct FaultRig {
         var lag = -1
         let deadline = ContinuousClock.now + .seconds(seconds)
         while lag != 0 && ContinuousClock.now < deadline {
-            let body = try await onThreadOfItsOwn { FaultRig.get(base + "/health/ready").body }
+            let body = try await blocking { FaultRig.get(base + "/health/ready").body }
             lag = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["projection_lag"] as? Int ?? -1
             if lag != 0 { try await Task.sleep(for: .milliseconds(100)) }
         }
@@ -124,7 +124,7 @@ struct FaultRig {
         return Task {
             let owner = try Connection(configuration: app.target.owner)
             let assembly = try ServerTests.Assembly(owner)
-            let (status, output) = try await onThreadOfItsOwn {
+            let (status, output) = try await blocking {
                 try Programs.run(
                     python, [root + "/Tests/Faults/post_records.py", base, token, assembly.pilot, assembly.school, "\(seconds)", "\(count)"],
                     errors: false)
@@ -142,7 +142,7 @@ struct FaultRig {
         let (python, root) = try Self.python()
         let base = base
         return Task {
-            let (status, output) = try await onThreadOfItsOwn {
+            let (status, output) = try await blocking {
                 try Programs.run(python, [root + "/Tests/Faults/follow_events.py", base, token, "\(position)", "\(seconds)"], errors: false)
             }
             struct Followed: Decodable {
@@ -230,7 +230,7 @@ extension ServerTests {
         let directory = FaultRig.directory()
         let data = directory + "/data"
         defer { FaultRig.remove(directory, clusters: [data]) }
-        let target = try await onThreadOfItsOwn {
+        let target = try await blocking {
             try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
         }
         // (Reach's own cluster: its other databases are its superuser's alone, so that no login
@@ -254,7 +254,7 @@ extension ServerTests {
         try await Task.sleep(for: .seconds(1))
         var restarted = false
         for _ in 0..<40 where !restarted {
-            restarted = (try? await onThreadOfItsOwn { try LocalCluster(dataDirectory: data, settings: DatabaseTarget.localSettings).start() }) != nil
+            restarted = (try? await blocking { try LocalCluster(dataDirectory: data, settings: DatabaseTarget.localSettings).start() }) != nil
             if !restarted { try await Task.sleep(for: .milliseconds(500)) }
         }
         let down = ContinuousClock.now - killed
@@ -292,7 +292,7 @@ extension ServerTests {
             FaultRig.signalServer(data, SIGCONT)
             FaultRig.remove(directory, clusters: [data])
         }
-        let target = try await onThreadOfItsOwn {
+        let target = try await blocking {
             try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
         }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
@@ -301,7 +301,7 @@ extension ServerTests {
         // answer is given up on a second after it); the projection runner runs too.
         let limit = 2.0
         let rig = try await FaultRig.serve(app, requestSeconds: Int(limit), runner: true)
-        #expect(try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready").status } == 200)
+        #expect(try await blocking { FaultRig.get(rig.base + "/health/ready").status } == 200)
 
         // 32 clients post records for 10 s; 2 s in, every process of the server is stopped for 5 s.
         let clients = try rig.clients(token: token, seconds: 10)
@@ -309,13 +309,13 @@ extension ServerTests {
         FaultRig.signalServer(data, SIGSTOP)
         let stopped = ContinuousClock.now
         try await Task.sleep(for: .milliseconds(500))
-        let unready = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready") }
+        let unready = try await blocking { FaultRig.get(rig.base + "/health/ready") }
         try await Task.sleep(until: stopped + .seconds(5))
         FaultRig.signalServer(data, SIGCONT)
         let resumed = ContinuousClock.now
         var ready = (status: 0, seconds: 0.0, body: "")
         while ready.status != 200 && ContinuousClock.now < resumed + .seconds(20) {
-            ready = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready") }
+            ready = try await blocking { FaultRig.get(rig.base + "/health/ready") }
             if ready.status != 200 { try await Task.sleep(for: .milliseconds(100)) }
         }
         let recovery = ContinuousClock.now - resumed
@@ -391,7 +391,7 @@ extension ServerTests {
         let firstRows = ContinuousClock.now - accepted
         #expect(seen.state == "running" && seen.rows_read > 0, "the job was \(seen.state) with \(seen.rows_read) rows read after \(firstRows)")
         kill(process.processIdentifier, SIGKILL)
-        try await onThreadOfItsOwn { process.waitUntilExit() }
+        try await blocking { process.waitUntilExit() }
         #expect(process.terminationReason == .uncaughtSignal)
 
         // Nothing of it in the log; the job, read again, has failed.
@@ -437,7 +437,7 @@ extension ServerTests {
             _ = try? Programs.run("/bin/umount", [small])
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let target = try await onThreadOfItsOwn {
+        let target = try await blocking {
             try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
         }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
@@ -465,16 +465,21 @@ extension ServerTests {
         // The command line: exit 1, saying the disk is full.
         let (status, said) = try Programs.run(binary, ["import", file, "--database-url", url])
         #expect(status == 1 && said.contains("No space left on device"), "reach import said (\(status)): \(said.suffix(600))")
-        // The service's import job: failed, saying so.
+        // The service's import job (its import jobs run as reach serve runs them): failed, saying so.
+        let served = app.with(.service(runner: false, figuresSeconds: 0))
+        let jobs = ServiceGroup(configuration: .init(services: served.services, logger: FaultRig.logger))
+        let running = Task { try await jobs.run() }
+        defer { running.cancel() }
         let upload = directory + "/upload"
         try FileManager.default.createDirectory(atPath: upload, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: file, toPath: upload + "/school_registered.csv")
-        var job = try await app.startImport(
+        var job = try await served.startImport(
             file: upload + "/school_registered.csv", name: "school_registered.csv", bytes: 0, type: nil, skipInvalid: false, as: sam)
         for _ in 0..<300 where job.state == "running" {
             try await Task.sleep(for: .milliseconds(100))
-            job = try await app.importJob(job.id, as: sam)
+            job = try await served.importJob(job.id, as: sam)
         }
+        await jobs.triggerGracefulShutdown()
         #expect(job.state == "failed" && job.error?.contains("out of disk space") == true, "\(job.state): \(job.error ?? "")")
         let afterFull: Int = try owner.query("SELECT count(*) FROM reach.events").decode(row: 0, column: 0)
         #expect(afterFull == before, "nothing of the import is in the log (\(afterFull - before) events)")

@@ -24,7 +24,7 @@ extension ServerTests {
         let directory = FaultRig.directory()
         let (primaryData, standbyData) = (directory + "/primary", directory + "/standby")
         defer { FaultRig.remove(directory, clusters: [primaryData, standbyData]) }
-        let primaryTarget = try await onThreadOfItsOwn {
+        let primaryTarget = try await blocking {
             try DatabaseTarget.local(dataDirectory: primaryData, migrations: ReadSide.migrations(), logger: logger).0
         }
         let primary = try #require(primaryTarget.cluster)
@@ -32,7 +32,7 @@ extension ServerTests {
         let tokens = try await FaultRig.prepare(onPrimary)
 
         // The standby, then synchronous replication to it.
-        let standby = try await onThreadOfItsOwn {
+        let standby = try await blocking {
             let standby = try LocalCluster.standby(of: primary, in: standbyData, settings: DatabaseTarget.localSettings)
             try standby.start()
             return standby
@@ -78,7 +78,7 @@ extension ServerTests {
         let rig = try await FaultRig.serve(ReachApplication(target: target, logger: logger), requestSeconds: 5, runner: true)
         let sessionsURL = rig.base + "/api/v1/metrics?la=northvale&period=2024/25&metric=sessions&format=csv"
         func sessions(_ token: String) async throws -> Double? {
-            let answer = try await onThreadOfItsOwn { FaultRig.get(sessionsURL, token: token) }
+            let answer = try await blocking { FaultRig.get(sessionsURL, token: token) }
             return Self.headline(answer.body, statistic: "sessions")
         }
         let before = try #require(try await sessions(tokens.researcher))
@@ -93,7 +93,7 @@ extension ServerTests {
         // resumes, in both.
         try standbyAdmin.executeScript("SELECT pg_wal_replay_pause()")
         let assembly = try ServerTests.Assembly(primaryAdmin)
-        let posted = try await onThreadOfItsOwn {
+        let posted = try await blocking {
             FaultRig.get(rig.base + "/api/v1/records", token: tokens.staff, post: assembly.record("replica-1"))
         }
         #expect(posted.status == 200, "\(posted.body)")
@@ -111,7 +111,7 @@ extension ServerTests {
             if researcherSees != staffSees { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(researcherSees == staffSees, "the researcher sees it once the standby has replayed it")
-        let ready = try await onThreadOfItsOwn { FaultRig.get(rig.base + "/health/ready") }
+        let ready = try await blocking { FaultRig.get(rig.base + "/health/ready") }
         let replicaState = ((try? JSONSerialization.jsonObject(with: Data(ready.body.utf8))) as? [String: Any])?["read_replica"] as? [String: Any]
         #expect(ready.status == 200 && replicaState?["state"] as? String == "ok", "\(ready.body)")
 
@@ -125,7 +125,7 @@ extension ServerTests {
         let lastOnPrimary: Int64 = try primaryAdmin.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
         kill(FaultRig.postmaster(primaryData), SIGKILL)
         let killed = ContinuousClock.now
-        try await onThreadOfItsOwn { try standby.promote() }
+        try await blocking { try standby.promote() }
         let promoted = ContinuousClock.now - killed
         let outcome = try await clients.value
         let acknowledged = outcome.acknowledged

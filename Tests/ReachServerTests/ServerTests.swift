@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import ReachApp
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -10,6 +9,8 @@ import ReachTestSupport
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import ReachApp
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -76,7 +77,7 @@ struct ServerTests {
             router: ReachServer.router(app, maximumUpload: maximumUpload, trustedProxies: trustedProxies),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: app.logger)
-        let group = ServiceGroup(configuration: .init(services: [server], logger: app.logger))
+        let group = ServiceGroup(configuration: .init(services: app.services + [server], logger: app.logger))
         let task = Task { try await group.run() }
         var port = 0
         for await value in stream {
@@ -232,8 +233,6 @@ struct ServerTests {
     func databaseScope() async throws {
         let running = try await Self.start()
         defer { Task { await running.stop() } }
-        let logger = running.app.logger
-        let configuration = running.app.target.application
         func refused(_ connection: Connection, _ sql: String) -> Bool {
             do {
                 _ = try connection.query(sql)
@@ -244,7 +243,7 @@ struct ServerTests {
 
         // Staff of northvale: the scoped views hold northvale's rows only, whatever is asked.
         let sam = Identity(name: "sam", role: .staff, authorities: ["northvale"])
-        let staff = try ReachApplication.connect(configuration, as: sam, reading: true, logger: logger)
+        let staff = try running.app.database.open(.request(sam, reading: true))
         #expect(try count(staff, "SELECT count(*) FROM scoped.activities") > 0)
         #expect(try count(staff, "SELECT count(*) FROM scoped.activities WHERE la_id <> 'northvale'") == 0)
         #expect(try count(staff, "SELECT count(*) FROM scoped.authorities") == 1)
@@ -267,7 +266,7 @@ struct ServerTests {
             )
         }
         // A staff member's request appends for its own authorities only, whatever the path.
-        let writer = try ReachApplication.connect(configuration, as: sam, reading: false, logger: logger)
+        let writer = try running.app.database.open(.request(sam, reading: false))
         let stray = NewEvent(streamID: "test:stray", type: "note_made", data: "{}", occurredOn: .today, authorityID: "southmere")
         do {
             _ = try EventLog.append([stray], on: writer)
@@ -278,7 +277,7 @@ struct ServerTests {
         #expect(try count(writer, "SELECT 1") == 1)
 
         // A researcher reads the research views, and not the log, the accounts or what is published.
-        let ana = try ReachApplication.connect(configuration, as: Identity(name: "ana", role: .researcher), reading: true, logger: logger)
+        let ana = try running.app.database.open(.request(Identity(name: "ana", role: .researcher), reading: true))
         #expect(try count(ana, "SELECT count(DISTINCT la_id) FROM research.activities") > 1)
         for sql in [
             "SELECT 1 FROM reach.events LIMIT 1", "SELECT 1 FROM reach.sessions LIMIT 1", "SELECT 1 FROM scoped.activities LIMIT 1",
@@ -288,8 +287,7 @@ struct ServerTests {
         }
 
         // A lead reads its own authority's published summaries, through the authority functions only.
-        let lee = try ReachApplication.connect(
-            configuration, as: Identity(name: "lee", role: .laViewer, authorities: ["northvale"]), reading: true, logger: logger)
+        let lee = try running.app.database.open(.request(Identity(name: "lee", role: .laViewer, authorities: ["northvale"]), reading: true))
         #expect(try lee.query("SELECT reach.login_authority()").decode(String.self, row: 0, column: 0) == "northvale")
         #expect(try count(lee, "SELECT count(*) FROM authority.published('2024/25', 'dfe')") == 1)
         for sql in [
@@ -483,7 +481,7 @@ struct ServerTests {
         let before: Int64 = try owner.query("SELECT coalesce(max(\"position\"), 0) FROM reach.events").decode(row: 0, column: 0)
         // An admin's run comes last: its stateful phase may disable the accounts it lists.
         for account in ["lee", "ana", "sam", "ops"] {
-            let output = try await onThreadOfItsOwn {
+            let output = try await blocking {
                 try Programs.run(
                     tool,
                     [
@@ -603,7 +601,7 @@ struct ServerTests {
             for await ids in group { all += ids }
             return all
         }
-        try await onThreadOfItsOwn { process.waitUntilExit() }
+        try await blocking { process.waitUntilExit() }
         let took = ContinuousClock.now - started
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
         #expect(took < .seconds(25), "\(took)")
@@ -784,7 +782,7 @@ struct ServerTests {
         }
         let running = try await Self.start()
         let assembly = try Assembly(try running.db.ownerConnection())
-        let output = try await onThreadOfItsOwn {
+        let output = try await blocking {
             try Programs.run(
                 (tool as NSString).deletingLastPathComponent + "/python",
                 [
@@ -824,7 +822,7 @@ struct ServerTests {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let (port, said): (Int, String) = try await onThreadOfItsOwn {
+        let (port, said): (Int, String) = try await blocking {
             var text = ""
             while true {
                 let data = errors.fileHandleForReading.availableData
