@@ -213,7 +213,8 @@ public struct ProjectionEngine: Sendable {
     public func checkpoint(of projection: Projection, on connection: Connection) throws -> Int64 {
         let found = try connection.query("SELECT checkpoint FROM projections.state WHERE name = $1", [projection.name], prepared: true)
         guard found.rowCount == 1 else {
-            throw PostgresError(code: .client, message: "projection \(projection.name) is not installed; run reach projections run or reach migrate")
+            throw PostgresError(
+                code: .client, message: "projection \(projection.name) is not installed; migrate the database and run the projection runner")
         }
         return try found.decode(row: 0, column: 0)
     }

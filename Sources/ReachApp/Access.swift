@@ -11,7 +11,7 @@ public struct AccessDenied: Error, Sendable, CustomStringConvertible {
 /// under which disclosure policy, who may export an authority's summary, and who may operate
 /// the installation. The use cases of ``ReachApplication`` ask here and nowhere else; the
 /// database enforces the same again: each use case reads under the role of its asker
-/// (``ReachApplication/connect(_:as:reading:logger:pool:)``), and the log refuses a staff member's
+/// (``DatabaseClient/Login/request(_:reading:)``), and the log refuses a staff member's
 /// request that appends for another authority.
 ///
 /// | role | records | figures | policy | exports | operates |
@@ -138,6 +138,29 @@ public enum Access {
         case (.admin, _), (.researcher, .projectionsStatus), (.researcher, .eventsVerify): return
         default: throw AccessDenied("only an admin may \(operation.rawValue)")
         }
+    }
+
+    // MARK: Reading the whole programme
+
+    /// Whether the identity reads the whole programme (every authority's figures, the research
+    /// views, the programme's page): researchers and admins.
+    public static func readsProgramme(_ identity: Identity) -> Bool {
+        identity.role == .researcher || identity.role == .admin
+    }
+
+    /// Throws unless the identity reads the whole programme; `what` names what was asked for.
+    public static func checkReadsProgramme(_ identity: Identity, _ what: String) throws {
+        guard readsProgramme(identity) else { throw AccessDenied("\(what) is for researchers and admins") }
+    }
+
+    /// Whether the identity may record (``checkMayRecord(_:)`` without the reason).
+    public static func mayRecord(_ identity: Identity) -> Bool {
+        (try? checkMayRecord(identity)) != nil
+    }
+
+    /// Whether the identity sees every account's import jobs (an admin), not only its own.
+    public static func seesEveryonesImports(_ identity: Identity) -> Bool {
+        identity.role == .admin
     }
 
     /// The one authority an identity scoped to its own may ask about: the one asked for when

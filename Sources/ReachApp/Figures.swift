@@ -105,7 +105,7 @@ extension ReachApplication {
             let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
             guard found.rowCount == 1 else {
                 throw RequestError(
-                    "no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)"
+                    "no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
                 )
             }
             out += Publication.answer(query, scope: scope, from: try Publication.decode(try found.decode(String.self, row: 0, column: 0)))
@@ -331,7 +331,7 @@ extension ReachApplication {
                         [period.label, policy.rawValue, format.rawValue])
                 } catch let error as PostgresError where error.sqlState == "P0002" {
                     throw RequestError(
-                        "no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (reach projections publish)"
+                        "no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
                     )
                 }
                 let rows = try Publication.decode(try result.decode(String.self, row: 0, column: 0))
@@ -342,7 +342,7 @@ extension ReachApplication {
         }
         return try await database.withConnection(.request(identity, reading: false)) { writer in
             guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
-                throw NotFound("no local authority '\(la.prefix(60))' is registered; see reach metrics --by la for the authorities with figures")
+                throw NotFound("no local authority '\(la.prefix(60))' is registered; the figures by authority list those that have figures")
             }
             let compute = {
                 try Self.withFigureReaders(database, refresh: refresh, as: identity, service: service, disclosure: disclosure) { readers, _ in

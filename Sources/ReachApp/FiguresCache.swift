@@ -7,6 +7,9 @@ import ReachProjections
 /// at most that old, as an authority's published summaries are at most as old as the runner's
 /// last round. Keyed by everything the access decision settled (query, policy, schema and the
 /// asker's authorities), so that no asker gets an answer computed for a wider grant.
+///
+/// `@unchecked Sendable` rather than a `Mutex`: askers wait for one another's answers on
+/// `condition`, which a `Mutex` cannot do; `entries` is only read or written while holding it.
 public final class FiguresCache: @unchecked Sendable {
     private struct Entry {
         var made: ContinuousClock.Instant

@@ -196,7 +196,7 @@ extension ReachApplication {
                 """, [id])
             let found = try connection.query(
                 "SELECT \(Self.importJobColumns) FROM reach.import_jobs WHERE id = $1::uuid AND ($2 OR account = $3)",
-                [id, identity.role == .admin, identity.name])
+                [id, Access.seesEveryonesImports(identity), identity.name])
             guard found.rowCount == 1 else { throw NotFound("no import job '\(id)' of yours") }
             return try Self.importJob(found, row: 0)
         }
@@ -208,7 +208,7 @@ extension ReachApplication {
         return try await database.withConnection(.application) { connection in
             let found = try connection.query(
                 "SELECT \(Self.importJobColumns) FROM reach.import_jobs WHERE $1 OR account = $2 ORDER BY created_at DESC LIMIT $3",
-                [identity.role == .admin, identity.name, Int64(limit)])
+                [Access.seesEveryonesImports(identity), identity.name, Int64(limit)])
             return try (0..<found.rowCount).map { try Self.importJob(found, row: $0) }
         }
     }

@@ -153,7 +153,7 @@ extension ReachApplication {
             if FileManager.default.fileExists(atPath: keyPath) {
                 let text = try String(contentsOfFile: keyPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
                 guard let bytes = Hex.decode(text.utf8), bytes.count == 32 else {
-                    throw RequestError("\(keyPath) is not a key made by reach events seal (64 hex digits)")
+                    throw RequestError("\(keyPath) is not a key made when sealing the log (64 hex digits)")
                 }
                 key = bytes
             } else {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 
 /// Reads sent to a read replica (`REACH_READ_DATABASE_URL`, ``DatabaseTarget/reader``): a hot
 /// standby of the primary, kept by PostgreSQL's own streaming replication, whose projections
@@ -107,20 +108,19 @@ extension ReachApplication {
 
 /// Replicas that failed a moment ago, which reads pass over for the primary until they have
 /// rested, so that each request does not wait on a replica that is down or hung.
-final class ReplicaHealth: @unchecked Sendable {
+final class ReplicaHealth: Sendable {
     static let shared = ReplicaHealth()
     /// How long a replica that failed is passed over.
     static let restPeriod: Duration = .seconds(15)
 
-    private let lock = NSLock()
-    private var failedAt: [String: ContinuousClock.Instant] = [:]
+    private let failedAt = Mutex<[String: ContinuousClock.Instant]>([:])
 
     func isResting(_ replica: ConnectionConfiguration) -> Bool {
-        lock.withLock { failedAt[replica.connectionString].map { ContinuousClock.now < $0 + Self.restPeriod } ?? false }
+        failedAt.withLock { failedAt in failedAt[replica.connectionString].map { ContinuousClock.now < $0 + Self.restPeriod } ?? false }
     }
 
     func failed(_ replica: ConnectionConfiguration, _ error: PostgresError, logger: Logger) {
-        let first = lock.withLock {
+        let first = failedAt.withLock { failedAt in
             let resting = failedAt[replica.connectionString].map { ContinuousClock.now < $0 + Self.restPeriod } ?? false
             failedAt[replica.connectionString] = .now
             return !resting

@@ -17,9 +17,7 @@ extension ReachApplication {
     /// The research views with their descriptions and their columns', as the database holds
     /// them (`COMMENT ON`): for researchers and admins, who read them.
     public func researchViews(as identity: Identity) async throws -> [ResearchView] {
-        guard identity.role == .researcher || identity.role == .admin else {
-            throw AccessDenied("the research views are for researchers and admins")
-        }
+        try Access.checkReadsProgramme(identity, "the research views")
         let source = Self.readSource(target, for: identity, service: servesRequests)
         return try await database.withConnection(.reading(identity, from: source)) { connection in
             let rows = try connection.query(

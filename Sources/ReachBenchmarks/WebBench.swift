@@ -57,12 +57,14 @@ struct WebBench: AsyncParsableCommand {
             guard found.rowCount == 1 else { throw CommandError("the log holds no activity in 2024/25 to show") }
             return try found.decode(row: 0, column: 0)
         }
-        _ = try await app.publishSummaries(as: admin)
         let run = String(UUID().uuidString.prefix(8)).lowercased()
         let password = "bench password \(run)"
         _ = try await app.addUser("bench-lead-\(run)", role: .laViewer, authorities: [la], password: password, as: admin)
         _ = try await app.addUser("bench-staff-\(run)", role: .staff, authorities: [la], password: password, as: admin)
         _ = try await app.addUser("bench-researcher-\(run)", role: .researcher, authorities: [], password: password, as: admin)
+        // Published once the authority has its lead (summaries are published for authorities
+        // with a login or a lead's account).
+        _ = try await app.publishSummaries(as: admin)
         let lead = try await app.signIn(name: "bench-lead-\(run)", password: password, from: "bench").session
         let staff = try await app.signIn(name: "bench-staff-\(run)", password: password, from: "bench").session
         let token = try await app.createToken(for: "bench-researcher-\(run)", as: admin).token

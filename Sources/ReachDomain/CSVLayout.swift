@@ -186,7 +186,7 @@ public struct CSVLayout: Sendable {
                 continue
             }
             guard let column = known[trimmed] else {
-                refusals.append(Refusal(trimmed, "is not a column of \(type) files; `reach template \(type)` shows the columns"))
+                refusals.append(Refusal(trimmed, "is not a column of \(type) files; the template of \(type) files shows the columns"))
                 matched.append(nil)
                 continue
             }

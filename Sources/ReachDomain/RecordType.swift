@@ -78,7 +78,7 @@ public struct RecordType: Sendable {
     public static func unknown(_ name: String) -> Refusal {
         if let type = all[name], type.isWrittenBySystem {
             return Refusal(
-                "type", "\(name) records are written by Reach itself when a summary is exported (reach export summary); no one records them")
+                "type", "\(name) records are written by Reach itself when a summary is exported; no one records them")
         }
         return Refusal("type", "'\(name)' is not a record type; choose one of \(recordableNames)")
     }

@@ -10,6 +10,9 @@ import Foundation
 /// (`shutdown(2)`, which wakes the blocked `poll` in libpq: the call fails as a lost
 /// connection, and the connection is never used again). A server that answers normally, even
 /// slowly, is cancelled by its own `statement_timeout` first.
+///
+/// `@unchecked Sendable`: `watches`, `started` and each watch's `expired` are only read or
+/// written while holding `lock` (a watch's `socket` and `deadline` never change).
 final class AnswerDeadlines: @unchecked Sendable {
     static let shared = AnswerDeadlines()
 

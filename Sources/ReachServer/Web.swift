@@ -148,7 +148,7 @@ enum WebPages {
     static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (
         byAuthority: Figures, byRegion: Figures, strategy: Figures
     ) {
-        guard identity.role == .researcher || identity.role == .admin else {
+        guard Access.readsProgramme(identity) else {
             throw AccessDenied("the programme's page is for researchers and admins; your authority's page is on the start page")
         }
         let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances]
@@ -222,9 +222,9 @@ enum WebPages {
         if let identity, let csrf {
             context["who"] = [
                 "name": identity.name, "role": identity.role.rawValue, "csrf": csrf,
-                "records": identity.role == .staff || identity.role == .admin,
-                "reads_programme": identity.role == .researcher || identity.role == .admin,
-                "admin": identity.role == .admin,
+                "records": Access.mayRecord(identity),
+                "reads_programme": Access.readsProgramme(identity),
+                "admin": (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil,
             ]
         }
         let html = library.render(context, withTemplate: name) ?? "<!DOCTYPE html><title>Reach</title><p>The page could not be drawn.</p>"

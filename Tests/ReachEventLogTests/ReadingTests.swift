@@ -2,13 +2,16 @@ import Foundation
 import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
+import Synchronization
 import Testing
 
-/// Collects what a follower hands over.
-actor Collected {
-    private(set) var positions: [Int64] = []
-    func add(_ events: [RecordedEvent]) { positions += events.map(\.position) }
-    var count: Int { positions.count }
+/// Collects what a follower hands over. A lock rather than an actor: handing events over then
+/// needs no thread of the cooperative pool, which other suites' synchronous tests may hold.
+final class Collected: Sendable {
+    private let state = Mutex<[Int64]>([])
+    func add(_ events: [RecordedEvent]) { state.withLock { $0 += events.map(\.position) } }
+    var positions: [Int64] { state.withLock { $0 } }
+    var count: Int { state.withLock { $0.count } }
 }
 
 func allPositions(_ db: TestDatabase) throws -> [Int64] {
@@ -79,8 +82,8 @@ struct ReadingTests {
         let db = try TestDatabase.create()
         let store = EventStore(client: PostgresClient(configuration: db.application, maximumConnections: 2))
         let collected = Collected()
-        let follower = Task {
-            try await store.follow(after: 0, batchSize: 50, pollInterval: .milliseconds(200)) { await collected.add($0) }
+        let follower = taskOnThreadOfItsOwn(name: "follower") {
+            try await store.follow(after: 0, batchSize: 50, pollInterval: .milliseconds(200)) { collected.add($0) }
         }
         let perWriter = 60
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -107,11 +110,11 @@ struct ReadingTests {
         }
         let expected = try allPositions(db)
         #expect(expected.count == 8 * perWriter)
-        #expect(try await waitUntil { await collected.count >= expected.count })
+        #expect(try await waitUntil { collected.count >= expected.count })
         try await Task.sleep(for: .milliseconds(300)) // anything extra would show up now
         follower.cancel()
         _ = try? await follower.value
-        let positions = await collected.positions
+        let positions = collected.positions
         #expect(positions == expected)
         await store.client.shutdown()
     }
@@ -123,21 +126,21 @@ struct ReadingTests {
         let store = EventStore(client: PostgresClient(configuration: db.application.overriding(["application_name": name]), maximumConnections: 1))
         let writer = try db.applicationConnection()
         let collected = Collected()
-        let follower = Task {
-            try await store.follow(after: 0, pollInterval: .milliseconds(100)) { await collected.add($0) }
+        let follower = taskOnThreadOfItsOwn(name: "follower") {
+            try await store.follow(after: 0, pollInterval: .milliseconds(100)) { collected.add($0) }
         }
         for n in 0..<10 { _ = try EventLog.append([sampleEvent("r", n)], on: writer) }
-        #expect(try await waitUntil { await collected.count == 10 })
+        #expect(try await waitUntil { collected.count == 10 })
         let killed = try db.ownerConnection().query(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [name]
         ).decode(Int.self, row: 0, column: 0)
         #expect(killed == 2)
         for n in 10..<25 { _ = try EventLog.append([sampleEvent("r", n)], on: writer) }
-        #expect(try await waitUntil { await collected.count >= 25 })
+        #expect(try await waitUntil { collected.count >= 25 })
         try await Task.sleep(for: .milliseconds(200))
         follower.cancel()
         _ = try? await follower.value
-        #expect(await collected.positions == (try allPositions(db)))
+        #expect(collected.positions == (try allPositions(db)))
         await store.client.shutdown()
     }
 
@@ -158,11 +161,11 @@ struct ReadingTests {
 
         let store = EventStore(client: PostgresClient(configuration: db.application, maximumConnections: 1))
         let collected = Collected()
-        let follower = Task {
-            try await store.follow(after: 0, pollInterval: .milliseconds(100)) { await collected.add($0) }
+        let follower = taskOnThreadOfItsOwn(name: "follower") {
+            try await store.follow(after: 0, pollInterval: .milliseconds(100)) { collected.add($0) }
         }
         for n in 5..<10 { _ = try EventLog.append([sampleEvent("o", n)], on: writer) }
-        #expect(try await waitUntil { await collected.count == 10 })
+        #expect(try await waitUntil { collected.count == 10 })
         follower.cancel()
         _ = try? await follower.value
         await store.client.shutdown()
