@@ -247,16 +247,7 @@ extension RecordForm {
                 let name = prefix + key
                 var inner: [[String: Any]] = []
                 draw(children, prefix: name + ".", values: values, errors: &errors, extraRows: extraRows, into: &inner)
-                if grid {
-                    // A grid's counts share the group's hint: each is labelled by its name alone.
-                    inner = inner.map { part in
-                        guard var field = part["field"] as? [String: Any], let id = field["id"] as? String else { return part }
-                        field["hint"] = false
-                        field["required"] = true
-                        field["describedby"] = field["error"] is String ? "\(id)-error" : false
-                        return Self.part(field: field)
-                    }
-                }
+                if grid { inner = gridCells(inner) }
                 // An error about the group, or about a field of it the form does not show.
                 let error = groupError(name, &errors)
                 parts.append(
@@ -293,6 +284,17 @@ extension RecordForm {
                 parts.append(part(add: ["name": name, "label": "Add another \(singular(label(key)).lowercased())"]))
                 parts.append(part(close: true))
             }
+        }
+    }
+
+    /// A grid's counts share the group's hint: each is labelled by its name alone.
+    static func gridCells(_ parts: [[String: Any]]) -> [[String: Any]] {
+        parts.map { part in
+            guard var field = part["field"] as? [String: Any], let id = field["id"] as? String else { return part }
+            field["hint"] = false
+            field["required"] = true
+            field["describedby"] = field["error"] is String ? "\(id)-error" : false
+            return Self.part(field: field)
         }
     }
 

@@ -48,26 +48,11 @@ extension WebPages {
                     errors: [("file", "The file is larger than \(maximumUpload / 1024 / 1024) MB; split it into smaller files")],
                     type: "", skipInvalid: false, status: .contentTooLarge)
             }
-            var nameError: String?
-            let parsed = Result {
-                try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory) { given in
-                    let lower = given.lowercased()
-                    let csv = lower.hasSuffix(".csv")
-                    guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
-                        nameError = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
-                        throw RequestError("wrong kind of file")
-                    }
-                    // A name the service can keep (letters, digits, '.', '_', '-'), of the same kind.
-                    var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
-                    if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
-                    if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
-                    return try ReachApplication.uploadName(kept, csv: csv)
-                }
-            }
+            let parsed = Result { try Uploads.multipart(at: raw, boundary: boundary, fileTo: directory, name: Self.keptName) }
             try? FileManager.default.removeItem(atPath: raw)
-            if let nameError {
+            if case .failure(let refused as WrongKindOfFile) = parsed {
                 return try await importsPage(
-                    app, identity: identity, csrf: csrf, errors: [("file", nameError)], type: "", skipInvalid: false,
+                    app, identity: identity, csrf: csrf, errors: [("file", refused.message)], type: "", skipInvalid: false,
                     status: .unprocessableContent)
             }
             let form = try parsed.get()
@@ -94,6 +79,25 @@ extension WebPages {
                     app, identity: identity, csrf: csrf, errors: errors, type: type, skipInvalid: skipInvalid,
                     status: .unprocessableContent)
             }
+        }
+
+        /// An uploaded file that is not of a kind that imports.
+        struct WrongKindOfFile: Error {
+            let message = "The file must be a CSV file (.csv) or JSON Lines (.jsonl)"
+        }
+
+        /// The name an uploaded file is kept under: letters, digits, '.', '_' and '-', of the
+        /// same kind as the name given (`.ndjson` kept as `.jsonl`).
+        static func keptName(_ given: String) throws -> String {
+            let lower = given.lowercased()
+            let csv = lower.hasSuffix(".csv")
+            guard csv || lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson") else {
+                throw WrongKindOfFile()
+            }
+            var kept = String(given.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" }.prefix(200))
+            if !(kept.first?.isLetter ?? false || kept.first?.isNumber ?? false) { kept = "upload" + kept }
+            if lower.hasSuffix(".ndjson") { kept = (kept as NSString).deletingPathExtension + ".jsonl" }
+            return try ReachApplication.uploadName(kept, csv: csv)
         }
 
         @Sendable func job(_ request: Request, context: ReachRequestContext) async throws -> Response {
