@@ -66,19 +66,6 @@ public struct DatabaseClient: Sendable {
         try await withConnection(login) { connection, _ in try connection.withTransaction(body) }
     }
 
-    /// Runs `body` with one connection for each of `logins`, all given back after it, for the
-    /// few use cases that read from several at once (figures shared out among connections).
-    public func withConnections<T: Sendable>(
-        _ logins: [Login], _ body: @escaping @Sendable ([Connection], Cancellation) throws -> T
-    ) async throws -> T {
-        try await blocking { cancellation in
-            var connections: [Connection] = []
-            defer { for (connection, login) in zip(connections, logins) { give(connection, login) } }
-            for login in logins { connections.append(try open(login)) }
-            return try body(connections, cancellation)
-        }
-    }
-
     /// Runs async `body` in a task whose every job runs on a thread of its own, with a
     /// connection for `login` that is its alone (never pooled): for long-lived work whose
     /// connection blocks its thread while other work goes on beside it (an import's pass, which

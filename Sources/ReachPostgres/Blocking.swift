@@ -68,13 +68,6 @@ public final class BlockingExecutor: @unchecked Sendable {
         }
     }
 
-    /// Threads started and threads waiting for work now.
-    public var usage: (threads: Int, idle: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (threads, idle)
-    }
-
     private func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         queue.append(job)

@@ -47,18 +47,6 @@ public actor PostgresConnection {
     /// Whether the underlying connection is open and healthy.
     public var isHealthy: Bool { connection?.isHealthy ?? false }
 
-    /// Makes the connection fit to hand to another borrower: a copy still being sent is
-    /// waited for and a transaction left open (or failed) is rolled back. False when the
-    /// connection is closed, broken, or still not idle afterwards: then it must be discarded.
-    public func resetForReuse() -> Bool {
-        guard let connection, connection.isHealthy else { return false }
-        if connection.isInTransaction {
-            try? connection.settle()
-            try? connection.executeScript("ROLLBACK")
-        }
-        return connection.isHealthy && !connection.isInTransaction
-    }
-
     /// Closes the connection and lets its thread end.
     public func close() {
         connection = nil
