@@ -44,11 +44,17 @@ let package = Package(
             pkgConfig: "xlsxwriter",
             providers: [.apt(["libxlsxwriter-dev"])]
         ),
+        // The calendar: days (`CalendarDate`), the domain's own date type, below every layer.
+        .target(
+            name: "ReachCalendar",
+            swiftSettings: strict
+        ),
         // A small, safe Swift API over libpq, and the local cluster manager.
         .target(
             name: "ReachPostgres",
             dependencies: [
                 "CLibPQ",
+                "ReachCalendar",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -66,24 +72,27 @@ let package = Package(
             name: "ReachEventLog",
             dependencies: [
                 "ReachPostgres",
+                "ReachCalendar",
                 "ReachMigrations",
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        // The programme's domain: the record catalogue, its checks, and recording.
+        // The programme's domain: the record catalogue, its checks, and what recording decides.
+        // It reads and writes nothing: no database here.
         .target(
             name: "ReachDomain",
-            dependencies: ["ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
+            dependencies: ["ReachEventLog", "ReachCalendar", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
-        // Importing files: CSV and JSON Lines reading, the import pipeline (chunks read and
-        // checked ahead while the one before is judged and appended in bulk), and the speed
-        // work that goes with it, so that the domain reads as rules.
+        // The write path: the one way records reach the log (RecordWriter: check, ask the log,
+        // decide, append), importing files (CSV and JSON Lines reading, the import pipeline:
+        // chunks read and checked ahead while the one before is judged and appended in bulk)
+        // and the demo loader, so that the domain reads as rules.
         .target(
             name: "ReachIngest",
-            dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", .product(name: "CSV", package: "CSV.swift")],
+            dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", "ReachCalendar", .product(name: "CSV", package: "CSV.swift")],
             swiftSettings: strict
         ),
         // The read side: the projection engine and one file per projection, next to its SQL.
@@ -91,6 +100,7 @@ let package = Package(
             name: "ReachProjections",
             dependencies: [
                 "ReachPostgres",
+                "ReachCalendar",
                 "ReachEventLog",
                 "ReachDomain",
                 .product(name: "Logging", package: "swift-log"),
@@ -117,9 +127,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
-            exclude: ["Resources/README.md"],
-            // The list of common and breached passwords no account may have (Resources/README.md).
-            resources: [.copy("Resources/common-passwords.txt")],
+            exclude: ["Resources/README.md", "Migrations/README.md"],
+            // The list of common and breached passwords no account may have (Resources/README.md),
+            // and the application's own migrations (Migrations/README.md).
+            resources: [.copy("Resources/common-passwords.txt"), .copy("Migrations")],
             swiftSettings: strict
         ),
         // The HTTP service: routes that authenticate, call the application layer and answer
@@ -164,6 +175,7 @@ let package = Package(
                 "ReachDomain",
                 "ReachIngest",
                 "ReachProjections",
+                "ReachCalendar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,6 +197,7 @@ let package = Package(
                 "ReachDomain",
                 "ReachIngest",
                 "ReachProjections",
+                "ReachCalendar",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -194,23 +207,23 @@ let package = Package(
         ),
         .target(
             name: "ReachTestSupport",
-            dependencies: ["ReachPostgres", "ReachEventLog", "ReachProjections"],
+            dependencies: ["ReachPostgres", "ReachEventLog", "ReachProjections", "ReachApp"],
             path: "Tests/ReachTestSupport",
             swiftSettings: strict
         ),
         .testTarget(
             name: "ReachPostgresTests",
-            dependencies: ["ReachPostgres", "ReachTestSupport"],
+            dependencies: ["ReachPostgres", "ReachCalendar", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ReachDomainTests",
-            dependencies: ["ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            dependencies: ["ReachDomain", "ReachIngest", "ReachCalendar", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ReachIngestTests",
-            dependencies: ["ReachIngest", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            dependencies: ["ReachIngest", "ReachDomain", "ReachCalendar", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -223,13 +236,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ReachProjectionsTests",
-            dependencies: ["ReachProjections", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            dependencies: ["ReachProjections", "ReachDomain", "ReachIngest", "ReachCalendar", "ReachEventLog", "ReachPostgres", "ReachTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ReachServerTests",
             dependencies: [
-                "ReachServer", "ReachApp", "ReachDomain", "ReachProjections", "ReachPostgres", "ReachEventLog", "ReachTestSupport",
+                "ReachServer", "ReachApp", "ReachDomain", "ReachProjections", "ReachPostgres", "ReachCalendar", "ReachEventLog", "ReachTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -242,7 +255,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReachEventLogTests",
-            dependencies: ["ReachEventLog", "ReachPostgres", "ReachTestSupport"],
+            dependencies: ["ReachEventLog", "ReachPostgres", "ReachCalendar", "ReachTestSupport"],
             swiftSettings: strict
         ),
     ],

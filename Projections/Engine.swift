@@ -556,6 +556,12 @@ public struct ProjectionEngine: Sendable {
         }
     }
 
+    /// How far every projection has come: the lowest checkpoint among them (0 before any),
+    /// which the figures reflect.
+    public static func commonCheckpoint(on connection: Connection) throws -> Int64 {
+        try connection.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
+    }
+
     /// The state of every projection.
     public func status(on connection: Connection) throws -> [Status] {
         try connection.query(

@@ -5,8 +5,8 @@ import ReachEventLog
 /// The read side's share of the numbered migrations (`Migrations/` beside this file): the
 /// bookkeeping of projections (`projections.state`), the `research` and `authority` schemas and
 /// the roles that read them (`reach_researcher`, `reach_authority`). The event log knows
-/// nothing of them; whoever sets a database up adds them to the log's own
-/// (`Migrator(adding: ReadSide.migrations())`).
+/// nothing of them; whoever sets a database up adds them to the log's own (the application's
+/// `Schema.migrator()`).
 public enum ReadSide {
     public static func migrations() throws -> [Migrator.Migration] {
         guard let folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
@@ -15,10 +15,5 @@ public enum ReadSide {
         return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted().map { name in
             Migrator.Migration(name: name, sql: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
         }
-    }
-
-    /// Every migration: the event log's and the read side's.
-    public static func migrator(logger: Logger = Logger(label: "reach.migrations")) throws -> Migrator {
-        try Migrator(adding: migrations(), logger: logger)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachPostgres
 import Synchronization
@@ -163,7 +164,7 @@ public struct MetricsCalculator: Sendable {
                 piece = Period.month(cursor.year, cursor.month)
             }
             out.append(Period(label: piece.label, start: max(piece.start, period.start), end: min(piece.end, period.end)))
-            let next = PostgresDate(
+            let next = CalendarDate(
                 year: piece.end.month == 12 ? piece.end.year + 1 : piece.end.year,
                 month: piece.end.month == 12 ? 1 : piece.end.month + 1, day: 1)
             cursor = next

@@ -1,3 +1,4 @@
+import ReachCalendar
 import ReachDomain
 import ReachPostgres
 
@@ -13,12 +14,12 @@ import ReachPostgres
 /// - the strategy period `2024-2029` (academic years 2024/25 to 2028/29)
 public struct Period: Sendable, Hashable, CustomStringConvertible {
     public var label: String
-    public var start: PostgresDate
-    public var end: PostgresDate
+    public var start: CalendarDate
+    public var end: CalendarDate
 
     public var description: String { label }
 
-    public init(label: String, start: PostgresDate, end: PostgresDate) {
+    public init(label: String, start: CalendarDate, end: CalendarDate) {
         self.label = label
         self.start = start
         self.end = end
@@ -26,36 +27,36 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the period is made of whole calendar months (so monthly roll-ups answer for it).
     public var isWholeMonths: Bool {
-        start.day == 1 && end.day == PostgresDate.daysIn(month: end.month, year: end.year)
+        start.day == 1 && end.day == CalendarDate.daysIn(month: end.month, year: end.year)
     }
 
     /// The academic year that starts in September of `year` (`2024/25`).
     public static func academicYear(_ year: Int) -> Period {
         Period(
             label: AcademicYear(startYear: year).description,
-            start: PostgresDate(year: year, month: 9, day: 1), end: PostgresDate(year: year + 1, month: 8, day: 31))
+            start: CalendarDate(year: year, month: 9, day: 1), end: CalendarDate(year: year + 1, month: 8, day: 31))
     }
 
     /// The financial year that starts in April of `year` (`FY2024/25`).
     public static func financialYear(_ year: Int) -> Period {
         Period(
             label: "FY\(AcademicYear(startYear: year))",
-            start: PostgresDate(year: year, month: 4, day: 1), end: PostgresDate(year: year + 1, month: 3, day: 31))
+            start: CalendarDate(year: year, month: 4, day: 1), end: CalendarDate(year: year + 1, month: 3, day: 31))
     }
 
     /// A quarter of a calendar year (`2024-Q3`).
     public static func quarter(_ year: Int, _ quarter: Int) -> Period {
         let firstMonth = (quarter - 1) * 3 + 1
         return Period(
-            label: "\(year)-Q\(quarter)", start: PostgresDate(year: year, month: firstMonth, day: 1),
-            end: PostgresDate(year: year, month: firstMonth + 2, day: PostgresDate.daysIn(month: firstMonth + 2, year: year)))
+            label: "\(year)-Q\(quarter)", start: CalendarDate(year: year, month: firstMonth, day: 1),
+            end: CalendarDate(year: year, month: firstMonth + 2, day: CalendarDate.daysIn(month: firstMonth + 2, year: year)))
     }
 
     /// A calendar month (`2024-09`).
     public static func month(_ year: Int, _ month: Int) -> Period {
         Period(
-            label: "\(year)-\(month < 10 ? "0" : "")\(month)", start: PostgresDate(year: year, month: month, day: 1),
-            end: PostgresDate(year: year, month: month, day: PostgresDate.daysIn(month: month, year: year)))
+            label: "\(year)-\(month < 10 ? "0" : "")\(month)", start: CalendarDate(year: year, month: month, day: 1),
+            end: CalendarDate(year: year, month: month, day: CalendarDate.daysIn(month: month, year: year)))
     }
 
     /// The academic years of the 2024-2029 strategy.
@@ -67,11 +68,11 @@ public struct Period: Sendable, Hashable, CustomStringConvertible {
         func int(_ s: Substring) -> Int? { s.allSatisfy(\.isNumber) ? Int(s) : nil }
         if trimmed == "2024-2029" {
             return .success(
-                Period(label: trimmed, start: PostgresDate(year: 2024, month: 9, day: 1), end: PostgresDate(year: 2029, month: 8, day: 31)))
+                Period(label: trimmed, start: CalendarDate(year: 2024, month: 9, day: 1), end: CalendarDate(year: 2029, month: 8, day: 31)))
         }
         if let range = trimmed.range(of: "..") {
-            guard let start = PostgresDate(iso: String(trimmed[..<range.lowerBound])),
-                let end = PostgresDate(iso: String(trimmed[range.upperBound...]))
+            guard let start = CalendarDate(iso: String(trimmed[..<range.lowerBound])),
+                let end = CalendarDate(iso: String(trimmed[range.upperBound...]))
             else {
                 return .failure(PeriodError(text, "a range is two dates, such as 2024-09-01..2025-08-31"))
             }

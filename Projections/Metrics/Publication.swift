@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -74,9 +75,9 @@ public struct Publication: Sendable {
     /// The standard periods of an authority whose data starts on `first`, up to `today`:
     /// every month, academic year, quarter and financial year that has begun, and the strategy
     /// period (`nested` only: months, academic years and the strategy period).
-    public static func periods(from first: PostgresDate, through today: PostgresDate, nested: Bool = false) -> [Period] {
+    public static func periods(from first: CalendarDate, through today: CalendarDate, nested: Bool = false) -> [Period] {
         var out: [Period] = []
-        let start = min(first, PostgresDate(year: 2024, month: 9, day: 1))
+        let start = min(first, CalendarDate(year: 2024, month: 9, day: 1))
         let firstYear = start.month >= 9 ? start.year : start.year - 1
         let lastYear = today.month >= 9 ? today.year : today.year - 1
         for year in firstYear...lastYear {
@@ -102,7 +103,7 @@ public struct Publication: Sendable {
     }
 
     /// The first day an authority has anything in the log about, or nil.
-    public static func firstDate(of la: String, on connection: Connection) throws -> PostgresDate? {
+    public static func firstDate(of la: String, on connection: Connection) throws -> CalendarDate? {
         try EventLog.firstOccurredOn(authority: la, on: connection)
     }
 
@@ -119,7 +120,7 @@ public struct Publication: Sendable {
     /// The figures of one query about one authority under the policy (see ``refusal(_:)``),
     /// from the authority's consistent tables: the query's metrics, with time cuts made of the
     /// sub-periods' tables.
-    public func figures(_ query: MetricQuery, today: PostgresDate, on readers: [Connection]) throws -> [Observation] {
+    public func figures(_ query: MetricQuery, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
         guard let la = query.la else { return [] }
         let first = try Self.firstDate(of: la, on: readers[0]) ?? today
         let tables = try build(la: la, periods: Self.periods(from: first, through: today, nested: true), on: readers)
@@ -170,7 +171,7 @@ public struct Publication: Sendable {
     }
 
     /// One standard period's table of an authority, as published (see ``buildAll(la:today:policies:calculator:on:)``).
-    public func table(la: String, period: Period, today: PostgresDate, on readers: [Connection]) throws -> [Observation] {
+    public func table(la: String, period: Period, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
         if period.isNested {
             let first = try Self.firstDate(of: la, on: readers[0]) ?? today
             if let table = try build(la: la, periods: Self.periods(from: first, through: today, nested: true), on: readers)[period.label] {
@@ -236,7 +237,7 @@ public struct Publication: Sendable {
     /// financial years with figures about young people as `x`), the figures computed once for
     /// all of them.
     public static func buildAll(
-        la: String, today: PostgresDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
+        la: String, today: CalendarDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
         on readers: [Connection]
     ) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
         let first = try firstDate(of: la, on: readers[0]) ?? today
@@ -446,4 +447,66 @@ extension Period {
 public struct PublicationError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// What the read side says of its published summaries and of the logins that read them: the
+/// application asks here rather than reading `publication.summaries`, `reach.authority_logins`
+/// or the `authority` schema's functions itself.
+extension Publication {
+    /// Whether the connection's login reads for one local authority (a `reach_authority`
+    /// login, or the service acting for a lead's account).
+    public static func isAuthorityLogin(on connection: Connection) throws -> Bool {
+        try connection.query("SELECT reach.login_authority() IS NOT NULL").decode(row: 0, column: 0)
+    }
+
+    /// The summary of `period` under `policy` published for the connection's authority, nil
+    /// when none is published yet.
+    public static func published(period: String, policy: String, on connection: Connection) throws -> [Observation]? {
+        let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period, policy])
+        guard found.rowCount == 1 else { return nil }
+        return try decode(try found.decode(String.self, row: 0, column: 0))
+    }
+
+    /// The connection's authority's published summary of `period` under `policy`, exported in
+    /// `format` (recorded in the log as `summary_exported`): its rows and the log position they
+    /// reflect, nil when none is published yet.
+    public static func exportPublished(period: String, policy: String, format: String, on connection: Connection) throws -> (
+        rows: [Observation], position: Int64
+    )? {
+        let result: QueryResult
+        do {
+            result = try connection.query(
+                "SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)", [period, policy, format])
+        } catch let error as PostgresError where error.sqlState == "P0002" {
+            return nil
+        }
+        return (try decode(try result.decode(String.self, row: 0, column: 0)), try result.decode(row: 0, column: 2))
+    }
+
+    /// Whether the connection's login may publish (read the authorities' logins and write
+    /// summaries): the owner's may, the application's alone may not.
+    public static func mayPublish(on connection: Connection) throws -> Bool {
+        try connection.query(
+            "SELECT has_table_privilege('reach.authority_logins', 'SELECT') AND has_table_privilege('publication.summaries', 'INSERT')"
+        ).decode(Bool.self, row: 0, column: 0)
+    }
+
+    /// The authorities a database login reads for (`reach authority-login`).
+    public static func authoritiesWithLogins(on connection: Connection) throws -> [String] {
+        try connection.query("SELECT DISTINCT la_id FROM reach.authority_logins ORDER BY 1").mapRows { try $0.decode(0, as: String.self) }
+    }
+
+    /// How far each authority's summaries were last published: the lowest log position of its
+    /// summaries (nil when none is published), and whether any was published on an earlier day.
+    public static func lastPublished(_ authorities: [String], on connection: Connection) throws -> [(
+        la: String, position: Int64?, earlierDay: Bool
+    )] {
+        try connection.query(
+            """
+            SELECT l.la_id, min(s.log_position), coalesce(min(s.published_at) < date_trunc('day', now()), true)
+            FROM unnest($1::text[]) AS l(la_id) LEFT JOIN publication.summaries s ON s.la_id = l.la_id
+            GROUP BY l.la_id ORDER BY 1
+            """, [PostgresArray(authorities)]
+        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+    }
 }

@@ -182,3 +182,35 @@ public enum Access {
         return only
     }
 }
+
+/// What a front asks before it acts for someone: whether to show a menu's entry, or to refuse
+/// an upload before reading it. The application answers from ``Access``, so that no front
+/// makes an access decision of its own (the use cases check again, whoever calls them).
+public enum Capability: Sendable {
+    /// Record, correct, withdraw and import.
+    case record
+    /// Read the whole programme (the research views, the programme's page); `what` names what
+    /// was asked for, for the refusal.
+    case readProgramme(String)
+    /// Export an authority's summary.
+    case export(la: String)
+    /// Run an operation of the programme's (accounts, the log's events...).
+    case operate(Access.Operation)
+}
+
+extension ReachApplication {
+    /// Throws ``AccessDenied`` unless `identity` may do what `capability` names.
+    public static func authorize(_ capability: Capability, as identity: Identity) throws {
+        switch capability {
+        case .record: try Access.checkMayRecord(identity)
+        case .readProgramme(let what): try Access.checkReadsProgramme(identity, what)
+        case .export(let la): try Access.checkMayExport(la: la, for: identity)
+        case .operate(let operation): try Access.checkMayOperate(operation, for: identity)
+        }
+    }
+
+    /// Whether `identity` may do what `capability` names (``authorize(_:as:)`` without the reason).
+    public static func allows(_ capability: Capability, _ identity: Identity) -> Bool {
+        (try? authorize(capability, as: identity)) != nil
+    }
+}

@@ -463,6 +463,13 @@ extension ReachApplication {
     /// A hash no password matches, to spend a check's time on.
     static let absentHash = Bcrypt.hash(UUID().uuidString, cost: bcryptCost)
 
+    /// The authorities of the enabled leads' accounts (`la_viewer`), whose summaries are kept
+    /// published.
+    static func leadAuthorities(on connection: Connection) throws -> [String] {
+        try connection.query("SELECT DISTINCT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled ORDER BY 1")
+            .mapRows { try $0.decode(0, as: String.self) }
+    }
+
     static func identity(_ result: borrowing QueryResult) throws -> Identity {
         guard let role = Identity.Role(rawValue: try result.decode(String.self, row: 0, column: 1)) else { throw NotAuthenticated() }
         return Identity(name: try result.decode(row: 0, column: 0), role: role, authorities: Set(list(try result.decode(row: 0, column: 2))))

@@ -135,7 +135,7 @@ extension Lifecycle {
             let server = try Connection(configuration: admin, logger: logger)
             try server.executeScript("CREATE DATABASE \(try server.quoteIdentifier(scratch))")
             do {
-                _ = try ReadSide.migrator(logger: logger).migrate(
+                _ = try Schema.migrator(logger: logger).migrate(
                     on: Connection(configuration: owner.overriding(["dbname": scratch]), logger: logger))
             } catch {
                 try? server.executeScript("DROP DATABASE IF EXISTS \(try server.quoteIdentifier(scratch)) WITH (FORCE)")
@@ -143,7 +143,7 @@ extension Lifecycle {
             }
             try server.executeScript("DROP DATABASE \(try server.quoteIdentifier(scratch)) WITH (FORCE)")
             try run(restore, ["--single-transaction", "--exit-on-error", file], on: owner)
-            let applied = try ReadSide.migrator(logger: logger).migrate(on: target)
+            let applied = try Schema.migrator(logger: logger).migrate(on: target)
             if local { try DatabaseTarget.ensureApplicationLogin(DatabaseTarget.localApplicationUser, on: target) }
             let report = try EventLog.verify(on: target)
             let size = try EventLog.size(on: target)

@@ -87,28 +87,21 @@ extension ReachApplication {
         }
     }
 
-    /// Whether the connection reads as a local authority (its own database login, or the
-    /// service acting for a `la_viewer` account), through the `authority` functions.
-    static func isAuthorityLogin(_ connection: Connection) throws -> Bool {
-        try connection.query("SELECT reach.login_authority() IS NOT NULL").decode(row: 0, column: 0)
-    }
-
     /// A local authority's login's figures: its published summaries of the query's period (or
     /// of each month or year the query cuts it into), the query's metrics from each.
     static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
-        guard try Self.isAuthorityLogin(connection) else { throw AccessDenied("this connection reads for no local authority") }
+        guard try Publication.isAuthorityLogin(on: connection) else { throw AccessDenied("this connection reads for no local authority") }
         var out: [Observation] = []
         for (scope, period) in Publication.pieces(of: query) {
             guard case .success(let whole) = Period.parse(period.label), whole == period else {
                 throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
             }
-            let found = try connection.query("SELECT figures::text FROM authority.published($1, $2)", [period.label, policy.rawValue])
-            guard found.rowCount == 1 else {
+            guard let rows = try Publication.published(period: period.label, policy: policy.rawValue, on: connection) else {
                 throw RequestError(
                     "no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
                 )
             }
-            out += Publication.answer(query, scope: scope, from: try Publication.decode(try found.decode(String.self, row: 0, column: 0)))
+            out += Publication.answer(query, scope: scope, from: rows)
         }
         return out
     }
@@ -232,24 +225,18 @@ extension ReachApplication {
             try await database.withConnection(.owner) { owner in
                 // (A login that may not publish, such as the application's alone, leaves it to
                 // the runner or to the programme's next figures.)
-                guard
-                    try owner.query(
-                        "SELECT has_table_privilege('reach.authority_logins', 'SELECT') AND has_table_privilege('publication.summaries', 'INSERT')"
-                    )
-                    .decode(Bool.self, row: 0, column: 0)
-                else { return }
-                guard
-                    try owner.query(
-                        """
-                        SELECT EXISTS (SELECT FROM reach.authority_logins) OR EXISTS (SELECT FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled)
-                        """
-                    ).decode(Bool.self, row: 0, column: 0)
-                else { return }
+                guard try Publication.mayPublish(on: owner), try !Self.authoritiesWithLogins(on: owner).isEmpty else { return }
                 try Self.withFigureReaders(database, refresh: true, disclosure: disclosure) { _, _ in }
             }
         } catch {
             logger.warning("recorded, but the authorities' summaries could not be published yet", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The authorities something reads for: a database login (`reach authority-login`) or an
+    /// enabled lead's account.
+    static func authoritiesWithLogins(on owner: Connection) throws -> [String] {
+        Array(Set(try Publication.authoritiesWithLogins(on: owner)).union(try Self.leadAuthorities(on: owner))).sorted()
     }
 
     /// The publishing of ``publishSummaries(all:as:)``, opening the connections to compute on
@@ -261,17 +248,9 @@ extension ReachApplication {
         let owner = try database.open(.owner)
         defer { database.give([owner]) }
         // The figures reflect the log up to the projections' common checkpoint.
-        let horizon: Int64 = try owner.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
+        let horizon = try ProjectionEngine.commonCheckpoint(on: owner)
         // The authorities with a login, and how far (and on which day) each was last published.
-        let published = try owner.query(
-            """
-            SELECT l.la_id, min(s.log_position), coalesce(min(s.published_at) < date_trunc('day', now()), true)
-            FROM (SELECT la_id FROM reach.authority_logins
-                  UNION SELECT unnest(authorities) FROM reach.accounts WHERE role = 'la_viewer' AND NOT disabled) l
-            LEFT JOIN publication.summaries s ON s.la_id = l.la_id
-            GROUP BY l.la_id ORDER BY 1
-            """
-        ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+        let published = try Publication.lastPublished(try authoritiesWithLogins(on: owner), on: owner)
         var positions: [String: Int64] = [:]
         for (la, position, _) in published { if let position { positions[la] = position } }
         // Stale: asked for all, never published, published on an earlier day (a new day can
@@ -324,18 +303,14 @@ extension ReachApplication {
         let (database, disclosure, refresh, cache, service) = (database, disclosure, refreshesFigures, figuresCache, servesRequests)
         if grant.schema == "authority" {
             return try await database.withConnection(.request(identity, reading: true)) { connection in
-                let result: QueryResult
-                do {
-                    result = try connection.query(
-                        "SELECT figures::text, rows, recorded_at_position FROM authority.export_summary($1, $2, $3)",
-                        [period.label, policy.rawValue, format.rawValue])
-                } catch let error as PostgresError where error.sqlState == "P0002" {
+                guard
+                    let (rows, position) = try Publication.exportPublished(
+                        period: period.label, policy: policy.rawValue, format: format.rawValue, on: connection)
+                else {
                     throw RequestError(
                         "no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
                     )
                 }
-                let rows = try Publication.decode(try result.decode(String.self, row: 0, column: 0))
-                let position: Int64 = try result.decode(row: 0, column: 2)
                 try deliver(rows)
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }

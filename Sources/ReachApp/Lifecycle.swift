@@ -14,7 +14,7 @@ public enum Lifecycle {
     public static func target(url: String?, readURL: String? = nil, dataDirectory: String, logger: Logger) async throws -> DatabaseTarget {
         if let url { return DatabaseTarget.url(url).reading(from: readURL) }
         return try await blocking {
-            try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).0.reading(from: readURL)
+            try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: Schema.migrations(), logger: logger).0.reading(from: readURL)
         }
     }
 
@@ -22,9 +22,9 @@ public enum Lifecycle {
     public static func migrate(url: String?, dataDirectory: String, logger: Logger) async throws -> [String] {
         try await blocking {
             if let url {
-                return try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: DatabaseTarget.url(url).owner, logger: logger))
+                return try Schema.migrator(logger: logger).migrate(on: Connection(configuration: DatabaseTarget.url(url).owner, logger: logger))
             }
-            return try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: ReadSide.migrations(), logger: logger).applied
+            return try DatabaseTarget.local(dataDirectory: dataDirectory, migrations: Schema.migrations(), logger: logger).applied
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachProjections
 import ServiceLifecycle
@@ -65,10 +66,10 @@ extension ReachApplication {
         // A connection of its own, which waits for an answer no longer than the check may.
         return try await database.withConnection(.unpooled(target.owner.answering(within: readinessTimeout))) { connection in
             let applied = Set(try Migrator.applied(on: connection))
-            let pending = try ReadSide.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
+            let pending = try Schema.migrator(logger: logger).migrations.map(\.name).filter { !applied.contains($0) }
             guard pending.isEmpty else { throw RequestError("migrations not applied: \(pending.joined(separator: ", "))") }
             let last = try EventLog.lastPosition(on: connection)
-            let slowest: Int64 = try connection.query("SELECT coalesce(min(checkpoint), 0) FROM projections.state").decode(row: 0, column: 0)
+            let slowest = try ProjectionEngine.commonCheckpoint(on: connection)
             return (last, max(0, last - slowest))
         }
     }

@@ -2,13 +2,14 @@ import Foundation
 import Logging
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ServiceLifecycle
 import Synchronization
 
 /// Records sent to a service at the same moment, checked and appended together: a service of
 /// the service group takes every request waiting, checks each account's records as the lines
-/// of one file are checked (``Recorder/recordAll(_:on:)``) and appends them in one transaction,
+/// of one file are checked (``RecordWriter/record(_:on:)-([(line:Int,envelope:Recorder.Envelope)],_)``) and appends them in one transaction,
 /// then answers each request with its own results. A record is answered only once its
 /// transaction has committed. Anything unexpected rolls the batch back, and each request then
 /// records alone (``ReachApplication/record(_:source:as:)`` without the batcher), so a batch
@@ -24,7 +25,7 @@ public final class RecordBatcher: Service, Sendable {
     struct Request: Sendable {
         var identity: Identity
         var source: String
-        var documents: [(line: Int, text: String)]
+        var documents: [(line: Int, envelope: Result<Recorder.Envelope, Refusals>)]
         var answer: @Sendable (Result<[RecordResult]?, any Error>) -> Void
     }
 
@@ -52,7 +53,9 @@ public final class RecordBatcher: Service, Sendable {
 
     /// Queues a request's records; nil comes back when the request should record alone (the
     /// batch failed, or the batcher is not running).
-    func submit(_ documents: [(line: Int, text: String)], source: String, as identity: Identity) async throws -> [RecordResult]? {
+    func submit(_ documents: [(line: Int, envelope: Result<Recorder.Envelope, Refusals>)], source: String, as identity: Identity) async throws
+        -> [RecordResult]?
+    {
         try await withCheckedThrowingContinuation { continuation in
             let request = Request(identity: identity, source: source, documents: documents) { continuation.resume(with: $0) }
             let queued = state.withLock { state in
@@ -173,7 +176,7 @@ public final class RecordBatcher: Service, Sendable {
                 var places: [(request: Int, document: Int, id: String)] = []
                 for request in members {
                     for (number, document) in batch[request].documents.enumerated() {
-                        switch Recorder.Envelope.parse(document.text) {
+                        switch document.envelope {
                         case .failure(let refusals):
                             results[request][number] = RecordResult(line: document.line, id: nil, outcome: .refused(refusals.all))
                         case .success(let envelope):
@@ -182,7 +185,7 @@ public final class RecordBatcher: Service, Sendable {
                         }
                     }
                 }
-                let outcomes = try recorder.recordAll(envelopes, on: connection)
+                let outcomes = try RecordWriter(recorder: recorder).record(envelopes, on: connection)
                 for (place, outcome) in zip(places, outcomes) {
                     results[place.request][place.document] = RecordResult(
                         line: batch[place.request].documents[place.document].line, id: place.id, outcome: outcome)

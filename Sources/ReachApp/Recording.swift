@@ -53,20 +53,38 @@ extension ReachApplication {
         try Access.checkMayRecord(identity)
         let documents = Self.split(text)
         guard !documents.isEmpty else { throw RequestError("no records found") }
-        // A service checks and appends the records of requests arriving together in one batch.
+        return try await record(documents.map { ($0.line, Recorder.Envelope.parse($0.text)) }, source: source, as: identity)
+    }
+
+    /// Checks one record a front built as a value (the web app's forms) and appends it if it
+    /// passes: the same path as ``record(_:source:as:)-(String,_,_)``, without JSON text.
+    public func record(_ record: JSONValue, source: String, as identity: Identity) async throws -> RecordResult {
+        try Access.checkMayRecord(identity)
+        return try await self.record([(1, Recorder.Envelope.parse(record))], source: source, as: identity)[0]
+    }
+
+    /// Records parsed envelopes: through the record batcher when the service runs one (the
+    /// records of requests arriving together checked and appended in one batch), or each in
+    /// turn on a connection of the request's; both through ``RecordWriter``.
+    func record(
+        _ documents: [(line: Int, envelope: Result<Recorder.Envelope, Refusals>)], source: String, as identity: Identity
+    ) async throws -> [RecordResult] {
         if let batcher = recordBatcher,
             let results = try await batcher.submit(documents, source: source, as: identity)
         {
             if results.contains(where: { $0.status == "accepted" }) { await publishAfterWriting() }
             return results
         }
-        let recorder = Recorder(actor: identity.name, source: source, rule: Access.recordingRule(for: identity))
+        let writer = RecordWriter(recorder: Recorder(actor: identity.name, source: source, rule: Access.recordingRule(for: identity)))
         let results = try await database.withConnection(.request(identity, reading: false)) { connection, cancellation in
             var results: [RecordResult] = []
-            for (line, document) in documents {
+            for (line, parsed) in documents {
                 if cancellation.isCancelled { throw CancellationError() }
-                let (id, outcome) = try recorder.record(document, on: connection)
-                results.append(RecordResult(line: line, id: id, outcome: outcome))
+                switch parsed {
+                case .failure(let refusals): results.append(RecordResult(line: line, id: nil, outcome: .refused(refusals.all)))
+                case .success(let envelope):
+                    results.append(RecordResult(line: line, id: envelope.id, outcome: try writer.record([(line, envelope)], on: connection)[0]))
+                }
             }
             return results
         }

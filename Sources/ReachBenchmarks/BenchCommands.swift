@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReachApp
+import ReachCalendar
 import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
@@ -74,7 +76,7 @@ struct AppendBench: AsyncParsableCommand {
     private func measure(_ owner: ConnectionConfiguration, logger: Logger) async throws {
         try await blocking {
             let setup = try Connection(configuration: owner, logger: logger)
-            _ = try ReadSide.migrator(logger: logger).migrate(on: setup)
+            _ = try Schema.migrator(logger: logger).migrate(on: setup)
             // The baseline table: the log's columns and the unique keys any correct log needs
             // (position, event id, stream and version), without Reach's heads, hashes or triggers.
             try setup.executeScript(
@@ -184,7 +186,7 @@ struct AppendBench: AsyncParsableCommand {
     func event(stream: String, _ index: Int) -> NewEvent {
         NewEvent(
             streamID: stream, type: "activity_delivered", data: Self.sampleData, metadata: Self.sampleMetadata,
-            occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
+            occurredOn: CalendarDate(year: 2024, month: 10, day: 1 + index % 28), authorityID: "LA07")
     }
 
     private func timed(_ body: () throws -> Void) rethrows -> Double {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CSV
 import Foundation
 import Logging
+import ReachApp
 import ReachCommandLine
 import ReachDomain
 import ReachEventLog
@@ -41,7 +42,7 @@ struct ImportBench: AsyncParsableCommand {
         defer { try? admin.executeScript("DROP DATABASE IF EXISTS \(try admin.quoteIdentifier(scratch)) WITH (FORCE)") }
         let configuration = target.owner.overriding(["dbname": scratch])
         let connection = try Connection(configuration: configuration, logger: logger)
-        _ = try ReadSide.migrator(logger: logger).migrate(on: connection)
+        _ = try Schema.migrator(logger: logger).migrate(on: connection)
 
         // The world the activities refer to: the demo's fixed part.
         _ = try DemoLoader(generator: DemoGenerator(seed: 1, events: 5_000)).load(on: connection)

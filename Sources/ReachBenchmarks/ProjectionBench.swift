@@ -5,6 +5,7 @@ import ReachApp
 import ReachCommandLine
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachProjections
 import Synchronization
@@ -61,7 +62,7 @@ struct ProjectionBench: AsyncParsableCommand {
             try admin.executeScript("CREATE DATABASE \(name)")
             scratchNames.append(name)
             let configuration = target.owner.overriding(["dbname": name])
-            _ = try ReadSide.migrator(logger: logger).migrate(on: try Connection(configuration: configuration, logger: logger))
+            _ = try Schema.migrator(logger: logger).migrate(on: try Connection(configuration: configuration, logger: logger))
             return configuration
         }
         func load(_ count: Int, into configuration: ConnectionConfiguration) throws -> (events: Int, seconds: Double) {

@@ -263,7 +263,7 @@ struct ServeBench: AsyncParsableCommand {
         }
         do {
             try await blocking {
-                _ = try ReadSide.migrator(logger: logger).migrate(on: Connection(configuration: owner, logger: logger))
+                _ = try Schema.migrator(logger: logger).migrate(on: Connection(configuration: owner, logger: logger))
             }
             let append = try AppendBench.parse([])
             _ = try await append.reachSingles(owner, clients: 8, perClient: 200)

@@ -1,5 +1,5 @@
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// The kinds of thing records register and refer to, each with a stream of its own.
 public enum Entity: String, Sendable, Hashable, CaseIterable {
@@ -86,7 +86,7 @@ public enum StreamRule: Sendable, Hashable {
 public struct CheckedRecord: Sendable, Hashable {
     public var streamID: String
     public var authorityID: String?
-    public var occurredOn: PostgresDate?
+    public var occurredOn: CalendarDate?
     public var references: [Reference]
     public var rule: StreamRule
     /// For a safety-plan action's update: the plan and the action, which must be in the plan.
@@ -97,7 +97,7 @@ public struct CheckedRecord: Sendable, Hashable {
         public var actionID: String
     }
 
-    init(streamID: String, authorityID: String?, occurredOn: PostgresDate?, references: [Reference], rule: StreamRule, planAction: PlanAction? = nil)
+    init(streamID: String, authorityID: String?, occurredOn: CalendarDate?, references: [Reference], rule: StreamRule, planAction: PlanAction? = nil)
     {
         self.streamID = streamID
         self.authorityID = authorityID

@@ -1,6 +1,6 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// A record whose own checks passed (its fields, without asking the log), waiting for the
 /// rules between records.
@@ -34,8 +34,8 @@ public struct LogFacts: Sendable {
     /// Whether ``present`` was asked; when not, every id is taken to be new (an import's first
     /// pass, which the log's unique index on ids checks instead).
     public var askedIDs = true
-    /// Records in the log, by event id: where, and whether with the same type and data.
-    public var present: [UUID: (position: Int64, same: Bool)] = [:]
+    /// Records in the log, by event id: where, whether with the same type and data, and whose.
+    public var present: [UUID: PresentRecord] = [:]
     /// Streams of registrations that have events.
     public var registered: Set<String> = []
     /// Who each registered thing referred to belongs to (nil for programme-wide things).
@@ -48,69 +48,21 @@ public struct LogFacts: Sendable {
     public var planActions: [String: [String]] = [:]
 
     public init() {}
+}
 
-    /// The facts about `candidates`. `knownOwners` are owners found before (a registration
-    /// never changes), which are not asked again.
-    public static func load(
-        for candidates: [Candidate], askIDs: Bool = true, knownOwners: [String: String?] = [:],
-        today: PostgresDate, on connection: Connection
-    ) throws -> LogFacts {
-        var facts = LogFacts()
-        facts.askedIDs = askIDs
-        if askIDs {
-            for start in stride(from: 0, to: candidates.count, by: 50_000) {
-                let slice = candidates[start..<min(start + 50_000, candidates.count)]
-                // Ids first (usually none is in the log), then the content of those that are.
-                let present = try EventLog.presentIDs(slice.map(\.eventID), on: connection).map { slice.startIndex + $0 }
-                let found = try EventLog.sameContent(
-                    present.map { (candidates[$0].eventID, candidates[$0].type.name, candidates[$0].dataText) }, on: connection)
-                for (index, existing) in zip(present, found) { facts.present[candidates[index].eventID] = existing }
-            }
-        }
-        var registrations: [String] = []
-        var stageStreams: Set<String> = []
-        var amended: Set<String> = []
-        for candidate in candidates {
-            switch candidate.checked.rule {
-            case .register: registrations.append(candidate.checked.streamID)
-            case .engagementStage: stageStreams.insert(candidate.checked.streamID)
-            case .amends(let target, _, _): amended.insert(target)
-            case .none: break
-            }
-        }
-        facts.recorded = try EventLog.recordedEvents(
-            recordIDs: Array(amended), namedBy: RecordType.eventWithdrawn.name, inField: "record_id", on: connection
-        )
-        .mapValues { ($0.event, $0.named) }
-        facts.registered = try EventLog.existingStreams(registrations, on: connection)
-        facts.stages = try EventLog.streamHeads(Array(stageStreams), latest: "stage", ofType: RecordType.engagementStageReached.name, on: connection)
-            .mapValues { ($0.version, $0.latest.flatMap(EngagementStage.init(rawValue:))) }
+/// A record the log holds already, as a new record with its id finds it.
+public struct PresentRecord: Sendable {
+    /// Its position in the log.
+    public var position: Int64
+    /// Whether it holds the same type and data as the new record.
+    public var same: Bool
+    /// The authority its event belongs to (for an amendment, the amended record's).
+    public var authorityID: String?
 
-        // What is referred to: by the candidates, and by the data of the corrections among them
-        // (of records in the log, or earlier among the candidates).
-        var referenced = Set<String>()
-        var plans = Set<String>()
-        var typeOf: [String: String] = [:]
-        for candidate in candidates where typeOf[candidate.recordID] == nil { typeOf[candidate.recordID] = candidate.type.name }
-        for candidate in candidates {
-            for reference in candidate.checked.references { referenced.insert(reference.streamID) }
-            if let planAction = candidate.checked.planAction { plans.insert(Entity.plan.stream(planAction.planID)) }
-            if case .amends(let target, false, let data?) = candidate.checked.rule,
-                let type = (facts.recorded[target]?.event.type ?? typeOf[target]).flatMap({ RecordType.all[$0] }),
-                case .success(let corrected) = type.checkFields(data, id: target, today: today, path: "data")
-            {
-                for reference in corrected.references { referenced.insert(reference.streamID) }
-            }
-        }
-        facts.owners = knownOwners
-        referenced.subtract(knownOwners.keys)
-        for (stream, owner) in try EventLog.firstEventField("la_id", of: Array(referenced), on: connection) {
-            facts.owners[stream] = .some(owner)
-        }
-        for (stream, text) in try EventLog.firstEventData(of: Array(plans), on: connection) {
-            if case .object(let plan)? = try? JSONValue.parse(text) { facts.planActions[stream] = CrossRecordRules.actionIDs(of: plan) }
-        }
-        return facts
+    public init(position: Int64, same: Bool, authorityID: String?) {
+        self.position = position
+        self.same = same
+        self.authorityID = authorityID
     }
 }
 
@@ -135,7 +87,7 @@ public enum Verdict: Sendable {
 /// the log as the facts describe it plus the candidates before it that were to be appended,
 /// exactly as if each had been recorded in turn.
 public enum CrossRecordRules {
-    public static func judge(_ candidates: [Candidate], facts: LogFacts, today: PostgresDate, rule: RecordingRule) -> [Verdict] {
+    public static func judge(_ candidates: [Candidate], facts: LogFacts, today: CalendarDate, rule: RecordingRule) -> [Verdict] {
         var batch = Batch(facts: facts, rule: rule)
         var verdicts: [Verdict] = []
         verdicts.reserveCapacity(candidates.count)
@@ -161,24 +113,23 @@ public enum CrossRecordRules {
         Refusal("record_id", "no record with id '\(recordID)' has been recorded")
     }
 
-    /// Why a record already in the log is not answered as `already_recorded` to this recorder:
-    /// it belongs to an authority the recorder may not see, so it is answered as the same
-    /// record sent anew would be (refused for its authority), or, for an amendment, as one
-    /// naming a record that does not exist. `targetAuthority` is the authority of the record an
-    /// amendment names (nil: programme-wide, or unknown).
-    public static func hiddenPresent(_ type: RecordType, _ checked: CheckedRecord, targetAuthority: String??, rule: RecordingRule) -> Refusal? {
-        if case .amends(let target, _, _) = checked.rule {
-            // (A present amendment's record is in the log; should it not be found, nothing is
-            // told of any authority by answering it as recorded.)
-            guard let authority = targetAuthority else { return nil }
-            return rule.sees(authority) ? nil : noRecord(target)
-        }
-        guard !rule.sees(checked.authorityID) else { return nil }
-        return rule.permits(type, checked) ?? Refusal("la_id", "you may not record for '\(checked.authorityID ?? "the whole programme")'")
+    /// The answer to a record the log holds already, whatever today's checks say of it:
+    /// recorded, unless its id holds a different record, or the record belongs to an authority
+    /// the recorder may not see (then it is answered as the same record sent anew would be:
+    /// refused for its authority, or, for an amendment, as one naming a record that does not
+    /// exist). `amends` is the record an amendment names.
+    public static func answerPresent(recordID: String, type: RecordType, amends: String?, present: PresentRecord, rule: RecordingRule) -> Verdict {
+        guard present.same else { return .refused([idUsedElsewhere(recordID)], byLog: true) }
+        guard !rule.sees(present.authorityID) else { return .alreadyPresent(position: present.position) }
+        if let amends { return .refused([noRecord(amends)], byLog: true) }
+        let checked = CheckedRecord(streamID: "", authorityID: present.authorityID, occurredOn: nil, references: [], rule: .none)
+        return .refused(
+            [rule.permits(type, checked) ?? Refusal("la_id", "you may not record for '\(present.authorityID ?? "the whole programme")'")], byLog: true
+        )
     }
 
     /// The ids of a safety plan's actions.
-    static func actionIDs(of plan: JSONObject) -> [String] {
+    public static func actionIDs(of plan: JSONObject) -> [String] {
         guard case .array(let actions)? = plan["actions"] else { return [] }
         return actions.compactMap { action in
             guard case .object(let fields) = action, case .string(let id)? = fields["action_id"] else { return nil }
@@ -203,15 +154,7 @@ public enum CrossRecordRules {
             self.rule = rule
         }
 
-        /// The authority of the record with this id, as the log and the batch so far know it:
-        /// nil when there is no such record, `.some(nil)` for a programme-wide one.
-        func authority(ofRecord recordID: String) -> String?? {
-            if let found = accepted[recordID] { return .some(found.checked.authorityID) }
-            if let found = facts.recorded[recordID] { return .some(found.event.authorityID) }
-            return nil
-        }
-
-        mutating func judge(_ candidates: [Candidate], _ index: Int, today: PostgresDate) -> Verdict {
+        mutating func judge(_ candidates: [Candidate], _ index: Int, today: CalendarDate) -> Verdict {
             let candidate = candidates[index]
             // A record sent again is the same record; an id holds one record only. (Only rows
             // appended or found in the log count: a row refused earlier is judged again, as
@@ -224,16 +167,12 @@ public enum CrossRecordRules {
                     [Refusal("id", "'\(candidate.recordID)' is used on line \(candidates[first].line) for a different record")], byLog: false)
             }
             if let present = facts.present[candidate.eventID] {
-                guard present.same else {
-                    return .refused([CrossRecordRules.idUsedElsewhere(candidate.recordID)], byLog: true)
-                }
-                var target: String?? = nil
-                if case .amends(let recordID, _, _) = candidate.checked.rule { target = authority(ofRecord: recordID) }
-                if let hidden = CrossRecordRules.hiddenPresent(candidate.type, candidate.checked, targetAuthority: target, rule: rule) {
-                    return .refused([hidden], byLog: true)
-                }
-                seen[candidate.eventID] = index
-                return .alreadyPresent(position: present.position)
+                var amends: String?
+                if case .amends(let recordID, _, _) = candidate.checked.rule { amends = recordID }
+                let verdict = CrossRecordRules.answerPresent(
+                    recordID: candidate.recordID, type: candidate.type, amends: amends, present: present, rule: rule)
+                if case .alreadyPresent = verdict { seen[candidate.eventID] = index }
+                return verdict
             }
 
             var checked = candidate.checked
@@ -318,10 +257,10 @@ public enum CrossRecordRules {
 
         /// The record an amendment names, checked to take it; for a correction, its data checked
         /// as the original record type would. Where the amendment goes: the original's stream.
-        mutating func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, today: PostgresDate) -> Result<
+        mutating func amendment(of recordID: String, withdraws: Bool, correctedData: JSONObject?, today: CalendarDate) -> Result<
             CheckedRecord, Refusals
         > {
-            let original: (stream: String, type: String, authority: String?, occurredOn: PostgresDate?)
+            let original: (stream: String, type: String, authority: String?, occurredOn: CalendarDate?)
             let wasWithdrawn: Bool
             if let found = accepted[recordID] {
                 original = (found.checked.streamID, found.type, found.checked.authorityID, found.checked.occurredOn)

@@ -1,6 +1,6 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// A record the demo generator made: everything needed to append it, with its data as JSON.
 public struct DemoRecord: Sendable, Hashable {
@@ -10,7 +10,7 @@ public struct DemoRecord: Sendable, Hashable {
     public var data: String
     public var streamID: String
     public var authorityID: String?
-    public var occurredOn: PostgresDate?
+    public var occurredOn: CalendarDate?
 }
 
 /// A small, fast, seedable generator (SplitMix64), so a seed always gives the same data set.
@@ -43,9 +43,9 @@ public struct DemoGenerator: Sendable {
     /// Roughly how many events to make (at least the fixed part of about 4,300).
     public let events: Int
     /// The last date anything may happen on.
-    public let today: PostgresDate
+    public let today: CalendarDate
 
-    public init(seed: UInt64 = 1, events: Int = 100_000, today: PostgresDate = .today) {
+    public init(seed: UInt64 = 1, events: Int = 100_000, today: CalendarDate = .today) {
         self.seed = seed
         self.events = events
         self.today = today
@@ -63,15 +63,15 @@ public struct DemoGenerator: Sendable {
         var random = SeededGenerator(seed: seed)
         let prefix = "demo-\(seed)"
         var emitted = 0
-        func record(_ type: String, _ id: String, _ data: JSONValue, stream: String, authority: String?, on date: PostgresDate?) throws {
+        func record(_ type: String, _ id: String, _ data: JSONValue, stream: String, authority: String?, on date: CalendarDate?) throws {
             try emit(DemoRecord(type: type, id: "\(prefix).\(id)", data: data.text, streamID: stream, authorityID: authority, occurredOn: date))
             emitted += 1
         }
         func s(_ text: String) -> JSONValue { .string(text) }
         func n(_ value: Int) -> JSONValue { .number(Double(value)) }
-        func date(_ d: PostgresDate) -> JSONValue { .string(d.description) }
-        let firstDay = PostgresDate(year: 2022, month: 9, day: 1)
-        let lastDay = min(today, PostgresDate(year: 2026, month: 8, day: 31))
+        func date(_ d: CalendarDate) -> JSONValue { .string(d.description) }
+        let firstDay = CalendarDate(year: 2022, month: 9, day: 1)
+        let lastDay = min(today, CalendarDate(year: 2026, month: 8, day: 31))
 
         // Partners, programme-wide.
         let partnerKinds = PartnerKind.allCases
@@ -92,8 +92,8 @@ public struct DemoGenerator: Sendable {
             var school: String
             var authority: String
             var pilot: String
-            var start: PostgresDate
-            var stages: [(EngagementStage, PostgresDate)]
+            var start: CalendarDate
+            var stages: [(EngagementStage, CalendarDate)]
         }
         var pilotSchools: [PilotSchool] = []
         var schoolsOf: [String: [String]] = [:]
@@ -129,7 +129,7 @@ public struct DemoGenerator: Sendable {
             schoolsOf[authority] = schools
             let pilot = "\(authority)-pilot"
             let special = index == 0
-            let start = special ? PostgresDate(year: 2022, month: 9, day: 5) : joined.adding(days: Int.random(in: 10...200, using: &random))
+            let start = special ? CalendarDate(year: 2022, month: 9, day: 5) : joined.adding(days: Int.random(in: 10...200, using: &random))
             let projects = StrategyProject.allCases
             try record(
                 "pilot_registered", "pilot-\(pilot)",
@@ -142,7 +142,7 @@ public struct DemoGenerator: Sendable {
                     "target_schools": n(special ? 11 : 8), "start_date": date(start),
                 ]), stream: Entity.pilot.stream(pilot), authority: authority, on: start)
             if special {
-                let rollOut = PostgresDate(year: 2024, month: 9, day: 2)
+                let rollOut = CalendarDate(year: 2024, month: 9, day: 2)
                 try record(
                     "pilot_target_changed", "pilot-\(pilot)-rollout",
                     .object([
@@ -153,10 +153,10 @@ public struct DemoGenerator: Sendable {
             // Engagement: schools move forward through the stages; some withdraw.
             let engaged = special ? Array(schools.prefix(31)) : Array(schools.prefix(8 + Int.random(in: 0...3, using: &random)))
             for (position, school) in engaged.enumerated() {
-                let schoolStart = special && position >= 11 ? PostgresDate(year: 2024, month: 9, day: 9) : start
+                let schoolStart = special && position >= 11 ? CalendarDate(year: 2024, month: 9, day: 9) : start
                 var day = schoolStart.adding(days: Int.random(in: 0...20, using: &random))
                 let reach = special && position < 11 ? 7 : Int.random(in: 2...7, using: &random)
-                var stages: [(EngagementStage, PostgresDate)] = []
+                var stages: [(EngagementStage, CalendarDate)] = []
                 for stage in EngagementStage.allCases.prefix(reach + 1) where stage != .withdrawn {
                     guard day <= lastDay else { break }
                     stages.append((stage, day))
@@ -185,7 +185,7 @@ public struct DemoGenerator: Sendable {
         let scenarioSchool = schoolsOf[scenarioAuthority]![2]
         let scenarioPilot = "\(scenarioAuthority)-pilot"
         let referral = "\(scenarioAuthority)-ref-1"
-        let r = { (d: Int) in PostgresDate(year: 2024, month: 1, day: 15).adding(days: d) }
+        let r = { (d: Int) in CalendarDate(year: 2024, month: 1, day: 15).adding(days: d) }
         let referralStream = Entity.referral.stream(referral)
         try record(
             "context_referral_received", "ref-1",
@@ -266,7 +266,7 @@ public struct DemoGenerator: Sendable {
             ]), stream: referralStream, authority: scenarioAuthority, on: r(230))
 
         let location = "\(scenarioAuthority)-park-1"
-        let l = { (d: Int) in PostgresDate(year: 2023, month: 11, day: 6).adding(days: d) }
+        let l = { (d: Int) in CalendarDate(year: 2023, month: 11, day: 6).adding(days: d) }
         try record(
             "location_registered", "location-1",
             .object([
@@ -346,7 +346,7 @@ public struct DemoGenerator: Sendable {
                             "permanent_exclusions": n(Int.random(in: 0...4, using: &random)),
                             "pupils_on_roll": n(Int.random(in: 200...1500, using: &random)),
                             "attendance_percent": .number(Double(Int.random(in: 880...965, using: &random)) / 10),
-                        ]), stream: "school-statistics:\(school):\(year)", authority: authority, on: PostgresDate(year: year + 1, month: 8, day: 31))
+                        ]), stream: "school-statistics:\(school):\(year)", authority: authority, on: CalendarDate(year: year + 1, month: 8, day: 31))
                 }
             }
         }
@@ -394,7 +394,7 @@ public struct DemoGenerator: Sendable {
 
     /// An activity's data as JSON.
     static func activityJSON(
-        kind: ActivityKind, pilot: String, authority: String, school: String, on: PostgresDate, partner: String?, random: inout SeededGenerator
+        kind: ActivityKind, pilot: String, authority: String, school: String, on: CalendarDate, partner: String?, random: inout SeededGenerator
     ) -> String {
         var writer = JSONWriter(.compact(sortedKeys: true), capacity: 400)
         func count(_ key: String, _ range: ClosedRange<Int>) {

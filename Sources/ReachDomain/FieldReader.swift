@@ -1,12 +1,12 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// Reads a record's fields one by one, collecting a refusal for every field that is missing,
 /// of the wrong kind, or breaks a rule, and noticing fields nobody asked for (usually typos).
 public struct FieldReader {
     /// The earliest date the programme accepts.
-    public static let earliestDate = PostgresDate(year: 2017, month: 1, day: 1)
+    public static let earliestDate = CalendarDate(year: 2017, month: 1, day: 1)
     /// The longest free text (labels and notes).
     public static let maximumTextLength = 500
 
@@ -17,7 +17,7 @@ public struct FieldReader {
     private let key: String
     var path: String { parentPath.isEmpty ? key : key.isEmpty ? parentPath : parentPath + "." + key }
     /// Today, for "not in the future".
-    public let today: PostgresDate
+    public let today: CalendarDate
     /// Which of `fields` a rule has read, by place: the first 64 as bits (records hold a few
     /// fields, and a reader is made for every object of every row), any more in a list.
     private var read: UInt64 = 0
@@ -27,11 +27,11 @@ public struct FieldReader {
     /// When set, every rule that reads a field also describes it there (see ``SchemaDescriber``).
     var describer: SchemaDescriber?
 
-    public init(_ fields: JSONObject, path: String = "", today: PostgresDate) {
+    public init(_ fields: JSONObject, path: String = "", today: CalendarDate) {
         self.init(fields, parentPath: path, key: "", today: today)
     }
 
-    private init(_ fields: JSONObject, parentPath: String, key: String, today: PostgresDate, describer: SchemaDescriber? = nil) {
+    private init(_ fields: JSONObject, parentPath: String, key: String, today: CalendarDate, describer: SchemaDescriber? = nil) {
         self.describer = describer
         self.fields = fields
         self.readBeyond = fields.count > 64 ? Array(repeating: false, count: fields.count - 64) : []
@@ -164,7 +164,7 @@ public struct FieldReader {
     }
 
     /// A calendar date as `YYYY-MM-DD`: a real date, not in the future, not before 2017-01-01.
-    public mutating func date(_ key: String, required: Bool = true, allowFuture: Bool = false) -> PostgresDate? {
+    public mutating func date(_ key: String, required: Bool = true, allowFuture: Bool = false) -> CalendarDate? {
         describe(
             key,
             [
@@ -172,7 +172,7 @@ public struct FieldReader {
                 "description": .string("YYYY-MM-DD, from \(Self.earliestDate)\(allowFuture ? "" : ", not in the future")"),
             ], required: required)
         guard let text = plainText(key, required: required, maxLength: 10) else { return nil }
-        guard let date = PostgresDate(iso: text) else {
+        guard let date = CalendarDate(iso: text) else {
             refuse(key, "'\(text)' is not a real date written as YYYY-MM-DD")
             return nil
         }

@@ -1,5 +1,5 @@
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// One record type of the catalogue. Each lives in a file of its own under `RecordTypes/`,
 /// named after it (`activity_delivered` is `RecordTypes/ActivityDelivered.swift`), holding
@@ -89,7 +89,7 @@ public struct RecordType: Sendable {
     }
 
     /// The record's own checks (its fields, their words and ranges), without asking the log.
-    public func checkFields(_ data: JSONObject, id: String, today: PostgresDate, path: String = "") -> Result<CheckedRecord, Refusals> {
+    public func checkFields(_ data: JSONObject, id: String, today: CalendarDate, path: String = "") -> Result<CheckedRecord, Refusals> {
         var reader = FieldReader(data, path: path, today: today)
         let checked = check(&reader, id)
         let found = reader.refusals + reader.unknownFieldRefusals

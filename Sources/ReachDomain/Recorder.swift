@@ -1,6 +1,6 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// What became of one record.
 public enum RecordOutcome: Sendable, Hashable {
@@ -12,7 +12,7 @@ public enum RecordOutcome: Sendable, Hashable {
     case refused([Refusal])
 }
 
-/// Checks records and appends the ones that pass: the domain's command handler.
+/// Decides what becomes of records: the domain's command handler, without the database.
 ///
 /// A record is a JSON document `{"type": "activity_delivered", "id": "<sender's id>", "data": {...}}`.
 /// The checks run in this order: the envelope; whether the record is already in the log (by its
@@ -20,33 +20,29 @@ public enum RecordOutcome: Sendable, Hashable {
 /// unknown fields); what it refers to (exists, and belongs to the authority the record names);
 /// and the state of its stream (a registration is new, engagement stages move forward). Two
 /// people recording the same school's stage at once cannot both win: the second is refused.
+///
+/// The recorder reads nothing and writes nothing: it checks each record on its own
+/// (``check(_:line:)``), and, given what the log holds about them (``LogFacts``), decides what
+/// becomes of each (``decide(_:ownRefused:facts:)``) and which events to append
+/// (``event(_:_:)``). The write path that asks the log and appends (`RecordWriter`, in
+/// ReachIngest) is the one way records reach the log, for one record, a request's batch or a file.
 public struct Recorder: Sendable {
     /// Who is recording (stored as the events' actor).
     public var actor: String
     /// Where the records come from (`cli`, `import:<file>`...).
     public var source: String
     /// Today, for "not in the future".
-    public var today: PostgresDate
+    public var today: CalendarDate
     /// What the one recording may record, and whose records it may know of (for example,
     /// staff record for, and see, the authorities they are assigned to). Given by the
     /// application layer's access rules; asked of every record on every path.
     public var rule: RecordingRule
 
-    public init(actor: String, source: String, today: PostgresDate = .today, rule: RecordingRule = .unrestricted) {
+    public init(actor: String, source: String, today: CalendarDate = .today, rule: RecordingRule = .unrestricted) {
         self.actor = actor
         self.source = source
         self.today = today
         self.rule = rule
-    }
-
-    /// Checks one record (JSON text) and appends it if it passes.
-    public func record(_ text: String, on connection: Connection) throws -> (id: String?, outcome: RecordOutcome) {
-        let envelope: Envelope
-        switch Envelope.parse(text) {
-        case .failure(let refusals): return (nil, .refused(refusals.all))
-        case .success(let parsed): envelope = parsed
-        }
-        return (envelope.id, try record(envelope, on: connection))
     }
 
     /// A record's envelope: its type, its sender's id, its data and, optionally, the schema
@@ -136,124 +132,65 @@ public struct Recorder: Sendable {
             "is required: an id of your choosing for this record, 1 to 100 ASCII letters, digits, -, _ or . (no spaces), so that sending it again changes nothing"
         )
     }
-
-    /// The refusal of a record already in the log that belongs to an authority the recorder may
-    /// not see: what the same record sent anew gets (refused for its authority), or, for an
-    /// amendment, what one naming a record that does not exist gets.
-    private func hidden(_ envelope: Envelope, authority: String?) -> Refusal {
-        if [RecordType.eventCorrected.name, RecordType.eventWithdrawn.name].contains(envelope.type.name),
-            case .string(let target)? = envelope.data["record_id"]
-        {
-            return CrossRecordRules.noRecord(Envelope.existingRecordID(target) ?? target)
-        }
-        let checked = CheckedRecord(streamID: "", authorityID: authority, occurredOn: nil, references: [], rule: .none)
-        return rule.permits(envelope.type, checked) ?? CrossRecordRules.noRecord(envelope.id)
-    }
-
-    /// Checks one parsed record and appends it if it passes: its own checks, then the rules
-    /// between records (``CrossRecordRules``) as for a batch of one, then the append, which
-    /// checks the stream's version again (someone else may record at the same moment).
-    public func record(_ envelope: Envelope, on connection: Connection) throws -> RecordOutcome {
-        // A record already in the log is answered first, whatever today's checks say of it:
-        // sending it again changes nothing.
-        let eventID = EventLog.recordEventID(envelope.id)
-        if try !EventLog.presentIDs([eventID], on: connection).isEmpty {
-            let found = try EventLog.sameContent([(eventID, envelope.type.name, JSONValue.object(envelope.data).text)], on: connection)[0]
-            guard found.same else {
-                return .refused([CrossRecordRules.idUsedElsewhere(envelope.id)])
-            }
-            // Another authority's record is answered as the same record sent anew would be.
-            if let stored = try EventLog.event(at: found.position, on: connection), !rule.sees(stored.authorityID) {
-                return .refused([hidden(envelope, authority: stored.authorityID)])
-            }
-            return .alreadyRecorded(position: found.position)
-        }
-        let candidate: Candidate
-        switch envelope.type.checkFields(envelope.data, id: envelope.id, today: today) {
-        case .failure(let refusals): return .refused(refusals.all)
-        case .success(let checked):
-            candidate = Candidate(
-                line: 1, recordID: envelope.id, type: envelope.type, data: envelope.data,
-                dataText: JSONValue.object(envelope.data).text, checked: checked)
-        }
-        let facts = try LogFacts.load(for: [candidate], askIDs: false, today: today, on: connection)
-        let checked: CheckedRecord
-        let expected: ExpectedVersion
-        switch CrossRecordRules.judge([candidate], facts: facts, today: today, rule: rule)[0] {
-        case .alreadyPresent(let position): return .alreadyRecorded(position: position ?? 0)
-        case .refused(let refusals, _): return .refused(refusals)
-        case .append(let accepted, let expecting): (checked, expected) = (accepted, expecting)
-        }
-        do {
-            let result = try EventLog.append([event(candidate, checked)], expecting: [checked.streamID: expected], on: connection)[0]
-            return result.duplicate ? .alreadyRecorded(position: result.position) : .accepted(position: result.position)
-        } catch let error as EventLogError where error.code == .wrongExpectedVersion {
-            let field: String
-            switch checked.rule {
-            case .register(_, let name): field = name
-            case .engagementStage: field = "stage"
-            case .none, .amends: field = "record"
-            }
-            return .refused([
-                Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")
-            ])
-        }
-    }
 }
 
 extension Recorder {
-    /// Checks records together and appends those that pass in one statement, on a connection
-    /// whose transaction the caller holds: the records' own checks, then the rules between
-    /// records for all of them at once (as the lines of a file are: a few queries in all), then
-    /// one append. Each outcome is the one ``record(_:on:)-(Envelope,_)`` would give if they were
-    /// sent one after another. Throws when the log moved under a stream meanwhile (the caller
-    /// rolls back and records them one by one).
-    public func recordAll(_ envelopes: [(line: Int, envelope: Envelope)], on connection: Connection) throws -> [RecordOutcome] {
-        var outcomes = [RecordOutcome?](repeating: nil, count: envelopes.count)
-        var candidates: [Candidate] = []
-        var places: [Int] = []
-        for (index, item) in envelopes.enumerated() {
-            switch item.envelope.type.checkFields(item.envelope.data, id: item.envelope.id, today: today) {
-            case .failure(let refusals): outcomes[index] = .refused(refusals.all)
-            case .success(let checked):
-                candidates.append(
-                    Candidate(
-                        line: item.line, recordID: item.envelope.id, type: item.envelope.type, data: item.envelope.data,
-                        dataText: JSONValue.object(item.envelope.data).text, checked: checked))
-                places.append(index)
-            }
+    /// A record's own checks, which need nothing but the record: its candidate for the rules
+    /// between records, or every reason it was refused.
+    public func check(_ envelope: Envelope, line: Int) -> Result<Candidate, Refusals> {
+        envelope.type.checkFields(envelope.data, id: envelope.id, today: today).map { checked in
+            Candidate(
+                line: line, recordID: envelope.id, type: envelope.type, data: envelope.data,
+                dataText: JSONValue.object(envelope.data).text, checked: checked)
         }
-        guard !candidates.isEmpty else { return outcomes.map { $0! } }
-        let facts = try LogFacts.load(for: candidates, askIDs: true, today: today, on: connection)
-        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: today, rule: rule)
-        var events: [NewEvent] = []
-        var appending: [Int] = []
-        var expecting: [String: ExpectedVersion] = [:]
-        var earlier: [(place: Int, eventID: UUID)] = []
-        var positions: [UUID: Int64] = [:]
-        for (number, verdict) in verdicts.enumerated() {
-            let place = places[number]
+    }
+
+    /// What becomes of a batch of records, given what the log holds about them.
+    public struct Decision: Sendable {
+        /// One verdict for each candidate, in order.
+        public var verdicts: [Verdict]
+        /// One outcome for each record its own checks refused, in order: refused, unless the
+        /// log holds it already (a record is answered as recorded whatever today's checks say).
+        public var ownRefused: [RecordOutcome]
+    }
+
+    /// Decides a batch: records refused by their own checks (`ownRefused`, with their
+    /// envelopes) and candidates, judged in order by the rules between records
+    /// (``CrossRecordRules``) against `facts`. A record the log holds already is answered before
+    /// any check: as recorded, or refused when its id holds a different record or it belongs to
+    /// an authority the recorder may not see.
+    public func decide(_ candidates: [Candidate], ownRefused: [(envelope: Envelope, refusals: Refusals)], facts: LogFacts) -> Decision {
+        let answers = ownRefused.map { item -> RecordOutcome in
+            let eventID = EventLog.recordEventID(item.envelope.id)
+            guard let present = facts.present[eventID] else { return .refused(item.refusals.all) }
+            let verdict = CrossRecordRules.answerPresent(
+                recordID: item.envelope.id, type: item.envelope.type, amends: Self.amendedRecord(item.envelope), present: present, rule: rule)
             switch verdict {
-            case .refused(let refusals, _): outcomes[place] = .refused(refusals)
-            case .alreadyPresent(let position?):
-                outcomes[place] = .alreadyRecorded(position: position)
-                positions[candidates[number].eventID] = position
-            case .alreadyPresent(nil): earlier.append((place, candidates[number].eventID))
-            case .append(let checked, let expected):
-                events.append(event(candidates[number], checked))
-                appending.append(place)
-                if expecting[checked.streamID] == nil { expecting[checked.streamID] = expected }
+            case .refused(let refusals, _): return .refused(refusals)
+            default: return .alreadyRecorded(position: present.position)
             }
         }
-        if !events.isEmpty {
-            let results = try EventLog.append(events, expecting: expecting, on: connection)
-            for (place, result) in zip(appending, results) {
-                outcomes[place] = result.duplicate ? .alreadyRecorded(position: result.position) : .accepted(position: result.position)
-                positions[result.eventID] = result.position
-            }
+        return Decision(verdicts: CrossRecordRules.judge(candidates, facts: facts, today: today, rule: rule), ownRefused: answers)
+    }
+
+    /// The record an amendment names (nil for a record of another type).
+    static func amendedRecord(_ envelope: Envelope) -> String? {
+        guard [RecordType.eventCorrected.name, RecordType.eventWithdrawn.name].contains(envelope.type.name),
+            case .string(let target)? = envelope.data["record_id"]
+        else { return nil }
+        return Envelope.existingRecordID(target) ?? target
+    }
+
+    /// The refusal of a record whose stream someone else appended to between the checks and
+    /// the append.
+    public static func sameMoment(_ checked: CheckedRecord) -> Refusal {
+        let field: String
+        switch checked.rule {
+        case .register(_, let name): field = name
+        case .engagementStage: field = "stage"
+        case .none, .amends: field = "record"
         }
-        for (place, eventID) in earlier { outcomes[place] = .alreadyRecorded(position: positions[eventID] ?? 0) }
-        return outcomes.map { $0! }
+        return Refusal(field, "someone else recorded this at the same moment; look at what is recorded now and send it again if it still applies")
     }
 
     /// The event of an accepted candidate, as `checked` places it.

@@ -1,5 +1,5 @@
+import ReachCalendar
 import ReachEventLog
-import ReachPostgres
 
 /// Collects the JSON Schema (2020-12) of a record type's data while the type's own checks read
 /// its example: every rule that reads a field (``FieldReader``) describes it, so the schema is
@@ -60,7 +60,7 @@ extension RecordType {
     public var jsonSchema: JSONValue {
         let describer = SchemaDescriber()
         if case .object(let example) = (try? JSONValue.parse(self.example)) ?? .null {
-            var reader = FieldReader(example, today: PostgresDate.today)
+            var reader = FieldReader(example, today: CalendarDate.today)
             reader.describer = describer
             _ = check(&reader, "example-1")
         }
@@ -110,7 +110,7 @@ extension RecordType {
     public var fieldDescriptions: [FieldDescription] {
         let describer = SchemaDescriber()
         if case .object(let example) = (try? JSONValue.parse(self.example)) ?? .null {
-            var reader = FieldReader(example, today: PostgresDate.today)
+            var reader = FieldReader(example, today: CalendarDate.today)
             reader.describer = describer
             _ = check(&reader, "example-1")
         }

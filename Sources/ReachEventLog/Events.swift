@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachPostgres
 
 /// Who recorded an event and why: stored as the event's `metadata`.
@@ -62,13 +63,13 @@ public struct NewEvent: Sendable, Hashable {
     /// Who recorded it and why.
     public var metadata: EventMetadata
     /// The date the fact happened.
-    public var occurredOn: PostgresDate?
+    public var occurredOn: CalendarDate?
     /// The local authority it belongs to; `nil` for programme-wide events.
     public var authorityID: String?
 
     public init(
         id: UUID = .timeOrdered(), streamID: String, type: String, schemaVersion: Int32 = 1, data: String,
-        metadata: EventMetadata = EventMetadata(), occurredOn: PostgresDate? = nil, authorityID: String? = nil
+        metadata: EventMetadata = EventMetadata(), occurredOn: CalendarDate? = nil, authorityID: String? = nil
     ) {
         self.id = id
         self.streamID = streamID
@@ -163,7 +164,7 @@ public struct RecordedEvent: Sendable, Hashable {
     public var data: String
     /// The metadata as JSON text.
     public var metadata: String
-    public var occurredOn: PostgresDate?
+    public var occurredOn: CalendarDate?
     /// When it was recorded, as ISO 8601 in UTC.
     public var recordedAt: String
     public var authorityID: String?
@@ -172,7 +173,7 @@ public struct RecordedEvent: Sendable, Hashable {
 
     public init(
         position: Int64, eventID: UUID, streamID: String, version: Int64, type: String, schemaVersion: Int32,
-        data: String, metadata: String, occurredOn: PostgresDate?, recordedAt: String, authorityID: String?, hash: String
+        data: String, metadata: String, occurredOn: CalendarDate?, recordedAt: String, authorityID: String?, hash: String
     ) {
         self.position = position
         self.eventID = eventID

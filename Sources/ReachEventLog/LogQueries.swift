@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachPostgres
 
 /// What the layers above need to know from the log, as functions: the log owns its tables
@@ -86,21 +87,26 @@ extension EventLog {
         ).mapRows { try $0.decode(0, as: Int.self) }
     }
 
-    /// For events already in the log (by id): where each is, and whether it holds the same
-    /// type and data as given, in the order given.
+    /// For events already in the log (by id): where each is, whether it holds the same type
+    /// and data as given, and the authority it belongs to, in the order given.
     public static func sameContent(_ events: [(id: UUID, type: String, data: String)], on connection: Connection) throws -> [(
-        position: Int64, same: Bool
+        position: Int64, same: Bool, authorityID: String?
     )] {
         guard !events.isEmpty else { return [] }
         let found = try connection.query(
             """
-            SELECT i.n, e."position", e.event_type = i.t AND e.data = i.d
+            SELECT i.n, e."position", e.event_type = i.t AND e.data = i.d, e.authority_id
             FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS i(id, t, d, n),
-                LATERAL (SELECT "position", event_type, data FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
+                LATERAL (SELECT "position", event_type, data, authority_id FROM reach.events e WHERE e.event_id = i.id LIMIT 1) AS e
             """, [PostgresArray(events.map(\.id)), PostgresArray(events.map(\.type)), PostgresArray(events.map { PostgresJSONB($0.data) })]
-        ).mapRows { (try $0.decode(0, as: Int.self), try $0.decode(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
-        var answer = [(position: Int64, same: Bool)](repeating: (0, false), count: events.count)
-        for (n, position, same) in found { answer[n - 1] = (position, same) }
+        ).mapRows {
+            (
+                try $0.decode(0, as: Int.self), try $0.decode(1, as: Int64.self), try $0.decode(2, as: Bool.self),
+                try $0.decodeIfPresent(3, as: String.self)
+            )
+        }
+        var answer = [(position: Int64, same: Bool, authorityID: String?)](repeating: (0, false, nil), count: events.count)
+        for (n, position, same, authority) in found { answer[n - 1] = (position, same, authority) }
         return answer
     }
 
@@ -143,9 +149,9 @@ extension EventLog {
     }
 
     /// The first day anything in the log about an authority happened on, or nil.
-    public static func firstOccurredOn(authority: String, on connection: Connection) throws -> PostgresDate? {
+    public static func firstOccurredOn(authority: String, on connection: Connection) throws -> CalendarDate? {
         try connection.query("SELECT reach.first_occurred_on($1)", [authority])
-            .decodeIfPresent(PostgresDate.self, row: 0, column: 0)
+            .decodeIfPresent(CalendarDate.self, row: 0, column: 0)
     }
 
     /// Of `authorities`, those with an event placed after the position given for it and at or

@@ -16,7 +16,7 @@ extension Importer {
     struct AskTheLogFirst: Error {}
 
     /// A chunk of rows read ahead of the one being appended, with each row's own checks done
-    /// when the chunk goes through the batch path (nil when it goes row by row).
+    /// (taken by the pass that appends it, so that they move rather than being copied).
     struct Chunk: Sendable {
         var rows: [Row]
         var checked: Checked?
@@ -24,17 +24,18 @@ extension Importer {
 
     /// A batch chunk's rows after their own checks: those that passed, each with the event to
     /// append if it passes the log's checks too (its data as jsonb text, ready for the bulk
-    /// path), and the refusals of the others by line.
+    /// path), and the refusals of the others by line, with the envelopes of those refused by
+    /// their own checks (the log may hold them already: then they are answered as recorded).
     struct Checked: Sendable {
         var candidates: [Candidate] = []
         var events: [EventLog.PreparedEvent] = []
         var refusals: [Int: [Refusal]] = [:]
+        var ownRefused: [(line: Int, envelope: Recorder.Envelope, refusals: Refusals)] = []
     }
 
     /// Reads the next chunk of rows and does the work each row needs alone: the checks that
     /// need nothing but the row, its data as jsonb text and its event id, on every core.
-    func prepare(_ rows: [Row], mode: Mode) -> Chunk {
-        guard mode == .automatic else { return Chunk(rows: rows, checked: nil) }
+    func prepare(_ rows: [Row]) -> Chunk {
         let today = recorder.today
         var outcomes = rows.concurrentMap { row -> Result<(Candidate, EventLog.PreparedEvent), Refusals> in
             switch row.envelope {
@@ -67,6 +68,7 @@ extension Importer {
                         (events.baseAddress! + place).initialize(to: event)
                     case .failure(let found):
                         checked.refusals[rows[index].line] = found.all
+                        if case .success(let envelope) = rows[index].envelope { checked.ownRefused.append((rows[index].line, envelope, found)) }
                     }
                 }
                 candidateCount = passed
@@ -90,18 +92,36 @@ extension Importer {
         var refusals = checked.refusals
         var candidates = checked.candidates
         var events = checked.events
+        let ownRefused = checked.ownRefused.reversed().map { ($0.envelope, $0.refusals) }
+        let refusedLines = checked.ownRefused.reversed().map(\.line)
         _ = consume checked
 
         // What the log holds about the rows (a registration never changes, so the owners found
-        // are kept for later chunks), then the rules between records, in file order.
-        let facts = try LogFacts.load(for: candidates, askIDs: askLog, knownOwners: state.owners, today: recorder.today, on: connection)
+        // are kept for later chunks), then the rules between records, in file order: the
+        // decision recording them would take (``RecordWriter``).
+        let facts = try LogFacts.load(
+            for: candidates, alsoAsking: askLog ? ownRefused.map { ($0.0.id, $0.0.type, JSONValue.object($0.0.data).text) } : [],
+            askIDs: askLog, knownOwners: state.owners, today: recorder.today, on: connection)
         state.owners = facts.owners
-        let verdicts = CrossRecordRules.judge(candidates, facts: facts, today: recorder.today, rule: recorder.rule)
+        let decision = recorder.decide(candidates, ownRefused: askLog ? ownRefused : [], facts: facts)
+        var refusedByLog = false
+        if askLog {
+            for (line, outcome) in zip(refusedLines, decision.ownRefused) {
+                switch outcome {
+                case .refused(let found): refusals[line] = found
+                default:
+                    refusals[line] = nil
+                    summary.alreadyPresent += 1
+                }
+            }
+        } else if !ownRefused.isEmpty {
+            // A row its own checks refuse today may have been recorded under earlier rules.
+            refusedByLog = try !EventLog.presentIDs(ownRefused.map { EventLog.recordEventID($0.0.id) }, on: connection).isEmpty
+        }
         var live: [Int] = []
         live.reserveCapacity(candidates.count)
-        var refusedByLog = false
-        for index in verdicts.indices {
-            switch verdicts[index] {
+        for index in decision.verdicts.indices {
+            switch decision.verdicts[index] {
             case .append(let checked, _):
                 live.append(index)
                 // An amendment goes to the stream of the record it amends.

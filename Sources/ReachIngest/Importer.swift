@@ -74,7 +74,7 @@ public struct Importer: Sendable {
         public var refused: [RefusedRow] = []
         /// Whether the appended rows were kept (false when a refusal rolled everything back).
         public var committed = false
-        /// 2 when the file was read again, asking the log about every id (see ``Importer/run(_:skipInvalid:mode:on:progress:)``).
+        /// 2 when the file was read again, asking the log about every id (see ``Importer/run(_:skipInvalid:on:progress:)``).
         public var passes = 1
 
         public init() {}
@@ -260,22 +260,13 @@ public struct Importer: Sendable {
         }
     }
 
-    /// How rows are checked and appended.
-    public enum Mode: Sendable {
-        /// In batches: each chunk's rows judged together (``CrossRecordRules``) and appended in
-        /// bulk.
-        case automatic
-        /// Each row recorded in turn, as `reach record` would (the same rules; slower).
-        case rowByRow
-    }
-
     /// Checks and records every row in one transaction; keeps them only if none was refused,
     /// unless `skipInvalid`. `progress` is told how many rows are done.
     public func run(
-        _ file: File, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+        _ file: File, skipInvalid: Bool, on connection: Connection,
         progress: (Int) throws -> Void = { _ in }
     ) async throws -> Summary {
-        try await run(source: file, skipInvalid: skipInvalid, mode: mode, on: connection, progress: progress)
+        try await run(source: file, skipInvalid: skipInvalid, on: connection, progress: progress)
     }
 
     /// Checks and records the rows of `source`, chunk by chunk, in one transaction.
@@ -290,19 +281,19 @@ public struct Importer: Sendable {
     /// what the log holds), that pass is rolled back and the file read again, asking the log
     /// about every id first. The outcome is the same either way.
     public func run<Source: RowSource>(
-        source: sending Source, skipInvalid: Bool, mode: Mode = .automatic, on connection: Connection,
+        source: sending Source, skipInvalid: Bool, on connection: Connection,
         progress: (Int) throws -> Void = { _ in }
     ) async throws -> Summary {
-        if mode == .automatic, let second = try source.reopened() {
+        if let second = try source.reopened() {
             do {
-                return try await pass(source, skipInvalid: skipInvalid, mode: mode, askLog: false, on: connection, progress: progress)
+                return try await pass(source, skipInvalid: skipInvalid, askLog: false, on: connection, progress: progress)
             } catch  where Self.isRecordedAlready(error) {
-                var summary = try await pass(second, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+                var summary = try await pass(second, skipInvalid: skipInvalid, askLog: true, on: connection, progress: progress)
                 summary.passes = 2
                 return summary
             }
         }
-        return try await pass(source, skipInvalid: skipInvalid, mode: mode, askLog: true, on: connection, progress: progress)
+        return try await pass(source, skipInvalid: skipInvalid, askLog: true, on: connection, progress: progress)
     }
 
     /// Whether a pass that did not ask the log about ids failed because a record may be in
@@ -320,12 +311,12 @@ public struct Importer: Sendable {
     /// One pass over the rows; `askLog` says whether each chunk's ids are looked up in the log
     /// before it is appended.
     func pass<Source: RowSource>(
-        _ source: sending Source, skipInvalid: Bool, mode: Mode, askLog: Bool, on connection: Connection,
+        _ source: sending Source, skipInvalid: Bool, askLog: Bool, on connection: Connection,
         progress: (Int) throws -> Void
     ) async throws -> Summary {
         // The pass blocks on its connection: it runs on a thread of its own whoever calls it,
         // never on the cooperative pool, which its read-ahead must not wait behind.
-        let reader = ChunkReader(source, size: chunkSize) { [self] rows in prepare(rows, mode: mode) }
+        let reader = ChunkReader(source, size: chunkSize) { [self] rows in prepare(rows) }
         return try await onThreadOfItsOwn(
             name: "reach.import",
             async: {
@@ -352,14 +343,7 @@ public struct Importer: Sendable {
                     async: {
                         more ? try await reader.next() : nil
                     })
-                let done = summary.read
-                if let checked = chunk.checked.take() {
-                    try runBatch(chunk.rows, checked: checked, askLog: askLog, state: state, into: &summary, on: connection)
-                } else {
-                    // The row-by-row path reads and moves stream heads in the log itself.
-                    try state.session.finish(on: connection)
-                    try runRowByRow(chunk.rows, into: &summary, on: connection) { try progress(done + $0) }
-                }
+                try runBatch(chunk.rows, checked: chunk.checked.take()!, askLog: askLog, state: state, into: &summary, on: connection)
                 try progress(summary.read)
                 next = try await following
             }
@@ -368,33 +352,6 @@ public struct Importer: Sendable {
                 summary.committed = true
             }
             return summary
-        }
-    }
-
-    /// The row-by-row path: each row recorded in turn, inside the import's transaction.
-    func runRowByRow(_ rows: [Row], into summary: inout Summary, on connection: Connection, progress: (Int) throws -> Void) throws {
-        for (index, row) in rows.enumerated() {
-            summary.read += 1
-            switch row.envelope {
-            case .failure(let refusals):
-                summary.refuse(row, refusals.all)
-            case .success(let envelope):
-                try connection.executeScript("SAVEPOINT reach_row")
-                let outcome: RecordOutcome
-                do {
-                    outcome = try recorder.record(envelope, on: connection)
-                    try connection.executeScript("RELEASE SAVEPOINT reach_row")
-                } catch {
-                    try connection.executeScript("ROLLBACK TO SAVEPOINT reach_row")
-                    throw error
-                }
-                switch outcome {
-                case .accepted: summary.appended += 1
-                case .alreadyRecorded: summary.alreadyPresent += 1
-                case .refused(let refusals): summary.refuse(row, refusals)
-                }
-            }
-            if index % 100 == 99 { try progress(index + 1) }
         }
     }
 
@@ -439,7 +396,7 @@ extension Importer.RowSource {
 }
 
 /// Reads a source's rows a chunk at a time and does the work each row needs alone
-/// (``Importer/prepare(_:mode:)``), for one import pass: an actor, so that the source (a file
+/// (``Importer/prepare(_:)``), for one import pass: an actor, so that the source (a file
 /// being read) belongs to it alone while the pass reads ahead from another task.
 actor ChunkReader<Source: Importer.RowSource> {
     private var source: Source

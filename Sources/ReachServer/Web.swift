@@ -148,9 +148,7 @@ enum WebPages {
     static func programme(_ app: ReachApplication, period: Period, as identity: Identity) async throws -> (
         byAuthority: Figures, byRegion: Figures, strategy: Figures
     ) {
-        guard Access.readsProgramme(identity) else {
-            throw AccessDenied("the programme's page is for researchers and admins; your authority's page is on the start page")
-        }
+        try ReachApplication.authorize(.readProgramme("the programme's page"), as: identity)
         let headline: [Metric] = [.schoolsEngaged, .sessions, .attendances]
         let byAuthority = try await app.metrics(MetricQuery(period: period, by: .la, metrics: headline), as: identity)
         let byRegion = try await app.metrics(MetricQuery(period: period, by: .region, metrics: headline), as: identity)
@@ -222,9 +220,9 @@ enum WebPages {
         if let identity, let csrf {
             context["who"] = [
                 "name": identity.name, "role": identity.role.rawValue, "csrf": csrf,
-                "records": Access.mayRecord(identity),
-                "reads_programme": Access.readsProgramme(identity),
-                "admin": (try? Access.checkMayOperate(.manageUsers, for: identity)) != nil,
+                "records": ReachApplication.allows(.record, identity),
+                "reads_programme": ReachApplication.allows(.readProgramme("the programme"), identity),
+                "admin": ReachApplication.allows(.operate(.manageUsers), identity),
             ]
         }
         let html = library.render(context, withTemplate: name) ?? "<!DOCTYPE html><title>Reach</title><p>The page could not be drawn.</p>"

@@ -34,7 +34,7 @@ extension WebPages {
         /// (A multipart form: its CSRF token is read from the stored body below.)
         @Sendable func upload(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
-            try Access.checkMayRecord(identity)
+            try ReachApplication.authorize(.record, as: identity)
             guard let boundary = Uploads.boundary(request.headers[.contentType] ?? "") else {
                 throw RequestError("send the import form as it is on the page (multipart/form-data)")
             }
@@ -103,7 +103,7 @@ extension WebPages {
         @Sendable func job(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
             let id = try context.parameters.require("id")
-            try Access.checkMayRecord(identity)
+            try ReachApplication.authorize(.record, as: identity)
             let job = try await app.importJob(id, as: identity)
             let refusals = job.refusals ?? []
             var response = page(
@@ -133,7 +133,7 @@ extension WebPages {
         @Sendable func rejects(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, _) = try context.requireSession()
             let id = try context.parameters.require("id")
-            try Access.checkMayRecord(identity)
+            try ReachApplication.authorize(.record, as: identity)
             let job = try await app.importJob(id, as: identity)
             let (text, isCSV) = try await app.importRejects(id, as: identity)
             let stem = (job.file as NSString).deletingPathExtension
@@ -183,7 +183,7 @@ extension WebPages {
         _ app: ReachApplication, identity: Identity, csrf: String, errors: [(String, String)], type: String,
         skipInvalid: Bool, status: HTTPResponse.Status
     ) async throws -> Response {
-        try Access.checkMayRecord(identity)
+        try ReachApplication.authorize(.record, as: identity)
         let jobs = try await app.importJobs(limit: 20, as: identity)
         // (An export's record is Reach's own to make, not a spreadsheet's.)
         let types = RecordType.recordable.keys.sorted()

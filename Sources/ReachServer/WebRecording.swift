@@ -31,7 +31,7 @@ extension WebPages {
 
         @Sendable func recordTypes(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
-            try Access.checkMayRecord(identity)
+            try ReachApplication.authorize(.record, as: identity)
             let types = RecordType.recordable.keys.filter { !typesNotOnForms.contains($0) }.sorted()
                 .map { ["name": $0, "label": RecordForm.label($0)] }
             return page("record-types", title: "Record what happened", status: .ok, identity: identity, csrf: csrf, ["types": types])
@@ -63,7 +63,7 @@ extension WebPages {
                     heading: RecordForm.label(type.name), extraRows: [more])
             }
             let record = JSONValue.object(["type": .string(type.name), "id": .string(recordID), "data": .object(form.data(from: values))])
-            let result = try await app.record(record.text, source: "web", as: identity)[0]
+            let result = try await app.record(record, source: "web", as: identity)
             guard result.isRefused else { return redirect("/records?recorded=\(percentEncoded(recordID))") }
             return formPage(
                 form, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
@@ -121,7 +121,7 @@ extension WebPages {
                 data["reason"] = .string(reason)
             }
             let correction = JSONValue.object(["type": "event_corrected", "id": .string(recordID), "data": .object(data)])
-            let result = try await app.record(correction.text, source: "web", as: identity)[0]
+            let result = try await app.record(correction, source: "web", as: identity)
             guard result.isRefused else { return redirect("/records?corrected=\(percentEncoded(record.recordID))") }
             // The correction's own fields, and the corrected data's (under `data.`), at their fields.
             let refusals = (result.refusals ?? []).map { refusal -> Refusal in
@@ -152,7 +152,7 @@ extension WebPages {
                 data["reason"] = .string(reason)
             }
             let withdrawal = JSONValue.object(["type": "event_withdrawn", "id": .string(recordID), "data": .object(data)])
-            let result = try await app.record(withdrawal.text, source: "web", as: identity)[0]
+            let result = try await app.record(withdrawal, source: "web", as: identity)
             guard result.isRefused else { return redirect("/records?withdrawn=\(percentEncoded(record.recordID))") }
             return withdrawalPage(
                 record, identity: identity, csrf: csrf, values: values, refusals: result.refusals ?? [],
@@ -170,7 +170,7 @@ extension WebPages {
     static let correctionReason = "correction_reason"
 
     static func recordForm(_ name: String, _ identity: Identity) throws -> (RecordType, RecordForm) {
-        try Access.checkMayRecord(identity)
+        try ReachApplication.authorize(.record, as: identity)
         guard let type = RecordType.recordable[name], !typesNotOnForms.contains(name) else {
             throw NotFound("there is no form for '\(name.prefix(60))'; choose one on the page Record what happened")
         }

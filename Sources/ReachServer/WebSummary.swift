@@ -27,7 +27,7 @@ extension WebPages {
         @Sendable func summary(_ request: Request, context: ReachRequestContext) async throws -> Response {
             let (identity, csrf) = try context.requireSession()
             let la = try context.parameters.require("la")
-            try Access.checkMayExport(la: la, for: identity)
+            try ReachApplication.authorize(.export(la: la), as: identity)
             let parameters = parameters(request)
             let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
             let formats: [(String, String, String)] =

@@ -3,6 +3,7 @@ import Foundation
 import ReachApp
 import ReachCommandLine
 import ReachDomain
+import ReachIngest
 
 /// `reach demo`: a synthetic data set, so a new user sees the product working.
 struct Demo: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReachApp
+import ReachCalendar
 import ReachCommandLine
 import ReachEventLog
 import ReachPostgres
@@ -49,7 +50,7 @@ struct Events: AsyncParsableCommand {
             if let id, UUID(uuidString: id) == nil {
                 throw ValidationError("--id must be a UUID such as 0b9a1c7e-3f52-4c1b-9d2e-5a7f7c1e2b3d, not '\(id)'")
             }
-            if let occurredOn, PostgresDate(iso: occurredOn) == nil {
+            if let occurredOn, CalendarDate(iso: occurredOn) == nil {
                 throw ValidationError("--occurred-on must be a real date as YYYY-MM-DD, not '\(occurredOn)'")
             }
             guard !stream.isEmpty, stream.count <= 200 else { throw ValidationError("the stream id must be 1 to 200 characters") }
@@ -66,7 +67,7 @@ struct Events: AsyncParsableCommand {
             let event = NewEvent(
                 id: id.flatMap(UUID.init(uuidString:)) ?? .timeOrdered(), streamID: stream, type: type, schemaVersion: schemaVersion,
                 data: text, metadata: EventMetadata(actor: identity.name, source: "cli"),
-                occurredOn: occurredOn.flatMap(PostgresDate.init(iso:)), authorityID: authority)
+                occurredOn: occurredOn.flatMap(CalendarDate.init(iso:)), authorityID: authority)
             emit(try jsonLine(try await app.appendEvent(event, expecting: ExpectedVersion(expectedVersion)!, as: identity)))
         }
     }

@@ -23,7 +23,7 @@ struct CommandTests {
         let db = try TestDatabase.create(migrated: false)
         let migrate = try Database.Migrate.parseAsRoot(["--database-url", url(db, user: "postgres")]) as! Database.Migrate
         try await migrate.run()
-        #expect(try Migrator.applied(on: db.ownerConnection()).count == (try ReadSide.migrator().migrations.count))
+        #expect(try Migrator.applied(on: db.ownerConnection()).count == (try Schema.migrator().migrations.count))
         try DatabaseTarget.ensureApplicationLogin(TestCluster.applicationUser, on: db.ownerConnection())
 
         let app = url(db, user: TestCluster.applicationUser)

@@ -75,7 +75,7 @@ struct UpgradeTests {
             return logger
         }()
         let db = try TestDatabase.create(migrated: false)
-        let all = try ReadSide.migrator(logger: logger).migrations
+        let all = try Schema.migrator(logger: logger).migrations
         // The database as the release before the service's accounts and request roles left it.
         let older = all.filter { $0.name < "0021" }
         let newer = all.filter { $0.name >= "0021" }.map(\.name)
@@ -144,7 +144,7 @@ struct UpgradeTests {
         // A migration that alters the log's table (ACCESS EXCLUSIVE): it must wait for the reader.
         let alter = Migrator.Migration(name: "9999_test_alter.sql", sql: "ALTER TABLE reach.events ADD COLUMN upgrade_test int")
         let migrator = try {
-            var migrator = Migrator(migrations: try ReadSide.migrator(logger: logger).migrations + [alter], logger: logger)
+            var migrator = Migrator(migrations: try Schema.migrator(logger: logger).migrations + [alter], logger: logger)
             migrator.lockTimeout = .milliseconds(200)
             return migrator
         }()
@@ -163,5 +163,42 @@ struct UpgradeTests {
         #expect(duringRead > 50, "appends went on while the migration waited")
         #expect(appenders.failed == 0)
         #expect(appenders.slowestMilliseconds < 1000, "no append queued behind the waiting migration for long")
+    }
+
+    @Test(
+        "a database migrated by the release before the migrations were kept by their owners migrates on: the same files, names, checksums and order, and nothing is refused"
+    )
+    func migratedBeforeOwners() throws {
+        // The names and checksums that release recorded in reach_migrations (commit 8e5c345).
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/migrations-8e5c345.txt")
+        let previous = try String(contentsOf: fixture, encoding: .utf8).split(separator: "\n").map { line in
+            let parts = line.split(separator: " ")
+            return (name: String(parts[0]), checksum: String(parts[1]))
+        }
+        #expect(previous.count == 27)
+        let all = try Schema.migrator().migrations
+        let checksums = Dictionary(uniqueKeysWithValues: all.map { ($0.name, EventLog.sha256Hex($0.sql)) })
+        for file in previous { #expect(checksums[file.name] == file.checksum, "\(file.name) is unchanged") }
+        #expect(Array(all.map(\.name).prefix(previous.count)) == previous.map(\.name), "that release's files come first, in its order")
+        // Each owner holds its own: the application's files are no longer the event log's.
+        let application = try Schema.applicationMigrations().map(\.name)
+        #expect(
+            application == ["0018_accounts.sql", "0019_sessions.sql", "0022_import_jobs.sql", "0023_recent_records.sql", "0027_sign_in_guard.sql"])
+        #expect(try Migrator().migrations.map(\.name).allSatisfy { !application.contains($0) })
+
+        // The database as that release left it: its files applied, in its order, by its migrator.
+        let db = try TestDatabase.create(migrated: false)
+        let owner = try db.ownerConnection()
+        let names = Set(previous.map(\.name))
+        _ = try Migrator(migrations: all.filter { names.contains($0.name) }).migrate(on: owner)
+        let recorded = try owner.query("SELECT name, checksum FROM public.reach_migrations ORDER BY name").mapRows {
+            "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: String.self))"
+        }
+        #expect(recorded == previous.map { "\($0.name) \($0.checksum)" })
+        // This release migrates it on, applying only what came after.
+        let applied = try Schema.migrator().migrate(on: owner)
+        #expect(applied == all.map(\.name).filter { !names.contains($0) })
+        #expect(try Migrator.applied(on: owner) == all.map(\.name))
+        #expect(try Schema.migrator().migrate(on: owner).isEmpty)
     }
 }

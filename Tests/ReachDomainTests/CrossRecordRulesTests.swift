@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -8,7 +9,7 @@ import Testing
 /// The rules between records, judged from facts given by hand: no database.
 @Suite("the rules between records")
 struct CrossRecordRulesTests {
-    static let today = PostgresDate(year: 2026, month: 11, day: 30)
+    static let today = CalendarDate(year: 2026, month: 11, day: 30)
 
     /// A candidate from a record's JSON data, its own checks passed.
     func candidate(_ line: Int, _ type: RecordType, _ id: String, _ data: String) throws -> Candidate {
@@ -77,9 +78,9 @@ struct CrossRecordRulesTests {
     func ids() throws {
         let first = try candidate(1, .schoolRegistered, "s1", school)
         var present = facts
-        present.present = [first.eventID: (position: 42, same: true)]
+        present.present = [first.eventID: PresentRecord(position: 42, same: true, authorityID: first.checked.authorityID)]
         #expect(judge([first], present) == ["present 42"])
-        present.present = [first.eventID: (position: 42, same: false)]
+        present.present = [first.eventID: PresentRecord(position: 42, same: false, authorityID: first.checked.authorityID)]
         #expect(judge([first], present) == ["refused [\"id\"] log"])
         let other = try candidate(2, .schoolRegistered, "s1", school.replacingOccurrences(of: "Example", with: "Other"))
         #expect(
@@ -199,7 +200,7 @@ struct CrossRecordRulesTests {
         // Their record sent again: refused as a new one naming their authority, not "already recorded".
         var present = facts
         let again = try candidate(1, .schoolRegistered, "s-b", other)
-        present.present[again.eventID] = (5, true)
+        present.present[again.eventID] = PresentRecord(position: 5, same: true, authorityID: again.checked.authorityID)
         #expect(reasons([again], present) == [[Refusal("la_id", "not yours")]])
         // An admin sees all, and may amend, but never moves a record to another authority.
         let moved = CrossRecordRules.judge(

@@ -1,13 +1,15 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 import Testing
 
 @Suite("the demo data set")
 struct DemoTests {
-    static let today = PostgresDate(year: 2026, month: 11, day: 22)
+    static let today = CalendarDate(year: 2026, month: 11, day: 22)
 
     func records(seed: UInt64, events: Int = 6_000) -> [DemoRecord] {
         var out: [DemoRecord] = []

@@ -1,12 +1,14 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 import Testing
 
 /// A small synthetic world: one authority, one school, one pilot.
-func seedWorld(_ recorder: Recorder, on connection: Connection, authority: String = "demo") throws {
+func seedWorld(_ recorder: RecordWriter, on connection: Connection, authority: String = "demo") throws {
     let records = [
         #"{"type":"local_authority_registered","id":"la-\#(authority)","data":{"la_id":"\#(authority)","name":"Demo Council","region":"london","joined_on":"2024-09-01"}}"#,
         #"{"type":"school_registered","id":"sch-\#(authority)","data":{"school_id":"\#(authority)-100001","la_id":"\#(authority)","name":"Example Academy","phase":"secondary"}}"#,
@@ -24,7 +26,7 @@ func stage(_ stage: String, id: String, date: String = "2024-10-01", extra: Stri
 
 @Suite("recording")
 struct RecorderTests {
-    let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+    let recorder = RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: CalendarDate(year: 2026, month: 11, day: 22)))
 
     @Test("a record is appended once; the same id with other data is refused")
     func idempotent() throws {
@@ -47,7 +49,7 @@ struct RecorderTests {
         let events = try EventLog.readStream(Streams.activities(pilot: "demo-csrp", school: "demo-100001"), on: connection)
         #expect(events.count == 1)
         #expect(events[0].authorityID == "demo")
-        #expect(events[0].occurredOn == PostgresDate(year: 2024, month: 10, day: 3))
+        #expect(events[0].occurredOn == CalendarDate(year: 2024, month: 10, day: 3))
         #expect(events[0].metadata.contains(#""correlation_id": "act-1""#))
     }
 
@@ -151,7 +153,7 @@ struct RecorderTests {
 
 @Suite("recording referrals, surveys, corrections and withdrawals")
 struct MoreRecordTests {
-    let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+    let recorder = RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: CalendarDate(year: 2026, month: 11, day: 22)))
 
     func outcome(_ text: String, on connection: Connection) throws -> RecordOutcome {
         try recorder.record(text, on: connection).outcome
@@ -289,7 +291,7 @@ struct MoreRecordTests {
 
 @Suite("recording a context's path: assessment, plan, actions, outcomes, review")
 struct ContextPathTests {
-    let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+    let recorder = RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: CalendarDate(year: 2026, month: 11, day: 22)))
 
     @Test("a referral goes through assessment, a safety plan with actions, outcomes and a de-escalation")
     func fullPath() throws {
@@ -369,7 +371,7 @@ struct ContextPathTests {
 struct OlderVersionTests {
     @Test("a version 1 record is accepted and stored as version 2; a version 1 event in the log reads as version 2")
     func versionOne() throws {
-        let recorder = Recorder(actor: "tester", source: "test", today: PostgresDate(year: 2026, month: 11, day: 22))
+        let recorder = RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: CalendarDate(year: 2026, month: 11, day: 22)))
         let db = try TestDatabase.create()
         let connection = try db.applicationConnection()
         try seedWorld(recorder, on: connection)

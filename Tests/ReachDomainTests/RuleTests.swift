@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -6,7 +7,7 @@ import Testing
 
 @Suite("domain rules without a database")
 struct RuleTests {
-    static let today = PostgresDate(year: 2026, month: 11, day: 22)
+    static let today = CalendarDate(year: 2026, month: 11, day: 22)
 
     func check(_ type: RecordType, _ data: String) throws -> [Refusal] {
         guard case .object(let fields) = try JSONValue.parse(data) else { throw Refusals([Refusal("test", "not an object")]) }
@@ -158,7 +159,7 @@ struct TextRulesTests {
         }
         #expect(Array(name.utf8) == Array("Caf\u{00E9}".utf8) && Array(item.utf8) == [0xC3, 0xA9])
         // Read as a record: a label with a direction override is refused, naming the field.
-        var reader = FieldReader(["label": .string("Park \u{202E}krap")], today: PostgresDate(year: 2026, month: 1, day: 1))
+        var reader = FieldReader(["label": .string("Park \u{202E}krap")], today: CalendarDate(year: 2026, month: 1, day: 1))
         #expect(reader.text("label") == nil)
         #expect(reader.refusals.first?.field == "label" && reader.refusals.first?.reason.contains("U+202E") == true)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
@@ -8,7 +9,7 @@ func sampleEvent(_ stream: String, _ n: Int = 0, id: UUID = UUID(), type: String
     NewEvent(
         id: id, streamID: stream, type: type, data: #"{"n":\#(n),"kind":"assembly"}"#,
         metadata: EventMetadata(actor: "test", source: "test"),
-        occurredOn: PostgresDate(year: 2024, month: 10, day: 1 + n % 28), authorityID: "LA01")
+        occurredOn: CalendarDate(year: 2024, month: 10, day: 1 + n % 28), authorityID: "LA01")
 }
 
 @Suite("appending")
@@ -45,7 +46,7 @@ struct AppendTests {
         let stream = try EventLog.readStream("s-a", on: connection)
         #expect(stream.map(\.version) == [1, 2])
         #expect(stream[0].data == #"{"n": 1, "kind": "assembly"}"#)
-        #expect(stream[0].occurredOn == PostgresDate(year: 2024, month: 10, day: 2))
+        #expect(stream[0].occurredOn == CalendarDate(year: 2024, month: 10, day: 2))
         #expect(stream[0].authorityID == "LA01")
         #expect(stream[0].metadata.contains(#""actor": "test""#))
         #expect(try EventLog.streamVersion("s-a", on: connection) == 2)

@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
 import ReachPostgres
 import ReachTestSupport
@@ -245,7 +246,7 @@ struct TrustTests {
         let forgedExport = NewEvent(
             streamID: "exports:northvale", type: "summary_exported",
             data: #"{"date":"2020-01-01","format":"csv","la_id":"northvale","period":"2024/25","policy":"dfe","rows":0}"#,
-            occurredOn: PostgresDate(year: 2020, month: 1, day: 1), authorityID: "northvale")
+            occurredOn: CalendarDate(year: 2020, month: 1, day: 1), authorityID: "northvale")
         let single = #expect(throws: PostgresError.self) { try EventLog.append([forgedExport], on: application) }
         #expect(single?.sqlState == "42501", "\(String(describing: single))")
         let bulk = #expect(throws: PostgresError.self) { try EventLog.appendBulk([forgedExport], on: application) }

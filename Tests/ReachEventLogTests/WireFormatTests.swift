@@ -1,4 +1,5 @@
 import Foundation
+import ReachCalendar
 import ReachEventLog
 import ReachPostgres
 import Testing
@@ -10,7 +11,7 @@ struct WireFormatTests {
         let event = RecordedEvent(
             position: 7, eventID: UUID(), streamID: "school \"A\" \\ tab\t nl\n bell\u{07} é 🏫", version: 2,
             type: "activity_delivered", schemaVersion: 1, data: #"{"kind": "assembly"}"#, metadata: #"{"actor": "x"}"#,
-            occurredOn: PostgresDate(year: 2024, month: 9, day: 2), recordedAt: "2024-09-02T10:00:00.000001Z",
+            occurredOn: CalendarDate(year: 2024, month: 9, day: 2), recordedAt: "2024-09-02T10:00:00.000001Z",
             authorityID: nil, hash: "00ff")
         let parsed = try #require(JSONSerialization.jsonObject(with: Data(event.jsonLine.utf8)) as? [String: Any])
         #expect(parsed["stream_id"] as? String == event.streamID)

@@ -1,3 +1,4 @@
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachIngest
@@ -57,7 +58,7 @@ func mutate(_ value: JSONValue, _ random: inout FuzzRandom, depth: Int = 0) -> J
 
 @Suite("parsers under generated input")
 struct FuzzTests {
-    let today = PostgresDate(year: 2026, month: 11, day: 22)
+    let today = CalendarDate(year: 2026, month: 11, day: 22)
 
     @Test("the numbers that crashed the process are refused with the field named")
     func reportedCrashes() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReachCalendar
 import ReachPostgres
 import ReachTestSupport
 import Testing
@@ -45,7 +46,7 @@ struct ConnectionTests {
         try roundTrip(3.25, "float8")
         try roundTrip(UUID(), "uuid")
         try roundTrip(PostgresBytes([0, 1, 2, 0xfe, 0xff]), "bytea")
-        try roundTrip(PostgresDate(year: 2024, month: 2, day: 29), "date")
+        try roundTrip(CalendarDate(year: 2024, month: 2, day: 29), "date")
         let json = try connection.query("SELECT $1::jsonb ->> 'name'", [PostgresJSONB(#"{"name":"Example \"Academy\""}"#)])
         #expect(try json.decode(String.self, row: 0, column: 0) == #"Example "Academy""#)
 
@@ -63,8 +64,8 @@ struct ConnectionTests {
         #expect(try numbers.decode(Int.self, row: 0, column: 0) == 6)
         let dates = try connection.query(
             "SELECT max(x) FROM unnest($1::date[]) x",
-            [PostgresArray([PostgresDate(year: 2023, month: 1, day: 1), PostgresDate(year: 2025, month: 8, day: 31)])])
-        #expect(try dates.decode(PostgresDate.self, row: 0, column: 0) == PostgresDate(year: 2025, month: 8, day: 31))
+            [PostgresArray([CalendarDate(year: 2023, month: 1, day: 1), CalendarDate(year: 2025, month: 8, day: 31)])])
+        #expect(try dates.decode(CalendarDate.self, row: 0, column: 0) == CalendarDate(year: 2025, month: 8, day: 31))
     }
 
     @Test("a value is never spliced into SQL: a hostile string stays data")

@@ -1,6 +1,7 @@
 import Foundation
 import ReachDomain
 import ReachEventLog
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 import Testing
@@ -154,7 +155,7 @@ struct EngineTests {
         first.stop()
         _ = try connection.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'first-runner'")
         #expect(firstDone.wait(timeout: .now() + 10) == .success)
-        try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
+        try RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: Scenario.today)).record(
             #"{"type":"activity_delivered","id":"late","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
             on: try db.applicationConnection()
         ).outcome.expectAccepted()
@@ -221,7 +222,7 @@ struct EngineTests {
                 )
             ],
             on: connection)[0]
-        try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
+        try RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: Scenario.today)).record(
             #"{"type":"school_registered","id":"s12","data":{"school_id":"900012","la_id":"northvale","name":"School 12","phase":"primary"}}"#,
             on: try db.applicationConnection()
         ).outcome.expectAccepted()

@@ -1,5 +1,6 @@
 import Foundation
 import ReachDomain
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 import Testing
@@ -169,7 +170,7 @@ struct ScenarioMetricsTests {
         let period = try Period.parse("2024/25").get()
         let before = try Self.figures(MetricQuery(period: period, metrics: [.sessions]), db: db)
         #expect(Self.value(before, .sessions, "sessions") == 5)
-        let (_, outcome) = try Recorder(actor: "tester", source: "test", today: Scenario.today).record(
+        let (_, outcome) = try RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: Scenario.today)).record(
             #"{"type":"activity_delivered","id":"a7","data":{"pilot_id":"northvale-pilot","la_id":"northvale","school_id":"900005","kind":"assembly","date":"2025-05-05","duration_minutes":30,"mode":"in_person","attendance":{"pupils":{"ks4":90}}}}"#,
             on: connection)
         guard case .accepted = outcome else {

@@ -1,5 +1,7 @@
 import Foundation
+import ReachCalendar
 import ReachDomain
+import ReachIngest
 import ReachPostgres
 import ReachTestSupport
 
@@ -10,7 +12,7 @@ import ReachTestSupport
 /// named activities with attendances (one corrected, one withdrawn), one pupil survey baseline
 /// and follow-up, one referral through to de-escalation, and one location of concern.
 enum Scenario {
-    static let today = PostgresDate(year: 2026, month: 11, day: 22)
+    static let today = CalendarDate(year: 2026, month: 11, day: 22)
 
     static var records: [String] {
         var lines = [
@@ -90,7 +92,7 @@ enum Scenario {
 
     /// Records the scenario through the domain's checks; every record must be accepted.
     static func record(on connection: Connection) throws {
-        let recorder = Recorder(actor: "tester", source: "test", today: today)
+        let recorder = RecordWriter(recorder: Recorder(actor: "tester", source: "test", today: today))
         for line in records {
             let (id, outcome) = try recorder.record(line, on: connection)
             guard case .accepted = outcome else { throw ScenarioError(message: "record \(id ?? "?") was not accepted: \(outcome)") }

@@ -231,7 +231,7 @@ extension ServerTests {
         let data = directory + "/data"
         defer { FaultRig.remove(directory, clusters: [data]) }
         let target = try await blocking {
-            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+            try DatabaseTarget.local(dataDirectory: data, migrations: Schema.migrations(), logger: FaultRig.logger).0
         }
         // (Reach's own cluster: its other databases are its superuser's alone, so that no login
         // reads the server-wide statistics there.)
@@ -293,7 +293,7 @@ extension ServerTests {
             FaultRig.remove(directory, clusters: [data])
         }
         let target = try await blocking {
-            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+            try DatabaseTarget.local(dataDirectory: data, migrations: Schema.migrations(), logger: FaultRig.logger).0
         }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         let token = try await FaultRig.prepare(app).staff
@@ -438,7 +438,7 @@ extension ServerTests {
             try? FileManager.default.removeItem(atPath: directory)
         }
         let target = try await blocking {
-            try DatabaseTarget.local(dataDirectory: data, migrations: ReadSide.migrations(), logger: FaultRig.logger).0
+            try DatabaseTarget.local(dataDirectory: data, migrations: Schema.migrations(), logger: FaultRig.logger).0
         }
         let app = ReachApplication(target: target, logger: FaultRig.logger)
         _ = try await FaultRig.prepare(app)

@@ -25,7 +25,7 @@ extension ServerTests {
         let (primaryData, standbyData) = (directory + "/primary", directory + "/standby")
         defer { FaultRig.remove(directory, clusters: [primaryData, standbyData]) }
         let primaryTarget = try await blocking {
-            try DatabaseTarget.local(dataDirectory: primaryData, migrations: ReadSide.migrations(), logger: logger).0
+            try DatabaseTarget.local(dataDirectory: primaryData, migrations: Schema.migrations(), logger: logger).0
         }
         let primary = try #require(primaryTarget.cluster)
         let onPrimary = ReachApplication(target: primaryTarget, logger: logger)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ReachCalendar
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -253,7 +254,7 @@ struct ServerTests {
         ] {
             #expect(refused(staff, sql), "staff: \(sql)")
         }
-        #expect(try staff.query("SELECT reach.first_occurred_on('southmere')").decodeIfPresent(PostgresDate.self, row: 0, column: 0) == nil)
+        #expect(try staff.query("SELECT reach.first_occurred_on('southmere')").decodeIfPresent(CalendarDate.self, row: 0, column: 0) == nil)
         // Read through the scoped views, a staff member's figures for their authority are the
         // research views' figures for it, cut by anything, with or without a policy.
         let year = try Period.parse("2024/25").get()

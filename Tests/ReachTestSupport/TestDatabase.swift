@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReachApp
 import ReachEventLog
 import ReachPostgres
 import ReachProjections
@@ -48,7 +49,7 @@ public enum TestCluster {
             try admin.executeScript("CREATE DATABASE \(name)")
             do {
                 let connection = try Connection(configuration: cluster.configuration(database: name))
-                _ = try ReadSide.migrator().migrate(on: connection)
+                _ = try Schema.migrator().migrate(on: connection)
                 try DatabaseTarget.ensureApplicationLogin(applicationUser, on: connection)
             }
             // No session may stay connected to a template while it is copied.

@@ -1,4 +1,4 @@
-import ReachPostgres
+import ReachCalendar
 
 extension RecordType {
     public static let contextReferralReceived = RecordType(
@@ -31,7 +31,7 @@ extension RecordType {
     }
 
     /// A record about a referral's context, appended to the referral's stream.
-    static func aboutReferral(_ reader: inout FieldReader) -> (referral: String, authority: String, date: PostgresDate?)? {
+    static func aboutReferral(_ reader: inout FieldReader) -> (referral: String, authority: String, date: CalendarDate?)? {
         let referral = reader.identifier("referral_id")
         let authority = reader.identifier("la_id")
         let date = reader.date("date")

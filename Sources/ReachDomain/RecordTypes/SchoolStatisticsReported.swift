@@ -1,4 +1,4 @@
-import ReachPostgres
+import ReachCalendar
 
 extension RecordType {
     public static let schoolStatisticsReported = RecordType(
@@ -20,7 +20,7 @@ extension RecordType {
         guard let school, let authority, let year, reader.refusals.isEmpty else { return nil }
         return CheckedRecord(
             streamID: "school-statistics:\(school):\(year.startYear)", authorityID: authority,
-            occurredOn: PostgresDate(year: year.startYear + 1, month: 8, day: 31),
+            occurredOn: CalendarDate(year: year.startYear + 1, month: 8, day: 31),
             references: [Reference(.school, school, field: "school_id", authority: authority)],
             rule: .register(what: "the statistics of school \(school) for \(year)", field: "academic_year"))
     }

@@ -14,7 +14,7 @@ struct EventsController {
 
     @Sendable func events(_ request: Request, context: ReachRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        try Access.checkMayOperate(.eventsRead, for: identity)
+        try ReachApplication.authorize(.operate(.eventsRead), as: identity)
         var from: Int64 = 1
         if let text = request.uri.queryParameters["from"] {
             guard let value = Int64(text), value >= 1 else { throw ReachServer.Invalid("from", "is a position of the log, from 1") }

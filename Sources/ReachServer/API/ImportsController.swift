@@ -19,7 +19,7 @@ struct ImportsController {
 
     @Sendable func start(_ request: Request, context: ReachRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        try Access.checkMayRecord(identity)
+        try ReachApplication.authorize(.record, as: identity)
         let parameters = request.uri.queryParameters
         let csv: Bool
         switch ReachServer.mediaType(request) {

@@ -1,4 +1,5 @@
 import Foundation
+import ReachDomain
 import ReachEventLog
 import ReachPostgres
 
