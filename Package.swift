@@ -232,6 +232,8 @@ let package = Package(
                 "reach", "ReachCommandLine", "ReachApp", "ReachDomain", "ReachEventLog", "ReachPostgres", "ReachProjections", "ReachTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            // Read by path (UpgradeTests), not bundled.
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(
