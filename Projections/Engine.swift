@@ -231,18 +231,25 @@ public struct ProjectionEngine: Sendable {
             }
             let applied = try apply(projection, schema: try connection.quoteIdentifier(projection.schema), after: after, upTo: upTo, on: connection)
             try faultBeforeCommit?(upTo)
+            // Those waiting for the projections to catch up (``waitUntilCaughtUp``) are told at commit.
             _ = try connection.execute(
                 """
-                UPDATE projections.state
-                SET checkpoint = $2, events_applied = events_applied + $3, last_applied_at = now(),
-                    state = CASE WHEN state = 'failed' THEN 'idle' ELSE state END, failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
-                WHERE name = $1
+                WITH moved AS (
+                    UPDATE projections.state
+                    SET checkpoint = $2, events_applied = events_applied + $3, last_applied_at = now(),
+                        state = CASE WHEN state = 'failed' THEN 'idle' ELSE state END, failed_position = NULL, failed_event_id = NULL, failed_error = NULL, failed_at = NULL
+                    WHERE name = $1
+                    RETURNING name)
+                SELECT pg_notify('\(Self.checkpointChannel)', name) FROM moved
                 """, [projection.name, upTo, applied], prepared: true)
             return applied
         }
     }
 
     static let amendmentTypes = ["event_corrected", "event_withdrawn"]
+
+    /// The channel a projection's new checkpoint is announced on (its name as the payload).
+    public static let checkpointChannel = "reach_projections"
 
     /// Applies the events in (after, upTo] to the tables in `schema`, inside the caller's
     /// transaction: new rows first, then corrections and withdrawals of the projection's events

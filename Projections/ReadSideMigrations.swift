@@ -9,11 +9,6 @@ import ReachEventLog
 /// `Schema.migrator()`).
 public enum ReadSide {
     public static func migrations() throws -> [Migrator.Migration] {
-        guard let folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted().map { name in
-            Migrator.Migration(name: name, sql: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
-        }
+        try Migrator.files(in: Bundle.module.url(forResource: "Migrations", withExtension: nil))
     }
 }

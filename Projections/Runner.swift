@@ -92,6 +92,9 @@ extension ProjectionEngine {
         }
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
+        // Told of each checkpoint another runner commits, rather than asking again and again.
+        try connection.listen(Self.checkpointChannel)
+        defer { try? connection.unlisten(Self.checkpointChannel) }
         var pending = projections
         var stopped: [String] = []
         while true {
@@ -111,7 +114,9 @@ extension ProjectionEngine {
             }
             pending = stillBehind
             if pending.isEmpty || clock.now >= deadline { return stopped + pending.map(\.name) }
-            Thread.sleep(forTimeInterval: 0.05)
+            // Until another runner moves a checkpoint (or, should the lock's holder have gone,
+            // a moment, to take the lock over), and never past the deadline.
+            _ = try connection.waitForNotifications(timeout: min(.milliseconds(500), deadline - clock.now))
         }
     }
 }

@@ -77,6 +77,18 @@ public struct DatabaseClient: Sendable {
         return try await onThreadOfItsOwn(name: name, async: { try await body(try client.open(login)) })
     }
 
+    /// A connection of the caller's own for `login`, never pooled, held for as long as its work
+    /// lasts and closed when let go: the record batcher's (kept from batch to batch) and an
+    /// import job's bookkeeping (whose session tells that the job is running). Called on a
+    /// thread that may block (the batcher's own, or the blocking executor).
+    public func dedicated(_ login: Login) throws -> Connection {
+        switch login {
+        case .application: return try Connection(configuration: target.application, logger: logger)
+        case .owner: return try Connection(configuration: target.owner, logger: logger)
+        default: return try open(login)
+        }
+    }
+
     // MARK: Inside the closures
 
     /// A connection for `login`: from the pool when there is one and the login is pooled,

@@ -112,9 +112,9 @@ extension ReachApplication {
         let id = UUID().uuidString.lowercased()
         // The job's bookkeeping connection stays open while it runs: while its session lives,
         // the job is running; once gone (the service stopped), the job shows as failed.
-        let (configuration, logger) = (target.application, logger)
+        let database = database
         let book = try await blocking {
-            let connection = try Connection(configuration: configuration, logger: logger)
+            let connection = try database.dedicated(.application)
             _ = try connection.execute(
                 """
                 INSERT INTO reach.import_jobs (id, account, file_name, record_type, skip_invalid, bytes, backend_pid, backend_start)

@@ -115,10 +115,12 @@ public struct ReachApplication: Sendable {
         self.logger = logger
         self.settings = settings
         figuresCache = settings.figuresSeconds > 0 ? FiguresCache(lifetime: .seconds(settings.figuresSeconds)) : nil
-        recordBatcher = settings.batchesRecords ? RecordBatcher(configuration: target.application, logger: logger) : nil
+        let pool = settings.idleConnections > 0 ? ConnectionPool(maximumIdle: settings.idleConnections) : nil
+        self.pool = pool
+        recordBatcher =
+            settings.batchesRecords ? RecordBatcher(database: DatabaseClient(target: target, pool: pool, logger: logger), logger: logger) : nil
         importJobs = settings.servesRequests ? ImportJobRunner() : nil
         tokenCache = settings.tokenSeconds > 0 ? TokenCache(lifetime: .seconds(settings.tokenSeconds)) : nil
-        pool = settings.idleConnections > 0 ? ConnectionPool(maximumIdle: settings.idleConnections) : nil
         if let seconds = settings.requestTimeoutSeconds { readinessTimeout = .seconds(min(2, seconds)) }
     }
 

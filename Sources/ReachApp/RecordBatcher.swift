@@ -37,15 +37,15 @@ public final class RecordBatcher: Service, Sendable {
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
-    /// The login batches are appended with (each account's request settings are set on it per
-    /// batch).
-    let configuration: ConnectionConfiguration
+    /// Where batches are appended: the application's login, on a connection of the batcher's
+    /// own (each account's request settings are set on it per batch).
+    let database: DatabaseClient
     let logger: Logger
     /// The most records one batch takes.
     public let maximumRecords: Int
 
-    public init(configuration: ConnectionConfiguration, logger: Logger, maximumRecords: Int = 500) {
-        self.configuration = configuration
+    public init(database: DatabaseClient, logger: Logger, maximumRecords: Int = 500) {
+        self.database = database
         self.logger = logger
         self.maximumRecords = max(1, maximumRecords)
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -115,7 +115,7 @@ public final class RecordBatcher: Service, Sendable {
         do {
             var reused = true
             if connection == nil || connection?.isHealthy == false {
-                connection = try Connection(configuration: configuration, logger: logger)
+                connection = try database.dedicated(.application)
                 reused = false
             }
             let results: [[RecordResult]]
@@ -125,7 +125,7 @@ public final class RecordBatcher: Service, Sendable {
                 // The connection kept from before was found gone (the server restarted, or
                 // failed over, since): once more on a new one. Records are kept by their ids,
                 // so a batch that did commit before the loss is not recorded twice.
-                connection = try Connection(configuration: configuration, logger: logger)
+                connection = try database.dedicated(.application)
                 results = try Self.record(batch, on: connection!)
             }
             for (request, answer) in zip(batch, results) { request.answer(.success(answer)) }

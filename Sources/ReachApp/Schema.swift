@@ -13,12 +13,7 @@ import ReachProjections
 public enum Schema {
     /// The application's migrations.
     public static func applicationMigrations() throws -> [Migrator.Migration] {
-        guard let folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted().map { name in
-            Migrator.Migration(name: name, sql: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
-        }
+        try Migrator.files(in: Bundle.module.url(forResource: "Migrations", withExtension: nil))
     }
 
     /// The migrations of the parts built on the log: the read side's and the application's.

@@ -95,51 +95,70 @@ struct ProjectionBench: AsyncParsableCommand {
         let engine = ProjectionEngine(logger: logger)
         try engine.install(on: connection)
         if !queriesOnly {
-            let workers = ProcessInfo.processInfo.activeProcessorCount
-            let rebuildStart = ContinuousClock.now
-            try await engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
-                emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
-            }
-            let rebuildSeconds = seconds(since: rebuildStart)
-            let rebuildRate = Double(logEvents) / rebuildSeconds
-            emit(
-                String(
-                    format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 1.20x  %@",
-                    workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 1.2 * bulkRate ? "ok" : "MISSED"))
-
+            try await rebuildAll(engine, measured, logEvents: logEvents, bulkRate: bulkRate, logger: logger)
             // 2. Live lag under steady appends, in a scratch database with the demo's default data,
             // at half the append capacity of 8 clients measured there first.
             let lagDatabase = try scratch()
             _ = try load(100_000, into: lagDatabase)
-            let capacity = try await appendCapacity(lagDatabase, clients: 8, logger: logger)
-            let steady = rate ?? max(1, Int(capacity / 2))
-            emit(
-                String(
-                    format: "append capacity, 8 clients, 1 event/txn:         %8.0f events/s   the live phase appends at %d/s (%@)",
-                    capacity, steady, rate == nil ? "half of it" : "--rate"))
-            let samples = try await liveLag(lagDatabase, rate: steady, logger: logger)
-            let lags = samples.map(\.lag)
-            emit(
-                String(
-                    format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
-                    steady, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
-                    percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
-            // Over time, second by second of the appends: a runner falling behind shows as a rising line.
-            let bySecond = Dictionary(grouping: samples, by: { Int($0.at) })
-            let scale = max(0.001, lags.max() ?? 0)
-            for second in bySecond.keys.sorted() {
-                let these = bySecond[second]!.map(\.lag)
-                let p95 = percentile(these, 0.95)
-                emit(
-                    String(
-                        format: "  second %3d  %5d events  p50 %5.0f ms  p95 %5.0f ms  max %5.0f ms  ", second, these.count,
-                        percentile(these, 0.5) * 1000, p95 * 1000, (these.max() ?? 0) * 1000)
-                        + String(repeating: "#", count: max(1, Int(p95 / scale * 40))))
-            }
+            try await liveLagPhase(lagDatabase, logger: logger)
         }
 
-        // 3. Metric queries for the authority with the most activities, one academic year, once
-        // the loads above have been vacuumed: background maintenance would share the cores.
+        // 3. Metric queries.
+        try metricQueries(measured, on: connection, logger: logger)
+    }
+
+    /// A full rebuild of every projection, one per core at once, against the bulk append.
+    func rebuildAll(
+        _ engine: ProjectionEngine, _ measured: ConnectionConfiguration, logEvents: Int, bulkRate: Double, logger: Logger
+    ) async throws {
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let rebuildStart = ContinuousClock.now
+        try await engine.rebuild(Projection.all, workers: workers, configuration: measured) { projection, took in
+            emit("  rebuild " + pad(projection.name, 11) + String(format: " %7.2f s", took))
+        }
+        let rebuildSeconds = seconds(since: rebuildStart)
+        let rebuildRate = Double(logEvents) / rebuildSeconds
+        emit(
+            String(
+                format: "full rebuild of all projections (%d at once):    %8.0f events/s   %.2fx bulk append   %.1f s   target >= 1.20x  %@",
+                workers, rebuildRate, rebuildRate / bulkRate, rebuildSeconds, rebuildRate >= 1.2 * bulkRate ? "ok" : "MISSED"))
+
+    }
+
+    /// Live lag under steady appends at half the capacity of 8 clients (or `--rate`), second
+    /// by second.
+    func liveLagPhase(_ lagDatabase: ConnectionConfiguration, logger: Logger) async throws {
+        let capacity = try await appendCapacity(lagDatabase, clients: 8, logger: logger)
+        let steady = rate ?? max(1, Int(capacity / 2))
+        emit(
+            String(
+                format: "append capacity, 8 clients, 1 event/txn:         %8.0f events/s   the live phase appends at %d/s (%@)",
+                capacity, steady, rate == nil ? "half of it" : "--rate"))
+        let samples = try await liveLag(lagDatabase, rate: steady, logger: logger)
+        let lags = samples.map(\.lag)
+        emit(
+            String(
+                format: "live lag at %d appends/s for %d s (%d events):  p50 %.0f ms   p95 %.0f ms   max %.0f ms   target p95 < 1,000 ms  %@",
+                steady, lagSeconds, lags.count, percentile(lags, 0.5) * 1000, percentile(lags, 0.95) * 1000, (lags.max() ?? 0) * 1000,
+                percentile(lags, 0.95) < 1 ? "ok" : "MISSED"))
+        // Over time, second by second of the appends: a runner falling behind shows as a rising line.
+        let bySecond = Dictionary(grouping: samples, by: { Int($0.at) })
+        let scale = max(0.001, lags.max() ?? 0)
+        for second in bySecond.keys.sorted() {
+            let these = bySecond[second]!.map(\.lag)
+            let p95 = percentile(these, 0.95)
+            emit(
+                String(
+                    format: "  second %3d  %5d events  p50 %5.0f ms  p95 %5.0f ms  max %5.0f ms  ", second, these.count,
+                    percentile(these, 0.5) * 1000, p95 * 1000, (these.max() ?? 0) * 1000)
+                    + String(repeating: "#", count: max(1, Int(p95 / scale * 40))))
+        }
+    }
+
+    /// Metric queries for the authority with the most activities, one academic year: each
+    /// metric alone, then every metric as `reach metrics` runs them.
+    func metricQueries(_ measured: ConnectionConfiguration, on connection: Connection, logger: Logger) throws {
+        // Once the loads above have been vacuumed: background maintenance would share the cores.
         if !queriesOnly {
             try EventLog.analyze(on: connection)
             let settleStart = ContinuousClock.now

@@ -55,17 +55,7 @@ struct ServeBench: AsyncParsableCommand {
         // Accounts and what the requests ask about: an authority's pilot and school with
         // activities in 2024/25.
         let run = String(UUID().uuidString.prefix(8)).lowercased()
-        let (la, pilot, school) = try await blocking { () -> (String, String, String) in
-            let owner = try Connection(configuration: target.owner, logger: logger)
-            _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
-            let found = try owner.query(
-                """
-                SELECT la_id, pilot_id, school_id FROM research.activities
-                WHERE date BETWEEN '2024-09-01' AND '2025-08-31' AND school_id IS NOT NULL ORDER BY date LIMIT 1
-                """)
-            guard found.rowCount == 1 else { throw CommandError("the log holds no activity in 2024/25 to ask about") }
-            return (try found.decode(row: 0, column: 0), try found.decode(row: 0, column: 1), try found.decode(row: 0, column: 2))
-        }
+        let (la, pilot, school) = try await Self.askedAbout(target, logger: logger)
         let password = "bench password \(run)"
         _ = try await app.addUser("bench-staff-\(run)", role: .staff, authorities: [la], password: password, as: admin)
         _ = try await app.addUser("bench-researcher-\(run)", role: .researcher, authorities: [], password: password, as: admin)
@@ -77,19 +67,8 @@ struct ServeBench: AsyncParsableCommand {
         quiet.logLevel = .error
         var served = app.with(.service())
         served.logger = quiet
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Application(
-            router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
         let runner = try served.projectionRunner(as: admin)
-        let group = ServiceGroup(configuration: .init(services: served.services + [runner, server], logger: quiet))
-        let serving = Task { try await group.run() }
-        var port = 0
-        for await value in ports {
-            port = value
-            break
-        }
-        let base = "http://127.0.0.1:\(port)"
+        let (base, stop) = try await Self.serve(served, beside: [runner], logger: quiet)
 
         let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("reach-bench-\(run)").path
         try FileManager.default.createDirectory(atPath: scripts, withIntermediateDirectories: true)
@@ -125,9 +104,13 @@ struct ServeBench: AsyncParsableCommand {
         }
         let mixed = try await Self.wrk(wrk, base, script: scripts + "/mixed.lua", connections: 16, seconds: mixedSeconds + 1)
         let samples = try await sampler.value
-        await group.triggerGracefulShutdown()
-        _ = try? await serving.value
+        await stop()
 
+        report(baseline: baseline, records: records, metrics: metrics, mixed: mixed, memory: samples, logEvents: logSize.events)
+    }
+
+    /// The table of the phases, and each against its target.
+    func report(baseline: AppendBench.Row, records: Result, metrics: Result, mixed: Result, memory samples: [Double], logEvents: Int) {
         func verdict(_ ok: Bool) -> String { ok ? "ok" : "MISSED" }
         emit("")
         emit(
@@ -152,7 +135,7 @@ struct ServeBench: AsyncParsableCommand {
                 ratio, verdict(ratio >= 0.7), records.p99, verdict(records.p99 < 100), records.errors, verdict(records.errors == 0)))
         emit(
             String(
-                format: "metrics on %d events: p95 %.1f ms (target < 100) %@; %d errors", logSize.events, metrics.p95, verdict(metrics.p95 < 100),
+                format: "metrics on %d events: p95 %.1f ms (target < 100) %@; %d errors", logEvents, metrics.p95, verdict(metrics.p95 < 100),
                 metrics.errors))
         if samples.count == 2 {
             let growth = (samples[1] - samples[0]) / samples[0] * 100
@@ -160,6 +143,46 @@ struct ServeBench: AsyncParsableCommand {
                 String(
                     format: "mixed: %d errors %@; resident memory %.1f MiB at 10 s, %.1f MiB at %d s: %+.1f%% (target < 10%%) %@",
                     mixed.errors, verdict(mixed.errors == 0), samples[0], samples[1], mixedSeconds, growth, verdict(growth < 10)))
+        }
+    }
+
+    /// The service as `reach serve` runs it (its services, `beside` more, and the HTTP server) on
+    /// a free local port: its address, and what stops it.
+    static func serve(_ served: ReachApplication, beside: [any Service] = [], logger: Logger) async throws -> (
+        base: String, stop: @Sendable () async -> Void
+    ) {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = Application(
+            router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: served.services + beside + [server], logger: logger))
+        let serving = Task { try await group.run() }
+        var port = 0
+        for await value in ports {
+            port = value
+            break
+        }
+        return (
+            "http://127.0.0.1:\(port)",
+            {
+                await group.triggerGracefulShutdown()
+                _ = try? await serving.value
+            }
+        )
+    }
+
+    /// What the requests ask about: an authority's pilot and school with activities in 2024/25.
+    static func askedAbout(_ target: DatabaseTarget, logger: Logger) async throws -> (la: String, pilot: String, school: String) {
+        try await blocking { () -> (String, String, String) in
+            let owner = try Connection(configuration: target.owner, logger: logger)
+            _ = try ProjectionEngine(logger: logger).waitUntilCaughtUp(on: owner)
+            let found = try owner.query(
+                """
+                SELECT la_id, pilot_id, school_id FROM research.activities
+                WHERE date BETWEEN '2024-09-01' AND '2025-08-31' AND school_id IS NOT NULL ORDER BY date LIMIT 1
+                """)
+            guard found.rowCount == 1 else { throw CommandError("the log holds no activity in 2024/25 to ask about") }
+            return (try found.decode(row: 0, column: 0), try found.decode(row: 0, column: 1), try found.decode(row: 0, column: 2))
         }
     }
 

@@ -78,18 +78,7 @@ struct WebBench: AsyncParsableCommand {
             // (One request at a time, so that each time is the server's alone: no limit on its statements.)
             var served = app.with(.service(figuresSeconds: cached ? 5 : 0, requestTimeoutSeconds: nil, idleConnections: 8))
             served.logger = quiet
-            let (ports, continuation) = AsyncStream<Int>.makeStream()
-            let server = Application(
-                router: ReachServer.router(served), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
-            let group = ServiceGroup(configuration: .init(services: served.services + [server], logger: quiet))
-            let serving = Task { try await group.run() }
-            var port = 0
-            for await value in ports {
-                port = value
-                break
-            }
-            let base = "http://127.0.0.1:\(port)"
+            let (base, stop) = try await ServeBench.serve(served, logger: quiet)
             let note = cached ? "figures kept 5 s, as served" : "no cache"
             if !cached {
                 rows.append(
@@ -109,9 +98,13 @@ struct WebBench: AsyncParsableCommand {
                     "dashboard, staff (no policy), \(note)",
                     try await Self.time(base + dashboard, headers: ["Cookie": "reach_session=\(staff)"], count: requests)
                 ))
-            await group.triggerGracefulShutdown()
-            _ = try? await serving.value
+            await stop()
         }
+        report(rows, logEvents: logSize.events)
+    }
+
+    /// The table of the cases, and the dashboard against its targets.
+    func report(_ rows: [(String, Timing)], logEvents: Int) {
 
         emit("")
         emit(
@@ -133,7 +126,7 @@ struct WebBench: AsyncParsableCommand {
             String(
                 format:
                     "dashboard on %d events, no cache: p95 %.1f ms (target < 150) %@; heaviest page %.1f KB (target < 200) %@; every answer 200: %@",
-                logSize.events, worst, worst < 150 ? "ok" : "MISSED", Double(heaviest) / 1024, heaviest < 200 * 1024 ? "ok" : "MISSED",
+                logEvents, worst, worst < 150 ? "ok" : "MISSED", Double(heaviest) / 1024, heaviest < 200 * 1024 ? "ok" : "MISSED",
                 rows.allSatisfy { $0.1.failures == 0 } ? "ok" : "MISSED"))
     }
 

@@ -47,6 +47,15 @@ public struct Migrator: Sendable {
         self.init(migrations: try MigrationFiles.all().map { Migration(name: $0.name, sql: $0.sql) } + adding, logger: logger)
     }
 
+    /// The `.sql` files of a folder bundled with a target (`Bundle.module.url(forResource:
+    /// withExtension:)`), in name order: how each part of Reach gives its migrations.
+    public static func files(in folder: URL?) throws -> [Migration] {
+        guard let folder else { throw CocoaError(.fileNoSuchFile) }
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }.sorted().map { name in
+            Migration(name: name, sql: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
+        }
+    }
+
     /// A given list of migrations (tests use this to simulate edits).
     public init(migrations: [Migration], logger: Logger = Logger(label: "reach.migrations")) {
         self.migrations = migrations.sorted { $0.name < $1.name }

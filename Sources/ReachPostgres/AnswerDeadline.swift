@@ -11,6 +11,9 @@ import Foundation
 /// connection, and the connection is never used again). A server that answers normally, even
 /// slowly, is cancelled by its own `statement_timeout` first.
 ///
+/// The watching thread sleeps until the earliest deadline (or until a call is watched), and is
+/// woken early by each new watch; it does not poll.
+///
 /// `@unchecked Sendable`: `watches`, `started` and each watch's `expired` are only read or
 /// written while holding `lock` (a watch's `socket` and `deadline` never change).
 final class AnswerDeadlines: @unchecked Sendable {
@@ -29,7 +32,7 @@ final class AnswerDeadlines: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private var watches: [ObjectIdentifier: Watch] = [:]
     private var started = false
 
@@ -38,6 +41,8 @@ final class AnswerDeadlines: @unchecked Sendable {
         let watch = Watch(socket: dup(socket), deadline: .now + timeout)
         let start = lock.withLock {
             watches[ObjectIdentifier(watch)] = watch
+            // Its deadline may come before the one the watcher sleeps until.
+            lock.signal()
             defer { started = true }
             return !started
         }
@@ -60,17 +65,27 @@ final class AnswerDeadlines: @unchecked Sendable {
     }
 
     private func watchForever() {
+        lock.lock()
         while true {
-            Thread.sleep(forTimeInterval: 0.05)
             let now = ContinuousClock.now
-            lock.withLock {
-                for watch in watches.values where !watch.expired && watch.deadline <= now {
+            var next: ContinuousClock.Instant?
+            for watch in watches.values where !watch.expired {
+                if watch.deadline <= now {
                     watch.expired = true
                     // The duplicate is closed only once the call has ended (``end(_:)``), so
                     // this shuts the call's socket and nothing else; shutting it wakes libpq's
                     // own descriptor too, since both are the one socket.
                     if watch.socket >= 0 { shutdown(watch.socket, Int32(SHUT_RDWR)) }
+                } else {
+                    next = min(next ?? watch.deadline, watch.deadline)
                 }
+            }
+            if let next {
+                let wait = next - now
+                let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
+                _ = lock.wait(until: Date(timeIntervalSinceNow: seconds))
+            } else {
+                lock.wait()
             }
         }
     }
