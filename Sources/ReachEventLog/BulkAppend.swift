@@ -257,23 +257,21 @@ extension EventLog {
         // ours (back to a savepoint: the application's role may not delete heads) and leave the
         // chunk to the server's path, which waits for that stream's lock.
         if !newStreams.isEmpty {
-            try connection.executeScript("SAVEPOINT reach_new_heads")
-            let created = try connection.query(
-                """
-                INSERT INTO reach.streams (stream_id, version, last_hash, last_recorded_at)
-                SELECT s, v, decode(h, 'hex'), now() FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
-                ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
-                RETURNING stream_id
-                """,
-                [
-                    PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
-                    PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex }),
-                ], prepared: true)
-            if created.rowCount != newStreams.count {
-                try connection.executeScript("ROLLBACK TO SAVEPOINT reach_new_heads; RELEASE SAVEPOINT reach_new_heads")
-                return nil
+            let createdAll = try connection.withSavepoint(keepingIf: \.self) { connection in
+                try connection.query(
+                    """
+                    INSERT INTO reach.streams (stream_id, version, last_hash, last_recorded_at)
+                    SELECT s, v, decode(h, 'hex'), now() FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(s, v, h) ORDER BY s
+                    ON CONFLICT ON CONSTRAINT streams_pkey DO NOTHING
+                    RETURNING stream_id
+                    """,
+                    [
+                        PostgresArray(newStreams), PostgresArray(newStreams.map { heads[$0]!.version }),
+                        PostgresArray(newStreams.map { PostgresBytes(heads[$0]!.hash).hex }),
+                    ], prepared: true
+                ).rowCount == newStreams.count
             }
-            try connection.executeScript("RELEASE SAVEPOINT reach_new_heads")
+            if !createdAll { return nil }
         }
         // The heads of the streams that existed are written when the session finishes (those
         // created here were written with their heads), or now, when finishing.

@@ -250,6 +250,22 @@ public final class Connection {
         return value
     }
 
+    /// Runs `body` inside a savepoint of the open transaction: kept when `keep` says so of what
+    /// it returns; otherwise, or when it throws, undone, and the transaction goes on as before it.
+    public func withSavepoint<T>(keepingIf keep: (T) -> Bool = { _ in true }, _ body: (Connection) throws -> T) throws -> T {
+        try executeScript("SAVEPOINT reach_savepoint")
+        let undo = "ROLLBACK TO SAVEPOINT reach_savepoint; RELEASE SAVEPOINT reach_savepoint"
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isHealthy { try? executeScript(undo) }
+            throw error
+        }
+        try executeScript(keep(value) ? "RELEASE SAVEPOINT reach_savepoint" : undo)
+        return value
+    }
+
     /// Runs `body` in a transaction that is always rolled back: a trial whose effects are
     /// looked at and then discarded.
     public func withTrialTransaction<T>(_ body: (Connection) throws -> T) throws -> T {
