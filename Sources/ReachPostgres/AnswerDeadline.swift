@@ -35,14 +35,18 @@ final class AnswerDeadlines: @unchecked Sendable {
     private let lock = NSCondition()
     private var watches: [ObjectIdentifier: Watch] = [:]
     private var started = false
+    /// When the watcher wakes next on its own (nil: only when woken).
+    private var wakesAt: ContinuousClock.Instant?
 
     /// Watches `socket` until ``end(_:)``; past `timeout`, the socket is shut.
     func begin(socket: Int32, timeout: Duration) -> Watch {
         let watch = Watch(socket: dup(socket), deadline: .now + timeout)
         let start = lock.withLock {
             watches[ObjectIdentifier(watch)] = watch
-            // Its deadline may come before the one the watcher sleeps until.
-            lock.signal()
+            // Woken only when this deadline comes before the one it sleeps until: calls share
+            // one timeout, so a new call's deadline is nearly always the latest, and a busy
+            // service's calls do not wake the watcher one by one.
+            if wakesAt.map({ watch.deadline < $0 }) ?? true { lock.signal() }
             defer { started = true }
             return !started
         }
@@ -80,6 +84,7 @@ final class AnswerDeadlines: @unchecked Sendable {
                     next = min(next ?? watch.deadline, watch.deadline)
                 }
             }
+            wakesAt = next
             if let next {
                 let wait = next - now
                 let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
