@@ -74,26 +74,7 @@ struct AppendBench: AsyncParsableCommand {
     }
 
     private func measure(_ owner: ConnectionConfiguration, logger: Logger) async throws {
-        try await blocking {
-            let setup = try Connection(configuration: owner, logger: logger)
-            _ = try Schema.migrator(logger: logger).migrate(on: setup)
-            // The baseline table: the log's columns and the unique keys any correct log needs
-            // (position, event id, stream and version), without Reach's heads, hashes or triggers.
-            try setup.executeScript(
-                """
-                CREATE TABLE bench_raw (
-                    "position" bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL,
-                    version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
-                    occurred_on date, authority_id text, recorded_at timestamptz NOT NULL DEFAULT now(),
-                    UNIQUE (stream_id, version));
-                """)
-            let settings = try setup.query("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
-            emit("server: \(try settings.decode(String.self, row: 0, column: 2))")
-            emit(
-                "fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores"
-            )
-            emit("")
-        }
+        try await blocking { try Self.prepare(owner, logger: logger) }
 
         // Single-event phases are short and sensitive to what else the machine does, so each runs
         // twice, interleaved with its baseline, after an untimed warm-up; the better run counts.
@@ -133,6 +114,38 @@ struct AppendBench: AsyncParsableCommand {
         }
         let (read, rss) = try await blocking { try Self.readAll(owner) }
 
+        report(
+            raw1: raw1, reach1: reach1, rawN: rawN, reachN: reachN, rawBatches: rawBatches, batches: batches, rawCopy: rawCopy, bulk: bulkRow,
+            rawRead: rawRead, read: read, memory: rss)
+    }
+
+    /// Migrates the scratch database, makes the baseline's table and says what the server is.
+    private static func prepare(_ owner: ConnectionConfiguration, logger: Logger) throws {
+        let setup = try Connection(configuration: owner, logger: logger)
+        _ = try Schema.migrator(logger: logger).migrate(on: setup)
+        // The baseline table: the log's columns and the unique keys any correct log needs
+        // (position, event id, stream and version), without Reach's heads, hashes or triggers.
+        try setup.executeScript(
+            """
+            CREATE TABLE bench_raw (
+                "position" bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, stream_id text NOT NULL,
+                version bigint NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL,
+                occurred_on date, authority_id text, recorded_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (stream_id, version));
+            """)
+        let settings = try setup.query("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
+        emit("server: \(try settings.decode(String.self, row: 0, column: 2))")
+        emit(
+            "fsync=\(try settings.decode(String.self, row: 0, column: 0)) synchronous_commit=\(try settings.decode(String.self, row: 0, column: 1)); \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
+        emit("")
+    }
+
+    /// The table of the phases, each against its baseline and target.
+    private func report(
+        raw1: Row, reach1: Row, rawN: Row, reachN: Row, rawBatches: Row, batches: Row, rawCopy: Row, bulk bulkRow: Row, rawRead: Row,
+        read: Row, memory rss: (start: Double, peak: Double, processPeak: Double)
+    ) {
         // Every target is a ratio to a baseline measured here, in this run; the rates are
         // printed beside it. Those that replaced absolute rates are the same targets on the
         // machine they were set on: batches 30,000/s of a raw 60,000-67,000/s (0.5x), the read

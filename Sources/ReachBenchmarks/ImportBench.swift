@@ -48,35 +48,9 @@ struct ImportBench: AsyncParsableCommand {
         _ = try DemoLoader(generator: DemoGenerator(seed: 1, events: 5_000)).load(on: connection)
 
         // A CSV of activities from another seed (same authorities, schools and pilots).
-        let layout = try CSVLayout.of("activity_delivered").get()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("activity_delivered-bench-\(getpid()).csv").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
-            throw CommandError("cannot write \(path)")
-        }
-        // Rows are written to memory and the file takes them 20,000 at a time (one small write
-        // per field made writing a 1,000,000-row file take minutes).
-        var writer = try CSVWriter(stream: .toMemory())
-        func flush() throws {
-            writer.stream.close()
-            try file.write(contentsOf: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data ?? Data())
-            try file.write(contentsOf: Data("\n".utf8))
-            writer = try CSVWriter(stream: .toMemory())
-        }
-        try writer.write(row: layout.header)
-        var written = 0
-        var sample: [DemoRecord] = []
-        // The demo's other records (corrections, stages, surveys...) are a few in a hundred:
-        // a twentieth more events than rows leaves enough activities.
-        try DemoGenerator(seed: 2, events: rows + rows / 20 + 5_000).generate { record in
-            guard record.type == "activity_delivered", written < rows, case .object(let data) = try JSONValue.parse(record.data) else { return }
-            try writer.write(row: layout.row(id: record.id, data: data))
-            written += 1
-            if written % 20_000 == 0 { try flush() }
-            if sample.count < 2_000 { sample.append(record) }
-        }
-        if written % 20_000 != 0 { try flush() }
-        try file.close()
+        let (written, sample) = try writeCSV(rows: rows, to: path)
         let fileMiB = Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1_048_576
 
         // Import it, as `reach import` does.
@@ -121,6 +95,39 @@ struct ImportBench: AsyncParsableCommand {
         emit(
             String(format: "CPU per row during the import: this process %.1f µs", perRow(clientCPU))
                 + (serverCPU.map { String(format: ", its server process %.1f µs", perRow($0)) } ?? " (the server's is not readable from here)"))
+    }
+
+    /// Writes `rows` activities of the demo (seed 2) to a CSV file at `path`; returns how many it
+    /// wrote and the first 2,000 records, for the bulk baseline.
+    static func writeCSV(rows: Int, to path: String) throws -> (written: Int, sample: [DemoRecord]) {
+        let layout = try CSVLayout.of("activity_delivered").get()
+        guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
+            throw CommandError("cannot write \(path)")
+        }
+        // Rows are written to memory and the file takes them 20,000 at a time (one small write
+        // per field made writing a 1,000,000-row file take minutes).
+        var writer = try CSVWriter(stream: .toMemory())
+        func flush() throws {
+            writer.stream.close()
+            try file.write(contentsOf: writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data ?? Data())
+            try file.write(contentsOf: Data("\n".utf8))
+            writer = try CSVWriter(stream: .toMemory())
+        }
+        try writer.write(row: layout.header)
+        var written = 0
+        var sample: [DemoRecord] = []
+        // The demo's other records (corrections, stages, surveys...) are a few in a hundred:
+        // a twentieth more events than rows leaves enough activities.
+        try DemoGenerator(seed: 2, events: rows + rows / 20 + 5_000).generate { record in
+            guard record.type == "activity_delivered", written < rows, case .object(let data) = try JSONValue.parse(record.data) else { return }
+            try writer.write(row: layout.row(id: record.id, data: data))
+            written += 1
+            if written % 20_000 == 0 { try flush() }
+            if sample.count < 2_000 { sample.append(record) }
+        }
+        if written % 20_000 != 0 { try flush() }
+        try file.close()
+        return (written, sample)
     }
 
     /// CPU seconds (user and system) used so far by this process, or by process `pid` when

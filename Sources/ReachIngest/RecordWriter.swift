@@ -107,17 +107,19 @@ extension LogFacts {
         var facts = LogFacts()
         facts.askedIDs = askIDs
         if askIDs {
-            let asked =
-                candidates.map { (id: $0.eventID, type: $0.type.name, data: $0.dataText) }
-                + refused.map { (id: EventLog.recordEventID($0.recordID), type: $0.type.name, data: $0.dataText) }
-            for start in stride(from: 0, to: asked.count, by: 50_000) {
-                let slice = asked[start..<min(start + 50_000, asked.count)]
-                // Ids first (usually none is in the log), then the content of those that are.
-                let present = try EventLog.presentIDs(slice.map(\.id), on: connection).map { slice.startIndex + $0 }
-                let found = try EventLog.sameContent(present.map { asked[$0] }, on: connection)
+            // Ids first (usually none is in the log), then the content of those that are.
+            let refusedIDs = refused.map { EventLog.recordEventID($0.recordID) }
+            let ids = candidates.map(\.eventID) + refusedIDs
+            func asked(_ index: Int) -> (id: UUID, type: String, data: String) {
+                index < candidates.count
+                    ? (candidates[index].eventID, candidates[index].type.name, candidates[index].dataText)
+                    : (refusedIDs[index - candidates.count], refused[index - candidates.count].type.name, refused[index - candidates.count].dataText)
+            }
+            for start in stride(from: 0, to: ids.count, by: 50_000) {
+                let present = try EventLog.presentIDs(Array(ids[start..<min(start + 50_000, ids.count)]), on: connection).map { start + $0 }
+                let found = try EventLog.sameContent(present.map(asked), on: connection)
                 for (index, existing) in zip(present, found) {
-                    facts.present[asked[index].id] = PresentRecord(
-                        position: existing.position, same: existing.same, authorityID: existing.authorityID)
+                    facts.present[ids[index]] = PresentRecord(position: existing.position, same: existing.same, authorityID: existing.authorityID)
                 }
             }
         }
