@@ -456,7 +456,25 @@ extension Publication {
     /// Whether the connection's login reads for one local authority (a `reach_authority`
     /// login, or the service acting for a lead's account).
     public static func isAuthorityLogin(on connection: Connection) throws -> Bool {
-        try connection.query("SELECT reach.login_authority() IS NOT NULL").decode(row: 0, column: 0)
+        try loginAuthority(on: connection).authority != nil
+    }
+
+    /// The local authority the connection's login reads for (`authority.login_authority()`),
+    /// nil for any other login, with the login's name.
+    public static func loginAuthority(on connection: Connection) throws -> (authority: String?, login: String) {
+        let result = try connection.query("SELECT authority.login_authority(), session_user::text")
+        return (try result.decodeIfPresent(String.self, row: 0, column: 0), try result.decode(String.self, row: 0, column: 1))
+    }
+
+    /// Records in the log that a summary of `la` left the programme (`summary_exported`),
+    /// through `publication.append_export`, the only way such a record enters the log; its
+    /// position. The function checks every field and refuses what Reach would not write.
+    public static func recordExport(la: String, period: String, format: String, policy: String, rows: Int, actor: String, on connection: Connection)
+        throws -> Int64
+    {
+        try connection.query(
+            "SELECT publication.append_export($1, $2, $3, $4, $5, $6)", [la, period, format, policy, Int32(rows), actor]
+        ).decode(row: 0, column: 0)
     }
 
     /// The summary of `period` under `policy` published for the connection's authority, nil

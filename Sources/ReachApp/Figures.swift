@@ -336,15 +336,13 @@ extension ReachApplication {
     }
 
     /// Records the export in the log (`summary_exported`) before the summary is delivered,
-    /// through `reach.append_export`, the only way such a record enters the log: a summary
-    /// whose export cannot be recorded is not delivered.
+    /// through the read side (``Publication/recordExport(la:period:format:policy:rows:actor:on:)``):
+    /// a summary whose export cannot be recorded is not delivered.
     static func recordExport(
         la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, rows: Int,
         as identity: Identity, on connection: Connection
     ) throws -> Int64 {
-        let result = try connection.query(
-            "SELECT reach.append_export($1, $2, $3, $4, $5, $6)",
-            [la, period.label, format.rawValue, policy.rawValue, Int32(rows), identity.name])
-        return try result.decode(row: 0, column: 0)
+        try Publication.recordExport(
+            la: la, period: period.label, format: format.rawValue, policy: policy.rawValue, rows: rows, actor: identity.name, on: connection)
     }
 }

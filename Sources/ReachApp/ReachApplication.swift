@@ -159,10 +159,7 @@ public struct ReachApplication: Sendable {
     /// (`reach.authority_logins`) is that authority's `la_viewer`; the application's own login
     /// is the installation's `admin`, named `actor` in what it records.
     public func identify(actor: String) async throws -> Identity {
-        let (authority, login) = try await database.withConnection(.application) { connection in
-            let result = try connection.query("SELECT reach.login_authority(), session_user::text")
-            return (try result.decodeIfPresent(String.self, row: 0, column: 0), try result.decode(String.self, row: 0, column: 1))
-        }
+        let (authority, login) = try await database.withConnection(.application) { try Publication.loginAuthority(on: $0) }
         if let authority { return Identity(name: login, role: .laViewer, authorities: [authority]) }
         return Identity(name: actor, role: .admin)
     }

@@ -207,7 +207,7 @@ struct TrustTests {
                     data: #"{"la_id":"southmere","name":"Southmere","region":"london","joined_on":"2024-09-01"}"#, authorityID: "southmere")
             ],
             on: application)
-        let exportPosition: Int64 = try application.query("SELECT reach.append_export('southmere', '2024/25', 'csv', 'dfe', 3, 'ops')").decode(
+        let exportPosition: Int64 = try application.query("SELECT publication.append_export('southmere', '2024/25', 'csv', 'dfe', 3, 'ops')").decode(
             row: 0, column: 0)
         let export = try #require(try EventLog.event(at: exportPosition, on: application))
         let exportID: String = try db.ownerConnection().query(
@@ -260,17 +260,17 @@ struct TrustTests {
                     data: #"{"la_id":"northvale","name":"Northvale","region":"london","joined_on":"2024-09-01"}"#, authorityID: "northvale")
             ],
             on: application)
-        let position: Int64 = try application.query("SELECT reach.append_export('northvale', '2024/25', 'csv', 'dfe', 12, 'sam')").decode(
+        let position: Int64 = try application.query("SELECT publication.append_export('northvale', '2024/25', 'csv', 'dfe', 12, 'sam')").decode(
             row: 0, column: 0)
         let recorded = try #require(try EventLog.event(at: position, on: application))
         #expect(recorded.type == "summary_exported" && recorded.authorityID == "northvale" && recorded.data.contains(#""rows": 12"#))
         for call in [
-            "SELECT reach.append_export('northvale', '2024/25', 'exe', 'dfe', 12, 'sam')",
-            "SELECT reach.append_export('northvale', '2024/25', 'csv', 'none', 12, 'sam')",
-            "SELECT reach.append_export('north vale', '2024/25', 'csv', 'dfe', 12, 'sam')",
-            "SELECT reach.append_export('nowhere', '2024/25', 'csv', 'dfe', 12, 'sam')",
-            "SELECT reach.append_export('northvale', 'all of it, honest', 'csv', 'dfe', 12, 'sam')",
-            "SELECT reach.append_export('northvale', '2024/25', 'csv', 'dfe', 12, E'sam\\u202Eops')",
+            "SELECT publication.append_export('northvale', '2024/25', 'exe', 'dfe', 12, 'sam')",
+            "SELECT publication.append_export('northvale', '2024/25', 'csv', 'none', 12, 'sam')",
+            "SELECT publication.append_export('north vale', '2024/25', 'csv', 'dfe', 12, 'sam')",
+            "SELECT publication.append_export('nowhere', '2024/25', 'csv', 'dfe', 12, 'sam')",
+            "SELECT publication.append_export('northvale', 'all of it, honest', 'csv', 'dfe', 12, 'sam')",
+            "SELECT publication.append_export('northvale', '2024/25', 'csv', 'dfe', 12, E'sam\\u202Eops')",
         ] {
             let error = #expect(throws: PostgresError.self) { try application.execute(call) }
             #expect(error?.sqlState == "22023")

@@ -289,7 +289,7 @@ struct ServerTests {
 
         // A lead reads its own authority's published summaries, through the authority functions only.
         let lee = try running.app.database.open(.request(Identity(name: "lee", role: .laViewer, authorities: ["northvale"]), reading: true))
-        #expect(try lee.query("SELECT reach.login_authority()").decode(String.self, row: 0, column: 0) == "northvale")
+        #expect(try lee.query("SELECT authority.login_authority()").decode(String.self, row: 0, column: 0) == "northvale")
         #expect(try count(lee, "SELECT count(*) FROM authority.published('2024/25', 'dfe')") == 1)
         for sql in [
             "SELECT 1 FROM publication.summaries LIMIT 1", "SELECT 1 FROM research.activities LIMIT 1", "SELECT 1 FROM scoped.activities LIMIT 1",
@@ -307,7 +307,7 @@ struct ServerTests {
             """)
         let strayLogin = try Connection(configuration: running.db.owner.overriding(["user": "stray_login", "password": "stray-login-pass"]))
         _ = try strayLogin.query("SELECT set_config('role', 'reach_authority', false), set_config('reach.authorities', 'northvale', false)")
-        #expect(try strayLogin.query("SELECT reach.login_authority()").decodeIfPresent(String.self, row: 0, column: 0) == nil)
+        #expect(try strayLogin.query("SELECT authority.login_authority()").decodeIfPresent(String.self, row: 0, column: 0) == nil)
         #expect(try count(strayLogin, "SELECT count(*) FROM authority.published('2024/25', 'dfe')") == 0)
         await running.stop()
     }

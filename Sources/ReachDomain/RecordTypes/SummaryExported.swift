@@ -6,7 +6,7 @@ extension RecordType {
         "summary_exported",
         example: #"{"la_id":"northvale","period":"2024/25","format":"csv","policy":"dfe","rows":120,"date":"2025-09-15"}"#,
         amendable: false,
-        // Written by the export itself (reach.append_export), never recorded.
+        // Written by the export itself (publication.append_export), never recorded.
         system: true
     ) { reader, _ in
         let authority = reader.identifier("la_id")
