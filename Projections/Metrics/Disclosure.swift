@@ -10,6 +10,9 @@ import ReachDomain
 ///   an authority's are not; percentages have one decimal place.
 /// - `nhs`: counts of young people from 1 to 7 are shown as `*`, and every other such count is
 ///   rounded to the nearest 5; no secondary suppression.
+/// - In every policy, a figure derived from a count of young people (learner hours of pupils,
+///   and the total hours that hold them) follows that count: hidden with it, and rounded with
+///   it (the rounded count times the hours per pupil).
 /// - `none`: unsuppressed, for researchers inside the programme.
 ///
 /// In every policy but `none`, a survey share is shown as `c` when its base is under
@@ -80,20 +83,51 @@ public struct DisclosurePolicy: Sendable, Equatable {
         }
         out = surveyCounts(out)
         if name == .dfe { out = secondarySuppression(out) }
+        out = followRounding(out, authority: authority)
         for index in out.indices where out[index].symbol == nil && out[index].sensitivity == .children {
-            guard let value = out[index].value else { continue }
-            switch name {
-            case .dfe:
-                // Every scope wider than one authority: the nation, a region, a strategy
-                // project, objective or policy goal (which span authorities), or a month of them.
-                let wide = authority == nil && !out[index].scope.hasPrefix("la:") && !out[index].scope.hasPrefix("pilot:")
-                if wide && value > 0 {
-                    out[index].value = (value / Double(dfeTotalRounding)).rounded() * Double(dfeTotalRounding)
-                }
-            case .nhs:
-                out[index].value = (value / Double(nhsRounding)).rounded() * Double(nhsRounding)
-            case .none: break
-            }
+            guard let value = out[index].value, let base = rounding(out[index], authority: authority) else { continue }
+            out[index].value = (value / Double(base)).rounded() * Double(base)
+        }
+        return out
+    }
+
+    /// The base a count of young people in `row` is rounded to: 5 under `nhs`; 10 under `dfe`
+    /// for every scope wider than one authority (the nation, a region, a strategy project,
+    /// objective or policy goal, which span authorities, or a month of them); nil when shown
+    /// exactly (one authority's under `dfe`).
+    func rounding(_ row: Observation, authority: String?) -> Int? {
+        switch name {
+        case .dfe:
+            let wide = authority == nil && !row.scope.hasPrefix("la:") && !row.scope.hasPrefix("pilot:")
+            return wide ? dfeTotalRounding : nil
+        case .nhs: return nhsRounding
+        case .none: return nil
+        }
+    }
+
+    /// A figure derived from a count of young people follows that count's rounding: pupil hours
+    /// are the pupils as shown (rounded) times the hours per pupil, so that hours over a known
+    /// duration give back no more than the rounded count does; a total that holds them (all
+    /// learner hours) holds them so rounded, since the other audiences' hours are shown exactly
+    /// beside it. (Under `nhs` pupils 9 over one 60-minute session showed 9 hours, and so 9
+    /// pupils where the count showed 10.)
+    func followRounding(_ rows: [Observation], authority: String?) -> [Observation] {
+        var out = rows
+        struct Key: Hashable { var metric, period, scope, statistic: String }
+        // The pupils' own derived cell of each table (hours of pupils), before rounding.
+        var pupils: [Key: Double] = [:]
+        for row in rows where row.sensitivity == .derived && row.symbol == nil && row.dimension == "audience" && row.category == "pupils" {
+            pupils[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic)] = row.value
+        }
+        for index in out.indices where out[index].sensitivity == .derived && out[index].symbol == nil {
+            let row = out[index]
+            guard let value = row.value, let base = row.base, base > 0, let step = rounding(row, authority: authority) else { continue }
+            let rounded = (Double(base) / Double(step)).rounded() * Double(step)
+            let held =
+                row.dimension == "total" ? pupils[Key(metric: row.metric, period: row.period, scope: row.scope, statistic: row.statistic)] : nil
+            let derivedPart = held ?? value
+            let shown = value - derivedPart + derivedPart * rounded / Double(base)
+            out[index].value = (shown * 10).rounded() / 10
         }
         return out
     }

@@ -8,14 +8,14 @@ import ReachPostgres
 /// outputs giving a suppressed count back (see the README, "How disclosure control resists
 /// differencing"):
 ///
-/// - only standard periods: months, academic years and the 2024-2029 strategy period, which
-///   nest (each month in one academic year, each academic year of the strategy in it), and
-///   calendar quarters and financial years, which cut across academic years and so show
-///   figures about young people as `x` (their sessions, schools, staff and partners are shown);
-/// - every month, academic year and the strategy period of the authority are computed
-///   together, and cells are suppressed until no suppressed cell can be worked out from the
-///   shown ones by any sum or difference of them, across periods and across the breakdowns of
-///   each table alike (``consistentOverTime(_:policy:)``);
+/// - only standard periods, in two calendars: months, academic years and the 2024-2029
+///   strategy period (each month in one academic year, each academic year of the strategy in
+///   it), and months, calendar quarters and financial years (each month in one quarter, each
+///   quarter in one financial year); a period in progress is published to date;
+/// - every standard period of the authority, in both calendars, is computed together, and
+///   cells are suppressed until no suppressed cell can be worked out from the shown ones by any
+///   sum or difference of them, across periods of either calendar and across the breakdowns of
+///   each table alike (``consistentOverTime(_:)``);
 /// - no cut by pilot, strategy project, objective or policy goal (those subsets of an
 ///   authority would give the rest back by difference).
 ///
@@ -72,12 +72,18 @@ public struct Publication: Sendable {
         return rows
     }
 
+    /// The first day an authority's figures are published from: its first record, or the start
+    /// of the strategy period (September 2024) if that is earlier.
+    public static func publishedFrom(_ first: CalendarDate) -> CalendarDate {
+        min(first, CalendarDate(year: 2024, month: 9, day: 1))
+    }
+
     /// The standard periods of an authority whose data starts on `first`, up to `today`:
     /// every month, academic year, quarter and financial year that has begun, and the strategy
-    /// period (`nested` only: months, academic years and the strategy period).
-    public static func periods(from first: CalendarDate, through today: CalendarDate, nested: Bool = false) -> [Period] {
+    /// period; each in progress to date.
+    public static func periods(from first: CalendarDate, through today: CalendarDate) -> [Period] {
         var out: [Period] = []
-        let start = min(first, CalendarDate(year: 2024, month: 9, day: 1))
+        let start = publishedFrom(first)
         let firstYear = start.month >= 9 ? start.year : start.year - 1
         let lastYear = today.month >= 9 ? today.year : today.year - 1
         for year in firstYear...lastYear {
@@ -86,7 +92,6 @@ public struct Publication: Sendable {
             out += Self.months(of: academic).filter { $0.start <= today }
         }
         out.append(try! Period.parse("2024-2029").get())
-        guard !nested else { return out }
         for year in firstYear...today.year {
             for quarter in 1...4 where Period.quarter(year, quarter).start <= today && Period.quarter(year, quarter).end >= start {
                 out.append(Period.quarter(year, quarter))
@@ -123,25 +128,47 @@ public struct Publication: Sendable {
     public func figures(_ query: MetricQuery, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
         guard let la = query.la else { return [] }
         let first = try Self.firstDate(of: la, on: readers[0]) ?? today
-        let tables = try build(la: la, periods: Self.periods(from: first, through: today, nested: true), on: readers)
+        let tables = try build(la: la, periods: Self.periods(from: first, through: today), on: readers)
         var out: [Observation] = []
-        for (scope, period) in Self.pieces(of: query) {
-            var rows: [Observation]
-            if let table = tables[period.label] {
-                rows = table
-            } else {
-                rows = policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la)
-                if !period.isNested { rows = rows.map(Self.crossCutting) }
-            }
-            out += Self.answer(query, scope: scope, from: rows)
+        for (scope, period) in try Self.pieces(of: query, la: la, first: first, today: today) {
+            guard let table = tables[period.label] else { throw UnpublishedPeriod(Self.notPublished(period, la: la, first: first, today: today)) }
+            out += Self.answer(query, scope: scope, from: table)
         }
         return out
     }
 
     /// The periods a query's figures come from: its period, or each sub-period a cut by time
-    /// makes of it, with the scope its rows take (`month:2024-10`).
-    public static func pieces(of query: MetricQuery) -> [(scope: String?, period: Period)] {
-        query.by.map { by in MetricsCalculator.split(query.period, by: by).map { ("\(by.rawValue):\($0.label)", $0) } } ?? [(nil, query.period)]
+    /// makes of it that has begun by `today` (a period in progress is published to date), with
+    /// the scope its rows take (`month:2024-10`). A period that has not begun, or that ended
+    /// before the authority's figures begin, is refused in words.
+    public static func pieces(of query: MetricQuery, la: String, first: CalendarDate?, today: CalendarDate) throws -> [(
+        scope: String?, period: Period
+    )] {
+        if let refusal = outside(query.period, la: la, first: first, today: today) { throw UnpublishedPeriod(refusal) }
+        guard let by = query.by else { return [(nil, query.period)] }
+        let from = first.map(publishedFrom)
+        return MetricsCalculator.split(query.period, by: by).filter { piece in piece.start <= today && from.map { piece.end >= $0 } ?? true }.map {
+            ("\(by.rawValue):\($0.label)", $0)
+        }
+    }
+
+    /// Why an authority has no figures for `period`: it has not begun, or it ended before the
+    /// authority's figures begin; nil when it has figures (to date).
+    public static func outside(_ period: Period, la: String, first: CalendarDate?, today: CalendarDate) -> String? {
+        if period.start > today {
+            return
+                "\(period.label) has not begun: figures are published for periods that have begun, a period in progress to date (today is \(today))"
+        }
+        if let first, period.end < publishedFrom(first) {
+            return "\(la)'s figures begin on \(publishedFrom(first)), after \(period.label) ended: there are no figures for it"
+        }
+        return nil
+    }
+
+    /// What to say of a period with no published table.
+    public static func notPublished(_ period: Period, la: String, first: CalendarDate?, today: CalendarDate) -> String {
+        outside(period, la: la, first: first, today: today)
+            ?? "\(la)'s figures for \(period.label) are not published yet: they are published within moments of each change to the log"
     }
 
     /// The rows of a published table that answer `query`: its metrics, headline rows, labelled
@@ -158,28 +185,13 @@ public struct Publication: Sendable {
         }
     }
 
-    /// A summary for a quarter or a financial year: figures about young people shown as `x`.
-    static func crossCutting(_ row: Observation) -> Observation {
-        var row = row
-        if row.sensitivity == .children || row.sensitivity == .derived
-            || (row.sensitivity == .share && row.category.hasPrefix("\(RespondentGroup.pupils.rawValue)/"))
-        {
-            row.value = nil
-            row.symbol = "x"
-        }
-        return row
-    }
-
     /// One standard period's table of an authority, as published (see ``buildAll(la:today:policies:calculator:on:)``).
     public func table(la: String, period: Period, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
-        if period.isNested {
-            let first = try Self.firstDate(of: la, on: readers[0]) ?? today
-            if let table = try build(la: la, periods: Self.periods(from: first, through: today, nested: true), on: readers)[period.label] {
-                return table
-            }
-            return policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la)
+        let first = try Self.firstDate(of: la, on: readers[0]) ?? today
+        guard let table = try build(la: la, periods: Self.periods(from: first, through: today), on: readers)[period.label] else {
+            throw UnpublishedPeriod(Self.notPublished(period, la: la, first: first, today: today))
         }
-        return policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la).map(Self.crossCutting)
+        return table
     }
 
     // MARK: Storing
@@ -217,167 +229,109 @@ public struct Publication: Sendable {
         }
     }
 
-    /// Publishes an authority's tables under each policy for its logins to read, in place of
-    /// those before, in one transaction; `position` is the log's position they reflect.
-    public static func store(la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], position: Int64, on connection: Connection) throws
-    {
+    /// Publishes an authority's tables (under its policy) for its logins to read, in place
+    /// of those before, in one transaction, with the true values behind them (`truth`, kept
+    /// for when they are released); `position` is the log's position they reflect. Refused
+    /// (``PublicationRaced``) when a release was made since `released` were read: the tables
+    /// must be solved with it too.
+    public static func store(
+        la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], truth: [String: [String: Double]], position: Int64,
+        released: Int, on connection: Connection
+    ) throws {
         try connection.withTransaction { connection in
+            _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext('publication:' || $1))", [la])
+            let now: Int = try connection.query("SELECT count(*)::int FROM publication.releases WHERE la_id = $1", [la]).decode(row: 0, column: 0)
+            guard now == released else { throw PublicationRaced() }
             _ = try connection.execute("DELETE FROM publication.summaries WHERE la_id = $1", [la])
             for (policy, periods) in tables {
                 for (period, rows) in periods {
                     _ = try connection.execute(
-                        "INSERT INTO publication.summaries (la_id, period, policy, figures, rows, log_position) VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
-                        [la, period, policy.rawValue, encode(rows), Int32(rows.count), position])
+                        """
+                        INSERT INTO publication.summaries (la_id, period, policy, figures, rows, log_position, truth)
+                        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7::jsonb)
+                        """,
+                        [la, period, policy.rawValue, encode(rows), Int32(rows.count), position, encode(truth[period] ?? [:])])
                 }
             }
         }
     }
 
-    /// Every standard period's table of an authority under each of `policies` (quarters and
-    /// financial years with figures about young people as `x`), the figures computed once for
-    /// all of them.
+    /// Every release of `la`'s figures (``Release``), oldest first.
+    public static func releases(of la: String, on connection: Connection) throws -> [Release] {
+        try connection.query(
+            "SELECT tables::text, truth::text FROM publication.releases WHERE la_id = $1 ORDER BY released_at, log_position", [la]
+        ).mapRows { row in
+            guard case .object(let tables) = try JSONValue.parse(try row.decode(0, as: String.self)),
+                case .object(let truth) = try JSONValue.parse(try row.decode(1, as: String.self))
+            else { throw PublicationError("a release is not two objects") }
+            var release = Release(tables: [:], truth: [:])
+            for field in tables { release.tables[field.key] = try decode(field.value.text) }
+            for field in truth {
+                guard case .object(let cells) = field.value else { throw PublicationError("a release's truth is not an object per period") }
+                var values: [String: Double] = [:]
+                for cell in cells { if case .number(let value) = cell.value { values[cell.key] = value } }
+                release.truth[field.key] = values
+            }
+            return release
+        }
+    }
+
+    /// `la`'s published tables of `periods` under `policy` (nil for a period not published),
+    /// noted as having left the programme (`read` or `exported`; `publication.release`) in the
+    /// same transaction, so that what is handed over is what was released.
+    public static func release(_ la: String, periods: [String], policy: String, how: String, on connection: Connection) throws -> [String:
+        [Observation]]
+    {
+        try connection.withTransaction { connection in
+            _ = try connection.query("SELECT publication.release($1, $2)", [la, how])
+            var out: [String: [Observation]] = [:]
+            for period in periods {
+                let found = try connection.query(
+                    "SELECT figures::text FROM publication.summaries WHERE la_id = $1 AND period = $2 AND policy = $3", [la, period, policy])
+                if found.rowCount == 1 { out[period] = try decode(try found.decode(String.self, row: 0, column: 0)) }
+            }
+            return out
+        }
+    }
+
+    /// The true values of one period, as stored.
+    static func encode(_ truth: [String: Double]) -> String {
+        JSONValue.object(JSONObject(truth.mapValues(JSONValue.number))).text
+    }
+
+    /// Every standard period's table of an authority under each of `policies`, the figures
+    /// computed once for all of them.
     public static func buildAll(
-        la: String, today: CalendarDate, policies: [DisclosurePolicy], calculator: MetricsCalculator = MetricsCalculator(),
-        on readers: [Connection]
-    ) throws -> [DisclosurePolicy.Name: [String: [Observation]]] {
+        la: String, today: CalendarDate, policies: [DisclosurePolicy], released: [Release] = [],
+        calculator: MetricsCalculator = MetricsCalculator(), on readers: [Connection]
+    ) throws -> (tables: [DisclosurePolicy.Name: [String: [Observation]]], truth: [String: [String: Double]]) {
         let first = try firstDate(of: la, on: readers[0]) ?? today
-        let nestedLabels = Set(periods(from: first, through: today, nested: true).map(\.label))
-        var raw: [(Period, [Observation])] = []
+        var raw: [String: [Observation]] = [:]
         for period in periods(from: first, through: today) {
-            raw.append((period, try Publication(policy: policies[0], calculator: calculator).summaryRows(la: la, period: period, on: readers)))
+            raw[period.label] = try Publication(policy: policies[0], calculator: calculator).summaryRows(la: la, period: period, on: readers)
         }
         var out: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
         for policy in policies {
-            var nested: [String: [Observation]] = [:]
-            var tables: [String: [Observation]] = [:]
-            for (period, rows) in raw {
-                let applied = policy.apply(rows, authority: la)
-                if nestedLabels.contains(period.label) { nested[period.label] = applied } else { tables[period.label] = applied.map(crossCutting) }
-            }
-            tables.merge(Publication(policy: policy, calculator: calculator).consistentOverTime(nested)) { $1 }
-            out[policy.name] = tables
+            let tables = raw.mapValues { policy.apply($0, authority: la) }
+            out[policy.name] = Publication(policy: policy, calculator: calculator).consistentOverTime(tables, raw: raw, released: released)
         }
-        return out
+        return (out, Release.truth(of: raw))
     }
 
     // MARK: Consistency
 
     /// Suppresses further cells until no suppressed figure about young people can be worked
-    /// out exactly from the shown ones: within each table (a total and its parts) and across
-    /// periods (an academic year is the sum of its months, the strategy period of its academic
-    /// years). The cells are the unknowns of a system of linear equations, one per such sum;
-    /// a suppressed cell that the equations determine has another cell of one of its equations
-    /// (the smallest shown) suppressed too, until none is determined. Only `dfe` shows exact
-    /// counts; `nhs` rounds every count to 5, which leaves a difference uncertain.
-    func consistentOverTime(_ tables: [String: [Observation]]) -> [String: [Observation]] {
+    /// out exactly, from this publication's shown cells together with every release of the
+    /// authority's figures that has left the programme (``Release``): see ``Suppression``.
+    /// `raw` are the tables before the policy, for the true values; only `dfe` shows exact
+    /// counts (`nhs` rounds every count to 5, which leaves a difference uncertain).
+    func consistentOverTime(_ tables: [String: [Observation]], raw: [String: [Observation]]? = nil, released: [Release] = [])
+        -> [String: [Observation]]
+    {
         guard policy.name == .dfe else { return tables }
-        var tables = tables
-        struct Cell: Hashable, Comparable {
-            var period: String
-            var index: Int
-            static func < (a: Cell, b: Cell) -> Bool { (a.period, a.index) < (b.period, b.index) }
-        }
-        // The cells of figures about young people, metric by metric (survey bases are not sums over time).
-        var metrics = Set<String>()
-        for rows in tables.values {
-            for row in rows where Self.sumsOverTime(row) { metrics.insert(row.metric) }
-        }
-        for metric in metrics.sorted() {
-            struct Key: Hashable { var dimension, category, statistic: String }
-            var byKey: [String: [Key: Int]] = [:]
-            for (period, rows) in tables {
-                for (index, row) in rows.enumerated() where row.metric == metric && Self.sumsOverTime(row) {
-                    let key = Key(dimension: row.dimension, category: row.category, statistic: row.statistic)
-                    byKey[period, default: [:]][key] = index
-                }
-            }
-            // Each equation: cells whose sum with these signs is known (0 when all are shown).
-            var equations: [[(Cell, Double)]] = []
-            // The breakdowns the metric has (in any period: a breakdown with no cell in a period
-            // is all 0 there, and its total is then known).
-            var breakdowns = Set<Key>()
-            var audiences = Set<String>()
-            for keys in byKey.values {
-                for key in keys.keys where key.dimension != "total" {
-                    breakdowns.insert(Key(dimension: key.dimension, category: "", statistic: key.statistic))
-                    if key.dimension == "audience" { audiences.insert(key.category) }
-                }
-            }
-            for (period, keys) in byKey.sorted(by: { $0.key < $1.key }) {
-                // A total and its parts: the parts of a breakdown add up to the cell they detail
-                // (pupils for key stages), else to the metric's total of that statistic.
-                var groups: [Key: [Int]] = Dictionary(uniqueKeysWithValues: breakdowns.map { ($0, []) })
-                for (key, index) in keys where key.dimension != "total" {
-                    groups[Key(dimension: key.dimension, category: "", statistic: key.statistic), default: []].append(index)
-                }
-                for (group, members) in groups.sorted(by: { ($0.key.dimension, $0.key.statistic) < ($1.key.dimension, $1.key.statistic) }) {
-                    // (A breakdown of an audience whose cell is absent here is all 0 here.)
-                    let detailsAudience = audiences.contains(group.dimension)
-                    let parent =
-                        detailsAudience
-                        ? keys[Key(dimension: "audience", category: group.dimension, statistic: group.statistic)]
-                        : keys[Key(dimension: "total", category: "total", statistic: group.statistic)]
-                    guard let parent else { continue }
-                    equations.append([(Cell(period: period, index: parent), 1)] + members.sorted().map { (Cell(period: period, index: $0), -1) })
-                }
-            }
-            // Across periods: an academic year is its months, the strategy period its years.
-            for (parent, children) in Self.timeSums(Set(tables.keys)) {
-                for (key, index) in (byKey[parent] ?? [:]).sorted(by: { $0.value < $1.value }) {
-                    var equation = [(Cell(period: parent, index: index), 1.0)]
-                    for child in children { if let member = byKey[child]?[key] { equation.append((Cell(period: child, index: member), -1)) } }
-                    equations.append(equation)
-                }
-            }
-            func value(_ cell: Cell) -> Double { tables[cell.period]![cell.index].value ?? 0 }
-            func suppressed(_ cell: Cell) -> Bool { tables[cell.period]![cell.index].symbol != nil }
-            func unknowns(also extra: Set<Cell> = []) -> [[(Cell, Double)]] {
-                equations.map { $0.filter { suppressed($0.0) || extra.contains($0.0) } }
-            }
-            // Which cell of each period holds each figure, to hide the same figures elsewhere.
-            var index: [String: [Key: Cell]] = [:]
-            for (period, keys) in byKey { for (key, row) in keys { index[period, default: [:]][key] = Cell(period: period, index: row) } }
-            func key(_ cell: Cell) -> Key {
-                let row = tables[cell.period]![cell.index]
-                return Key(dimension: row.dimension, category: row.category, statistic: row.statistic)
-            }
-            while let cell = Self.determined(unknowns()).first {
-                // Hide as little as will do, the smallest first: one more cell of an equation
-                // that holds it; else, in another period of a sum over time that holds it, the
-                // same figures as are hidden in its own (a total and its parts hidden together
-                // in two months, so that neither month's can be told); else whatever is smallest.
-                let holding = equations.filter { $0.contains { $0.0 == cell } }
-                var options: [Set<Cell>] = []
-                let own = Set(holding.flatMap { $0.map(\.0) }.filter { !suppressed($0) })
-                options += own.sorted { (value($0) == 0 ? 1 : 0, value($0), $0) < (value($1) == 0 ? 1 : 0, value($1), $1) }.map { [$0] }
-                let hiddenHere = (index[cell.period] ?? [:]).filter { suppressed($0.value) }.map(\.key)
-                var copies: [(Double, Set<Cell>)] = []
-                for equation in holding {
-                    for (other, _) in equation where other.period != cell.period {
-                        let copy = Set(hiddenHere.compactMap { index[other.period]?[$0] }.filter { !suppressed($0) })
-                        if !copy.isEmpty { copies.append((copy.map(value).reduce(0, +), copy)) }
-                    }
-                }
-                options += copies.sorted { ($0.0, $0.1.sorted().first!) < ($1.0, $1.1.sorted().first!) }.map(\.1)
-                if options.isEmpty {
-                    // Every cell of every equation that holds it is hidden: it is determined
-                    // through others; hide a shown cell of an equation with a hidden one.
-                    let linked = Set(equations.filter { $0.contains { suppressed($0.0) } }.flatMap { $0.map(\.0) }.filter { !suppressed($0) })
-                    options = linked.sorted { (value($0) == 0 ? 1 : 0, value($0), $0) < (value($1) == 0 ? 1 : 0, value($1), $1) }.map { [$0] }
-                }
-                guard !options.isEmpty else { break } // (nothing is shown that could hide it)
-                let next =
-                    options.first { option in
-                        let after = Set(Self.determined(unknowns(also: option)))
-                        return !after.contains(cell) && after.isDisjoint(with: option)
-                    } ?? options.last!
-                for hidden in next {
-                    tables[hidden.period]![hidden.index].symbol = "c"
-                    tables[hidden.period]![hidden.index].value = nil
-                }
-            }
-        }
-        return tables
+        var system = Suppression(tables, truth: Release.truth(of: raw ?? tables), released: released)
+        system.solve()
+        return system.published()
     }
 
     /// Whether a row is a figure about young people that adds up over time (survey bases are
@@ -386,48 +340,20 @@ public struct Publication: Sendable {
         row.metric != Metric.surveyChange.rawValue && row.scope == "all" && (row.sensitivity == .children || row.sensitivity == .derived)
     }
 
-    /// The sums across periods among `labels`: each academic year of its months, the strategy
-    /// period of its academic years (a period not among `labels` has nothing: months that have
-    /// not begun).
+    /// The sums across periods among `labels`: each academic year, quarter and financial year
+    /// of its months, the strategy period of its academic years (a period not among `labels`
+    /// has nothing: months that have not begun).
     static func timeSums(_ labels: Set<String>) -> [(String, [String])] {
         var out: [(String, [String])] = []
         for label in labels {
-            guard case .success(let period) = Period.parse(label) else { continue }
+            guard case .success(let period) = Period.parse(label), period.isStandard else { continue }
             if label == "2024-2029" {
                 out.append((label, Period.strategyYears.map(\.label)))
-            } else if !label.hasPrefix("FY"), label.contains("/") {
+            } else if label.contains("/") || label.contains("Q") {
                 out.append((label, months(of: period).map(\.label)))
             }
         }
         return out.sorted { $0.0 < $1.0 }
-    }
-
-    /// The unknowns that a system of linear equations determines. Each equation lists the
-    /// unknowns it holds with their coefficients (the rest of it is known). Reduced row
-    /// echelon form: an unknown is determined when a row of it is that unknown alone.
-    static func determined<Unknown: Hashable & Comparable>(_ equations: [[(Unknown, Double)]]) -> [Unknown] {
-        var pivots: [Unknown: [Unknown: Double]] = [:]
-        var order: [Unknown] = []
-        for equation in equations {
-            var row: [Unknown: Double] = [:]
-            for (unknown, coefficient) in equation { row[unknown, default: 0] += coefficient }
-            for column in Array(row.keys) {
-                guard let factor = row[column], let pivot = pivots[column] else { continue }
-                for (other, value) in pivot { row[other, default: 0] -= factor * value }
-            }
-            row = row.filter { abs($0.value) > 1e-9 }
-            guard let column = row.keys.min(), let lead = row[column] else { continue }
-            row = row.mapValues { $0 / lead }
-            for key in Array(pivots.keys) {
-                guard let factor = pivots[key]![column] else { continue }
-                var reduced = pivots[key]!
-                for (other, value) in row { reduced[other, default: 0] -= factor * value }
-                pivots[key] = reduced.filter { abs($0.value) > 1e-9 }
-            }
-            pivots[column] = row
-            order.append(column)
-        }
-        return order.filter { pivots[$0]?.count == 1 }
     }
 }
 
@@ -436,11 +362,18 @@ extension Period {
     /// not a range of dates.
     public var isStandard: Bool { !label.contains("..") }
 
-    /// Whether the period is a month, an academic year or the strategy period: the periods
-    /// that nest, over which figures about young people are published under a policy.
-    public var isNested: Bool {
-        label == "2024-2029" || (!label.hasPrefix("FY") && label.contains("/")) || (isStandard && !label.contains("Q") && label.count == 7)
-    }
+}
+
+/// A period an authority has no figures for (it has not begun, or it ended before the
+/// authority's figures begin), said in words.
+public struct UnpublishedPeriod: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A publication built while a release was made: it must be built again, with that release.
+public struct PublicationRaced: Error, CustomStringConvertible {
+    public var description: String { "a release was made while the publication was built; it is built again" }
 }
 
 /// A published table that cannot be read back.
@@ -475,6 +408,37 @@ extension Publication {
         try connection.query(
             "SELECT publication.append_export($1, $2, $3, $4, $5, $6)", [la, period, format, policy, Int32(rows), actor]
         ).decode(row: 0, column: 0)
+    }
+
+    /// The disclosure policy `la`'s figures leave under: the last the programme set for it
+    /// (`disclosure_policy_set`), else `dfe`.
+    public static func policy(of la: String, on connection: Connection) throws -> DisclosurePolicy.Name {
+        let name: String = try connection.query("SELECT publication.authority_policy($1)", [la]).decode(row: 0, column: 0)
+        return DisclosurePolicy.Name(rawValue: name) ?? .dfe
+    }
+
+    /// Every registered authority's id, sorted.
+    public static func registeredAuthorities(on connection: Connection) throws -> [String] {
+        try connection.query("SELECT substr(stream_id, 11) FROM reach.streams WHERE stream_id LIKE 'authority:%' AND version > 0 ORDER BY 1")
+            .mapRows { try $0.decode(0, as: String.self) }
+    }
+
+    /// The policy of the summaries published for the connection's authority (a lead's), nil
+    /// while none is published.
+    public static func publishedPolicy(on connection: Connection) throws -> DisclosurePolicy.Name? {
+        try connection.query("SELECT authority.published_policy()").decodeIfPresent(String.self, row: 0, column: 0).flatMap(
+            DisclosurePolicy.Name.init(rawValue:))
+    }
+
+    /// Sets the policy `la`'s figures leave under, recorded in the log (`disclosure_policy_set`)
+    /// through `publication.set_policy`, the only way such a record enters it: its position, or
+    /// nil when `policy` is already in force. Refused (SQLSTATE 55000) once the authority's
+    /// figures have left under another policy.
+    public static func setPolicy(la: String, policy: DisclosurePolicy.Name, actor: String, reason: String?, on connection: Connection) throws
+        -> Int64?
+    {
+        try connection.query("SELECT publication.set_policy($1, $2, $3, $4)", [la, policy.rawValue, actor, reason]).decodeIfPresent(
+            Int64.self, row: 0, column: 0)
     }
 
     /// The summary of `period` under `policy` published for the connection's authority, nil

@@ -129,6 +129,7 @@ public enum Access {
         case eventsSeal = "seal the log"
         case loadDemo = "load the demo data set"
         case manageUsers = "manage accounts and tokens"
+        case setPolicy = "set an authority's disclosure policy"
     }
 
     /// Admins operate the installation; researchers may also look at the projections' status

@@ -110,6 +110,14 @@ public struct DatabaseClient: Sendable {
         }
     }
 
+    /// `body` on a connection of `login`, given back after: for work already off the
+    /// cooperative pool (inside ``ReachApplication/blocking(_:)`` or a connection's closure).
+    func withOpened<T>(_ login: Login, _ body: (Connection) throws -> T) throws -> T {
+        let connection = try open(login)
+        defer { give(connection, login) }
+        return try body(connection)
+    }
+
     /// A connection to read on from `source` (the primary's, or a read replica's), scoped to
     /// `identity`'s reads when there is one (else the application's own), and where it is: when
     /// `source` is the replica and it cannot be reached, the primary's (and the replica rests,

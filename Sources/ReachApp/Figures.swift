@@ -54,20 +54,28 @@ extension ReachApplication {
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws
         -> Figures
     {
-        let grant = try Access.figures(query, policy: policy, publish: publish, for: identity)
+        let asked = try Access.figures(query, policy: policy, publish: publish, for: identity)
         let (database, disclosure, refresh, cache, service) = (database, disclosure, refreshesFigures, figuresCache, servesRequests)
-        if grant.schema == "authority" {
+        if asked.schema == "authority" {
+            let grant = asked
             let source = Self.readSource(database.target, for: identity, service: service)
-            let rows = try await database.withConnection(.reading(identity, from: source)) { connection in
+            let (rows, settled) = try await database.withConnection(.reading(identity, from: source)) { connection in
                 do {
-                    return try Self.publishedFigures(grant.query, policy: grant.policy, on: connection)
+                    // (The policy of what is published for it: the one the programme set.)
+                    let settled =
+                        try Self.authorityPolicy(
+                            la: grant.query.la ?? "", asked: policy, inForce: try Publication.publishedPolicy(on: connection)) ?? grant.policy
+                    return (try Self.publishedFigures(grant.query, policy: settled, on: connection), settled)
                 } catch {
                     Self.noteReadFailure(error, on: [connection], database.target, logger: database.logger)
                     throw error
                 }
             }
-            return Figures(rows: rows, policy: grant.policy, staleProjections: [])
+            return Figures(rows: rows, policy: settled, staleProjections: [])
         }
+        var settled = asked
+        settled.policy = try await settledPolicy(asked, asked: policy)
+        let grant = settled
         return try await blocking {
             var stale: [String] = []
             let compute = {
@@ -75,8 +83,8 @@ extension ReachApplication {
                     stale = behind
                     let rules = disclosure.policy(grant.policy)
                     let calculator = MetricsCalculator(schema: grant.schema)
-                    if grant.policy != .none, grant.query.la != nil {
-                        return try Publication(policy: rules, calculator: calculator).figures(grant.query, today: .today, on: readers)
+                    if grant.policy != .none, let la = grant.query.la {
+                        return try Self.releasedFigures(grant.query, la: la, policy: grant.policy, database: database, disclosure: disclosure)
                     }
                     return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
                 }
@@ -87,23 +95,73 @@ extension ReachApplication {
         }
     }
 
+    /// The policy one authority's figures are answered under (``authorityPolicy(la:asked:inForce:)``):
+    /// the grant's own when it is `none` or is for more than one authority.
+    func settledPolicy(_ grant: Access.FiguresGrant, asked: DisclosurePolicy.Name?) async throws -> DisclosurePolicy.Name {
+        guard grant.policy != .none, let la = grant.query.la else { return grant.policy }
+        let inForce = try await database.withConnection(.application) { try Publication.policy(of: la, on: $0) }
+        return try Self.authorityPolicy(la: la, asked: asked, inForce: inForce) ?? grant.policy
+    }
+
+    /// One authority's figures under its policy for anyone but its own login: from its
+    /// publication, released as read (``releasedTables(_:periods:policy:how:database:disclosure:)``).
+    static func releasedFigures(
+        _ query: MetricQuery, la: String, policy: DisclosurePolicy.Name, database: DatabaseClient, disclosure: DisclosureSettings
+    ) throws -> [Observation] {
+        let first = try database.withOpened(.owner) { try Publication.firstDate(of: la, on: $0) }
+        let pieces = try Publication.pieces(of: query, la: la, first: first, today: .today)
+        let tables = try releasedTables(
+            la, periods: pieces.map(\.period.label), policy: policy, how: "read", database: database, disclosure: disclosure)
+        return try pieces.flatMap { scope, period in
+            guard let table = tables[period.label] else {
+                throw UnpublishedPeriod(Publication.notPublished(period, la: la, first: first, today: .today))
+            }
+            return Publication.answer(query, scope: scope, from: table)
+        }
+    }
+
+    /// One authority's published tables of `periods` under `policy`, published first when
+    /// the log has moved past them (where the login may publish), and noted as released
+    /// (`how`: read or exported) in the same transaction as they are read: every later
+    /// publication of the authority is solved together with them.
+    static func releasedTables(
+        _ la: String, periods: [String], policy: DisclosurePolicy.Name, how: String, database: DatabaseClient, disclosure: DisclosureSettings
+    ) throws -> [String: [Observation]] {
+        if try database.withOpened(.owner, { try Publication.mayPublish(on: $0) }) {
+            var own: [Connection]?
+            defer { own.map(database.give) }
+            _ = try publishStale(
+                all: false, among: [la], database,
+                readers: {
+                    if own == nil { own = try figureReaders(database, refresh: false, disclosure: disclosure).0 }
+                    return own!
+                }, disclosure: disclosure)
+        }
+        return try database.withOpened(.owner) { try Publication.release(la, periods: periods, policy: policy.rawValue, how: how, on: $0) }
+    }
+
     /// A local authority's login's figures: its published summaries of the query's period (or
     /// of each month or year the query cuts it into), the query's metrics from each.
     static func publishedFigures(_ query: MetricQuery, policy: DisclosurePolicy.Name, on connection: Connection) throws -> [Observation] {
         guard try Publication.isAuthorityLogin(on: connection) else { throw AccessDenied("this connection reads for no local authority") }
         var out: [Observation] = []
-        for (scope, period) in Publication.pieces(of: query) {
+        let la = query.la ?? "the authority"
+        for (scope, period) in try Publication.pieces(of: query, la: la, first: nil, today: .today) {
             guard case .success(let whole) = Period.parse(period.label), whole == period else {
-                throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, or by academic year")
+                throw RequestError("'\(period.label)' is only part of \(query.period.label): cut it by month, quarter or year")
             }
             guard let rows = try Publication.published(period: period.label, policy: policy.rawValue, on: connection) else {
-                throw RequestError(
-                    "no summary for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
-                )
+                throw RequestError(Self.unpublished(la, period))
             }
             out += Publication.answer(query, scope: scope, from: rows)
         }
         return out
+    }
+
+    /// What a lead is told of a period with no published summary, in words (never a command).
+    static func unpublished(_ la: String, _ period: Period) -> String {
+        Publication.outside(period, la: la, first: nil, today: .today)
+            ?? "there are no published figures of \(la) for \(period.label): each authority's figures are published for every period from its first record (or September 2024) to date, within moments of each change to the log"
     }
 
     /// Connections to compute figures on: one per core (up to four), so the server answers a
@@ -202,8 +260,9 @@ extension ReachApplication {
 
     /// Publishes the summaries of every authority that has a login (`reach.authority_logins`,
     /// or a `la_viewer` account of the service)
-    /// and has events since its summaries were last published (or `all`), under `dfe` and
-    /// `nhs`, for its logins to read. Returns the authorities published.
+    /// and has events since its summaries were last published (or `all`), under the policy the
+    /// programme set for it (dfe until one is set), for its logins to read. Returns the
+    /// authorities published.
     public func publishSummaries(all: Bool = false, as identity: Identity) async throws -> [String] {
         try Access.checkMayOperate(.projectionsRun, for: identity)
         let (database, disclosure) = (database, disclosure)
@@ -242,29 +301,48 @@ extension ReachApplication {
     /// The publishing of ``publishSummaries(all:as:)``, opening the connections to compute on
     /// (`readers`) only when something is to be published.
     static func publishStale(
-        all: Bool, _ database: DatabaseClient, readers makeReaders: () throws -> [Connection], disclosure: DisclosureSettings
+        all: Bool, among chosen: [String]? = nil, _ database: DatabaseClient, readers makeReaders: () throws -> [Connection],
+        disclosure: DisclosureSettings
     ) throws -> [String] {
-        let logger = database.logger
         let owner = try database.open(.owner)
         defer { database.give([owner]) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon = try ProjectionEngine.commonCheckpoint(on: owner)
-        // The authorities with a login, and how far (and on which day) each was last published.
-        let published = try Publication.lastPublished(try authoritiesWithLogins(on: owner), on: owner)
+        // The authorities (with a login, unless chosen), and how far (and on which day) each
+        // was last published.
+        let published = try Publication.lastPublished(try chosen ?? authoritiesWithLogins(on: owner), on: owner)
         var positions: [String: Int64] = [:]
         for (la, position, _) in published { if let position { positions[la] = position } }
         // Stale: asked for all, never published, published on an earlier day (a new day can
         // begin a new month), or the log holds events about it since.
         let moved = try EventLog.authoritiesWithEvents(after: positions, among: published.map(\.0), upTo: horizon, on: owner)
-        let stale = published.filter { all || $0.1 == nil || $0.2 || moved.contains($0.0) }.map { ($0.0, horizon) }
+        let stale = published.filter { all || $0.1 == nil || $0.2 || moved.contains($0.0) }.map(\.0)
         guard !stale.isEmpty else { return [] }
         let readers = try makeReaders()
-        for (la, position) in stale {
-            let tables = try Publication.buildAll(la: la, today: .today, policies: [disclosure.policy(.dfe), disclosure.policy(.nhs)], on: readers)
-            try Publication.store(la: la, tables: tables, position: position, on: owner)
-            logger.info("published summaries", metadata: ["la_id": "\(la)", "periods": "\(tables[.dfe]?.count ?? 0)"])
+        for la in stale { try publish(la, position: horizon, owner: owner, readers: readers, disclosure: disclosure, logger: database.logger) }
+        return stale
+    }
+
+    /// Publishes one authority's figures under its policy (dfe until one is set), solved
+    /// together with every release of them that has left; built again if a release is made
+    /// meanwhile.
+    static func publish(
+        _ la: String, position: Int64, owner: Connection, readers: [Connection], disclosure: DisclosureSettings, logger: Logger
+    ) throws {
+        let policy = try Publication.policy(of: la, on: owner)
+        while true {
+            let released = try Publication.releases(of: la, on: owner)
+            let built = try Publication.buildAll(la: la, today: .today, policies: [disclosure.policy(policy)], released: released, on: readers)
+            do {
+                try Publication.store(la: la, tables: built.tables, truth: built.truth, position: position, released: released.count, on: owner)
+            } catch is PublicationRaced {
+                continue
+            }
+            let periods = built.tables[policy]?.count ?? 0
+            logger.info(
+                "published summaries", metadata: ["la_id": "\(la)", "policy": "\(policy)", "periods": "\(periods)", "releases": "\(released.count)"])
+            return
         }
-        return stale.map(\.0)
     }
 
     // MARK: Exports
@@ -279,39 +357,41 @@ extension ReachApplication {
     /// (`authority.export_summary`), so no summary leaves unrecorded and the record is not the
     /// client's word.
     public func exportSummary(
-        la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name, as identity: Identity,
+        la: String, period: Period, format: TidyFormat, policy: DisclosurePolicy.Name? = nil, as identity: Identity,
         deliver: @escaping @Sendable (String) throws -> Void
     ) async throws -> SummaryExport {
         guard format != .table else { throw RequestError("an export is csv or json") }
-        return try await exportSummaryRows(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) { rows in
+        return try await exportSummaryRows(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) {
+            rows, policy in
             try deliver(try Tidy.render(rows, format: format, policy: policy, extra: ["la_id": la]))
         }
     }
 
     /// A local authority's summary as ``exportSummary(la:period:format:policy:as:deliver:)``
     /// gives it, for a file made from its rows (a spreadsheet, a printable report, a PDF):
-    /// recorded as an export in `format` before `deliver` is given the rows.
+    /// recorded as an export in `format` before `deliver` is given the rows and the policy
+    /// they are under (the authority's: `policy` is what was asked for, nil for the authority's).
     public func exportSummaryRows(
-        la: String, period: Period, format: ExportFormat, policy: DisclosurePolicy.Name, as identity: Identity,
-        deliver: @escaping @Sendable ([Observation]) throws -> Void
+        la: String, period: Period, format: ExportFormat, policy asked: DisclosurePolicy.Name? = nil, as identity: Identity,
+        deliver: @escaping @Sendable ([Observation], DisclosurePolicy.Name) throws -> Void
     ) async throws -> SummaryExport {
-        guard policy != DisclosurePolicy.Name.none else {
+        guard asked != DisclosurePolicy.Name.none else {
             throw AccessDenied("an export leaves the programme: its policy is dfe or nhs, not none")
         }
         try Access.checkMayExport(la: la, for: identity)
-        let grant = try Access.figures(MetricQuery(period: period, la: la), policy: policy, publish: true, for: identity)
+        let grant = try Access.figures(MetricQuery(period: period, la: la), policy: asked, publish: true, for: identity)
         let (database, disclosure, refresh, cache, service) = (database, disclosure, refreshesFigures, figuresCache, servesRequests)
         if grant.schema == "authority" {
             return try await database.withConnection(.request(identity, reading: true)) { connection in
+                let policy =
+                    try Self.authorityPolicy(la: la, asked: asked, inForce: try Publication.publishedPolicy(on: connection)) ?? grant.policy
                 guard
                     let (rows, position) = try Publication.exportPublished(
                         period: period.label, policy: policy.rawValue, format: format.rawValue, on: connection)
                 else {
-                    throw RequestError(
-                        "no summary of \(la) for \(period.label) under \(policy.rawValue) is published yet: summaries are published for every standard period when the programme brings Reach's figures up to date (the projection runner publishes them every few seconds)"
-                    )
+                    throw RequestError(Self.unpublished(la, period))
                 }
-                try deliver(rows)
+                try deliver(rows, policy)
                 return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: rows.count, recordedAtPosition: position)
             }
         }
@@ -319,18 +399,18 @@ extension ReachApplication {
             guard try EventLog.streamVersion(Entity.authority.stream(la), on: writer) > 0 else {
                 throw NotFound("no local authority '\(la.prefix(60))' is registered; the figures by authority list those that have figures")
             }
-            let compute = {
-                try Self.withFigureReaders(database, refresh: refresh, as: identity, service: service, disclosure: disclosure) { readers, _ in
-                    try Publication(policy: disclosure.policy(policy), calculator: MetricsCalculator(schema: grant.schema))
-                        .table(la: la, period: period, today: .today, on: readers)
-                }
+            let policy = try Self.authorityPolicy(la: la, asked: asked, inForce: try Publication.policy(of: la, on: writer)) ?? grant.policy
+            // (The figures of what was recorded a moment before, as for metrics.)
+            if refresh { _ = try database.withOpened(.owner) { try ProjectionEngine(logger: database.logger).waitUntilCaughtUp(on: $0) } }
+            let tables = try Self.releasedTables(
+                la, periods: [period.label], policy: policy, how: "exported", database: database, disclosure: disclosure)
+            guard let published = tables[period.label] else {
+                throw UnpublishedPeriod(Publication.notPublished(period, la: la, first: nil, today: .today))
             }
-            let key = FiguresCache.key("summary", grant.query, policy: grant.policy, schema: grant.schema, authorities: identity.authorities)
-            let published = try cache.map { try $0.rows(key, compute) } ?? compute()
             let position = try Self.recordExport(
                 la: la, period: period, format: format, policy: policy, rows: published.count,
                 as: identity, on: writer)
-            try deliver(published)
+            try deliver(published, policy)
             return SummaryExport(laID: la, period: period.label, policy: policy.rawValue, rows: published.count, recordedAtPosition: position)
         }
     }

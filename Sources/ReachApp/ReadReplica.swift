@@ -8,9 +8,10 @@ import Synchronization
 /// standby of the primary, kept by PostgreSQL's own streaming replication, whose projections
 /// and published summaries are the primary's, replayed.
 ///
-/// - Researchers' and local authorities' reads (figures, published summaries, the research
-///   views) go to the replica. They never record, so there is nothing of their own they must
-///   see at once.
+/// - Researchers' reads (figures, the research views) go to the replica. They never record,
+///   so there is nothing of their own they must see at once.
+/// - Leads' reads go to the primary: the first read of each publication of their authority's
+///   figures is kept as a release (`publication.release`), which a standby cannot write.
 /// - Staff's and admins' reads in a service (``ReachApplication/servesRequests``) go to the
 ///   primary: what they have just recorded shows in their next figures, with no wait.
 /// - Where figures are first brought up to date (the command line, a service without its own
@@ -29,6 +30,8 @@ extension ReachApplication {
     static func readSource(_ target: DatabaseTarget, for identity: Identity?, service: Bool) -> ConnectionConfiguration {
         guard let reader = target.reader, let identity else { return target.application }
         if service && (identity.role == .staff || identity.role == .admin) { return target.application }
+        // A lead's reads release what they read (publication.release), which a standby cannot note.
+        if identity.role == .laViewer { return target.application }
         if ReplicaHealth.shared.isResting(reader) { return target.application }
         return reader
     }

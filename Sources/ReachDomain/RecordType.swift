@@ -64,7 +64,7 @@ public struct RecordType: Sendable {
             schoolAssessmentCompleted, beyondReferralsSelfAssessmentCompleted, safetyPlanAgreed,
             actionCompleted, actionRescheduled, actionCancelled, outcomeShared, contextReviewed,
             interventionStarted, interventionEnded, locationConcernClosed, schoolStatisticsReported,
-            pilotTargetChanged, summaryExported,
+            pilotTargetChanged, summaryExported, disclosurePolicySet,
         ].map { ($0.name, $0) })
 
     /// The record types people and scripts record (every type but those only Reach writes).
@@ -77,8 +77,8 @@ public struct RecordType: Sendable {
     /// Reach alone.
     public static func unknown(_ name: String) -> Refusal {
         if let type = all[name], type.isWrittenBySystem {
-            return Refusal(
-                "type", "\(name) records are written by Reach itself when a summary is exported; no one records them")
+            let when = name == disclosurePolicySet.name ? "when the programme sets an authority's disclosure policy" : "when a summary is exported"
+            return Refusal("type", "\(name) records are written by Reach itself \(when); no one records them")
         }
         return Refusal("type", "'\(name)' is not a record type; choose one of \(recordableNames)")
     }

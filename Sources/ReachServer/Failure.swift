@@ -51,6 +51,9 @@ struct Failure: Sendable {
             self.init(.badRequest, "invalid request", "There is a problem", "\(error.field) \(error.reason)", fields: [(error.field, error.reason)])
         case let error as RequestError:
             self.init(.badRequest, "invalid request", "There is a problem", error.description)
+        case let error as UnpublishedPeriod:
+            self.init(
+                .badRequest, "invalid request", "There are no figures for this period", error.description, fields: [("period", error.description)])
         case let error as PeriodError:
             self.init(.badRequest, "invalid request", "There is a problem with the period", error.description, fields: [("period", error.reason)])
         case let error as HTTPError:

@@ -18,6 +18,7 @@ import Synchronization
 /// | `GET /api/v1/metrics` | ``ReachApplication/metrics(_:policy:publish:as:)`` |
 /// | `POST /api/v1/records` | ``ReachApplication/record(_:source:as:)`` |
 /// | `GET /api/v1/authorities/{la}/summary` | ``ReachApplication/exportSummary(la:period:format:policy:as:deliver:)`` |
+/// | `GET`, `PUT /api/v1/authorities/{la}/policy` | ``ReachApplication/disclosurePolicies(_:as:)``, ``ReachApplication/setDisclosurePolicy(la:policy:reason:as:)`` |
 /// | `GET /api/v1/projections` | ``ReachApplication/projectionStatus(as:)`` |
 public enum ReachServer {
     /// The OpenAPI 3.1 document of every route (`Resources/openapi.yaml`), served at

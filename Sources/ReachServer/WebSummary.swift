@@ -30,6 +30,7 @@ extension WebPages {
             try ReachApplication.authorize(.export(la: la), as: identity)
             let parameters = parameters(request)
             let period = try ReachServer.parsePeriod(parameters["period"].flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
+            let policy = try await app.disclosurePolicy(of: la, as: identity)
             let formats: [(String, String, String)] =
                 [
                     ("csv", "CSV", "tidy figures, one per row, for R, Python or a spreadsheet"),
@@ -39,7 +40,10 @@ extension WebPages {
             return page(
                 "summary", title: "Download \(la)'s summary", status: .ok, identity: identity, csrf: csrf,
                 [
-                    "la": la, "la_path": percentEncoded(la), "period": period.label,
+                    "la": la, "la_path": percentEncoded(la), "period": period.label, "policy": policy.rawValue,
+                    "policy_rule": policy == .nhs
+                        ? "counts from 1 to 7 shown as *, others rounded to 5: NHS England's rule"
+                        : "counts of young people from 1 to 5 shown as c: the Department for Education's rule",
                     "formats": formats.enumerated().map { index, format in
                         [
                             "value": format.0, "label": format.1, "hint": format.2, "checked": index == 0,
@@ -56,36 +60,42 @@ extension WebPages {
             let values = try await WebPages.readForm(request, context)
             let la = try context.parameters.require("la")
             let period = try ReachServer.parsePeriod(values["period"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? "2024/25")
-            guard let policy = DisclosurePolicy.Name(rawValue: values["policy"]?.first ?? "dfe"), policy != DisclosurePolicy.Name.none else {
-                throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")
+            // (The authority's own policy unless one is asked for.)
+            let asked = values["policy"]?.first.flatMap { $0.isEmpty ? nil : $0 }
+            let policy = try asked.map { text in
+                guard let name = DisclosurePolicy.Name(rawValue: text), name != DisclosurePolicy.Name.none else {
+                    throw RequestError("a summary that leaves the programme is under the dfe or the nhs policy")
+                }
+                return name
             }
             guard let format = ExportFormat(rawValue: values["format"]?.first ?? "csv") else {
                 throw RequestError("choose csv, xlsx, html or pdf")
             }
-            let stem = "\(la)-\(period.label.replacingOccurrences(of: "/", with: "-"))-\(policy.rawValue)"
+            func stem(_ export: SummaryExport) -> String { "\(la)-\(period.label.replacingOccurrences(of: "/", with: "-"))-\(export.policy)" }
             switch format {
             case .csv, .json:
                 let delivered = Delivered()
-                _ = try await app.exportSummary(la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity) {
-                    delivered.set($0)
-                }
+                let export = try await app.exportSummary(
+                    la: la, period: period, format: format == .csv ? .csv : .json, policy: policy, as: identity
+                ) { delivered.set($0) }
                 return download(
-                    delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem).\(format.rawValue)")
+                    delivered.get(), type: format == .csv ? "text/csv; charset=utf-8" : "application/json", name: "\(stem(export)).\(format.rawValue)"
+                )
             case .xlsx:
                 let made = DeliveredData()
-                _ = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows in
+                let export = try await app.exportSummaryRows(la: la, period: period, format: .xlsx, policy: policy, as: identity) { rows, policy in
                     made.set(try SummaryWorkbook.make(la: la, period: period.label, policy: policy.rawValue, rows: rows))
                 }
                 return Response(
                     status: .ok,
                     headers: [
                         .contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        .contentDisposition: "attachment; filename=\"\(stem).xlsx\"",
+                        .contentDisposition: "attachment; filename=\"\(stem(export)).xlsx\"",
                     ],
                     body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
             case .html:
                 let delivered = Delivered()
-                _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows in
+                _ = try await app.exportSummaryRows(la: la, period: period, format: .html, policy: policy, as: identity) { rows, policy in
                     delivered.set(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: false))
                 }
                 return Response(
@@ -95,11 +105,11 @@ extension WebPages {
                     throw NotFound("PDFs need WeasyPrint (Debian's weasyprint), which is not installed here; print the report instead")
                 }
                 let made = DeliveredData()
-                _ = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows in
+                let export = try await app.exportSummaryRows(la: la, period: period, format: .pdf, policy: policy, as: identity) { rows, policy in
                     made.set(try pdf(report(la: la, period: period.label, policy: policy.rawValue, rows: rows, inlineStyles: true), tool: weasyprint))
                 }
                 return Response(
-                    status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem).pdf\""],
+                    status: .ok, headers: [.contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(stem(export)).pdf\""],
                     body: .init(byteBuffer: ByteBuffer(bytes: made.get())))
             }
         }

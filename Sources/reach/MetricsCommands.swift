@@ -130,8 +130,10 @@ struct Export: AsyncParsableCommand {
         var format: TidyFormat = .csv
         @Option(help: "Where to write the file.")
         var out: String
-        @Option(help: "The disclosure policy: dfe (default) or nhs.")
-        var policy: DisclosurePolicy.Name = .dfe
+        @Option(
+            help: "The disclosure policy: the authority's (set with reach policy set; dfe until then), which is the only one its figures leave under."
+        )
+        var policy: DisclosurePolicy.Name?
         @Option(help: "Who is exporting (default: $REACH_ACTOR, else the login name).")
         var actor: String?
 

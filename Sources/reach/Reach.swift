@@ -18,7 +18,8 @@ struct Reach: AsyncParsableCommand {
             REACH_DATA_DIR and migrates it.
             """,
         subcommands: [
-            Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Serve.self, Projections.self, Users.self, Tokens.self,
+            Record.self, Import.self, Template.self, Demo.self, Metrics.self, Export.self, Policy.self, Serve.self, Projections.self, Users.self,
+            Tokens.self,
             Database.self, Events.self, Bench.self,
         ]
     )

@@ -12,12 +12,14 @@ download the rejects, fix them and import them again. A screenshot of each page 
 SCREENSHOTS. Prints the failures as JSON and exits 1 if there are any.
 """
 import csv
+import datetime
 import io
 import json
 import os
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import axe_selenium_python
 import openpyxl
@@ -191,6 +193,28 @@ try:
         value = cells.get((row["metric"], row["scope"], row["dimension"], row["category"], row["statistic"]))
         same = (isinstance(value, (int, float)) and float(row["value"]) == float(value)) if row["value"] not in ("c", "x", "z", ":", "*") else value == row["value"]
         check(same, "the spreadsheet's %s is %r, the CSV's %r" % ((row["metric"], row["scope"], row["category"], row["statistic"]), value, row["value"]))
+
+    # Both calendars, the year in progress and the strategy period: figures, never an error or a
+    # command to run; pupil figures where they are large; each exported as well.
+    today = datetime.date.today()
+    current = today.year if today.month >= 9 else today.year - 1
+    for period in ["FY2024/25", "2024-Q3", "%d/%02d" % (current, (current + 1) % 100), "2024-2029"]:
+        driver.get(base + "/authorities/%s?period=%s" % (authority, urllib.parse.quote(period, safe="")))
+        settle(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".policy strong")))
+        source = driver.page_source
+        check("reach projections" not in source and "not published" not in source and "There is a problem" not in source,
+              "the lead's page for %s has its figures" % period)
+        pupils = []
+        for row in driver.find_elements(By.CSS_SELECTOR, "table.figures tbody tr"):
+            cells = [cell.get_attribute("textContent").replace(",", "") for cell in row.find_elements(By.CSS_SELECTOR, "th, td")]
+            if cells and cells[0] == "Pupils":
+                pupils.append(cells[-1])
+                check(not cells[-1].isdigit() or int(cells[-1]) == 0 or int(cells[-1]) > 5, "a small number about pupils is shown: %s" % cells)
+        if period in ("FY2024/25", "2024-2029"):
+            check(pupils, "the lead's page for %s has pupil figures (shown where large): %s" % (period, pupils))
+        accessible("authority dashboard %s (lead)" % period)
+        export = web.post(download, data={"period": period, "format": "csv", "csrf_token": token})
+        check(export.status_code == 200 and "metric" in export.text.splitlines()[0], "the summary of %s downloads: %s" % (period, export.status_code))
 
     # Another authority's page is refused, with a page that says so.
     driver.get(base + "/authorities/" + other)

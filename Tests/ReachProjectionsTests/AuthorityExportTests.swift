@@ -28,8 +28,9 @@ struct AuthorityExportTests {
                 metric: "attendances", period: "2024/25", scope: "all", dimension: "audience", category: "pupils", statistic: "attendances",
                 value: nil, symbol: "c", sensitivity: .children),
         ]
-        try Publication.store(la: "northvale", tables: [.dfe: ["2024/25": rows]], position: 7, on: application)
-        try Publication.store(la: "southmere", tables: [.dfe: ["2024/26": rows, "2024/25": rows + rows]], position: 7, on: application)
+        try Publication.store(la: "northvale", tables: [.dfe: ["2024/25": rows]], truth: [:], position: 7, released: 0, on: application)
+        try Publication.store(
+            la: "southmere", tables: [.dfe: ["2024/26": rows, "2024/25": rows + rows]], truth: [:], position: 7, released: 0, on: application)
         let authority = try Connection(configuration: db.owner.overriding(["user": login, "password": "la-secret"]))
         func export(_ period: String, _ policy: String = "dfe", _ format: String = "csv") -> String {
             do {

@@ -11,6 +11,8 @@ struct FiguresController {
     func addRoutes(to api: RouterGroup<ReachRequestContext>) {
         api.get("/metrics", use: metrics)
         api.get("/authorities/:la/summary", use: summary)
+        api.get("/authorities/:la/policy", use: policy)
+        api.put("/authorities/:la/policy", use: setPolicy)
         api.get("/projections", use: projections)
     }
 
@@ -45,10 +47,34 @@ struct FiguresController {
                     throw ReachServer.Invalid("policy", "is dfe or nhs")
                 }
                 return name
-            } ?? .dfe
+            }
         let delivered = Delivered()
         _ = try await app.exportSummary(la: la, period: period, format: format, policy: policy, as: identity) { text in delivered.set(text) }
         return ReachServer.text(delivered.get(), format: format)
+    }
+
+    /// The disclosure policy an authority's figures leave under (admins and researchers).
+    @Sendable func policy(_ request: Request, context: ReachRequestContext) async throws -> Response {
+        let la = try context.parameters.require("la")
+        let found = try await app.disclosurePolicies([la], as: try context.requireIdentity())
+        return try ReachServer.encoded(PolicySetting(laID: la, policy: found[0].policy.rawValue, changed: false, recordedAtPosition: nil))
+    }
+
+    /// Sets it (admins), as `reach policy set` does.
+    @Sendable func setPolicy(_ request: Request, context: ReachRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let la = try context.parameters.require("la")
+        var request = request
+        let body = try await request.collectBody(upTo: 16 * 1024)
+        struct NewPolicy: Decodable {
+            var policy: String
+            var reason: String?
+        }
+        let form = try ReachServer.decoded(NewPolicy.self, body, "send {\"policy\", \"reason\"} as JSON")
+        guard let policy = DisclosurePolicy.Name(rawValue: form.policy), policy != DisclosurePolicy.Name.none else {
+            throw ReachServer.Invalid("policy", "is dfe or nhs")
+        }
+        return try ReachServer.encoded(try await app.setDisclosurePolicy(la: la, policy: policy, reason: form.reason, as: identity))
     }
 
     @Sendable func projections(_ request: Request, context: ReachRequestContext) async throws -> Response {
