@@ -71,6 +71,61 @@ struct MetricsCommandTests {
         try await status.run()
     }
 
+    @Test("one policy per authority: set by the programme and recorded, the only one its figures leave under, and fixed once they have left")
+    func onePolicyPerAuthority() async throws {
+        let db = try TestDatabase.create()
+        let database = url(db)
+        try await (try Reach.parseAsRoot(["demo", "--events", "5000", "--database-url", database]) as! Demo).run()
+        func run(_ arguments: [String]) async -> String? {
+            do {
+                var command = try Reach.parseAsRoot(arguments)
+                if var asynchronous = command as? any AsyncParsableCommand { try await asynchronous.run() } else { try command.run() }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        // Until one is set, dfe; the programme sets nhs for southmere, with a reason, recorded.
+        #expect(
+            await run(["policy", "set", "--database-url", database, "--la", "southmere", "--policy", "nhs", "--reason", "as it reports to the NHS"])
+                == nil)
+        let owner = try db.ownerConnection()
+        let set = try owner.query(
+            "SELECT data ->> 'policy', data ->> 'reason', metadata ->> 'actor' FROM reach.events WHERE event_type = 'disclosure_policy_set'")
+        #expect(set.rowCount == 1)
+        #expect(try set.decode(String.self, row: 0, column: 0) == "nhs")
+        #expect(try set.decode(String.self, row: 0, column: 1) == "as it reports to the NHS")
+        // Setting it again changes nothing.
+        #expect(await run(["policy", "set", "--database-url", database, "--la", "southmere", "--policy", "nhs"]) == nil)
+        #expect(
+            try owner.query("SELECT count(*)::int FROM reach.events WHERE event_type = 'disclosure_policy_set'").decode(Int.self, row: 0, column: 0)
+                == 1)
+        // Its figures under the other policy are refused, naming the one in force; its own are answered.
+        let other = await run([
+            "metrics", "--database-url", database, "--la", "southmere", "--period", "2024/25", "--policy", "dfe", "--metric", "attendances",
+        ])
+        #expect(other?.contains("southmere's figures leave under nhs") == true, "\(other ?? "answered")")
+        #expect(
+            await run([
+                "metrics", "--database-url", database, "--la", "southmere", "--period", "FY2024/25", "--policy", "nhs", "--metric", "attendances",
+            ]) == nil)
+        // An export leaves under nhs by default; after it, the policy cannot change.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("southmere-\(UUID().uuidString.prefix(6)).csv").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(
+            await run(["export", "summary", "--database-url", database, "--la", "southmere", "--period", "2024/25", "--format", "csv", "--out", file])
+                == nil)
+        #expect(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").dropFirst().allSatisfy { $0.hasSuffix(",nhs,southmere") })
+        let change = await run(["policy", "set", "--database-url", database, "--la", "southmere", "--policy", "dfe"])
+        #expect(change?.contains("have already left under nhs") == true, "\(change ?? "changed")")
+        // The publication read and then exported (nothing changed between) is kept as one release.
+        let releases = try owner.query("SELECT count(*)::int FROM publication.releases WHERE la_id = 'southmere'").decode(Int.self, row: 0, column: 0)
+        #expect(releases == 1)
+        #expect(
+            await run(["policy", "set", "--database-url", database, "--la", "nowhere", "--policy", "nhs"])?.contains("registered local authority")
+                == true)
+    }
+
     @Test("a local authority's login reads and exports its own published figures only, in the application and in PostgreSQL")
     func authorityLogin() async throws {
         let db = try TestDatabase.create()
