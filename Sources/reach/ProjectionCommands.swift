@@ -51,7 +51,8 @@ struct Projections: AsyncParsableCommand {
             abstract: "Publish the summaries of the authorities with logins, for those logins to read.",
             discussion: """
                 Brings the projections up to date, then builds each such authority's summary for every \
-                standard period under dfe and nhs (as reach export summary makes it) and stores it in \
+                standard period under its policy (reach policy; as reach export summary makes it), solved with \
+                every release of its figures that has left, and stores it in \
                 publication.summaries, the only figures an authority's login can read. Authorities with \
                 nothing new since their last publication are left as they are unless --all is given. \
                 reach metrics and reach export summary by the programme publish as well.
