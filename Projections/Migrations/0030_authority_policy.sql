@@ -6,7 +6,8 @@
 --
 -- publication.set_policy appends the record (the only way one enters the log: it is a record
 -- only Reach writes, migration 0029), and refuses a change once the authority's figures have
--- left under the policy in force: exported (summary_exported) or published for its logins.
+-- left under the policy in force: exported (summary_exported) or read by its login or lead
+-- (a release, migration 0031). What was published and never read is withdrawn with the change.
 
 -- The policy in force for an authority: the last one set, else dfe.
 CREATE FUNCTION publication.authority_policy(p_la text) RETURNS text
@@ -50,17 +51,19 @@ BEGIN
         RAISE EXCEPTION 'a change of policy''s reason is up to 500 characters with no control, invisible or direction-changing character'
             USING ERRCODE = '22023';
     END IF;
-    -- One change at a time per authority.
-    PERFORM pg_advisory_xact_lock(hashtext('disclosure:' || p_la));
+    -- One change at a time per authority, and none while its figures are being read or
+    -- published (the lock releases and publishing take: migration 0031).
+    PERFORM pg_advisory_xact_lock(hashtext('publication:' || p_la));
     current_policy := publication.authority_policy(p_la);
     IF current_policy = p_policy THEN
         RETURN NULL;
     END IF;
+    -- Left: exported, or read by its login or lead (a release, migration 0031).
     SELECT x.policy INTO left_under FROM (
         SELECT e.data ->> 'policy' AS policy FROM reach.events e
         WHERE e.stream_id = 'exports:' || p_la AND e.event_type = 'summary_exported'
         UNION ALL
-        SELECT s.policy FROM publication.summaries s WHERE s.la_id = p_la
+        SELECT r.policy FROM publication.releases r WHERE r.la_id = p_la
     ) x WHERE x.policy IS DISTINCT FROM p_policy LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'the figures of % have already left under %: figures of the same cells under % could be combined with them to give a child back, so its policy stays %',
@@ -75,9 +78,13 @@ BEGIN
         jsonb_build_object('actor', p_actor, 'correlation_id', id, 'source', 'policy'),
         current_date, p_la) a;
     DELETE FROM reach.system_appends WHERE xid = me;
+    -- What was published under the other policy, and never read, goes: the next publication
+    -- is under the new one.
+    DELETE FROM publication.summaries WHERE la_id = p_la;
     RETURN appended;
 END
 $$;
+GRANT DELETE ON publication.summaries TO reach_exporter;
 ALTER FUNCTION publication.set_policy(text, text, text, text) OWNER TO reach_exporter;
 REVOKE ALL ON FUNCTION publication.set_policy(text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION publication.set_policy(text, text, text, text) TO reach_app;

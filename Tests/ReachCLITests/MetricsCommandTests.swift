@@ -124,6 +124,18 @@ struct MetricsCommandTests {
         #expect(
             await run(["policy", "set", "--database-url", database, "--la", "nowhere", "--policy", "nhs"])?.contains("registered local authority")
                 == true)
+        // Published for a login but never read: the change withdraws it, and it is published again under the new policy.
+        _ = try owner.execute("INSERT INTO reach.authority_logins (login, la_id) VALUES ('eastbridge_lead', 'eastbridge')")
+        #expect(await run(["projections", "publish", "--database-url", database]) == nil)
+        func published(_ policy: String) throws -> Int {
+            try owner.query("SELECT count(*)::int FROM publication.summaries WHERE la_id = 'eastbridge' AND policy = $1", [policy]).decode(
+                row: 0, column: 0)
+        }
+        #expect(try published("dfe") > 0)
+        #expect(await run(["policy", "set", "--database-url", database, "--la", "eastbridge", "--policy", "nhs"]) == nil)
+        #expect(try published("dfe") == 0)
+        #expect(await run(["projections", "publish", "--database-url", database]) == nil)
+        #expect(try published("nhs") > 0 && published("dfe") == 0)
     }
 
     @Test("a local authority's login reads and exports its own published figures only, in the application and in PostgreSQL")
