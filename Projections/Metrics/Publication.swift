@@ -112,31 +112,6 @@ public struct Publication: Sendable {
         try EventLog.firstOccurredOn(authority: la, on: connection)
     }
 
-    /// Every standard period's summary of an authority under the policy, consistent across
-    /// periods: the tables of `periods` (by label).
-    public func build(la: String, periods: [Period], on readers: [Connection]) throws -> [String: [Observation]] {
-        var tables: [String: [Observation]] = [:]
-        for period in periods {
-            tables[period.label] = policy.apply(try summaryRows(la: la, period: period, on: readers), authority: la)
-        }
-        return consistentOverTime(tables)
-    }
-
-    /// The figures of one query about one authority under the policy (see ``refusal(_:)``),
-    /// from the authority's consistent tables: the query's metrics, with time cuts made of the
-    /// sub-periods' tables.
-    public func figures(_ query: MetricQuery, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
-        guard let la = query.la else { return [] }
-        let first = try Self.firstDate(of: la, on: readers[0]) ?? today
-        let tables = try build(la: la, periods: Self.periods(from: first, through: today), on: readers)
-        var out: [Observation] = []
-        for (scope, period) in try Self.pieces(of: query, la: la, first: first, today: today) {
-            guard let table = tables[period.label] else { throw UnpublishedPeriod(Self.notPublished(period, la: la, first: first, today: today)) }
-            out += Self.answer(query, scope: scope, from: table)
-        }
-        return out
-    }
-
     /// The periods a query's figures come from: its period, or each sub-period a cut by time
     /// makes of it that has begun by `today` (a period in progress is published to date), with
     /// the scope its rows take (`month:2024-10`). A period that has not begun, or that ended
@@ -183,15 +158,6 @@ public struct Publication: Sendable {
             }
             return row
         }
-    }
-
-    /// One standard period's table of an authority, as published (see ``buildAll(la:today:policies:calculator:on:)``).
-    public func table(la: String, period: Period, today: CalendarDate, on readers: [Connection]) throws -> [Observation] {
-        let first = try Self.firstDate(of: la, on: readers[0]) ?? today
-        guard let table = try build(la: la, periods: Self.periods(from: first, through: today), on: readers)[period.label] else {
-            throw UnpublishedPeriod(Self.notPublished(period, la: la, first: first, today: today))
-        }
-        return table
     }
 
     // MARK: Storing
