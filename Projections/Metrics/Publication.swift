@@ -3,6 +3,7 @@ import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
+import Synchronization
 
 /// How an authority's figures leave the programme under a disclosure policy without any two
 /// outputs giving a suppressed count back (see the README, "How disclosure control resists
@@ -163,15 +164,18 @@ public struct Publication: Sendable {
     // MARK: Storing
 
     /// A table as stored in `publication.summaries`: an array of rows, each
-    /// `[metric, period, scope, dimension, category, statistic, value, symbol, sensitivity]`.
-    public static func encode(_ rows: [Observation]) -> String {
+    /// `[metric, period, scope, dimension, category, statistic, value, symbol, sensitivity]`,
+    /// and with `exact` (the figures a table is made from) its base and schools as well.
+    public static func encode(_ rows: [Observation], exact: Bool = false) -> String {
         JSONValue.array(
             rows.map { row in
-                .array([
+                var cells: [JSONValue] = [
                     .string(row.metric), .string(row.period), .string(row.scope), .string(row.dimension), .string(row.category),
                     .string(row.statistic), row.value.map(JSONValue.number) ?? .null, row.symbol.map(JSONValue.string) ?? .null,
                     .string(row.sensitivity.rawValue),
-                ])
+                ]
+                if exact { cells += [row.base.map { .number(Double($0)) } ?? .null, row.schools.map { .number(Double($0)) } ?? .null] }
+                return .array(cells)
             }
         ).text
     }
@@ -180,7 +184,9 @@ public struct Publication: Sendable {
     public static func decode(_ text: String) throws -> [Observation] {
         guard case .array(let rows) = try JSONValue.parse(text) else { throw PublicationError("a published table is not an array") }
         return try rows.map { row in
-            guard case .array(let cells) = row, cells.count == 9 else { throw PublicationError("a published row is not nine cells") }
+            guard case .array(let cells) = row, cells.count == 9 || cells.count == 11 else {
+                throw PublicationError("a published row is not nine cells (eleven with its base and schools)")
+            }
             func string(_ index: Int) throws -> String {
                 guard case .string(let value) = cells[index] else { throw PublicationError("cell \(index) of a published row is not text") }
                 return value
@@ -189,9 +195,14 @@ public struct Publication: Sendable {
             if case .number(let number) = cells[6] { value = number }
             var symbol: String?
             if case .string(let text) = cells[7] { symbol = text }
-            return Observation(
+            var row = Observation(
                 metric: try string(0), period: try string(1), scope: try string(2), dimension: try string(3), category: try string(4),
                 statistic: try string(5), value: value, symbol: symbol, sensitivity: Sensitivity(rawValue: try string(8)) ?? .other)
+            if cells.count == 11 {
+                if case .number(let base) = cells[9] { row.base = Int(base) }
+                if case .number(let schools) = cells[10] { row.schools = Int(schools) }
+            }
+            return row
         }
     }
 
@@ -199,10 +210,11 @@ public struct Publication: Sendable {
     /// of those before, in one transaction, with the true values behind them (`truth`, kept
     /// for when they are released); `position` is the log's position they reflect. Refused
     /// (``PublicationRaced``) when a release was made since `released` were read: the tables
-    /// must be solved with it too.
+    /// must be solved with it too. `raw`, the exact rows of each period, is kept for the next
+    /// publication to reuse (``stored(of:on:)``).
     public static func store(
-        la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], truth: [String: [String: Double]], position: Int64,
-        released: Int, on connection: Connection
+        la: String, tables: [DisclosurePolicy.Name: [String: [Observation]]], truth: [String: [String: Double]],
+        raw: [String: [Observation]] = [:], first: CalendarDate? = nil, position: Int64, released: Int, on connection: Connection
     ) throws {
         try connection.withTransaction { connection in
             _ = try connection.query("SELECT pg_advisory_xact_lock(hashtext('publication:' || $1))", [la])
@@ -213,19 +225,26 @@ public struct Publication: Sendable {
                 for (period, rows) in periods {
                     _ = try connection.execute(
                         """
-                        INSERT INTO publication.summaries (la_id, period, policy, figures, rows, log_position, truth)
-                        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7::jsonb)
+                        INSERT INTO publication.summaries (la_id, period, policy, figures, rows, log_position, truth, raw, first_on)
+                        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8::jsonb, $9)
                         """,
-                        [la, period, policy.rawValue, encode(rows), Int32(rows.count), position, encode(truth[period] ?? [:])])
+                        [
+                            la, period, policy.rawValue, encode(rows), Int32(rows.count), position, encode(truth[period] ?? [:]),
+                            raw[period].map { encode($0, exact: true) }, first,
+                        ])
                 }
             }
         }
     }
 
-    /// Every release of `la`'s figures (``Release``), oldest first.
-    public static func releases(of la: String, on connection: Connection) throws -> [Release] {
+    /// Every release of `la`'s figures (``Release``), oldest first; with `after`, only those
+    /// after the first `after`.
+    public static func releases(of la: String, after: Int = 0, on connection: Connection) throws -> [Release] {
         try connection.query(
-            "SELECT tables::text, truth::text FROM publication.releases WHERE la_id = $1 ORDER BY released_at, log_position", [la]
+            """
+            SELECT tables::text, truth::text FROM publication.releases WHERE la_id = $1
+            ORDER BY log_position, published_at OFFSET $2
+            """, [la, Int64(after)]
         ).mapRows { row in
             guard case .object(let tables) = try JSONValue.parse(try row.decode(0, as: String.self)),
                 case .object(let truth) = try JSONValue.parse(try row.decode(1, as: String.self))
@@ -243,20 +262,24 @@ public struct Publication: Sendable {
     }
 
     /// `la`'s published tables of `periods` under `policy` (nil for a period not published),
-    /// noted as having left the programme (`read` or `exported`; `publication.release`) in the
-    /// same transaction, so that what is handed over is what was released.
-    public static func release(_ la: String, periods: [String], policy: String, how: String, on connection: Connection) throws -> [String:
-        [Observation]]
-    {
+    /// and the log position they reflect (nil while none is published); with `how` (`read`
+    /// or `exported`) noted as having left the programme (`publication.release`) in the same
+    /// transaction, so that what is handed over is what was released.
+    public static func release(_ la: String, periods: [String], policy: String, how: String?, on connection: Connection) throws -> (
+        tables: [String: [Observation]], position: Int64?
+    ) {
         try connection.withTransaction { connection in
-            _ = try connection.query("SELECT publication.release($1, $2)", [la, how])
+            if let how { _ = try connection.query("SELECT publication.release($1, $2)", [la, how]) }
             var out: [String: [Observation]] = [:]
-            for period in periods {
-                let found = try connection.query(
-                    "SELECT figures::text FROM publication.summaries WHERE la_id = $1 AND period = $2 AND policy = $3", [la, period, policy])
-                if found.rowCount == 1 { out[period] = try decode(try found.decode(String.self, row: 0, column: 0)) }
+            var position: Int64?
+            let found = try connection.query(
+                "SELECT period, figures::text, log_position FROM publication.summaries WHERE la_id = $1 AND period = ANY($2) AND policy = $3",
+                [la, PostgresArray(periods), policy])
+            for row in 0..<found.rowCount {
+                out[try found.decode(String.self, row: row, column: 0)] = try decode(try found.decode(String.self, row: row, column: 1))
+                position = try found.decode(Int64.self, row: row, column: 2)
             }
-            return out
+            return (out, position)
         }
     }
 
@@ -266,22 +289,158 @@ public struct Publication: Sendable {
     }
 
     /// Every standard period's table of an authority under each of `policies`, the figures
-    /// computed once for all of them.
+    /// computed once for all of them; a period in `reuse` (its exact rows, unchanged since they
+    /// were computed) is not computed again. With the exact rows of every period, and how many
+    /// periods were computed.
     public static func buildAll(
-        la: String, today: CalendarDate, policies: [DisclosurePolicy], released: [Release] = [],
-        calculator: MetricsCalculator = MetricsCalculator(), on readers: [Connection]
-    ) throws -> (tables: [DisclosurePolicy.Name: [String: [Observation]]], truth: [String: [String: Double]]) {
-        let first = try firstDate(of: la, on: readers[0]) ?? today
+        la: String, first: CalendarDate?, today: CalendarDate, policies: [DisclosurePolicy], released: [Release] = [],
+        reuse: [String: [Observation]] = [:], calculator: MetricsCalculator = MetricsCalculator(), on readers: [Connection]
+    ) throws -> Built {
+        let first = first ?? today
         var raw: [String: [Observation]] = [:]
+        var computed = 0
         for period in periods(from: first, through: today) {
+            if let rows = reuse[period.label] {
+                raw[period.label] = rows
+                continue
+            }
             raw[period.label] = try Publication(policy: policies[0], calculator: calculator).summaryRows(la: la, period: period, on: readers)
+            computed += 1
         }
         var out: [DisclosurePolicy.Name: [String: [Observation]]] = [:]
         for policy in policies {
             let tables = raw.mapValues { policy.apply($0, authority: la) }
             out[policy.name] = Publication(policy: policy, calculator: calculator).consistentOverTime(tables, raw: raw, released: released)
         }
-        return (out, Release.truth(of: raw))
+        return Built(tables: out, truth: Release.truth(of: raw), raw: raw, computed: computed)
+    }
+
+    /// One authority's publication as built: its tables under each policy, the true values
+    /// behind them, the exact rows of each period, and how many periods were computed (the
+    /// rest reused).
+    public struct Built: Sendable {
+        public var tables: [DisclosurePolicy.Name: [String: [Observation]]]
+        public var truth: [String: [String: Double]]
+        public var raw: [String: [Observation]]
+        public var computed: Int
+    }
+
+    // MARK: What to compute again
+
+    /// What `la`'s current publication keeps for the next: the log position it reflects, the
+    /// exact rows of each period (none when it was published on an earlier day: a new day can
+    /// begin a new period, and moves the end of those in progress), and the first day of the
+    /// authority's records it found; nil while none is published.
+    public static func stored(of la: String, on connection: Connection) throws -> Stored? {
+        let found = try connection.query(
+            """
+            SELECT DISTINCT ON (period) period, CASE WHEN published_at >= date_trunc('day', now()) THEN raw::text END, log_position, first_on,
+                   published_at >= date_trunc('day', now())
+            FROM publication.summaries WHERE la_id = $1 ORDER BY period, policy
+            """, [la])
+        guard found.rowCount > 0 else { return nil }
+        var stored = Stored(position: .max, raw: [:], first: nil, today: true)
+        for row in 0..<found.rowCount {
+            if let raw = try found.decodeIfPresent(String.self, row: row, column: 1) {
+                stored.raw[try found.decode(String.self, row: row, column: 0)] = try decode(raw)
+            }
+            stored.position = min(stored.position, try found.decode(Int64.self, row: row, column: 2))
+            stored.first = try found.decodeIfPresent(CalendarDate.self, row: row, column: 3)
+            stored.today = try stored.today && found.decode(Bool.self, row: row, column: 4)
+        }
+        return stored
+    }
+
+    /// What an authority's current publication keeps for the next (``stored(of:on:)``).
+    public struct Stored: Sendable {
+        public var position: Int64
+        public var raw: [String: [Observation]]
+        public var first: CalendarDate?
+        /// Whether it was published today (else it is published again, whole).
+        public var today: Bool
+    }
+
+    /// The first day of an authority's records as its publication found it, nil while none is
+    /// published (or nothing about it has a date).
+    public static func publishedFirstDate(of la: String, on connection: Connection) throws -> CalendarDate? {
+        try connection.query("SELECT min(first_on) FROM publication.summaries WHERE la_id = $1", [la]).decodeIfPresent(
+            CalendarDate.self, row: 0, column: 0)
+    }
+
+    /// Which of `la`'s figures the events about it after `position` (up to `upTo`) can change.
+    ///
+    /// An activity changes the periods that contain its date; a correction or withdrawal of
+    /// one, those that contain any date the record has had (its first and each correction's).
+    /// Any other record changes every period ending on or after the earliest date of its
+    /// stream: a referral's later decision changes the month it was referred in, a survey's
+    /// baseline every later follow-up, a school's stage every later period's progress. A
+    /// record with no date (a school registered) or statistics a school reports can change any
+    /// period; an export changes none.
+    public static func changes(_ la: String, after position: Int64, upTo: Int64, on connection: Connection) throws -> Changes {
+        let found = try connection.query(
+            """
+            WITH new AS (
+                SELECT e.stream_id, e.event_type, e.occurred_on, e.data,
+                       CASE WHEN e.event_type = 'activity_delivered' THEN 'points'
+                            WHEN e.event_type IN ('event_corrected', 'event_withdrawn') AND split_part(e.stream_id, ':', 1) = 'activities' THEN 'points'
+                            WHEN e.event_type = 'summary_exported' THEN 'none'
+                            WHEN e.event_type = 'school_statistics_reported' THEN 'all'
+                            ELSE 'stream' END AS kind
+                FROM reach.events e
+                WHERE e.authority_id = $1 AND e."position" > $2 AND e."position" <= $3
+            ), dated AS (
+                SELECT n.occurred_on, n.kind,
+                    CASE WHEN n.kind <> 'points' THEN NULL
+                         WHEN n.event_type = 'activity_delivered' THEN CASE WHEN n.occurred_on IS NOT NULL THEN ARRAY[n.occurred_on] END
+                         ELSE (SELECT array_agg(DISTINCT v.d) FROM reach.events o,
+                                   LATERAL (VALUES (o.occurred_on),
+                                                   (CASE WHEN o.data->'data'->>'date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                                                         THEN (o.data->'data'->>'date')::date END)) AS v(d)
+                               WHERE o.stream_id = n.stream_id AND v.d IS NOT NULL
+                                 AND (o.metadata->>'correlation_id' = n.data->>'record_id' OR o.data->>'record_id' = n.data->>'record_id'))
+                    END AS points,
+                    CASE WHEN n.kind = 'stream' THEN
+                        (SELECT CASE WHEN bool_and(o.occurred_on IS NOT NULL) THEN min(o.occurred_on) END
+                         FROM reach.events o WHERE o.stream_id = n.stream_id)
+                    END AS from_on
+                FROM new n
+            )
+            SELECT count(*)::int,
+                   count(*) FILTER (WHERE kind = 'all' OR (kind = 'points' AND points IS NULL) OR (kind = 'stream' AND from_on IS NULL))::int,
+                   min(from_on),
+                   (SELECT string_agg(DISTINCT p::text, ',') FROM dated d, unnest(d.points) AS p),
+                   min(occurred_on)
+            FROM dated
+            """, [la, position, upTo])
+        let undated: Int = try found.decode(row: 0, column: 1)
+        let from = try found.decodeIfPresent(CalendarDate.self, row: 0, column: 2)
+        let points = (try found.decodeIfPresent(String.self, row: 0, column: 3) ?? "").split(separator: ",").compactMap {
+            CalendarDate(iso: String($0))
+        }
+        let earliest = try found.decodeIfPresent(CalendarDate.self, row: 0, column: 4)
+        return Changes(everything: undated > 0, from: from, points: points, earliest: earliest)
+    }
+
+    /// What new events can change of an authority's figures (``changes(_:after:upTo:on:)``),
+    /// and the earliest date any of them happened on (nil: none has one).
+    public struct Changes: Sendable, Equatable {
+        /// Any period (a record with no date, or statistics a school reports).
+        public var everything: Bool
+        /// Every period ending on or after this day.
+        public var from: CalendarDate?
+        /// The periods containing any of these days.
+        public var points: [CalendarDate]
+        public var earliest: CalendarDate?
+
+        /// Of the exact rows `stored`, those of periods the events cannot have changed.
+        public func unchanged(_ stored: [String: [Observation]]) -> [String: [Observation]] {
+            guard !everything else { return [:] }
+            return stored.filter { label, _ in
+                guard case .success(let period) = Period.parse(label) else { return false }
+                if let from, period.end >= from { return false }
+                return !points.contains { $0 >= period.start && $0 <= period.end }
+            }
+        }
     }
 
     // MARK: Consistency
@@ -456,5 +615,55 @@ extension Publication {
             GROUP BY l.la_id ORDER BY 1
             """, [PostgresArray(authorities)]
         ).mapRows { (try $0.decode(0, as: String.self), try $0.decodeIfPresent(1, as: Int64.self), try $0.decode(2, as: Bool.self)) }
+    }
+}
+
+/// What one application's publishing remembers between rounds: the releases of each
+/// authority's figures read so far (releases are never changed or removed, so only those made
+/// since are read; an authority whose figures are read or exported often has many, each a copy
+/// of every table), and how far the log is known to hold nothing new about each authority (so
+/// that looking for what changed reads only the log's newest events, not all those since an
+/// authority that nothing happens to was last published).
+public final class PublicationCache: Sendable {
+    private let known = Mutex<[String: (last: String, releases: [Release])]>([:])
+    private let unchanged = Mutex<[String: Int64]>([:])
+
+    public init() {}
+
+    /// How far the log is known to hold nothing about `la` that changes its figures.
+    public func unchanged(_ la: String) -> Int64? { unchanged.withLock { $0[la] } }
+
+    /// Notes that the log holds nothing about each of `authorities` up to `position`.
+    public func noteUnchanged(_ authorities: [String], upTo position: Int64) {
+        unchanged.withLock { known in for la in authorities { known[la] = max(known[la] ?? 0, position) } }
+    }
+
+    /// Every release of `la`'s figures, oldest first: those known, and those made since.
+    public func releases(of la: String, on connection: Connection) throws -> [Release] {
+        let found = try connection.query(
+            """
+            SELECT count(*)::int,
+                   coalesce((SELECT r.log_position::text || ' ' || r.published_at::text FROM publication.releases r WHERE r.la_id = $1
+                             ORDER BY r.log_position DESC, r.published_at DESC LIMIT 1), '')
+            FROM publication.releases WHERE la_id = $1
+            """, [la])
+        let (count, last): (Int, String) = (try found.decode(row: 0, column: 0), try found.decode(row: 0, column: 1))
+        var have = known.withLock { $0[la] } ?? (last: "", releases: [])
+        if have.last == last && have.releases.count == count { return have.releases }
+        // (Fewer than known: another database at the same address, as tests make.)
+        if have.releases.count > count { have.releases = [] }
+        for var release in try Publication.releases(of: la, after: have.releases.count, on: connection) {
+            // A release repeats most of the one before (a record changes a few periods): the
+            // tables it repeats are kept once, so that memory grows with what changed.
+            if let previous = have.releases.last {
+                for (period, table) in release.tables where previous.tables[period] == table { release.tables[period] = previous.tables[period] }
+                for (period, truth) in release.truth where previous.truth[period] == truth { release.truth[period] = previous.truth[period] }
+            }
+            have.releases.append(release)
+        }
+        have.last = last
+        let result = have
+        known.withLock { $0[la] = result }
+        return have.releases
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import ReachEventLog
 import ReachPostgres
+import ReachProjections
 
 /// The application's one way to the database: each use case asks for a connection for a login
 /// (``Login``) and is given one for the length of a closure, which runs on the process's
@@ -42,6 +43,9 @@ public struct DatabaseClient: Sendable {
     /// Connections kept for reuse between requests (a service's); nil: each closure has a new one.
     let pool: ConnectionPool?
     let logger: Logger
+    /// What an application's publishing remembers between rounds (``PublicationCache``);
+    /// nil: nothing, each round reads what it needs whole.
+    var publishing: PublicationCache? = nil
 
     /// Runs `body` with a connection for `login`; cancelling the awaiting task sets the
     /// `Cancellation` it is given, which long work asks between steps.
@@ -73,7 +77,7 @@ public struct DatabaseClient: Sendable {
     public func withDedicatedConnection<T: Sendable>(
         _ login: Login, name: String, _ body: (Connection) async throws -> T
     ) async throws -> T {
-        let client = DatabaseClient(target: target, pool: nil, logger: logger)
+        let client = DatabaseClient(target: target, pool: nil, logger: logger, publishing: publishing)
         return try await onThreadOfItsOwn(name: name, async: { try await body(try client.open(login)) })
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReachCalendar
 import ReachDomain
 import ReachEventLog
 import ReachPostgres
@@ -11,6 +12,15 @@ public struct Figures: Sendable {
     public var rows: [Observation]
     public var policy: DisclosurePolicy.Name
     public var staleProjections: [String]
+    /// For one authority's published figures, the log position its publication reflects.
+    public var position: Int64?
+
+    public init(rows: [Observation], policy: DisclosurePolicy.Name, staleProjections: [String], position: Int64? = nil) {
+        self.rows = rows
+        self.policy = policy
+        self.staleProjections = staleProjections
+        self.position = position
+    }
 }
 
 /// The formats a summary leaves the programme in, each recorded with its export.
@@ -49,8 +59,10 @@ extension ReachApplication {
     /// disclosure policy its role gets (``Access/figures(_:policy:publish:for:)``). For askers
     /// who read every authority, the projections are first brought up to date, so a record made
     /// a moment before shows in the figures. One authority's figures under a policy are its
-    /// published ones (``Publication``): read from `publication.summaries` by a local
-    /// authority's login, built the same way for anyone else.
+    /// published ones (``Publication``), for its login and for anyone else: the projection
+    /// runner publishes every authority in the background within moments of each change to the
+    /// log, and a request reads the latest publication with the log position it reflects
+    /// (where no runner runs, as on the command line, it is published first when stale).
     public func metrics(_ query: MetricQuery, policy: DisclosurePolicy.Name? = nil, publish: Bool = false, as identity: Identity) async throws
         -> Figures
     {
@@ -77,15 +89,20 @@ extension ReachApplication {
         settled.policy = try await settledPolicy(asked, asked: policy)
         let grant = settled
         return try await blocking {
+            if grant.policy != .none, let la = grant.query.la {
+                // One authority under its policy: its latest publication, as the runner keeps it
+                // (or, where there is none, published first).
+                let stale = try refresh ? database.withOpened(.owner) { try ProjectionEngine(logger: database.logger).waitUntilCaughtUp(on: $0) } : []
+                let released = try Self.releasedFigures(
+                    grant.query, la: la, policy: grant.policy, publishFirst: refresh, database: database, disclosure: disclosure)
+                return Figures(rows: released.rows, policy: grant.policy, staleProjections: stale, position: released.position)
+            }
             var stale: [String] = []
             let compute = {
                 try Self.withFigureReaders(database, refresh: refresh, as: identity, service: service, disclosure: disclosure) { readers, behind in
                     stale = behind
                     let rules = disclosure.policy(grant.policy)
                     let calculator = MetricsCalculator(schema: grant.schema)
-                    if grant.policy != .none, let la = grant.query.la {
-                        return try Self.releasedFigures(grant.query, la: la, policy: grant.policy, database: database, disclosure: disclosure)
-                    }
                     return rules.apply(try calculator.compute(grant.query, on: readers), authority: grant.query.la)
                 }
             }
@@ -103,31 +120,40 @@ extension ReachApplication {
         return try Self.authorityPolicy(la: la, asked: asked, inForce: inForce) ?? grant.policy
     }
 
-    /// One authority's figures under its policy for anyone but its own login: from its
-    /// publication, released as read (``releasedTables(_:periods:policy:how:database:disclosure:)``).
+    /// One authority's figures under its policy for anyone in the programme (a researcher, an
+    /// admin, its staff): from its latest publication, with the log position it reflects.
+    /// Inside the programme, reading them is not a release (those who ask see the exact
+    /// figures as well); an export is.
     static func releasedFigures(
-        _ query: MetricQuery, la: String, policy: DisclosurePolicy.Name, database: DatabaseClient, disclosure: DisclosureSettings
-    ) throws -> [Observation] {
-        let first = try database.withOpened(.owner) { try Publication.firstDate(of: la, on: $0) }
-        let pieces = try Publication.pieces(of: query, la: la, first: first, today: .today)
-        let tables = try releasedTables(
-            la, periods: pieces.map(\.period.label), policy: policy, how: "read", database: database, disclosure: disclosure)
-        return try pieces.flatMap { scope, period in
-            guard let table = tables[period.label] else {
-                throw UnpublishedPeriod(Publication.notPublished(period, la: la, first: first, today: .today))
+        _ query: MetricQuery, la: String, policy: DisclosurePolicy.Name, publishFirst: Bool, database: DatabaseClient,
+        disclosure: DisclosureSettings
+    ) throws -> (rows: [Observation], position: Int64?) {
+        try database.withOpened(.owner) { owner in
+            let first = try Publication.publishedFirstDate(of: la, on: owner)
+            let pieces = try Publication.pieces(of: query, la: la, first: first, today: .today)
+            let (tables, position) = try releasedTables(
+                la, periods: pieces.map(\.period.label), policy: policy, how: nil, publishFirst: publishFirst, owner: owner,
+                database: database, disclosure: disclosure)
+            let rows = try pieces.flatMap { scope, period in
+                guard let table = tables[period.label] else {
+                    throw UnpublishedPeriod(Publication.notPublished(period, la: la, first: first, today: .today))
+                }
+                return Publication.answer(query, scope: scope, from: table)
             }
-            return Publication.answer(query, scope: scope, from: table)
+            return (rows, position)
         }
     }
 
-    /// One authority's published tables of `periods` under `policy`, published first when
-    /// the log has moved past them (where the login may publish), and noted as released
-    /// (`how`: read or exported) in the same transaction as they are read: every later
-    /// publication of the authority is solved together with them.
+    /// One authority's published tables of `periods` under `policy`, and the log position they
+    /// reflect; with `publishFirst` (where no runner publishes: the command line), published
+    /// first when the log has moved past them and the login may publish. With `how` (`read`
+    /// or `exported`), noted as released in the same transaction as they are read: every
+    /// later publication of the authority is solved together with them.
     static func releasedTables(
-        _ la: String, periods: [String], policy: DisclosurePolicy.Name, how: String, database: DatabaseClient, disclosure: DisclosureSettings
-    ) throws -> [String: [Observation]] {
-        if try database.withOpened(.owner, { try Publication.mayPublish(on: $0) }) {
+        _ la: String, periods: [String], policy: DisclosurePolicy.Name, how: String?, publishFirst: Bool, owner: Connection,
+        database: DatabaseClient, disclosure: DisclosureSettings
+    ) throws -> (tables: [String: [Observation]], position: Int64?) {
+        if publishFirst, try Publication.mayPublish(on: owner) {
             var own: [Connection]?
             defer { own.map(database.give) }
             _ = try publishStale(
@@ -137,7 +163,7 @@ extension ReachApplication {
                     return own!
                 }, disclosure: disclosure)
         }
-        return try database.withOpened(.owner) { try Publication.release(la, periods: periods, policy: policy.rawValue, how: how, on: $0) }
+        return try Publication.release(la, periods: periods, policy: policy.rawValue, how: how, on: owner)
     }
 
     /// A local authority's login's figures: its published summaries of the query's period (or
@@ -258,17 +284,19 @@ extension ReachApplication {
 
     // MARK: Publishing
 
-    /// Publishes the summaries of every authority that has a login (`reach.authority_logins`,
-    /// or a `la_viewer` account of the service)
-    /// and has events since its summaries were last published (or `all`), under the policy the
-    /// programme set for it (dfe until one is set), for its logins to read. Returns the
-    /// authorities published.
-    public func publishSummaries(all: Bool = false, as identity: Identity) async throws -> [String] {
+    /// Publishes the summaries of every registered authority (with `every`; else of those with
+    /// a login or a lead, or of those `among`) that has events since its summaries were last
+    /// published (or, with `all`, every one, each computed whole), under the policy the
+    /// programme set for it (dfe until one is set): for its logins and leads to read, and for
+    /// the programme's figures under a policy. Returns the authorities published.
+    public func publishSummaries(all: Bool = false, every: Bool = false, among: [String]? = nil, as identity: Identity) async throws
+        -> [String]
+    {
         try Access.checkMayOperate(.projectionsRun, for: identity)
         let (database, disclosure) = (database, disclosure)
         return try await blocking {
             try Self.withFigureReaders(database, refresh: true, disclosure: disclosure, publish: false) { readers, _ in
-                try Self.publishStale(all: all, database, readers: { readers }, disclosure: disclosure)
+                try Self.publishStale(all: all, among: among, every: every, database, readers: { readers }, disclosure: disclosure)
             }
         }
     }
@@ -298,50 +326,116 @@ extension ReachApplication {
         Array(Set(try Publication.authoritiesWithLogins(on: owner)).union(try Self.leadAuthorities(on: owner))).sorted()
     }
 
-    /// The publishing of ``publishSummaries(all:as:)``, opening the connections to compute on
-    /// (`readers`) only when something is to be published.
+    /// The publishing of ``publishSummaries(all:every:among:as:)``, opening the connections to compute on
+    /// (`readers`) only when something is to be published: the stale authorities among
+    /// `chosen` (by default those with a login, or with `every` every registered authority),
+    /// oldest publication first, at most `limit` of them. An authority another process is
+    /// publishing at that moment is waited for, or with `skipBusy` left to it.
     static func publishStale(
-        all: Bool, among chosen: [String]? = nil, _ database: DatabaseClient, readers makeReaders: () throws -> [Connection],
-        disclosure: DisclosureSettings
+        all: Bool, among chosen: [String]? = nil, every: Bool = false, limit: Int = .max, skipBusy: Bool = false,
+        _ database: DatabaseClient, readers makeReaders: () throws -> [Connection], disclosure: DisclosureSettings
     ) throws -> [String] {
         let owner = try database.open(.owner)
         defer { database.give([owner]) }
         // The figures reflect the log up to the projections' common checkpoint.
         let horizon = try ProjectionEngine.commonCheckpoint(on: owner)
-        // The authorities (with a login, unless chosen), and how far (and on which day) each
-        // was last published.
-        let published = try Publication.lastPublished(try chosen ?? authoritiesWithLogins(on: owner), on: owner)
-        var positions: [String: Int64] = [:]
-        for (la, position, _) in published { if let position { positions[la] = position } }
-        // Stale: asked for all, never published, published on an earlier day (a new day can
-        // begin a new month), or the log holds events about it since.
-        let moved = try EventLog.authoritiesWithEvents(after: positions, among: published.map(\.0), upTo: horizon, on: owner)
-        let stale = published.filter { all || $0.1 == nil || $0.2 || moved.contains($0.0) }.map(\.0)
+        let candidates = try chosen ?? (every ? Publication.registeredAuthorities(on: owner) : authoritiesWithLogins(on: owner))
+        let stale = try staleAuthorities(candidates, all: all, upTo: horizon, on: owner, cache: database.publishing)
         guard !stale.isEmpty else { return [] }
         let readers = try makeReaders()
-        for la in stale { try publish(la, position: horizon, owner: owner, readers: readers, disclosure: disclosure, logger: database.logger) }
-        return stale
+        var published: [String] = []
+        for la in stale where published.count < limit {
+            do {
+                if try publish(
+                    la, position: horizon, everything: all, busy: skipBusy ? .skip : .wait, owner: owner, readers: readers,
+                    disclosure: disclosure, publishing: database.publishing, logger: database.logger)
+                {
+                    published.append(la)
+                }
+            } catch  where skipBusy {
+                // In the background, one authority that cannot be published does not hold up the
+                // others; it is tried again next time.
+                database.logger.warning("could not publish an authority's summaries", metadata: ["la_id": "\(la)", "error": "\(error)"])
+            }
+        }
+        return published
     }
+
+    /// Of `candidates`, those whose publication is stale, oldest first: never published,
+    /// published on an earlier day (a new day can begin a new month), the log holds events
+    /// about it since (up to `horizon`), or all of them with `all`.
+    static func staleAuthorities(
+        _ candidates: [String], all: Bool, upTo horizon: Int64, on owner: Connection, cache: PublicationCache? = nil
+    ) throws -> [String] {
+        let published = try Publication.lastPublished(candidates, on: owner)
+        var positions: [String: Int64] = [:]
+        for (la, position, _) in published {
+            if let position { positions[la] = max(position, cache?.unchanged(la) ?? 0) }
+        }
+        // (An export changes no figure.)
+        let moved = try EventLog.authoritiesWithEvents(
+            after: positions, among: published.map(\.0), upTo: horizon, ignoring: ["summary_exported"], on: owner)
+        let stale = published.filter { all || $0.1 == nil || $0.2 || moved.contains($0.0) }
+        cache?.noteUnchanged(positions.keys.filter { !moved.contains($0) }, upTo: horizon)
+        return stale.sorted { ($0.1 ?? -1) < ($1.1 ?? -1) }.map(\.0)
+    }
+
+    /// What publishing an authority does when another process is publishing it already.
+    enum Busy { case wait, skip }
 
     /// Publishes one authority's figures under its policy (dfe until one is set), solved
     /// together with every release of them that has left; built again if a release is made
-    /// meanwhile.
+    /// meanwhile. Only the periods the log's new events can change are computed again
+    /// (``Publication/changes(_:after:upTo:on:)``); the rest are the exact rows stored with
+    /// the publication before, unless it was made on an earlier day.
     static func publish(
-        _ la: String, position: Int64, owner: Connection, readers: [Connection], disclosure: DisclosureSettings, logger: Logger
-    ) throws {
+        _ la: String, position: Int64, everything: Bool = false, busy: Busy = .wait, owner: Connection, readers: [Connection],
+        disclosure: DisclosureSettings, publishing cache: PublicationCache? = nil, logger: Logger
+    ) throws -> Bool {
+        // One process at a time publishes an authority (a lock held for the session, given back
+        // below); one that waited finds it published, unless the log has moved further.
+        let lock = "SELECT pg_advisory_unlock(hashtext('publishing:' || $1))"
+        if busy == .skip {
+            guard try owner.query("SELECT pg_try_advisory_lock(hashtext('publishing:' || $1))", [la]).decode(Bool.self, row: 0, column: 0)
+            else { return false }
+        } else {
+            _ = try owner.query("SELECT pg_advisory_lock(hashtext('publishing:' || $1))", [la])
+        }
+        defer { _ = try? owner.query(lock, [la]) }
+        let started = ContinuousClock.now
+        let stored = try Publication.stored(of: la, on: owner)
+        if !everything, let stored, stored.today, stored.position >= position { return false }
         let policy = try Publication.policy(of: la, on: owner)
+        var reuse: [String: [Observation]] = [:]
+        var first: CalendarDate?
+        if let stored {
+            // What changed since (the log known to hold nothing about it for a while is not
+            // read again); only that can begin the authority's records earlier.
+            let changes = try Publication.changes(
+                la, after: max(stored.position, cache?.unchanged(la) ?? 0), upTo: position, on: owner)
+            if !everything { reuse = changes.unchanged(stored.raw) }
+            first = stored.first.map { [$0, changes.earliest].compactMap { $0 }.min()! }
+        }
+        if first == nil { first = try Publication.firstDate(of: la, on: owner) }
         while true {
-            let released = try Publication.releases(of: la, on: owner)
-            let built = try Publication.buildAll(la: la, today: .today, policies: [disclosure.policy(policy)], released: released, on: readers)
+            let released = try cache?.releases(of: la, on: owner) ?? Publication.releases(of: la, on: owner)
+            let built = try Publication.buildAll(
+                la: la, first: first, today: .today, policies: [disclosure.policy(policy)], released: released, reuse: reuse, on: readers)
             do {
-                try Publication.store(la: la, tables: built.tables, truth: built.truth, position: position, released: released.count, on: owner)
+                try Publication.store(
+                    la: la, tables: built.tables, truth: built.truth, raw: built.raw, first: first, position: position,
+                    released: released.count, on: owner)
             } catch is PublicationRaced {
                 continue
             }
-            let periods = built.tables[policy]?.count ?? 0
             logger.info(
-                "published summaries", metadata: ["la_id": "\(la)", "policy": "\(policy)", "periods": "\(periods)", "releases": "\(released.count)"])
-            return
+                "published summaries",
+                metadata: [
+                    "la_id": "\(la)", "policy": "\(policy)", "periods": "\(built.tables[policy]?.count ?? 0)", "computed": "\(built.computed)",
+                    "releases": "\(released.count)", "log_position": "\(position)",
+                    "seconds": "\(String(format: "%.2f", (ContinuousClock.now - started) / .milliseconds(1) / 1000))",
+                ])
+            return true
         }
     }
 
@@ -402,8 +496,12 @@ extension ReachApplication {
             let policy = try Self.authorityPolicy(la: la, asked: asked, inForce: try Publication.policy(of: la, on: writer)) ?? grant.policy
             // (The figures of what was recorded a moment before, as for metrics.)
             if refresh { _ = try database.withOpened(.owner) { try ProjectionEngine(logger: database.logger).waitUntilCaughtUp(on: $0) } }
-            let tables = try Self.releasedTables(
-                la, periods: [period.label], policy: policy, how: "exported", database: database, disclosure: disclosure)
+            let tables = try database.withOpened(.owner) { owner in
+                try Self.releasedTables(
+                    la, periods: [period.label], policy: policy, how: "exported", publishFirst: refresh, owner: owner, database: database,
+                    disclosure: disclosure
+                ).tables
+            }
             guard let published = tables[period.label] else {
                 throw UnpublishedPeriod(Publication.notPublished(period, la: la, first: nil, today: .today))
             }

@@ -46,15 +46,19 @@ extension ReachApplication {
             runner: ProjectionRunner(engine: ProjectionEngine(logger: logger), configuration: database.target.owner, logger: logger),
             onProgress: onProgress,
             publish: {
-                // The connections to compute on are opened only when something is to be published.
+                // Every authority, one at a time (the oldest publication first, so that one
+                // recorded to without pause does not keep the others waiting), each left to
+                // another process that is publishing it; the connections to compute on are
+                // opened only when something is to be published.
                 var readers: [Connection]?
                 defer { readers.map(database.give) }
-                _ = try Self.publishStale(
-                    all: false, database,
+                return try !Self.publishStale(
+                    all: false, every: true, limit: 1, skipBusy: true, database,
                     readers: {
                         if readers == nil { readers = try Self.figureReaders(database, refresh: false, disclosure: disclosure).0 }
                         return readers!
-                    }, disclosure: disclosure)
+                    }, disclosure: disclosure
+                ).isEmpty
             })
     }
 
@@ -190,14 +194,15 @@ extension ReachApplication {
 public struct ProjectionRunnerService: Service {
     let runner: ProjectionRunner
     let onProgress: @Sendable (String, ProjectionEngine.Progress) -> Void
-    /// Publishes the authorities' summaries that the log has moved past (see
-    /// ``ReachApplication/publishSummaries(all:as:)``), every ``publishInterval``.
-    let publish: (@Sendable () throws -> Void)?
-    public var publishInterval: Duration = .seconds(5)
+    /// Publishes one authority's summaries that the log has moved past (see
+    /// ``ReachApplication/publishSummaries(all:every:among:as:)``), saying whether there was one; called
+    /// again at once while there are, and every ``publishInterval`` when there are none.
+    let publish: (@Sendable () throws -> Bool)?
+    public var publishInterval: Duration = .milliseconds(500)
 
     public init(
         runner: ProjectionRunner, onProgress: @escaping @Sendable (String, ProjectionEngine.Progress) -> Void = { _, _ in },
-        publish: (@Sendable () throws -> Void)? = nil
+        publish: (@Sendable () throws -> Bool)? = nil
     ) {
         self.runner = runner
         self.onProgress = onProgress
@@ -214,7 +219,9 @@ public struct ProjectionRunnerService: Service {
                 if let publish {
                     group.addTask {
                         while !Task.isCancelled && !runner.isStopped {
-                            do { try await blocking { try publish() } } catch {
+                            do {
+                                if try await blocking({ try publish() }) { continue }
+                            } catch {
                                 runner.logger.warning(
                                     "could not publish the authorities' summaries; trying again", metadata: ["error": "\(error)"])
                             }

@@ -27,7 +27,8 @@ public struct ReachApplication: Sendable {
     public let settings: Settings
     /// Whether recording, importing and loading the demo publish the authorities' summaries
     /// before they return (the command line). A service leaves it to its projection runner,
-    /// which publishes every few seconds, rather than make each request wait.
+    /// which publishes every authority within moments of each change, rather than make each
+    /// request wait.
     public var publishesAfterWriting: Bool { settings.publishesAfterWriting }
     /// Whether figures first bring the projections up to date (and publish what the log moved
     /// past), so that a record made a moment before shows (the command line). A service whose
@@ -50,7 +51,9 @@ public struct ReachApplication: Sendable {
     public let pool: ConnectionPool?
     /// The one way to a connection: for a login (the application's, the owner's, or one
     /// request's), for the length of a closure, on the executor for blocking work.
-    public var database: DatabaseClient { DatabaseClient(target: target, pool: pool, logger: logger) }
+    public var database: DatabaseClient { DatabaseClient(target: target, pool: pool, logger: logger, publishing: publishing) }
+    /// What publishing remembers between rounds (``PublicationCache``).
+    let publishing = PublicationCache()
     /// How long the readiness check waits for the database (``readiness()``).
     public private(set) var readinessTimeout: Duration = .seconds(5)
     /// How password guessing is slowed (``SignInLimits``).

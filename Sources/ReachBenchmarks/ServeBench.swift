@@ -62,6 +62,11 @@ struct ServeBench: AsyncParsableCommand {
         let staffToken = try await app.createToken(for: "bench-staff-\(run)", as: admin).token
         let researcherToken = try await app.createToken(for: "bench-researcher-\(run)", as: admin).token
 
+        // Every authority published before the load (the runner then publishes what changes).
+        let publishing = ContinuousClock.now
+        let published = try await app.publishSummaries(every: true, as: admin)
+        emit("published \(published.count) authorities in \(Self.seconds(ContinuousClock.now - publishing)) s")
+
         // The service, as reach serve runs it.
         var quiet = logger
         quiet.logLevel = .error
@@ -75,20 +80,7 @@ struct ServeBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: scripts) }
         let record =
             #"{"type":"activity_delivered","id":"ID","data":{"pilot_id":"\#(pilot)","la_id":"\#(la)","school_id":"\#(school)","kind":"assembly","date":"2025-03-04","duration_minutes":45,"mode":"in_person","delivered_by":{"team":"CS schools team"},"attendance":{"pupils":{"ks3":30,"ks4":0},"staff":{"teaching":4}}}}"#
-        let metricsPath = "/api/v1/metrics?la=\(la)&period=2024/25"
-        try Self.script(at: scripts + "/records.lua", run: run, requests: [("POST", "/api/v1/records", staffToken, record)])
-        try Self.script(at: scripts + "/metrics.lua", run: run, requests: [("GET", metricsPath, researcherToken, nil)])
-        try Self.script(
-            at: scripts + "/mixed.lua", run: run + "m",
-            requests: [
-                ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
-                ("POST", "/api/v1/records", staffToken, record),
-                ("POST", "/api/v1/records", staffToken, record), ("POST", "/api/v1/records", staffToken, record),
-                ("GET", metricsPath, researcherToken, nil),
-                ("GET", metricsPath + "&policy=dfe", researcherToken, nil),
-                ("GET", "/api/v1/authorities/\(la)/summary?period=2024/25&format=json", researcherToken, nil),
-                ("GET", "/api/v1/projections", researcherToken, nil), ("GET", "/health/ready", researcherToken, nil),
-            ])
+        try Self.writeScripts(in: scripts, run: run, la: la, record: record, staff: staffToken, researcher: researcherToken)
 
         // Warm-up, untimed.
         _ = try await Self.wrk(wrk, base, script: scripts + "/metrics.lua", connections: 4, seconds: 3)
@@ -102,11 +94,89 @@ struct ServeBench: AsyncParsableCommand {
             rss.append(AppendBench.residentMiB())
             return rss
         }
+        // While the mixed load runs: how long a record takes to reach its authority's publication.
+        let (staff, researcher) = (try await served.identify(token: staffToken), try await served.identify(token: researcherToken))
+        let latency = Task {
+            try await Self.publicationLatency(
+                served, la: la, record: record, run: run, as: staff, reading: researcher, for: .seconds(mixedSeconds), logger: logger)
+        }
         let mixed = try await Self.wrk(wrk, base, script: scripts + "/mixed.lua", connections: 16, seconds: mixedSeconds + 1)
         let samples = try await sampler.value
+        let publication = try await latency.value
+        // And with no other load: one record at a time.
+        let idle = try await Self.publicationLatency(
+            served, la: la, record: record, run: run + "i", as: staff, reading: researcher, for: .seconds(20), logger: logger)
         await stop()
 
         report(baseline: baseline, records: records, metrics: metrics, mixed: mixed, memory: samples, logEvents: logSize.events)
+        report(la: la, records: records, mixed: mixed, publication: publication, idle: idle)
+    }
+
+    /// The mixed phase against its targets, and how long a record took to reach its
+    /// authority's publication, under that load and with none.
+    func report(la: String, records: Result, mixed: Result, publication: [Double], idle: [Double]) {
+        emit(
+            String(
+                format:
+                    "mixed: p95 %.1f ms (target < 150) %@; p99 %.1f ms (target < 500) %@; %.0f req/s, %.2fx the records phase (target >= 0.5x) %@",
+                mixed.p95, mixed.p95 < 150 ? "ok" : "MISSED", mixed.p99, mixed.p99 < 500 ? "ok" : "MISSED", mixed.rate, mixed.rate / records.rate,
+                mixed.rate / records.rate >= 0.5 ? "ok" : "MISSED"))
+        for (load, times) in [("under the mixed load", publication), ("with no other load", idle)] {
+            let p95 = percentile(times, 0.95)
+            emit(
+                String(
+                    format: "publication of %@ after a new record, %@: %d samples, p50 %.2f s, p95 %.2f s, max %.2f s (target p95 < 5 s) %@",
+                    la, load, times.count, percentile(times, 0.5), p95, times.max() ?? 0, p95 < 5 && !times.isEmpty ? "ok" : "MISSED"))
+        }
+    }
+
+    /// The wrk scripts of the phases, in `directory`: records, metrics, and the mixed load.
+    static func writeScripts(in directory: String, run: String, la: String, record: String, staff: String, researcher: String) throws {
+        let metricsPath = "/api/v1/metrics?la=\(la)&period=2024/25"
+        try Self.script(at: directory + "/records.lua", run: run, requests: [("POST", "/api/v1/records", staff, record)])
+        try Self.script(at: directory + "/metrics.lua", run: run, requests: [("GET", metricsPath, researcher, nil)])
+        try Self.script(
+            at: directory + "/mixed.lua", run: run + "m",
+            requests: [
+                ("POST", "/api/v1/records", staff, record), ("POST", "/api/v1/records", staff, record),
+                ("POST", "/api/v1/records", staff, record),
+                ("POST", "/api/v1/records", staff, record), ("POST", "/api/v1/records", staff, record),
+                ("GET", metricsPath, researcher, nil),
+                ("GET", metricsPath + "&policy=dfe", researcher, nil),
+                ("GET", "/api/v1/authorities/\(la)/summary?period=2024/25&format=json", researcher, nil),
+                ("GET", "/api/v1/projections", researcher, nil), ("GET", "/health/ready", researcher, nil),
+            ])
+    }
+
+    /// Every 2 s for `duration`: records one activity for `la` and times how long until the
+    /// authority's publication reflects it (its log position at least the record's), in seconds.
+    static func publicationLatency(
+        _ app: ReachApplication, la: String, record: String, run: String, as staff: Identity, reading researcher: Identity,
+        for duration: Duration, logger: Logger
+    ) async throws -> [Double] {
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        var out: [Double] = []
+        var index = 0
+        while clock.now < end {
+            index += 1
+            let next = clock.now + .seconds(2)
+            let text = record.replacingOccurrences(of: "\"ID\"", with: "\"bench-\(run)-publication-\(index)\"")
+            guard let position = try await app.record(text, source: "bench", as: staff).first?.position else {
+                throw CommandError("the probe record was not accepted")
+            }
+            let recorded = clock.now
+            while clock.now < recorded + .seconds(60) {
+                // (As a researcher asks: the publication's position comes with its figures.)
+                let figures = try await app.metrics(
+                    MetricQuery(period: try Period.parse("2024/25").get(), la: la, metrics: [.sessions]), policy: .dfe, as: researcher)
+                if (figures.position ?? 0) >= position { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            out.append((clock.now - recorded) / .seconds(1))
+            if clock.now < next { try await Task.sleep(until: next) }
+        }
+        return out
     }
 
     /// The table of the phases, and each against its target.

@@ -155,18 +155,24 @@ extension EventLog {
     }
 
     /// Of `authorities`, those with an event placed after the position given for it and at or
-    /// before `upTo` (an authority not given counts from the start).
+    /// before `upTo` (an authority not given counts from the start), other than events of the
+    /// types `ignoring`.
     public static func authoritiesWithEvents(
-        after positions: [String: Int64], among authorities: [String], upTo: Int64,
+        after positions: [String: Int64], among authorities: [String], upTo: Int64, ignoring: [String] = [],
         on connection: Connection
     ) throws -> Set<String> {
         guard !authorities.isEmpty else { return [] }
         return Set(
             try connection.query(
                 """
-                SELECT a.la FROM unnest($1::text[], $2::int8[]) AS a(la, after)
-                WHERE EXISTS (SELECT FROM reach.events e WHERE e.authority_id = a.la AND e."position" > a.after AND e."position" <= $3)
-                """, [PostgresArray(authorities), PostgresArray(authorities.map { positions[$0] ?? 0 }), upTo]
+                SELECT a.la FROM unnest($1::text[], $2::int8[]) AS a(la, after),
+                -- (One walk along the log's positions from each authority's own, stopping at the
+                -- first event about it: never a scan of the whole log, whatever the plan.)
+                LATERAL (SELECT FROM reach.events e
+                         WHERE e."position" > a.after AND e."position" <= $3 AND e.authority_id = a.la
+                           AND e.event_type <> ALL ($4::text[])
+                         ORDER BY e."position" LIMIT 1) AS found
+                """, [PostgresArray(authorities), PostgresArray(authorities.map { positions[$0] ?? 0 }), upTo, PostgresArray(ignoring)]
             ).mapRows { try $0.decode(0, as: String.self) })
     }
 

@@ -48,22 +48,23 @@ struct Projections: AsyncParsableCommand {
 
     struct Publish: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish the summaries of the authorities with logins, for those logins to read.",
+            abstract: "Publish every authority's summaries: for its logins and leads, and for figures under a policy.",
             discussion: """
-                Brings the projections up to date, then builds each such authority's summary for every \
-                standard period under its policy (reach policy; as reach export summary makes it), solved with \
-                every release of its figures that has left, and stores it in \
-                publication.summaries, the only figures an authority's login can read. Authorities with \
-                nothing new since their last publication are left as they are unless --all is given. \
-                reach metrics and reach export summary by the programme publish as well.
+                Brings the projections up to date, then builds each registered authority's summary for \
+                every standard period under its policy (reach policy; as reach export summary makes it), \
+                solved with every release of its figures that has left, and stores it in \
+                publication.summaries, the only figures an authority's login can read. Only authorities \
+                with something new since their last publication are published, each computing again only \
+                the periods the new records can change, unless --all is given. The projection runner \
+                (reach projections run, reach serve) does the same in the background.
                 """)
         @OptionGroup var database: DatabaseOptions
-        @Flag(help: "Publish every authority with a login, changed or not.")
+        @Flag(help: "Publish every authority, changed or not, each computed whole.")
         var all = false
 
         func run() async throws {
             let app = try await database.application()
-            let published = try await app.publishSummaries(all: all, as: try await app.identify(actor: actorName(nil)))
+            let published = try await app.publishSummaries(all: all, every: true, as: try await app.identify(actor: actorName(nil)))
             struct Line: Encodable { var published: [String] }
             emit(try jsonLine(Line(published: published)))
         }

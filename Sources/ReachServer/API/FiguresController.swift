@@ -27,7 +27,10 @@ struct FiguresController {
         let publish = parameters["publish"].map { $0 == "true" || $0 == "1" } ?? false
         let figures = try await app.metrics(query, policy: policy, publish: publish, as: identity)
         let format = try ReachServer.tidyFormat(request, default: TidyFormat.json)
-        return ReachServer.text(try Tidy.render(figures.rows, format: format, policy: figures.policy), format: format)
+        var response = ReachServer.text(try Tidy.render(figures.rows, format: format, policy: figures.policy), format: format)
+        // One authority's published figures: the log position its publication reflects.
+        if let position = figures.position { response.headers[.init("Reach-Log-Position")!] = String(position) }
+        return response
     }
 
     /// An export is recorded in the log: signed in by cookie, it needs the CSRF token as a
