@@ -377,48 +377,13 @@ public struct Publication: Sendable {
     /// record with no date (a school registered) or statistics a school reports can change any
     /// period; an export changes none.
     public static func changes(_ la: String, after position: Int64, upTo: Int64, on connection: Connection) throws -> Changes {
-        let found = try connection.query(
-            """
-            WITH new AS (
-                SELECT e.stream_id, e.event_type, e.occurred_on, e.data,
-                       CASE WHEN e.event_type = 'activity_delivered' THEN 'points'
-                            WHEN e.event_type IN ('event_corrected', 'event_withdrawn') AND split_part(e.stream_id, ':', 1) = 'activities' THEN 'points'
-                            WHEN e.event_type = 'summary_exported' THEN 'none'
-                            WHEN e.event_type = 'school_statistics_reported' THEN 'all'
-                            ELSE 'stream' END AS kind
-                FROM reach.events e
-                WHERE e.authority_id = $1 AND e."position" > $2 AND e."position" <= $3
-            ), dated AS (
-                SELECT n.occurred_on, n.kind,
-                    CASE WHEN n.kind <> 'points' THEN NULL
-                         WHEN n.event_type = 'activity_delivered' THEN CASE WHEN n.occurred_on IS NOT NULL THEN ARRAY[n.occurred_on] END
-                         ELSE (SELECT array_agg(DISTINCT v.d) FROM reach.events o,
-                                   LATERAL (VALUES (o.occurred_on),
-                                                   (CASE WHEN o.data->'data'->>'date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-                                                         THEN (o.data->'data'->>'date')::date END)) AS v(d)
-                               WHERE o.stream_id = n.stream_id AND v.d IS NOT NULL
-                                 AND (o.metadata->>'correlation_id' = n.data->>'record_id' OR o.data->>'record_id' = n.data->>'record_id'))
-                    END AS points,
-                    CASE WHEN n.kind = 'stream' THEN
-                        (SELECT CASE WHEN bool_and(o.occurred_on IS NOT NULL) THEN min(o.occurred_on) END
-                         FROM reach.events o WHERE o.stream_id = n.stream_id)
-                    END AS from_on
-                FROM new n
-            )
-            SELECT count(*)::int,
-                   count(*) FILTER (WHERE kind = 'all' OR (kind = 'points' AND points IS NULL) OR (kind = 'stream' AND from_on IS NULL))::int,
-                   min(from_on),
-                   (SELECT string_agg(DISTINCT p::text, ',') FROM dated d, unnest(d.points) AS p),
-                   min(occurred_on)
-            FROM dated
-            """, [la, position, upTo])
-        let undated: Int = try found.decode(row: 0, column: 1)
-        let from = try found.decodeIfPresent(CalendarDate.self, row: 0, column: 2)
-        let points = (try found.decodeIfPresent(String.self, row: 0, column: 3) ?? "").split(separator: ",").compactMap {
-            CalendarDate(iso: String($0))
-        }
-        let earliest = try found.decodeIfPresent(CalendarDate.self, row: 0, column: 4)
-        return Changes(everything: undated > 0, from: from, points: points, earliest: earliest)
+        let touched = try EventLog.datesTouched(
+            authority: la, after: position, upTo: upTo,
+            rules: EventLog.DateRules(
+                pointTypes: ["activity_delivered"], amendmentTypes: ["event_corrected", "event_withdrawn"], amendedStreamKinds: ["activities"],
+                unchangingTypes: ["summary_exported"], everythingTypes: ["school_statistics_reported"]),
+            on: connection)
+        return Changes(everything: touched.undated > 0, from: touched.from, points: touched.points, earliest: touched.earliest)
     }
 
     /// What new events can change of an authority's figures (``changes(_:after:upTo:on:)``),
@@ -544,8 +509,7 @@ extension Publication {
 
     /// Every registered authority's id, sorted.
     public static func registeredAuthorities(on connection: Connection) throws -> [String] {
-        try connection.query("SELECT substr(stream_id, 11) FROM reach.streams WHERE stream_id LIKE 'authority:%' AND version > 0 ORDER BY 1")
-            .mapRows { try $0.decode(0, as: String.self) }
+        try EventLog.streamNames(prefix: "authority:", on: connection)
     }
 
     /// The policy of the summaries published for the connection's authority (a lead's), nil

@@ -180,4 +180,86 @@ extension EventLog {
     public static func analyze(on connection: Connection) throws {
         try connection.executeScript("VACUUM (ANALYZE) reach.events")
     }
+
+    /// How ``datesTouched(authority:after:upTo:rules:on:)`` reads events: those of
+    /// `pointTypes` touch their own date; those of `amendmentTypes` in streams of
+    /// `amendedStreamKinds` (the part of the stream id before its first colon) every date the
+    /// record they name has had (its own, and the `date` of each amendment's data); those of
+    /// `unchangingTypes` nothing; those of `everythingTypes` every date; any other every date
+    /// from the earliest of its stream (every date when one there has none).
+    public struct DateRules: Sendable {
+        public var pointTypes: [String]
+        public var amendmentTypes: [String]
+        public var amendedStreamKinds: [String]
+        public var unchangingTypes: [String]
+        public var everythingTypes: [String]
+
+        public init(
+            pointTypes: [String], amendmentTypes: [String], amendedStreamKinds: [String], unchangingTypes: [String], everythingTypes: [String]
+        ) {
+            (self.pointTypes, self.amendmentTypes, self.amendedStreamKinds) = (pointTypes, amendmentTypes, amendedStreamKinds)
+            (self.unchangingTypes, self.everythingTypes) = (unchangingTypes, everythingTypes)
+        }
+    }
+
+    /// What the events about `authority` after `position` (up to `upTo`) touch, read by `rules`:
+    /// how many touch every date (`undated`), the earliest date from which later ones are
+    /// touched, the single dates touched, and the earliest date any of them happened on.
+    public static func datesTouched(authority: String, after position: Int64, upTo: Int64, rules: DateRules, on connection: Connection) throws
+        -> (undated: Int, from: CalendarDate?, points: [CalendarDate], earliest: CalendarDate?)
+    {
+        let found = try connection.query(
+            """
+            WITH new AS (
+                SELECT e.stream_id, e.event_type, e.occurred_on, e.data,
+                       CASE WHEN e.event_type = ANY ($4::text[]) THEN 'points'
+                            WHEN e.event_type = ANY ($5::text[]) AND split_part(e.stream_id, ':', 1) = ANY ($6::text[]) THEN 'points'
+                            WHEN e.event_type = ANY ($7::text[]) THEN 'none'
+                            WHEN e.event_type = ANY ($8::text[]) THEN 'all'
+                            ELSE 'stream' END AS kind
+                FROM reach.events e
+                WHERE e.authority_id = $1 AND e."position" > $2 AND e."position" <= $3
+            ), dated AS (
+                SELECT n.occurred_on, n.kind,
+                    CASE WHEN n.kind <> 'points' THEN NULL
+                         WHEN n.event_type = ANY ($4::text[]) THEN CASE WHEN n.occurred_on IS NOT NULL THEN ARRAY[n.occurred_on] END
+                         ELSE (SELECT array_agg(DISTINCT v.d) FROM reach.events o,
+                                   LATERAL (VALUES (o.occurred_on),
+                                                   (CASE WHEN o.data->'data'->>'date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                                                         THEN (o.data->'data'->>'date')::date END)) AS v(d)
+                               WHERE o.stream_id = n.stream_id AND v.d IS NOT NULL
+                                 AND (o.metadata->>'correlation_id' = n.data->>'record_id' OR o.data->>'record_id' = n.data->>'record_id'))
+                    END AS points,
+                    CASE WHEN n.kind = 'stream' THEN
+                        (SELECT CASE WHEN bool_and(o.occurred_on IS NOT NULL) THEN min(o.occurred_on) END
+                         FROM reach.events o WHERE o.stream_id = n.stream_id)
+                    END AS from_on
+                FROM new n
+            )
+            SELECT count(*)::int,
+                   count(*) FILTER (WHERE kind = 'all' OR (kind = 'points' AND points IS NULL) OR (kind = 'stream' AND from_on IS NULL))::int,
+                   min(from_on),
+                   (SELECT string_agg(DISTINCT p::text, ',') FROM dated d, unnest(d.points) AS p),
+                   min(occurred_on)
+            FROM dated
+            """,
+            [
+                authority, position, upTo, PostgresArray(rules.pointTypes), PostgresArray(rules.amendmentTypes),
+                PostgresArray(rules.amendedStreamKinds), PostgresArray(rules.unchangingTypes), PostgresArray(rules.everythingTypes),
+            ])
+        let points = (try found.decodeIfPresent(String.self, row: 0, column: 3) ?? "").split(separator: ",").compactMap {
+            CalendarDate(iso: String($0))
+        }
+        return (
+            try found.decode(row: 0, column: 1), try found.decodeIfPresent(CalendarDate.self, row: 0, column: 2), points,
+            try found.decodeIfPresent(CalendarDate.self, row: 0, column: 4)
+        )
+    }
+
+    /// The ids of the streams named `prefix`-something that hold events, without the prefix, sorted.
+    public static func streamNames(prefix: String, on connection: Connection) throws -> [String] {
+        try connection.query(
+            "SELECT substr(stream_id, length($1) + 1) FROM reach.streams WHERE starts_with(stream_id, $1) AND version > 0 ORDER BY 1", [prefix]
+        ).mapRows { try $0.decode(0, as: String.self) }
+    }
 }
